@@ -1,0 +1,66 @@
+"""Entry points of the Python API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
+from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
+from analyzer.pipeline import Options, Pipeline
+
+__all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections"]
+
+
+def analyze_reader(
+    reader: CaptureReader,
+    options: Options | None = None,
+    on_connection: Callable[[ConnectionRecord], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Analysis:
+    info = CaptureInfo(path=reader.path, format=reader.format)
+    pipe = Pipeline(info, options, on_connection)
+    if progress is None:
+        pipe.feed_all(reader)
+    else:
+        feed = pipe.feed
+        for i, pkt in enumerate(reader, 1):
+            feed(pkt)
+            if not i & 0x3FFF:
+                progress(i)
+    if reader.error:
+        info.complete = False
+        info.error = reader.error
+        info.error_kind = reader.error_kind
+    return pipe.finish()
+
+
+def analyze_file(path: str, options: Options | None = None) -> Analysis:
+    """Analyze a pcap/pcapng file. Raises CaptureError only when the file is not a capture at all;
+    a damaged capture is analyzed up to the damage (`analysis.capture.complete` is False)."""
+    return analyze_reader(open_capture(path), options)
+
+
+def analyze_packets(
+    packets: Iterable[RawPacket], capture: CaptureInfo | None = None, options: Options | None = None
+) -> Analysis:
+    pipe = Pipeline(capture or CaptureInfo(path="<packets>", format="live"), options)
+    pipe.feed_all(packets)
+    return pipe.finish()
+
+
+def iter_connections(path: str, options: Options | None = None) -> Iterator[ConnectionRecord]:
+    """Streaming form: yields each connection's record as soon as it is complete.
+
+    Records are yielded when a connection is replaced (port reuse) or at the end of the file;
+    the pipeline itself holds only open connections.
+    """
+    done: list[ConnectionRecord] = []
+    reader = open_capture(path)
+    pipe = Pipeline(CaptureInfo(path=reader.path, format=reader.format), options, done.append)
+    for pkt in reader:
+        pipe.feed(pkt)
+        if done:
+            yield from done
+            done.clear()
+    pipe.finish()
+    yield from done

@@ -1,0 +1,246 @@
+"""Streaming reader for pcap and pcapng files.
+
+Records are read one at a time through a buffered file, whatever their length:
+loopback captures hold 64 KiB+ segments, which must be read whole (scapy's readers
+cut them at 65,535 bytes). A damaged file yields every packet before the damage and
+then reports what is wrong in `CaptureReader.error`; it never raises while iterating.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+__all__ = ["LINKTYPE_NAMES", "CaptureError", "CaptureReader", "RawPacket", "open_capture"]
+
+# tcpdump.org link-layer header types, with the names tshark/libpcap print.
+LINKTYPE_NAMES = {
+    0: "NULL",
+    1: "EN10MB",
+    12: "RAW",
+    14: "RAW",
+    101: "RAW",
+    108: "LOOP",
+    113: "LINUX_SLL",
+    228: "IPV4",
+    229: "IPV6",
+    276: "LINUX_SLL2",
+}
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+PCAPNG_SHB = 0x0A0D0D0A
+MAX_BLOCK = 256 << 20  # a larger pcapng block is treated as corruption, not allocated
+
+
+@dataclass(frozen=True, slots=True)
+class RawPacket:
+    frame: int  # 1-based, as Wireshark counts
+    ts: float
+    linktype: int
+    data: bytes
+    orig_len: int
+    interface: int = 0
+
+
+class CaptureError(Exception):
+    """The file is not a capture at all (raised by open_capture only)."""
+
+
+class CaptureReader:
+    """Iterate `RawPacket`s; afterwards `error` says what stopped the read early, if anything."""
+
+    def __init__(self, path: str, fh: BinaryIO, fmt: str) -> None:
+        self.path = path
+        self.format = fmt  # "pcap" | "pcapng"
+        self.error: str | None = None
+        self.error_kind: str | None = None  # "truncated" | "corrupt"
+        self.link_types: list[int] = []
+        self.packets = 0
+        self.bytes = 0
+        self._fh = fh
+
+    def __iter__(self) -> Iterator[RawPacket]:
+        try:
+            if self.format == "pcap":
+                yield from self._read_pcap()
+            else:
+                yield from self._read_pcapng()
+        except OSError as exc:
+            self._fail("corrupt", f"read error: {exc}")
+        finally:
+            self._fh.close()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def _fail(self, kind: str, message: str) -> None:
+        if self.error is None:
+            self.error_kind = kind
+            self.error = message
+
+    def _note_link(self, linktype: int) -> None:
+        if linktype not in self.link_types:
+            self.link_types.append(linktype)
+
+    # pcap: 24-byte file header, then 16-byte record headers (tcpdump.org pcap format)
+    def _read_pcap(self) -> Iterator[RawPacket]:
+        fh = self._fh
+        hdr = fh.read(24)
+        endian, unit = PCAP_MAGICS[hdr[:4]]
+        linktype = struct.unpack(endian + "I", hdr[20:24])[0] & 0x0FFFFFFF  # upper bits: FCS flags
+        self._note_link(linktype)
+        rec = struct.Struct(endian + "IIII")
+        read = fh.read
+        frame = 0
+        pos = 24
+        while True:
+            h = read(16)
+            if not h:
+                return
+            if len(h) < 16:
+                self._fail("truncated", f"record header cut short at byte {pos} after packet {frame}")
+                return
+            sec, frac, caplen, origlen = rec.unpack(h)
+            if caplen > MAX_BLOCK:
+                self._fail("corrupt", f"record at byte {pos} claims {caplen} bytes (after packet {frame})")
+                return
+            data = read(caplen)
+            if len(data) < caplen:
+                self._fail(
+                    "truncated",
+                    f"packet {frame + 1} at byte {pos} has {len(data)} of its {caplen} bytes",
+                )
+                return
+            frame += 1
+            pos += 16 + caplen
+            self.packets = frame
+            self.bytes += caplen
+            yield RawPacket(frame, sec + frac * unit, linktype, data, max(origlen, caplen))
+
+    # pcapng: blocks of type/length/body/length (draft-ietf-opsawg-pcapng §3, §4)
+    def _read_pcapng(self) -> Iterator[RawPacket]:
+        read = self._fh.read
+        endian = "<"
+        interfaces: list[tuple[int, float, float]] = []  # (linktype, ts unit, ts offset)
+        frame = 0
+        pos = 0
+        while True:
+            head = read(8)
+            if not head:
+                return
+            if len(head) < 8:
+                self._fail("truncated", f"block header cut short at byte {pos} after packet {frame}")
+                return
+            if head[:4] == b"\x0a\x0d\x0d\x0a":
+                bom = read(4)
+                if bom == b"\x4d\x3c\x2b\x1a":
+                    endian = "<"
+                elif bom == b"\x1a\x2b\x3c\x4d":
+                    endian = ">"
+                else:
+                    self._fail("corrupt", f"section header at byte {pos} has a bad byte-order magic")
+                    return
+                blen = struct.unpack(endian + "I", head[4:8])[0]
+                if blen < 28 or blen % 4 or blen > MAX_BLOCK:
+                    self._fail("corrupt", f"section header at byte {pos} has bad length {blen}")
+                    return
+                rest = read(blen - 12)
+                if len(rest) < blen - 12:
+                    self._fail("truncated", f"section header at byte {pos} cut short")
+                    return
+                interfaces = []  # §4.1: interface ids restart in every section
+                pos += blen
+                continue
+            btype, blen = struct.unpack(endian + "II", head)
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+                self._fail("corrupt", f"block at byte {pos} has bad length {blen} (after packet {frame})")
+                return
+            body = read(blen - 8)
+            if len(body) < blen - 8:
+                self._fail("truncated", f"block at byte {pos} cut short after packet {frame}")
+                return
+            pos += blen
+            body = body[:-4]
+            if btype == 1:  # Interface Description Block §4.2
+                if len(body) < 8:
+                    self._fail("corrupt", f"interface block at byte {pos - blen} too short")
+                    return
+                linktype = struct.unpack_from(endian + "H", body, 0)[0]
+                unit, offset = _idb_time_options(body[8:], endian)
+                interfaces.append((linktype, unit, offset))
+                self._note_link(linktype)
+            elif btype in (6, 2):  # Enhanced Packet Block §4.3 / obsolete Packet Block
+                if len(body) < 20:
+                    self._fail("corrupt", f"packet block at byte {pos - blen} too short")
+                    return
+                if btype == 6:
+                    iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
+                else:
+                    iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
+                if iface >= len(interfaces) or 20 + caplen > len(body):
+                    self._fail("corrupt", f"packet block at byte {pos - blen} is inconsistent")
+                    return
+                linktype, unit, offset = interfaces[iface]
+                frame += 1
+                self.packets = frame
+                self.bytes += caplen
+                ts = ((hi << 32) | lo) * unit + offset
+                yield RawPacket(frame, ts, linktype, body[20 : 20 + caplen], max(origlen, caplen), iface)
+            elif btype == 3:  # Simple Packet Block §4.4: interface 0, no timestamp
+                if not interfaces or len(body) < 4:
+                    self._fail("corrupt", f"simple packet block at byte {pos - blen} without an interface")
+                    return
+                origlen = struct.unpack_from(endian + "I", body, 0)[0]
+                data = body[4 : 4 + origlen]
+                frame += 1
+                self.packets = frame
+                self.bytes += len(data)
+                yield RawPacket(frame, 0.0, interfaces[0][0], data, origlen, 0)
+            # every other block type (statistics, name resolution, custom, ...) is skipped (§3.1)
+
+
+def _idb_time_options(opts: bytes, endian: str) -> tuple[float, float]:
+    """if_tsresol (code 9) and if_tsoffset (code 14) of an IDB (pcapng §4.2)."""
+    unit, offset = 1e-6, 0.0
+    i = 0
+    while i + 4 <= len(opts):
+        code, length = struct.unpack_from(endian + "HH", opts, i)
+        value = opts[i + 4 : i + 4 + length]
+        if code == 0:
+            break
+        if code == 9 and length >= 1:
+            v = value[0]
+            unit = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -(v & 0x7F)
+        elif code == 14 and length >= 8:
+            offset = float(struct.unpack(endian + "q", value[:8])[0])
+        i += 4 + ((length + 3) & ~3)
+    return unit, offset
+
+
+def open_capture(path: str) -> CaptureReader:
+    """Open a pcap or pcapng file; raises CaptureError (with a one-line reason) if it is neither."""
+    try:
+        fh = io.BufferedReader(io.FileIO(path, "rb"), buffer_size=1 << 20)  # closed by the reader
+    except OSError as exc:
+        raise CaptureError(f"cannot open: {exc.strerror or exc}") from None
+    magic = fh.peek(4)[:4]
+    if len(magic) == 0:
+        fh.close()
+        raise CaptureError("the file is empty")
+    if magic in PCAP_MAGICS:
+        if len(fh.peek(24)) < 24:
+            fh.close()
+            raise CaptureError("the pcap file header is cut short")
+        return CaptureReader(path, fh, "pcap")
+    if magic == b"\x0a\x0d\x0d\x0a":
+        return CaptureReader(path, fh, "pcapng")
+    fh.close()
+    raise CaptureError("not a pcap or pcapng file (unknown magic number " + magic.hex() + ")")

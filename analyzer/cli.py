@@ -1,0 +1,109 @@
+"""Command line: `socketscope analyze | serve | live | export | crosscheck`.
+
+Exit codes: 0 success; 2 usage error; 3 the input is not a readable capture;
+4 the capture is damaged (truncated or corrupt): results up to the damage were printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from analyzer import __version__
+
+__all__ = ["EXIT_DAMAGED", "EXIT_NOT_CAPTURE", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK, EXIT_USAGE, EXIT_NOT_CAPTURE, EXIT_DAMAGED = 0, 2, 3, 4
+
+
+def _decode_as(values: list[str]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for v in values:
+        port, _, proto = v.partition("=")
+        if not port.isdigit() or not 0 < int(port) < 65536 or proto not in ("websocket", "http"):
+            raise SystemExit(f"socketscope: --decode-as wants PORT=websocket or PORT=http, not {v!r}")
+        out[int(port)] = proto
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="socketscope", description="WebSocket / Engine.IO / Socket.IO analyzer")
+    p.add_argument("--version", action="version", version=f"socketscope {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="analyze a pcap or pcapng file")
+    a.add_argument("capture")
+    a.add_argument("--format", choices=["text", "json"], default="text")
+    a.add_argument("-o", "--output", help="write to this file instead of stdout")
+    a.add_argument(
+        "--decode-as",
+        action="append",
+        default=[],
+        metavar="PORT=websocket",
+        help="decode TCP PORT as WebSocket (no handshake needed), like tshark -d",
+    )
+    a.add_argument("--messages", action="store_true", help="print WebSocket messages as a log")
+    a.add_argument("--events", action="store_true", help="print Socket.IO events as a log")
+    a.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "analyze":
+        return _analyze(args)
+    return EXIT_USAGE
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from analyzer.api import analyze_reader
+    from analyzer.capture.pcapfile import CaptureError, open_capture
+    from analyzer.cli_text import print_summary
+    from analyzer.export.jsondoc import write_json
+    from analyzer.pipeline import Options
+
+    options = Options(decode_as=_decode_as(args.decode_as))
+    try:
+        reader = open_capture(args.capture)
+    except CaptureError as exc:
+        print(f"socketscope: {args.capture}: {exc}", file=sys.stderr)
+        return EXIT_NOT_CAPTURE
+    progress = None
+    if not args.no_progress and sys.stderr.isatty():
+        progress = _progress_bar(args.capture)
+    analysis = analyze_reader(reader, options, progress=progress)
+    if progress is not None:
+        sys.stderr.write("\r\033[K")
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "json":
+            write_json(analysis.to_dict(), out)
+        else:
+            print_summary(analysis, out, messages=args.messages, events=args.events)
+    except BrokenPipeError:
+        pass
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if analysis.capture.error:
+        print(f"socketscope: {args.capture}: {analysis.capture.error}", file=sys.stderr)
+        return EXIT_DAMAGED
+    return EXIT_OK
+
+
+def _progress_bar(path: str):  # type: ignore[no-untyped-def]
+    total = max(os.path.getsize(path), 1)
+    avg = [0]
+
+    def show(packets: int) -> None:
+        avg[0] = packets
+        sys.stderr.write(f"\r{packets:,} packets read of a {total / 1e6:,.1f} MB file")
+        sys.stderr.flush()
+
+    return show
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""Link -> IP -> TCP header decoding in one inlined pass per packet.
+
+One function call per packet and `struct.unpack_from` on the raw buffer: this runs
+for every packet of the capture, so the common path stays flat. Anything that is
+not TCP over IPv4/IPv6 is counted and skipped.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from analyzer.capture.pcapfile import RawPacket
+
+__all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "URG", "DecodeStats", "PacketDecoder", "Segment"]
+
+FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+
+_U16 = struct.Struct("!H")
+_TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, offset/reserved, flags, window
+_IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140, 253, 254))  # RFC 8200 §4, RFC 7045
+
+
+class Segment:
+    """One decoded TCP segment. Plain slotted class: built once per packet on the hot path."""
+
+    __slots__ = (
+        "ack",
+        "dport",
+        "dst",
+        "flags",
+        "frame",
+        "ip_len",
+        "ip_version",
+        "link_len",
+        "options",
+        "payload",
+        "seq",
+        "snap_cut",
+        "sport",
+        "src",
+        "tcp_len",
+        "ts",
+        "window",
+        "wire_len",
+    )
+
+    def __init__(
+        self,
+        frame: int,
+        ts: float,
+        ip_version: int,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        window: int,
+        options: bytes,
+        payload: bytes,
+        link_len: int,
+        ip_len: int,
+        tcp_len: int,
+        wire_len: int,
+        snap_cut: int,
+    ) -> None:
+        self.frame = frame
+        self.ts = ts
+        self.ip_version = ip_version
+        self.src = src
+        self.dst = dst
+        self.sport = sport
+        self.dport = dport
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.window = window
+        self.options = options
+        self.payload = payload
+        self.link_len = link_len  # bytes of link-layer header
+        self.ip_len = ip_len  # bytes of IP header (with extension headers)
+        self.tcp_len = tcp_len  # bytes of TCP header (with options)
+        self.wire_len = wire_len  # original length of the packet on the wire
+        self.snap_cut = snap_cut  # payload bytes missing because of the snapshot length
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """Packets and bytes per layer, for the capture summary and the OSI overview."""
+
+    packets: int = 0
+    bytes: int = 0
+    tcp_packets: int = 0
+    non_ip: int = 0
+    non_tcp: int = 0
+    ip_fragments: int = 0
+    malformed: int = 0
+    unsupported_link: int = 0
+    snaplen_cut: int = 0
+    link_header_bytes: int = 0
+    ip_header_bytes: int = 0
+    tcp_header_bytes: int = 0
+    tcp_payload_bytes: int = 0
+    ipv4: int = 0
+    ipv6: int = 0
+    malformed_frames: list[tuple[int, str, str]] = field(default_factory=list)  # (frame, code, message)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "tcp_packets": self.tcp_packets,
+            "non_ip": self.non_ip,
+            "non_tcp": self.non_tcp,
+            "ip_fragments": self.ip_fragments,
+            "malformed": self.malformed,
+            "unsupported_link": self.unsupported_link,
+            "snaplen_truncated": self.snaplen_cut,
+            "ipv4": self.ipv4,
+            "ipv6": self.ipv6,
+            "link_header_bytes": self.link_header_bytes,
+            "ip_header_bytes": self.ip_header_bytes,
+            "tcp_header_bytes": self.tcp_header_bytes,
+            "tcp_payload_bytes": self.tcp_payload_bytes,
+        }
+
+
+MAX_MALFORMED_KEPT = 1000
+
+
+class PacketDecoder:
+    def __init__(self) -> None:
+        self.stats = DecodeStats()
+
+    def _bad(self, frame: int, code: str, message: str) -> None:
+        st = self.stats
+        st.malformed += 1
+        if len(st.malformed_frames) < MAX_MALFORMED_KEPT:
+            st.malformed_frames.append((frame, code, message))
+
+    def decode(self, pkt: RawPacket) -> Segment | None:
+        st = self.stats
+        data = pkt.data
+        n = len(data)
+        st.packets += 1
+        st.bytes += n
+        lt = pkt.linktype
+        # --- link layer ---
+        if lt == 1:  # Ethernet II, IEEE 802.3; 802.1Q (0x8100), 802.1ad (0x88a8), QinQ 0x9100 tags
+            if n < 14:
+                self._bad(pkt.frame, "link.malformed", "Ethernet header shorter than 14 bytes")
+                return None
+            etype = (data[12] << 8) | data[13]
+            off = 14
+            while etype in (0x8100, 0x88A8, 0x9100):
+                if n < off + 4:
+                    self._bad(pkt.frame, "link.malformed", "VLAN tag cut short")
+                    return None
+                etype = (data[off + 2] << 8) | data[off + 3]
+                off += 4
+            if etype == 0x0800:
+                ipv = 4
+            elif etype == 0x86DD:
+                ipv = 6
+            else:
+                st.non_ip += 1
+                return None
+        elif lt == 113:  # Linux cooked capture v1: 16-byte header, protocol type at 14
+            if n < 16:
+                self._bad(pkt.frame, "link.malformed", "Linux SLL header shorter than 16 bytes")
+                return None
+            etype = (data[14] << 8) | data[15]
+            off = 16
+            ipv = 4 if etype == 0x0800 else 6 if etype == 0x86DD else 0
+        elif lt == 276:  # Linux cooked capture v2: 20-byte header, protocol type at 0
+            if n < 20:
+                self._bad(pkt.frame, "link.malformed", "Linux SLL2 header shorter than 20 bytes")
+                return None
+            etype = (data[0] << 8) | data[1]
+            off = 20
+            ipv = 4 if etype == 0x0800 else 6 if etype == 0x86DD else 0
+        elif lt in (0, 108):  # BSD loopback: 4-byte address family, host order (NULL) or network (LOOP)
+            if n < 4:
+                self._bad(pkt.frame, "link.malformed", "loopback header shorter than 4 bytes")
+                return None
+            fam = struct.unpack_from(">I" if lt == 108 else "<I", data, 0)[0]
+            if fam > 0xFFFF and lt == 0:  # written on a big-endian host
+                fam = struct.unpack_from(">I", data, 0)[0]
+            off = 4
+            ipv = 4 if fam == 2 else 6 if fam in (10, 24, 28, 30) else 0
+        elif lt in (101, 12, 14, 228, 229):  # raw IP: the version nibble tells
+            off = 0
+            ipv = (data[0] >> 4) if n else 0
+        else:
+            st.unsupported_link += 1
+            return None
+        if ipv != 4 and ipv != 6:
+            st.non_ip += 1
+            return None
+        link_len = off
+        # --- network layer ---
+        if ipv == 4:  # RFC 791 §3.1
+            if n < off + 20 or data[off] >> 4 != 4:
+                self._bad(pkt.frame, "ip.malformed", "IPv4 header cut short or wrong version")
+                return None
+            ihl = (data[off] & 0x0F) * 4
+            total = (data[off + 2] << 8) | data[off + 3]
+            if ihl < 20 or n < off + ihl:
+                self._bad(pkt.frame, "ip.malformed", f"IPv4 header length {ihl} is invalid")
+                return None
+            if total == 0:  # TSO on the capturing host leaves total length 0
+                end = n
+            elif total < ihl:
+                self._bad(pkt.frame, "ip.malformed", f"IPv4 total length {total} below header length")
+                return None
+            else:
+                end = off + total  # trims Ethernet padding
+            frag = ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF  # MF flag + fragment offset
+            proto = data[off + 9]
+            src = data[off + 12 : off + 16]
+            dst = data[off + 16 : off + 20]
+            st.ipv4 += 1
+            if frag:
+                st.ip_fragments += 1
+                self._bad(pkt.frame, "ip.fragment", "IPv4 fragment (not reassembled)")
+                return None
+            ip_len = ihl
+            off += ihl
+        else:  # RFC 8200 §3, §4
+            if n < off + 40 or data[off] >> 4 != 6:
+                self._bad(pkt.frame, "ip.malformed", "IPv6 header cut short or wrong version")
+                return None
+            plen = (data[off + 4] << 8) | data[off + 5]
+            proto = data[off + 6]
+            src = data[off + 8 : off + 24]
+            dst = data[off + 24 : off + 40]
+            end = off + 40 + plen if plen else n  # jumbograms (plen 0) run to the end
+            st.ipv6 += 1
+            p = off + 40
+            while proto in _IPV6_EXT or proto == 44:
+                if p + 8 > n:
+                    self._bad(pkt.frame, "ip.malformed", "IPv6 extension header cut short")
+                    return None
+                if proto == 44:  # Fragment header §4.5: skip unless an atomic fragment
+                    fo = ((data[p + 2] << 8) | data[p + 3]) & 0xFFF9
+                    if fo:
+                        st.ip_fragments += 1
+                        self._bad(pkt.frame, "ip.fragment", "IPv6 fragment (not reassembled)")
+                        return None
+                    proto = data[p]
+                    p += 8
+                elif proto == 51:  # AH: length in 4-byte units minus 2 (RFC 4302 §2.2)
+                    proto, hl = data[p], (data[p + 1] + 2) * 4
+                    p += hl
+                else:  # length in 8-byte units, not counting the first 8 (RFC 8200 §4.3)
+                    proto, hl = data[p], (data[p + 1] + 1) * 8
+                    p += hl
+            ip_len = p - off
+            off = p
+        if end > n:
+            end = n  # snaplen-cut: the TCP payload is short; counted below
+        if proto != 6:
+            st.non_tcp += 1
+            return None
+        # --- transport layer: RFC 9293 §3.1 ---
+        if end < off + 20:
+            self._bad(pkt.frame, "tcp.malformed", "TCP header cut short")
+            return None
+        sport, dport, seq, ack, doff, flags, window = _TCP.unpack_from(data, off)
+        thl = (doff >> 4) * 4
+        if thl < 20 or off + thl > end:
+            self._bad(pkt.frame, "tcp.malformed", f"TCP data offset {thl} is invalid")
+            return None
+        options = data[off + 20 : off + thl] if thl > 20 else b""
+        payload = data[off + thl : end]
+        snap_cut = 0
+        if pkt.orig_len > n:
+            st.snaplen_cut += 1
+            # the IP length says how much payload there should have been
+            if ipv == 4 and total:
+                snap_cut = max(0, (link_len + total) - n)
+            elif ipv == 6 and plen:
+                snap_cut = max(0, (link_len + 40 + plen) - n)
+            else:
+                snap_cut = pkt.orig_len - n
+        st.tcp_packets += 1
+        st.link_header_bytes += link_len
+        st.ip_header_bytes += ip_len
+        st.tcp_header_bytes += thl
+        st.tcp_payload_bytes += len(payload)
+        return Segment(
+            pkt.frame,
+            pkt.ts,
+            ipv,
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            flags & 0xFF | ((doff & 1) << 8),
+            window,
+            options,
+            payload,
+            link_len,
+            ip_len,
+            thl,
+            pkt.orig_len,
+            snap_cut,
+        )
+
+
+def parse_tcp_options(options: bytes) -> dict[str, object]:
+    """MSS, window scale, SACK permitted and timestamps of a TCP header (RFC 9293 §3.2, RFC 7323)."""
+    out: dict[str, object] = {}
+    i, n = 0, len(options)
+    while i < n:
+        kind = options[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= n:
+            break
+        length = options[i + 1]
+        if length < 2 or i + length > n:
+            break
+        body = options[i + 2 : i + length]
+        if kind == 2 and length == 4:
+            out["mss"] = _U16.unpack(body)[0]
+        elif kind == 3 and length == 3:
+            out["window_scale"] = body[0]
+        elif kind == 4 and length == 2:
+            out["sack_permitted"] = True
+        elif kind == 8 and length == 10:
+            tsval, tsecr = struct.unpack("!II", body)
+            out["timestamps"] = {"tsval": tsval, "tsecr": tsecr}
+        i += length
+    return out
+
+
+__all__ += ["parse_tcp_options"]

@@ -1,0 +1,3 @@
+"""Writers of the analysis: JSON document, JSON Lines, CSV, HAR, pcap slices."""
+
+__all__: list[str] = []

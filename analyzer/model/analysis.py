@@ -1,0 +1,95 @@
+"""The Analysis: the OSI-layered model every consumer (CLI, web UI, exports) reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.model.common import Anomaly
+
+__all__ = ["SCHEMA_VERSION", "Analysis", "CaptureInfo", "ConnectionRecord"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class CaptureInfo:
+    path: str
+    format: str  # "pcap" | "pcapng" | "live"
+    link_types: list[str] = field(default_factory=list)
+    packets: int = 0
+    bytes: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    complete: bool = True
+    error: str | None = None
+    error_kind: str | None = None  # "truncated" | "corrupt" | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "link_types": self.link_types,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "complete": self.complete,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class ConnectionRecord:
+    """One TCP connection and what it carried, layer by layer."""
+
+    id: int
+    client: dict[str, Any]
+    server: dict[str, Any]
+    ip_version: int
+    tcp: dict[str, Any]
+    http: list[Any] = field(default_factory=list)  # analyzer.model.records.HttpExchange
+    websocket: Any = None  # analyzer.app.websocket_view.WebSocketRecord | None
+    app_protocol: str = "unknown"  # "http" | "websocket" | "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        from analyzer.export.jsondoc import http_exchange_dict
+
+        return {
+            "id": self.id,
+            "client": self.client,
+            "server": self.server,
+            "ip_version": self.ip_version,
+            "app_protocol": self.app_protocol,
+            "tcp": self.tcp,
+            "http": [http_exchange_dict(x) for x in self.http],
+            "websocket": self.websocket.to_dict() if self.websocket is not None else None,
+        }
+
+
+@dataclass(slots=True)
+class Analysis:
+    capture: CaptureInfo
+    connections: list[ConnectionRecord] = field(default_factory=list)
+    engineio_sessions: list[Any] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    layer_stats: dict[str, Any] = field(default_factory=dict)
+
+    def connection(self, cid: int) -> ConnectionRecord | None:
+        for c in self.connections:
+            if c.id == cid:
+                return c
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        from analyzer import __version__
+
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "socketscope", "version": __version__},
+            "capture": self.capture.to_dict(),
+            "connections": [c.to_dict() for c in self.connections],
+            "engineio_sessions": [s.to_dict() for s in self.engineio_sessions],
+            "anomalies": [a.to_dict() for a in self.anomalies],
+            "layer_stats": self.layer_stats,
+        }

@@ -1,0 +1,5 @@
+"""Importing this package registers every anomaly code of every layer."""
+
+from analyzer.model.codes import capture, tcp  # noqa: F401
+
+__all__: list[str] = []

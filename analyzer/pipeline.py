@@ -1,0 +1,151 @@
+"""The one place where the layers are wired together.
+
+RawPacket -> PacketDecoder (link/IP/TCP) -> ConnectionTracker (roles, handshake) ->
+DirectionStream (reassembly) -> connection app layer (HTTP, WebSocket) -> session builder
+(Engine.IO / Socket.IO) -> Analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.capture.pcapfile import LINKTYPE_NAMES, RawPacket
+from analyzer.decode.packet import PacketDecoder
+from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
+from analyzer.model.common import Anomaly, Direction
+from analyzer.model.registry import make_anomaly
+from analyzer.tcp.reassembly import DirectionStream
+from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
+
+__all__ = ["Options", "Pipeline"]
+
+
+@dataclass(slots=True)
+class Options:
+    decode_as: dict[int, str] = field(default_factory=dict)  # server port -> "websocket" | "http"
+    keep_frames: bool = True  # keep every WebSocket frame record (the UI and tests want them)
+    keep_payload_bytes: int = 1 << 20  # per frame/message, for display
+    max_message_bytes: int = 16 << 20
+
+
+class Pipeline:
+    """Feed packets in capture order; `finish()` returns the Analysis."""
+
+    def __init__(
+        self,
+        capture: CaptureInfo,
+        options: Options | None = None,
+        on_connection: Callable[[ConnectionRecord], None] | None = None,
+    ) -> None:
+        from analyzer.app.connection import ConnectionApp, SessionHub
+
+        self.options = options or Options()
+        self.capture = capture
+        self.decoder = PacketDecoder()
+        self.tracker = ConnectionTracker(self, self._on_new, self._on_close)
+        self.records: list[ConnectionRecord] = []
+        self.anomalies: list[Anomaly] = []
+        self.on_connection = on_connection
+        self.sessions = SessionHub()
+        self._app_factory = ConnectionApp
+        self._linktypes: set[int] = set()
+
+    # -- StreamSink --
+    def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
+        stream.owner.app.on_data(stream, offset, data, frame, ts)  # type: ignore[attr-defined]
+
+    def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
+        stream.owner.app.on_gap(stream, offset, length, frame, ts)  # type: ignore[attr-defined]
+
+    def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
+        stream.owner.app.on_end(stream, offset, frame, ts)  # type: ignore[attr-defined]
+
+    # -- connections --
+    def _on_new(self, conn: TcpConnection) -> None:
+        conn.app = self._app_factory(conn, self.options, self.sessions)
+
+    def _on_close(self, conn: TcpConnection) -> None:
+        last = (conn.last_frame, conn.last_ts)
+        conn.c2s.finish(*last)
+        conn.s2c.finish(*last)
+        record = ConnectionRecord(
+            id=conn.id,
+            client=conn.endpoint_dict(conn.client),
+            server=conn.endpoint_dict(conn.server),
+            ip_version=conn.ip_version,
+            tcp=conn.tcp_dict(),
+        )
+        conn.app.finish(record)
+        for stream in (conn.c2s, conn.s2c):
+            for code, message, frame in stream.anomalies:
+                self.anomalies.append(
+                    make_anomaly(code, message, conn.id, stream.direction, (frame,) if frame else ())
+                )
+        self.anomalies.extend(conn.app.anomalies)
+        self.records.append(record)
+        if self.on_connection is not None:
+            self.on_connection(record)
+
+    # -- packets --
+    def feed(self, pkt: RawPacket) -> None:
+        cap = self.capture
+        if cap.first_ts is None:
+            cap.first_ts = pkt.ts
+        cap.last_ts = pkt.ts
+        cap.packets += 1
+        cap.bytes += len(pkt.data)
+        if pkt.linktype not in self._linktypes:
+            self._linktypes.add(pkt.linktype)
+            cap.link_types.append(LINKTYPE_NAMES.get(pkt.linktype, f"LINKTYPE_{pkt.linktype}"))
+        seg = self.decoder.decode(pkt)
+        if seg is not None:
+            self.tracker.handle(seg)
+
+    def feed_all(self, packets: Iterable[RawPacket]) -> None:
+        feed = self.feed
+        for pkt in packets:
+            feed(pkt)
+
+    def finish(self) -> Analysis:
+        self.tracker.finish()
+        self.records.sort(key=lambda r: r.id)
+        st = self.decoder.stats
+        for frame, code, message in st.malformed_frames:
+            self.anomalies.append(make_anomaly(code, message, None, None, (frame,)))
+        if st.unsupported_link:
+            self.anomalies.append(
+                make_anomaly("link.unsupported", f"{st.unsupported_link} packets of unsupported link types")
+            )
+        if self.capture.error:
+            code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
+            self.anomalies.append(make_anomaly(code, self.capture.error))
+        sessions, session_anomalies = self.sessions.finish()
+        self.anomalies.extend(session_anomalies)
+        self.anomalies.sort(key=_anomaly_order)
+        return Analysis(
+            capture=self.capture,
+            connections=self.records,
+            engineio_sessions=sessions,
+            anomalies=self.anomalies,
+            layer_stats=self.layer_stats(),
+        )
+
+    def layer_stats(self) -> dict[str, Any]:
+        st = self.decoder.stats.to_dict()
+        app: dict[str, int] = {}
+        for rec in self.records:
+            extra = getattr(rec, "_layer_bytes", None)
+            if extra:
+                for k, v in extra.items():
+                    app[k] = app.get(k, 0) + v
+        st.update(app)
+        return st
+
+
+def _anomaly_order(a: Anomaly) -> tuple[int, int, str]:
+    return (a.frames[0] if a.frames else 1 << 62, a.connection if a.connection is not None else -1, a.code)
+
+
+_ = Direction  # re-exported names used by type checkers of plug-ins

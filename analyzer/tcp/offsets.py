@@ -1,0 +1,66 @@
+"""Map stream offsets back to the packets that carried them.
+
+Each direction records, per delivered segment, the stream offset of its first new
+byte with the packet number and timestamp. Lookups are binary searches. Entries
+below the lowest offset an upper layer can still ask for may be discarded, so that
+memory follows what is open, not the length of the stream.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+
+__all__ = ["OffsetMap"]
+
+
+class OffsetMap:
+    __slots__ = ("_base", "_frames", "_starts", "_ts")
+
+    def __init__(self) -> None:
+        self._starts = array("q")
+        self._frames = array("q")
+        self._ts = array("d")
+        self._base = 0  # entries before this index were discarded
+
+    def add(self, offset: int, frame: int, ts: float) -> None:
+        self._starts.append(offset)
+        self._frames.append(frame)
+        self._ts.append(ts)
+
+    def _index(self, offset: int) -> int:
+        i = bisect_right(self._starts, offset) - 1
+        return i if i >= 0 else 0
+
+    def frame_at(self, offset: int) -> int:
+        """The packet that carried the byte at `offset` (0 when nothing is mapped)."""
+        if not self._starts:
+            return 0
+        return self._frames[self._index(offset)]
+
+    def ts_at(self, offset: int) -> float:
+        if not self._starts:
+            return 0.0
+        return self._ts[self._index(offset)]
+
+    def frames_between(self, start: int, end: int) -> tuple[int, ...]:
+        """Every packet that carried a byte of [start, end), in stream order, without repeats."""
+        if not self._starts or end <= start:
+            return ()
+        i = self._index(start)
+        j = bisect_right(self._starts, end - 1)
+        seen: dict[int, None] = {}
+        for f in self._frames[i:j]:
+            seen[f] = None
+        return tuple(seen)
+
+    def discard_before(self, offset: int) -> None:
+        """Forget entries wholly below `offset` (keeps the one containing it)."""
+        i = self._index(offset)
+        if i > 4096:
+            del self._starts[:i]
+            del self._frames[:i]
+            del self._ts[:i]
+
+    def __len__(self) -> int:
+        return len(self._starts)

@@ -1,0 +1,215 @@
+"""Per-direction TCP reassembly (RFC 9293 §3.4, §3.10.7.4).
+
+Sequence numbers are unwrapped into 64-bit stream offsets (offset 0 = the first byte
+after the SYN, or the first byte seen when the capture starts mid-connection).
+In-order data goes straight to the sink; out-of-order segments wait in a bounded
+buffer; bytes that were never captured become a gap, never zero-fill.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from analyzer.model.common import Direction
+from analyzer.tcp.offsets import OffsetMap
+
+__all__ = ["MAX_OOO_BYTES", "MAX_OOO_SEGMENTS", "DirectionStream", "StreamSink"]
+
+MAX_OOO_BYTES = 4 << 20
+MAX_OOO_SEGMENTS = 2048
+HISTORY = 1 << 16  # bytes kept to compare retransmitted data with the first copy
+
+
+class StreamSink(Protocol):
+    def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None: ...
+    def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None: ...
+    def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None: ...
+
+
+class DirectionStream:
+    """One direction of a connection: unwrapping, ordering, duplicates, gaps, FIN."""
+
+    __slots__ = (
+        "anomalies",
+        "bytes",
+        "data_after_fin",
+        "direction",
+        "ended",
+        "fin_offset",
+        "gap_bytes",
+        "gaps",
+        "history",
+        "history_start",
+        "isn",
+        "keepalives",
+        "next",
+        "offsets",
+        "ooo",
+        "ooo_bytes",
+        "overlap_mismatches",
+        "owner",
+        "retransmissions",
+        "sink",
+        "zero_window_probes",
+    )
+
+    def __init__(self, direction: Direction, sink: StreamSink) -> None:
+        self.direction = direction
+        self.sink = sink
+        self.isn: int | None = None  # sequence number of stream offset 0
+        self.next = 0  # offset of the next byte expected
+        self.ooo: dict[int, tuple[bytes, int, float]] = {}
+        self.ooo_bytes = 0
+        self.history = bytearray()
+        self.history_start = 0
+        self.fin_offset: int | None = None
+        self.ended = False
+        self.offsets = OffsetMap()
+        self.retransmissions = 0
+        self.keepalives = 0
+        self.zero_window_probes = 0
+        self.gaps = 0
+        self.gap_bytes = 0
+        self.overlap_mismatches = 0
+        self.data_after_fin = 0
+        self.anomalies: list[tuple[str, str, int]] = []  # (code, message, frame)
+        self.bytes = 0  # stream bytes delivered
+        self.owner: object = None  # the TcpConnection this direction belongs to
+
+    def set_isn(self, first_data_seq: int) -> None:
+        self.isn = first_data_seq & 0xFFFFFFFF
+
+    def offset_of(self, seq: int) -> int:
+        """Unwrap a 32-bit sequence number to the stream offset nearest to `next` (mod 2^32 arithmetic)."""
+        assert self.isn is not None
+        d = (seq - self.isn - self.next) & 0xFFFFFFFF
+        if d >= 0x80000000:
+            d -= 0x100000000
+        return self.next + d
+
+    def segment(self, seq: int, payload: bytes, fin: bool, frame: int, ts: float, missing: int = 0) -> None:
+        """One segment's data (seq = sequence number of its first data byte) and FIN flag."""
+        if self.isn is None:
+            self.set_isn(seq)
+        start = self.offset_of(seq)
+        n = len(payload)
+        if n:
+            if self.fin_offset is not None and start + n > self.fin_offset:
+                self.data_after_fin += 1
+                self._anomaly("tcp.data-after-fin", "data past this direction's FIN", frame)
+            end = start + n
+            nxt = self.next
+            if start == nxt:
+                self._deliver(start, payload, frame, ts)
+                if missing:
+                    self._gap(missing, frame, ts, snaplen=True)
+                if self.ooo:
+                    self._drain()
+            elif end <= nxt:
+                # RFC 9293 §3.8.4: a keep-alive carries SND.NXT-1 and 0 or 1 junk byte
+                if n == 1 and start == nxt - 1:
+                    self.keepalives += 1
+                else:
+                    self.retransmissions += 1
+                    self._compare(start, payload, frame)
+            elif start < nxt:
+                # §3.10.7.4: part old, part new -- only the new part is processed
+                self.retransmissions += 1
+                self._compare(start, payload[: nxt - start], frame)
+                self._deliver(nxt, payload[nxt - start :], frame, ts)
+                if self.ooo:
+                    self._drain()
+            else:
+                self._hold(start, payload, frame, ts)
+        if fin:
+            fin_at = start + n
+            if self.fin_offset is None:
+                self.fin_offset = fin_at
+            if self.next >= self.fin_offset and not self.ended:
+                self.ended = True
+                self.sink.on_end(self, self.fin_offset, frame, ts)
+
+    def _deliver(self, start: int, data: bytes, frame: int, ts: float) -> None:
+        self.offsets.add(start, frame, ts)
+        self.next = start + len(data)
+        self.bytes += len(data)
+        h = self.history
+        h += data
+        if len(h) > 2 * HISTORY:
+            cut = len(h) - HISTORY
+            del h[:cut]
+            self.history_start += cut
+        self.sink.on_data(self, start, data, frame, ts)
+
+    def _compare(self, start: int, data: bytes, frame: int) -> None:
+        """Overlapping bytes that differ from the first copy are flagged (T1)."""
+        hs = self.history_start
+        a = max(start, hs)
+        b = min(start + len(data), hs + len(self.history))
+        if a < b and self.history[a - hs : b - hs] != data[a - start : b - start]:
+            self.overlap_mismatches += 1
+            self._anomaly("tcp.overlap-mismatch", f"retransmitted bytes at offset {a} differ", frame)
+
+    def _hold(self, start: int, payload: bytes, frame: int, ts: float) -> None:
+        old = self.ooo.get(start)
+        if old is not None:
+            if len(old[0]) >= len(payload):
+                self.retransmissions += 1
+                return
+            self.ooo_bytes -= len(old[0])
+        self.ooo[start] = (payload, frame, ts)
+        self.ooo_bytes += len(payload)
+        if self.ooo_bytes > MAX_OOO_BYTES or len(self.ooo) > MAX_OOO_SEGMENTS:
+            self._anomaly("tcp.out-of-order-overflow", "out-of-order buffer full: hole declared lost", frame)
+            self.flush_hole(frame, ts)
+
+    def _drain(self) -> None:
+        ooo = self.ooo
+        while ooo:
+            first = min(ooo)
+            if first > self.next:
+                return
+            data, frame, ts = ooo.pop(first)
+            self.ooo_bytes -= len(data)
+            end = first + len(data)
+            if end <= self.next:
+                self.retransmissions += 1
+                self._compare(first, data, frame)
+                continue
+            if first < self.next:
+                self._compare(first, data[: self.next - first], frame)
+            self._deliver(self.next, data[self.next - first :], frame, ts)
+        if self.fin_offset is not None and self.next >= self.fin_offset and not self.ended:
+            self.ended = True
+            self.sink.on_end(self, self.fin_offset, 0, 0.0)
+
+    def _gap(self, length: int, frame: int, ts: float, snaplen: bool = False) -> None:
+        self.gaps += 1
+        self.gap_bytes += length
+        what = "cut by the snapshot length" if snaplen else "never captured"
+        self._anomaly("tcp.gap", f"{length} bytes at offset {self.next} {what}", frame)
+        off = self.next
+        self.next += length
+        self.sink.on_gap(self, off, length, frame, ts)
+
+    def flush_hole(self, frame: int, ts: float) -> None:
+        """Give up waiting for the first hole: report it as a gap and deliver what follows."""
+        if not self.ooo:
+            return
+        first = min(self.ooo)
+        if first > self.next:
+            self._gap(first - self.next, frame, ts)
+        self._drain()
+
+    def finish(self, frame: int, ts: float) -> None:
+        """End of capture or connection: every remaining hole becomes a gap."""
+        while self.ooo:
+            self.flush_hole(frame, ts)
+        if self.fin_offset is not None and self.next < self.fin_offset and not self.ended:
+            self._gap(self.fin_offset - self.next, frame, ts)
+            self.ended = True
+            self.sink.on_end(self, self.fin_offset, frame, ts)
+
+    def _anomaly(self, code: str, message: str, frame: int) -> None:
+        if len(self.anomalies) < 1000:
+            self.anomalies.append((code, message, frame))

@@ -1,0 +1,327 @@
+"""TCP connection tracking: roles, the 3-way handshake, teardown, port reuse (RFC 9293 §3.5, §3.6).
+
+The client is the side that sent the SYN; with no SYN in the capture, the side that
+sent the HTTP request; failing both, the side with the higher port (ANALYSIS_JSON.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from analyzer.decode.packet import ACK, FIN, RST, SYN, Segment, parse_tcp_options
+from analyzer.model.common import Direction
+from analyzer.tcp.reassembly import DirectionStream, StreamSink
+
+__all__ = ["ConnectionTracker", "TcpConnection", "looks_like_http_request", "looks_like_http_response"]
+
+_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ")
+
+
+def looks_like_http_request(data: bytes) -> bool:
+    return data.startswith(_METHODS)
+
+
+def looks_like_http_response(data: bytes) -> bool:
+    return data.startswith(b"HTTP/1.")
+
+
+def ip_text(raw: bytes) -> str:
+    return str(ipaddress.ip_address(raw))
+
+
+class TcpConnection:
+    """Everything socketscope knows about one TCP connection."""
+
+    __slots__ = (
+        "app",
+        "c2s",
+        "client",
+        "client_isn",
+        "closed",
+        "fin_frames",
+        "first_frame",
+        "first_ts",
+        "hs_ack",
+        "id",
+        "ip_version",
+        "last_frame",
+        "last_ts",
+        "mss_non_syn",
+        "packets",
+        "payload_bytes",
+        "roles_known",
+        "rst_direction",
+        "rst_frame",
+        "rst_out_of_seq",
+        "s2c",
+        "server",
+        "server_isn",
+        "syn",
+        "syn_last_ts",
+        "syn_options",
+        "syn_retransmissions",
+        "synack",
+        "synack_options",
+    )
+
+    def __init__(
+        self,
+        cid: int,
+        seg: Segment,
+        client: tuple[bytes, int],
+        server: tuple[bytes, int],
+        roles_known: bool,
+        sink: StreamSink,
+    ) -> None:
+        self.id = cid
+        self.ip_version = seg.ip_version
+        self.client = client
+        self.server = server
+        self.roles_known = roles_known
+        self.c2s = DirectionStream(Direction.C2S, sink)
+        self.s2c = DirectionStream(Direction.S2C, sink)
+        self.c2s.owner = self
+        self.s2c.owner = self
+        self.packets = {Direction.C2S: 0, Direction.S2C: 0}
+        self.payload_bytes = {Direction.C2S: 0, Direction.S2C: 0}
+        self.syn: tuple[int, float] | None = None
+        self.synack: tuple[int, float] | None = None
+        self.hs_ack: tuple[int, float] | None = None
+        self.syn_options: dict[str, object] = {}
+        self.synack_options: dict[str, object] = {}
+        self.fin_frames: dict[Direction, int] = {}
+        self.rst_frame: int | None = None
+        self.rst_direction: Direction | None = None
+        self.first_ts = seg.ts
+        self.last_ts = seg.ts
+        self.first_frame = seg.frame
+        self.last_frame = seg.frame
+        self.app: Any = None  # the application-layer analyzer attached by the pipeline
+        self.client_isn: int | None = None
+        self.server_isn: int | None = None
+        self.closed = False
+        self.mss_non_syn = 0
+        self.rst_out_of_seq = 0
+        self.syn_last_ts = 0.0  # the SYN that was answered: retransmitted SYNs move it (Karn, RFC 6298 §3)
+        self.syn_retransmissions = 0
+
+    def stream(self, direction: Direction) -> DirectionStream:
+        return self.c2s if direction is Direction.C2S else self.s2c
+
+    def swap_roles(self) -> None:
+        """Before any data was delivered: the tentative client turned out to be the server."""
+        self.client, self.server = self.server, self.client
+        self.packets = {
+            Direction.C2S: self.packets[Direction.S2C],
+            Direction.S2C: self.packets[Direction.C2S],
+        }
+        self.payload_bytes = {
+            Direction.C2S: self.payload_bytes[Direction.S2C],
+            Direction.S2C: self.payload_bytes[Direction.C2S],
+        }
+        self.c2s, self.s2c = self.s2c, self.c2s
+        self.c2s.direction, self.s2c.direction = Direction.C2S, Direction.S2C
+        self.client_isn, self.server_isn = self.server_isn, self.client_isn
+
+    @property
+    def handshake_rtt_ms(self) -> float | None:
+        if self.syn and self.hs_ack:
+            return (self.hs_ack[1] - self.syn_last_ts) * 1000.0
+        return None
+
+    @property
+    def end(self) -> str:
+        if self.rst_frame is not None:
+            return "rst"
+        if self.fin_frames:
+            return "fin"
+        return "open"
+
+    def endpoint_dict(self, ep: tuple[bytes, int]) -> dict[str, object]:
+        return {"ip": ip_text(ep[0]), "port": ep[1]}
+
+    def tcp_dict(self) -> dict[str, object]:
+        hs_complete = bool(self.syn and self.synack and self.hs_ack)
+        rtt = self.handshake_rtt_ms
+        return {
+            "handshake": {
+                "syn_frame": self.syn[0] if self.syn else None,
+                "synack_frame": self.synack[0] if self.synack else None,
+                "ack_frame": self.hs_ack[0] if self.hs_ack else None,
+                "rtt_ms": round(rtt, 6) if rtt is not None else None,
+                "syn_retransmissions": self.syn_retransmissions,
+                "syn_synack_ms": round((self.synack[1] - self.syn_last_ts) * 1000.0, 6)
+                if self.syn and self.synack
+                else None,
+                "synack_ack_ms": round((self.hs_ack[1] - self.synack[1]) * 1000.0, 6)
+                if self.synack and self.hs_ack
+                else None,
+                "complete": hs_complete,
+                "client_options": self.syn_options,
+                "server_options": self.synack_options,
+            },
+            "end": self.end,
+            "teardown": {
+                "fin_frames": {d.value: f for d, f in self.fin_frames.items()},
+                "rst_frame": self.rst_frame,
+                "rst_direction": self.rst_direction.value if self.rst_direction else None,
+                "first_fin": min(self.fin_frames.items(), key=lambda kv: kv[1])[0].value
+                if self.fin_frames
+                else None,
+            },
+            "packets": {"c2s": self.packets[Direction.C2S], "s2c": self.packets[Direction.S2C]},
+            "payload_bytes": {
+                "c2s": self.payload_bytes[Direction.C2S],
+                "s2c": self.payload_bytes[Direction.S2C],
+            },
+            "stream_bytes": {"c2s": self.c2s.bytes, "s2c": self.s2c.bytes},
+            "retransmissions": self.c2s.retransmissions + self.s2c.retransmissions,
+            "keepalives": self.c2s.keepalives + self.s2c.keepalives,
+            "gaps": self.c2s.gaps + self.s2c.gaps,
+            "gap_bytes": self.c2s.gap_bytes + self.s2c.gap_bytes,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "first_frame": self.first_frame,
+            "last_frame": self.last_frame,
+        }
+
+
+ConnKey = tuple[bytes, int, bytes, int]
+
+
+class ConnectionTracker:
+    """Routes segments to connections and their direction streams."""
+
+    def __init__(
+        self,
+        sink: StreamSink,
+        on_new: Callable[[TcpConnection], None],
+        on_close: Callable[[TcpConnection], None],
+    ) -> None:
+        self.sink = sink
+        self.on_new = on_new
+        self.on_close = on_close
+        self.active: dict[ConnKey, TcpConnection] = {}
+        self.next_id = 0
+        self.port_reuses: list[tuple[int, int]] = []  # (old id, frame of the new SYN)
+
+    def _new(self, seg: Segment, key: ConnKey, rkey: ConnKey) -> TcpConnection:
+        f = seg.flags
+        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        if f & SYN and not f & ACK:
+            client, server, known = a, b, True
+        elif f & SYN and f & ACK:
+            client, server, known = b, a, True
+        elif seg.payload and looks_like_http_request(seg.payload):
+            client, server, known = a, b, True
+        elif seg.payload and looks_like_http_response(seg.payload):
+            client, server, known = b, a, True
+        else:  # tentative until the first payload tells
+            client, server = (a, b) if seg.sport > seg.dport else (b, a)
+            known = bool(seg.payload)
+        conn = TcpConnection(self.next_id, seg, client, server, known, self.sink)
+        self.next_id += 1
+        self.active[key] = conn
+        self.active[rkey] = conn
+        self.on_new(conn)
+        return conn
+
+    def handle(self, seg: Segment) -> tuple[TcpConnection, Direction]:
+        key = (seg.src, seg.sport, seg.dst, seg.dport)
+        conn = self.active.get(key)
+        f = seg.flags
+        if conn is None:
+            conn = self._new(seg, key, (seg.dst, seg.dport, seg.src, seg.sport))
+        elif f & SYN and not f & ACK and self._is_reuse(conn, seg):
+            self.port_reuses.append((conn.id, seg.frame))
+            self._close(conn)
+            conn = self._new(seg, key, (seg.dst, seg.dport, seg.src, seg.sport))
+        direction = Direction.C2S if (seg.src, seg.sport) == conn.client else Direction.S2C
+        if not conn.roles_known and seg.payload:
+            conn.roles_known = True
+            if (direction is Direction.C2S and looks_like_http_response(seg.payload)) or (
+                direction is Direction.S2C and looks_like_http_request(seg.payload)
+            ):
+                conn.swap_roles()
+                direction = direction.other
+        self._segment(conn, direction, seg)
+        return conn, direction
+
+    def _is_reuse(self, conn: TcpConnection, seg: Segment) -> bool:
+        if conn.client_isn is None:
+            return conn.closed or bool(conn.fin_frames) or conn.rst_frame is not None
+        return seg.seq != conn.client_isn  # the same ISN is a retransmitted SYN
+
+    def _segment(self, conn: TcpConnection, d: Direction, seg: Segment) -> None:
+        f = seg.flags
+        conn.packets[d] += 1
+        conn.payload_bytes[d] += len(seg.payload)
+        conn.last_ts = seg.ts
+        conn.last_frame = seg.frame
+        stream = conn.c2s if d is Direction.C2S else conn.s2c
+        seq = seg.seq
+        if f & SYN:
+            opts = parse_tcp_options(seg.options) if seg.options else {}
+            if d is Direction.C2S and not f & ACK:
+                if conn.syn is not None and conn.synack is None and seq == conn.client_isn:
+                    conn.syn_last_ts = seg.ts
+                    conn.syn_retransmissions += 1
+                if conn.syn is None:
+                    conn.syn = (seg.frame, seg.ts)
+                    conn.syn_last_ts = seg.ts
+                    conn.syn_options = opts
+                    conn.client_isn = seq
+                    stream.set_isn(seq + 1)  # RFC 9293 §3.4: SYN takes one sequence number
+            elif f & ACK and d is Direction.S2C and conn.synack is None:
+                conn.synack = (seg.frame, seg.ts)
+                conn.synack_options = opts
+                conn.server_isn = seq
+                stream.set_isn(seq + 1)
+            seq = (seq + 1) & 0xFFFFFFFF
+        elif seg.options and _has_mss(seg.options):
+            conn.mss_non_syn += 1
+            stream._anomaly("tcp.mss-on-non-syn", "MSS option on a segment without SYN", seg.frame)
+        if (
+            d is Direction.C2S
+            and conn.hs_ack is None
+            and conn.synack is not None
+            and f & ACK
+            and not f & SYN
+            and conn.server_isn is not None
+            and seg.ack == (conn.server_isn + 1) & 0xFFFFFFFF
+        ):
+            conn.hs_ack = (seg.frame, seg.ts)
+        if f & RST:
+            if conn.rst_frame is None:
+                conn.rst_frame = seg.frame
+                conn.rst_direction = d
+                if stream.isn is not None and seq != (stream.isn + stream.next) & 0xFFFFFFFF:
+                    conn.rst_out_of_seq += 1
+                    stream._anomaly(
+                        "tcp.rst-out-of-sequence", "RST not at the next sequence number", seg.frame
+                    )
+            return
+        fin = bool(f & FIN)
+        if fin and d not in conn.fin_frames:
+            conn.fin_frames[d] = seg.frame
+        if seg.payload or fin:
+            stream.segment(seq, seg.payload, fin, seg.frame, seg.ts, seg.snap_cut)
+
+    def _close(self, conn: TcpConnection) -> None:
+        for k in [k for k, v in self.active.items() if v is conn]:
+            del self.active[k]
+        conn.closed = True
+        self.on_close(conn)
+
+    def finish(self) -> None:
+        seen: set[int] = set()
+        for conn in list(self.active.values()):
+            if conn.id not in seen:
+                seen.add(conn.id)
+                self._close(conn)
+
+
+def _has_mss(options: bytes) -> bool:
+    return "mss" in parse_tcp_options(options)

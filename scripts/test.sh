@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine (system packages via apt-get,
+# Python packages via pip, node packages via npm) and runs the whole suite with the linters.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v apt-get >/dev/null 2>&1; then
+  need=()
+  for pkg in tshark tcpdump chromium chromium-driver; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+  if [ "${#need[@]}" -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+if [ -f captures/node/package-lock.json ] && command -v npm >/dev/null 2>&1; then
+  (cd captures/node && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+
+python3 -m ruff check .
+python3 -m mypy
+# pytest exits 5 when it collected no test: that is a failure here too (set -e propagates it).
+python3 -m pytest -q -p no:cacheprovider "$@"

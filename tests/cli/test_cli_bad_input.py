@@ -1,0 +1,79 @@
+"""Bad input on the command line: a one-line message, a distinct exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS
+
+REAL = CORPUS / "zeek" / "broker-websocket.pcap"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"", 3), (b"GIF89a not a capture at all", 3), (b"\xd4\xc3\xb2\xa1", 3)],
+)
+def test_not_captures(tmp_path: Path, content: bytes, code: int) -> None:
+    f = tmp_path / "x.pcap"
+    f.write_bytes(content)
+    p = run("analyze", str(f))
+    assert p.returncode == code
+    assert "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and str(f) in p.stderr
+
+
+def test_truncated_capture_prints_results_and_exits_4(tmp_path: Path) -> None:
+    f = tmp_path / "cut.pcap"
+    f.write_bytes(REAL.read_bytes()[:-500])
+    p = run("analyze", str(f), "--format", "json")
+    assert p.returncode == 4
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    doc = json.loads(p.stdout)
+    assert doc["capture"]["complete"] is False
+    assert len(doc["connections"]) == 1
+
+
+def test_snaplen_cut_packets_are_gaps(tmp_path: Path) -> None:
+    from analyzer.capture.pcapfile import open_capture
+    from tests.pcapwriter import pcap_bytes
+
+    pkts = [(p.ts, p.data[14:]) for p in open_capture(str(REAL))]
+    cut = [(ts, d[:60]) for ts, d in pkts]  # 60 bytes: IP + TCP headers + a few payload bytes
+    f = tmp_path / "snap.pcap"
+    f.write_bytes(pcap_bytes(cut, linktype=101, orig_extra=0))
+    # origlen says how long they really were
+    blob = bytearray(f.read_bytes())
+    pos = 24
+    for _, d in pkts:
+        import struct
+
+        struct.pack_into("<I", blob, pos + 12, len(d))
+        pos += 16 + 60 if len(d) >= 60 else 16 + len(d)
+    f.write_bytes(bytes(blob))
+    p = run("analyze", str(f), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["connections"][0]["tcp"]["gaps"] > 0
+    assert any(a["code"] == "tcp.gap" for a in doc["anomalies"])
+
+
+def test_missing_file() -> None:
+    p = run("analyze", "/nonexistent/file.pcap")
+    assert p.returncode == 3 and "cannot open" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_summary_on_real_capture() -> None:
+    p = run("analyze", str(REAL))
+    assert p.returncode == 0
+    assert "127.0.0.1:38776" in p.stdout and "127.0.0.1:27599" in p.stdout

@@ -1,0 +1,3 @@
+"""socketscope web UI (Flask + plotly)."""
+
+__all__: list[str] = []
