@@ -95,4 +95,6 @@ def print_summary(a: Analysis, out: IO[str], messages: bool = False, events: boo
 
 def _print_extras(a: Analysis, out: IO[str], messages: bool, events: bool) -> None:
     """Later layers (WebSocket, Socket.IO) add their sections here."""
-    return
+    from analyzer.cli_app import print_app_sections
+
+    print_app_sections(a, out, messages=messages, events=events)

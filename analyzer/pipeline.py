@@ -39,7 +39,8 @@ class Pipeline:
         options: Options | None = None,
         on_connection: Callable[[ConnectionRecord], None] | None = None,
     ) -> None:
-        from analyzer.app.connection import ConnectionApp, SessionHub
+        from analyzer.app.connection import ConnectionApp
+        from analyzer.app.hub import SessionHub
 
         self.options = options or Options()
         self.capture = capture
@@ -136,10 +137,8 @@ class Pipeline:
         st = self.decoder.stats.to_dict()
         app: dict[str, int] = {}
         for rec in self.records:
-            extra = getattr(rec, "_layer_bytes", None)
-            if extra:
-                for k, v in extra.items():
-                    app[k] = app.get(k, 0) + v
+            for k, v in rec.layer_bytes.items():
+                app[k] = app.get(k, 0) + v
         st.update(app)
         return st
 

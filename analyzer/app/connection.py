@@ -1,34 +1,367 @@
-"""Per-connection application layer (placeholder until HTTP/WebSocket are wired)."""
+"""Per-connection application layer: HTTP/1.1, the WebSocket upgrade, WebSocket frames and messages.
+
+The reassembled byte streams of both directions arrive here in capture order. HTTP
+events become HttpExchange records; a 101 Upgrade hands each direction's remaining
+bytes to a WebSocket decoder; stream offsets are turned into packet numbers and
+timestamps with the direction's OffsetMap; Engine.IO material goes to the SessionHub.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from analyzer.app.hub import SessionHub
 from analyzer.model.analysis import ConnectionRecord
-from analyzer.model.common import Anomaly
+from analyzer.model.common import Anomaly, Direction, ParserAnomaly
+from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
+from analyzer.model.registry import make_anomaly
+from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
+from analyzer.protocols import http1
+from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
+from analyzer.protocols.websocket import WsDecoder, WsFrame, WsMessage
+from analyzer.protocols.ws_conversation import WsConversation
 from analyzer.tcp.reassembly import DirectionStream
+from analyzer.tcp.tracker import looks_like_http_request, looks_like_http_response
+
+if TYPE_CHECKING:
+    from analyzer.pipeline import Options
+    from analyzer.tcp.tracker import TcpConnection
 
 __all__ = ["ConnectionApp", "SessionHub"]
 
-
-class SessionHub:
-    def finish(self) -> tuple[list[Any], list[Anomaly]]:
-        return [], []
+_LENGTH_FORM = {"7-bit": "7-bit", "16-bit": "16-bit", "64-bit": "64-bit"}
+_OPNAME = {1: "text", 2: "binary"}
 
 
 class ConnectionApp:
-    def __init__(self, conn: Any, options: Any, sessions: SessionHub) -> None:
-        self.conn = conn
-        self.anomalies: list[Anomaly] = []
+    """Decides what a connection carries and runs its parsers."""
 
+    def __init__(self, conn: TcpConnection, options: Options, hub: SessionHub) -> None:
+        self.conn = conn
+        self.options = options
+        self.hub = hub
+        self.anomalies: list[Anomaly] = []
+        self.mode = "undecided"  # "http" | "websocket" | "opaque"
+        self.http: http1.Http1Connection | None = None
+        self.exchanges: list[HttpExchange] = []
+        self._req_heads: dict[int, Any] = {}
+        self._requests: dict[int, HttpRequest] = {}
+        self._resp_heads: dict[int | None, Any] = {}
+        self._upgrade_index: int | None = None
+        self.ws: WebSocketRecord | None = None
+        self.ws_decoders: dict[Direction, WsDecoder] = {}
+        self.ws_base: dict[Direction, int] = {}
+        self.ws_pending: dict[Direction, bytes] = {}
+        self.conversation: WsConversation | None = None
+        self.handshake: HandshakeResult | None = None
+        self.ws_frames = 0
+        self.layer_bytes = {"http_bytes": 0, "websocket_header_bytes": 0, "websocket_payload_bytes": 0}
+        # --decode-as PORT=...: a stream that starts with HTTP is still parsed as HTTP (and upgrades)
+        self.decode_as = options.decode_as.get(conn.server[1]) or options.decode_as.get(conn.client[1])
+
+    # -- helpers --
+    def _stream(self, d: Direction) -> DirectionStream:
+        return self.conn.c2s if d is Direction.C2S else self.conn.s2c
+
+    def _where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
+        om = self._stream(d).offsets
+        last = max(end - 1, start)
+        return om.frame_at(last), om.ts_at(last), om.frames_between(start, max(end, start + 1))
+
+    def _anomaly(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
+        if len(self.anomalies) < 10000:
+            self.anomalies.append(make_anomaly(code, message, self.conn.id, d, frames))
+
+    def _start_http(self) -> None:
+        self.mode = "http"
+        self.http = http1.Http1Connection()
+
+    # -- StreamSink (forwarded by the pipeline) --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
-        pass
+        d = stream.direction
+        if self.mode == "undecided":
+            if (d is Direction.C2S and looks_like_http_request(data)) or (
+                d is Direction.S2C and looks_like_http_response(data)
+            ):
+                self._start_http()
+            elif self.decode_as == "websocket":
+                self._start_websocket(None, resync=True, at={d: offset})
+            elif self.decode_as == "http":
+                self._start_http()
+            else:
+                self.mode = "opaque"
+                return
+        if d in self.ws_decoders:
+            self._ws_feed(d, data)
+            return
+        if self.http is not None and not self.http.is_upgraded(d):
+            self.layer_bytes["http_bytes"] += len(data)
+            self._http_events(self.http.feed(d, data))
 
     def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
-        pass
+        d = stream.direction
+        if d in self.ws_decoders:
+            self._ws_events(d, self.ws_decoders[d].gap(length))
+        elif self.http is not None and not self.http.is_upgraded(d):
+            self._http_events(self.http.gap(d, length))
 
     def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
-        pass
+        d = stream.direction
+        if self.conversation is not None:
+            self.conversation.on_tcp_end(d, "fin", ts, frame)
+        if d in self.ws_decoders:
+            self._ws_events(d, self.ws_decoders[d].eof())
+        elif self.http is not None and not self.http.is_upgraded(d):
+            self._http_events(self.http.eof(d))
 
+    # -- HTTP --
+    def _http_events(self, events: list[Any]) -> None:
+        for ev in events:
+            if isinstance(ev, http1.HttpRequestHead):
+                self._req_heads[ev.index] = ev
+            elif isinstance(ev, http1.HttpResponseHead):
+                self._resp_heads[ev.request_index] = ev
+                if ev.status == 101:
+                    self._on_101(ev)
+            elif isinstance(ev, http1.HttpMessageDone):
+                self._http_done(ev)
+            elif isinstance(ev, http1.Upgraded):
+                self._on_upgraded(ev)
+            elif isinstance(ev, http1.HttpAnomaly):
+                frame = self._where(ev.direction, ev.offset, ev.offset + 1)[0]
+                self._anomaly(ev.code, ev.message, ev.direction, (frame,) if frame else ())
+
+    def _http_done(self, ev: Any) -> None:
+        d = ev.direction
+        if d is Direction.C2S:
+            head = self._req_heads.get(ev.index)
+            if head is None:
+                return
+            frame, ts, frames = self._where(d, head.start, ev.end)
+            req = HttpRequest(
+                frame,
+                ts,
+                head.method,
+                head.target,
+                head.version,
+                head.headers,
+                ev.body,
+                ev.body_truncated,
+                frames,
+            )
+            self._requests[ev.index] = req
+            return
+        head = self._resp_heads.pop(ev.index, None)
+        if head is None:
+            return
+        frame, ts, frames = self._where(d, head.start, ev.end)
+        resp = HttpResponse(
+            frame,
+            ts,
+            head.version,
+            head.status,
+            head.reason,
+            head.headers,
+            ev.body,
+            ev.body_truncated,
+            frames,
+        )
+        self._add_exchange(ev.index, resp)
+
+    def _add_exchange(self, index: int | None, resp: HttpResponse | None) -> None:
+        req = None
+        if index is not None:
+            req = self._requests.pop(index, None)
+            self._req_heads.pop(index, None)
+        ex = HttpExchange(self.conn.id, len(self.exchanges), req, resp)
+        self.exchanges.append(ex)
+        if not (index is not None and index == self._upgrade_index):
+            self.hub.on_http_exchange(ex)  # the upgrade itself went to on_websocket_open
+
+    def _on_101(self, head: Any) -> None:
+        req_head = self._req_heads.get(head.request_index)
+        if req_head is None or not is_websocket_upgrade(req_head.headers):
+            return
+        self._upgrade_index = head.request_index
+        self.handshake = check_handshake(
+            req_head.method, req_head.version, req_head.headers, head.status, head.version, head.headers
+        )
+        for code, message in self.handshake.anomalies:
+            frame = self._where(Direction.S2C, head.start, head.end)[0]
+            self._anomaly(code, message, Direction.S2C, (frame,) if frame else ())
+        self._start_websocket(self.handshake, resync=False)
+        req_frame = self._where(Direction.C2S, req_head.start, req_head.end)[0]
+        resp_frame = self._where(Direction.S2C, head.start, head.end)[0]
+        assert self.ws is not None
+        self.ws.handshake = self.handshake.to_dict(req_frame, resp_frame)
+        host = next((v for k, v in req_head.headers if k.lower() == "host"), "")
+        self.ws.url = f"ws://{host}{req_head.target}"
+        req = self._requests.get(head.request_index)
+        if req is None:
+            frame, ts, frames = self._where(Direction.C2S, req_head.start, req_head.end)
+            req = HttpRequest(
+                frame,
+                ts,
+                req_head.method,
+                req_head.target,
+                req_head.version,
+                req_head.headers,
+                b"",
+                False,
+                frames,
+            )
+        frame, ts, frames = self._where(Direction.S2C, head.start, head.end)
+        resp = HttpResponse(
+            frame, ts, head.version, head.status, head.reason, head.headers, b"", False, frames
+        )
+        self.hub.on_websocket_open(self.conn.id, req, resp)
+        # bytes the client sent after the upgrade request, held until now
+        for d, data in self.ws_pending.items():
+            self._ws_feed(d, data)
+        self.ws_pending.clear()
+
+    def _on_upgraded(self, ev: Any) -> None:
+        d = ev.direction
+        if self.ws is None:
+            return  # Upgrade to something other than WebSocket (e.g. CONNECT, h2c): left opaque
+        if d not in self.ws_base:
+            self.ws_base[d] = ev.offset
+            self.ws_decoders[d] = self._decoder(d)
+        if ev.data:
+            self._ws_feed(d, ev.data)
+
+    # -- WebSocket --
+    def _start_websocket(
+        self, hs: HandshakeResult | None, resync: bool, at: dict[Direction, int] | None = None
+    ) -> None:
+        self.mode = "websocket"
+        self.ws = WebSocketRecord(handshake=None)
+        self.conversation = WsConversation()
+        self._resync = resync
+        if resync:
+            for d in (Direction.C2S, Direction.S2C):
+                self.ws_base[d] = (at or {}).get(d, self._stream(d).next)
+                self.ws_decoders[d] = self._decoder(d)
+
+    def _decoder(self, d: Direction) -> WsDecoder:
+        hs = self.handshake
+        return WsDecoder(
+            d is Direction.C2S,
+            hs.deflate if hs is not None else None,
+            extensions_negotiated=hs.extensions_negotiated if hs is not None else False,
+            resync=self._resync,
+            keep_payload_bytes=self.options.keep_payload_bytes,
+            max_message_bytes=self.options.max_message_bytes,
+        )
+
+    def _ws_feed(self, d: Direction, data: bytes) -> None:
+        self._ws_events(d, self.ws_decoders[d].feed(data))
+
+    def _ws_events(self, d: Direction, events: list[Any]) -> None:
+        base = self.ws_base[d]
+        ws = self.ws
+        assert ws is not None
+        for ev in events:
+            if isinstance(ev, WsFrame):
+                frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
+                rec = WsFrameRecord(
+                    d,
+                    frame,
+                    ts,
+                    ev.fin,
+                    ev.rsv1,
+                    ev.rsv2,
+                    ev.rsv3,
+                    ev.opcode,
+                    ev.masked,
+                    ev.mask_key,
+                    ev.payload_length,
+                    ev.length_form,
+                    ev.payload,
+                    ev.payload_truncated,
+                    ev.close_code,
+                    ev.close_reason,
+                    packets,
+                    base + ev.start,
+                )
+                self.ws_frames += 1
+                hdr = ev.end - ev.start - ev.payload_length
+                self.layer_bytes["websocket_header_bytes"] += hdr
+                self.layer_bytes["websocket_payload_bytes"] += ev.payload_length
+                key = (
+                    d.value
+                    + ":"
+                    + {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}.get(
+                        ev.opcode, "reserved"
+                    )
+                )
+                ws.counts[key] = ws.counts.get(key, 0) + 1
+                if self.options.keep_frames:
+                    ws.frames.append(rec)
+                else:
+                    ws.frames_dropped += 1
+                if self.conversation is not None:
+                    self.conversation.on_frame(d, ev, ts, frame)
+            elif isinstance(ev, WsMessage):
+                frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
+                msg = WsMessageRecord(
+                    self.conn.id,
+                    d,
+                    ts,
+                    frame,
+                    _OPNAME.get(ev.opcode, "binary"),
+                    ev.compressed,
+                    ev.nframes,
+                    ev.data,
+                    ev.length,
+                    ev.truncated,
+                    packets,
+                )
+                ws.messages.append(msg)
+                self.hub.on_ws_message(msg)
+            elif isinstance(ev, ParserAnomaly):
+                frame = self._where(d, base + ev.offset, base + ev.offset + 1)[0]
+                self._anomaly(ev.code, ev.message, d, (frame,) if frame else ())
+
+    # -- end --
     def finish(self, record: ConnectionRecord) -> None:
-        pass
+        if self.http is not None:
+            for d in (Direction.C2S, Direction.S2C):
+                if not self.http.is_upgraded(d) and not self._stream(d).ended:
+                    self._http_events(self.http.eof(d))
+        for d, dec in list(self.ws_decoders.items()):
+            if not self._stream(d).ended:
+                self._ws_events(d, dec.eof())
+        # requests never answered
+        for index in sorted(self._requests):
+            self._add_exchange(index, None)
+        if self.conversation is not None and self.ws is not None:
+            if self.conn.rst_frame is not None and self.conn.rst_direction is not None:
+                self.conversation.on_tcp_end(
+                    self.conn.rst_direction, "rst", self.conn.last_ts, self.conn.rst_frame
+                )
+            summary = self.conversation.finish()
+            self.ws.close = summary.to_dict()
+            pings = summary.pings_to_list()
+            rtts = [p.rtt_ms for p in summary.pings if p.rtt_ms is not None]
+            self.ws.conversation = {
+                "close_handshake": {
+                    "first_closer": summary.first_closer.value if summary.first_closer else None,
+                    "completed": summary.close_completed,
+                },
+                "pings": pings,
+                "ping_rtt_ms": {
+                    "count": len(rtts),
+                    "min": min(rtts) if rtts else None,
+                    "max": max(rtts) if rtts else None,
+                    "mean": sum(rtts) / len(rtts) if rtts else None,
+                },
+            }
+            for code, message, where, frames in summary.anomalies:
+                self._anomaly(code, message, where, tuple(frames))
+        record.http = self.exchanges
+        record.websocket = self.ws
+        record.app_protocol = (
+            "websocket" if self.ws is not None else "http" if self.mode == "http" else "unknown"
+        )
+        record.layer_bytes = self.layer_bytes

@@ -51,6 +51,7 @@ class ConnectionRecord:
     http: list[Any] = field(default_factory=list)  # analyzer.model.records.HttpExchange
     websocket: Any = None  # analyzer.app.websocket_view.WebSocketRecord | None
     app_protocol: str = "unknown"  # "http" | "websocket" | "unknown"
+    layer_bytes: dict[str, int] = field(default_factory=dict)  # bytes per application layer
 
     def to_dict(self) -> dict[str, Any]:
         from analyzer.export.jsondoc import http_exchange_dict

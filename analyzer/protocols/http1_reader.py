@@ -1,0 +1,158 @@
+"""HTTP/1.x message heads: start lines, field lines, and the patterns used to find them.
+
+Pure functions over bytes (RFC 9112 §2-§5). They never raise on captured
+bytes: problems come back as `(code, message, offset)` issues, offsets being
+positions in the caller's stream.
+"""
+
+from __future__ import annotations
+
+import re
+
+from analyzer.model.codes.http import HTTP_BAD_HEADER, HTTP_OBS_FOLD
+from analyzer.model.records import Headers
+
+__all__ = [
+    "LEADING_EMPTY",
+    "REQUEST_START",
+    "REQUEST_START_AFTER_LF",
+    "RESPONSE_START",
+    "RESPONSE_START_AFTER_LF",
+    "Issue",
+    "find_blank_line",
+    "line_end",
+    "parse_fields",
+    "parse_request_line",
+    "parse_status_line",
+    "split_lines",
+]
+
+Issue = tuple[str, str, int]  # (anomaly code, message, stream offset)
+
+# RFC 9110 §5.6.2: token = 1*tchar
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version. The target
+# is any run of visible bytes (obs-text tolerated); HTTP-version is RFC 9112 §2.3.
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])")
+# RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ], with
+# reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ). A missing SP before an empty
+# reason is common and tolerated.
+_STATUS_LINE = re.compile(rb"(HTTP/[0-9]\.[0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
+# RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. CR and NUL are never
+# allowed in a value (RFC 9110 §5.5); other controls are tolerated.
+_FIELD_LINE = re.compile(rb"(" + _TOKEN + rb"):[ \t]*([^\x00\r]*?)[ \t]*")
+
+# RFC 9112 §2.2: a server SHOULD ignore empty lines received before a request line.
+LEADING_EMPTY = re.compile(rb"[\r\n]*")
+
+# What a resynchronising parser accepts as the start of the next message: a full
+# request line with a well-known method (RFC 9110 §9.1), or a status line prefix.
+_KNOWN_METHODS = rb"(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH)"
+_REQUEST_START = _KNOWN_METHODS + rb" [^\x00-\x20\x7f]+ HTTP/1\.[0-9]\r?\n"
+_RESPONSE_START = rb"HTTP/1\.[0-9] [0-9]{3}[ \r\n]"
+REQUEST_START = re.compile(_REQUEST_START)
+REQUEST_START_AFTER_LF = re.compile(rb"\n" + _REQUEST_START)
+RESPONSE_START = re.compile(_RESPONSE_START)
+RESPONSE_START_AFTER_LF = re.compile(rb"\n" + _RESPONSE_START)
+
+
+def find_blank_line(buf: bytes | bytearray, start: int, stop: int) -> tuple[int, int]:
+    """Find the empty line that ends a header or trailer section (RFC 9112 §2.1).
+
+    Returns (index of the LF that ends the last non-empty line, index after the
+    empty line), or (-1, -1). Only matches that end at or before `stop` count.
+    Bare-LF line endings are accepted (RFC 9112 §2.2).
+    """
+    crlf = buf.find(b"\n\r\n", start, stop)
+    lf = buf.find(b"\n\n", start, stop if crlf < 0 else crlf + 2)
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        return lf, lf + 2
+    if crlf >= 0:
+        return crlf, crlf + 3
+    return -1, -1
+
+
+def split_lines(block: bytes, offset: int) -> tuple[list[bytes], list[int], bool]:
+    """Split a head or trailer section (every line ending in LF) into lines without CRLF/LF.
+
+    Returns the lines, each line's stream offset (`block` starts at `offset`),
+    and whether any line ended in a bare LF (RFC 9112 §2.2).
+    """
+    lines: list[bytes] = []
+    offsets: list[int] = []
+    bare = False
+    pos = offset
+    for raw in block.split(b"\n")[:-1]:
+        offsets.append(pos)
+        pos += len(raw) + 1
+        if raw.endswith(b"\r"):
+            lines.append(raw[:-1])
+        else:
+            bare = True
+            lines.append(raw)
+    return lines, offsets, bare
+
+
+def parse_request_line(line: bytes) -> tuple[str, str, str] | None:
+    """(method, request-target, HTTP-version) or None (RFC 9112 §3)."""
+    m = _REQUEST_LINE.fullmatch(line)
+    if m is None:
+        return None
+    return m[1].decode("ascii"), m[2].decode("latin-1"), m[3].decode("ascii")
+
+
+def parse_status_line(line: bytes) -> tuple[str, int, str] | None:
+    """(HTTP-version, status-code, reason-phrase) or None (RFC 9112 §4)."""
+    m = _STATUS_LINE.fullmatch(line)
+    if m is None:
+        return None
+    reason = m[3] or b""
+    return m[1].decode("ascii"), int(m[2]), reason.decode("latin-1")
+
+
+def _preview(line: bytes) -> str:
+    return repr(line[:60])[1:] + ("..." if len(line) > 60 else "")
+
+
+def parse_fields(lines: list[bytes], offsets: list[int]) -> tuple[Headers, list[Issue]]:
+    """Parse field lines (header or trailer section), names kept as on the wire.
+
+    `offsets` gives each line's stream offset for the issues. Bad lines are
+    dropped with an `http.bad-header` issue; obs-fold continuations are joined
+    to the previous value with one SP (RFC 9112 §5.2).
+    """
+    fields: list[tuple[str, str]] = []
+    issues: list[Issue] = []
+    folded = False
+    for line, offset in zip(lines, offsets, strict=True):
+        if line[:1] in (b" ", b"\t"):
+            # RFC 9112 §5.2: obs-fold; RFC 9112 §2.2: whitespace before the first field
+            # line is not a fold and must be rejected or ignored.
+            if not fields or b"\r" in line or b"\x00" in line:
+                issues.append((HTTP_BAD_HEADER, f"line starting with whitespace: {_preview(line)}", offset))
+                continue
+            if not folded:
+                folded = True
+                issues.append((HTTP_OBS_FOLD, "header value folded over several lines", offset))
+            name, value = fields[-1]
+            more = line.strip(b" \t").decode("latin-1")
+            fields[-1] = (name, f"{value} {more}" if value and more else value or more)
+            continue
+        m = _FIELD_LINE.fullmatch(line)
+        if m is None:
+            colon = line.find(b":")
+            if colon > 0 and line[colon - 1 : colon] in (b" ", b"\t"):
+                why = "whitespace between field name and colon"  # RFC 9112 §5.1
+            elif colon < 0:
+                why = "no colon"
+            else:
+                why = "invalid field name or value"
+            issues.append((HTTP_BAD_HEADER, f"{why}: {_preview(line)}", offset))
+            continue
+        fields.append((m[1].decode("ascii"), m[2].decode("latin-1")))
+    return tuple(fields), issues
+
+
+def line_end(buf: bytes | bytearray, nl: int) -> int:
+    """Index where the line whose LF is at `nl` ends, excluding an optional CR."""
+    return nl - 1 if nl > 0 and buf[nl - 1] == 0x0D else nl

@@ -1,0 +1,31 @@
+"""Engine.IO / Socket.IO sessions across TCP connections: the builder and its records."""
+
+from analyzer.session.builder import SessionBuilder
+from analyzer.session.records import (
+    AckRecord,
+    EioPacketRecord,
+    EngineIOSession,
+    HeartbeatStats,
+    NamespaceRecord,
+    PollingRequest,
+    SessionEnd,
+    SioPacketRecord,
+    SocketIOSession,
+    UpgradeAttempt,
+    WebSocketLeg,
+)
+
+__all__ = [
+    "AckRecord",
+    "EioPacketRecord",
+    "EngineIOSession",
+    "HeartbeatStats",
+    "NamespaceRecord",
+    "PollingRequest",
+    "SessionBuilder",
+    "SessionEnd",
+    "SioPacketRecord",
+    "SocketIOSession",
+    "UpgradeAttempt",
+    "WebSocketLeg",
+]

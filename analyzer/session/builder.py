@@ -1,0 +1,662 @@
+"""The session builder: Engine.IO sessions (one per sid) from HTTP exchanges and WebSocket messages.
+
+The pipeline calls `on_http_exchange`, `on_websocket_open` and `on_ws_message` as the capture
+is read, and `finish()` once at the end. Exchanges come in when their response is complete,
+so a long-poll GET arrives after POSTs sent while it waited: the builder only collects
+packets while reading and analyses each session in capture (frame) order in `finish()`.
+
+Session identity (EIO v4 'Handshake', 'Upgrade'):
+- the handshake GET has no sid; the open packet of its response gives it;
+- every polling request and the upgrade WebSocket carry `sid=` in their query;
+- a WebSocket-only session has no sid in its URL: its first server message is the open packet.
+Requests are Engine.IO when their query says so (EIO=3|4, transport=...), whatever the path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from analyzer.model.codes import engineio as codes
+from analyzer.model.common import Anomaly, Direction, ParserAnomaly
+from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
+from analyzer.model.registry import make_anomaly
+from analyzer.protocols.engineio import (
+    DEFAULT_MAX_PACKETS,
+    EioPacket,
+    EioPacketType,
+    EioQuery,
+    decode_polling_payload,
+    decode_ws_message,
+    parse_engineio_query,
+    parse_open_packet,
+)
+from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
+from analyzer.session.heartbeat import analyze_heartbeat
+from analyzer.session.records import (
+    EioPacketRecord,
+    EngineIOSession,
+    PollingRequest,
+    SessionEnd,
+    UpgradeAttempt,
+    WebSocketLeg,
+)
+from analyzer.session.sio import analyze_socketio
+from analyzer.session.transport import analyze_polling, analyze_upgrades
+
+__all__ = ["SessionBuilder"]
+
+_C, _S = Direction.C2S, Direction.S2C
+_MAX_SIZE_REPORTS = 20
+
+
+@dataclass(slots=True, eq=False)
+class _Session:
+    key: str
+    sid: str
+    version: int
+    path: str
+    handshake: bool = False  # the session's start is in the capture
+    known: bool = False  # something of it succeeded (200, open packet, WebSocket traffic)
+    ws_only_connection: int | None = None
+    raws: list[tuple[int, int, EioPacketRecord]] = field(default_factory=list)
+    requests: list[PollingRequest] = field(default_factory=list)
+    legs: list[_Leg] = field(default_factory=list)
+    conns: dict[int, tuple[int, int]] = field(default_factory=dict)  # connection -> (first frame, seq)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    dropped: int = 0
+    version_warned: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _Leg:
+    connection: int
+    version: int
+    session: _Session | None
+    request_frame: int
+    request_ts: float
+    status: int | None
+    open_frame: int | None
+    open_ts: float | None
+    s2c_seen: bool = False
+    close_direction: Direction | None = None
+    close_code: int | None = None
+    close_ts: float | None = None
+    close_frame: int | None = None
+    tcp_end: str | None = None
+    tcp_end_ts: float | None = None
+    tcp_end_frame: int | None = None
+
+    def freeze(self) -> WebSocketLeg:
+        return WebSocketLeg(
+            self.connection,
+            self.request_frame,
+            self.request_ts,
+            self.status,
+            self.open_frame,
+            self.open_ts,
+            self.close_direction,
+            self.close_code,
+            self.close_ts,
+            self.close_frame,
+            self.tcp_end,
+            self.tcp_end_ts,
+            self.tcp_end_frame,
+        )
+
+
+def _error_body(body: bytes) -> tuple[int | None, str | None]:
+    """engine.io server.ts answers {"code": N, "message": ...}; python-engineio a JSON string."""
+    try:
+        value = json.loads(body[:4096].decode("utf-8", "replace")) if body else None
+    except (ValueError, RecursionError):
+        text = body[:200].decode("utf-8", "replace").strip()
+        return None, text or None
+    if isinstance(value, dict):
+        code = value.get("code")
+        message = value.get("message")
+        return (
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            str(message)[:200] if message is not None else None,
+        )
+    if isinstance(value, str):
+        return None, value[:200]
+    return None, None
+
+
+class SessionBuilder:
+    """Collects Engine.IO material per session while the capture is read; analyses it in `finish()`."""
+
+    def __init__(
+        self,
+        *,
+        max_packets_per_session: int = 1_000_000,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        max_sessions: int = 100_000,
+        max_packets_per_payload: int = DEFAULT_MAX_PACKETS,
+        max_requests_per_session: int = 100_000,
+        max_acks_per_session: int = 100_000,
+    ) -> None:
+        self.max_packets_per_session = max_packets_per_session
+        self.max_attachments = max_attachments
+        self.max_sessions = max_sessions
+        self.max_packets_per_payload = max_packets_per_payload
+        self.max_requests_per_session = max_requests_per_session
+        self.max_acks_per_session = max_acks_per_session
+        self._sessions: dict[str, _Session] = {}
+        self._all: list[_Session] = []
+        self._legs: dict[int, _Leg] = {}
+        self._anomalies: list[Anomaly] = []  # not tied to a session
+        self._seq = 0
+        self._capped = False
+        self._finished = False
+
+    # -- input -----------------------------------------------------------------------------------------
+    def on_http_exchange(self, ex: HttpExchange) -> None:
+        """An HTTP exchange, once its response is complete (or at the end with no response)."""
+        req = ex.request
+        if req is None or self._finished:
+            return
+        query = parse_engineio_query(req.target)
+        if query is None:
+            return
+        resp = ex.response
+        if query.transport == "websocket" or (resp is not None and resp.status == 101):
+            if resp is not None and resp.status == 101:
+                self.on_websocket_open(ex.connection, req, resp)
+            else:
+                self._failed_websocket(ex.connection, query, req, resp)
+            return
+        if query.transport != "polling":
+            msg = f"Engine.IO request with transport={query.transport!r} (not polling or websocket)"
+            self._anomalies.append(make_anomaly(codes.BAD_QUERY, msg, ex.connection, _C, (req.frame,)))
+            return
+        if req.method not in ("GET", "POST") and query.sid is not None:
+            return  # e.g. CORS preflight (OPTIONS)
+        if query.sid is None:
+            self._handshake(ex.connection, query, req, resp)
+        else:
+            self._polling(ex.connection, query, req, resp)
+
+    def on_websocket_open(self, connection: int, request: HttpRequest, response: HttpResponse | None) -> None:
+        """A WebSocket upgrade (normally answered 101) on `connection`."""
+        if self._finished or connection in self._legs:
+            return
+        query = parse_engineio_query(request.target)
+        if query is None:
+            return
+        version = query.version
+        status = response.status if response is not None else None
+        leg = _Leg(
+            connection,
+            version,
+            None,
+            request.frame,
+            request.ts,
+            status,
+            response.frame if response is not None else None,
+            response.ts if response is not None else None,
+        )
+        self._legs[connection] = leg
+        if query.sid is not None:
+            session = self._session(query.sid, query, connection, request.frame)
+        else:
+            # a WebSocket-only session: its sid comes with the open packet
+            session = self._session(f"\0ws:{connection}", query, connection, request.frame, sid="")
+            if session is not None:
+                session.ws_only_connection = connection
+                session.handshake = True
+        if session is None:
+            return
+        leg.session = session
+        session.legs.append(leg)
+
+    def on_ws_message(self, msg: WsMessageRecord) -> None:
+        """A complete text or binary message of a WebSocket connection."""
+        leg = self._legs.get(msg.connection)
+        if leg is None or leg.session is None or self._finished:
+            return
+        session = leg.session
+        binary = msg.opcode == "binary"
+        packet, problems = decode_ws_message(msg.data, binary, session.version)
+        if (
+            packet is not None
+            and packet.type is EioPacketType.OPEN
+            and msg.direction is _S
+            and not leg.s2c_seen
+            and session.ws_only_connection == msg.connection
+            and session.sid == ""
+        ):
+            info, _ = parse_open_packet(packet, session.version)
+            if info is not None:
+                self._rename(session, info.sid)
+        if msg.direction is _S:
+            leg.s2c_seen = True
+        session.known = True
+        self._note(session, problems, msg.connection, msg.direction, msg.frame)
+        if packet is not None:
+            self._add(
+                session, msg.direction, msg.ts, msg.frame, "websocket", msg.connection, packet, msg.length
+            )
+            if msg.truncated:
+                last = session.raws[-1][2] if session.raws else None
+                if last is not None and last.frame == msg.frame:
+                    session.raws[-1] = (last.frame, session.raws[-1][1], _truncated(last))
+
+    def on_websocket_close(
+        self, connection: int, direction: Direction, code: int | None, ts: float, frame: int
+    ) -> None:
+        """Optional: the first Close frame of a direction (lets `finish()` say how the session ended)."""
+        leg = self._legs.get(connection)
+        if leg is not None and leg.close_direction is None:
+            leg.close_direction, leg.close_code, leg.close_ts, leg.close_frame = direction, code, ts, frame
+
+    def on_connection_end(self, connection: int, kind: str, ts: float, frame: int) -> None:
+        """Optional: the TCP connection ended ("fin" or "rst")."""
+        leg = self._legs.get(connection)
+        if leg is not None and leg.tcp_end is None:
+            leg.tcp_end, leg.tcp_end_ts, leg.tcp_end_frame = kind, ts, frame
+
+    # -- polling ---------------------------------------------------------------------------------------
+    def _handshake(self, conn: int, query: EioQuery, req: HttpRequest, resp: HttpResponse | None) -> None:
+        if req.method != "GET":
+            # EIO v4 'Handshake'; server.ts: 400 "Bad handshake method" (code 2)
+            msg = f"Engine.IO handshake with method {req.method} (must be GET)"
+            self._anomalies.append(make_anomaly(codes.BAD_HANDSHAKE, msg, conn, _C, (req.frame,)))
+        if resp is None:
+            return
+        if resp.status != 200:
+            self._rejected(conn, resp, "handshake")
+            return
+        version = query.version
+        ctype = header_value(resp.headers, "content-type")
+        packets, problems = decode_polling_payload(
+            resp.body, version, ctype, max_packets=self.max_packets_per_payload
+        )
+        open_packet = next((p for p in packets if p.type is EioPacketType.OPEN), None)
+        info = parse_open_packet(open_packet, version)[0] if open_packet is not None else None
+        if info is None:
+            what = "no open packet" if open_packet is None else "an open packet without a usable sid"
+            msg = f"handshake response with {what} (G2)"
+            self._anomalies.append(make_anomaly(codes.OPEN_NOT_FIRST, msg, conn, _S, (resp.frame,)))
+            for problem in problems:
+                self._anomalies.append(make_anomaly(problem.code, problem.message, conn, _S, (resp.frame,)))
+            return
+        session = self._session(info.sid, query, conn, req.frame)
+        if session is None:
+            return
+        session.handshake = session.known = True
+        self._request(session, conn, req, resp, True, len(resp.body), len(packets))
+        self._note(session, problems, conn, _S, resp.frame)
+        if resp.body_truncated:
+            self._note_truncated(session, conn, _S, resp.frame)
+        for packet in packets:
+            self._add(session, _S, resp.ts, resp.frame, "polling", conn, packet, _size(packet))
+
+    def _polling(self, conn: int, query: EioQuery, req: HttpRequest, resp: HttpResponse | None) -> None:
+        assert query.sid is not None
+        session = self._session(query.sid, query, conn, req.frame)
+        if session is None:
+            return
+        if query.version != session.version and not session.version_warned:
+            session.version_warned = True
+            msg = f"request with EIO={query.eio_raw} in a session of Engine.IO v{session.version}"
+            session.anomalies.append(make_anomaly(codes.BAD_QUERY, msg, conn, _C, (req.frame,)))
+        ok = resp is not None and resp.status == 200
+        if ok:
+            session.known = True
+        version = session.version
+        if req.method == "POST":
+            packets: list[EioPacket] = []
+            if resp is None or ok:
+                ctype = header_value(req.headers, "content-type")
+                packets, problems = decode_polling_payload(
+                    req.body, version, ctype, max_packets=self.max_packets_per_payload
+                )
+                self._note(session, problems, conn, _C, req.frame)
+                if req.body_truncated:
+                    self._note_truncated(session, conn, _C, req.frame)
+                for p in packets:
+                    self._add(session, _C, req.ts, req.frame, "polling", conn, p, _size(p))
+            if resp is not None and ok and resp.body.strip() != b"ok":
+                # EIO v4 'Sending and receiving data': the server answers "ok"
+                shown = resp.body[:20].decode("utf-8", "replace")
+                msg = f"POST answered 200 with {shown!r} instead of 'ok' (G3)"
+                session.anomalies.append(make_anomaly(codes.BAD_POST_REPLY, msg, conn, _S, (resp.frame,)))
+            self._request(session, conn, req, resp, False, len(req.body), len(packets))
+            return
+        packets = []
+        if resp is not None and ok:
+            ctype = header_value(resp.headers, "content-type")
+            packets, problems = decode_polling_payload(
+                resp.body, version, ctype, max_packets=self.max_packets_per_payload
+            )
+            self._note(session, problems, conn, _S, resp.frame)
+            if resp.body_truncated:
+                self._note_truncated(session, conn, _S, resp.frame)
+            for p in packets:
+                self._add(session, _S, resp.ts, resp.frame, "polling", conn, p, _size(p))
+        size = len(resp.body) if resp is not None else 0
+        self._request(session, conn, req, resp, False, size, len(packets))
+
+    def _failed_websocket(
+        self, conn: int, query: EioQuery, req: HttpRequest, resp: HttpResponse | None
+    ) -> None:
+        """A WebSocket request of Engine.IO answered with something else than 101 (or not at all)."""
+        if query.sid is None:
+            if resp is not None:
+                self._rejected(conn, resp, "WebSocket handshake")
+            return
+        session = self._session(query.sid, query, conn, req.frame)
+        if session is None:
+            return
+        status = resp.status if resp is not None else None
+        leg = _Leg(
+            conn,
+            query.version,
+            session,
+            req.frame,
+            req.ts,
+            status,
+            resp.frame if resp is not None else None,
+            resp.ts if resp is not None else None,
+        )
+        session.legs.append(leg)
+
+    def _rejected(self, conn: int, resp: HttpResponse, what: str) -> None:
+        code, message = _error_body(resp.body)
+        detail = f"{resp.status}" + (f" code {code}" if code is not None else "")
+        if message:
+            detail += f" {message[:80]!r}"
+        if code == 5 or "unsupported" in (message or "").lower():
+            msg = f"{what} refused: protocol version not supported ({detail}) (G9)"
+            self._anomalies.append(make_anomaly(codes.UNSUPPORTED_VERSION, msg, conn, _S, (resp.frame,)))
+        else:
+            msg = f"{what} answered {detail}"
+            self._anomalies.append(make_anomaly(codes.REQUEST_REJECTED, msg, conn, _S, (resp.frame,)))
+
+    def _request(
+        self,
+        session: _Session,
+        conn: int,
+        req: HttpRequest,
+        resp: HttpResponse | None,
+        handshake: bool,
+        body_bytes: int,
+        packets: int,
+    ) -> None:
+        if len(session.requests) >= self.max_requests_per_session:
+            return
+        code, message = (None, None)
+        if resp is not None and resp.status >= 400:
+            code, message = _error_body(resp.body)
+        session.requests.append(
+            PollingRequest(
+                conn,
+                req.method,
+                handshake,
+                req.frame,
+                req.ts,
+                resp.frame if resp is not None else None,
+                resp.ts if resp is not None else None,
+                resp.status if resp is not None else None,
+                body_bytes,
+                packets,
+                code,
+                message,
+            )
+        )
+
+    # -- bookkeeping -----------------------------------------------------------------------------------
+    def _session(
+        self, key: str, query: EioQuery, conn: int, frame: int, *, sid: str | None = None
+    ) -> _Session | None:
+        session = self._sessions.get(key)
+        if session is None:
+            if len(self._all) >= self.max_sessions:
+                if not self._capped:
+                    self._capped = True
+                    msg = f"more than {self.max_sessions} Engine.IO sessions; the rest not analysed"
+                    self._anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, None, (frame,)))
+                return None
+            session = _Session(key, key if sid is None else sid, query.version, query.path)
+            self._sessions[key] = session
+            self._all.append(session)
+        self._touch(session, conn, frame)
+        return session
+
+    def _rename(self, session: _Session, sid: str) -> None:
+        session.sid = sid
+        if sid not in self._sessions:
+            del self._sessions[session.key]
+            session.key = sid
+            self._sessions[sid] = session
+
+    def _touch(self, session: _Session, conn: int, frame: int) -> None:
+        self._seq += 1
+        first = session.conns.get(conn)
+        if first is None or (frame, self._seq) < first:
+            session.conns[conn] = (frame, self._seq)
+
+    def _add(
+        self,
+        session: _Session,
+        direction: Direction,
+        ts: float,
+        frame: int,
+        transport: str,
+        conn: int,
+        packet: EioPacket,
+        size: int,
+    ) -> None:
+        if len(session.raws) >= self.max_packets_per_session:
+            session.dropped += 1
+            if session.dropped == 1:
+                msg = f"more than {self.max_packets_per_session} packets in one session; the rest dropped"
+                session.anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
+            return
+        self._seq += 1
+        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size)
+        session.raws.append((frame, self._seq, record))
+        self._touch(session, conn, frame)
+
+    def _note(
+        self,
+        session: _Session,
+        problems: list[ParserAnomaly],
+        conn: int,
+        direction: Direction,
+        frame: int,
+    ) -> None:
+        for p in problems:
+            session.anomalies.append(make_anomaly(p.code, p.message, conn, direction, (frame,)))
+
+    def _note_truncated(self, session: _Session, conn: int, direction: Direction, frame: int) -> None:
+        msg = "polling body cut at the HTTP layer's bound; packets past the cut are missing"
+        session.anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
+
+    # -- analysis --------------------------------------------------------------------------------------
+    def finish(self) -> tuple[list[EngineIOSession], list[Anomaly]]:
+        """Every session, in the order of its first frame, and every Engine.IO / Socket.IO anomaly."""
+        self._finished = True
+        sessions: list[tuple[tuple[int, int], EngineIOSession]] = []
+        anomalies = list(self._anomalies)
+        for s in self._all:
+            result, found = self._analyse(s)
+            anomalies.extend(found)
+            if result is not None:
+                first = min(s.conns.values()) if s.conns else (0, 0)
+                sessions.append((first, result))
+        sessions.sort(key=lambda item: item[0])
+        anomalies.sort(key=lambda a: a.frames[0] if a.frames else 0)
+        return [s for _, s in sessions], anomalies
+
+    def _analyse(self, s: _Session) -> tuple[EngineIOSession | None, list[Anomaly]]:
+        s.raws.sort(key=lambda item: (item[0], item[1]))
+        recs = [r for _, _, r in s.raws]
+        found = list(s.anomalies)
+        version = s.version
+
+        # the open packet (G2)
+        opens = [r for r in recs if r.packet.type is EioPacketType.OPEN]
+        info = None
+        if opens:
+            first_open = opens[0]
+            info, problems = parse_open_packet(first_open.packet, version)
+            for p in problems:
+                found.append(
+                    make_anomaly(
+                        p.code, p.message, first_open.connection, first_open.direction, (first_open.frame,)
+                    )
+                )
+            for r in opens[1:] if first_open.direction is _S else opens:
+                what = "an open packet from the client" if r.direction is _C else "a second open packet"
+                found.append(
+                    make_anomaly(codes.OPEN_NOT_FIRST, f"{what} (G2)", r.connection, r.direction, (r.frame,))
+                )
+        if s.handshake:
+            first_s2c = next((r for r in recs if r.direction is _S), None)
+            if first_s2c is not None and first_s2c.packet.type is not EioPacketType.OPEN:
+                msg = (
+                    f"first server packet of the session is {first_s2c.packet.type.wire_name}, not open (G2)"
+                )
+                found.append(
+                    make_anomaly(codes.OPEN_NOT_FIRST, msg, first_s2c.connection, _S, (first_s2c.frame,))
+                )
+        elif recs:
+            msg = "session traffic without its handshake in the capture; open packet checks skipped"
+            found.append(
+                make_anomaly(codes.HANDSHAKE_NOT_CAPTURED, msg, recs[0].connection, None, (recs[0].frame,))
+            )
+        interval = info.ping_interval_ms if info is not None else None
+        timeout = info.ping_timeout_ms if info is not None else None
+        max_payload = info.max_payload if info is not None and version >= 4 else None
+
+        # transports (G3, G6, G8)
+        legs = [leg.freeze() for leg in s.legs]
+        attempts, done, problems_t = analyze_upgrades(recs, legs, ws_only_connection=s.ws_only_connection)
+        found.extend(problems_t)
+        found.extend(
+            analyze_polling(
+                s.requests,
+                upgrade_frame=done.upgrade_frame if done is not None else None,
+                max_payload=max_payload,
+                session_known=s.known,
+            )
+        )
+        if max_payload is not None:
+            big = [
+                r for r in recs if r.transport == "websocket" and r.direction is _C and r.size > max_payload
+            ]
+            for r in big[:_MAX_SIZE_REPORTS]:
+                msg = f"WebSocket message of {r.size} bytes over maxPayload {max_payload} (G8)"
+                found.append(make_anomaly(codes.PAYLOAD_TOO_LARGE, msg, r.connection, _C, (r.frame,)))
+
+        # heartbeat (G4, G5)
+        heartbeat = None
+        if recs:
+            heartbeat, problems_h = analyze_heartbeat(
+                recs,
+                version,
+                interval,
+                timeout,
+                end_ts=recs[-1].ts,
+                start_ts=opens[0].ts if opens else None,
+            )
+            found.extend(problems_h)
+
+        end, problems_e = self._end(s, recs, legs, done)
+        found.extend(problems_e)
+
+        socketio, problems_s = analyze_socketio(
+            recs,
+            version,
+            path=s.path,
+            check_connect=s.handshake,
+            max_attachments=self.max_attachments,
+            max_acks=self.max_acks_per_session,
+        )
+        found.extend(problems_s)
+
+        if not recs and not s.known:
+            return None, found  # only rejected requests: an unknown sid, reported above
+        if s.ws_only_connection is not None:
+            path: tuple[str, ...] = ("websocket",)
+        elif done is not None:
+            path = ("polling", "websocket")
+        else:
+            path = ("polling",)
+        connections = tuple(c for c, _ in sorted(s.conns.items(), key=lambda item: item[1]))
+        session = EngineIOSession(
+            sid=s.sid,
+            protocol=version,
+            transport_path=path,
+            upgraded=done is not None,
+            connections=connections,
+            ping_interval_ms=interval,
+            ping_timeout_ms=timeout,
+            max_payload=max_payload,
+            packets=tuple(recs),
+            socketio=socketio,
+            path=s.path,
+            handshake_captured=s.handshake,
+            upgrades=tuple(attempts),
+            heartbeat=heartbeat,
+            end=end,
+            requests=tuple(sorted(s.requests, key=lambda r: r.request_frame)),
+            websockets=tuple(legs),
+            packets_dropped=s.dropped,
+            anomalies=tuple(sorted(found, key=lambda a: a.frames[0] if a.frames else 0)),
+        )
+        return session, found
+
+    def _end(
+        self,
+        s: _Session,
+        recs: list[EioPacketRecord],
+        legs: list[WebSocketLeg],
+        done: UpgradeAttempt | None,
+    ) -> tuple[SessionEnd, list[Anomaly]]:
+        found: list[Anomaly] = []
+        close_at = next((i for i, r in enumerate(recs) if r.packet.type is EioPacketType.CLOSE), None)
+        if close_at is not None:
+            close = recs[close_at]
+            after = [r for r in recs[close_at + 1 :] if r.packet.type is not EioPacketType.NOOP]
+            if after:
+                msg = f"{len(after)} packets after the close packet of frame {close.frame}"
+                r = after[0]
+                found.append(
+                    make_anomaly(codes.PACKET_AFTER_CLOSE, msg, r.connection, r.direction, (r.frame,))
+                )
+            return SessionEnd("close-packet", close.direction, close.ts, close.frame, close.connection), found
+        active = (
+            s.ws_only_connection if s.ws_only_connection is not None else (done.connection if done else None)
+        )
+        leg = next((w for w in legs if w.connection == active), None)
+        if leg is not None and leg.close_direction is not None:
+            return SessionEnd(
+                "ws-close", leg.close_direction, leg.close_ts, leg.close_frame, leg.connection
+            ), found
+        if leg is not None and leg.tcp_end is not None:
+            return SessionEnd("tcp-end", None, leg.tcp_end_ts, leg.tcp_end_frame, leg.connection), found
+        return SessionEnd("unknown"), found
+
+
+def _size(packet: EioPacket) -> int:
+    """Bytes of the packet's own encoding (type character included)."""
+    if isinstance(packet.data, bytes):
+        return len(packet.data) + 1
+    return len(packet.data.encode("utf-8", "surrogatepass")) + 1
+
+
+def _truncated(record: EioPacketRecord) -> EioPacketRecord:
+    return EioPacketRecord(
+        record.direction,
+        record.ts,
+        record.frame,
+        record.transport,
+        record.connection,
+        record.packet,
+        record.size,
+        True,
+    )

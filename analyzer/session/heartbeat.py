@@ -1,0 +1,124 @@
+"""Engine.IO heartbeat: observed pings and pongs against the open packet's figures (G4, G5).
+
+EIO v4 'Heartbeat': the server sends `2` every pingInterval and the client answers `3`
+within pingTimeout. EIO v3 'Timeouts': the client pings and the server answers. The
+upgrade probes (`2probe` / `3probe`) are not heartbeats and are skipped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from analyzer.model.codes import engineio as codes
+from analyzer.model.common import Anomaly, Direction
+from analyzer.model.registry import make_anomaly
+from analyzer.protocols.engineio import EioPacketType
+from analyzer.session.records import EioPacketRecord, HeartbeatStats
+
+__all__ = ["analyze_heartbeat"]
+
+_MAX_REPORTS = 100  # per code and session; the stats still count everything
+
+
+def analyze_heartbeat(
+    records: Sequence[EioPacketRecord],
+    version: int,
+    ping_interval_ms: int | None,
+    ping_timeout_ms: int | None,
+    *,
+    end_ts: float | None = None,
+    start_ts: float | None = None,
+) -> tuple[HeartbeatStats, list[Anomaly]]:
+    """Pair each ping with the next pong of the other side; `records` in capture order.
+
+    `end_ts` is when the session was last seen (a ping still unanswered more than
+    pingTimeout before it counts as timed out); `start_ts` is the open packet's time
+    (the first ping is due within pingInterval + pingTimeout of it).
+    """
+    pinger = Direction.S2C if version >= 4 else Direction.C2S
+    anomalies: list[Anomaly] = []
+    reported: dict[str, int] = {}
+
+    def report(code: str, message: str, rec: EioPacketRecord) -> None:
+        n = reported.get(code, 0)
+        reported[code] = n + 1
+        if n < _MAX_REPORTS:
+            anomalies.append(make_anomaly(code, message, rec.connection, rec.direction, (rec.frame,)))
+
+    timeout_s = ping_timeout_ms / 1000.0 if ping_timeout_ms is not None else None
+    gap_limit_s = (
+        (ping_interval_ms + ping_timeout_ms) / 1000.0
+        if ping_interval_ms is not None and ping_timeout_ms is not None
+        else None
+    )
+    pings = pongs = unanswered = unsolicited = late = 0
+    rtts: list[float] = []
+    gaps: list[float] = []
+    outstanding: EioPacketRecord | None = None
+    last_ping_ts = start_ts if version >= 4 else None
+    for rec in records:
+        ptype = rec.packet.type
+        if ptype not in (EioPacketType.PING, EioPacketType.PONG) or rec.packet.is_probe:
+            continue
+        if ptype is EioPacketType.PING:
+            if rec.direction is not pinger:
+                # G4: v4 clients do not ping (only 2probe); v3 servers do not
+                who = "client" if rec.direction is Direction.C2S else "server"
+                report(codes.UNEXPECTED_PING, f"ping from the {who} in Engine.IO v{version}", rec)
+                continue
+            pings += 1
+            if outstanding is not None:
+                unanswered += 1
+                if timeout_s is not None and rec.ts - outstanding.ts > timeout_s:
+                    msg = f"ping not answered within pingTimeout {ping_timeout_ms} ms, next ping came (G5)"
+                    report(codes.PING_TIMEOUT, msg, outstanding)
+            if last_ping_ts is not None:
+                gap = rec.ts - last_ping_ts
+                if pings > 1:
+                    gaps.append(round(gap * 1000.0, 3))
+                if gap_limit_s is not None and gap > gap_limit_s:
+                    # G5 (v4): the client "SHOULD" give up after pingInterval + pingTimeout
+                    msg = (
+                        f"{gap * 1000.0:.0f} ms without a ping, more than pingInterval + pingTimeout "
+                        f"({ping_interval_ms} + {ping_timeout_ms} ms)"
+                    )
+                    report(codes.PING_INTERVAL_EXCEEDED, msg, rec)
+            last_ping_ts = rec.ts
+            outstanding = rec
+            continue
+        if rec.direction is pinger:
+            who = "server" if rec.direction is Direction.S2C else "client"
+            report(codes.UNEXPECTED_PONG, f"pong from the {who} in Engine.IO v{version}", rec)
+            continue
+        pongs += 1
+        if outstanding is None:
+            unsolicited += 1
+            continue
+        rtt = rec.ts - outstanding.ts
+        rtts.append(round(rtt * 1000.0, 3))
+        if timeout_s is not None and rtt > timeout_s:
+            late += 1
+            msg = f"pong {rtt * 1000.0:.0f} ms after its ping, over pingTimeout {ping_timeout_ms} ms (G5)"
+            report(codes.PING_TIMEOUT, msg, rec)
+        outstanding = None
+    if outstanding is not None:
+        unanswered += 1
+        if timeout_s is not None and end_ts is not None and end_ts - outstanding.ts > timeout_s:
+            msg = f"ping never answered within pingTimeout {ping_timeout_ms} ms (G5)"
+            report(codes.PING_TIMEOUT, msg, outstanding)
+    for code, n in reported.items():
+        if n > _MAX_REPORTS and records:
+            last = records[-1]
+            msg = f"{n - _MAX_REPORTS} more {code} anomalies in this session not listed"
+            anomalies.append(make_anomaly(code, msg, last.connection, None, (last.frame,)))
+    stats = HeartbeatStats(
+        pinger=pinger,
+        pings=pings,
+        pongs=pongs,
+        rtt_ms=tuple(rtts),
+        unanswered=unanswered,
+        unsolicited_pongs=unsolicited,
+        ping_gaps_ms=tuple(gaps),
+        late_pongs=late,
+    )
+    return stats, anomalies

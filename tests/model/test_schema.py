@@ -1,0 +1,58 @@
+"""Real analysis output validates against the published JSON Schema; every anomaly code is registered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from analyzer import analyze_file
+from analyzer.model.registry import REGISTRY, lookup
+from tests.conftest import bundled_captures, corpus_captures
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "analyzer" / "schema" / "analysis.schema.json").read_text())
+ALL = corpus_captures() + bundled_captures()
+
+# ANALYSIS_JSON.md: these codes exist with exactly these names, each of severity error
+REQUIRED_WS_CODES = [
+    "ws.client-frame-unmasked",
+    "ws.server-frame-masked",
+    "ws.control-frame-too-long",
+    "ws.control-frame-fragmented",
+    "ws.reserved-opcode",
+    "ws.rsv-without-extension",
+    "ws.orphan-continuation",
+    "ws.interleaved-message",
+    "ws.non-minimal-length",
+    "ws.invalid-close-code",
+    "ws.invalid-close-payload",
+    "ws.invalid-utf8",
+    "ws.data-after-close",
+    "ws.bad-accept",
+    "ws.inflate-failed",
+]
+
+
+@pytest.mark.parametrize("capture", ALL, ids=lambda p: p.name)
+def test_output_matches_schema(capture: Path) -> None:
+    doc = json.loads(json.dumps(analyze_file(str(capture)).to_dict()))
+    jsonschema.validate(doc, SCHEMA)
+    for a in doc["anomalies"]:
+        d = lookup(a["code"])  # raises for an unregistered code
+        assert (d.severity.value, d.layer.value) == (a["severity"], a["layer"])
+
+
+def test_required_websocket_codes_are_registered_as_errors() -> None:
+    lookup("ws.bad-accept")  # loads every layer's codes
+    for code in REQUIRED_WS_CODES:
+        assert REGISTRY[code].severity.value == "error", code
+        assert REGISTRY[code].layer.value == "websocket", code
+
+
+def test_schema_rejects_a_renamed_field() -> None:
+    doc = analyze_file(str(corpus_captures()[0])).to_dict()
+    doc["capture"]["packet_count"] = doc["capture"].pop("packets")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, SCHEMA)
