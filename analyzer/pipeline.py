@@ -28,6 +28,9 @@ class Options:
     keep_frames: bool = True  # keep every WebSocket frame record (the UI and tests want them)
     keep_payload_bytes: int = 1 << 20  # per frame/message, for display
     max_message_bytes: int = 16 << 20
+    # live printing: an object with on_connection_open(conn), on_http_exchange(ex), on_websocket_open(
+    # connection, request, response), on_ws_message(msg), on_anomaly(a) (analyzer/live_printer.py); None = no cost
+    observer: Any = None
 
 
 class Pipeline:
@@ -49,7 +52,7 @@ class Pipeline:
         self.records: list[ConnectionRecord] = []
         self.anomalies: list[Anomaly] = []
         self.on_connection = on_connection
-        self.sessions = SessionHub()
+        self.sessions = SessionHub(self.options.observer)
         self._app_factory = ConnectionApp
         self._linktypes: set[int] = set()
 

@@ -55,6 +55,7 @@ class ConnectionApp:
         self.conversation: WsConversation | None = None
         self.handshake: HandshakeResult | None = None
         self.ws_frames = 0
+        self._closed: dict[Direction, bool] = {}
         self.layer_bytes = {"http_bytes": 0, "websocket_header_bytes": 0, "websocket_payload_bytes": 0}
         # --decode-as PORT=...: a stream that starts with HTTP is still parsed as HTTP (and upgrades)
         self.decode_as = options.decode_as.get(conn.server[1]) or options.decode_as.get(conn.client[1])
@@ -71,6 +72,8 @@ class ConnectionApp:
     def _anomaly(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
         if len(self.anomalies) < 10000:
             self.anomalies.append(make_anomaly(code, message, self.conn.id, d, frames))
+            if self.options.observer is not None:
+                self.options.observer.on_anomaly(self.anomalies[-1])
 
     def _start_http(self) -> None:
         self.mode = "http"
@@ -80,6 +83,8 @@ class ConnectionApp:
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
         d = stream.direction
         if self.mode == "undecided":
+            if self.options.observer is not None:
+                self.options.observer.on_connection_open(self.conn)  # first payload byte: handshake done
             if (d is Direction.C2S and looks_like_http_request(data)) or (
                 d is Direction.S2C and looks_like_http_response(data)
             ):
@@ -302,6 +307,9 @@ class ConnectionApp:
                     ws.frames_dropped += 1
                 if self.conversation is not None:
                     self.conversation.on_frame(d, ev, ts, frame)
+                if ev.opcode == 8 and not self._closed.get(d):
+                    self._closed[d] = True
+                    self.hub.on_websocket_close(self.conn.id, d, ev.close_code, ts, frame)
             elif isinstance(ev, WsMessage):
                 frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
                 msg = WsMessageRecord(
@@ -359,6 +367,11 @@ class ConnectionApp:
             }
             for code, message, where, frames in summary.anomalies:
                 self._anomaly(code, message, where, tuple(frames))
+        conn = self.conn
+        if conn.rst_frame is not None:
+            self.hub.on_connection_end(conn.id, "rst", conn.last_ts, conn.rst_frame)
+        elif conn.fin_frames:
+            self.hub.on_connection_end(conn.id, "fin", conn.last_ts, max(conn.fin_frames.values()))
         record.http = self.exchanges
         record.websocket = self.ws
         record.app_protocol = (

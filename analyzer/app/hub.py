@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer.model.common import Anomaly
+from analyzer.model.common import Anomaly, Direction
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
 
 __all__ = ["SessionHub"]
 
 
 class SessionHub:
-    def __init__(self) -> None:
+    def __init__(self, observer: Any = None) -> None:
         self._builder: Any = None
+        self.observer = observer  # Options.observer: sees each exchange, upgrade and message as decoded
         try:
             from analyzer.session.builder import SessionBuilder
         except ImportError:  # pragma: no cover - the session layer is optional while it is being built
@@ -20,16 +21,32 @@ class SessionHub:
         self._builder = SessionBuilder()
 
     def on_http_exchange(self, ex: HttpExchange) -> None:
+        if self.observer is not None:
+            self.observer.on_http_exchange(ex)
         if self._builder is not None:
             self._builder.on_http_exchange(ex)
 
     def on_websocket_open(self, connection: int, request: HttpRequest, response: HttpResponse | None) -> None:
+        if self.observer is not None:
+            self.observer.on_websocket_open(connection, request, response)
         if self._builder is not None:
             self._builder.on_websocket_open(connection, request, response)
 
     def on_ws_message(self, msg: WsMessageRecord) -> None:
+        if self.observer is not None:
+            self.observer.on_ws_message(msg)
         if self._builder is not None:
             self._builder.on_ws_message(msg)
+
+    def on_websocket_close(
+        self, connection: int, direction: Direction, code: int | None, ts: float, frame: int
+    ) -> None:
+        if self._builder is not None:
+            self._builder.on_websocket_close(connection, direction, code, ts, frame)
+
+    def on_connection_end(self, connection: int, kind: str, ts: float, frame: int) -> None:
+        if self._builder is not None:
+            self._builder.on_connection_end(connection, kind, ts, frame)
 
     def finish(self) -> tuple[list[Any], list[Anomaly]]:
         if self._builder is None:

@@ -57,5 +57,8 @@ def http_exchange_dict(x: HttpExchange) -> dict[str, Any]:
 
 
 def write_json(doc: dict[str, Any], out: IO[str]) -> None:
-    json.dump(doc, out, ensure_ascii=False, separators=(",", ":"))
+    """Compact UTF-8 JSON. Lone surrogates (JSON on the wire may carry "\\ud800") are written as
+    their JSON escape, so the output is valid UTF-8 and decodes to the same string."""
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    out.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     out.write("\n")

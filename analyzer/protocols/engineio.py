@@ -454,10 +454,12 @@ class PollingPayloadDecoder:
         ct = self.content_type
         if ct == "application/x-www-form-urlencoded" or buf.startswith(b"d="):
             self.mode = "form"  # JSONP POST (engine.io polling-jsonp; python-engineio accepts it too)
-        elif buf.startswith(_JSONP_PREFIX) or "javascript" in ct:
+        elif buf.startswith(_JSONP_PREFIX):
             self.mode = "jsonp"
         elif not final and (_JSONP_PREFIX.startswith(bytes(buf)) or bytes(buf) == b"d"):
             return False  # too short to tell
+        elif "javascript" in ct:
+            self.mode = "jsonp"
         elif self.version == 3 and (
             bytes(buf[:1]) in (b"\x00", b"\x01")
             or (ct == "application/octet-stream" and not buf[:1].isdigit())

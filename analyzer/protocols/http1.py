@@ -91,6 +91,7 @@ __all__ = [
 
 _CR = 0x0D
 _LF = 0x0A
+_STATUS_PREFIX = len(b"HTTP/1.1 200 ")  # enough bytes to tell a status line (RESPONSE_START)
 
 
 @dataclass(frozen=True, slots=True)
@@ -614,6 +615,7 @@ class _Side:
     def _resync(self, at_rel: int, at_line: bool, skipped_from: int) -> None:
         self.state = _State.RESYNC
         self.i = at_rel
+        self.scan = self.offset + at_rel
         self.resync_at_line = at_line
         self.resync_from = skipped_from
         self.head_start = -1
@@ -626,32 +628,40 @@ class _Side:
         else:
             here, after_lf = RESPONSE_START, RESPONSE_START_AFTER_LF
         found = -1
-        if self.resync_at_line and here.match(work, i):
-            found = i
-        else:
+        if self.resync_at_line:
+            # Judge the line at i once it can be judged: a long partial line is
+            # searched for its LF incrementally, never re-matched on every feed.
+            nl = work.find(b"\n", max(i, self.scan - self.offset))
+            if nl < 0 and (self.is_client or n - i < _STATUS_PREFIX):
+                if n - i > self.conn.max_head_bytes:
+                    self.i = n
+                    self.resync_at_line = False
+                else:
+                    self.scan = self.offset + n
+                return False
+            if here.match(work, i):
+                found = i
+        if found < 0:
             m = after_lf.search(work, i)
             if m is not None:
                 found = m.start() + 1
         if found >= 0:
             skipped = self.offset + found - self.resync_from
             if skipped > 0:
-                self.anomaly(
-                    HTTP_RESYNC, f"next message found after {skipped} skipped bytes", self.offset + found
-                )
+                message = f"next message found after {skipped} skipped bytes"
+                self.anomaly(HTTP_RESYNC, message, self.offset + found)
             self.i = found
             self.state = _State.HEAD
             return True
         # Keep only the last, incomplete line: it may still become a start line.
         last = work.rfind(b"\n", i)
-        at_line = self.resync_at_line
         if last >= 0:
-            i = last + 1
-            at_line = True
-        if not at_line or n - i > self.conn.max_head_bytes:
-            i = n
-            at_line = False
-        self.i = i
-        self.resync_at_line = at_line
+            self.i = last + 1
+            self.resync_at_line = True
+            self.scan = self.offset + last + 1
+        else:
+            self.i = n
+            self.resync_at_line = False
         return False
 
     # -- gaps and the end of the stream ------------------------------------------

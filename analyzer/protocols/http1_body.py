@@ -49,15 +49,12 @@ _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _QUOTED = rb'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e\x80-\xff])*"'
 # RFC 9112 §7.1 / §7.1.1: chunk-size [ chunk-ext ], with
 # chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ).
-_CHUNK_LINE = re.compile(
-    rb"([0-9A-Fa-f]+)((?:[ \t]*;[ \t]*"
-    + _TOKEN
-    + rb"(?:[ \t]*=[ \t]*(?:"
-    + _TOKEN
-    + rb"|"
-    + _QUOTED
-    + rb"))?)*)[ \t]*"
+# Matched one extension at a time so that no pattern can backtrack badly.
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
+_CHUNK_EXT = re.compile(
+    rb"[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?"
 )
+_BWS = re.compile(rb"[ \t]*")
 
 # RFC 9110 §8.4.1: gzip (x-gzip is its alias, §8.4.1.3) and deflate (zlib format,
 # §8.4.1.2; raw deflate is common in the wild and accepted).
@@ -83,29 +80,16 @@ class Framing:
     issues: tuple[CodedIssue, ...] = ()
 
 
-def _list_header(headers: Headers, lname: str) -> list[str] | None:
-    """Elements of a comma-separated list field over all its lines (RFC 9110 §5.3, §5.6.1).
-
-    Parameters are dropped, names lowercased; None when the field is absent.
-    """
-    found: list[str] | None = None
-    for name, value in headers:
-        if name.lower() == lname:
-            if found is None:
-                found = []
-            for item in value.split(","):
-                token = item.split(";", 1)[0].strip(" \t").lower()
-                if token:
-                    found.append(token)
-    return found
+def _tokens(value: str, into: list[str]) -> None:
+    """Elements of a comma-separated list (RFC 9110 §5.6.1), parameters dropped, lowercased."""
+    for item in value.split(","):
+        token = item.split(";", 1)[0].strip(" \t").lower()
+        if token:
+            into.append(token)
 
 
-def _content_length(headers: Headers) -> tuple[int | None, CodedIssue | None]:
+def _content_length(values: list[str]) -> tuple[int | None, CodedIssue | None]:
     """Content-Length value (RFC 9110 §8.6): None when absent, or an issue when invalid."""
-    values: list[str] = []
-    for name, value in headers:
-        if name.lower() == "content-length":
-            values.extend(v.strip(" \t") for v in value.split(","))
     if not values:
         return None, None
     for v in values:
@@ -119,34 +103,45 @@ def _content_length(headers: Headers) -> tuple[int | None, CodedIssue | None]:
 
 
 def _framing(headers: Headers, *, is_request: bool) -> Framing:
-    content = tuple(_list_header(headers, "content-encoding") or ())
-    te = _list_header(headers, "transfer-encoding")
-    length, cl_issue = _content_length(headers)
+    content: list[str] = []
+    transfer: list[str] = []
+    has_te = False
+    cl_values: list[str] = []
+    for name, value in headers:  # one pass; field names are case-insensitive (RFC 9110 §5.1)
+        lname = name.lower()
+        if lname == "content-length":
+            cl_values.extend(v.strip(" \t") for v in value.split(","))
+        elif lname == "transfer-encoding":
+            has_te = True
+            _tokens(value, transfer)
+        elif lname == "content-encoding":
+            _tokens(value, content)
+    length, cl_issue = _content_length(cl_values)
     issues: list[CodedIssue] = []
-    if te is not None:
-        if length is not None or cl_issue is not None:
+    if has_te:
+        if cl_values:
             # RFC 9112 §6.3 item 3: Transfer-Encoding overrides Content-Length.
             issues.append((HTTP_TE_AND_CL, "both Transfer-Encoding and Content-Length are present"))
-        transfer = tuple(te)
         if transfer.count("chunked") > 1:
             # RFC 9112 §6.1: a sender MUST NOT apply chunked more than once.
             issues.append((HTTP_BAD_TRANSFER_ENCODING, f"Transfer-Encoding {', '.join(transfer)!r}"))
         if transfer and transfer[-1] == "chunked":
-            return Framing(BodyKind.CHUNKED, codings=content + transfer[:-1], issues=tuple(issues))
+            codings = (*content, *transfer[:-1])
+            return Framing(BodyKind.CHUNKED, codings=codings, issues=tuple(issues))
         if is_request:
             # RFC 9112 §6.3 item 4: a request whose final coding is not chunked has no
             # determinable length; the server answers 400 and closes.
             issues.append((HTTP_BAD_TRANSFER_ENCODING, f"request Transfer-Encoding {', '.join(transfer)!r}"))
             return Framing(BodyKind.INVALID, issues=tuple(issues))
         # RFC 9112 §6.3 item 4: otherwise a response is read until the connection closes.
-        return Framing(BodyKind.UNTIL_CLOSE, codings=content + transfer, issues=tuple(issues))
+        return Framing(BodyKind.UNTIL_CLOSE, codings=(*content, *transfer), issues=tuple(issues))
     if cl_issue is not None:
         return Framing(BodyKind.INVALID, issues=(cl_issue,))
     if length is not None:
-        return Framing(BodyKind.LENGTH, length, content)
+        return Framing(BodyKind.LENGTH, length, tuple(content))
     # RFC 9112 §6.3 items 6-7: no length means no body for a request and
     # "until the connection closes" for a response.
-    return Framing(BodyKind.NONE if is_request else BodyKind.UNTIL_CLOSE, codings=content)
+    return Framing(BodyKind.NONE if is_request else BodyKind.UNTIL_CLOSE, codings=tuple(content))
 
 
 def request_framing(headers: Headers) -> Framing:
@@ -167,12 +162,18 @@ def response_framing(status: int, method: str | None, headers: Headers) -> Frami
 
 def parse_chunk_size(line: bytes | bytearray) -> int | str:
     """Size from a chunk-size line without its CRLF (RFC 9112 §7.1), or why it is malformed."""
-    m = _CHUNK_LINE.fullmatch(line)
+    m = _CHUNK_SIZE.match(line)
     if m is None:
         return f"malformed chunk-size line {bytes(line[:40])!r}"
-    digits = m[1].lstrip(b"0")
+    pos = m.end()
+    while (ext := _CHUNK_EXT.match(line, pos)) is not None:
+        pos = ext.end()
+    tail = _BWS.match(line, pos)
+    if tail is None or tail.end() != len(line):
+        return f"malformed chunk-size line {bytes(line[:40])!r}"
+    digits = m[0].lstrip(b"0")
     if len(digits) > _MAX_HEX_DIGITS:
-        return f"chunk size {bytes(m[1][:24])!r} is too large"
+        return f"chunk size {bytes(m[0][:24])!r} is too large"
     return int(digits, 16) if digits else 0
 
 
@@ -264,8 +265,8 @@ class BodyCollector:
         else:
             # Codings are listed in the order they were applied: undo the last first.
             self._decoders = [_Inflater(_DECODABLE[c]) for c in reversed(applied)]
-        self._raw: list[bytes | bytearray] = []  # as sent (kept only when decoding)
-        self._out: list[bytes | bytearray] = []  # decoded (or as sent when there is no coding)
+        self._raw = bytearray()  # as sent (kept only when decoding)
+        self._out = bytearray()  # decoded (or as sent when there is no coding)
         self._kept = 0
         self._limit_raw = max_body if self._decoders else min(max_body, max_decoded)
         self._max_decoded = max_decoded
@@ -285,14 +286,14 @@ class BodyCollector:
         if stop <= start:
             return
         self._kept += stop - start
-        chunk = buf[start:stop]
-        if not self._decoders:
-            self._out.append(chunk)
-            return
-        self._raw.append(chunk)
+        with memoryview(buf) as view:
+            if not self._decoders:
+                self._out += view[start:stop]
+                return
+            data = bytes(view[start:stop])
+        self._raw += data
         if not self._decoding:
             return
-        data = bytes(chunk)
         over = False
         try:
             for d in self._decoders:
@@ -303,7 +304,7 @@ class BodyCollector:
             self._failed = True
             self._issues.append((HTTP_DECODE_FAILED, f"coded body does not decode: {exc}"))
             return
-        self._out.append(data)
+        self._out += data
         if over:
             self._decoding = False
             self._capped = True
@@ -331,4 +332,4 @@ class BodyCollector:
                     break
         if self._over:
             issues.append((HTTP_BODY_TOO_LONG, f"body longer than the {self._limit_raw}-byte bound"))
-        return b"".join(self._raw if self._failed else self._out), truncated, issues
+        return bytes(self._raw if self._failed else self._out), truncated, issues

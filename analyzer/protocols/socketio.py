@@ -74,6 +74,7 @@ class SioPacketType(enum.IntEnum):
     BINARY_ACK = 6
 
 
+_NAMES = {t: t.name for t in SioPacketType}
 _BINARY_TYPES = (SioPacketType.BINARY_EVENT, SioPacketType.BINARY_ACK)
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
 _ACK_TYPES = (SioPacketType.ACK, SioPacketType.BINARY_ACK)
@@ -217,10 +218,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # JSON.parse rejects NaN / Infinity
 
 
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _loads(text: str) -> tuple[bool, Any, bool]:
     """(ok, value, depth_cut): JSON.parse semantics, nesting bounded."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _JSON.decode(text)
     except (ValueError, RecursionError):
         return False, None, False
     # counting brackets is a cheap C-speed bound on the depth; walk only when it could be deep
@@ -237,7 +241,7 @@ def _is_number(value: Any) -> bool:
 
 def _check_payload(ptype: SioPacketType, data: Any, has_data: bool, version: int) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    name = ptype.name
+    name = _NAMES[ptype]
     if ptype is SioPacketType.CONNECT:
         if has_data and version >= 5 and not isinstance(data, dict):
             found.append((codes.BAD_PAYLOAD, "CONNECT payload must be an object (S2)"))
@@ -439,7 +443,7 @@ def decode_sio_msgpack(data: bytes, version: int = 5) -> tuple[SioPacket | None,
 
 
 # --- attachments --------------------------------------------------------------------------------------
-def _fill_placeholders(data: Any, buffers: list[bytes]) -> tuple[Any, set[int], list[str]]:
+def _fill_placeholders(data: Any, buffers: list[bytes], declared: int) -> tuple[Any, set[int], list[str]]:
     """Attachments in place of {"_placeholder": true, "num": N} (socket.io-parser reconstructPacket)."""
     used: set[int] = set()
     bad: list[str] = []
@@ -447,10 +451,11 @@ def _fill_placeholders(data: Any, buffers: list[bytes]) -> tuple[Any, set[int], 
     def visit(node: Any) -> tuple[bool, Any]:
         if isinstance(node, dict) and node.get("_placeholder") is True:
             num = node.get("num")
-            if isinstance(num, int) and not isinstance(num, bool) and 0 <= num < len(buffers):
+            valid = isinstance(num, int) and not isinstance(num, bool) and 0 <= num < declared
+            if valid and isinstance(num, int) and num < len(buffers):
                 used.add(num)
                 return True, buffers[num]
-            if len(bad) < 5:
+            if not valid and len(bad) < 5:
                 bad.append(str(num)[:20])
             return True, node  # left as it was on the wire
         return False, None
@@ -564,7 +569,7 @@ class SioStreamDecoder:
         anomalies = list(pending.anomalies)
         if problem is not None:
             anomalies.append(ParserAnomaly(codes.ATTACHMENT_MISMATCH, problem, 0))
-        data, used, bad = _fill_placeholders(packet.data, pending.buffers)
+        data, used, bad = _fill_placeholders(packet.data, pending.buffers, packet.attachments)
         if bad:
             # socket.io-parser reconstructPacket: "illegal attachments" (S6)
             msg = f"placeholder num {', '.join(bad)} out of range for {packet.attachments} attachments (S6)"

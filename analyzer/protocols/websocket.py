@@ -9,10 +9,11 @@ How the stream is read:
 
 - A frame header is only consumed once it is whole (commit/rollback as in wsproto);
   at most one partial header (< 14 bytes) is held between feeds. Payload bytes are
-  streamed: each piece is unmasked once (big-integer XOR, C speed) and handed to the
-  frame's kept payload and to the message, so a frame is never re-buffered and its
-  size does not bound memory (`keep_payload_bytes`, `max_message_bytes` and
-  `max_inflate_bytes` do).
+  streamed: each piece is unmasked once (big-integer XOR, C speed), and only as far
+  as the frame's kept payload or the message still needs, so a frame is never
+  re-buffered and its size does not bound memory (`keep_payload_bytes`,
+  `max_message_bytes` and `max_inflate_bytes` do).
+- Events never depend on how the stream was split into feeds (property-tested).
 - Every complete message is emitted, rule-breaking ones included (RSV1 without an
   extension: payload as on the wire; data after Close; invalid UTF-8 with text None).
 - Interleaving (§5.4): a new text/binary frame while a fragmented message is open
@@ -23,17 +24,18 @@ How the stream is read:
   the open message is abandoned: it is never emitted (its frames are), and later
   continuations belong to the new message. Incomplete messages are never emitted:
   abandoned, cut by a gap, or open at the end of the stream.
-- Lost bytes (`gap`): inside a frame's payload the frame still ends where its
-  header said (payload kept up to the gap, `payload_truncated`), its message is
-  dropped, and decoding goes on at the next header without guessing. Anywhere else
-  the decoder resynchronises: it skips to the first offset where a plausible frame
-  header starts (known opcode, RSV bits only as negotiated, FIN on control frames,
-  MASK as the sender must set it, minimal and sane length, not an empty
-  continuation, which zero padding imitates) whose following header,
-  when the frame is short enough to wait for, is plausible too; ws.resync reports
-  the skipped bytes. Continuations of a message whose start was lost are skipped
-  without ws.orphan-continuation. A 64-bit length with the top bit set cannot be
-  followed either: ws.non-minimal-length, then resynchronisation.
+- Lost bytes (`gap`, ws.stream-gap): inside a frame's payload the frame still ends
+  where its header said (payload kept up to the gap, `payload_truncated`), its
+  message is dropped, and decoding goes on at the next header without guessing.
+  Anywhere else the decoder resynchronises: it skips to the first offset where a
+  plausible header starts (known opcode, RSV bits only as negotiated, FIN on
+  control frames, MASK as the sender must set it, minimal length no larger than
+  the message bound, not an empty continuation, which zero padding imitates) and,
+  for frames up to RESYNC_WINDOW bytes, waits for the header after it to be
+  plausible too; ws.resync reports the skipped bytes. Frames of a message whose
+  start was lost are listed but raise no ws.orphan-continuation. A 64-bit length
+  with the top bit set cannot be followed either: ws.non-minimal-length, then
+  resynchronisation. `resync=True` starts that way (capture began mid-stream).
 
 Anomaly offsets: the frame's first byte for frame rules, the message's first byte
 for message rules (ws.invalid-utf8, ws.inflate-failed, ws.message-too-big).
@@ -53,6 +55,7 @@ from analyzer.model.common import ParserAnomaly
 from analyzer.protocols.deflate import DeflateParams, Inflater
 
 __all__ = [
+    "RESYNC_WINDOW",
     "Opcode",
     "WsDecoder",
     "WsEvent",
@@ -103,7 +106,7 @@ class WsFrame:
     length_form: str  # "7-bit" | "16-bit" | "64-bit"
     payload: bytes  # unmasked, not inflated, cut at keep_payload_bytes
     payload_truncated: bool
-    close_code: int | None  # Close frames only; None when the body is empty or invalid
+    close_code: int | None  # Close frames only; None when the body is empty or 1 byte
     close_reason: str | None  # "" with a code and no reason; None if not UTF-8
 
 
@@ -195,7 +198,11 @@ _REJECT, _ACCEPT, _WAIT = range(3)
 
 @functools.lru_cache(maxsize=16)
 def _plausible(client: bool, allowed_rsv: int, deflate: bool) -> tuple[frozenset[int], re.Pattern[bytes]]:
-    """First bytes a sane header can start with, and a regex finding candidate header starts."""
+    """First bytes a sane header can start with, and a regex matching the first two bytes of one.
+
+    `search(buf, i)` finds the next candidate at or after i (no lookahead: a plain
+    two-byte pattern lets `re` skip on its first-byte set at C speed).
+    """
     first: set[int] = set()
     for b0 in range(256):
         op, rsv, fin = b0 & 0x0F, b0 & 0x70, b0 & 0x80
@@ -211,11 +218,24 @@ def _plausible(client: bool, allowed_rsv: int, deflate: bool) -> tuple[frozenset
     def cls(values: list[int]) -> bytes:
         return b"[" + b"".join(re.escape(bytes([v])) for v in values) + b"]"
 
-    data_first = sorted(b for b in first if b & 0x0F < 8)
+    cont_first = sorted(b for b in first if b & 0x0F == 0)
+    data_first = sorted(b for b in first if 0 < b & 0x0F < 8)
     ctrl_first = sorted(b for b in first if b & 0x0F >= 8)
     any_second = list(range(mask, mask + 128))
-    ctrl_second = list(range(mask, mask + 126))  # §5.5: control payload <= 125
-    pattern = b"(?=" + cls(data_first) + cls(any_second) + b"|" + cls(ctrl_first) + cls(ctrl_second) + b")"
+    cont_second = any_second[1:]  # no empty continuations (see _header_at): zero runs are common
+    ctrl_second = any_second[:126]  # §5.5: control payload <= 125
+    pattern = (
+        b"(?:"
+        + cls(cont_first)
+        + cls(cont_second)
+        + b"|"
+        + cls(data_first)
+        + cls(any_second)
+        + b"|"
+        + cls(ctrl_first)
+        + cls(ctrl_second)
+        + b")"
+    )
     return frozenset(first), re.compile(pattern, re.DOTALL)
 
 
@@ -438,16 +458,9 @@ class WsDecoder:
                             break
                         if take > left:
                             take = left
-                        mask = self._f_mask
-                        if mask is not None:
-                            chunk = unmask(mv[pos : pos + take], mask, self._f_done)
-                        elif take == n:
-                            chunk = data
-                        else:
-                            chunk = data[pos : pos + take]
+                        self._payload(data, mv, pos, take)
                         pos += take
                         self._pos = base + pos
-                        self._payload(chunk)
                         if self._f_left:
                             break
                     self._end_frame(out)
@@ -623,27 +636,46 @@ class WsDecoder:
             msg.nframes += 1
         self._f_msg = msg
 
-    def _payload(self, chunk: bytes) -> None:
-        size = len(chunk)
-        self._f_left -= size
-        self._f_done += size
-        if not self._f_lost:
-            room = self._keep - self._f_kept
-            if room > 0:
-                piece = chunk if size <= room else chunk[:room]
-                self._f_keep.append(piece)
-                self._f_kept += len(piece)
+    def _payload(self, data: bytes, mv: memoryview, pos: int, take: int) -> None:
+        """`take` payload bytes at data[pos:]: unmask only as many as the frame or message keeps."""
+        done = self._f_done
+        self._f_left -= take
+        self._f_done = done + take
+        frame_room = 0 if self._f_lost else self._keep - self._f_kept
         msg = self._f_msg
-        if msg is None or msg.damaged:
+        if msg is not None and msg.damaged:
+            msg = None
+        if msg is None:
+            need = frame_room
+        elif msg.compressed:
+            need = take
+        else:
+            msg.length += take
+            need = max(frame_room, self._max_msg - msg.kept)
+        if need <= 0:
+            return
+        if need > take:
+            need = take
+        mask = self._f_mask
+        if mask is not None:
+            chunk = unmask(mv[pos : pos + need], mask, done)  # §5.3
+        elif need == len(data):
+            chunk = data
+        else:
+            chunk = data[pos : pos + need]
+        if frame_room > 0:
+            piece = chunk if need <= frame_room else chunk[:frame_room]
+            self._f_keep.append(piece)
+            self._f_kept += len(piece)
+        if msg is None:
             return
         if msg.compressed:
             if self._inflater is not None:
                 self._inflater.feed(chunk)
             return
-        msg.length += size
         room = self._max_msg - msg.kept
         if room > 0:
-            piece = chunk if size <= room else chunk[:room]
+            piece = chunk if need <= room else chunk[:room]
             msg.chunks.append(piece)
             msg.kept += len(piece)
 
@@ -684,8 +716,7 @@ class WsDecoder:
         )
         msg = self._f_msg
         end = self._f_end
-        self._clear_frame()
-        self._phase = _HEADER
+        self._phase = _HEADER  # the next _begin_frame overwrites the frame fields
         if msg is not None and fin:
             if msg is self._open:
                 self._open = None

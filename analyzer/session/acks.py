@@ -55,7 +55,7 @@ class AckTracker:
         self._acks: list[_Ack] = []
         self._pending: dict[_Key, _Ack] = {}
         self._answered: dict[_Key, _Ack] = {}
-        self._pending_nsps: dict[tuple[Direction, int], set[str]] = {}
+        self._last_nsp: dict[tuple[Direction, int], str] = {}  # namespace of the latest event per id
         self._overflow = False
 
     def on_packet(self, rec: SioPacketRecord) -> list[Anomaly]:
@@ -88,32 +88,30 @@ class AckTracker:
         self._acks.append(ack)
         self._pending[key] = ack
         self._answered.pop(key, None)
-        self._pending_nsps.setdefault((rec.direction, p.ack_id), set()).add(p.nsp)
+        self._last_nsp[(rec.direction, p.ack_id)] = p.nsp
         return out
 
     def _response(self, rec: SioPacketRecord) -> list[Anomaly]:
         p = rec.packet
-        name = p.type.name
+        name = "BINARY_ACK" if p.type is SioPacketType.BINARY_ACK else "ACK"
         if p.ack_id is None:
             return [self._anomaly(codes.BAD_ACK_ID, f"{name} without an ack id (S3)", rec)]
         requester = rec.direction.other
         key = (p.nsp, requester, p.ack_id)
         ack = self._pending.pop(key, None)
         if ack is not None:
-            ack.response_ts = rec.ts
+            # the ACK counts once whole: with binary attachments, when the last one arrived
+            ack.response_ts = rec.end_ts if rec.end_ts is not None else rec.ts
             ack.response_frame = rec.frame
             self._answered[key] = ack
-            nsps = self._pending_nsps.get((requester, p.ack_id))
-            if nsps is not None:
-                nsps.discard(p.nsp)
             return []
         if key in self._answered:
             first = self._answered[key].response_frame
             msg = f"second {name} for id {p.ack_id} on {p.nsp} (first in frame {first})"
             return [self._anomaly(codes.DUPLICATE_ACK, msg, rec)]
-        others = sorted(self._pending_nsps.get((requester, p.ack_id), ()))
-        if others:
-            msg = f"{name} id {p.ack_id} on {p.nsp}, but the event asking for it was on {others[0]}"
+        other = self._last_nsp.get((requester, p.ack_id))
+        if other is not None and (other, requester, p.ack_id) in self._pending:
+            msg = f"{name} id {p.ack_id} on {p.nsp}, but the event asking for it was on {other}"
             return [self._anomaly(codes.ACK_WRONG_NAMESPACE, msg, rec)]
         if self._overflow:
             return []

@@ -171,8 +171,8 @@ class SessionBuilder:
             msg = f"Engine.IO request with transport={query.transport!r} (not polling or websocket)"
             self._anomalies.append(make_anomaly(codes.BAD_QUERY, msg, ex.connection, _C, (req.frame,)))
             return
-        if req.method not in ("GET", "POST") and query.sid is not None:
-            return  # e.g. CORS preflight (OPTIONS)
+        if req.method in ("OPTIONS", "HEAD") or (req.method not in ("GET", "POST") and query.sid is not None):
+            return  # CORS preflights and the like carry no Engine.IO data
         if query.sid is None:
             self._handshake(ex.connection, query, req, resp)
         else:
@@ -235,13 +235,8 @@ class SessionBuilder:
         session.known = True
         self._note(session, problems, msg.connection, msg.direction, msg.frame)
         if packet is not None:
-            self._add(
-                session, msg.direction, msg.ts, msg.frame, "websocket", msg.connection, packet, msg.length
-            )
-            if msg.truncated:
-                last = session.raws[-1][2] if session.raws else None
-                if last is not None and last.frame == msg.frame:
-                    session.raws[-1] = (last.frame, session.raws[-1][1], _truncated(last))
+            where = (msg.ts, msg.frame, "websocket", msg.connection)
+            self._add(session, msg.direction, *where, packet, msg.length, truncated=msg.truncated)
 
     def on_websocket_close(
         self, connection: int, direction: Direction, code: int | None, ts: float, frame: int
@@ -318,7 +313,10 @@ class SessionBuilder:
                     self._note_truncated(session, conn, _C, req.frame)
                 for p in packets:
                     self._add(session, _C, req.ts, req.frame, "polling", conn, p, _size(p))
-            if resp is not None and ok and resp.body.strip() != b"ok":
+            if resp is not None and ok and resp.body.strip() == b"OK":
+                msg = "POST answered 200 with 'OK' (python-engineio) instead of 'ok'"
+                session.anomalies.append(make_anomaly(codes.POST_REPLY_CASE, msg, conn, _S, (resp.frame,)))
+            elif resp is not None and ok and resp.body.strip() != b"ok":
                 # EIO v4 'Sending and receiving data': the server answers "ok"
                 shown = resp.body[:20].decode("utf-8", "replace")
                 msg = f"POST answered 200 with {shown!r} instead of 'ok' (G3)"
@@ -448,6 +446,8 @@ class SessionBuilder:
         conn: int,
         packet: EioPacket,
         size: int,
+        *,
+        truncated: bool = False,
     ) -> None:
         if len(session.raws) >= self.max_packets_per_session:
             session.dropped += 1
@@ -456,7 +456,7 @@ class SessionBuilder:
                 session.anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
             return
         self._seq += 1
-        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size)
+        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
         session.raws.append((frame, self._seq, record))
         self._touch(session, conn, frame)
 
@@ -647,16 +647,3 @@ def _size(packet: EioPacket) -> int:
     if isinstance(packet.data, bytes):
         return len(packet.data) + 1
     return len(packet.data.encode("utf-8", "surrogatepass")) + 1
-
-
-def _truncated(record: EioPacketRecord) -> EioPacketRecord:
-    return EioPacketRecord(
-        record.direction,
-        record.ts,
-        record.frame,
-        record.transport,
-        record.connection,
-        record.packet,
-        record.size,
-        True,
-    )

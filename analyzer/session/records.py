@@ -79,6 +79,7 @@ class SioPacketRecord:
     packet: SioPacket
     frames: tuple[int, ...] = ()  # the header's frame, then each attachment's
     complete: bool = True  # False when attachments were missing
+    end_ts: float | None = None  # when its last attachment arrived (binary packets)
 
     def to_dict(self) -> dict[str, Any]:
         p = self.packet

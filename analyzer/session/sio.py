@@ -82,6 +82,7 @@ def analyze_socketio(
                     ev.packet,
                     frames,
                     ev.complete,
+                    records[ev.tags[-1]].ts,
                 )
                 found.append((ev.tags[0], rec))
 

@@ -310,8 +310,10 @@ class ConnectionTracker:
             stream.segment(seq, seg.payload, fin, seg.frame, seg.ts, seg.snap_cut)
 
     def _close(self, conn: TcpConnection) -> None:
-        for k in [k for k, v in self.active.items() if v is conn]:
-            del self.active[k]
+        (ca, cp), (sa, sp) = conn.client, conn.server
+        for k in ((ca, cp, sa, sp), (sa, sp, ca, cp)):
+            if self.active.get(k) is conn:
+                del self.active[k]
         conn.closed = True
         self.on_close(conn)
 
@@ -324,4 +326,5 @@ class ConnectionTracker:
 
 
 def _has_mss(options: bytes) -> bool:
-    return "mss" in parse_tcp_options(options)
+    # cheap pre-check: kind 2 length 4 must appear somewhere (RFC 9293 §3.2)
+    return b"\x02\x04" in options and "mss" in parse_tcp_options(options)

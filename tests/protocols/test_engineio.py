@@ -24,6 +24,7 @@ from analyzer.model.registry import REGISTRY
 from analyzer.protocols.engineio import (
     EioPacket,
     EioPacketType,
+    PayloadEvent,
     PollingPayloadDecoder,
     decode_packet_text,
     decode_polling_payload,
@@ -67,9 +68,9 @@ def codes_of(anomalies: list[ParserAnomaly]) -> list[str]:
     return [a.code for a in anomalies]
 
 
-def feed_pieces(body: bytes, version: int, ctype: str | None, sizes: list[int]) -> list[object]:
+def feed_pieces(body: bytes, version: int, ctype: str | None, sizes: list[int]) -> list[PayloadEvent]:
     dec = PollingPayloadDecoder(version, ctype)
-    events: list[object] = []
+    events: list[PayloadEvent] = []
     pos = 0
     i = 0
     while pos < len(body):
@@ -80,7 +81,7 @@ def feed_pieces(body: bytes, version: int, ctype: str | None, sizes: list[int]) 
     return events + dec.eof()
 
 
-def feed_whole(body: bytes, version: int, ctype: str | None) -> list[object]:
+def feed_whole(body: bytes, version: int, ctype: str | None) -> list[PayloadEvent]:
     dec = PollingPayloadDecoder(version, ctype)
     return dec.feed(body) + dec.eof()
 
@@ -564,7 +565,7 @@ def test_v3_payloads_by_reference_encoders(items: list[tuple[int, str | bytes | 
 CTYPES = st.sampled_from(
     [None, "text/plain", "application/octet-stream", "application/x-www-form-urlencoded", "text/javascript"]
 )
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _interesting_bytes() -> st.SearchStrategy[bytes]:
@@ -633,7 +634,7 @@ def test_query_never_raises(target: str) -> None:
     parse_engineio_query("/socket.io/?" + target)
 
 
-@FUZZ
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),

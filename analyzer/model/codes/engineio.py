@@ -18,6 +18,7 @@ __all__ = [
     "BAD_OPEN_PACKET",
     "BAD_PACKET_TYPE",
     "BAD_POST_REPLY",
+    "POST_REPLY_CASE",
     "BAD_QUERY",
     "BAD_XHR2_RECORD",
     "BINARY_CONTENT_TYPE",
@@ -176,6 +177,13 @@ BAD_POST_REPLY = register(
     _L,
     "polling POST answered 200 with a body other than 'ok'",
     "EIO v4 'Sending and receiving data' (G3)",
+)
+POST_REPLY_CASE = register(
+    "eio.post-reply-case",
+    Severity.CHAT,
+    _L,
+    "polling POST answered 'OK' rather than the spec's 'ok' (python-engineio does this; clients ignore the body)",
+    "EIO v4 'Sending and receiving data' (G3); python-engineio handle_post_request",
 )
 REQUEST_REJECTED = register(
     "eio.request-rejected",

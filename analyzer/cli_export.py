@@ -1,0 +1,193 @@
+"""`socketscope export CAPTURE --format har|jsonl|csv|pcap -o OUT [selection]` (docs/exports.md)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from analyzer.export.select import Selected
+    from analyzer.model.analysis import Analysis
+
+__all__ = ["add_export_parser", "run_export"]
+
+EXIT_OK, EXIT_USAGE, EXIT_NOT_CAPTURE, EXIT_DAMAGED = 0, 2, 3, 4
+FORMATS = ("har", "jsonl", "csv", "pcap")
+
+
+def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
+    e: argparse.ArgumentParser = subparsers.add_parser(
+        "export",
+        help="export a capture as HAR, JSON Lines, CSV tables or a pcapng slice",
+        description="Export (part of) a capture. Repeating a selection option widens it; "
+        "different options narrow each other.",
+    )
+    e.add_argument("capture")
+    e.add_argument("--format", required=True, choices=FORMATS)
+    e.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file ('-' for stdout), or a directory for --format csv",
+    )
+    e.add_argument(
+        "--connection",
+        action="append",
+        type=int,
+        default=[],
+        metavar="ID",
+        help="TCP connection id (repeatable)",
+    )
+    e.add_argument("--sid", action="append", default=[], help="Engine.IO session id (repeatable)")
+    e.add_argument("--namespace", action="append", default=[], metavar="NSP", help="Socket.IO namespace")
+    e.add_argument("--event", action="append", default=[], metavar="NAME", help="Socket.IO event name")
+    e.add_argument(
+        "--layer",
+        choices=("websocket", "engineio", "socketio"),
+        help="JSON Lines only: which layer's messages (default socketio when there is Socket.IO, "
+        "else engineio when there are Engine.IO sessions, else websocket)",
+    )
+    e.add_argument(
+        "--decode-as",
+        action="append",
+        default=[],
+        metavar="PORT=websocket",
+        help="decode TCP PORT as WebSocket (no handshake needed), like tshark -d",
+    )
+    e.add_argument(
+        "--csv-raw",
+        action="store_true",
+        help="CSV only: do not prefix cells starting with = + - @ with a quote (spreadsheet safety)",
+    )
+    return e
+
+
+def _decode_as(values: list[str]) -> dict[int, str] | None:
+    out: dict[int, str] = {}
+    for v in values:
+        port, _, proto = v.partition("=")
+        if not port.isdigit() or not 0 < int(port) < 65536 or proto not in ("websocket", "http"):
+            return None
+        out[int(port)] = proto
+    return out
+
+
+def _same_file(output: str, capture: str) -> bool:
+    if output == "-":
+        return False
+    try:
+        return os.path.samefile(output, capture)
+    except OSError:
+        return os.path.abspath(output) == os.path.abspath(capture)
+
+
+def _err(capture: str, message: str) -> None:
+    print(f"socketscope: {capture}: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _text_out(path: str) -> Iterator[IO[str]]:
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def _binary_out(path: str) -> Iterator[IO[bytes]]:
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with open(path, "wb") as fh:
+        yield fh
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from analyzer.api import analyze_reader
+    from analyzer.capture.pcapfile import CaptureError, open_capture
+    from analyzer.export.select import Selected, Selection, default_layer
+    from analyzer.pipeline import Options
+
+    fmt: str = args.format
+    if args.layer is not None and fmt != "jsonl":
+        print("socketscope: export: --layer applies to --format jsonl only", file=sys.stderr)
+        return EXIT_USAGE
+    if fmt == "csv" and args.output == "-":
+        print("socketscope: export: --format csv writes several files: -o wants a directory", file=sys.stderr)
+        return EXIT_USAGE
+    if _same_file(args.output, args.capture):
+        print("socketscope: export: the output would overwrite the capture", file=sys.stderr)
+        return EXIT_USAGE
+    decode_as = _decode_as(args.decode_as)
+    if decode_as is None:
+        print("socketscope: export: --decode-as wants PORT=websocket or PORT=http", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        reader = open_capture(args.capture)
+    except CaptureError as exc:
+        _err(args.capture, str(exc))
+        return EXIT_NOT_CAPTURE
+    analysis = analyze_reader(reader, Options(decode_as=decode_as))
+    selection = Selection.of(args.connection, args.sid, args.namespace, args.event)
+    selected = Selected(analysis, selection)
+    _warn_unknown(args, analysis, selected)
+    try:
+        if fmt == "jsonl":
+            layer = args.layer or default_layer(selected)
+            _write_jsonl(selected, layer, args.output)
+        elif fmt == "csv":
+            from analyzer.export.csvout import write_csv
+
+            write_csv(selected, args.output, raw=args.csv_raw)
+        elif fmt == "har":
+            _write_har(selected, args.capture, args.output)
+        else:
+            from analyzer.export.pcapslice import write_pcapng_slice
+
+            with _binary_out(args.output) as out:
+                write_pcapng_slice(args.capture, selected.connections, out)
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        print(f"socketscope: export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if analysis.capture.error:
+        _err(args.capture, analysis.capture.error)
+        return EXIT_DAMAGED
+    return EXIT_OK
+
+
+def _write_jsonl(selected: Selected, layer: str, output: str) -> None:
+    from analyzer.export.jsonl import write_jsonl
+
+    with _text_out(output) as out:
+        write_jsonl(selected, layer, out)
+
+
+def _write_har(selected: Selected, capture: str, output: str) -> None:
+    from analyzer.export.har import needed_frames, packet_times, write_har
+
+    times = packet_times(capture, needed_frames(selected))
+    with _text_out(output) as out:
+        write_har(selected, out, times, comment=f"socketscope export of {capture}")
+
+
+def _warn_unknown(args: argparse.Namespace, analysis: Analysis, selected: Selected) -> None:
+    ids = {c.id for c in analysis.connections}
+    for cid in args.connection:
+        if cid not in ids:
+            _err(args.capture, f"warning: no TCP connection {cid}")
+    sids = {s.sid for s in analysis.engineio_sessions}
+    for sid in args.sid:
+        if sid not in sids:
+            _err(args.capture, f"warning: no Engine.IO session {sid!r}")
+    if not selected.selection.everything and not selected.connections:
+        _err(args.capture, "warning: the selection matches nothing; the export is empty")

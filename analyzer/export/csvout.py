@@ -1,0 +1,369 @@
+"""CSV export: one table per layer, each in its own file of one directory.
+
+Tables and their columns are fixed (`TABLES`) and documented in docs/exports.md. Cells:
+empty for null, `true`/`false` for booleans, timestamps as epoch seconds with every digit
+Python keeps, lists of packet numbers separated by spaces, JSON values as compact JSON text.
+Files are RFC 4180 CSV (comma, double quotes, CRLF), UTF-8 without a BOM.
+
+Captured text is hostile: unless `raw=True`, a free-text cell that starts with `=`, `+`, `-`,
+`@`, TAB or CR gets a leading `'` so that spreadsheets do not run it as a formula (OWASP
+"CSV Injection"). The JSON Lines export always has the exact values.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from analyzer.export.jsonl import safe_text
+from analyzer.export.select import Selected
+from analyzer.model.records import HttpExchange, header_value
+from analyzer.model.websocket import message_dict
+
+__all__ = ["TABLES", "write_csv"]
+
+# table -> columns; free-text columns (captured strings) are marked with a trailing "*" here only
+_SPEC: dict[str, tuple[str, ...]] = {
+    "connections": (
+        "id",
+        "client_ip",
+        "client_port",
+        "server_ip",
+        "server_port",
+        "ip_version",
+        "app_protocol",
+        "sids*",
+        "first_frame",
+        "last_frame",
+        "first_ts",
+        "last_ts",
+        "packets_c2s",
+        "packets_s2c",
+        "payload_bytes_c2s",
+        "payload_bytes_s2c",
+        "handshake_complete",
+        "handshake_rtt_ms",
+        "end",
+        "retransmissions",
+        "gaps",
+        "http_exchanges",
+        "ws_url*",
+        "ws_frames",
+        "ws_messages",
+        "ws_close_code_c2s",
+        "ws_close_code_s2c",
+    ),
+    "websocket_messages": (
+        "connection",
+        "sid*",
+        "direction",
+        "ts",
+        "frame",
+        "packets",
+        "opcode",
+        "compressed",
+        "frames",
+        "length",
+        "truncated",
+        "text*",
+        "data_hex",
+    ),
+    "engineio_packets": (
+        "sid*",
+        "connection",
+        "transport",
+        "direction",
+        "ts",
+        "frame",
+        "type",
+        "binary",
+        "b64",
+        "size",
+        "truncated",
+        "data*",
+        "data_hex",
+    ),
+    "socketio_packets": (
+        "sid*",
+        "connection",
+        "transport",
+        "direction",
+        "ts",
+        "frame",
+        "packets",
+        "type",
+        "nsp*",
+        "ack_id",
+        "event*",
+        "args",
+        "data",
+        "attachments",
+        "complete",
+    ),
+    "acks": (
+        "sid*",
+        "nsp*",
+        "ack_id",
+        "event*",
+        "request_direction",
+        "request_ts",
+        "request_frame",
+        "response_ts",
+        "response_frame",
+        "latency_ms",
+    ),
+    "anomalies": ("code", "severity", "layer", "connection", "direction", "frames", "message*"),
+    "http": (
+        "connection",
+        "index",
+        "sid*",
+        "method*",
+        "target*",
+        "host*",
+        "request_version*",
+        "request_frame",
+        "request_ts",
+        "request_frames",
+        "request_body_bytes",
+        "request_content_type*",
+        "upgrade*",
+        "status",
+        "reason*",
+        "response_version*",
+        "response_frame",
+        "response_ts",
+        "response_frames",
+        "response_body_bytes",
+        "response_content_type*",
+    ),
+}
+TABLES: dict[str, tuple[str, ...]] = {t: tuple(c.rstrip("*") for c in cols) for t, cols in _SPEC.items()}
+_FREE_TEXT: dict[str, frozenset[int]] = {
+    t: frozenset(i for i, c in enumerate(cols) if c.endswith("*")) for t, cols in _SPEC.items()
+}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+Row = list[Any]
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, tuple | list):
+        return safe_text(" ".join(str(x) for x in v))
+    return safe_text(str(v))
+
+
+def _json(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+
+def _connections(sel: Selected) -> Iterator[Row]:
+    for c in sel.connections:
+        tcp = c.tcp
+        hs = tcp.get("handshake") or {}
+        ws = c.websocket
+        close = ws.close if ws is not None else {}
+        yield [
+            c.id,
+            c.client.get("ip"),
+            c.client.get("port"),
+            c.server.get("ip"),
+            c.server.get("port"),
+            c.ip_version,
+            c.app_protocol,
+            sel.sids_of_connection(c.id),
+            tcp.get("first_frame"),
+            tcp.get("last_frame"),
+            tcp.get("first_ts"),
+            tcp.get("last_ts"),
+            (tcp.get("packets") or {}).get("c2s"),
+            (tcp.get("packets") or {}).get("s2c"),
+            (tcp.get("payload_bytes") or {}).get("c2s"),
+            (tcp.get("payload_bytes") or {}).get("s2c"),
+            hs.get("complete"),
+            hs.get("rtt_ms"),
+            tcp.get("end"),
+            tcp.get("retransmissions"),
+            tcp.get("gaps"),
+            len(c.http),
+            ws.url if ws is not None else None,
+            (len(ws.frames) + ws.frames_dropped) if ws is not None else None,
+            len(ws.messages) if ws is not None else None,
+            (close.get("c2s") or {}).get("code"),
+            (close.get("s2c") or {}).get("code"),
+        ]
+
+
+def _ws_messages(sel: Selected) -> Iterator[Row]:
+    for c in sel.connections:
+        if c.websocket is None:
+            continue
+        sid = sel.sid_of_connection(c.id)
+        for m in c.websocket.messages:
+            d = message_dict(m)
+            yield [
+                c.id,
+                sid,
+                d["direction"],
+                m.ts,
+                m.frame,
+                m.frames,
+                m.opcode,
+                m.compressed,
+                m.nframes,
+                m.length,
+                m.truncated,
+                d["text"],
+                d["data_hex"],
+            ]
+
+
+def _eio_packets(sel: Selected) -> Iterator[Row]:
+    for s in sel.sessions:
+        for p in sel.eio_packets(s):
+            pk = p.packet
+            yield [
+                s.sid,
+                p.connection,
+                p.transport,
+                p.direction.value,
+                p.ts,
+                p.frame,
+                pk.type.wire_name,
+                pk.binary,
+                pk.b64,
+                p.size,
+                p.truncated,
+                pk.data if isinstance(pk.data, str) and pk.data != "" else None,
+                pk.data.hex() if isinstance(pk.data, bytes) else None,
+            ]
+
+
+def _sio_packets(sel: Selected) -> Iterator[Row]:
+    for s in sel.sessions:
+        for p in sel.sio_packets(s):
+            d = p.to_dict()
+            yield [
+                s.sid,
+                p.connection,
+                p.transport,
+                d["direction"],
+                p.ts,
+                p.frame,
+                p.frames or (p.frame,),
+                d["type"],
+                d["nsp"],
+                d["ack_id"],
+                d["event"],
+                _json(d["args"]),
+                _json(d["data"]),
+                d["attachments"],
+                p.complete,
+            ]
+
+
+def _acks(sel: Selected) -> Iterator[Row]:
+    for s in sel.sessions:
+        for a in sel.acks(s):
+            yield [
+                s.sid,
+                a.nsp,
+                a.ack_id,
+                a.event,
+                a.request_direction.value,
+                a.request_ts,
+                a.request_frame,
+                a.response_ts,
+                a.response_frame,
+                a.latency_ms,
+            ]
+
+
+def _anomalies(sel: Selected) -> Iterator[Row]:
+    for a in sel.anomalies():
+        yield [
+            a.code,
+            a.severity.value,
+            a.layer.value,
+            a.connection,
+            a.direction.value if a.direction is not None else None,
+            a.frames,
+            a.message,
+        ]
+
+
+def _http_row(sel: Selected, x: HttpExchange) -> Row:
+    q, r = x.request, x.response
+    sid = sel.sid_of_request(x.connection, q.frame, q.target) if q is not None else None
+    return [
+        x.connection,
+        x.index,
+        sid,
+        q.method if q else None,
+        q.target if q else None,
+        header_value(q.headers, "host") if q else None,
+        q.version if q else None,
+        q.frame if q else None,
+        q.ts if q else None,
+        q.frames if q else None,
+        len(q.body) if q else None,
+        header_value(q.headers, "content-type") if q else None,
+        header_value(q.headers, "upgrade") if q else None,
+        r.status if r else None,
+        r.reason if r else None,
+        r.version if r else None,
+        r.frame if r else None,
+        r.ts if r else None,
+        r.frames if r else None,
+        len(r.body) if r else None,
+        header_value(r.headers, "content-type") if r else None,
+    ]
+
+
+def _http(sel: Selected) -> Iterator[Row]:
+    for c in sel.connections:
+        for x in c.http:
+            yield _http_row(sel, x)
+
+
+_ROWS: dict[str, Callable[[Selected], Iterable[Row]]] = {
+    "connections": _connections,
+    "websocket_messages": _ws_messages,
+    "engineio_packets": _eio_packets,
+    "socketio_packets": _sio_packets,
+    "acks": _acks,
+    "anomalies": _anomalies,
+    "http": _http,
+}
+
+
+def write_csv(selected: Selected, directory: str, raw: bool = False) -> dict[str, int]:
+    """Write `<table>.csv` for every table into `directory` (created if needed); returns rows per table."""
+    os.makedirs(directory, exist_ok=True)
+    counts: dict[str, int] = {}
+    for table, columns in TABLES.items():
+        free = () if raw else _FREE_TEXT[table]
+        path = os.path.join(directory, table + ".csv")
+        n = 0
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(columns)
+            for row in _ROWS[table](selected):
+                cells = [_cell(v) for v in row]
+                for i in free:
+                    if cells[i].startswith(_FORMULA_START):
+                        cells[i] = "'" + cells[i]
+                w.writerow(cells)
+                n += 1
+        counts[table] = n
+    return counts

@@ -1,0 +1,421 @@
+"""HAR 1.2 export, with WebSocket messages the way Chrome DevTools writes them.
+
+Every HTTP exchange of the selected connections is an entry (Engine.IO long-polling included,
+bodies in `text`, base64 with `encoding: "base64"` when they are binary). A WebSocket
+connection is the entry of its upgrade request (status 101, `_resourceType: "websocket"`)
+carrying its text and binary messages in `_webSocketMessages`: `type` "send" (client to
+server) or "receive", `time` in epoch seconds, `opcode` 1 or 2, `data` the text, or base64 for
+binary (as the Chrome DevTools protocol's `payloadData`).
+
+Timings come from the packet timestamps (HAR 1.2 "timings"): the entry starts at the first
+packet of the request; `send` runs to its last packet, `wait` to the first packet of the
+response, `receive` to its last packet. DNS, TLS and connection set-up are not part of an
+exchange here: `blocked`, `dns`, `connect`, `ssl` are -1 ("does not apply").
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from analyzer.capture.pcapfile import open_capture
+from analyzer.export.jsonl import json_line
+from analyzer.export.select import Selected
+from analyzer.model.analysis import ConnectionRecord
+from analyzer.model.records import Headers, HttpExchange, HttpRequest, HttpResponse, header_value
+from analyzer.model.websocket import WebSocketRecord
+from analyzer.protocols.engineio import parse_engineio_query
+
+__all__ = ["build_entries", "har_time", "needed_frames", "packet_times", "write_har"]
+
+HAR_VERSION = "1.2"
+MAX_COOKIES = 200  # per header set: captured headers are hostile
+MAX_QUERY_FIELDS = 200
+_MAX_TARGET = 16384
+
+
+def har_time(ts: float) -> str:
+    """ISO 8601 in UTC with microseconds, as `startedDateTime` wants (HAR 1.2 "entries")."""
+    try:
+        dt = datetime.fromtimestamp(ts, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        dt = datetime.fromtimestamp(0, tz=UTC)
+    return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def needed_frames(selected: Selected) -> set[int]:
+    """Packets whose timestamps the timings need: the first packet of each request and response."""
+    out: set[int] = set()
+    for c in selected.connections:
+        for x in c.http:
+            for part in (x.request, x.response):
+                if part is not None and part.frames:
+                    out.add(part.frames[0])
+    return out
+
+
+def packet_times(path: str, frames: Iterable[int]) -> dict[int, float]:
+    """Timestamps of some packets of a capture (a second, cheap pass over the file)."""
+    want = set(frames)
+    out: dict[int, float] = {}
+    if not want:
+        return out
+    last = max(want)
+    reader = open_capture(path)
+    try:
+        for pkt in reader:
+            if pkt.frame in want:
+                out[pkt.frame] = pkt.ts
+            if pkt.frame >= last:
+                break
+    finally:
+        reader.close()
+    return out
+
+
+# -- pieces of an entry --------------------------------------------------------------------------------
+def _headers(headers: Headers) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in headers]
+
+
+def _all_values(headers: Headers, name: str) -> list[str]:
+    lname = name.lower()
+    return [v for k, v in headers if k.lower() == lname]
+
+
+def _request_cookies(headers: Headers) -> list[dict[str, Any]]:
+    """Cookie header pairs (RFC 6265 §5.4)."""
+    out: list[dict[str, Any]] = []
+    for value in _all_values(headers, "cookie"):
+        for part in value.split(";"):
+            name, eq, val = part.strip().partition("=")
+            if eq and name and len(out) < MAX_COOKIES:
+                out.append({"name": name, "value": val})
+    return out
+
+
+def _response_cookies(headers: Headers) -> list[dict[str, Any]]:
+    """Set-Cookie headers with their attributes (RFC 6265 §5.2)."""
+    out: list[dict[str, Any]] = []
+    for value in _all_values(headers, "set-cookie")[:MAX_COOKIES]:
+        first, *attrs = value.split(";")
+        name, eq, val = first.strip().partition("=")
+        if not eq or not name:
+            continue
+        cookie: dict[str, Any] = {"name": name, "value": val, "httpOnly": False, "secure": False}
+        for a in attrs[:32]:
+            k, _, v = a.strip().partition("=")
+            k = k.lower()
+            if k in ("path", "domain", "expires"):
+                cookie[k] = v
+            elif k == "httponly":
+                cookie["httpOnly"] = True
+            elif k == "secure":
+                cookie["secure"] = True
+        out.append(cookie)
+    return out
+
+
+def _host(conn: ConnectionRecord, headers: Headers) -> str:
+    host = header_value(headers, "host")
+    if host:
+        return host
+    ip, port = str(conn.server.get("ip", "")), conn.server.get("port", "")
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _url(conn: ConnectionRecord, req: HttpRequest, scheme: str) -> str:
+    target = req.target
+    if "://" in target[:16]:  # absolute-form (RFC 9112 §3.2.2)
+        return target
+    if not target.startswith("/"):  # authority-form or asterisk-form (§3.2.3, §3.2.4)
+        target = "/" + target if target != "*" else "/"
+    return f"{scheme}://{_host(conn, req.headers)}{target}"
+
+
+def _query(target: str) -> list[dict[str, str]]:
+    try:
+        query = urlsplit(target[:_MAX_TARGET]).query
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        return []
+    return [{"name": k, "value": v} for k, v in pairs]
+
+
+def _is_binary(body: bytes, content_type: str | None) -> bool:
+    if content_type is not None and content_type.split(";")[0].strip().lower() == "application/octet-stream":
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _body_text(body: bytes, content_type: str | None) -> dict[str, Any]:
+    if _is_binary(body, content_type):
+        return {"text": base64.b64encode(body).decode("ascii"), "encoding": "base64"}
+    return {"text": body.decode("utf-8")}
+
+
+def _body_size(headers: Headers, body: bytes, truncated: bool) -> int:
+    """Bytes of the body on the wire: Content-Length, else the body when no coding was undone."""
+    cl = (header_value(headers, "content-length") or "").strip()
+    if cl.isascii() and cl.isdigit() and len(cl) < 19:  # RFC 9110 §8.6: 1*DIGIT
+        return int(cl)
+    if header_value(headers, "transfer-encoding") or header_value(headers, "content-encoding") or truncated:
+        return -1
+    return len(body)
+
+
+def _request(conn: ConnectionRecord, req: HttpRequest, scheme: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "method": req.method,
+        "url": _url(conn, req, scheme),
+        "httpVersion": req.version,
+        "cookies": _request_cookies(req.headers),
+        "headers": _headers(req.headers),
+        "queryString": _query(req.target),
+        "headersSize": -1,
+        "bodySize": _body_size(req.headers, req.body, req.body_truncated),
+    }
+    if req.body:
+        ct = header_value(req.headers, "content-type")
+        post: dict[str, Any] = {"mimeType": ct or "application/octet-stream", "params": []}
+        post.update(_body_text(req.body, ct))
+        if req.body_truncated:
+            post["comment"] = "body cut at the capture bound"
+        out["postData"] = post
+    return out
+
+
+def _response(resp: HttpResponse | None) -> dict[str, Any]:
+    if resp is None:
+        return {
+            "status": 0,
+            "statusText": "",
+            "httpVersion": "",
+            "cookies": [],
+            "headers": [],
+            "content": {"size": 0, "mimeType": "x-unknown"},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+            "_error": "no response in the capture",
+        }
+    ct = header_value(resp.headers, "content-type")
+    content: dict[str, Any] = {"size": len(resp.body), "mimeType": ct or "x-unknown"}
+    if resp.body:
+        content.update(_body_text(resp.body, ct))
+    if resp.body_truncated:
+        content["comment"] = "body cut at the capture bound"
+    return {
+        "status": resp.status,
+        "statusText": resp.reason,
+        "httpVersion": resp.version,
+        "cookies": _response_cookies(resp.headers),
+        "headers": _headers(resp.headers),
+        "content": content,
+        "redirectURL": header_value(resp.headers, "location") or "",
+        "headersSize": -1,
+        "bodySize": 0 if resp.status == 101 else _body_size(resp.headers, resp.body, resp.body_truncated),
+    }
+
+
+def _ms(a: float, b: float) -> float:
+    """Milliseconds from a to b, never negative (HAR timings are durations)."""
+    return round(max(0.0, (b - a) * 1000.0), 3)
+
+
+def _timings(
+    req: HttpRequest, resp: HttpResponse | None, times: Mapping[int, float]
+) -> tuple[float, dict[str, float]]:
+    """(start ts, timings) of an exchange; a packet not in `times` counts as the record's own ts."""
+    start = times.get(req.frames[0], req.ts) if req.frames else req.ts
+    start = min(start, req.ts)
+    send = _ms(start, req.ts)
+    wait = receive = 0.0
+    if resp is not None:
+        first = times.get(resp.frames[0], resp.ts) if resp.frames else resp.ts
+        first = min(first, resp.ts)
+        wait = _ms(req.ts, first)
+        receive = _ms(first, resp.ts)
+    return start, {
+        "blocked": -1,
+        "dns": -1,
+        "connect": -1,
+        "ssl": -1,
+        "send": send,
+        "wait": wait,
+        "receive": receive,
+    }
+
+
+def _ws_messages(ws: WebSocketRecord) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in ws.messages:
+        msg: dict[str, Any] = {
+            "type": "send" if m.direction.value == "c2s" else "receive",
+            "time": m.ts,
+            "opcode": 1 if m.opcode == "text" else 2,
+        }
+        if m.opcode == "text":
+            try:
+                msg["data"] = m.data.decode("utf-8")
+            except UnicodeDecodeError:  # RFC 6455 §8.1: not UTF-8; shown with U+FFFD, flagged
+                msg["data"] = m.data.decode("utf-8", "replace")
+                if not m.truncated:
+                    msg["_invalidUtf8"] = True
+        else:
+            msg["data"] = base64.b64encode(m.data).decode("ascii")
+        if m.truncated:
+            msg["_truncated"] = True
+            msg["_length"] = m.length
+        out.append(msg)
+    return out
+
+
+def _entry(
+    selected: Selected,
+    conn: ConnectionRecord,
+    x: HttpExchange,
+    times: Mapping[int, float],
+    ws: WebSocketRecord | None,
+) -> tuple[float, dict[str, Any]]:
+    req = x.request
+    assert req is not None
+    scheme = "ws" if ws is not None else "http"
+    start, timings = _timings(req, x.response, times)
+    sid = selected.sid_of_request(conn.id, req.frame, req.target)
+    if ws is not None:
+        rtype = "websocket"
+    elif parse_engineio_query(req.target) is not None:
+        rtype = "xhr"
+    else:
+        rtype = "other"
+    entry: dict[str, Any] = {
+        "startedDateTime": har_time(start),
+        "time": round(timings["send"] + timings["wait"] + timings["receive"], 3),
+        "request": _request(conn, req, scheme),
+        "response": _response(x.response),
+        "cache": {},
+        "timings": timings,
+        "serverIPAddress": str(conn.server.get("ip", "")),
+        "connection": str(conn.id),
+        "_resourceType": rtype,
+        "_socketscope": {
+            "connection": conn.id,
+            "exchange": x.index,
+            "sid": sid,
+            "request_frames": list(req.frames),
+            "response_frames": list(x.response.frames) if x.response is not None else [],
+        },
+    }
+    if ws is not None:
+        entry["_webSocketMessages"] = _ws_messages(ws)
+    return start, entry
+
+
+def _headless_ws_entry(
+    conn: ConnectionRecord, ws: WebSocketRecord, sid: str | None
+) -> tuple[float, dict[str, Any]]:
+    """A WebSocket decoded without its handshake (--decode-as): the entry HAR viewers need, marked so."""
+    start = min((m.ts for m in ws.messages), default=conn.tcp.get("first_ts") or 0.0)
+    ip, port = str(conn.server.get("ip", "")), conn.server.get("port", "")
+    host = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    entry: dict[str, Any] = {
+        "startedDateTime": har_time(start),
+        "time": 0,
+        "request": {
+            "method": "GET",
+            "url": f"ws://{host}/",
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": [],
+            "queryString": [],
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "response": {
+            "status": 101,
+            "statusText": "Switching Protocols",
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "headers": [],
+            "content": {"size": 0, "mimeType": "x-unknown"},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "cache": {},
+        "timings": {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": 0, "wait": 0, "receive": 0},
+        "serverIPAddress": ip,
+        "connection": str(conn.id),
+        "comment": "the WebSocket handshake is not in the capture: request and response are placeholders",
+        "_resourceType": "websocket",
+        "_socketscope": {"connection": conn.id, "exchange": None, "sid": sid, "handshake_captured": False},
+        "_webSocketMessages": _ws_messages(ws),
+    }
+    return start, entry
+
+
+def build_entries(selected: Selected, times: Mapping[int, float] | None = None) -> Iterator[dict[str, Any]]:
+    """HAR entries of the selection, sorted by start time. Exchanges without a request are left out
+    (HAR 1.2 requires one)."""
+    times = times or {}
+    keyed: list[tuple[float, int, int, dict[str, Any]]] = []
+    for conn in selected.connections:
+        ws = conn.websocket
+        upgrade_frame = (ws.handshake or {}).get("request_frame") if ws is not None else None
+        ws_done = False
+        for x in conn.http:
+            if x.request is None:
+                continue
+            is_upgrade = (
+                ws is not None
+                and not ws_done
+                and x.response is not None
+                and x.response.status == 101
+                and (upgrade_frame is None or x.request.frame == upgrade_frame)
+            )
+            start, entry = _entry(selected, conn, x, times, ws if is_upgrade else None)
+            ws_done = ws_done or is_upgrade
+            keyed.append((start, conn.id, x.index, entry))
+        if ws is not None and not ws_done:
+            start, entry = _headless_ws_entry(conn, ws, selected.sid_of_connection(conn.id))
+            keyed.append((start, conn.id, 1 << 30, entry))
+    keyed.sort(key=lambda k: (k[0], k[1], k[2]))
+    for *_, entry in keyed:
+        yield entry
+
+
+def write_har(
+    selected: Selected,
+    out: IO[str],
+    times: Mapping[int, float] | None = None,
+    comment: str | None = None,
+) -> int:
+    """Write the HAR document to `out`, one entry at a time; returns the number of entries."""
+    from analyzer import __version__
+
+    log_head: dict[str, Any] = {
+        "version": HAR_VERSION,
+        "creator": {"name": "socketscope", "version": __version__},
+        "pages": [],
+    }
+    if comment is not None:
+        log_head["comment"] = comment
+    head = json_line({"log": log_head}).rstrip("\n")
+    # '{"log":{...}}' -> open the log object again to append "entries"
+    out.write(head[:-2] + ',"entries":[\n')
+    n = 0
+    for entry in build_entries(selected, times):
+        if n:
+            out.write(",\n")
+        out.write(json_line(entry).rstrip("\n"))
+        n += 1
+    out.write("\n]}}\n")
+    return n
