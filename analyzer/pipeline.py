@@ -28,8 +28,9 @@ class Options:
     keep_frames: bool = True  # keep every WebSocket frame record (the UI and tests want them)
     keep_payload_bytes: int = 1 << 20  # per frame/message, for display
     max_message_bytes: int = 16 << 20
-    # live printing: an object with on_connection_open(conn), on_http_exchange(ex), on_websocket_open(
-    # connection, request, response), on_ws_message(msg), on_anomaly(a) (analyzer/live_printer.py); None = no cost
+    # live printing: an object with on_connection_open(conn), on_http_exchange(ex),
+    # on_websocket_open(connection, request, response), on_ws_message(msg), on_anomaly(a)
+    # (analyzer/live_printer.py); None costs nothing
     observer: Any = None
 
 

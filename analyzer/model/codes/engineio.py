@@ -18,7 +18,6 @@ __all__ = [
     "BAD_OPEN_PACKET",
     "BAD_PACKET_TYPE",
     "BAD_POST_REPLY",
-    "POST_REPLY_CASE",
     "BAD_QUERY",
     "BAD_XHR2_RECORD",
     "BINARY_CONTENT_TYPE",
@@ -33,6 +32,7 @@ __all__ = [
     "PING_INTERVAL_EXCEEDED",
     "PING_TIMEOUT",
     "POLLING_AFTER_UPGRADE",
+    "POST_REPLY_CASE",
     "REQUEST_REJECTED",
     "SECOND_WEBSOCKET",
     "UNEXPECTED_PING",
@@ -182,7 +182,7 @@ POST_REPLY_CASE = register(
     "eio.post-reply-case",
     Severity.CHAT,
     _L,
-    "polling POST answered 'OK' rather than the spec's 'ok' (python-engineio does this; clients ignore the body)",
+    "polling POST answered 'OK' rather than the spec's 'ok' (python-engineio does this; clients ignore it)",
     "EIO v4 'Sending and receiving data' (G3); python-engineio handle_post_request",
 )
 REQUEST_REJECTED = register(
