@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--messages", action="store_true", help="print WebSocket messages as a log")
     a.add_argument("--events", action="store_true", help="print Socket.IO events as a log")
     a.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    from analyzer.cli_serve import add_serve_parser
+
+    add_serve_parser(sub)
     from analyzer.cli_export import add_export_parser
 
     add_export_parser(sub)
@@ -55,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from analyzer.cli_serve import run_serve
+
+        return run_serve(args)
     if args.command == "analyze":
         return _analyze(args)
     if args.command == "export":

@@ -1,3 +1,122 @@
-"""socketscope web UI (Flask + plotly)."""
+"""socketscope web UI (Flask + plotly): `create_app()` builds the application.
 
-__all__: list[str] = []
+Captured content is hostile: templates autoescape, scripts are static files that build
+the DOM with textContent, and every response carries a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+
+from webui.store import CaptureStore
+
+__all__ = [
+    "CSP",
+    "LOOPBACK_HOSTS",
+    "create_app",
+    "default_capture_dirs",
+    "plotly_js_path",
+    "plotly_style_guards",
+]
+
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        # plotly.js creates one empty <style> element and fills it through the CSSOM (allowed);
+        # the hash is that of the empty string, so no inline style text can ever run.
+        "style-src 'self' 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def plotly_js_path() -> str:
+    import plotly
+
+    return os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+
+
+def plotly_style_guards() -> list[str]:
+    """Ids of the <style> elements plotly.min.js injects only when no element has that id
+    (the maplibre stylesheet): the pages carry an empty element with each id, so nothing is
+    injected and the strict CSP has nothing to block."""
+    try:
+        with open(plotly_js_path(), encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return []
+    return sorted(set(re.findall(r'getElementById\("([0-9a-f]{32,64})"\)', text)))
+
+
+def default_capture_dirs() -> list[str]:
+    """The bundled captures/ folder of a source checkout, when there is one."""
+    here = Path(__file__).resolve().parent.parent / "captures"
+    return [str(here)] if here.is_dir() else []
+
+
+def create_app(
+    captures: list[str] | None = None,
+    folders: list[str] | None = None,
+    upload_dir: str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """The Flask app. `captures`: files named on the command line; `folders`: folders whose
+    pcap/pcapng files are listed (default: the bundled captures/); `upload_dir`: where uploads
+    go (default: a new temporary folder)."""
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=256 << 20,
+        ANALYSIS_WAIT=1.5,  # seconds a page waits for an analysis before showing progress
+        CACHE_SIZE=8,
+        TRUSTED_HOSTS=list(LOOPBACK_HOSTS),  # DNS rebinding: only loopback names answer
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    if config:
+        app.config.update(config)
+    app.jinja_env.autoescape = True  # every template, whatever its name
+    if upload_dir is None:
+        upload_dir = app.config.get("UPLOAD_DIR") or tempfile.mkdtemp(prefix="socketscope-uploads-")
+    app.extensions["socketscope.store"] = CaptureStore(
+        folders=default_capture_dirs() if folders is None else folders,
+        files=captures or [],
+        upload_dir=upload_dir,
+        cache_size=int(app.config["CACHE_SIZE"]),
+        analyze=app.config.get("ANALYZE"),
+    )
+    app.extensions["socketscope.plotly_guards"] = plotly_style_guards()
+    app.extensions["socketscope.csrf"] = app.config.get("CSRF_TOKEN") or secrets.token_urlsafe(32)
+
+    from webui.api import bp as api_bp
+    from webui.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        if request.path.startswith("/api/") or request.endpoint == "pages.upload":
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    return app

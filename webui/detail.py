@@ -1,0 +1,329 @@
+"""The drill-down of one row: its OSI stack, each layer with its fields, and hex dumps.
+
+Sections are plain data (titles, field lists, tables, hex dump lines); the template prints
+them as text, autoescaped. Raw packet bytes come from `analyzer.decode.details`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from webui.index import LAYER_NAMES, WS_OPCODE_NAMES, Index, Row, as_dict, as_list, record_packets
+
+__all__ = ["MAX_DUMP", "MAX_PACKETS", "build_detail", "hexdump", "packet_sections"]
+
+MAX_DUMP = 64 << 10  # bytes shown per hex dump
+MAX_PACKETS = 64  # packets described on one detail page
+
+PacketLoader = Callable[[list[int]], list[dict[str, Any]]]
+
+
+def hexdump(data: bytes, limit: int = MAX_DUMP) -> list[str]:
+    """Wireshark-style lines: offset, 16 hex bytes, printable ASCII."""
+    cut = data[:limit]
+    lines = []
+    for off in range(0, len(cut), 16):
+        chunk = cut[off : off + 16]
+        hexpart = " ".join(f"{b:02x}" for b in chunk[:8]) + "  " + " ".join(f"{b:02x}" for b in chunk[8:])
+        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
+        lines.append(f"{off:06x}  {hexpart:<48}  {text}")
+    if len(data) > limit:
+        lines.append(f"... {len(data) - limit:,} more bytes not shown")
+    return lines
+
+
+def _from_hex(h: Any) -> bytes | None:
+    if not isinstance(h, str):
+        return None
+    try:
+        return bytes.fromhex(h)
+    except ValueError:
+        return None
+
+
+def _section(title: str, layer: str, fields: list[tuple[str, Any]], **extra: Any) -> dict[str, Any]:
+    sec: dict[str, Any] = {"title": title, "layer": layer, "fields": [(k, _show(v)) for k, v in fields]}
+    sec.update(extra)
+    return sec
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "\u2014"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.6f}"
+    if isinstance(v, list | dict):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def _dump(title: str, data: bytes | None) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    return [{"title": f"{title} ({len(data):,} bytes)", "lines": hexdump(data)}]
+
+
+def _sio_section(ix: Index, row: Row) -> dict[str, Any]:
+    p = ix.record(row)
+    data = p.get("data")
+    return _section(
+        f"Socket.IO packet: {row.kind}",
+        "socketio",
+        [
+            ("type", p.get("type")),
+            ("namespace", p.get("nsp")),
+            ("event", p.get("event")),
+            ("ack id", p.get("ack_id")),
+            ("attachments", p.get("attachments")),
+            ("direction", p.get("direction")),
+            ("transport", p.get("transport")),
+            ("connection", p.get("connection")),
+            ("time", p.get("ts")),
+            ("packet", p.get("frame")),
+        ],
+        json=json.dumps(data, ensure_ascii=False, indent=2)[:MAX_DUMP] if data is not None else None,
+        json_title="data (attachments put in place)",
+    )
+
+
+def _eio_section(ix: Index, row: Row) -> dict[str, Any]:
+    p = ix.record(row)
+    payload: bytes | None
+    if p.get("binary"):
+        payload = _from_hex(p.get("data_hex"))
+    else:
+        d = p.get("data")
+        payload = d.encode("utf-8", "replace") if isinstance(d, str) else None
+    return _section(
+        f"Engine.IO packet: {row.kind}",
+        "engineio",
+        [
+            ("type", p.get("type")),
+            ("binary", p.get("binary")),
+            ("data", p.get("data") if not p.get("binary") else None),
+            ("direction", p.get("direction")),
+            ("transport", p.get("transport")),
+            ("connection", p.get("connection")),
+            ("time", p.get("ts")),
+            ("packet", p.get("frame")),
+        ],
+        dumps=_dump("packet data", payload),
+        row_id=row.id,
+    )
+
+
+def _ws_frames_table(frames: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    rows = []
+    for f in frames:
+        op = f.get("opcode")
+        rows.append(
+            [
+                _show(f.get("frame")),
+                _show(f.get("direction")),
+                "1" if f.get("fin") else "0",
+                "".join("1" if f.get(k) else "0" for k in ("rsv1", "rsv2", "rsv3")),
+                f"{op} ({WS_OPCODE_NAMES.get(op, 'reserved') if isinstance(op, int) else '?'})",
+                "1" if f.get("masked") else "0",
+                _show(f.get("mask_key")),
+                _show(f.get("payload_length")),
+                _show(f.get("length_form")),
+            ]
+        )
+    return {
+        "columns": [
+            "packet",
+            "dir",
+            "FIN",
+            "RSV1-3",
+            "opcode",
+            "MASK",
+            "mask key",
+            "payload length",
+            "length form",
+        ],
+        "rows": rows,
+    }
+
+
+def _ws_sections(ix: Index, row: Row) -> list[dict[str, Any]]:
+    rec = ix.record(row)
+    frames = ix.ws_message_frames(row)
+    out = []
+    if row.src[0] == "ws_msg":
+        text = rec.get("text")
+        payload = text.encode("utf-8") if isinstance(text, str) else _from_hex(rec.get("data_hex"))
+        out.append(
+            _section(
+                f"WebSocket message: {row.kind}",
+                "websocket",
+                [
+                    ("opcode", rec.get("opcode")),
+                    ("compressed (permessage-deflate)", rec.get("compressed")),
+                    ("frames", rec.get("frames")),
+                    ("length (after inflating)", rec.get("length")),
+                    ("direction", rec.get("direction")),
+                    ("time", rec.get("ts")),
+                    ("last packet", rec.get("frame")),
+                ],
+                text=text if isinstance(text, str) else None,
+                dumps=_dump("payload, unmasked and inflated", payload),
+                table=_ws_frames_table(frames),
+                table_title="frames (RFC 6455 \u00a75.2)",
+                row_id=row.id,
+            )
+        )
+    else:
+        out.append(
+            _section(
+                f"WebSocket frame: {row.kind}",
+                "websocket",
+                [
+                    ("FIN", rec.get("fin")),
+                    (
+                        "RSV1 / RSV2 / RSV3",
+                        f"{int(bool(rec.get('rsv1')))} {int(bool(rec.get('rsv2')))} "
+                        f"{int(bool(rec.get('rsv3')))}",
+                    ),
+                    ("opcode", rec.get("opcode")),
+                    ("MASK", rec.get("masked")),
+                    ("mask key", rec.get("mask_key")),
+                    ("payload length", rec.get("payload_length")),
+                    ("length form", rec.get("length_form")),
+                    ("close code", rec.get("close_code")),
+                    ("close reason", rec.get("close_reason")),
+                    ("direction", rec.get("direction")),
+                    ("time", rec.get("ts")),
+                    ("packet", rec.get("frame")),
+                ],
+                dumps=_dump("payload, unmasked", _from_hex(rec.get("payload_hex"))),
+                row_id=row.id,
+            )
+        )
+    return out
+
+
+def _http_section(ix: Index, row: Row) -> dict[str, Any]:
+    rec = ix.record(row)
+    body = as_dict(rec, "body")
+    text = body.get("text")
+    payload = text.encode("utf-8") if isinstance(text, str) else _from_hex(body.get("hex"))
+    if row.kind == "request":
+        start = f"{rec.get('method')} {rec.get('target')} {rec.get('version')}"
+    else:
+        start = f"{rec.get('version')} {rec.get('status')} {rec.get('reason')}"
+    headers = [
+        [str(h[0]), str(h[1])] for h in as_list(rec, "headers") if isinstance(h, list | tuple) and len(h) == 2
+    ]
+    return _section(
+        f"HTTP {row.kind}",
+        "http",
+        [
+            ("start line", start),
+            ("body length", body.get("length")),
+            ("body cut for display", body.get("cut")),
+            ("time", rec.get("ts")),
+            ("packet", rec.get("frame")),
+        ],
+        table={"columns": ["header", "value"], "rows": headers},
+        table_title="headers",
+        dumps=_dump("body (decoded)", payload),
+        row_id=row.id,
+    )
+
+
+def _tcp_section(ix: Index, row: Row) -> dict[str, Any]:
+    tcp = as_dict(ix.connection(row.connection), "tcp")
+    hs = as_dict(tcp, "handshake")
+    packets = as_dict(tcp, "packets")
+    return _section(
+        f"TCP connection #{row.connection}: {row.kind}",
+        "tcp",
+        [
+            ("handshake RTT (ms)", hs.get("rtt_ms")),
+            ("handshake complete", hs.get("complete")),
+            ("end", tcp.get("end")),
+            ("packets c2s / s2c", f"{packets.get('c2s')} / {packets.get('s2c')}"),
+            ("retransmissions", tcp.get("retransmissions")),
+            ("gaps", tcp.get("gaps")),
+        ],
+    )
+
+
+def packet_sections(packets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One section per packet: TCP, IP and link fields, then the raw bytes."""
+    out = []
+    for pkt in packets:
+        layers = pkt.get("layers") or []
+        fields: list[tuple[str, Any]] = [
+            ("time", pkt.get("ts")),
+            ("captured / on the wire", f"{pkt.get('captured_length')} / {pkt.get('wire_length')} bytes"),
+        ]
+        for layer in reversed(layers):
+            for k, v in (layer.get("fields") or {}).items():
+                fields.append((f"{layer.get('name')} {k}", v))
+        raw = _from_hex(pkt.get("hex")) or b""
+        off = pkt.get("payload_offset")
+        dumps = []
+        if isinstance(off, int) and 0 <= off <= len(raw):
+            dumps += _dump("link + IP + TCP headers", raw[:off])
+            if off < len(raw):
+                dumps += _dump("TCP payload (as captured: masked, compressed)", raw[off:])
+        else:
+            dumps += _dump("raw packet", raw)
+        out.append(
+            _section(
+                f"Packet {pkt.get('frame')}: " + " / ".join(str(x.get("name")) for x in layers),
+                "packet",
+                fields,
+                dumps=dumps,
+                frame=pkt.get("frame"),
+            )
+        )
+    return out
+
+
+def build_detail(ix: Index, row: Row, load_packets: PacketLoader | None) -> dict[str, Any]:
+    """The stack of one row, top layer first, then the packets that carried it."""
+    sections: list[dict[str, Any]] = []
+    frames: set[int] = set(row.packets)
+    carriers: list[Row] = []
+    if row.layer == "socketio":
+        sections.append(_sio_section(ix, row))
+        for e in ix.sio_eio_rows(row):
+            sections.append(_eio_section(ix, e))
+            frames.update(e.packets)
+            carriers.extend(c for c in ix.carrier_rows(e) if c not in carriers)
+    elif row.layer == "engineio":
+        sections.append(_eio_section(ix, row))
+        carriers.extend(ix.carrier_rows(row))
+    elif row.layer == "websocket":
+        sections.extend(_ws_sections(ix, row))
+        for f in ix.ws_message_frames(row):
+            frames.update(record_packets(f))
+    elif row.layer == "http":
+        sections.append(_http_section(ix, row))
+    elif row.layer == "tcp":
+        sections.append(_tcp_section(ix, row))
+    for c in carriers:
+        if c.layer == "websocket":
+            sections.extend(_ws_sections(ix, c))
+            for f in ix.ws_message_frames(c):
+                frames.update(record_packets(f))
+        else:
+            sections.append(_http_section(ix, c))
+        frames.update(c.packets)
+    wanted = sorted(frames)
+    packets = load_packets(wanted[:MAX_PACKETS]) if load_packets and wanted else []
+    sections.extend(packet_sections(packets))
+    return {
+        "row": row.to_dict(),
+        "layer_name": LAYER_NAMES.get(row.layer, row.layer),
+        "sections": sections,
+        "frames": wanted,
+        "frames_cut": len(wanted) > MAX_PACKETS,
+        "carriers": [c.to_dict() for c in carriers],
+    }

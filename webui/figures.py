@@ -1,0 +1,671 @@
+"""Pure functions: analysis index -> plotly figures (as plain JSON-ready dicts).
+
+Every string that came from the capture is HTML-escaped before it goes into a figure:
+plotly renders a small HTML subset in hover labels and tick texts, and captured bytes
+are hostile. Plotly turns the entities back into characters, shown as text.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+from webui.index import Index, Row, as_dict, as_int, as_list, as_str, conn_label, session_label
+
+_int, _str = as_int, as_str
+
+__all__ = [
+    "MAX_POINTS",
+    "ack_latency",
+    "heartbeat_rtts",
+    "latency_figures",
+    "latency_tables",
+    "osi_figure",
+    "osi_layers",
+    "timeline_figure",
+    "upgrade_latencies",
+    "ws_ping_rtts",
+]
+
+MAX_POINTS = 20_000  # above this, the timeline is binned by time
+BINS = 400
+
+# Marker categories: (key, legend label, colour).
+_CATEGORIES = {
+    "tcp": ("TCP", "#7f7f7f"),
+    "http": ("HTTP", "#1f77b4"),
+    "ws-data": ("WebSocket message", "#2ca02c"),
+    "ws-control": ("WebSocket control", "#98df8a"),
+    "engineio": ("Engine.IO", "#ff7f0e"),
+    "socketio": ("Socket.IO", "#d62728"),
+}
+_OFFSETS = {
+    "tcp": -0.32,
+    "http": -0.16,
+    "ws-data": 0.0,
+    "ws-control": 0.0,
+    "engineio": 0.16,
+    "socketio": 0.32,
+}
+_SYMBOLS = {"c2s": "triangle-right", "s2c": "triangle-left", None: "circle"}
+_DIR_TEXT = {"c2s": "client \u2192 server", "s2c": "server \u2192 client", None: ""}
+_SEVERITY_COLOURS = {"chat": "#9467bd", "note": "#17becf", "warn": "#bcbd22", "error": "#e31a1c"}
+_LAYOUT_BASE: dict[str, Any] = {
+    "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+    "paper_bgcolor": "#ffffff",
+    "plot_bgcolor": "#fafafa",
+    "hoverlabel": {"align": "left"},
+}
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _category(row: Row) -> str:
+    if row.layer == "websocket":
+        return "ws-data" if row.kind in ("text", "binary") else "ws-control"
+    return row.layer
+
+
+def lanes(ix: Index) -> tuple[list[str], dict[tuple[str, int], int]]:
+    """Lane labels (top to bottom) and (kind, index) -> lane number: connections, then sessions."""
+    labels: list[str] = []
+    pos: dict[tuple[str, int], int] = {}
+    order: list[tuple[float, str, int, str]] = []
+    for ci, c in enumerate(ix.connections):
+        ts = c.get("tcp", {}).get("first_ts") if isinstance(c.get("tcp"), dict) else None
+        order.append((float(ts) if isinstance(ts, int | float) else ix.t0, "c", ci, conn_label(c)))
+    for si, s in enumerate(ix.sessions):
+        pk = s.get("packets")
+        ts = pk[0].get("ts") if isinstance(pk, list) and pk and isinstance(pk[0], dict) else None
+        order.append((float(ts) if isinstance(ts, int | float) else ix.t0, "s", si, session_label(s, si)))
+    order.sort(key=lambda t: (t[1] == "s", t[0]))
+    for _ts, kind, i, label in order:
+        pos[(kind, i)] = len(labels)
+        labels.append(label)
+    return labels, pos
+
+
+def _lane_of(ix: Index, row: Row, pos: dict[tuple[str, int], int]) -> int | None:
+    if row.session is not None and ("s", row.session) in pos:
+        return pos[("s", row.session)]
+    ci = ix.conn_pos.get(row.connection)
+    return pos.get(("c", ci)) if ci is not None else None
+
+
+def _hover(ix: Index, row: Row) -> str:
+    rel = ix.rel(row.ts) or 0.0
+    bits = [
+        f"{esc(row.layer)} {esc(row.kind)} {esc(_DIR_TEXT[row.direction])}",
+        f"t = {rel:.6f} s, packet {row.frame if row.frame is not None else '?'}",
+        esc(row.summary[:120]),
+    ]
+    if row.nsp is not None:
+        bits.append(f"namespace {esc(row.nsp)}")
+    return "<br>".join(bits)
+
+
+def timeline_figure(
+    ix: Index, t0: float | None = None, t1: float | None = None, max_points: int | None = None
+) -> dict[str, Any]:
+    """One lane per TCP connection and Engine.IO session; a marker per row (binned when many)."""
+    labels, pos = lanes(ix)
+    rows = [r for r in ix.rows if (t0 is None or r.ts - ix.t0 >= t0) and (t1 is None or r.ts - ix.t0 <= t1)]
+    binned = len(rows) > (MAX_POINTS if max_points is None else max_points)
+    groups: dict[tuple[str, str | None], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((_category(r), r.direction), []).append(r)
+    traces: list[dict[str, Any]] = []
+    lo = min((r.ts for r in rows), default=ix.t0) - ix.t0
+    hi = max((r.ts for r in rows), default=ix.t0) - ix.t0
+    width = (hi - lo) / BINS or 1e-6
+    for cat in _CATEGORIES:
+        for direction in ("c2s", "s2c", None):
+            grp = groups.get((cat, direction))
+            if not grp:
+                continue
+            name, colour = _CATEGORIES[cat]
+            trace: dict[str, Any] = {
+                "type": "scatter",
+                "mode": "markers",
+                "name": f"{name} {_DIR_TEXT[direction]}".strip(),
+                "legendgroup": cat,
+                "hoverinfo": "text",
+                "marker": {"color": colour, "symbol": _SYMBOLS[direction], "size": 9, "line": {"width": 0}},
+            }
+            if binned:
+                bins: dict[tuple[int, int], list[Row]] = {}
+                for r in grp:
+                    lane = _lane_of(ix, r, pos)
+                    if lane is None:
+                        continue
+                    b = min(int((r.ts - ix.t0 - lo) / width), BINS - 1)
+                    bins.setdefault((lane, b), []).append(r)
+                xs, ys, texts, custom, sizes = [], [], [], [], []
+                for (lane, b), members in sorted(bins.items()):
+                    start = lo + b * width
+                    xs.append(round(start + width / 2, 6))
+                    ys.append(lane + _OFFSETS[cat])
+                    texts.append(
+                        f"{len(members)} \u00d7 {esc(name)} {esc(_DIR_TEXT[direction])}<br>"
+                        f"t = {start:.3f} .. {start + width:.3f} s<br>click to zoom in"
+                    )
+                    custom.append({"zoom": [round(start, 6), round(start + width, 6)]})
+                    sizes.append(min(6 + 3 * math.log2(len(members)), 24))
+                trace.update(x=xs, y=ys, text=texts, customdata=custom)
+                trace["marker"]["size"] = sizes
+            else:
+                xs, ys, texts, custom = [], [], [], []
+                custom_rows: list[dict[str, int]] = []
+                for r in grp:
+                    lane = _lane_of(ix, r, pos)
+                    if lane is None:
+                        continue
+                    xs.append(round(r.ts - ix.t0, 6))
+                    ys.append(lane + _OFFSETS[cat])
+                    texts.append(_hover(ix, r))
+                    custom_rows.append({"row": r.id})
+                trace.update(x=xs, y=ys, text=texts, customdata=custom_rows)
+            traces.append(trace)
+    traces.extend(_anomaly_trace(ix, pos, t0, t1))
+    n = max(len(labels), 1)
+    layout = {
+        **_LAYOUT_BASE,
+        "title": {"text": "Binned by time: zoom in for single records" if binned else "", "y": 0.99},
+        "xaxis": {"title": {"text": "seconds since the first packet"}, "zeroline": False},
+        "yaxis": {
+            "tickmode": "array",
+            "tickvals": list(range(len(labels))),
+            "ticktext": [esc(x) for x in labels],
+            "autorange": "reversed",
+            "range": [n - 0.5, -0.5],
+            "zeroline": False,
+            "automargin": True,
+        },
+        "height": max(380, 170 + 60 * n),
+        "hovermode": "closest",
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "margin": {"l": 20, "r": 20, "t": 110, "b": 50},
+    }
+    if t0 is not None and t1 is not None:
+        layout["xaxis"]["range"] = [t0, t1]
+    return {
+        "data": traces,
+        "layout": layout,
+        "meta": {"points": len(rows), "binned": binned, "lanes": len(labels)},
+    }
+
+
+def _anomaly_trace(
+    ix: Index, pos: dict[tuple[str, int], int], t0: float | None, t1: float | None
+) -> list[dict[str, Any]]:
+    xs, ys, texts, colours, custom = [], [], [], [], []
+    for i, a in enumerate(ix.anomalies[:MAX_POINTS]):
+        frames = [f for f in as_list(a, "frames") if isinstance(f, int) and not isinstance(f, bool)]
+        ts = ix.ts_of(frames[0]) if frames and isinstance(frames[0], int) else None
+        if ts is None:
+            continue
+        rel = ts - ix.t0
+        if (t0 is not None and rel < t0) or (t1 is not None and rel > t1):
+            continue
+        ci = ix.conn_pos.get(_int(a.get("connection")))
+        lane = pos.get(("c", ci)) if ci is not None else None
+        xs.append(round(rel, 6))
+        ys.append(lane + 0.42 if lane is not None else -0.4)
+        texts.append(f"{esc(a.get('code'))} ({esc(a.get('severity'))})<br>{esc(str(a.get('message'))[:160])}")
+        colours.append(_SEVERITY_COLOURS.get(str(a.get("severity")), "#000000"))
+        custom.append({"anomaly": i, "frames": frames[:50]})
+    if not xs:
+        return []
+    return [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "anomaly",
+            "hoverinfo": "text",
+            "x": xs,
+            "y": ys,
+            "text": texts,
+            "customdata": custom,
+            "marker": {"symbol": "x", "size": 10, "color": colours},
+        }
+    ]
+
+
+# -- the OSI stack --
+def _union(rows: Iterable[Row]) -> int:
+    seen: set[int] = set()
+    for r in rows:
+        seen.update(r.packets)
+    return len(seen)
+
+
+def _ws_header_bytes(ix: Index) -> tuple[int, int]:
+    """Framing and payload bytes of every WebSocket frame (RFC 6455 §5.2 header sizes)."""
+    header = payload = 0
+    for c in ix.connections:
+        ws = c.get("websocket")
+        frames = ws.get("frames") if isinstance(ws, dict) else None
+        for f in frames if isinstance(frames, list) else []:
+            if not isinstance(f, dict):
+                continue
+            form = f.get("length_form")
+            header += (
+                2 + (2 if form == "16-bit" else 8 if form == "64-bit" else 0) + (4 if f.get("masked") else 0)
+            )
+            n = f.get("payload_length")
+            payload += n if isinstance(n, int) else 0
+    return header, payload
+
+
+def _stat(ix: Index, *keys: str) -> int | None:
+    for k in keys:
+        v = ix.layer_stats.get(k)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    return None
+
+
+def osi_layers(ix: Index) -> list[dict[str, Any]]:
+    """Packets and bytes per layer, bottom to top. Bytes are each layer's own header/framing bytes,
+    except the top layer (Socket.IO payload); `None` when the analysis has no figure for it."""
+    by_layer: dict[str, list[Row]] = {}
+    for r in ix.rows:
+        by_layer.setdefault(r.layer, []).append(r)
+    st = ix.layer_stats
+    ws_header, _ws_payload = _ws_header_bytes(ix)
+    packets_total = _stat(ix, "packets") or int(ix.capture.get("packets") or 0)
+    tcp_packets = _stat(ix, "tcp_packets")
+    ip_packets = None
+    if "ipv4" in st or "ipv6" in st:
+        ip_packets = (_stat(ix, "ipv4") or 0) + (_stat(ix, "ipv6") or 0)
+    eio_bytes = _stat(ix, "engineio_header_bytes", "engineio_framing_bytes", "engineio_bytes")
+    sio_bytes = _stat(ix, "socketio_payload_bytes", "socketio_bytes")
+    eio_rows = by_layer.get("engineio", [])
+    if eio_bytes is None and eio_rows:
+        eio_bytes = len(eio_rows)  # one type character per packet (EIO "Encoding")
+    if sio_bytes is None and by_layer.get("socketio"):
+        sio_bytes = sum(r.length or 0 for r in eio_rows if r.kind == "message")
+    return [
+        {"layer": "Link", "packets": packets_total, "bytes": _stat(ix, "link_header_bytes")},
+        {"layer": "IP", "packets": ip_packets, "bytes": _stat(ix, "ip_header_bytes")},
+        {"layer": "TCP", "packets": tcp_packets, "bytes": _stat(ix, "tcp_header_bytes")},
+        {
+            "layer": "HTTP",
+            "packets": _union(by_layer.get("http", [])),
+            "bytes": _stat(ix, "http_bytes", "http_header_bytes"),
+        },
+        {
+            "layer": "WebSocket framing",
+            "packets": _union(by_layer.get("websocket", [])),
+            "bytes": _stat(ix, "websocket_header_bytes", "websocket_framing_bytes", "websocket_bytes")
+            or (ws_header if ws_header else None),
+        },
+        {"layer": "Engine.IO", "packets": _union(by_layer.get("engineio", [])), "bytes": eio_bytes},
+        {"layer": "Socket.IO payload", "packets": _union(by_layer.get("socketio", [])), "bytes": sio_bytes},
+    ]
+
+
+def osi_figure(ix: Index) -> dict[str, Any]:
+    layers = osi_layers(ix)
+    names = [x["layer"] for x in layers]
+    colours = ["#c7c7c7", "#aec7e8", "#7f7f7f", "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"]
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "bytes",
+            "y": names,
+            "x": [x["bytes"] or 0 for x in layers],
+            "text": [f"{x['bytes']:,} B" if x["bytes"] is not None else "n/a" for x in layers],
+            "textposition": "auto",
+            "marker": {"color": colours},
+            "xaxis": "x",
+            "yaxis": "y",
+            "hoverinfo": "y+text",
+        },
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "packets",
+            "y": names,
+            "x": [x["packets"] or 0 for x in layers],
+            "text": [f"{x['packets']:,} packets" if x["packets"] is not None else "n/a" for x in layers],
+            "textposition": "auto",
+            "marker": {"color": colours},
+            "xaxis": "x2",
+            "yaxis": "y",
+            "hoverinfo": "y+text",
+        },
+    ]
+    layout = {
+        **_LAYOUT_BASE,
+        "title": {"text": "The OSI stack: bytes and packets per layer", "x": 0.01, "xanchor": "left"},
+        "grid": {"rows": 1, "columns": 2, "pattern": "independent"},
+        "xaxis": {"domain": [0.0, 0.47], "title": {"text": "bytes (the layer's own headers / framing)"}},
+        "xaxis2": {"domain": [0.53, 1.0], "title": {"text": "packets carrying the layer"}},
+        "yaxis": {"automargin": True},
+        "showlegend": False,
+        "height": 360,
+        "margin": {"l": 20, "r": 20, "t": 50, "b": 50},
+    }
+    return {"data": data, "layout": layout}
+
+
+# -- latency --
+def _rec(ix: Index, row: Row) -> dict[str, Any]:
+    return ix.record(row)
+
+
+def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
+    """WebSocket upgrades (request -> 101, RFC 6455 §4) and Engine.IO probes (2probe -> 5)."""
+    out: list[dict[str, Any]] = []
+    for c in ix.connections:
+        ws = c.get("websocket")
+        hs = ws.get("handshake") if isinstance(ws, dict) else None
+        if not isinstance(hs, dict):
+            continue
+        req_f, resp_f = hs.get("request_frame"), hs.get("response_frame")
+        req_ts = resp_ts = None
+        for x in as_list(c, "http"):
+            if not isinstance(x, dict):
+                continue
+            rq, rs = x.get("request"), x.get("response")
+            if isinstance(rq, dict) and rq.get("frame") == req_f:
+                req_ts = rq.get("ts")
+            if isinstance(rs, dict) and rs.get("frame") == resp_f:
+                resp_ts = rs.get("ts")
+        req_ts = (
+            req_ts if isinstance(req_ts, int | float) else ix.ts_of(req_f if isinstance(req_f, int) else None)
+        )
+        resp_ts = (
+            resp_ts
+            if isinstance(resp_ts, int | float)
+            else ix.ts_of(resp_f if isinstance(resp_f, int) else None)
+        )
+        if req_ts is not None and resp_ts is not None:
+            out.append(
+                {
+                    "what": "WebSocket handshake",
+                    "label": conn_label(c),
+                    "connection": c.get("id"),
+                    "session": None,
+                    "ts": req_ts,
+                    "ms": round((resp_ts - req_ts) * 1000, 3),
+                }
+            )
+    for si, s in enumerate(ix.sessions):
+        probe = None
+        for r in ix.rows:
+            if r.session != si or r.layer != "engineio" or r.direction != "c2s":
+                continue
+            rec = _rec(ix, r)
+            if r.kind == "ping" and rec.get("data") == "probe" and probe is None:
+                probe = r.ts
+            elif r.kind == "upgrade" and probe is not None:
+                out.append(
+                    {
+                        "what": "Engine.IO upgrade (2probe \u2192 5)",
+                        "label": session_label(s, si),
+                        "connection": r.connection,
+                        "session": si,
+                        "ts": probe,
+                        "ms": round((r.ts - probe) * 1000, 3),
+                    }
+                )
+                break
+    return out
+
+
+def ws_ping_rtts(ix: Index) -> list[dict[str, Any]]:
+    """Ping -> Pong with the same application data, per connection (RFC 6455 §5.5.2-3)."""
+    out: list[dict[str, Any]] = []
+    open_pings: dict[tuple[int | None, str | None], list[tuple[Row, str]]] = {}
+    for r in ix.rows:
+        if r.layer != "websocket" or r.kind not in ("ping", "pong"):
+            continue
+        payload = str(_rec(ix, r).get("payload_hex") or "")
+        if r.kind == "ping":
+            open_pings.setdefault((r.connection, r.direction), []).append((r, payload))
+            continue
+        other = "c2s" if r.direction == "s2c" else "s2c"
+        waiting = open_pings.get((r.connection, other), [])
+        match = next((i for i, (_, p) in enumerate(waiting) if p == payload), None)
+        if match is None:
+            continue  # an unsolicited Pong (RFC 6455 §5.5.3)
+        ping, _ = waiting[match]
+        del waiting[: match + 1]
+        out.append(
+            {
+                "connection": r.connection,
+                "direction": ping.direction,
+                "ts": ping.ts,
+                "ms": round((r.ts - ping.ts) * 1000, 3),
+                "ping_row": ping.id,
+                "pong_row": r.id,
+            }
+        )
+    return out
+
+
+def heartbeat_rtts(ix: Index) -> list[dict[str, Any]]:
+    """Engine.IO ping -> pong (v4: server pings; v3: client pings), probes left out."""
+    out: list[dict[str, Any]] = []
+    waiting: dict[tuple[int | None, str | None], Row] = {}
+    for r in ix.rows:
+        if r.layer != "engineio" or r.kind not in ("ping", "pong"):
+            continue
+        if _rec(ix, r).get("data") == "probe":
+            continue
+        if r.kind == "ping":
+            waiting[(r.session, r.direction)] = r
+            continue
+        other = "c2s" if r.direction == "s2c" else "s2c"
+        ping = waiting.pop((r.session, other), None)
+        if ping is None:
+            continue
+        out.append(
+            {
+                "session": r.session,
+                "direction": ping.direction,
+                "ts": ping.ts,
+                "ms": round((r.ts - ping.ts) * 1000, 3),
+                "ping_row": ping.id,
+                "pong_row": r.id,
+            }
+        )
+    return out
+
+
+def ack_latency(ix: Index) -> list[dict[str, Any]]:
+    """Socket.IO acks with the event that asked for them (Socket.IO v5 "Acknowledgement")."""
+    out: list[dict[str, Any]] = []
+    for si, s in enumerate(ix.sessions):
+        sio = s.get("socketio")
+        if not isinstance(sio, dict):
+            continue
+        events: dict[tuple[Any, Any, Any], list[tuple[float, str]]] = {}
+        for p in as_list(sio, "packets"):
+            if not isinstance(p, dict) or p.get("ack_id") is None:
+                continue
+            if p.get("type") in ("EVENT", "BINARY_EVENT"):
+                key = (_str(p.get("nsp")), _int(p.get("ack_id")), _str(p.get("direction")))
+                ts = p.get("ts")
+                events.setdefault(key, []).append(
+                    (float(ts) if isinstance(ts, int | float) else 0.0, str(p.get("event")))
+                )
+        for a in as_list(sio, "acks"):
+            if not isinstance(a, dict):
+                continue
+            lat = a.get("latency_ms")
+            cands = events.get(
+                (_str(a.get("nsp")), _int(a.get("ack_id")), _str(a.get("request_direction"))), []
+            )
+            rts = a.get("request_ts")
+            name = "?"
+            for ts, ev in cands:
+                if not isinstance(rts, int | float) or ts <= rts + 1e-9:
+                    name = ev
+            out.append(
+                {
+                    "session": si,
+                    "nsp": a.get("nsp"),
+                    "ack_id": a.get("ack_id"),
+                    "event": name,
+                    "request_direction": a.get("request_direction"),
+                    "ts": rts,
+                    "ms": lat if isinstance(lat, int | float) else None,
+                }
+            )
+    return out
+
+
+def _summary(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "min": None, "median": None, "p95": None, "max": None}
+    s = sorted(values)
+    return {
+        "n": len(s),
+        "min": round(s[0], 3),
+        "median": round(statistics.median(s), 3),
+        "p95": round(s[min(len(s) - 1, math.ceil(0.95 * len(s)) - 1)], 3),
+        "max": round(s[-1], 3),
+    }
+
+
+def latency_tables(ix: Index) -> dict[str, Any]:
+    handshakes = []
+    for c in ix.connections:
+        rtt = as_dict(as_dict(c, "tcp"), "handshake").get("rtt_ms")
+        handshakes.append(
+            {
+                "connection": c.get("id"),
+                "label": conn_label(c),
+                "ms": rtt if isinstance(rtt, int | float) else None,
+            }
+        )
+    acks = ack_latency(ix)
+    per_event: dict[str, list[float]] = {}
+    for a in acks:
+        if a["ms"] is not None:
+            per_event.setdefault(str(a["event"]), []).append(float(a["ms"]))
+    return {
+        "tcp_handshake": handshakes,
+        "upgrades": upgrade_latencies(ix),
+        "ws_ping": ws_ping_rtts(ix),
+        "heartbeat": heartbeat_rtts(ix),
+        "acks": acks,
+        "ack_summary": {ev: _summary(v) for ev, v in sorted(per_event.items())},
+        "summary": {
+            "tcp_handshake": _summary([float(h["ms"]) for h in handshakes if h["ms"] is not None]),
+            "ws_ping": _summary([x["ms"] for x in ws_ping_rtts(ix)]),
+            "heartbeat": _summary([x["ms"] for x in heartbeat_rtts(ix)]),
+        },
+    }
+
+
+def _fig(
+    title: str, data: list[dict[str, Any]], xtitle: str, ytitle: str, category: bool = False, **extra: Any
+) -> dict[str, Any]:
+    layout = {
+        **_LAYOUT_BASE,
+        "title": {"text": title, "x": 0.01, "xanchor": "left"},
+        "xaxis": {
+            "title": {"text": xtitle},
+            "automargin": True,
+            **({"type": "category"} if category else {}),
+        },
+        "yaxis": {"title": {"text": ytitle}, "rangemode": "tozero"},
+        "height": 340,
+        "hovermode": "closest",
+        **extra,
+    }
+    if not data or all(not d.get("x") and not d.get("y") for d in data):
+        layout["annotations"] = [
+            {
+                "text": "nothing to show in this capture",
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14, "color": "#888"},
+            }
+        ]
+    return {"data": data, "layout": layout}
+
+
+def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
+    t = latency_tables(ix)
+    hs = [h for h in t["tcp_handshake"] if h["ms"] is not None]
+    figs: dict[str, dict[str, Any]] = {}
+    figs["tcp_handshake"] = _fig(
+        "TCP handshake RTT per connection (SYN \u2192 ACK)",
+        [
+            {
+                "type": "bar",
+                "x": [f"#{h['connection']}" for h in hs],
+                "y": [h["ms"] for h in hs],
+                "text": [esc(h["label"]) for h in hs],
+                "hoverinfo": "text+y",
+                "marker": {"color": "#7f7f7f"},
+            }
+        ],
+        "connection",
+        "ms",
+        category=True,
+    )
+    ups = t["upgrades"]
+    figs["upgrades"] = _fig(
+        "Upgrade latency",
+        [
+            {
+                "type": "bar",
+                "x": [esc(u["label"]) for u in ups],
+                "y": [u["ms"] for u in ups],
+                "text": [esc(u["what"]) for u in ups],
+                "hoverinfo": "text+y",
+                "marker": {"color": "#2ca02c"},
+            }
+        ],
+        "",
+        "ms",
+        category=True,
+    )
+    pings: dict[str, dict[str, Any]] = {}
+    for p in t["ws_ping"]:
+        key = f"TCP #{p['connection']} ping {p['direction']}"
+        tr = pings.setdefault(
+            key, {"type": "scatter", "mode": "lines+markers", "name": key, "x": [], "y": []}
+        )
+        tr["x"].append(round(p["ts"] - ix.t0, 6))
+        tr["y"].append(p["ms"])
+    figs["ws_ping"] = _fig("WebSocket ping RTT over time", list(pings.values()), "seconds", "ms")
+    beats: dict[str, dict[str, Any]] = {}
+    for p in t["heartbeat"]:
+        key = f"EIO #{p['session']} ping {p['direction']}"
+        tr = beats.setdefault(
+            key, {"type": "scatter", "mode": "lines+markers", "name": key, "x": [], "y": []}
+        )
+        tr["x"].append(round(p["ts"] - ix.t0, 6))
+        tr["y"].append(p["ms"])
+    figs["heartbeat"] = _fig(
+        "Engine.IO heartbeat RTT over time (ping \u2192 pong)", list(beats.values()), "seconds", "ms"
+    )
+    boxes: dict[str, dict[str, Any]] = {}
+    for a in t["acks"]:
+        if a["ms"] is None:
+            continue
+        ev = esc(a["event"])[:60]
+        boxes.setdefault(ev, {"type": "box", "name": ev, "y": [], "boxpoints": "all", "jitter": 0.3})[
+            "y"
+        ].append(a["ms"])
+    figs["acks"] = _fig(
+        "Socket.IO ack latency per event", list(boxes.values()), "event", "ms", showlegend=False
+    )
+    return figs

@@ -1,0 +1,373 @@
+"""HTML pages: captures, and per capture: overview, timeline, sequence, messages, detail,
+packets, latency, anomalies. Templates autoescape; scripts are static files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask import Response as FlaskResponse
+from werkzeug.exceptions import SecurityError
+from werkzeug.wrappers import Response as WzResponse
+
+from webui import figures, plotly_js_path
+from webui.api import overview_data
+from webui.detail import build_detail, packet_sections
+from webui.index import (
+    LAYER_NAMES,
+    LAYERS,
+    Filters,
+    Index,
+    as_dict,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
+    conn_label,
+    session_label,
+)
+from webui.store import CaptureEntry, UploadError
+from webui.web import (
+    analysis,
+    check_csrf,
+    csrf_token,
+    entry_or_404,
+    load_packets,
+    paging,
+    parse_frames,
+    store,
+)
+
+__all__ = ["bp"]
+
+bp = Blueprint(
+    "pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
+
+TABS = (
+    ("overview", "Overview"),
+    ("timeline", "Timeline"),
+    ("sequence", "Sequence"),
+    ("messages", "Messages"),
+    ("latency", "Latency"),
+    ("anomalies", "Anomalies"),
+)
+PAGE = 100
+
+
+def _render(template: str, **ctx: Any) -> str:
+    ctx.setdefault("csrf_token", csrf_token())
+    ctx.setdefault("layer_names", LAYER_NAMES)
+    ctx.setdefault("plotly_guards", current_app.extensions.get("socketscope.plotly_guards", []))
+    return render_template(template, **ctx)
+
+
+def _capture_page(cid: str, tab: str) -> tuple[CaptureEntry, Index | None, str | tuple[str, int] | None]:
+    """The entry and its index, or the page to show instead (progress or error)."""
+    entry = entry_or_404(cid)
+    job, ix = analysis(entry)
+    if job is None:
+        abort(404, description="the capture file is gone")
+    if job.state == "error":
+        return (
+            entry,
+            None,
+            (
+                _render(
+                    "error.html", title="Not a capture", entry=entry, tab=tab, tabs=TABS, message=job.error
+                ),
+                422,
+            ),
+        )
+    if ix is None:
+        return entry, None, _render("analyzing.html", entry=entry, tab=tab, tabs=TABS, status=job.status())
+    return entry, ix, None
+
+
+@bp.app_errorhandler(404)
+def _not_found(exc: Any) -> tuple[str | FlaskResponse, int]:
+    if request.path.startswith("/api/"):
+        return jsonify({"error": "not found"}), 404
+    return _render("error.html", title="Not found", message=getattr(exc, "description", "")), 404
+
+
+@bp.app_errorhandler(413)
+def _too_big(exc: Any) -> tuple[str | FlaskResponse, int]:
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"]) >> 20
+    msg = f"The upload is larger than the limit ({limit} MiB)."
+    if request.path.startswith("/api/"):
+        return jsonify({"error": msg}), 413
+    return _render("error.html", title="Upload too large", message=msg), 413
+
+
+@bp.app_errorhandler(400)
+@bp.app_errorhandler(403)
+def _bad(exc: Any) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    code = int(getattr(exc, "code", 400) or 400)
+    if isinstance(exc, SecurityError):  # an untrusted Host header: no URL can be built for it
+        return (
+            "Bad request: this server answers on its loopback names only.",
+            400,
+            {"Content-Type": "text/plain"},
+        )
+    return _render("error.html", title="Request refused", message=getattr(exc, "description", "")), code
+
+
+@bp.get("/vendor/plotly.min.js")
+def plotly_js() -> WzResponse:
+    return send_file(plotly_js_path(), mimetype="text/javascript", max_age=86400)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> WzResponse:
+    return redirect(url_for("pages.static", filename="favicon.svg"), code=301)
+
+
+@bp.get("/")
+def index() -> str:
+    s = store()
+    items = []
+    for e in s.entries():
+        d = e.to_dict()
+        job = s.job(e, start=False)
+        d["status"] = job.status() if job else None
+        items.append(d)
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"]) >> 20
+    return _render("captures.html", captures=items, upload_limit_mb=limit, error=request.args.get("error"))
+
+
+@bp.post("/upload")
+def upload() -> WzResponse | tuple[str, int]:
+    check_csrf()
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        return _render("error.html", title="Upload refused", message="Choose a pcap or pcapng file."), 400
+    try:
+        e = store().add_upload(f.filename, f.read())
+    except UploadError as exc:
+        return _render("error.html", title="Upload refused", message=str(exc)), 400
+    return redirect(url_for("pages.overview", cid=e.id), code=303)
+
+
+@bp.get("/c/<cid>/")
+def overview(cid: str) -> str | tuple[str, int]:
+    entry, ix, other = _capture_page(cid, "overview")
+    if other is not None:
+        return other
+    assert ix is not None
+    data = overview_data(ix)
+    conns = []
+    for c in ix.connections:
+        tcp = as_dict(c, "tcp")
+        ws = c.get("websocket")
+        conns.append(
+            {
+                "id": as_int(c.get("id")),
+                "label": conn_label(c),
+                "end": as_str(tcp.get("end")),
+                "packets": as_dict(tcp, "packets"),
+                "rtt": as_float(as_dict(tcp, "handshake").get("rtt_ms")),
+                "http": len(as_list(c, "http")),
+                "ws_messages": len(as_list(ws, "messages")) if isinstance(ws, dict) else None,
+            }
+        )
+    sessions = []
+    for si, sess in enumerate(ix.sessions):
+        sio = sess.get("socketio")
+        sessions.append(
+            {
+                "index": si,
+                "label": session_label(sess, si),
+                "sid": as_str(sess.get("sid")),
+                "protocol": as_int(sess.get("protocol")),
+                "transport_path": [str(t) for t in as_list(sess, "transport_path")],
+                "packets": len(as_list(sess, "packets")),
+                "sio_packets": len(as_list(sio, "packets")) if isinstance(sio, dict) else None,
+            }
+        )
+    return _render(
+        "overview.html", entry=entry, tab="overview", tabs=TABS, data=data, conns=conns, sessions=sessions
+    )
+
+
+@bp.get("/c/<cid>/timeline")
+def timeline(cid: str) -> str | tuple[str, int]:
+    entry, ix, other = _capture_page(cid, "timeline")
+    if other is not None:
+        return other
+    assert ix is not None
+    return _render(
+        "timeline.html",
+        entry=entry,
+        tab="timeline",
+        tabs=TABS,
+        points=len(ix.rows),
+        max_points=int(current_app.config.get("TIMELINE_MAX_POINTS") or figures.MAX_POINTS),
+    )
+
+
+@bp.get("/c/<cid>/sequence")
+def sequence(cid: str) -> str | tuple[str, int]:
+    entry, ix, other = _capture_page(cid, "sequence")
+    if other is not None:
+        return other
+    assert ix is not None
+    flt = Filters.from_args(request.args)
+    choices = [("connection", as_int(c.get("id")), conn_label(c)) for c in ix.connections]
+    choices = [c for c in choices if c[1] is not None]
+    choices += [("session", si, session_label(s, si)) for si, s in enumerate(ix.sessions)]
+    selected: tuple[str, int] | None = None
+    if flt.session is not None and 0 <= flt.session < len(ix.sessions):
+        selected = ("session", flt.session)
+    elif flt.connection is not None and ix.connection(flt.connection) is not None:
+        selected = ("connection", flt.connection)
+    elif ix.sessions:
+        selected = ("session", 0)
+    elif any(isinstance(c[1], int) for c in choices):
+        selected = next((k, i) for k, i, _ in choices if k == "connection" and isinstance(i, int))
+    return _render(
+        "sequence.html",
+        entry=entry,
+        tab="sequence",
+        tabs=TABS,
+        choices=choices,
+        selected=selected,
+        layers=LAYERS,
+    )
+
+
+@bp.get("/c/<cid>/messages")
+def messages(cid: str) -> str | tuple[str, int]:
+    entry, ix, other = _capture_page(cid, "messages")
+    if other is not None:
+        return other
+    assert ix is not None
+    flt = Filters.from_args(request.args)
+    offset, limit = paging(request.args, PAGE)
+    total, rows = ix.page(flt, offset, limit)
+    args = flt.to_args()
+    prev_args: dict[str, Any] = {**args, "offset": max(0, offset - limit), "limit": limit}
+    next_args: dict[str, Any] = {**args, "offset": offset + limit, "limit": limit}
+    prev_url = url_for("pages.messages", cid=cid, **prev_args)
+    next_url = url_for("pages.messages", cid=cid, **next_args)
+    return _render(
+        "messages.html",
+        entry=entry,
+        tab="messages",
+        tabs=TABS,
+        rows=rows,
+        t0=ix.t0,
+        total=total,
+        offset=offset,
+        limit=limit,
+        flt=flt,
+        facets=ix.facets(),
+        layers=LAYERS,
+        prev_url=prev_url if offset > 0 else None,
+        next_url=next_url if offset + limit < total else None,
+    )
+
+
+@bp.get("/c/<cid>/messages/<int:rid>")
+def message(cid: str, rid: int) -> str | tuple[str, int]:
+    entry, ix, other = _capture_page(cid, "messages")
+    if other is not None:
+        return other
+    assert ix is not None
+    row = ix.row(rid)
+    if row is None:
+        abort(404, description="no such message")
+    detail = build_detail(ix, row, lambda fr: load_packets(entry, fr))
+    return _render(
+        "message.html",
+        entry=entry,
+        tab="messages",
+        tabs=TABS,
+        row=row,
+        t=row.ts - ix.t0,
+        detail=detail,
+        prev_id=rid - 1 if rid > 0 else None,
+        next_id=rid + 1 if rid + 1 < len(ix.rows) else None,
+    )
+
+
+@bp.get("/c/<cid>/packets")
+def packets(cid: str) -> str | tuple[str, int]:
+    entry, ix, other = _capture_page(cid, "messages")
+    if other is not None:
+        return other
+    assert ix is not None
+    frames = parse_frames(request.args.get("frames"))
+    if not frames:
+        abort(400, description="Name the packets: ?frames=1,2,3 or ?frames=1-20")
+    pkts = load_packets(entry, frames)
+    sections = packet_sections(pkts)
+    carried = {int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts}
+    return _render(
+        "packets.html",
+        entry=entry,
+        tab="messages",
+        tabs=TABS,
+        frames=frames,
+        sections=sections,
+        carried=carried,
+    )
+
+
+@bp.get("/c/<cid>/latency")
+def latency(cid: str) -> str | tuple[str, int]:
+    entry, ix, other = _capture_page(cid, "latency")
+    if other is not None:
+        return other
+    assert ix is not None
+    return _render("latency.html", entry=entry, tab="latency", tabs=TABS, tables=figures.latency_tables(ix))
+
+
+@bp.get("/c/<cid>/anomalies")
+def anomalies(cid: str) -> str | tuple[str, int]:
+    from analyzer.model.registry import lookup
+
+    entry, ix, other = _capture_page(cid, "anomalies")
+    if other is not None:
+        return other
+    assert ix is not None
+    severity = request.args.get("severity") or None
+    items = [a for a in ix.anomalies if severity is None or a.get("severity") == severity]
+    offset, limit = paging(request.args, 200)
+    shown = []
+    for a in items[offset : offset + limit]:
+        try:
+            d = lookup(str(a.get("code")))
+            info = {"summary": d.summary, "reference": d.reference}
+        except KeyError:
+            info = {"summary": "(code not in the registry)", "reference": ""}
+        frames = [f for f in a.get("frames") or [] if isinstance(f, int)]
+        rows = ix.rows_for_frame(frames[0]) if frames else []
+        shown.append(
+            {"a": a, "info": info, "frames": frames[:20], "more": len(frames) > 20, "rows": rows[:3]}
+        )
+    counts: dict[str, int] = {}
+    for a in ix.anomalies:
+        counts[str(a.get("severity"))] = counts.get(str(a.get("severity")), 0) + 1
+    return _render(
+        "anomalies.html",
+        entry=entry,
+        tab="anomalies",
+        tabs=TABS,
+        items=shown,
+        total=len(items),
+        offset=offset,
+        limit=limit,
+        severity=severity,
+        counts=counts,
+    )

@@ -1,0 +1,284 @@
+"""Captures the web UI may open, and their analyses cached by file identity.
+
+A capture is known by an opaque id (a hash of its real path), never by its path, so a URL
+can only name files of the allowed folders, the files given on the command line and
+uploads. Analyses run in a background thread (one at a time) and are cached by
+(path, mtime, size): reopening a capture is instant, and a file that changed is analyzed anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import time
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from webui.index import Index
+
+__all__ = [
+    "CAPTURE_SUFFIXES",
+    "CaptureEntry",
+    "CaptureStore",
+    "Job",
+    "UploadError",
+    "is_capture_magic",
+]
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+# pcap (both byte orders, µs and ns timestamps) and pcapng (Section Header Block).
+_MAGICS = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+)
+_NAME_OK = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def is_capture_magic(head: bytes) -> bool:
+    return head[:4] in _MAGICS
+
+
+class UploadError(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class CaptureEntry:
+    id: str
+    path: str  # real path; never sent to the browser
+    name: str  # what the UI shows
+    source: str  # "bundled" | "cli" | "upload"
+
+    def stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def to_dict(self) -> dict[str, Any]:
+        st = self.stat()
+        return {
+            "id": self.id,
+            "name": self.name,
+            "source": self.source,
+            "size": st[1] if st else None,
+            "mtime": st[0] / 1e9 if st else None,
+        }
+
+
+@dataclass(slots=True)
+class Job:
+    """One analysis, running or done."""
+
+    key: tuple[str, int, int]
+    size: int
+    state: str = "running"  # "running" | "done" | "error"
+    packets: int = 0
+    bytes_read: int = 0
+    error: str | None = None
+    index: Index | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "packets": self.packets,
+            "bytes_read": self.bytes_read,
+            "size": self.size,
+            "error": self.error,
+            "seconds": round((self.finished or time.monotonic()) - self.started, 3),
+        }
+
+
+def _capture_id(path: str) -> str:
+    return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+class _TimedReader:
+    """Wraps a CaptureReader: records each packet's timestamp (frame -> ts) and the progress."""
+
+    def __init__(self, reader: Any, job: Job) -> None:
+        self._reader = reader
+        self._job = job
+        self.frame_ts = array("d")
+        self.path = reader.path
+        self.format = reader.format
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def __iter__(self) -> Iterator[Any]:
+        append = self.frame_ts.append
+        job = self._job
+        n = 0
+        nbytes = 0
+        for pkt in self._reader:
+            append(pkt.ts)
+            n += 1
+            nbytes += len(pkt.data) + 16
+            if not n & 0x3FF:
+                job.packets = n
+                job.bytes_read = nbytes
+            yield pkt
+        job.packets = n
+        job.bytes_read = nbytes
+
+
+def _default_analyze(path: str, job: Job) -> Index:
+    from analyzer.api import analyze_reader
+    from analyzer.capture.pcapfile import CaptureReader, open_capture
+
+    timed = _TimedReader(open_capture(path), job)
+    analysis = analyze_reader(cast(CaptureReader, timed))
+    return Index(analysis.to_dict(), timed.frame_ts)
+
+
+class CaptureStore:
+    """Known captures (by id) and the cache of their analyses."""
+
+    def __init__(
+        self,
+        folders: list[str] | None = None,
+        files: list[str] | None = None,
+        upload_dir: str | None = None,
+        cache_size: int = 8,
+        analyze: Callable[[str, Job], Index] | None = None,
+    ) -> None:
+        self.folders = [os.path.realpath(f) for f in folders or [] if os.path.isdir(f)]
+        self.upload_dir = os.path.realpath(upload_dir) if upload_dir else None
+        self.cache_size = max(1, cache_size)
+        self._analyze = analyze or _default_analyze
+        self._lock = threading.Lock()
+        self._run_lock = threading.Lock()  # one analysis at a time
+        self._cli: dict[str, CaptureEntry] = {}
+        self._uploads: dict[str, CaptureEntry] = {}
+        self._jobs: OrderedDict[tuple[str, int, int], Job] = OrderedDict()
+        for f in files or []:
+            real = os.path.realpath(f)
+            if os.path.isfile(real):
+                e = CaptureEntry(_capture_id(real), real, os.path.basename(f), "cli")
+                self._cli[e.id] = e
+        if self.upload_dir:
+            os.makedirs(self.upload_dir, exist_ok=True)
+            self._load_uploads()
+
+    # -- the list --
+    def _folder_entries(self) -> list[CaptureEntry]:
+        out = []
+        for folder in self.folders:
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError:
+                continue
+            for name in names:
+                if not name.endswith(CAPTURE_SUFFIXES):
+                    continue
+                real = os.path.realpath(os.path.join(folder, name))
+                # A symlink out of the folder is not offered.
+                if os.path.dirname(real) != folder or not os.path.isfile(real):
+                    continue
+                out.append(CaptureEntry(_capture_id(real), real, name, "bundled"))
+        return out
+
+    def entries(self) -> list[CaptureEntry]:
+        seen: dict[str, CaptureEntry] = {}
+        for e in [*self._cli.values(), *self._folder_entries(), *self._uploads.values()]:
+            seen.setdefault(e.id, e)
+        return list(seen.values())
+
+    def get(self, cid: str) -> CaptureEntry | None:
+        if not re.fullmatch(r"[0-9a-f]{16}", cid or ""):
+            return None
+        for e in self.entries():
+            if e.id == cid:
+                return e
+        return None
+
+    # -- uploads --
+    def _load_uploads(self) -> None:
+        assert self.upload_dir is not None
+        for p in sorted(Path(self.upload_dir).glob("*.cap")):
+            real = str(p.resolve())
+            label = p.with_suffix(".name")
+            try:
+                name = label.read_text(encoding="utf-8")[:200] if label.exists() else p.name
+            except (OSError, UnicodeDecodeError):
+                name = p.name
+            e = CaptureEntry(_capture_id(real), real, name, "upload")
+            self._uploads[e.id] = e
+
+    def add_upload(self, filename: str, data: bytes) -> CaptureEntry:
+        if self.upload_dir is None:
+            raise UploadError("uploads are turned off")
+        if not is_capture_magic(data[:4]):
+            raise UploadError("not a pcap or pcapng file (the first bytes are not a capture magic number)")
+        digest = hashlib.sha256(data).hexdigest()[:24]
+        path = os.path.join(self.upload_dir, digest + ".cap")
+        name = _NAME_OK.sub("_", os.path.basename(filename or "upload"))[:120] or "upload"
+        tmp = path + ".part"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        with open(os.path.join(self.upload_dir, digest + ".name"), "w", encoding="utf-8") as fh:
+            fh.write(name)
+        real = os.path.realpath(path)
+        e = CaptureEntry(_capture_id(real), real, name, "upload")
+        with self._lock:
+            self._uploads[e.id] = e
+        return e
+
+    # -- analyses --
+    def job(self, entry: CaptureEntry, start: bool = True) -> Job | None:
+        """The analysis of a capture: cached, running, or started now (when `start`)."""
+        st = entry.stat()
+        if st is None:
+            return None
+        key = (entry.path, st[0], st[1])
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None:  # done, running, or failed: a changed file has another key
+                self._jobs.move_to_end(key)
+                return job
+            if not start:
+                return None
+            job = Job(key, st[1])
+            self._jobs[key] = job
+            while len(self._jobs) > self.cache_size:
+                old_key, old = next(iter(self._jobs.items()))
+                if old.state == "running":
+                    break
+                del self._jobs[old_key]
+        threading.Thread(target=self._run, args=(job,), name="socketscope-analysis", daemon=True).start()
+        return job
+
+    def _run(self, job: Job) -> None:
+        with self._run_lock:
+            try:
+                job.index = self._analyze(job.key[0], job)
+                job.state = "done"
+            except Exception as exc:  # the file is not a capture, or our bug: shown, not raised
+                job.error = f"{type(exc).__name__}: {exc}"
+                job.state = "error"
+            finally:
+                job.finished = time.monotonic()
+                job.done.set()
+
+    def index(self, entry: CaptureEntry, wait: float = 0.0) -> tuple[Job | None, Index | None]:
+        job = self.job(entry)
+        if job is None:
+            return None, None
+        if wait > 0:
+            job.done.wait(wait)
+        return job, job.index if job.state == "done" else None
