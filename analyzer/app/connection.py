@@ -56,6 +56,7 @@ class ConnectionApp:
         self.handshake: HandshakeResult | None = None
         self.ws_frames = 0
         self._closed: dict[Direction, bool] = {}
+        self._ws_ended: set[Direction] = set()
         self.layer_bytes = {"http_bytes": 0, "websocket_header_bytes": 0, "websocket_payload_bytes": 0}
         # --decode-as PORT=...: a stream that starts with HTTP is still parsed as HTTP (and upgrades)
         self.decode_as = options.decode_as.get(conn.server[1]) or options.decode_as.get(conn.client[1])
@@ -115,7 +116,7 @@ class ConnectionApp:
         if self.conversation is not None:
             self.conversation.on_tcp_end(d, "fin", ts, frame)
         if d in self.ws_decoders:
-            self._ws_events(d, self.ws_decoders[d].eof())
+            self._ws_eof(d)
         elif self.http is not None and not self.http.is_upgraded(d):
             self._http_events(self.http.eof(d))
 
@@ -259,6 +260,12 @@ class ConnectionApp:
             max_message_bytes=self.options.max_message_bytes,
         )
 
+    def _ws_eof(self, d: Direction) -> None:
+        """End a direction's WebSocket decoder once (its TCP side ended, or the capture did)."""
+        if d not in self._ws_ended:
+            self._ws_ended.add(d)
+            self._ws_events(d, self.ws_decoders[d].eof())
+
     def _ws_feed(self, d: Direction, data: bytes) -> None:
         self._ws_events(d, self.ws_decoders[d].feed(data))
 
@@ -337,9 +344,8 @@ class ConnectionApp:
             for d in (Direction.C2S, Direction.S2C):
                 if not self.http.is_upgraded(d) and not self._stream(d).ended:
                     self._http_events(self.http.eof(d))
-        for d, dec in list(self.ws_decoders.items()):
-            if not self._stream(d).ended:
-                self._ws_events(d, dec.eof())
+        for d in list(self.ws_decoders):
+            self._ws_eof(d)
         # requests never answered
         for index in sorted(self._requests):
             self._add_exchange(index, None)

@@ -21,6 +21,11 @@ asking to upgrade (Upgrade + Connection: upgrade, RFC 9110 §7.8) or a CONNECT,
 the client side holds what follows until the response: on 101 / 2xx both sides
 emit `Upgraded`; on any other final status the held bytes are parsed as HTTP.
 
+`Upgraded.data` holds the bytes of that direction already received after the
+HTTP message; later bytes are the caller's to route (feed() then returns nothing).
+Held client bytes are bounded by `max_head_bytes`. A client side that ended while
+holding still gets its `Upgraded` when the 101 arrives: end the next parser too.
+
 Undecodable bytes yield one anomaly, then the direction looks for the next line
 that starts a message (a request line with a known method, or `HTTP/1.x NNN`).
 Everything the peer controls is bounded: head size, kept and decoded body
@@ -766,6 +771,8 @@ class Http1Connection:
 
     def feed(self, direction: Direction, data: bytes) -> list[HttpEvent]:
         """Next bytes of one direction, in stream order."""
+        if not isinstance(data, bytes | bytearray):
+            data = bytes(data)  # e.g. a memoryview: the readers need find()
         self._side(direction).feed(data)
         return self._take_events()
 

@@ -8,6 +8,7 @@ positions in the caller's stream.
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
 from analyzer.model.codes.http import HTTP_BAD_HEADER, HTTP_OBS_FOLD
 from analyzer.model.records import Headers
@@ -39,6 +40,10 @@ _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/[0-9]
 # reason is common and tolerated.
 _STATUS_LINE = re.compile(rb"(HTTP/[0-9]\.[0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _TOKEN_RE = re.compile(_TOKEN)
+# RFC 9112 §5: field-line = field-name ":" OWS field-value OWS (trailing OWS stripped
+# after the match). CR and NUL are never allowed in a value (RFC 9110 §5.5); other
+# controls are tolerated. Possessive quantifiers: no backtracking on hostile lines.
+_FIELD_LINE = re.compile(rb"(" + _TOKEN + rb"+):[ \t]*+([^\x00\r]*+)")
 
 # RFC 9112 §2.2: a server SHOULD ignore empty lines received before a request line.
 LEADING_EMPTY = re.compile(rb"[\r\n]*")
@@ -76,19 +81,17 @@ def split_lines(block: bytes, offset: int) -> tuple[list[bytes], list[int], bool
     Returns the lines, each line's stream offset (`block` starts at `offset`),
     and whether any line ended in a bare LF (RFC 9112 §2.2).
     """
-    lines: list[bytes] = []
+    if block.count(b"\n") == block.count(b"\r\n"):  # every line ends in CRLF: split in C
+        lines = block[:-2].split(b"\r\n")
+        return lines, list(accumulate([len(x) + 2 for x in lines[:-1]], initial=offset)), False
+    lines = []
     offsets: list[int] = []
-    bare = False
     pos = offset
     for raw in block.split(b"\n")[:-1]:
         offsets.append(pos)
         pos += len(raw) + 1
-        if raw.endswith(b"\r"):
-            lines.append(raw[:-1])
-        else:
-            bare = True
-            lines.append(raw)
-    return lines, offsets, bare
+        lines.append(raw[:-1] if raw.endswith(b"\r") else raw)
+    return lines, offsets, True
 
 
 def parse_request_line(line: bytes) -> tuple[str, str, str] | None:
@@ -119,46 +122,41 @@ def parse_fields(lines: list[bytes], offsets: list[int]) -> tuple[Headers, list[
     dropped with an `http.bad-header` issue; obs-fold continuations are joined
     to the previous value with one SP (RFC 9112 §5.2). Linear in the input size.
     """
-    names: list[str] = []
-    values: list[list[bytes]] = []
+    fields: list[tuple[bytes, bytes]] = []
+    folds: dict[int, list[bytes]] = {}
     issues: list[Issue] = []
-    folded = False
     for line, offset in zip(lines, offsets, strict=True):
+        m = _FIELD_LINE.fullmatch(line)
+        if m is not None:
+            fields.append((m[1], m[2].rstrip(b" \t")))
+            continue
         if line[:1] in (b" ", b"\t"):
             # RFC 9112 §5.2: obs-fold; RFC 9112 §2.2: whitespace before the first field
             # line is not a fold and must be rejected or ignored.
-            if not names or b"\r" in line or b"\x00" in line:
+            if not fields or b"\r" in line or b"\x00" in line:
                 issues.append((HTTP_BAD_HEADER, f"line starting with whitespace: {_preview(line)}", offset))
                 continue
-            if not folded:
-                folded = True
+            if not folds:
                 issues.append((HTTP_OBS_FOLD, "header value folded over several lines", offset))
-            more = line.strip(b" \t")
-            if more:
-                values[-1].append(more)
+            folds.setdefault(len(fields) - 1, []).append(line.strip(b" \t"))
             continue
-        # RFC 9112 §5: field-line = field-name ":" OWS field-value OWS
         colon = line.find(b":")
-        name = line[:colon] if colon > 0 else b""
-        value = line[colon + 1 :].strip(b" \t")
-        why = None
         if colon < 0:
             why = "no colon"
         elif colon == 0:
             why = "empty field name"
-        elif name[-1:] in (b" ", b"\t"):
+        elif line[colon - 1 : colon] in (b" ", b"\t"):
             why = "whitespace between field name and colon"  # RFC 9112 §5.1
-        elif _TOKEN_RE.fullmatch(name) is None:
+        elif _TOKEN_RE.fullmatch(line, 0, colon) is None:
             why = "invalid field name"
-        elif b"\r" in value or b"\x00" in value:
+        else:
             why = "CR or NUL in the field value"  # RFC 9110 §5.5
-        if why is not None:
-            issues.append((HTTP_BAD_HEADER, f"{why}: {_preview(line)}", offset))
-            continue
-        names.append(name.decode("ascii"))
-        values.append([value] if value else [])
-    fields = tuple((n, b" ".join(v).decode("latin-1")) for n, v in zip(names, values, strict=True))
-    return fields, issues
+        issues.append((HTTP_BAD_HEADER, f"{why}: {_preview(line)}", offset))
+    if folds:
+        for k, parts in folds.items():
+            name, value = fields[k]
+            fields[k] = (name, b" ".join(p for p in (value, *parts) if p))
+    return tuple((n.decode("ascii"), v.decode("latin-1")) for n, v in fields), issues
 
 
 def line_end(buf: bytes | bytearray, nl: int) -> int:
