@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
@@ -16,9 +17,12 @@ def analyze_reader(
     options: Options | None = None,
     on_connection: Callable[[ConnectionRecord], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    on_session: Callable[[Any], None] | None = None,
 ) -> Analysis:
+    """Run the pipeline over a reader. With `on_connection`/`on_session`, records are handed out as
+    soon as they are complete (with Options.retain_connections False, nothing else keeps them)."""
     info = CaptureInfo(path=reader.path, format=reader.format)
-    pipe = Pipeline(info, options, on_connection)
+    pipe = Pipeline(info, options, on_connection, on_session)
     if progress is None:
         pipe.feed_all(reader)
     else:

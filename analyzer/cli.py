@@ -75,10 +75,12 @@ def _analyze(args: argparse.Namespace) -> int:
     from analyzer.api import analyze_reader
     from analyzer.capture.pcapfile import CaptureError, open_capture
     from analyzer.cli_text import print_summary
-    from analyzer.export.jsondoc import write_json
+    from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.pipeline import Options
 
-    options = Options(decode_as=_decode_as(args.decode_as))
+    streaming = args.format == "json"
+    # JSON output is written while the capture is read: memory follows open connections only
+    options = Options(decode_as=_decode_as(args.decode_as), retain_connections=not streaming)
     try:
         reader = open_capture(args.capture)
     except CaptureError as exc:
@@ -87,18 +89,22 @@ def _analyze(args: argparse.Namespace) -> int:
     progress = None
     if not args.no_progress and sys.stderr.isatty():
         progress = _progress_bar(args.capture)
-    analysis = analyze_reader(reader, options, progress=progress)
-    if progress is not None:
-        sys.stderr.write("\r\033[K")
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
-        if args.format == "json":
-            write_json(analysis.to_dict(), out)
+        if streaming:
+            writer = StreamingJsonWriter(out)
+            analysis = analyze_reader(
+                reader, options, on_connection=writer.connection, progress=progress, on_session=writer.session
+            )
+            writer.finish(analysis)
         else:
+            analysis = analyze_reader(reader, options, progress=progress)
             print_summary(analysis, out, messages=args.messages, events=args.events)
     except BrokenPipeError:
-        pass
+        return EXIT_OK
     finally:
+        if progress is not None:
+            sys.stderr.write("\r\033[K")
         if out is not sys.stdout:
             out.close()
     if analysis.capture.error:

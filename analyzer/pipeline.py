@@ -32,16 +32,22 @@ class Options:
     # on_websocket_open(connection, request, response), on_ws_message(msg), on_anomaly(a)
     # (analyzer/live_printer.py); None costs nothing
     observer: Any = None
+    # False: connection records are handed to on_connection and then dropped (streaming output,
+    # memory follows open connections only); Analysis.connections stays empty
+    retain_connections: bool = True
 
 
 class Pipeline:
     """Feed packets in capture order; `finish()` returns the Analysis."""
+
+    FLUSH_EVERY = 4096  # packets between two looks for finished Engine.IO sessions (streaming only)
 
     def __init__(
         self,
         capture: CaptureInfo,
         options: Options | None = None,
         on_connection: Callable[[ConnectionRecord], None] | None = None,
+        on_session: Callable[[Any], None] | None = None,
     ) -> None:
         from analyzer.app.connection import ConnectionApp
         from analyzer.app.hub import SessionHub
@@ -56,6 +62,10 @@ class Pipeline:
         self.sessions = SessionHub(self.options.observer)
         self._app_factory = ConnectionApp
         self._linktypes: set[int] = set()
+        self._app_bytes: dict[str, int] = {}
+        # streaming: sessions that are over go to on_session instead of waiting for finish()
+        self.on_session = on_session
+        self._flush_every = self.FLUSH_EVERY if on_session is not None else 0
 
     # -- StreamSink --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
@@ -89,7 +99,10 @@ class Pipeline:
                     make_anomaly(code, message, conn.id, stream.direction, (frame,) if frame else ())
                 )
         self.anomalies.extend(conn.app.anomalies)
-        self.records.append(record)
+        for k, v in record.layer_bytes.items():
+            self._app_bytes[k] = self._app_bytes.get(k, 0) + v
+        if self.options.retain_connections:
+            self.records.append(record)
         if self.on_connection is not None:
             self.on_connection(record)
 
@@ -107,6 +120,15 @@ class Pipeline:
         seg = self.decoder.decode(pkt)
         if seg is not None:
             self.tracker.handle(seg)
+        if self._flush_every and not cap.packets % self._flush_every:
+            self._flush_sessions(pkt.ts)
+
+    def _flush_sessions(self, now_ts: float) -> None:
+        assert self.on_session is not None
+        sessions, anomalies = self.sessions.flush(now_ts)
+        self.anomalies.extend(anomalies)
+        for s in sessions:
+            self.on_session(s)
 
     def feed_all(self, packets: Iterable[RawPacket]) -> None:
         feed = self.feed
@@ -138,12 +160,9 @@ class Pipeline:
         )
 
     def layer_stats(self) -> dict[str, Any]:
-        st = self.decoder.stats.to_dict()
-        app: dict[str, int] = {}
-        for rec in self.records:
-            for k, v in rec.layer_bytes.items():
-                app[k] = app.get(k, 0) + v
-        st.update(app)
+        st: dict[str, Any] = dict(self.decoder.stats.to_dict())
+        st.update(self._app_bytes)
+        st["late_packets"] = self.tracker.late_packets
         return st
 
 

@@ -48,6 +48,13 @@ class SessionHub:
         if self._builder is not None:
             self._builder.on_connection_end(connection, kind, ts, frame)
 
+    def flush(self, now_ts: float) -> tuple[list[Any], list[Anomaly]]:
+        """Sessions that are over, finalized early (streaming); see SessionBuilder.flush."""
+        if self._builder is None:
+            return [], []
+        sessions, anomalies = self._builder.flush(now_ts)
+        return list(sessions), list(anomalies)
+
     def finish(self) -> tuple[list[Any], list[Anomaly]]:
         if self._builder is None:
             return [], []

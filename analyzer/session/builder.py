@@ -66,6 +66,7 @@ class _Session:
     anomalies: list[Anomaly] = field(default_factory=list)
     dropped: int = 0
     version_warned: bool = False
+    last_ts: float = 0.0  # capture time of the newest packet or request (for flush())
 
 
 @dataclass(slots=True, eq=False)
@@ -150,6 +151,7 @@ class SessionBuilder:
         self._seq = 0
         self._capped = False
         self._finished = False
+        self._ended_conns: set[int] = set()
 
     # -- input -----------------------------------------------------------------------------------------
     def on_http_exchange(self, ex: HttpExchange) -> None:
@@ -248,9 +250,38 @@ class SessionBuilder:
 
     def on_connection_end(self, connection: int, kind: str, ts: float, frame: int) -> None:
         """Optional: the TCP connection ended ("fin" or "rst")."""
+        self._ended_conns.add(connection)
         leg = self._legs.get(connection)
         if leg is not None and leg.tcp_end is None:
             leg.tcp_end, leg.tcp_end_ts, leg.tcp_end_frame = kind, ts, frame
+
+    def flush(
+        self, now_ts: float, quiet_seconds: float = 120.0
+    ) -> tuple[list[EngineIOSession], list[Anomaly]]:
+        """Finalize the sessions that are over: every TCP connection that carried them has ended and
+        nothing of theirs was seen for `quiet_seconds` of capture time. Their memory is freed; what
+        `finish()` returns afterwards no longer includes them. Streaming output calls this now and then."""
+        done: list[tuple[tuple[int, int], EngineIOSession]] = []
+        found: list[Anomaly] = []
+        keep: list[_Session] = []
+        ended = self._ended_conns
+        for s in self._all:
+            if s.conns and now_ts - s.last_ts > quiet_seconds and all(c in ended for c in s.conns):
+                result, anomalies = self._analyse(s)
+                found.extend(anomalies)
+                if result is not None:
+                    done.append((min(s.conns.values()), result))
+                if self._sessions.get(s.key) is s:
+                    del self._sessions[s.key]
+                for c in s.conns:
+                    self._legs.pop(c, None)
+                    ended.discard(c)
+            else:
+                keep.append(s)
+        if len(keep) != len(self._all):
+            self._all = keep
+        done.sort(key=lambda item: item[0])
+        return [r for _, r in done], found
 
     # -- polling ---------------------------------------------------------------------------------------
     def _handshake(self, conn: int, query: EioQuery, req: HttpRequest, resp: HttpResponse | None) -> None:
@@ -385,6 +416,9 @@ class SessionBuilder:
     ) -> None:
         if len(session.requests) >= self.max_requests_per_session:
             return
+        last = resp.ts if resp is not None else req.ts
+        if last > session.last_ts:
+            session.last_ts = last
         code, message = (None, None)
         if resp is not None and resp.status >= 400:
             code, message = _error_body(resp.body)
@@ -458,6 +492,8 @@ class SessionBuilder:
         self._seq += 1
         record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
         session.raws.append((frame, self._seq, record))
+        if ts > session.last_ts:
+            session.last_ts = ts
         self._touch(session, conn, frame)
 
     def _note(

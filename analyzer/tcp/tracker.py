@@ -7,6 +7,7 @@ sent the HTTP request; failing both, the side with the higher port (ANALYSIS_JSO
 from __future__ import annotations
 
 import ipaddress
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ class TcpConnection:
         "ip_version",
         "last_frame",
         "last_ts",
+        "lingering",
         "mss_non_syn",
         "packets",
         "payload_bytes",
@@ -106,6 +108,7 @@ class TcpConnection:
         self.rst_out_of_seq = 0
         self.syn_last_ts = 0.0  # the SYN that was answered: retransmitted SYNs move it (Karn, RFC 6298 §3)
         self.syn_retransmissions = 0
+        self.lingering = False  # finished (RST, or FIN both ways) and waiting to be closed
 
     def stream(self, direction: Direction) -> DirectionStream:
         return self.c2s if direction is Direction.C2S else self.s2c
@@ -190,6 +193,15 @@ class TcpConnection:
 
 ConnKey = tuple[bytes, int, bytes, int]
 
+# A finished connection (RST, or both FINs delivered) is closed -- its record emitted and its
+# memory freed -- once this many further packets or seconds of capture passed without a packet
+# of its own: the last ACK of a FIN handshake and late retransmissions still count for it.
+LINGER_PACKETS = 4096
+LINGER_SECONDS = 60.0
+# Ports of closed connections are remembered so that stray packets after the close are counted,
+# not mistaken for a new connection that started mid-stream (bounded, oldest forgotten first).
+MAX_TOMBSTONES = 65536
+
 
 class ConnectionTracker:
     """Routes segments to connections and their direction streams."""
@@ -206,6 +218,9 @@ class ConnectionTracker:
         self.active: dict[ConnKey, TcpConnection] = {}
         self.next_id = 0
         self.port_reuses: list[tuple[int, int]] = []  # (old id, frame of the new SYN)
+        self._linger: deque[TcpConnection] = deque()
+        self._tombstones: OrderedDict[ConnKey, int] = OrderedDict()
+        self.late_packets = 0  # packets of connections already closed
 
     def _new(self, seg: Segment, key: ConnKey, rkey: ConnKey) -> TcpConnection:
         f = seg.flags
@@ -228,11 +243,16 @@ class ConnectionTracker:
         self.on_new(conn)
         return conn
 
-    def handle(self, seg: Segment) -> tuple[TcpConnection, Direction]:
+    def handle(self, seg: Segment) -> tuple[TcpConnection, Direction] | None:
+        if self._linger:
+            self._expire(seg.frame, seg.ts)
         key = (seg.src, seg.sport, seg.dst, seg.dport)
         conn = self.active.get(key)
         f = seg.flags
         if conn is None:
+            if key in self._tombstones and not f & SYN:
+                self.late_packets += 1
+                return None
             conn = self._new(seg, key, (seg.dst, seg.dport, seg.src, seg.sport))
         elif f & SYN and not f & ACK and self._is_reuse(conn, seg):
             self.port_reuses.append((conn.id, seg.frame))
@@ -247,7 +267,21 @@ class ConnectionTracker:
                 conn.swap_roles()
                 direction = direction.other
         self._segment(conn, direction, seg)
+        if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):
+            conn.lingering = True
+            self._linger.append(conn)
         return conn, direction
+
+    def _expire(self, frame: int, ts: float) -> None:
+        """Close lingering connections that have been quiet long enough."""
+        q = self._linger
+        while q:
+            conn = q[0]
+            if frame - conn.last_frame < LINGER_PACKETS and ts - conn.last_ts < LINGER_SECONDS:
+                return
+            q.popleft()
+            if not conn.closed:
+                self._close(conn)
 
     def _is_reuse(self, conn: TcpConnection, seg: Segment) -> bool:
         if conn.client_isn is None:
@@ -314,6 +348,10 @@ class ConnectionTracker:
         for k in ((ca, cp, sa, sp), (sa, sp, ca, cp)):
             if self.active.get(k) is conn:
                 del self.active[k]
+            self._tombstones[k] = conn.id
+            self._tombstones.move_to_end(k)
+        while len(self._tombstones) > MAX_TOMBSTONES:
+            self._tombstones.popitem(last=False)
         conn.closed = True
         self.on_close(conn)
 

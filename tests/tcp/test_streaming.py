@@ -1,0 +1,99 @@
+"""Streaming: finished connections are closed while the capture is read, and the streamed JSON
+document equals the in-memory one."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from analyzer import Options, analyze_file
+from analyzer.api import analyze_reader
+from analyzer.capture.pcapfile import RawPacket, open_capture
+from analyzer.export.jsonstream import StreamingJsonWriter
+from analyzer.model.analysis import CaptureInfo
+from analyzer.pipeline import Pipeline
+from analyzer.tcp import tracker
+from tests.conftest import CAPTURES
+
+SRC = CAPTURES / "sio-node-v4-default.pcap"  # Ethernet, 13 short connections, all closed by FIN
+SID = json.loads((CAPTURES / "sio-node-v4-default.expected.json").read_text())["socketio"]["sid"].encode()
+SCHEMA = json.loads((Path(__file__).parents[2] / "analyzer" / "schema" / "analysis.schema.json").read_text())
+
+
+def replicated(copies: int, spacing: float = 100.0) -> list[RawPacket]:
+    """The capture repeated with the client ports shifted, so every copy has its own connections."""
+    base = list(open_capture(str(SRC)))
+    out = []
+    t0 = base[0].ts
+    frame = 0
+    for k in range(copies):
+        for p in base:
+            d = bytearray(p.data)
+            sport, dport = struct.unpack_from("!HH", d, 34)
+            if sport > dport:
+                sport = 20000 + (sport + k * 50) % 40000
+            else:
+                dport = 20000 + (dport + k * 50) % 40000
+            struct.pack_into("!HH", d, 34, sport, dport)
+            # a sid of its own per copy (same length, so TCP sequence numbers still hold)
+            d = bytearray(bytes(d).replace(SID, SID[:-4] + b"%04d" % k))
+            frame += 1
+            out.append(RawPacket(frame, t0 + k * spacing + (p.ts - t0), p.linktype, bytes(d), len(d)))
+    return out
+
+
+def test_finished_connections_are_closed_while_reading() -> None:
+    emitted: list[int] = []
+    pipe = Pipeline(
+        CaptureInfo("x", "pcap"),
+        Options(retain_connections=False),
+        on_connection=lambda r: emitted.append(r.id),
+    )
+    packets = replicated(20)
+    peak = 0
+    for p in packets:
+        pipe.feed(p)
+        peak = max(peak, len(pipe.tracker.active) // 2)
+    # every copy starts 100 s after the previous one: older copies are closed by then
+    assert len(emitted) >= 13 * 18, "connections were not closed before the end of the capture"
+    assert peak <= 13 * 2, f"open connections grew with the capture: {peak}"
+    a = pipe.finish()
+    assert a.connections == [] and len(emitted) == 13 * 20
+    assert a.layer_stats["late_packets"] == 0
+
+
+def test_linger_keeps_the_final_ack_in_its_connection() -> None:
+    assert tracker.LINGER_PACKETS > 100
+    a = analyze_file(str(SRC))
+    assert sum(c.tcp["packets"]["c2s"] + c.tcp["packets"]["s2c"] for c in a.connections) == a.capture.packets
+
+
+def test_streamed_document_equals_the_in_memory_one() -> None:
+    whole = analyze_file(str(SRC)).to_dict()
+    buf = io.StringIO()
+    writer = StreamingJsonWriter(buf)
+    a = analyze_reader(
+        open_capture(str(SRC)), Options(retain_connections=False), on_connection=writer.connection
+    )
+    writer.finish(a)
+    streamed = json.loads(buf.getvalue())
+    jsonschema.validate(streamed, SCHEMA)
+    streamed["connections"].sort(key=lambda c: c["id"])
+    assert streamed == json.loads(json.dumps(whole))
+
+
+def test_sessions_that_are_over_are_flushed_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Pipeline, "FLUSH_EVERY", 100)
+    sessions: list[object] = []
+    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(retain_connections=False), on_session=sessions.append)
+    for p in replicated(12, spacing=600.0):
+        pipe.feed(p)
+    flushed_early = len(sessions)
+    assert flushed_early >= 10, "finished Engine.IO sessions were kept until the end"
+    a = pipe.finish()
+    assert flushed_early + len(a.engineio_sessions) == 12
