@@ -80,7 +80,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
     streaming = args.format == "json"
     # JSON output is written while the capture is read: memory follows open connections only
-    options = Options(decode_as=_decode_as(args.decode_as), retain_connections=not streaming)
+    options = Options(
+        decode_as=_decode_as(args.decode_as), retain_connections=not streaming, spill_records=streaming
+    )
     try:
         reader = open_capture(args.capture)
     except CaptureError as exc:

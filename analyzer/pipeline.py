@@ -35,6 +35,9 @@ class Options:
     # False: connection records are handed to on_connection and then dropped (streaming output,
     # memory follows open connections only); Analysis.connections stays empty
     retain_connections: bool = True
+    # True: WebSocket frames and messages are written to temporary files as JSON as they are
+    # decoded (JsonSpill) instead of being held as records; for streaming output of big captures
+    spill_records: bool = False
 
 
 class Pipeline:

@@ -15,7 +15,8 @@ from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
 from analyzer.model.registry import make_anomaly
-from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
+from analyzer.model.spill import JsonSpill
+from analyzer.model.websocket import WebSocketRecord, WsFrameRecord, message_dict
 from analyzer.protocols import http1
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.websocket import WsDecoder, WsFrame, WsMessage
@@ -242,6 +243,8 @@ class ConnectionApp:
     ) -> None:
         self.mode = "websocket"
         self.ws = WebSocketRecord(handshake=None)
+        if self.options.spill_records:
+            self.ws.spilled_frames, self.ws.spilled_messages = JsonSpill(), JsonSpill()
         self.conversation = WsConversation()
         self._resync = resync
         if resync:
@@ -308,7 +311,9 @@ class ConnectionApp:
                     )
                 )
                 ws.counts[key] = ws.counts.get(key, 0) + 1
-                if self.options.keep_frames:
+                if ws.spilled_frames is not None:
+                    ws.spilled_frames.add(rec.to_dict())
+                elif self.options.keep_frames:
                     ws.frames.append(rec)
                 else:
                     ws.frames_dropped += 1
@@ -332,7 +337,10 @@ class ConnectionApp:
                     ev.truncated,
                     packets,
                 )
-                ws.messages.append(msg)
+                if ws.spilled_messages is not None:
+                    ws.spilled_messages.add(message_dict(msg))
+                else:
+                    ws.messages.append(msg)
                 self.hub.on_ws_message(msg)
             elif isinstance(ev, ParserAnomaly):
                 frame = self._where(d, base + ev.offset, base + ev.offset + 1)[0]

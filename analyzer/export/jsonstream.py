@@ -8,19 +8,21 @@ first, the capture summary last, once it is known) and connection order (as they
 
 from __future__ import annotations
 
-import json
 import tempfile
 from typing import IO, Any
 
 from analyzer import __version__
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
+from analyzer.model.spill import dumps
 
 __all__ = ["StreamingJsonWriter"]
 
+# placeholders that cannot come from captured data (captured strings never reach these keys)
+_MARK_FRAMES = "\u0000socketscope:spilled-frames\u0000"
+_MARK_MESSAGES = "\u0000socketscope:spilled-messages\u0000"
 
-def _dumps(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates as JSON escapes
+
+_dumps = dumps
 
 
 class StreamingJsonWriter:
@@ -40,8 +42,29 @@ class StreamingJsonWriter:
     def connection(self, record: ConnectionRecord) -> None:
         if self.count:
             self.out.write(",")
-        self.out.write(_dumps(record.to_dict()))
         self.count += 1
+        ws = record.websocket
+        spills = (ws.spilled_frames, ws.spilled_messages) if ws is not None else (None, None)
+        if spills[0] is None or spills[1] is None:
+            self.out.write(_dumps(record.to_dict()))
+            return
+        # frames and messages were spilled to disk: copy them in place of two markers
+        frames, messages = spills
+        ws.spilled_frames = ws.spilled_messages = None
+        doc = record.to_dict()
+        doc["websocket"]["frames"] = _MARK_FRAMES
+        doc["websocket"]["messages"] = _MARK_MESSAGES
+        text = _dumps(doc)
+        head, rest = text.split(_dumps(_MARK_FRAMES), 1)
+        middle, tail = rest.split(_dumps(_MARK_MESSAGES), 1)
+        w = self.out.write
+        w(head + "[")
+        frames.copy_to(self.out)
+        w("]" + middle + "[")
+        messages.copy_to(self.out)
+        w("]" + tail)
+        frames.close()
+        messages.close()
 
     def session(self, session: Any) -> None:
         """A finished Engine.IO session: spilled to a temporary file until the connections are written."""

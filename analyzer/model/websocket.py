@@ -7,6 +7,7 @@ from typing import Any
 
 from analyzer.model.common import Direction
 from analyzer.model.records import WsMessageRecord
+from analyzer.model.spill import JsonSpill
 
 __all__ = ["WebSocketRecord", "WsFrameRecord", "message_dict"]
 
@@ -91,13 +92,20 @@ class WebSocketRecord:
     url: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     frames_dropped: int = 0  # frames not kept because of Options.keep_frames
+    # Options.spill_records: frames and messages went to disk as JSON instead of the lists above
+    spilled_frames: JsonSpill | None = None
+    spilled_messages: JsonSpill | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "handshake": self.handshake,
             "url": self.url,
-            "frames": [f.to_dict() for f in self.frames],
-            "messages": [message_dict(m) for m in self.messages],
+            "frames": self.spilled_frames.load()
+            if self.spilled_frames is not None
+            else [f.to_dict() for f in self.frames],
+            "messages": self.spilled_messages.load()
+            if self.spilled_messages is not None
+            else [message_dict(m) for m in self.messages],
             "close": self.close,
             "counts": self.counts,
         }

@@ -73,12 +73,18 @@ def test_linger_keeps_the_final_ack_in_its_connection() -> None:
     assert sum(c.tcp["packets"]["c2s"] + c.tcp["packets"]["s2c"] for c in a.connections) == a.capture.packets
 
 
-def test_streamed_document_equals_the_in_memory_one() -> None:
-    whole = analyze_file(str(SRC)).to_dict()
+@pytest.mark.parametrize(
+    "capture",
+    [SRC, CAPTURES / "ws-python-websockets.pcap", CAPTURES / "ws-node-ws.pcapng"],
+    ids=lambda p: p.name,
+)
+def test_streamed_document_equals_the_in_memory_one(capture: Path) -> None:
+    whole = analyze_file(str(capture)).to_dict()
     buf = io.StringIO()
     writer = StreamingJsonWriter(buf)
+    options = Options(retain_connections=False, spill_records=True)
     a = analyze_reader(
-        open_capture(str(SRC)), Options(retain_connections=False), on_connection=writer.connection
+        open_capture(str(capture)), options, on_connection=writer.connection, on_session=writer.session
     )
     writer.finish(a)
     streamed = json.loads(buf.getvalue())
