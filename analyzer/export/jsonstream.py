@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from analyzer import __version__
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
-from analyzer.model.spill import dumps
+from analyzer.model.spill import JsonSpill, dumps
 
 __all__ = ["StreamingJsonWriter"]
 
@@ -44,12 +44,12 @@ class StreamingJsonWriter:
             self.out.write(",")
         self.count += 1
         ws = record.websocket
-        spills = (ws.spilled_frames, ws.spilled_messages) if ws is not None else (None, None)
-        if spills[0] is None or spills[1] is None:
+        frames: JsonSpill | None = ws.spilled_frames if ws is not None else None
+        messages: JsonSpill | None = ws.spilled_messages if ws is not None else None
+        if ws is None or frames is None or messages is None:
             self.out.write(_dumps(record.to_dict()))
             return
         # frames and messages were spilled to disk: copy them in place of two markers
-        frames, messages = spills
         ws.spilled_frames = ws.spilled_messages = None
         doc = record.to_dict()
         doc["websocket"]["frames"] = _MARK_FRAMES
