@@ -7,9 +7,11 @@ Exit codes: 0 success; 2 usage error; 3 the input is not a readable capture;
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from analyzer import __version__
 
@@ -91,7 +93,14 @@ def _analyze(args: argparse.Namespace) -> int:
     progress = None
     if not args.no_progress and sys.stderr.isatty():
         progress = _progress_bar(args.capture)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    # backslashreplace: lone surrogates from JSON on the wire are written as their JSON escape
+    out: IO[str]
+    if args.output:
+        out = open(args.output, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+    else:
+        out = sys.stdout
+        if isinstance(out, io.TextIOWrapper):
+            out.reconfigure(errors="backslashreplace")
     try:
         if streaming:
             writer = StreamingJsonWriter(out)

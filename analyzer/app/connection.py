@@ -32,6 +32,7 @@ __all__ = ["ConnectionApp", "SessionHub"]
 
 _LENGTH_FORM = {"7-bit": "7-bit", "16-bit": "16-bit", "64-bit": "64-bit"}
 _OPNAME = {1: "text", 2: "binary"}
+_OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
 class ConnectionApp:
@@ -58,6 +59,7 @@ class ConnectionApp:
         self.ws_frames = 0
         self._closed: dict[Direction, bool] = {}
         self._ws_ended: set[Direction] = set()
+        self._frame_counts: dict[tuple[str, int], int] = {}  # (direction, opcode) -> frames
         self.layer_bytes = {"http_bytes": 0, "websocket_header_bytes": 0, "websocket_payload_bytes": 0}
         # --decode-as PORT=...: a stream that starts with HTTP is still parsed as HTTP (and upgrades)
         self.decode_as = options.decode_as.get(conn.server[1]) or options.decode_as.get(conn.client[1])
@@ -276,6 +278,7 @@ class ConnectionApp:
         base = self.ws_base[d]
         ws = self.ws
         assert ws is not None
+        counts = self._frame_counts
         for ev in events:
             if isinstance(ev, WsFrame):
                 frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
@@ -303,14 +306,8 @@ class ConnectionApp:
                 hdr = ev.end - ev.start - ev.payload_length
                 self.layer_bytes["websocket_header_bytes"] += hdr
                 self.layer_bytes["websocket_payload_bytes"] += ev.payload_length
-                key = (
-                    d.value
-                    + ":"
-                    + {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}.get(
-                        ev.opcode, "reserved"
-                    )
-                )
-                ws.counts[key] = ws.counts.get(key, 0) + 1
+                key = (d.value, ev.opcode)
+                counts[key] = counts.get(key, 0) + 1
                 if ws.spilled_frames is not None:
                     ws.spilled_frames.add(rec.to_dict())
                 elif self.options.keep_frames:
@@ -386,6 +383,10 @@ class ConnectionApp:
             self.hub.on_connection_end(conn.id, "rst", conn.last_ts, conn.rst_frame)
         elif conn.fin_frames:
             self.hub.on_connection_end(conn.id, "fin", conn.last_ts, max(conn.fin_frames.values()))
+        if self.ws is not None:
+            for (dv, op), n in self._frame_counts.items():
+                key = f"{dv}:{_OPCODE_NAMES.get(op, 'reserved')}"
+                self.ws.counts[key] = self.ws.counts.get(key, 0) + n
         record.http = self.exchanges
         record.websocket = self.ws
         record.app_protocol = (

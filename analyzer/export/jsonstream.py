@@ -27,9 +27,10 @@ _dumps = dumps
 
 class StreamingJsonWriter:
     def __init__(self, out: IO[str]) -> None:
+        """`out` must be opened with errors="backslashreplace" (see analyzer.model.spill.dumps)."""
         self.out = out
         self.count = 0
-        self._sessions: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self._sessions: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
         self._nsessions = 0
         out.write(
             '{"schema_version":'

@@ -14,16 +14,19 @@ IN_MEMORY = 256 << 10  # a spill stays in memory up to this size, then moves to 
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON; lone surrogates (JSON on the wire may carry them) stay JSON escapes."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Compact JSON. Lone surrogates (JSON on the wire may carry them) are left in the text:
+    every file this is written to is opened with errors="backslashreplace", which turns them back
+    into their JSON escape in the same pass that encodes the text anyway."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class JsonSpill:
     __slots__ = ("count", "file")
 
     def __init__(self) -> None:
-        self.file: IO[str] = tempfile.SpooledTemporaryFile(IN_MEMORY, mode="w+", encoding="utf-8")  # noqa: SIM115
+        self.file: IO[str] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by close())
+            IN_MEMORY, mode="w+", encoding="utf-8", errors="backslashreplace"
+        )
         self.count = 0
 
     def add(self, record: dict[str, Any]) -> None:

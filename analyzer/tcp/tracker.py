@@ -86,8 +86,9 @@ class TcpConnection:
         self.s2c = DirectionStream(Direction.S2C, sink)
         self.c2s.owner = self
         self.s2c.owner = self
-        self.packets = {Direction.C2S: 0, Direction.S2C: 0}
-        self.payload_bytes = {Direction.C2S: 0, Direction.S2C: 0}
+        # per direction, indexed [c2s, s2c]: lists, not Direction-keyed dicts (enum hashing per packet)
+        self.packets = [0, 0]
+        self.payload_bytes = [0, 0]
         self.syn: tuple[int, float] | None = None
         self.synack: tuple[int, float] | None = None
         self.hs_ack: tuple[int, float] | None = None
@@ -116,14 +117,8 @@ class TcpConnection:
     def swap_roles(self) -> None:
         """Before any data was delivered: the tentative client turned out to be the server."""
         self.client, self.server = self.server, self.client
-        self.packets = {
-            Direction.C2S: self.packets[Direction.S2C],
-            Direction.S2C: self.packets[Direction.C2S],
-        }
-        self.payload_bytes = {
-            Direction.C2S: self.payload_bytes[Direction.S2C],
-            Direction.S2C: self.payload_bytes[Direction.C2S],
-        }
+        self.packets.reverse()
+        self.payload_bytes.reverse()
         self.c2s, self.s2c = self.s2c, self.c2s
         self.c2s.direction, self.s2c.direction = Direction.C2S, Direction.S2C
         self.client_isn, self.server_isn = self.server_isn, self.client_isn
@@ -174,10 +169,10 @@ class TcpConnection:
                 if self.fin_frames
                 else None,
             },
-            "packets": {"c2s": self.packets[Direction.C2S], "s2c": self.packets[Direction.S2C]},
+            "packets": {"c2s": self.packets[0], "s2c": self.packets[1]},
             "payload_bytes": {
-                "c2s": self.payload_bytes[Direction.C2S],
-                "s2c": self.payload_bytes[Direction.S2C],
+                "c2s": self.payload_bytes[0],
+                "s2c": self.payload_bytes[1],
             },
             "stream_bytes": {"c2s": self.c2s.bytes, "s2c": self.s2c.bytes},
             "retransmissions": self.c2s.retransmissions + self.s2c.retransmissions,
@@ -290,8 +285,9 @@ class ConnectionTracker:
 
     def _segment(self, conn: TcpConnection, d: Direction, seg: Segment) -> None:
         f = seg.flags
-        conn.packets[d] += 1
-        conn.payload_bytes[d] += len(seg.payload)
+        i = 0 if d is Direction.C2S else 1
+        conn.packets[i] += 1
+        conn.payload_bytes[i] += len(seg.payload)
         conn.last_ts = seg.ts
         conn.last_frame = seg.frame
         stream = conn.c2s if d is Direction.C2S else conn.s2c
