@@ -8,6 +8,7 @@ buffer; bytes that were never captured become a gap, never zero-fill.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Protocol
 
 from analyzer.model.common import Direction
@@ -60,8 +61,9 @@ class DirectionStream:
         self.next = 0  # offset of the next byte expected
         self.ooo: dict[int, tuple[bytes, int, float]] = {}
         self.ooo_bytes = 0
-        self.history = bytearray()
-        self.history_start = 0
+        # the last delivered segments, by reference (no copy): retransmissions are compared with them
+        self.history: deque[tuple[int, bytes]] = deque()
+        self.history_start = 0  # bytes held in `history`
         self.fin_offset: int | None = None
         self.ended = False
         self.offsets = OffsetMap()
@@ -134,21 +136,24 @@ class DirectionStream:
         self.next = start + len(data)
         self.bytes += len(data)
         h = self.history
-        h += data
-        if len(h) > 2 * HISTORY:
-            cut = len(h) - HISTORY
-            del h[:cut]
-            self.history_start += cut
+        h.append((start, data))
+        self.history_start += len(data)
+        while self.history_start - len(h[0][1]) >= HISTORY:
+            self.history_start -= len(h.popleft()[1])
         self.sink.on_data(self, start, data, frame, ts)
 
     def _compare(self, start: int, data: bytes, frame: int) -> None:
         """Overlapping bytes that differ from the first copy are flagged (T1)."""
-        hs = self.history_start
-        a = max(start, hs)
-        b = min(start + len(data), hs + len(self.history))
-        if a < b and self.history[a - hs : b - hs] != data[a - start : b - start]:
-            self.overlap_mismatches += 1
-            self._anomaly("tcp.overlap-mismatch", f"retransmitted bytes at offset {a} differ", frame)
+        end = start + len(data)
+        for hs, old in reversed(self.history):  # newest first: retransmissions are usually recent
+            if hs + len(old) <= start:
+                return
+            a = max(start, hs)
+            b = min(end, hs + len(old))
+            if a < b and old[a - hs : b - hs] != data[a - start : b - start]:
+                self.overlap_mismatches += 1
+                self._anomaly("tcp.overlap-mismatch", f"retransmitted bytes at offset {a} differ", frame)
+                return
 
     def _hold(self, start: int, payload: bytes, frame: int, ts: float) -> None:
         old = self.ooo.get(start)
