@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     from analyzer.cli_export import add_export_parser
 
     add_export_parser(sub)
+    from analyzer.cli_bench import add_bench_parser
+
+    add_bench_parser(sub)
     return p
 
 
@@ -70,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from analyzer.cli_export import run_export
 
         return run_export(args)
+    if args.command == "bench":
+        from analyzer.cli_bench import run_bench
+
+        return run_bench(args)
     return EXIT_USAGE
 
 
