@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--messages", action="store_true", help="print WebSocket messages as a log")
     a.add_argument("--events", action="store_true", help="print Socket.IO events as a log")
     a.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    from analyzer.cli_live import add_engine_option, add_live_parser
+
+    add_engine_option(a)
+    add_live_parser(sub)
+    from analyzer.cli_crosscheck import add_crosscheck_parser
+
+    add_crosscheck_parser(sub)
     from analyzer.cli_serve import add_serve_parser
 
     add_serve_parser(sub)
@@ -69,6 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_serve(args)
     if args.command == "analyze":
         return _analyze(args)
+    if args.command == "live":
+        from analyzer.cli_live import run_live
+
+        return run_live(args)
+    if args.command == "crosscheck":
+        from analyzer.cli_crosscheck import run_crosscheck
+
+        return run_crosscheck(args)
     if args.command == "export":
         from analyzer.cli_export import run_export
 
@@ -93,7 +108,12 @@ def _analyze(args: argparse.Namespace) -> int:
         decode_as=_decode_as(args.decode_as), retain_connections=not streaming, spill_records=streaming
     )
     try:
-        reader = open_capture(args.capture)
+        opener = open_capture
+        if getattr(args, "engine", "builtin") == "tshark":
+            from analyzer.capture.tshark import open_tshark_capture
+
+            opener = open_tshark_capture
+        reader = opener(args.capture)
     except CaptureError as exc:
         print(f"socketscope: {args.capture}: {exc}", file=sys.stderr)
         return EXIT_NOT_CAPTURE

@@ -1,0 +1,148 @@
+"""`socketscope live`: capture on an interface, decode as packets arrive, print, summarise at the end.
+
+Exit codes: 0 done; 2 usage (unknown interface, invalid capture filter, bad option);
+5 the capture could not run (no capture privilege, capture tool missing or failing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+__all__ = ["ENGINES", "EXIT_CAPTURE", "add_engine_option", "add_live_parser", "run_live"]
+
+EXIT_CAPTURE = 5
+ENGINES = ("builtin", "tshark")
+
+
+def add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="builtin",
+        help="packet source: builtin (socketscope's reader / tcpdump) or tshark (pyshark: tshark, dumpcap)",
+    )
+
+
+def add_live_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "live",
+        help="capture on a network interface and decode as packets arrive",
+        description="Captures on INTERFACE (tcpdump, or dumpcap + tshark with --engine tshark), prints "
+        "what it decodes as it arrives, and the summary of `analyze` at the end "
+        "(Ctrl-C, --duration or --count). "
+        "Needs the capture privilege (root, or CAP_NET_RAW + CAP_NET_ADMIN on the capture tool). "
+        "Exit codes: 0 done, 2 usage (unknown interface, bad filter), 5 capture impossible or failed.",
+    )
+    p.add_argument("-i", "--interface", required=True, help="interface to capture on (e.g. lo, eth0, any)")
+    p.add_argument("-f", "--filter", default="", metavar="BPF", help="capture filter, e.g. 'tcp port 5000'")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--count", type=int, metavar="N", help="stop after N packets")
+    p.add_argument("-w", "--write", metavar="FILE.pcapng", help="also write every captured packet to FILE")
+    p.add_argument("--format", choices=["text", "jsonl"], default="text")
+    p.add_argument(
+        "--decode-as",
+        action="append",
+        default=[],
+        metavar="PORT=websocket",
+        help="decode TCP PORT as WebSocket (no handshake needed), like tshark -d",
+    )
+    p.add_argument(
+        "--buffer-size", type=int, default=64, metavar="MIB", help="kernel capture buffer (64 MiB)"
+    )
+    p.add_argument("--no-payloads", action="store_true", help="do not print message previews")
+    p.add_argument("--messages", action="store_true", help="final summary: list WebSocket messages")
+    p.add_argument("--events", action="store_true", help="final summary: list Socket.IO events")
+    add_engine_option(p)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from analyzer.capture.live import LiveCapture, LiveError
+    from analyzer.cli import EXIT_OK, EXIT_USAGE, _decode_as
+    from analyzer.cli_text import print_summary
+    from analyzer.live_printer import LivePrinter
+    from analyzer.model.analysis import CaptureInfo, ConnectionRecord
+    from analyzer.pipeline import Options, Pipeline
+
+    if args.duration is not None and args.duration <= 0:
+        print("socketscope: --duration must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    if args.count is not None and args.count <= 0:
+        print("socketscope: --count must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    out = sys.stdout
+    printer = LivePrinter(out, args.format, payloads=not args.no_payloads)
+    options = Options(decode_as=_decode_as(args.decode_as), observer=printer)
+    info = CaptureInfo(path=f"live:{args.interface}", format="live")
+    pipe: Pipeline
+
+    def closed(rec: ConnectionRecord) -> None:
+        printer.connection_closed(rec, pipe.anomalies)
+
+    pipe = Pipeline(info, options, closed)
+    capture = LiveCapture(
+        args.interface,
+        args.filter,
+        pipe.feed,
+        engine=args.engine,
+        write=args.write,
+        count=args.count,
+        buffer_mib=max(1, args.buffer_size),
+    )
+    try:
+        capture.start()
+    except LiveError as exc:
+        print(f"socketscope: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.kind in ("no-such-interface", "bad-filter") else EXIT_CAPTURE
+    what = f" (filter {args.filter!r})" if args.filter else ""
+    until = []
+    if args.duration is not None:
+        until.append(f"{args.duration:g} s")
+    if args.count is not None:
+        until.append(f"{args.count} packets")
+    stop_when = f"after {' or '.join(until)} or on Ctrl-C" if until else "on Ctrl-C"
+    print(
+        f"socketscope: capturing on {args.interface}{what} with {capture.source.tool}; stops {stop_when}",
+        file=sys.stderr,
+    )
+    try:
+        capture.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stats = _stop(capture)
+    analysis = pipe.finish()  # also reports the connections still open (printer.connection_closed)
+    printer.capture_stats(stats.to_dict(), args.interface)
+    try:
+        if args.format == "jsonl":
+            doc = {"type": "analysis", "live": stats.to_dict(), "analysis": analysis.to_dict()}
+            out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+        else:
+            out.write("\n")
+            print_summary(analysis, out, messages=args.messages, events=args.events)
+        out.flush()
+    except BrokenPipeError:
+        pass
+    if args.write:
+        print(f"socketscope: {stats.packets} packets written to {args.write}", file=sys.stderr)
+    if stats.error:
+        print(f"socketscope: the capture stopped early: {stats.error}", file=sys.stderr)
+        return EXIT_CAPTURE
+    return EXIT_OK
+
+
+def _stop(capture: Any) -> Any:
+    """Stop the capture; a second Ctrl-C while it drains is ignored (the tool is flushing)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return capture.stop(60.0)
+    finally:
+        if main and previous is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGINT, previous)
