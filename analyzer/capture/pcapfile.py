@@ -207,7 +207,7 @@ class CaptureReader:
                     self._fail("corrupt", f"interface block at byte {pos - blen} too short")
                     return
                 linktype = struct.unpack_from(endian + "H", body, 0)[0]
-                unit, offset = _idb_time_options(body[8:], endian)
+                unit, offset, _ = idb_time_options(body[8:], endian)
                 interfaces.append((linktype, unit, offset))
                 self._note_link(linktype)
             elif btype in (6, 2):  # Enhanced Packet Block §4.3 / obsolete Packet Block
@@ -240,9 +240,11 @@ class CaptureReader:
             # every other block type (statistics, name resolution, custom, ...) is skipped (§3.1)
 
 
-def _idb_time_options(opts: bytes, endian: str) -> tuple[float, float]:
-    """if_tsresol (code 9) and if_tsoffset (code 14) of an IDB (pcapng §4.2)."""
+def idb_time_options(opts: bytes, endian: str) -> tuple[float, float, int | None]:
+    """if_tsresol (code 9) and if_tsoffset (code 14) of an IDB (pcapng §4.2): the timestamp unit in
+    seconds, the offset in seconds, and the decimal exponent (None for a power-of-two resolution)."""
     unit, offset = 1e-6, 0.0
+    decimal: int | None = 6
     i = 0
     while i + 4 <= len(opts):
         code, length = struct.unpack_from(endian + "HH", opts, i)
@@ -251,11 +253,14 @@ def _idb_time_options(opts: bytes, endian: str) -> tuple[float, float]:
             break
         if code == 9 and length >= 1:
             v = value[0]
-            unit = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -(v & 0x7F)
+            if v & 0x80:
+                decimal, unit = None, 2.0 ** -(v & 0x7F)
+            else:
+                decimal, unit = v & 0x7F, 10.0 ** -(v & 0x7F)
         elif code == 14 and length >= 8:
             offset = float(struct.unpack(endian + "q", value[:8])[0])
         i += 4 + ((length + 3) & ~3)
-    return unit, offset
+    return unit, offset, decimal
 
 
 def open_capture(path: str) -> CaptureReader:

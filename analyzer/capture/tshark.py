@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.capture.live import LiveError, LiveStats, StreamPacket, classify_tool_error
-from analyzer.capture.pcapfile import PCAP_MAGICS, CaptureError, CaptureReader, RawPacket, open_capture
+from analyzer.capture.pcapfile import (
+    PCAP_MAGICS,
+    CaptureError,
+    CaptureReader,
+    RawPacket,
+    idb_time_options,
+    open_capture,
+)
 
 __all__ = ["TsharkLiveSource", "TsharkReader", "open_tshark_capture", "probe_layout"]
 
@@ -97,24 +104,8 @@ def probe_layout(path: str) -> tuple[str, list[Interface]]:
 
 
 def _interface(linktype: int, opts: bytes, endian: str) -> Interface:
-    """if_tsresol (9) and if_tsoffset (14), computed as analyzer/capture/pcapfile.py computes them."""
-    decimal: int | None = 6
-    unit, offset = 1e-6, 0.0
-    i = 0
-    while i + 4 <= len(opts):
-        code, length = struct.unpack_from(endian + "HH", opts, i)
-        value = opts[i + 4 : i + 4 + length]
-        if code == 0:
-            break
-        if code == 9 and length >= 1:
-            v = value[0]
-            if v & 0x80:
-                decimal, unit = None, 2.0 ** -(v & 0x7F)
-            else:
-                decimal, unit = v & 0x7F, 10.0 ** -(v & 0x7F)
-        elif code == 14 and length >= 8:
-            offset = float(struct.unpack(endian + "q", value[:8])[0])
-        i += 4 + ((length + 3) & ~3)
+    """if_tsresol (9) and if_tsoffset (14), read exactly as analyzer/capture/pcapfile.py reads them."""
+    unit, offset, decimal = idb_time_options(opts, endian)
     return Interface(linktype, decimal, unit, offset)
 
 
