@@ -36,6 +36,11 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument(
         "--max-upload-mb", type=int, default=256, help="largest accepted upload, MiB (default 256)"
     )
+    s.add_argument(
+        "--allow-live",
+        action="store_true",
+        help="add the Live page: capture on an interface from the browser (needs the capture privilege)",
+    )
     return s
 
 
@@ -78,7 +83,11 @@ def run_serve(args: argparse.Namespace) -> int:
         captures=args.captures,
         folders=args.captures_dir,
         upload_dir=args.upload_dir,
-        config={"MAX_CONTENT_LENGTH": max(1, args.max_upload_mb) << 20, "TRUSTED_HOSTS": trusted},
+        config={
+            "MAX_CONTENT_LENGTH": max(1, args.max_upload_mb) << 20,
+            "TRUSTED_HOSTS": trusted,
+            "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
+        },
     )
     try:
         server = make_server(args.host, args.port, app, threaded=True)
@@ -92,4 +101,7 @@ def run_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
+        from webui.live import shutdown
+
+        shutdown(app)  # a live capture ends with the server (its file is kept)
     return EXIT_OK

@@ -106,6 +106,18 @@ def create_app(
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    if app.config.get("ALLOW_LIVE"):  # `serve --allow-live`; otherwise /live and /api/live/* are 404
+        from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
+        from webui.live import bp as live_bp
+
+        app.register_blueprint(live_bp)
+        app.extensions["socketscope.live"] = LiveManager(
+            app.extensions["socketscope.store"],
+            app.config.get("LIVE_CAPTURE"),  # a LiveCapture-like factory (tests inject a fake)
+            max_duration=float(app.config.get("LIVE_MAX_DURATION") or DEFAULT_MAX_DURATION),
+            max_bytes=int(app.config.get("LIVE_MAX_BYTES") or DEFAULT_MAX_BYTES),
+            engine=str(app.config.get("LIVE_ENGINE") or "builtin"),
+        )
 
     @app.after_request
     def _headers(resp: Response) -> Response:
