@@ -405,8 +405,7 @@ class LiveManager:
         stamp = time.strftime("%Y-%m-%d %H%M%S", time.localtime(session.started_wall))
         with open(os.path.join(upload_dir, digest + ".name"), "w", encoding="utf-8") as fh:
             fh.write(f"live {iface} {stamp}.pcapng")
-        # CaptureStore lists the uploads folder's *.cap files; it has no public "add this file".
-        self.store._load_uploads()
+        self.store.rescan_uploads()
         real = os.path.realpath(dest)
         for e in self.store.entries():
             if e.path == real:

@@ -207,6 +207,11 @@ class CaptureStore:
         return None
 
     # -- uploads --
+    def rescan_uploads(self) -> None:
+        """Pick up captures written into the upload folder by the app itself (the live page)."""
+        if self.upload_dir is not None:
+            self._load_uploads()
+
     def _load_uploads(self) -> None:
         assert self.upload_dir is not None
         for p in sorted(Path(self.upload_dir).glob("*.cap")):
