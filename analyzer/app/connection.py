@@ -16,7 +16,7 @@ from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
 from analyzer.model.registry import make_anomaly
 from analyzer.model.spill import JsonSpill
-from analyzer.model.websocket import WebSocketRecord, WsFrameRecord, message_dict
+from analyzer.model.websocket import WebSocketRecord, WsFrameRecord, frame_json, message_json
 from analyzer.protocols import http1
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.websocket import WsDecoder, WsFrame, WsMessage
@@ -309,7 +309,7 @@ class ConnectionApp:
                 key = (d.value, ev.opcode)
                 counts[key] = counts.get(key, 0) + 1
                 if ws.spilled_frames is not None:
-                    ws.spilled_frames.add(rec.to_dict())
+                    ws.spilled_frames.add_json(frame_json(rec))
                 elif self.options.keep_frames:
                     ws.frames.append(rec)
                 else:
@@ -335,7 +335,7 @@ class ConnectionApp:
                     packets,
                 )
                 if ws.spilled_messages is not None:
-                    ws.spilled_messages.add(message_dict(msg))
+                    ws.spilled_messages.add_json(message_json(msg))
                 else:
                     ws.messages.append(msg)
                 self.hub.on_ws_message(msg)

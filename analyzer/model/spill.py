@@ -30,7 +30,11 @@ class JsonSpill:
         self.count = 0
 
     def add(self, record: dict[str, Any]) -> None:
-        self.file.write(("," if self.count else "") + dumps(record))
+        self.add_json(dumps(record))
+
+    def add_json(self, text: str) -> None:
+        """A record already serialized as JSON."""
+        self.file.write("," + text if self.count else text)
         self.count += 1
 
     def copy_to(self, out: IO[str]) -> None:
