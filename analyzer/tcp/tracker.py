@@ -285,13 +285,25 @@ class ConnectionTracker:
 
     def _segment(self, conn: TcpConnection, d: Direction, seg: Segment) -> None:
         f = seg.flags
-        i = 0 if d is Direction.C2S else 1
+        c2s = d is Direction.C2S
+        payload = seg.payload
+        i = 0 if c2s else 1
         conn.packets[i] += 1
-        conn.payload_bytes[i] += len(seg.payload)
+        conn.payload_bytes[i] += len(payload)
         conn.last_ts = seg.ts
         conn.last_frame = seg.frame
-        stream = conn.c2s if d is Direction.C2S else conn.s2c
+        stream = conn.c2s if c2s else conn.s2c
         seq = seg.seq
+        options = seg.options
+        if (
+            not f & (SYN | RST | FIN)
+            and conn.hs_ack is not None
+            and (not options or b"\x02\x04" not in options)
+        ):
+            # the common case: an established connection, no SYN/RST/FIN, no MSS option to flag
+            if payload:
+                stream.segment(seq, payload, False, seg.frame, seg.ts, seg.snap_cut)
+            return
         if f & SYN:
             opts = parse_tcp_options(seg.options) if seg.options else {}
             if d is Direction.C2S and not f & ACK:
