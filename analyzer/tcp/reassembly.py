@@ -91,9 +91,13 @@ class DirectionStream:
 
     def segment(self, seq: int, payload: bytes, fin: bool, frame: int, ts: float, missing: int = 0) -> None:
         """One segment's data (seq = sequence number of its first data byte) and FIN flag."""
-        if self.isn is None:
+        isn = self.isn
+        if isn is None:
             self.set_isn(seq)
-        start = self.offset_of(seq)
+            isn = seq & 0xFFFFFFFF
+        # offset_of(), inlined: unwrap mod 2^32 to the offset nearest to `next` (RFC 9293 §3.4)
+        d = (seq - isn - self.next) & 0xFFFFFFFF
+        start = self.next + (d - 0x100000000 if d >= 0x80000000 else d)
         n = len(payload)
         if n:
             if self.fin_offset is not None and start + n > self.fin_offset:
