@@ -218,7 +218,7 @@ def negotiate_deflate(
 # --- inflating ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per compressed message (a frozen __init__ is slower)
 class InflateResult:
     """One message's inflated bytes.
 
@@ -259,6 +259,7 @@ class Inflater:
         "_d",
         "_error",
         "_in",
+        "_in_n",
         "_kept",
         "_length",
         "_max_keep",
@@ -274,7 +275,8 @@ class Inflater:
         self._max_output = max(0, max_output)
         self._max_keep = self._max_output if max_keep is None else max(0, min(max_keep, self._max_output))
         self._d = _new()
-        self._in = bytearray()  # compressed bytes short of a whole block
+        self._in: list[bytes] = []  # compressed pieces short of a whole block, not copied yet
+        self._in_n = 0  # their length
         self._chunks: list[bytes] = []
         self._kept = 0
         self._length = 0
@@ -284,7 +286,8 @@ class Inflater:
     def reset(self) -> None:
         """Forget the window (after lost bytes or an error) and any message in progress."""
         self._d = _new()
-        self._in = bytearray()
+        self._in = []
+        self._in_n = 0
         self._chunks = []
         self._kept = 0
         self._length = 0
@@ -328,28 +331,35 @@ class Inflater:
         """Next piece of the current message's compressed payload (unmasked, concatenated fragments)."""
         if not chunk or self._stop:
             return
+        if not isinstance(chunk, bytes):
+            chunk = bytes(chunk)  # held without copying below: must not change under us
+        held = self._in_n + len(chunk)
+        if held < _BLOCK:
+            self._in.append(chunk)
+            self._in_n = held
+            return
+        if self._in:
+            self._in.append(chunk)
+            chunk = b"".join(self._in)
+        self._in = []
+        self._in_n = 0
+        n = len(chunk)
+        pos = 0
         with memoryview(chunk) as mv:
-            pos = 0
-            buf = self._in
-            if buf:
-                pos = _BLOCK - len(buf)
-                buf += mv[:pos]
-                if len(buf) < _BLOCK:
-                    return
-                self._inflate(bytes(buf))
-                self._in = bytearray()
-            n = len(mv)
             while n - pos >= _BLOCK and not self._stop:
                 self._inflate(mv[pos : pos + _BLOCK])
                 pos += _BLOCK
-            if pos < n and not self._stop:
-                self._in += mv[pos:]
+        if pos < n and not self._stop:
+            self._in.append(chunk[pos:])
+            self._in_n = n - pos
 
     def finish(self) -> InflateResult:
         """End of the current message: append the 00 00 ff ff tail and hand back its bytes."""
         if self._in and not self._stop:
-            self._inflate(bytes(self._in))
-        self._in = bytearray()
+            held = self._in
+            self._inflate(held[0] if len(held) == 1 else b"".join(held))
+        self._in = []
+        self._in_n = 0
         if not self._stop:
             self._inflate(_TAIL)
         data = b"".join(self._chunks)

@@ -49,6 +49,9 @@ __all__ = [
 DEFAULT_MAX_PACKETS = 10_000  # packets per polling payload (python-engineio accepts 16 per POST)
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # bytes a streaming payload decoder buffers
 _MAX_QUERY = 8192
+_MAX_FIELDS = 64
+# An origin-form target (RFC 9112 §3.2.1) of printable ASCII without %, + or #, not "//...".
+_PLAIN_TARGET = re.compile(r"/(?!/)[!-\"$&-*,-~]*")
 _MAX_V3_DIGITS = 10  # a v3 length prefix of more digits is a bound breach (JS allows ~310)
 _MAX_XHR2_DIGITS = 10
 
@@ -67,10 +70,13 @@ class EioPacketType(enum.IntEnum):
     @property
     def wire_name(self) -> str:
         """The lowercase name used in the analysis document."""
-        return self.name.lower()
+        return _WIRE_NAMES[self]
 
 
-@dataclass(frozen=True, slots=True)
+_WIRE_NAMES = tuple(t.name.lower() for t in EioPacketType)  # by number (Enum.name is a slow lookup)
+
+
+@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class EioPacket:
     """One Engine.IO packet: `data` is the text after the type character, or bytes for binary."""
 
@@ -89,7 +95,7 @@ class EioPacket:
     @property
     def is_probe(self) -> bool:
         """`2probe` / `3probe` of the WebSocket upgrade (EIO v4 'Upgrade')."""
-        return self.type in (EioPacketType.PING, EioPacketType.PONG) and self.data == "probe"
+        return self.type in _PING_PONG and self.data == "probe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +134,9 @@ class EioOpen:
 PayloadEvent = EioPacket | ParserAnomaly
 
 _TYPE_CHARS = "0123456"
+_PTYPES = tuple(EioPacketType)  # by number: a tuple index costs less than EioPacketType(n)
+_PING_PONG = (EioPacketType.PING, EioPacketType.PONG)
+_MESSAGE = EioPacketType.MESSAGE  # a class attribute lookup on an Enum costs more than a global
 
 
 # --- query --------------------------------------------------------------------------------------------
@@ -137,18 +146,32 @@ def parse_engineio_query(target: str) -> EioQuery | None:
     A request is Engine.IO when its query has `EIO`, or a `transport` of polling/websocket
     on a path ending in `/engine.io/` or `/socket.io/` (whatever the mount path).
     """
-    try:
-        if len(target) > _MAX_QUERY:
-            target = target[:_MAX_QUERY]
-        parts = urlsplit(target)
-        params = parse_qs(parts.query, keep_blank_values=True, max_num_fields=64)
-    except ValueError:
-        return None
-    path = parts.path or "/"
+    if len(target) > _MAX_QUERY:
+        target = target[:_MAX_QUERY]
+    params: dict[str, str] = {}
+    if _PLAIN_TARGET.fullmatch(target) is not None:
+        # The usual origin-form target: nothing for urlsplit / unquote to undo, so split it here
+        # exactly as they would (RFC 3986 §3.4; parse_qs with keep_blank_values).
+        path, _, query = target.partition("?")
+        fields = query.split("&")
+        if len(fields) > _MAX_FIELDS:
+            return None
+        for name_value in fields:
+            if name_value:
+                name, _, value = name_value.partition("=")
+                params.setdefault(name, value)
+    else:
+        try:
+            parts = urlsplit(target)
+            parsed = parse_qs(parts.query, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
+        except ValueError:
+            return None
+        path = parts.path
+        params = {name: values[0] for name, values in parsed.items() if values}
+    path = path or "/"
 
     def first(name: str) -> str | None:
-        values = params.get(name)
-        return values[0] if values else None
+        return params.get(name)
 
     eio_raw = first("EIO")
     transport = first("transport")
@@ -197,13 +220,13 @@ def decode_packet_text(
     if first == "b":
         # EIO v4 'Packet encoding': "b" + base64, message type implied; v3: "b" + type + base64
         if version >= 4:
-            ptype, body = EioPacketType.MESSAGE, text[1:]
+            ptype, body = _MESSAGE, text[1:]
         else:
             tchar = text[1:2]
             if not tchar or tchar not in _TYPE_CHARS:
                 msg = f"v3 binary packet 'b{tchar}' has no valid type character"
                 return None, [ParserAnomaly(codes.BAD_PACKET_TYPE, msg, offset)]
-            ptype, body = EioPacketType(int(tchar)), text[2:]
+            ptype, body = _PTYPES[int(tchar)], text[2:]
         data, strict = _b64decode(body)
         anomalies = []
         if not strict:
@@ -214,7 +237,7 @@ def decode_packet_text(
         shown = text[:8].encode("unicode_escape").decode("ascii")
         msg = f"Engine.IO packet type {first!r} is not 0-6 (packet starts {shown!r})"
         return None, [ParserAnomaly(codes.BAD_PACKET_TYPE, msg, offset)]
-    return EioPacket(EioPacketType(ord(first) - 48), text[1:]), []
+    return EioPacket(_PTYPES[ord(first) - 48], text[1:]), []
 
 
 def decode_ws_message(
@@ -224,23 +247,22 @@ def decode_ws_message(
     if binary:
         if version >= 4:
             # EIO v4 'WebSocket': a binary frame is a message packet, no type byte
-            return EioPacket(EioPacketType.MESSAGE, bytes(data)), []
+            return EioPacket(_MESSAGE, bytes(data)), []
         # EIO v3: a binary frame starts with the type byte (test suite: 04 01 02 03 04)
         if not data:
             return None, [ParserAnomaly(codes.BAD_PACKET_TYPE, "empty binary Engine.IO v3 message", 0)]
         if data[0] > 6:
             msg = f"binary Engine.IO v3 message with type byte 0x{data[0]:02x} (not 0-6)"
             return None, [ParserAnomaly(codes.BAD_PACKET_TYPE, msg, 0)]
-        return EioPacket(EioPacketType(data[0]), bytes(data[1:])), []
-    anomalies: list[ParserAnomaly] = []
+        return EioPacket(_PTYPES[data[0]], bytes(data[1:])), []
     try:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError:
         # the WebSocket layer reports ws.invalid-utf8; decode what a browser would show
         text = bytes(data).decode("utf-8", "replace")
-        anomalies.append(ParserAnomaly(codes.BAD_ENCODING, "text message is not valid UTF-8", 0))
-    packet, more = decode_packet_text(text, version)
-    return packet, anomalies + more
+        packet, more = decode_packet_text(text, version)
+        return packet, [ParserAnomaly(codes.BAD_ENCODING, "text message is not valid UTF-8", 0), *more]
+    return decode_packet_text(text, version)
 
 
 # --- the open packet ----------------------------------------------------------------------------------
@@ -666,7 +688,7 @@ class PollingPayloadDecoder:
                 what = "no type byte" if n == 0 else f"type byte 0x{buf[start]:02x}"
                 out.append(ParserAnomaly(codes.BAD_PACKET_TYPE, f"XHR2 binary record with {what}", offset))
                 continue
-            packet = EioPacket(EioPacketType(buf[start]), bytes(buf[start + 1 : start + n]))
+            packet = EioPacket(_PTYPES[buf[start]], bytes(buf[start + 1 : start + n]))
             if not self._emit(out, packet, offset):
                 return
         self._compact()

@@ -34,7 +34,6 @@ sizes, held bytes, pending requests. Nothing here raises on captured bytes.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +78,7 @@ from analyzer.protocols.http1_reader import (
     find_blank_line,
     line_end,
     parse_fields,
+    parse_plain_fields,
     parse_request_line,
     parse_status_line,
     split_lines,
@@ -94,12 +94,13 @@ __all__ = [
     "Upgraded",
 ]
 
+_C2S = Direction.C2S  # a module constant: Enum attribute lookups are slow
 _CR = 0x0D
 _LF = 0x0A
 _STATUS_PREFIX = len(b"HTTP/1.1 200 ")  # enough bytes to tell a status line (RESPONSE_START)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs several times more
 class HttpRequestHead:
     """A request line and header section; `index` counts requests on the connection from 0."""
 
@@ -112,7 +113,7 @@ class HttpRequestHead:
     index: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs several times more
 class HttpResponseHead:
     """A status line and header section; `request_index` is the request it answers."""
 
@@ -125,7 +126,7 @@ class HttpResponseHead:
     request_index: int | None  # None: no request was pending
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs several times more
 class HttpMessageDone:
     """The end of a message whose head was emitted before in the same direction.
 
@@ -145,7 +146,7 @@ class HttpMessageDone:
     trailers: Headers = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs several times more
 class Upgraded:
     """From `offset` on, this direction is no longer HTTP; `data` was already received."""
 
@@ -154,7 +155,7 @@ class Upgraded:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs several times more
 class HttpAnomaly:
     """A ParserAnomaly with the direction whose stream `offset` refers to."""
 
@@ -171,7 +172,10 @@ class HttpAnomaly:
 HttpEvent: TypeAlias = HttpRequestHead | HttpResponseHead | HttpMessageDone | Upgraded | HttpAnomaly
 
 
-class _State(enum.Enum):
+class _State:
+    """Parser states. Plain string constants, not an Enum: the state is tested and looked up in
+    _READERS several times per feed, and Enum attribute lookups and hashing cost more than that."""
+
     HEAD = "head"  # waiting for a start line (empty lines before it are skipped)
     BODY = "body"  # Content-Length body
     UNTIL_CLOSE = "until-close"  # response body delimited by the end of the stream
@@ -391,12 +395,16 @@ class _Side:
         return True
 
     def _on_head(self, block: bytes, start: int, end: int) -> None:
-        lines, offsets, bare = split_lines(block, start)
-        headers, field_issues = parse_fields(lines[1:], offsets[1:])
         issues: list[Issue] = []
-        if bare:
-            issues.append((HTTP_BARE_LF, "line ending is LF without CR", start))
-        issues.extend(field_issues)
+        plain = parse_plain_fields(block)
+        if plain is not None:
+            headers, bare = plain, False
+        else:
+            lines, offsets, bare = split_lines(block, start)
+            headers, field_issues = parse_fields(lines[1:], offsets[1:])
+            if bare:
+                issues.append((HTTP_BARE_LF, "line ending is LF without CR", start))
+            issues.extend(field_issues)
         sl = self.start_line
         self.start_line = None
         if self.is_client:
@@ -728,7 +736,7 @@ class _Side:
         self.buf = bytearray()
 
 
-_READERS: dict[_State, Callable[[_Side], bool]] = {
+_READERS: dict[str, Callable[[_Side], bool]] = {
     _State.HEAD: _Side._read_head,
     _State.BODY: _Side._read_body,
     _State.UNTIL_CLOSE: _Side._read_until_close,
@@ -763,7 +771,7 @@ class Http1Connection:
         self._pending_overflow = False
 
     def _side(self, direction: Direction) -> _Side:
-        return self.c2s if direction is Direction.C2S else self.s2c
+        return self.c2s if direction is _C2S else self.s2c
 
     def _take_events(self) -> list[HttpEvent]:
         events, self.events = self.events, []

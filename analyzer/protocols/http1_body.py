@@ -72,7 +72,7 @@ class BodyKind(enum.Enum):
     INVALID = "invalid"  # framing cannot be determined: the stream must resynchronise
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per message, and a frozen __init__ costs several times more
 class Framing:
     kind: BodyKind
     length: int = 0

@@ -23,6 +23,7 @@ __all__ = [
     "find_blank_line",
     "line_end",
     "parse_fields",
+    "parse_plain_fields",
     "parse_request_line",
     "parse_status_line",
     "split_lines",
@@ -44,6 +45,12 @@ _TOKEN_RE = re.compile(_TOKEN)
 # after the match). CR and NUL are never allowed in a value (RFC 9110 §5.5); other
 # controls are tolerated. Possessive quantifiers: no backtracking on hostile lines.
 _FIELD_LINE = re.compile(rb"(" + _TOKEN + rb"+):[ \t]*+([^\x00\r]*+)")
+
+# The same rule over a whole CRLF-only field section, decoded as latin-1 (field names are
+# ASCII tokens, so latin-1 gives what ascii would): every line a plain field line, or no match.
+_TOKEN_STR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]++"
+_PLAIN_SECTION = re.compile(r"(?:" + _TOKEN_STR + r":[ \t]*+[^\x00\r\n]*+\r\n)*+")
+_PLAIN_FIELD = re.compile(r"(" + _TOKEN_STR + r"):[ \t]*+([^\x00\r\n]*+)\r\n")
 
 # RFC 9112 §2.2: a server SHOULD ignore empty lines received before a request line.
 LEADING_EMPTY = re.compile(rb"[\r\n]*")
@@ -157,6 +164,21 @@ def parse_fields(lines: list[bytes], offsets: list[int]) -> tuple[Headers, list[
             name, value = fields[k]
             fields[k] = (name, b" ".join(p for p in (value, *parts) if p))
     return tuple((n.decode("ascii"), v.decode("latin-1")) for n, v in fields), issues
+
+
+def parse_plain_fields(block: bytes) -> Headers | None:
+    """The fields of a head `block` (start line, then field lines, every line ending in LF) when
+    every line ends in CRLF and every field line is well formed: what split_lines + parse_fields
+    give then, in two regex passes instead of a loop over lines. None otherwise (nothing to
+    report here: the caller parses line by line to find what is wrong)."""
+    first = block.find(b"\r\n")
+    if first < 0 or block.count(b"\n") != block.count(b"\r\n"):
+        return None
+    section = block[first + 2 :].decode("latin-1")
+    if _PLAIN_SECTION.fullmatch(section) is None:
+        return None
+    # RFC 9112 §5: OWS after the value is not part of it.
+    return tuple([(name, value.rstrip(" \t")) for name, value in _PLAIN_FIELD.findall(section)])
 
 
 def line_end(buf: bytes | bytearray, nl: int) -> int:

@@ -24,7 +24,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -75,12 +75,17 @@ class SioPacketType(enum.IntEnum):
 
 
 _NAMES = {t: t.name for t in SioPacketType}
+_PTYPES = tuple(SioPacketType)  # by number: a tuple index costs less than SioPacketType(n)
 _BINARY_TYPES = (SioPacketType.BINARY_EVENT, SioPacketType.BINARY_ACK)
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
 _ACK_TYPES = (SioPacketType.ACK, SioPacketType.BINARY_ACK)
+# enum members as module constants: a class attribute lookup on an Enum costs more than the test
+_CONNECT = SioPacketType.CONNECT
+_DISCONNECT = SioPacketType.DISCONNECT
+_CONNECT_ERROR = SioPacketType.CONNECT_ERROR
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class SioPacket:
     """One Socket.IO packet; `data` holds bytes where binary attachments (or msgpack bin) were."""
 
@@ -120,7 +125,7 @@ class SioPacket:
         return to_jsonable(self.data) if self.binary_values else self.data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class SioEvent:
     """What the stream decoder hands out: a packet (or None) and the tags of its Engine.IO messages."""
 
@@ -242,15 +247,15 @@ def _is_number(value: Any) -> bool:
 def _check_payload(ptype: SioPacketType, data: Any, has_data: bool, version: int) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     name = _NAMES[ptype]
-    if ptype is SioPacketType.CONNECT:
+    if ptype is _CONNECT:
         if has_data and version >= 5 and not isinstance(data, dict):
             found.append((codes.BAD_PAYLOAD, "CONNECT payload must be an object (S2)"))
         elif has_data and version < 5:
             found.append((codes.BAD_PAYLOAD, "v4 CONNECT carries no payload (S2)"))
-    elif ptype is SioPacketType.DISCONNECT:
+    elif ptype is _DISCONNECT:
         if has_data:
             found.append((codes.BAD_PAYLOAD, "DISCONNECT carries no payload (S2)"))
-    elif ptype is SioPacketType.CONNECT_ERROR:
+    elif ptype is _CONNECT_ERROR:
         if not has_data:
             pass
         elif isinstance(data, str) and version >= 5:
@@ -302,7 +307,7 @@ def decode_sio_text(
         shown = text[:8].encode("unicode_escape").decode("ascii")
         msg = f"unknown Socket.IO packet type {first!r} (packet starts {shown!r}) (S1)"
         return None, [ParserAnomaly(codes.BAD_PACKET_TYPE, msg, 0)]
-    ptype = SioPacketType(ord(first) - 48)
+    ptype = _PTYPES[ord(first) - 48]
     i = 1
     attachments = 0
     if ptype in _BINARY_TYPES:
@@ -405,7 +410,7 @@ def _packet_from_map(
     if isinstance(ptype_raw, bool) or not isinstance(ptype_raw, int) or not 0 <= ptype_raw <= top:
         msg = f"msgpack packet type {str(ptype_raw)[:20]!r} is not an integer 0-{top} (S8)"
         return None, [ParserAnomaly(codes.MSGPACK_BAD_PACKET, msg, 0)]
-    ptype = SioPacketType(ptype_raw)
+    ptype = _PTYPES[ptype_raw]
     nsp_raw = obj.get("nsp")
     if not isinstance(nsp_raw, str):
         msg = f"msgpack packet nsp {str(nsp_raw)[:20]!r} is not a string (S8)"
@@ -496,7 +501,7 @@ class SioStreamDecoder:
 
     def feed_text(self, direction: Direction, text: str, tag: int = 0) -> list[SioEvent]:
         out: list[SioEvent] = []
-        pending = self._pending.pop(direction, None)
+        pending = self._pending.pop(direction, None) if self._pending else None
         if pending is not None:
             # socket.io-parser: "got plaintext data when reconstructing a packet" (S6)
             have, want = len(pending.buffers), pending.packet.attachments
@@ -530,7 +535,7 @@ class SioStreamDecoder:
         return out
 
     def feed_binary(self, direction: Direction, data: bytes, tag: int = 0) -> list[SioEvent]:
-        pending = self._pending.get(direction)
+        pending = self._pending.get(direction) if self._pending else None
         if pending is not None:
             pending.buffers.append(bytes(data))
             pending.tags.append(tag)
@@ -578,5 +583,15 @@ class SioStreamDecoder:
             unused = len(pending.buffers) - len(used)
             msg = f"{unused} of {len(pending.buffers)} attachments not referenced by a placeholder (S6)"
             anomalies.append(ParserAnomaly(codes.ATTACHMENT_MISMATCH, msg, 0))
-        filled = replace(packet, data=data, binary_values=True)
+        filled = SioPacket(
+            packet.type,
+            packet.nsp,
+            packet.ack_id,
+            data,
+            packet.has_data,
+            packet.attachments,
+            packet.query,
+            packet.parser,
+            True,
+        )
         return SioEvent(filled, tuple(anomalies), tuple(pending.tags), complete=problem is None)

@@ -89,7 +89,9 @@ _MIN_KEEP = 125
 RESYNC_WINDOW = 1 << 16
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per frame / message, and a frozen __init__ (object.__setattr__ per
+# field) costs several times a plain one. Treat them as read-only all the same.
+@dataclass(slots=True)
 class WsFrame:
     """One frame as on the wire (RFC 6455 §5.2)."""
 
@@ -110,7 +112,7 @@ class WsFrame:
     close_reason: str | None  # "" with a code and no reason; None if not UTF-8
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WsMessage:
     """A complete text or binary message (§5.4, §5.6), unmasked and inflated."""
 
@@ -128,6 +130,13 @@ class WsMessage:
 WsEvent = WsFrame | WsMessage | ParserAnomaly
 
 
+@functools.lru_cache(maxsize=32)
+def _key_int(key: bytes, n: int) -> int:
+    """The key repeated over n bytes, as a little-endian integer. The segments of a big frame
+    mostly have one size and phase, so within a frame this is computed a few times, not per piece."""
+    return int.from_bytes((key * ((n + 3) >> 2))[:n], "little")
+
+
 def unmask(data: bytes | bytearray | memoryview, key: bytes, phase: int = 0) -> bytes:
     """XOR `data` with the 4-byte masking key (§5.3), `phase` bytes into the frame's payload."""
     n = len(data)
@@ -136,10 +145,8 @@ def unmask(data: bytes | bytearray | memoryview, key: bytes, phase: int = 0) -> 
     p = phase & 3
     if p:
         key = key[p:] + key[:p]
-    words = (n + 3) >> 2
-    x = int.from_bytes(data, "little") ^ int.from_bytes(key * words, "little")
-    out = x.to_bytes(words << 2, "little")
-    return out if n & 3 == 0 else out[:n]
+    k = _key_int(key, n) if n >= 256 else int.from_bytes((key * ((n + 3) >> 2))[:n], "little")
+    return (int.from_bytes(data, "little") ^ k).to_bytes(n, "little")
 
 
 def is_valid_close_code(code: int) -> bool:
@@ -266,6 +273,7 @@ class WsDecoder:
         "_inflater",
         "_keep",
         "_max_msg",
+        "_mbit",
         "_open",
         "_pending",
         "_phase",
@@ -287,6 +295,7 @@ class WsDecoder:
         max_inflate_bytes: int = 16 << 20,
     ) -> None:
         self._client = sender_is_client
+        self._mbit = 0x80 if sender_is_client else 0  # §5.1: the MASK bit this sender must set
         self._deflate = deflate
         # RFC 6455 §5.2: RSV bits only as an extension defines them. permessage-deflate
         # defines RSV1 (RFC 7692 §6); an unknown extension may define any of them.
@@ -339,9 +348,41 @@ class WsDecoder:
     def feed(self, data: bytes) -> list[WsEvent]:
         """The next bytes of this direction's stream."""
         out: list[WsEvent] = []
-        if self._phase == _DONE or not data:
+        phase = self._phase
+        if phase == _DONE or not data:
             return out
-        self._process(bytes(data) if not isinstance(data, bytes) else data, out, final=False)
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        if phase == _PAYLOAD:
+            n = len(data)
+            if n < self._f_left:
+                # The usual segment of a big frame: all of it payload, nothing ends here.
+                msg = self._f_msg
+                f_kept = self._f_kept + n
+                if (
+                    msg is not None
+                    and not msg.compressed
+                    and not msg.damaged
+                    and not self._f_lost
+                    and f_kept <= self._keep
+                    and msg.kept + n <= self._max_msg
+                ):
+                    # What _payload does when the frame and its message keep all of it.
+                    done = self._f_done
+                    mask = self._f_mask
+                    chunk = data if mask is None else unmask(data, mask, done)  # §5.3
+                    self._f_left -= n
+                    self._f_done = done + n
+                    self._f_keep.append(chunk)
+                    self._f_kept = f_kept
+                    msg.length += n
+                    msg.chunks.append(chunk)
+                    msg.kept += n
+                else:
+                    self._payload(data, 0, n)
+                self._pos += n
+                return out
+        self._process(data, out, final=False)
         return out
 
     def gap(self, length: int) -> list[WsEvent]:
@@ -448,65 +489,170 @@ class WsDecoder:
         base = self._pos
         n = len(data)
         pos = 0
-        with memoryview(data) as mv:
-            while True:
-                if self._phase == _PAYLOAD:
-                    left = self._f_left
-                    if left:
-                        take = n - pos
-                        if take <= 0:
-                            break
-                        if take > left:
-                            take = left
-                        self._payload(data, mv, pos, take)
-                        pos += take
-                        self._pos = base + pos
-                        if self._f_left:
-                            break
-                    self._end_frame(out)
-                    continue
-                # --- a header: §5.2, only consumed once whole ---
-                avail = n - pos
-                if avail < 2:
-                    break
-                b0 = data[pos]
-                b1 = data[pos + 1]
-                len7 = b1 & 0x7F
-                hlen = 2 if len7 < 126 else (4 if len7 == 126 else 10)
-                if b1 & 0x80:
-                    hlen += 4
-                if avail < hlen:
-                    break
-                if len7 < 126:
-                    plen, form, minimal = len7, 0, True
-                elif len7 == 126:
-                    plen = _U16.unpack_from(data, pos + 2)[0]
-                    form, minimal = 1, plen >= 126
-                else:
-                    plen = _U64.unpack_from(data, pos + 2)[0]
-                    form, minimal = 2, plen >= 0x10000
-                    if plen >> 63:
-                        # §5.2: "the most significant bit MUST be 0". No frame can be followed
-                        # past such a length, so look for the next plausible header instead.
-                        out.append(
-                            ParserAnomaly(
-                                codes.NON_MINIMAL_LENGTH,
-                                "64-bit payload length with the top bit set; resynchronising",
-                                base + pos,
-                            )
+        mbit = self._mbit
+        while True:
+            if self._phase == _PAYLOAD:
+                left = self._f_left
+                if left:
+                    take = n - pos
+                    if take <= 0:
+                        break
+                    if take > left:
+                        take = left
+                    self._payload(data, pos, take)
+                    pos += take
+                    self._pos = base + pos
+                    if self._f_left:
+                        break
+                self._end_frame(out)
+                continue
+            # --- a header: §5.2, only consumed once whole ---
+            avail = n - pos
+            if avail < 2:
+                break
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            len7 = b1 & 0x7F
+            hlen = 2 if len7 < 126 else (4 if len7 == 126 else 10)
+            if b1 & 0x80:
+                hlen += 4
+            if avail < hlen:
+                break
+            if len7 < 126:
+                plen, form, minimal = len7, 0, True
+            elif len7 == 126:
+                plen = _U16.unpack_from(data, pos + 2)[0]
+                form, minimal = 1, plen >= 126
+            else:
+                plen = _U64.unpack_from(data, pos + 2)[0]
+                form, minimal = 2, plen >= 0x10000
+                if plen >> 63:
+                    # §5.2: "the most significant bit MUST be 0". No frame can be followed
+                    # past such a length, so look for the next plausible header instead.
+                    out.append(
+                        ParserAnomaly(
+                            codes.NON_MINIMAL_LENGTH,
+                            "64-bit payload length with the top bit set; resynchronising",
+                            base + pos,
                         )
-                        self._pos = base + pos + 1
-                        self._skipped += 1
-                        self._enter_resync()
-                        return data[pos + 1 :]
-                mask_key = data[pos + hlen - 4 : pos + hlen] if b1 & 0x80 else None
-                self._begin_frame(base + pos, b0, mask_key, plen, form, hlen, minimal)
-                pos += hlen
-                self._pos = base + pos
+                    )
+                    self._pos = base + pos + 1
+                    self._skipped += 1
+                    self._enter_resync()
+                    return data[pos + 1 :]
+            mask_key = data[pos + hlen - 4 : pos + hlen] if b1 & 0x80 else None
+            end = pos + hlen + plen
+            if end <= n and (b1 & 0x80) == mbit and minimal and b0 & 0x80:
+                # Fast path: a whole unfragmented frame masked as its sender must (§5.1, §5.2),
+                # with RSV1 only for permessage-deflate, that breaks no rule and needs no
+                # state: emitted at once.
+                op = b0 & 0x0F
+                rsv = b0 & 0x70
+                if (
+                    (op == 1 or op == 2)
+                    and (not rsv or (rsv == 0x40 and self._inflater is not None))
+                    and self._open is None
+                    and not self._close_sent
+                    and plen <= self._keep
+                    and (rsv or plen <= self._max_msg)
+                ):
+                    self._whole_message(data, base, pos, hlen, end, op, mask_key, form, rsv != 0, out)
+                    pos = end
+                    continue
+                if (op == 9 or op == 10) and not rsv and plen <= 125:  # §5.5.2, §5.5.3
+                    payload = (
+                        data[pos + hlen : end]
+                        if mask_key is None
+                        else unmask(data[pos + hlen : end], mask_key)
+                    )
+                    out.append(
+                        WsFrame(
+                            base + pos,
+                            base + end,
+                            True,
+                            False,
+                            False,
+                            False,
+                            op,
+                            mask_key is not None,
+                            mask_key,
+                            plen,
+                            "7-bit",
+                            payload,
+                            False,
+                            None,
+                            None,
+                        )
+                    )
+                    pos = end
+                    continue
+            self._begin_frame(base + pos, b0, mask_key, plen, form, hlen, minimal)
+            pos += hlen
+            self._pos = base + pos
         self._pos = base + pos
         if pos < n:
             self._pending = data[pos:]
         return None
+
+    def _whole_message(
+        self,
+        data: bytes,
+        base: int,
+        pos: int,
+        hlen: int,
+        end: int,
+        op: int,
+        mask_key: bytes | None,
+        form: int,
+        compressed: bool,
+        out: list[WsEvent],
+    ) -> None:
+        """A whole text/binary message in one frame at data[pos:end] (what _begin_frame, _payload,
+        _end_frame and _finish_message make of it when no rule is broken and nothing is cut)."""
+        self._after_gap = False
+        start = base + pos
+        plen = end - pos - hlen
+        if mask_key is None:
+            payload = data[pos + hlen : end]
+        elif plen < 4096:
+            payload = unmask(data[pos + hlen : end], mask_key)  # §5.3
+        else:
+            payload = unmask(memoryview(data)[pos + hlen : end], mask_key)
+        out.append(
+            WsFrame(
+                start,
+                base + end,
+                True,
+                compressed,
+                False,
+                False,
+                op,
+                mask_key is not None,
+                mask_key,
+                plen,
+                _LENGTH_FORMS[form],
+                payload,
+                False,
+                None,
+                None,
+            )
+        )
+        if compressed:
+            # RFC 7692 §6.1: RSV1 on the first frame marks a compressed message.
+            assert self._inflater is not None
+            self._inflater.feed(payload)
+            msg = _Msg(start, op, True)
+            msg.nframes = 1
+            self._finish_message(msg, base + end, out)
+            return
+        text: str | None = None
+        if op == 1:
+            # §5.6, §8.1: a text message is UTF-8.
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                out.append(ParserAnomaly(codes.INVALID_UTF8, "text message is not valid UTF-8", start))
+        out.append(WsMessage(start, base + end, op, False, 1, payload, plen, False, text))
 
     def _enter_resync(self) -> None:
         if self._open is not None:
@@ -636,7 +782,7 @@ class WsDecoder:
             msg.nframes += 1
         self._f_msg = msg
 
-    def _payload(self, data: bytes, mv: memoryview, pos: int, take: int) -> None:
+    def _payload(self, data: bytes, pos: int, take: int) -> None:
         """`take` payload bytes at data[pos:]: unmask only as many as the frame or message keeps."""
         done = self._f_done
         self._f_left -= take
@@ -657,12 +803,12 @@ class WsDecoder:
         if need > take:
             need = take
         mask = self._f_mask
-        if mask is not None:
-            chunk = unmask(mv[pos : pos + need], mask, done)  # §5.3
-        elif need == len(data):
-            chunk = data
-        else:
+        if need == len(data):
+            chunk = data if mask is None else unmask(data, mask, done)  # §5.3
+        elif mask is None:
             chunk = data[pos : pos + need]
+        else:
+            chunk = unmask(memoryview(data)[pos : pos + need], mask, done)
         if frame_room > 0:
             piece = chunk if need <= frame_room else chunk[:frame_room]
             self._f_keep.append(piece)
@@ -689,7 +835,7 @@ class WsDecoder:
         code: int | None = None
         reason: str | None = None
         anoms = self._f_anoms
-        if op == Opcode.CLOSE:
+        if op == 8:  # Opcode.CLOSE (an int compare: Enum attribute lookups are slow)
             if not self._f_lost:
                 code, reason, issues = parse_close(payload, cut=truncated)
                 anoms.extend(ParserAnomaly(c, m, self._f_start) for c, m in issues)
@@ -723,6 +869,14 @@ class WsDecoder:
             if msg.damaged:
                 self._drop(msg)
             else:
+                if (
+                    msg.nframes == 1
+                    and not msg.compressed
+                    and len(msg.chunks) > 1
+                    and msg.kept == len(payload)
+                ):
+                    # Both lists hold the same prefix of this one frame's payload: join it once.
+                    msg.chunks = [payload]
                 self._finish_message(msg, end, out)
 
     # --- messages ---------------------------------------------------------------------------------
@@ -770,7 +924,7 @@ class WsDecoder:
                     )
                 )
         text: str | None = None
-        if msg.opcode == Opcode.TEXT and not (msg.compressed and failed):
+        if msg.opcode == 1 and not (msg.compressed and failed):  # Opcode.TEXT
             # §5.6, §8.1: text is UTF-8 once reassembled (and inflated); a cut message is
             # checked up to the cut; one that did not inflate has no text to check.
             text = _utf8(data, truncated)

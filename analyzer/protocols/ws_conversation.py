@@ -37,6 +37,9 @@ ConvAnomaly = tuple[str, str, Direction | None, tuple[int, ...]]
 
 MASK_WINDOW = 256
 _ZERO_KEY = b"\x00\x00\x00\x00"
+# Per-frame tests use module constants: Enum attribute lookups and Enum hashing are slow.
+_C2S = Direction.C2S
+_CLOSE, _PING, _PONG = int(Opcode.CLOSE), int(Opcode.PING), int(Opcode.PONG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,8 @@ class WsConversation:
         self._unanswered_n: dict[Direction, int] = {Direction.C2S: 0, Direction.S2C: 0}
         self._mismatches: list[ConvAnomaly] = []
         self._tcp_end: dict[Direction, tuple[str, float, int]] = {}
-        self._last_frame: dict[Direction, int] = {}
+        self._last_c2s = -1  # packet of the latest frame of each direction (-1: none yet)
+        self._last_s2c = -1
         self._recent: deque[bytes] = deque()
         self._recent_count: dict[bytes, int] = {}
         self._zero_frames: list[int] = []
@@ -132,18 +136,23 @@ class WsConversation:
     # --- input ------------------------------------------------------------------------------------
 
     def on_frame(self, direction: Direction, frame: WsFrame, ts: float, frame_no: int) -> None:
-        self._last_frame[direction] = frame_no
-        if direction is Direction.C2S and frame.mask_key is not None:
-            self._mask_key(frame.mask_key, frame_no)
+        if direction is _C2S:
+            self._last_c2s = frame_no
+            if frame.mask_key is not None:
+                self._mask_key(frame.mask_key, frame_no)
+        else:
+            self._last_s2c = frame_no
         op = frame.opcode
-        if op == Opcode.CLOSE:
+        if op < _CLOSE:
+            return  # data frames: nothing more here
+        if op == _CLOSE:
             if direction not in self._close:
                 self._close[direction] = CloseInfo(frame.close_code, frame.close_reason, frame_no, ts)
             if self._close_seen_at is None:
                 self._close_seen_at = frame_no
-        elif op == Opcode.PING:
+        elif op == _PING:
             self._ping(direction, frame.payload, frame_no, ts)
-        elif op == Opcode.PONG:
+        elif op == _PONG:
             self._pong(direction, frame.payload, frame_no, ts)
 
     def on_tcp_end(self, direction: Direction, kind: str, ts: float, frame_no: int) -> None:
@@ -235,7 +244,7 @@ class WsConversation:
         # W14: Pings nobody answered.
         for d in (Direction.C2S, Direction.S2C):
             # A Ping is judged once the peer can be seen to have had the chance to answer.
-            peer_last = self._last_frame.get(d.other, -1)
+            peer_last = self._last_s2c if d is _C2S else self._last_c2s
             late = [
                 p.frame
                 for p in self._outstanding[d]

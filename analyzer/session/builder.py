@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
@@ -48,6 +49,9 @@ __all__ = ["SessionBuilder"]
 
 _C, _S = Direction.C2S, Direction.S2C
 _MAX_SIZE_REPORTS = 20
+_FRAME_SEQ = itemgetter(0, 1)  # raws are (frame, seq, record); seq is unique
+# enum members as module constants: a class attribute lookup on an Enum costs more than the test
+_OPEN, _CLOSE, _NOOP = EioPacketType.OPEN, EioPacketType.CLOSE, EioPacketType.NOOP
 
 
 @dataclass(slots=True, eq=False)
@@ -223,7 +227,7 @@ class SessionBuilder:
         packet, problems = decode_ws_message(msg.data, binary, session.version)
         if (
             packet is not None
-            and packet.type is EioPacketType.OPEN
+            and packet.type is _OPEN
             and msg.direction is _S
             and not leg.s2c_seen
             and session.ws_only_connection == msg.connection
@@ -235,10 +239,20 @@ class SessionBuilder:
         if msg.direction is _S:
             leg.s2c_seen = True
         session.known = True
-        self._note(session, problems, msg.connection, msg.direction, msg.frame)
+        if problems:
+            self._note(session, problems, msg.connection, msg.direction, msg.frame)
         if packet is not None:
-            where = (msg.ts, msg.frame, "websocket", msg.connection)
-            self._add(session, msg.direction, *where, packet, msg.length, truncated=msg.truncated)
+            self._add(
+                session,
+                msg.direction,
+                msg.ts,
+                msg.frame,
+                "websocket",
+                msg.connection,
+                packet,
+                msg.length,
+                truncated=msg.truncated,
+            )
 
     def on_websocket_close(
         self, connection: int, direction: Direction, code: int | None, ts: float, frame: int
@@ -299,7 +313,7 @@ class SessionBuilder:
         packets, problems = decode_polling_payload(
             resp.body, version, ctype, max_packets=self.max_packets_per_payload
         )
-        open_packet = next((p for p in packets if p.type is EioPacketType.OPEN), None)
+        open_packet = next((p for p in packets if p.type is _OPEN), None)
         info = parse_open_packet(open_packet, version)[0] if open_packet is not None else None
         if info is None:
             what = "no open packet" if open_packet is None else "an open packet without a usable sid"
@@ -467,7 +481,8 @@ class SessionBuilder:
     def _touch(self, session: _Session, conn: int, frame: int) -> None:
         self._seq += 1
         first = session.conns.get(conn)
-        if first is None or (frame, self._seq) < first:
+        # (frame, seq) < first: seq only grows, so the frame alone decides
+        if first is None or frame < first[0]:
             session.conns[conn] = (frame, self._seq)
 
     def _add(
@@ -528,13 +543,13 @@ class SessionBuilder:
         return [s for _, s in sessions], anomalies
 
     def _analyse(self, s: _Session) -> tuple[EngineIOSession | None, list[Anomaly]]:
-        s.raws.sort(key=lambda item: (item[0], item[1]))
+        s.raws.sort(key=_FRAME_SEQ)
         recs = [r for _, _, r in s.raws]
         found = list(s.anomalies)
         version = s.version
 
         # the open packet (G2)
-        opens = [r for r in recs if r.packet.type is EioPacketType.OPEN]
+        opens = [r for r in recs if r.packet.type is _OPEN]
         info = None
         if opens:
             first_open = opens[0]
@@ -552,7 +567,7 @@ class SessionBuilder:
                 )
         if s.handshake:
             first_s2c = next((r for r in recs if r.direction is _S), None)
-            if first_s2c is not None and first_s2c.packet.type is not EioPacketType.OPEN:
+            if first_s2c is not None and first_s2c.packet.type is not _OPEN:
                 msg = (
                     f"first server packet of the session is {first_s2c.packet.type.wire_name}, not open (G2)"
                 )
@@ -654,10 +669,10 @@ class SessionBuilder:
         done: UpgradeAttempt | None,
     ) -> tuple[SessionEnd, list[Anomaly]]:
         found: list[Anomaly] = []
-        close_at = next((i for i, r in enumerate(recs) if r.packet.type is EioPacketType.CLOSE), None)
+        close_at = next((i for i, r in enumerate(recs) if r.packet.type is _CLOSE), None)
         if close_at is not None:
             close = recs[close_at]
-            after = [r for r in recs[close_at + 1 :] if r.packet.type is not EioPacketType.NOOP]
+            after = [r for r in recs[close_at + 1 :] if r.packet.type is not _NOOP]
             if after:
                 msg = f"{len(after)} packets after the close packet of frame {close.frame}"
                 r = after[0]

@@ -18,6 +18,9 @@ from analyzer.session.records import EioPacketRecord, HeartbeatStats
 __all__ = ["analyze_heartbeat"]
 
 _MAX_REPORTS = 100  # per code and session; the stats still count everything
+# enum members as module constants: a class attribute lookup on an Enum costs more than the test
+_PING, _PONG = EioPacketType.PING, EioPacketType.PONG
+_PING_PONG = (_PING, _PONG)
 
 
 def analyze_heartbeat(
@@ -58,9 +61,9 @@ def analyze_heartbeat(
     last_ping_ts = start_ts if version >= 4 else None
     for rec in records:
         ptype = rec.packet.type
-        if ptype not in (EioPacketType.PING, EioPacketType.PONG) or rec.packet.is_probe:
+        if ptype not in _PING_PONG or rec.packet.is_probe:
             continue
-        if ptype is EioPacketType.PING:
+        if ptype is _PING:
             if rec.direction is not pinger:
                 # G4: v4 clients do not ping (only 2probe); v3 servers do not
                 who = "client" if rec.direction is Direction.C2S else "server"

@@ -29,11 +29,21 @@ __all__ = [
 ]
 
 
+_EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
+_SIO_NAMES = tuple(t.name for t in SioPacketType)  # by number: Enum.name is a slow lookup
+_C2S, _S2C = Direction.C2S, Direction.S2C
+
+
+def _dir(d: Direction) -> str:
+    """d.value without the Enum attribute machinery (to_dict runs once per packet)."""
+    return "c2s" if d is _C2S else "s2c" if d is _S2C else d.value
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 3)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class EioPacketRecord:
     """An Engine.IO packet as seen on the wire, with where it travelled."""
 
@@ -48,16 +58,19 @@ class EioPacketRecord:
 
     def to_dict(self) -> dict[str, Any]:
         p = self.packet
+        data = p.data
+        text = isinstance(data, str)
+        binary = isinstance(data, bytes)
         out: dict[str, Any] = {
-            "direction": self.direction.value,
+            "direction": _dir(self.direction),
             "ts": self.ts,
             "frame": self.frame,
             "transport": self.transport,
             "connection": self.connection,
             "type": p.type.wire_name,
-            "binary": p.binary,
-            "data": p.data if isinstance(p.data, str) and p.data != "" else None,
-            "data_hex": p.data.hex() if isinstance(p.data, bytes) else None,
+            "binary": binary,
+            "data": data if text and data != "" else None,
+            "data_hex": data.hex() if isinstance(data, bytes) else None,
             "size": self.size,
         }
         if p.b64:
@@ -67,7 +80,7 @@ class EioPacketRecord:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class SioPacketRecord:
     """A Socket.IO packet: where its header travelled, and every packet that carried a part of it."""
 
@@ -84,15 +97,15 @@ class SioPacketRecord:
     def to_dict(self) -> dict[str, Any]:
         p = self.packet
         data = p.json_data()
-        is_event = p.type in (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
+        is_event = p.type in _EVENT_TYPES
         args = data[1:] if is_event and isinstance(data, list) and data else None
         out: dict[str, Any] = {
-            "direction": self.direction.value,
+            "direction": _dir(self.direction),
             "ts": self.ts,
             "frame": self.frame,
             "transport": self.transport,
             "connection": self.connection,
-            "type": p.type.name,
+            "type": _SIO_NAMES[p.type],
             "nsp": p.nsp,
             "ack_id": p.ack_id,
             "event": p.event,
@@ -108,7 +121,7 @@ class SioPacketRecord:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class AckRecord:
     """An event that asked for an acknowledgement, and its ACK if one came (SIO v5 'Acknowledgement')."""
 
@@ -179,7 +192,7 @@ class SocketIOSession:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class PollingRequest:
     """One long-polling HTTP request of a session (GET = server to client data, POST = client to server)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from analyzer.model.codes import socketio as codes
@@ -27,6 +28,13 @@ from analyzer.session.acks import AckTracker
 from analyzer.session.records import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
 
 __all__ = ["analyze_socketio"]
+
+# enum members as module constants: a class attribute lookup on an Enum costs more than the test
+_C2S = Direction.C2S
+_MESSAGE = EioPacketType.MESSAGE
+_CONNECT = SioPacketType.CONNECT
+_CONNECT_ERROR = SioPacketType.CONNECT_ERROR
+_DISCONNECT = SioPacketType.DISCONNECT
 
 
 @dataclass(slots=True)
@@ -62,16 +70,15 @@ def analyze_socketio(
     def take(events: Iterable[SioEvent]) -> None:
         nonlocal first_clean
         for ev in events:
-            if not ev.tags:
+            tags = ev.tags
+            if not tags:
                 continue
-            head = records[ev.tags[0]]
-            frames = tuple(records[t].frame for t in ev.tags)
+            head = records[tags[0]]
+            frames = (head.frame,) if len(tags) == 1 else tuple(records[t].frame for t in tags)
             for a in ev.anomalies:
                 anomalies.append(make_anomaly(a.code, a.message, head.connection, head.direction, frames))
             if first_clean is None:
-                first_clean = (
-                    ev.packet is not None and ev.packet.type is SioPacketType.CONNECT and not ev.anomalies
-                )
+                first_clean = ev.packet is not None and ev.packet.type is _CONNECT and not ev.anomalies
             if ev.packet is not None:
                 rec = SioPacketRecord(
                     head.direction,
@@ -82,12 +89,12 @@ def analyze_socketio(
                     ev.packet,
                     frames,
                     ev.complete,
-                    records[ev.tags[-1]].ts,
+                    records[tags[-1]].ts,
                 )
-                found.append((ev.tags[0], rec))
+                found.append((tags[0], rec))
 
     for i, eio in enumerate(records):
-        if eio.packet.type is not EioPacketType.MESSAGE:
+        if eio.packet.type is not _MESSAGE:
             continue
         data = eio.packet.data
         if isinstance(data, bytes):
@@ -102,7 +109,7 @@ def analyze_socketio(
 
     if not ("socket.io" in path.lower() or decoder.parser == "msgpack" or first_clean):
         return None, []
-    found.sort(key=lambda item: item[0])
+    found.sort(key=itemgetter(0))
     packets = [rec for _, rec in found]
     tracker = AckTracker(max_tracked=max_acks)
     spaces: dict[str, _Namespace] = {}
@@ -114,8 +121,8 @@ def analyze_socketio(
             if len(spaces) >= 10_000:
                 continue  # bound: namespaces per session
             ns = spaces[p.nsp] = _Namespace()
-        if p.type is SioPacketType.CONNECT:
-            if rec.direction is Direction.C2S:
+        if p.type is _CONNECT:
+            if rec.direction is _C2S:
                 ns.client = True
                 if not ns.server:
                     ns.state = "requested"
@@ -127,7 +134,7 @@ def analyze_socketio(
                 sid = p.data.get("sid") if isinstance(p.data, dict) else None
                 ns.sid = sid[:256] if isinstance(sid, str) else None
             continue
-        if p.type is SioPacketType.CONNECT_ERROR:
+        if p.type is _CONNECT_ERROR:
             ns.server = ns.client = False
             ns.state = "refused"
             ns.error = to_jsonable(p.data)
@@ -137,16 +144,14 @@ def analyze_socketio(
                 make_anomaly(codes.CONNECT_REFUSED, msg, rec.connection, rec.direction, rec.frames)
             )
             continue
-        if p.type is SioPacketType.DISCONNECT:
+        if p.type is _DISCONNECT:
             ns.server = ns.client = False
             ns.state = "disconnected"
             continue
         if check_connect:
-            if rec.direction is Direction.C2S:
-                # SIO v5: the client MUST CONNECT to every namespace, "/" included; v4 gets "/" unasked
-                connected = ns.client or (version == 4 and p.nsp == "/")
-            else:
-                connected = ns.server
+            # SIO v5: the client MUST CONNECT to every namespace, "/" included; v4 gets "/" unasked
+            client_connected = ns.client or (version == 4 and p.nsp == "/")
+            connected = client_connected if rec.direction is _C2S else ns.server
             if not connected and (p.nsp, rec.direction) not in warned:
                 warned.add((p.nsp, rec.direction))
                 who = "client" if rec.direction is Direction.C2S else "server"

@@ -20,6 +20,8 @@ from analyzer.session.records import EioPacketRecord, PollingRequest, UpgradeAtt
 __all__ = ["analyze_polling", "analyze_upgrades"]
 
 _C, _S = Direction.C2S, Direction.S2C
+# enum members as module constants: a class attribute lookup on an Enum costs more than the test
+_PING, _UPGRADE, _NOOP = EioPacketType.PING, EioPacketType.UPGRADE, EioPacketType.NOOP
 
 # (state, direction, event) -> next state (EIO v4 'Upgrade'; the same in v3)
 _UPGRADE_TABLE: dict[tuple[str, Direction, str], str] = {
@@ -40,8 +42,8 @@ _WAITING_FOR = {"open": "no 2probe", "probing": "no 3probe", "probed": "no 5 (up
 
 def _event(packet: EioPacket) -> str:
     if packet.is_probe:
-        return "2probe" if packet.type is EioPacketType.PING else "3probe"
-    if packet.type is EioPacketType.UPGRADE:
+        return "2probe" if packet.type is _PING else "3probe"
+    if packet.type is _UPGRADE:
         return "5"
     return "packet"
 
@@ -92,6 +94,8 @@ def analyze_upgrades(
         complained = False
         for rec in by_conn.get(leg.connection, []):
             event = _event(rec.packet)
+            if event == "packet" and state == "upgraded":
+                continue  # the table's ("upgraded", either direction, "packet") entries, cheaply
             nxt = _UPGRADE_TABLE.get((state, rec.direction, event))
             if nxt is None:
                 if not complained:
@@ -117,7 +121,7 @@ def analyze_upgrades(
                 (
                     r
                     for r in records
-                    if r.packet.type is EioPacketType.NOOP
+                    if r.packet.type is _NOOP
                     and r.transport == "polling"
                     and r.direction is _S
                     and r.frame >= after
