@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
@@ -22,6 +24,31 @@ def analyze_reader(
     """Run the pipeline over a reader. With `on_connection`/`on_session`, records are handed out as
     soon as they are complete (with Options.retain_connections False, nothing else keeps them)."""
     info = CaptureInfo(path=reader.path, format=reader.format)
+    with _fewer_gc_passes():
+        return _run(reader, info, options, on_connection, progress, on_session)
+
+
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """The pipeline allocates many short-lived objects and few cycles: the default generation-0
+    threshold (700) makes the cyclic collector run thousands of times for nothing (measured:
+    up to a fifth of the run time). Raised for the duration of an analysis, then restored."""
+    old = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def _run(
+    reader: CaptureReader,
+    info: CaptureInfo,
+    options: Options | None,
+    on_connection: Callable[[ConnectionRecord], None] | None,
+    progress: Callable[[int], None] | None,
+    on_session: Callable[[Any], None] | None,
+) -> Analysis:
     pipe = Pipeline(info, options, on_connection, on_session)
     if progress is None:
         pipe.feed_all(reader)
