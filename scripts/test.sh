@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine (system packages via apt-get,
-# Python packages via pip, node packages via npm) and runs the whole suite with the linters.
+# Python packages via pip) and runs the whole suite with the linters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +16,7 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
-if [ -f captures/node/package-lock.json ] && command -v npm >/dev/null 2>&1; then
-  (cd captures/node && npm ci --silent --no-audit --no-fund >/dev/null)
-fi
+# (node packages are needed only to re-record captures: captures/make_captures.py runs npm ci itself)
 
 python3 -m ruff check .
 python3 -m mypy
