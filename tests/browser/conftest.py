@@ -137,6 +137,9 @@ def console_errors(driver: Any) -> list[dict[str, Any]]:
 
 
 def wait_for(driver: Any, cond: Callable[[Any], Any], timeout: float = PAGE_TIMEOUT) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(cond)
+    # pages that re-render (the live page) may replace an element between finding and reading it
+    ignored = (StaleElementReferenceException,)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(cond)

@@ -96,11 +96,11 @@ def test_live_capture_in_the_browser(driver: Any, served_live: Served) -> None:
     assert points >= 9
 
     driver.find_element("id", "live-stop").click()
-    link = wait_for(driver, lambda d: d.find_elements("id", "live-overview"), 30)[0]
-    assert driver.find_element("id", "st-state").text == "done"
-    assert driver.find_element("id", "st-drops").text == "0"
+    # read through wait_for: the status area re-renders, so a found element may go stale
+    href = wait_for(driver, lambda d: d.find_element("id", "live-overview").get_attribute("href"), 30)
+    wait_for(driver, lambda d: d.find_element("id", "st-state").text == "done", 30)
+    assert wait_for(driver, lambda d: d.find_element("id", "st-drops").text or None) == "0"
     assert console_errors(driver) == []
-    href = link.get_attribute("href")
     assert "/c/" in href
 
     # the kept capture: in the captures list, and its overview shows the Socket.IO session
