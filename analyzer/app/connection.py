@@ -140,42 +140,25 @@ class ConnectionApp:
                 frame = self._where(ev.direction, ev.offset, ev.offset + 1)[0]
                 self._anomaly(ev.code, ev.message, ev.direction, (frame,) if frame else ())
 
+    def _request_record(self, head: Any, end: int, body: bytes = b"", cut: bool = False) -> HttpRequest:
+        frame, ts, frames = self._where(Direction.C2S, head.start, end)
+        return HttpRequest(frame, ts, head.method, head.target, head.version, head.headers, body, cut, frames)
+
+    def _response_record(self, head: Any, end: int, body: bytes = b"", cut: bool = False) -> HttpResponse:
+        frame, ts, frames = self._where(Direction.S2C, head.start, end)
+        return HttpResponse(
+            frame, ts, head.version, head.status, head.reason, head.headers, body, cut, frames
+        )
+
     def _http_done(self, ev: Any) -> None:
-        d = ev.direction
-        if d is Direction.C2S:
+        if ev.direction is Direction.C2S:
             head = self._req_heads.get(ev.index)
-            if head is None:
-                return
-            frame, ts, frames = self._where(d, head.start, ev.end)
-            req = HttpRequest(
-                frame,
-                ts,
-                head.method,
-                head.target,
-                head.version,
-                head.headers,
-                ev.body,
-                ev.body_truncated,
-                frames,
-            )
-            self._requests[ev.index] = req
+            if head is not None:
+                self._requests[ev.index] = self._request_record(head, ev.end, ev.body, ev.body_truncated)
             return
         head = self._resp_heads.pop(ev.index, None)
-        if head is None:
-            return
-        frame, ts, frames = self._where(d, head.start, ev.end)
-        resp = HttpResponse(
-            frame,
-            ts,
-            head.version,
-            head.status,
-            head.reason,
-            head.headers,
-            ev.body,
-            ev.body_truncated,
-            frames,
-        )
-        self._add_exchange(ev.index, resp)
+        if head is not None:
+            self._add_exchange(ev.index, self._response_record(head, ev.end, ev.body, ev.body_truncated))
 
     def _add_exchange(self, index: int | None, resp: HttpResponse | None) -> None:
         req = None
@@ -205,24 +188,8 @@ class ConnectionApp:
         self.ws.handshake = self.handshake.to_dict(req_frame, resp_frame)
         host = next((v for k, v in req_head.headers if k.lower() == "host"), "")
         self.ws.url = f"ws://{host}{req_head.target}"
-        req = self._requests.get(head.request_index)
-        if req is None:
-            frame, ts, frames = self._where(Direction.C2S, req_head.start, req_head.end)
-            req = HttpRequest(
-                frame,
-                ts,
-                req_head.method,
-                req_head.target,
-                req_head.version,
-                req_head.headers,
-                b"",
-                False,
-                frames,
-            )
-        frame, ts, frames = self._where(Direction.S2C, head.start, head.end)
-        resp = HttpResponse(
-            frame, ts, head.version, head.status, head.reason, head.headers, b"", False, frames
-        )
+        req = self._requests.get(head.request_index) or self._request_record(req_head, req_head.end)
+        resp = self._response_record(head, head.end)
         self.hub.on_websocket_open(self.conn.id, req, resp)
         # bytes the client sent after the upgrade request, held until now
         for d, data in self.ws_pending.items():

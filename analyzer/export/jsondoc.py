@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import IO, Any
+from typing import Any
 
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse
 
-__all__ = ["body_preview", "http_exchange_dict", "write_json"]
+__all__ = ["body_preview", "http_exchange_dict"]
 
 BODY_PREVIEW = 4096
 
@@ -54,11 +53,3 @@ def http_exchange_dict(x: HttpExchange) -> dict[str, Any]:
         "request": _request(x.request) if x.request else None,
         "response": _response(x.response) if x.response else None,
     }
-
-
-def write_json(doc: dict[str, Any], out: IO[str]) -> None:
-    """Compact UTF-8 JSON. Lone surrogates (JSON on the wire may carry "\\ud800") are written as
-    their JSON escape, so the output is valid UTF-8 and decodes to the same string."""
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    out.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
-    out.write("\n")

@@ -22,9 +22,6 @@ _MARK_FRAMES = "\u0000socketscope:spilled-frames\u0000"
 _MARK_MESSAGES = "\u0000socketscope:spilled-messages\u0000"
 
 
-_dumps = dumps
-
-
 class StreamingJsonWriter:
     def __init__(self, out: IO[str]) -> None:
         """`out` must be opened with errors="backslashreplace" (see analyzer.model.spill.dumps)."""
@@ -36,7 +33,7 @@ class StreamingJsonWriter:
             '{"schema_version":'
             + str(SCHEMA_VERSION)
             + ',"tool":'
-            + _dumps({"name": "socketscope", "version": __version__})
+            + dumps({"name": "socketscope", "version": __version__})
             + ',"connections":['
         )
 
@@ -48,16 +45,16 @@ class StreamingJsonWriter:
         frames: JsonSpill | None = ws.spilled_frames if ws is not None else None
         messages: JsonSpill | None = ws.spilled_messages if ws is not None else None
         if ws is None or frames is None or messages is None:
-            self.out.write(_dumps(record.to_dict()))
+            self.out.write(dumps(record.to_dict()))
             return
         # frames and messages were spilled to disk: copy them in place of two markers
         ws.spilled_frames = ws.spilled_messages = None
         doc = record.to_dict()
         doc["websocket"]["frames"] = _MARK_FRAMES
         doc["websocket"]["messages"] = _MARK_MESSAGES
-        text = _dumps(doc)
-        head, rest = text.split(_dumps(_MARK_FRAMES), 1)
-        middle, tail = rest.split(_dumps(_MARK_MESSAGES), 1)
+        text = dumps(doc)
+        head, rest = text.split(dumps(_MARK_FRAMES), 1)
+        middle, tail = rest.split(dumps(_MARK_MESSAGES), 1)
         w = self.out.write
         w(head + "[")
         frames.copy_to(self.out)
@@ -69,7 +66,7 @@ class StreamingJsonWriter:
 
     def session(self, session: Any) -> None:
         """A finished Engine.IO session: spilled to a temporary file until the connections are written."""
-        self._sessions.write(("," if self._nsessions else "") + _dumps(session.to_dict()))
+        self._sessions.write(("," if self._nsessions else "") + dumps(session.to_dict()))
         self._nsessions += 1
 
     def finish(self, analysis: Analysis) -> None:
@@ -85,6 +82,6 @@ class StreamingJsonWriter:
         self._sessions.close()
         w('],"anomalies":[')
         for i, a in enumerate(analysis.anomalies):
-            w(("," if i else "") + _dumps(a.to_dict()))
-        w('],"layer_stats":' + _dumps(analysis.layer_stats))
-        w(',"capture":' + _dumps(analysis.capture.to_dict()) + "}\n")
+            w(("," if i else "") + dumps(a.to_dict()))
+        w('],"layer_stats":' + dumps(analysis.layer_stats))
+        w(',"capture":' + dumps(analysis.capture.to_dict()) + "}\n")
