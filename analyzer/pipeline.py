@@ -62,7 +62,11 @@ class Pipeline:
         self.records: list[ConnectionRecord] = []
         self.anomalies: list[Anomaly] = []
         self.on_connection = on_connection
-        self.sessions = SessionHub(self.options.observer)
+        # streaming output: session payloads wait on disk and sessions are handed out one by one
+        self._stream_sessions = on_session is not None and not self.options.retain_connections
+        self.sessions = SessionHub(
+            self.options.observer, spill_payloads=self._stream_sessions and self.options.spill_records
+        )
         self._app_factory = ConnectionApp
         self._linktypes: set[int] = set()
         self._app_bytes: dict[str, int] = {}
@@ -111,6 +115,12 @@ class Pipeline:
             self.records.append(record)
         if self.on_connection is not None:
             self.on_connection(record)
+        # the connection, its streams and its app refer to each other: break the cycles so that
+        # reference counting frees them now (the cyclic collector runs seldom, see api.py)
+        for stream in (conn.c2s, conn.s2c):
+            stream.owner = None
+            del stream.sink
+        conn.app = None
 
     # -- packets --
     def feed(self, pkt: RawPacket) -> None:
@@ -154,7 +164,7 @@ class Pipeline:
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
             self.anomalies.append(make_anomaly(code, self.capture.error))
-        sessions, session_anomalies = self.sessions.finish()
+        sessions, session_anomalies = self.sessions.finish(self.on_session if self._stream_sessions else None)
         self.anomalies.extend(session_anomalies)
         self.anomalies.sort(key=_anomaly_order)
         return Analysis(

@@ -360,3 +360,6 @@ class ConnectionApp:
             "websocket" if self.ws is not None else "http" if self.mode == "http" else "unknown"
         )
         record.layer_bytes = self.layer_bytes
+        if self.http is not None:
+            self.http.release()  # its sides refer back to it: a cycle the collector would have to find
+            self.http = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from analyzer.model.common import Anomaly, Direction
@@ -11,14 +12,15 @@ __all__ = ["SessionHub"]
 
 
 class SessionHub:
-    def __init__(self, observer: Any = None) -> None:
+    def __init__(self, observer: Any = None, *, spill_payloads: bool = False) -> None:
         self._builder: Any = None
         self.observer = observer  # Options.observer: sees each exchange, upgrade and message as decoded
         try:
             from analyzer.session.builder import SessionBuilder
+            from analyzer.session.payloads import PayloadStore
         except ImportError:  # pragma: no cover - the session layer is optional while it is being built
             return
-        self._builder = SessionBuilder()
+        self._builder = SessionBuilder(payloads=PayloadStore() if spill_payloads else None)
 
     def on_http_exchange(self, ex: HttpExchange) -> None:
         if self.observer is not None:
@@ -55,8 +57,9 @@ class SessionHub:
         sessions, anomalies = self._builder.flush(now_ts)
         return list(sessions), list(anomalies)
 
-    def finish(self) -> tuple[list[Any], list[Anomaly]]:
+    def finish(self, emit: Callable[[Any], None] | None = None) -> tuple[list[Any], list[Anomaly]]:
+        """Sessions still open at the end; with `emit`, handed there one at a time instead."""
         if self._builder is None:
             return [], []
-        sessions, anomalies = self._builder.finish()
+        sessions, anomalies = self._builder.finish(emit)
         return list(sessions), list(anomalies)

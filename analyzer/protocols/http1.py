@@ -770,6 +770,10 @@ class Http1Connection:
         self._requests = 0
         self._pending_overflow = False
 
+    def release(self) -> None:
+        """The connection is over: break the sides' references back to it (unusable afterwards)."""
+        del self.c2s.conn, self.s2c.conn
+
     def _side(self, direction: Direction) -> _Side:
         return self.c2s if direction is _C2S else self.s2c
 

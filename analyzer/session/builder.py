@@ -15,6 +15,8 @@ Requests are Engine.IO when their query says so (EIO=3|4, transport=...), whatev
 from __future__ import annotations
 
 import json
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -34,6 +36,7 @@ from analyzer.protocols.engineio import (
 )
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
 from analyzer.session.heartbeat import analyze_heartbeat
+from analyzer.session.payloads import PayloadStore
 from analyzer.session.records import (
     EioPacketRecord,
     EngineIOSession,
@@ -141,6 +144,7 @@ class SessionBuilder:
         max_packets_per_payload: int = DEFAULT_MAX_PACKETS,
         max_requests_per_session: int = 100_000,
         max_acks_per_session: int = 100_000,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.max_packets_per_session = max_packets_per_session
         self.max_attachments = max_attachments
@@ -148,6 +152,7 @@ class SessionBuilder:
         self.max_packets_per_payload = max_packets_per_payload
         self.max_requests_per_session = max_requests_per_session
         self.max_acks_per_session = max_acks_per_session
+        self.payloads = payloads  # streaming: payloads of open sessions wait on disk
         self._sessions: dict[str, _Session] = {}
         self._all: list[_Session] = []
         self._legs: dict[int, _Leg] = {}
@@ -282,6 +287,7 @@ class SessionBuilder:
         for s in self._all:
             if s.conns and now_ts - s.last_ts > quiet_seconds and all(c in ended for c in s.conns):
                 result, anomalies = self._analyse(s)
+                _forget(s)
                 found.extend(anomalies)
                 if result is not None:
                     done.append((min(s.conns.values()), result))
@@ -505,7 +511,13 @@ class SessionBuilder:
                 session.anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
             return
         self._seq += 1
-        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
+        store = self.payloads
+        if store is not None and len(packet.data) >= store.min_size:
+            ref = store.put(packet.data)
+            packet = EioPacket(packet.type, "" if ref[2] else b"", packet.b64)
+            record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated, ref)
+        else:
+            record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
         session.raws.append((frame, self._seq, record))
         if ts > session.last_ts:
             session.last_ts = ts
@@ -527,24 +539,42 @@ class SessionBuilder:
         session.anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
 
     # -- analysis --------------------------------------------------------------------------------------
-    def finish(self) -> tuple[list[EngineIOSession], list[Anomaly]]:
-        """Every session, in the order of its first frame, and every Engine.IO / Socket.IO anomaly."""
+    def finish(
+        self, emit: Callable[[EngineIOSession], None] | None = None
+    ) -> tuple[list[EngineIOSession], list[Anomaly]]:
+        """Every session, in the order of its first frame, and every Engine.IO / Socket.IO anomaly.
+        With `emit`, each session goes there as soon as it is analysed and is not returned, so
+        that only one analysed session is held at a time (streaming output)."""
         self._finished = True
-        sessions: list[tuple[tuple[int, int], EngineIOSession]] = []
+        sessions: list[EngineIOSession] = []
         anomalies = list(self._anomalies)
-        for s in self._all:
+        pending = deque(sorted(self._all, key=lambda s: min(s.conns.values()) if s.conns else (0, 0)))
+        if emit is not None:  # handed out below, then forgotten
+            self._all = []
+            self._sessions.clear()
+            self._legs.clear()
+        while pending:
+            s = pending.popleft()
             result, found = self._analyse(s)
+            if emit is not None:
+                _forget(s)
             anomalies.extend(found)
-            if result is not None:
-                first = min(s.conns.values()) if s.conns else (0, 0)
-                sessions.append((first, result))
-        sessions.sort(key=lambda item: item[0])
+            if result is None:
+                continue
+            if emit is not None:
+                emit(result)
+            else:
+                sessions.append(result)
         anomalies.sort(key=lambda a: a.frames[0] if a.frames else 0)
-        return [s for _, s in sessions], anomalies
+        if self.payloads is not None:
+            self.payloads.close()
+        return sessions, anomalies
 
     def _analyse(self, s: _Session) -> tuple[EngineIOSession | None, list[Anomaly]]:
         s.raws.sort(key=_FRAME_SEQ)
         recs = [r for _, _, r in s.raws]
+        if self.payloads is not None:
+            self._restore(recs, self.payloads)
         found = list(s.anomalies)
         version = s.version
 
@@ -661,6 +691,15 @@ class SessionBuilder:
         )
         return session, found
 
+    @staticmethod
+    def _restore(recs: list[EioPacketRecord], store: PayloadStore) -> None:
+        """Put parked payloads back into their packets."""
+        for r in recs:
+            if r.stored is not None:
+                p = r.packet
+                r.packet = EioPacket(p.type, store.get(r.stored), p.b64)
+                r.stored = None
+
     def _end(
         self,
         s: _Session,
@@ -691,6 +730,15 @@ class SessionBuilder:
         if leg is not None and leg.tcp_end is not None:
             return SessionEnd("tcp-end", None, leg.tcp_end_ts, leg.tcp_end_frame, leg.connection), found
         return SessionEnd("unknown"), found
+
+
+def _forget(s: _Session) -> None:
+    """Drop what an analysed session still holds. A session and its legs refer to each other: only
+    the cyclic collector would free them, and it runs seldom during an analysis (api.py)."""
+    s.raws = []
+    for leg in s.legs:
+        leg.session = None
+    s.legs = []
 
 
 def _size(packet: EioPacket) -> int:

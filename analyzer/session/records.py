@@ -55,6 +55,7 @@ class EioPacketRecord:
     packet: EioPacket
     size: int = 0  # bytes of the WebSocket message, or of the packet's text in a polling body
     truncated: bool = False  # the message was cut at the display bound before decoding
+    stored: tuple[int, int, bool] | None = None  # payload parked in a PayloadStore (streaming)
 
     def to_dict(self) -> dict[str, Any]:
         p = self.packet

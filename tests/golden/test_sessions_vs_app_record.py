@@ -56,10 +56,13 @@ def test_events_equal_the_applications_record(capture: Path) -> None:
     pk = s["socketio"]["packets"]
     got = [
         {"direction": p["direction"], "nsp": p["nsp"], "event": p["event"], "args": p["args"]}
-        for p in pk if p["type"] in ("EVENT", "BINARY_EVENT")
+        for p in pk
+        if p["type"] in ("EVENT", "BINARY_EVENT")
     ]
-    exp = [{"direction": e["direction"], "nsp": e["nsp"], "event": e["event"], "args": e["args"]}
-           for e in want["events"]]
+    exp = [
+        {"direction": e["direction"], "nsp": e["nsp"], "event": e["event"], "args": e["args"]}
+        for e in want["events"]
+    ]
     assert canon(got) == canon(exp)
 
 
@@ -67,8 +70,11 @@ def test_events_equal_the_applications_record(capture: Path) -> None:
 def test_acks_equal_the_applications_record(capture: Path) -> None:
     want, s, _ = session_for(capture)
     pk = s["socketio"]["packets"]
-    got = [{"direction": p["direction"], "nsp": p["nsp"], "args": p["data"]}
-           for p in pk if p["type"] in ("ACK", "BINARY_ACK")]
+    got = [
+        {"direction": p["direction"], "nsp": p["nsp"], "args": p["data"]}
+        for p in pk
+        if p["type"] in ("ACK", "BINARY_ACK")
+    ]
     exp = [{"direction": e["direction"], "nsp": e["nsp"], "args": e["args"]} for e in want["acks"]]
     assert canon(got) == canon(exp)
     # every ack the applications saw answered is paired with a latency

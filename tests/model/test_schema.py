@@ -15,6 +15,7 @@ from tests.conftest import bundled_captures, corpus_captures
 SCHEMA = json.loads((Path(__file__).parents[2] / "analyzer" / "schema" / "analysis.schema.json").read_text())
 ALL = corpus_captures() + bundled_captures()
 
+
 @pytest.mark.parametrize("capture", ALL, ids=lambda p: p.name)
 def test_output_matches_schema(capture: Path) -> None:
     doc = json.loads(json.dumps(analyze_file(str(capture)).to_dict()))
