@@ -8,12 +8,12 @@ first, the capture summary last, once it is known) and connection order (as they
 
 from __future__ import annotations
 
-import tempfile
 from typing import IO, Any
 
 from analyzer import __version__
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
 from analyzer.model.spill import JsonSpill, dumps
+from analyzer.session.jsonout import session_parts
 
 __all__ = ["StreamingJsonWriter"]
 
@@ -27,8 +27,7 @@ class StreamingJsonWriter:
         """`out` must be opened with errors="backslashreplace" (see analyzer.model.spill.dumps)."""
         self.out = out
         self.count = 0
-        self._sessions: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
-        self._nsessions = 0
+        self._sessions = JsonSpill()  # finished sessions wait here until the connections are written
         out.write(
             '{"schema_version":'
             + str(SCHEMA_VERSION)
@@ -66,8 +65,9 @@ class StreamingJsonWriter:
 
     def session(self, session: Any) -> None:
         """A finished Engine.IO session: spilled to a temporary file until the connections are written."""
-        self._sessions.write(("," if self._nsessions else "") + dumps(session.to_dict()))
-        self._nsessions += 1
+        parts: list[str] = []
+        session_parts(session, parts)
+        self._sessions.add_parts(parts)
 
     def finish(self, analysis: Analysis) -> None:
         for record in analysis.connections:  # retained ones, if the pipeline kept any
@@ -76,9 +76,7 @@ class StreamingJsonWriter:
             self.session(s)
         w = self.out.write
         w('],"engineio_sessions":[')
-        self._sessions.seek(0)
-        while chunk := self._sessions.read(1 << 20):
-            w(chunk)
+        self._sessions.copy_to(self.out)
         self._sessions.close()
         w('],"anomalies":[')
         for i, a in enumerate(analysis.anomalies):

@@ -3,14 +3,16 @@ instead of holding them, so memory follows open connections, not the traffic the
 
 from __future__ import annotations
 
+import codecs
 import json
-import shutil
+import os
 import tempfile
 from typing import IO, Any
 
 __all__ = ["JsonSpill", "dumps"]
 
-IN_MEMORY = 256 << 10  # a spill stays in memory up to this size, then moves to a temporary file
+IN_MEMORY = 256 << 10  # characters held before they go to the file (and the size of each write)
+_READ = 1 << 20
 
 
 def dumps(value: Any) -> str:
@@ -20,13 +22,22 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "backslashreplace")  # as the output files do (see dumps)
+
+
 class JsonSpill:
-    __slots__ = ("count", "file")
+    """Records are collected as strings and written to an unnamed temporary file, encoded, in
+    chunks of IN_MEMORY characters. `copy_to` hands the file to the output with sendfile(2) when
+    the output is a real file descriptor, so spilled text is not read back through Python."""
+
+    __slots__ = ("_fd", "_parts", "_size", "_written", "count")
 
     def __init__(self) -> None:
-        self.file: IO[str] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by close())
-            IN_MEMORY, mode="w+", encoding="utf-8", errors="backslashreplace"
-        )
+        self._parts: list[str] = []
+        self._size = 0
+        self._fd = -1  # made at the first chunk
+        self._written = 0  # bytes in the file
         self.count = 0
 
     def add(self, record: dict[str, Any]) -> None:
@@ -34,20 +45,86 @@ class JsonSpill:
 
     def add_json(self, text: str) -> None:
         """A record already serialized as JSON."""
-        self.file.write("," + text if self.count else text)
+        if self.count:
+            self._parts.append(",")
+        self._parts.append(text)
         self.count += 1
+        self._size += len(text)
+        if self._size >= IN_MEMORY:
+            self._flush()
+
+    def add_parts(self, parts: list[str]) -> None:
+        """A record given as pieces to concatenate (joined once, with the rest of the chunk)."""
+        if self.count:
+            self._parts.append(",")
+        self._parts.extend(parts)
+        self.count += 1
+        self._size += sum(map(len, parts))
+        if self._size >= IN_MEMORY:
+            self._flush()
+
+    def _chunk(self) -> str:
+        """The records not yet written, with their separating commas (the file holds the rest)."""
+        return "".join(self._parts)
+
+    def _flush(self) -> None:
+        if not self._parts:
+            return
+        data = _encode(self._chunk())
+        self._parts.clear()
+        self._size = 0
+        if self._fd < 0:
+            self._fd, name = tempfile.mkstemp(prefix="socketscope-spill-")
+            os.unlink(name)  # the descriptor keeps the file until close()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._written += len(data)
 
     def copy_to(self, out: IO[str]) -> None:
         """Write the records, comma-separated, without the enclosing brackets."""
-        self.file.seek(0)
-        shutil.copyfileobj(self.file, out, 1 << 20)
-        self.file.seek(0, 2)
+        if self._fd < 0:
+            out.write(self._chunk())
+            return
+        self._flush()
+        out.flush()
+        try:
+            out_fd = out.fileno()
+        except (AttributeError, OSError, ValueError):  # io.StringIO and the like
+            out_fd = -1
+        offset = 0
+        if out_fd >= 0:
+            try:
+                while offset < self._written:
+                    sent = os.sendfile(out_fd, self._fd, offset, self._written - offset)
+                    if sent == 0:
+                        break
+                    offset += sent
+            except OSError:
+                pass  # not every output takes sendfile: the rest goes through Python
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        while offset < self._written:
+            block = os.pread(self._fd, min(_READ, self._written - offset), offset)
+            if not block:
+                break
+            offset += len(block)
+            out.write(decoder.decode(block))
+        out.write(decoder.decode(b"", final=True))
 
     def load(self) -> list[Any]:
-        self.file.seek(0)
-        text = self.file.read()
-        self.file.seek(0, 2)
-        return list(json.loads("[" + text + "]"))
+        parts: list[str] = []
+        if self._fd >= 0:
+            self._flush()
+            parts.append(os.pread(self._fd, self._written, 0).decode("utf-8"))
+        else:
+            parts.append(self._chunk())
+        return list(json.loads("[" + "".join(parts) + "]"))
 
     def close(self) -> None:
-        self.file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._parts.clear()
+
+    def __del__(self) -> None:
+        self.close()

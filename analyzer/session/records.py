@@ -184,10 +184,15 @@ class SocketIOSession:
     namespaces: tuple[NamespaceRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        return {**self.head_dict(), "packets": [p.to_dict() for p in self.packets], **self.tail_dict()}
+
+    def head_dict(self) -> dict[str, Any]:
+        """The keys before "packets" (session/jsonout.py writes the packets with templates)."""
+        return {"protocol": self.protocol, "parser": self.parser}
+
+    def tail_dict(self) -> dict[str, Any]:
+        """The keys after "packets"."""
         return {
-            "protocol": self.protocol,
-            "parser": self.parser,
-            "packets": [p.to_dict() for p in self.packets],
             "acks": [a.to_dict() for a in self.acks],
             "namespaces": [n.to_dict() for n in self.namespaces],
         }
@@ -390,7 +395,15 @@ class EngineIOSession:
         return self.packets[-1].ts if self.packets else None
 
     def to_dict(self) -> dict[str, Any]:
-        done = next((u for u in self.upgrades if u.outcome == "upgraded"), None)
+        return {
+            **self.head_dict(),
+            "packets": [p.to_dict() for p in self.packets],
+            "socketio": self.socketio.to_dict() if self.socketio is not None else None,
+            **self.tail_dict(),
+        }
+
+    def head_dict(self) -> dict[str, Any]:
+        """The keys before "packets" (session/jsonout.py writes the packets with templates)."""
         return {
             "sid": self.sid,
             "protocol": self.protocol,
@@ -400,8 +413,12 @@ class EngineIOSession:
             "ping_interval_ms": self.ping_interval_ms,
             "ping_timeout_ms": self.ping_timeout_ms,
             "max_payload": self.max_payload if self.protocol >= 4 else None,
-            "packets": [p.to_dict() for p in self.packets],
-            "socketio": self.socketio.to_dict() if self.socketio is not None else None,
+        }
+
+    def tail_dict(self) -> dict[str, Any]:
+        """The keys after "packets" and "socketio"."""
+        done = next((u for u in self.upgrades if u.outcome == "upgraded"), None)
+        return {
             "path": self.path,
             "handshake_captured": self.handshake_captured,
             "upgrade": None

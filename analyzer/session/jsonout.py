@@ -1,0 +1,126 @@
+"""The streaming writer's JSON for Engine.IO sessions, packet by packet with templates.
+
+`json.dumps(session.to_dict())` builds a dict per packet and escapes every hex string; here the
+fixed fields are formatted directly, captured text goes through the C escaper of the json module
+(`encode_basestring`, what json.dumps itself uses), and an event's arguments are encoded once
+for both "args" and "data". tests/session/test_jsonout.py keeps the result equal to json.dumps.
+"""
+
+from __future__ import annotations
+
+from json.encoder import encode_basestring
+
+from analyzer.model.common import Direction
+from analyzer.model.spill import dumps
+from analyzer.protocols.socketio import SioPacketType
+from analyzer.session.records import EioPacketRecord, EngineIOSession, SioPacketRecord
+
+__all__ = ["eio_packet_json", "session_json", "session_parts", "sio_packet_json"]
+
+_EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
+_SIO_NAMES = tuple('"' + t.name + '"' for t in SioPacketType)
+_C2S = Direction.C2S
+
+
+def _where(direction: Direction, ts: float, frame: int, transport: str, connection: int) -> str:
+    """The fields every packet starts with; repr() of an int or float is what json.dumps writes."""
+    d = "c2s" if direction is _C2S else "s2c"
+    return (
+        f'{{"direction":"{d}","ts":{ts!r},"frame":{frame},"transport":"{transport}","connection":{connection}'
+    )
+
+
+# Each writer appends pieces to `out`: big payloads are copied once, when the pieces are joined.
+def _eio_parts(r: EioPacketRecord, out: list[str]) -> None:
+    p = r.packet
+    data = p.data
+    out.append(_where(r.direction, r.ts, r.frame, r.transport, r.connection) + ',"type":"' + p.type.wire_name)
+    if isinstance(data, bytes):
+        out.append('","binary":true,"data":null,"data_hex":"')
+        out.append(data.hex())
+        out.append('","size":')
+    else:
+        out.append('","binary":false,"data":')
+        out.append(encode_basestring(data) if data else "null")
+        out.append(',"data_hex":null,"size":')
+    out.append(
+        str(r.size) + (',"b64":true' if p.b64 else "") + (',"truncated":true' if r.truncated else "") + "}"
+    )
+
+
+def _sio_parts(r: SioPacketRecord, out: list[str]) -> None:
+    p = r.packet
+    data = p.json_data()
+    out.append(
+        _where(r.direction, r.ts, r.frame, r.transport, r.connection)
+        + ',"type":'
+        + _SIO_NAMES[p.type]
+        + ',"nsp":'
+        + encode_basestring(p.nsp)
+        + ',"ack_id":'
+        + (str(p.ack_id) if type(p.ack_id) is int else dumps(p.ack_id))
+        + ',"event":'
+        + ("null" if p.event is None else encode_basestring(p.event))
+        + ',"args":'
+    )
+    if p.type in _EVENT_TYPES and isinstance(data, list) and data:
+        parts = [dumps(x) for x in data]  # [event, *args]: each argument encoded once
+        out.append("[")
+        out.append(",".join(parts[1:]))
+        out.append('],"data":[')
+        out.append(",".join(parts))
+        out.append("]")
+    else:
+        out.append('null,"data":')
+        out.append(dumps(data))
+    out.append(
+        ',"attachments":'
+        + str(p.attachments)
+        + ',"frames":['
+        + ",".join(map(str, r.frames))
+        + "]"
+        + ("" if p.query is None else ',"query":' + dumps(p.query))
+        + ("" if r.complete else ',"complete":false')
+        + "}"
+    )
+
+
+def eio_packet_json(r: EioPacketRecord) -> str:
+    """`dumps(r.to_dict())`."""
+    out: list[str] = []
+    _eio_parts(r, out)
+    return "".join(out)
+
+
+def sio_packet_json(r: SioPacketRecord) -> str:
+    """`dumps(r.to_dict())`."""
+    out: list[str] = []
+    _sio_parts(r, out)
+    return "".join(out)
+
+
+def session_parts(s: EngineIOSession, out: list[str]) -> None:
+    """Append the pieces of `dumps(s.to_dict())` to `out`, the packets written by the templates."""
+    out.append(dumps(s.head_dict())[:-1] + ',"packets":[')
+    for i, r in enumerate(s.packets):
+        if i:
+            out.append(",")
+        _eio_parts(r, out)
+    sio = s.socketio
+    if sio is None:
+        out.append('],"socketio":null,')
+    else:
+        out.append('],"socketio":' + dumps(sio.head_dict())[:-1] + ',"packets":[')
+        for i, q in enumerate(sio.packets):
+            if i:
+                out.append(",")
+            _sio_parts(q, out)
+        out.append("]," + dumps(sio.tail_dict())[1:] + ",")
+    out.append(dumps(s.tail_dict())[1:])
+
+
+def session_json(s: EngineIOSession) -> str:
+    """`dumps(s.to_dict())`."""
+    out: list[str] = []
+    session_parts(s, out)
+    return "".join(out)

@@ -1,0 +1,44 @@
+"""The session templates of the streaming writer equal json.dumps(to_dict()) on every real session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analyzer import analyze_file
+from analyzer.model.common import Direction
+from analyzer.protocols.engineio import EioPacket, EioPacketType
+from analyzer.protocols.socketio import SioPacket, SioPacketType
+from analyzer.session.jsonout import eio_packet_json, session_json, sio_packet_json
+from analyzer.session.records import EioPacketRecord, SioPacketRecord
+from tests.conftest import bundled_captures, corpus_captures
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("capture", corpus_captures() + bundled_captures(), ids=lambda p: p.name)
+def test_session_json_equals_json_dumps(capture: Path) -> None:
+    for s in analyze_file(str(capture)).engineio_sessions:
+        assert session_json(s) == dumps(s.to_dict())
+
+
+HOSTILE = ['say "hi"', "back\\slash", "tab\there", "nul\x00", "é✓😀", "\ud800", "", "</script>"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_is_escaped_like_json(text: str) -> None:
+    raw = text.encode("utf-8", "surrogatepass")
+    for packet in (EioPacket(EioPacketType.MESSAGE, text), EioPacket(EioPacketType.MESSAGE, raw, True)):
+        r = EioPacketRecord(Direction.C2S, 1.25, 7, "polling", 3, packet, 9, truncated=True)
+        assert eio_packet_json(r) == dumps(r.to_dict())
+    args = [text, {text: b"\x00\xff"}, 1.5, None, True]
+    sio = SioPacket(SioPacketType.BINARY_EVENT, text, 12, args, True, 1, text, binary_values=True)
+    sr = SioPacketRecord(Direction.S2C, 2.5, 8, "websocket", 4, sio, (8, 9), complete=False)
+    assert sio_packet_json(sr) == dumps(sr.to_dict())
+    ack = SioPacket(SioPacketType.ACK, "/", 3, [text], True)
+    ar = SioPacketRecord(Direction.C2S, 3, 10, "websocket", 4, ack)
+    assert sio_packet_json(ar) == dumps(ar.to_dict())
