@@ -50,14 +50,7 @@ def _run(
     on_session: Callable[[Any], None] | None,
 ) -> Analysis:
     pipe = Pipeline(info, options, on_connection, on_session)
-    if progress is None:
-        pipe.feed_all(reader)
-    else:
-        feed = pipe.feed
-        for i, pkt in enumerate(reader, 1):
-            feed(pkt)
-            if not i & 0x3FFF:
-                progress(i)
+    pipe.feed_all(reader, progress)
     if reader.error:
         info.complete = False
         info.error = reader.error

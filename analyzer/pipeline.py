@@ -146,10 +146,12 @@ class Pipeline:
         for s in sessions:
             self.on_session(s)
 
-    def feed_all(self, packets: Iterable[RawPacket]) -> None:
-        feed = self.feed
-        for pkt in packets:
-            feed(pkt)
+    def feed_all(self, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None) -> None:
+        """`feed` every packet; the common ones take the flat loop of analyzer/fastpath.py.
+        `progress(n)` is called every 16384 packets."""
+        from analyzer.fastpath import feed_fast
+
+        feed_fast(self, packets, progress)
 
     def finish(self) -> Analysis:
         self.tracker.finish()

@@ -1,0 +1,138 @@
+"""The common packet, handled in one flat loop: Ethernet + IPv4 without options + TCP, on an
+established connection whose roles are known, without SYN/FIN/RST, MSS option or snaplen cut.
+
+In real captures most packets are like this (the benchmark capture: all but the handshakes and
+teardowns), and for them the general path (RawPacket -> PacketDecoder.decode -> Segment ->
+ConnectionTracker.handle -> _segment -> DirectionStream.segment) costs a Python call and an
+object per layer. Here the same state changes are made inline: the decoder's counters, the
+capture summary, the tracker's per-direction counters and lingering, then the stream. Every
+other packet goes through `Pipeline.feed` unchanged. tests/tcp/test_fastpath.py checks that the
+analysis is the same with and without this loop on every capture at hand.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from analyzer.capture.pcapfile import RawPacket
+
+if TYPE_CHECKING:
+    from analyzer.pipeline import Pipeline
+
+__all__ = ["feed_fast"]
+
+_TCP = struct.Struct("!HHIIBBH").unpack_from  # ports, seq, ack, offset/reserved, flags, window
+_IPV4_ETH = b"\x08\x00"
+_SYN_FIN_RST = 0x07  # RFC 9293 §3.1 control bits that change the connection's state
+_MSS = b"\x02\x04"  # MSS option kind/length: flagged on a non-SYN segment by the general path
+PROGRESS_EVERY = 0x4000
+
+
+def feed_fast(
+    pipe: Pipeline, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None
+) -> None:
+    cap = pipe.capture
+    st = pipe.decoder.stats
+    tracker = pipe.tracker
+    active = tracker.active
+    linger = tracker._linger
+    expire = tracker._expire
+    slow = pipe.feed
+    linktypes = pipe._linktypes
+    eth_seen = 1 in linktypes  # the general path records a link type the first time it sees it
+    flush_every = pipe._flush_every
+    # counters kept in locals and added to their objects at the end (or before a slow packet)
+    n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
+    count = 0
+    try:
+        for pkt in packets:
+            count += 1
+            data = pkt.data
+            n = len(data)
+            # Ethernet II + IPv4 with a 20-byte header (IHL 5), RFC 791 §3.1; not a fragment; TCP
+            slow_packet = True
+            if (
+                pkt.linktype == 1
+                and n >= 54
+                and eth_seen
+                and data[12:14] == _IPV4_ETH
+                and data[14] == 0x45
+                and data[23] == 6
+                and not (data[20] & 0x3F) | data[21]  # MF flag or fragment offset
+                and pkt.orig_len <= n
+            ):
+                total = (data[16] << 8) | data[17]
+                end = 14 + total if total else n  # total 0: TSO on the capturing host
+                if (not total or total >= 40) and end <= n:
+                    sport, dport, seq, _ack, doff, flags, _window = _TCP(data, 34)
+                    thl = (doff >> 4) * 4
+                    if not flags & _SYN_FIN_RST and thl >= 20 and 34 + thl <= end:
+                        if linger:  # ConnectionTracker.handle: expire before the lookup
+                            expire(pkt.frame, pkt.ts)
+                        src = data[26:30]
+                        conn = active.get((src, sport, data[30:34], dport))
+                        slow_packet = (
+                            conn is None
+                            or conn.hs_ack is None
+                            or (thl > 20 and _MSS in data[54 : 34 + thl])
+                            or (not conn.roles_known and end > 34 + thl)
+                        )
+            if slow_packet:
+                if n_pkts:  # the general path may read the counters: bring them up to date first
+                    st.packets += n_pkts
+                    st.ipv4 += n_pkts
+                    st.tcp_packets += n_tcp
+                    st.bytes += n_bytes
+                    st.tcp_payload_bytes += n_payload
+                    st.link_header_bytes += 14 * n_pkts
+                    st.ip_header_bytes += 20 * n_pkts
+                    st.tcp_header_bytes += n_hdr
+                    cap.packets += n_pkts
+                    cap.bytes += n_bytes
+                    n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
+                slow(pkt)
+                eth_seen = 1 in linktypes
+                if progress is not None and not count % PROGRESS_EVERY:
+                    progress(count)
+                continue
+            assert conn is not None
+            frame = pkt.frame
+            ts = pkt.ts
+            # Pipeline.feed: the capture summary
+            n_pkts += 1
+            n_bytes += n
+            cap.last_ts = ts
+            # PacketDecoder.decode: the counters
+            n_tcp += 1
+            n_hdr += thl
+            payload = data[34 + thl : end]
+            n_payload += len(payload)
+            # ConnectionTracker.handle / _segment
+            c2s = src == conn.client[0] and sport == conn.client[1]
+            i = 0 if c2s else 1
+            conn.packets[i] += 1
+            conn.payload_bytes[i] += len(payload)
+            conn.last_ts = ts
+            conn.last_frame = frame
+            if payload:
+                (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, 0)
+            if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):
+                conn.lingering = True
+                linger.append(conn)
+            if flush_every and not (cap.packets + n_pkts) % flush_every:
+                pipe._flush_sessions(ts)
+            if progress is not None and not count % PROGRESS_EVERY:
+                progress(count)
+    finally:
+        st.packets += n_pkts
+        st.ipv4 += n_pkts
+        st.tcp_packets += n_tcp
+        st.bytes += n_bytes
+        st.tcp_payload_bytes += n_payload
+        st.link_header_bytes += 14 * n_pkts
+        st.ip_header_bytes += 20 * n_pkts
+        st.tcp_header_bytes += n_hdr
+        cap.packets += n_pkts
+        cap.bytes += n_bytes
