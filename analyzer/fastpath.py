@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from analyzer.capture.pcapfile import RawPacket
+from analyzer.tcp import tracker as tcp_tracker
 
 if TYPE_CHECKING:
     from analyzer.pipeline import Pipeline
@@ -39,6 +40,7 @@ def feed_fast(
     active = tracker.active
     linger = tracker._linger
     expire = tracker._expire
+    linger_packets, linger_seconds = tcp_tracker.LINGER_PACKETS, tcp_tracker.LINGER_SECONDS
     slow = pipe.feed
     linktypes = pipe._linktypes
     eth_seen = 1 in linktypes  # the general path records a link type the first time it sees it
@@ -69,7 +71,11 @@ def feed_fast(
                     sport, dport, seq, _ack, doff, flags, _window = _TCP(data, 34)
                     thl = (doff >> 4) * 4
                     if not flags & _SYN_FIN_RST and thl >= 20 and 34 + thl <= end:
-                        if linger:  # ConnectionTracker.handle: expire before the lookup
+                        # ConnectionTracker.handle: expire before the lookup (_expire's first test inlined)
+                        if linger and (
+                            pkt.frame - linger[0].last_frame >= linger_packets
+                            or pkt.ts - linger[0].last_ts >= linger_seconds
+                        ):
                             expire(pkt.frame, pkt.ts)
                         src = data[26:30]
                         conn = active.get((src, sport, data[30:34], dport))

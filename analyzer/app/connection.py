@@ -246,6 +246,7 @@ class ConnectionApp:
         ws = self.ws
         assert ws is not None
         counts = self._frame_counts
+        dv = "c2s" if d is Direction.C2S else "s2c"  # d.value is a slow Enum property
         for ev in events:
             if isinstance(ev, WsFrame):
                 frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
@@ -273,7 +274,7 @@ class ConnectionApp:
                 hdr = ev.end - ev.start - ev.payload_length
                 self.layer_bytes["websocket_header_bytes"] += hdr
                 self.layer_bytes["websocket_payload_bytes"] += ev.payload_length
-                key = (d.value, ev.opcode)
+                key = (dv, ev.opcode)
                 counts[key] = counts.get(key, 0) + 1
                 if ws.spilled_frames is not None:
                     ws.spilled_frames.add_json(frame_json(rec))

@@ -14,6 +14,10 @@ class Direction(enum.Enum):
     C2S = "c2s"
     S2C = "s2c"
 
+    # members are singletons compared by identity: hash them by identity too, in C, instead of
+    # Enum.__hash__ (a Python call that hashes the name); Direction keys dicts on the hot path
+    __hash__ = object.__hash__
+
     @property
     def other(self) -> Direction:
         return Direction.S2C if self is Direction.C2S else Direction.C2S
