@@ -48,7 +48,7 @@ def test_runner_writes_the_report(tmp_path: Path, tshark: str) -> None:
     rc = bench_run.main(
         [
             str(CAPTURE),
-            "--methods", "socketscope,tshark,scapy",
+            "--methods", "socketscope,tshark,scapy,floor",
             "--slice-packets", "30",
             "--scaling", "none",
             "--profile", "none",
@@ -67,6 +67,8 @@ def test_runner_writes_the_report(tmp_path: Path, tshark: str) -> None:
     assert "| socketscope | measured, whole file |" in text
     assert "| tshark | measured, whole file |" in text
     assert "| scapy | extrapolated from 30 packets |" in text
+    assert "| (python floor) | measured, whole file: read + hex + write" in text
+    assert "The 10x target leaves" in text
     assert "#### Slice: the first 30 packets" in text
     assert "Machine: " in text
 
@@ -78,11 +80,15 @@ def test_runner_writes_the_report(tmp_path: Path, tshark: str) -> None:
         ("socketscope", "slice"),
         ("tshark", "slice"),
         ("scapy", "slice"),
+        ("floor", "full"),
     }
     for r in rows.values():
         assert r["returncode"] == 0 and not r["timed_out"]
         assert r["wall_s"] > 0 and r["maxrss_kb"] > 0
     assert rows[("socketscope", "full")]["packets"] == 45
+    # the floor wrote every TCP payload byte the capture holds
+    truth = bench_run.pcaptools.stats(CAPTURE).tcp_payload_bytes  # from the IP length fields
+    assert rows[("floor", "full")]["counts"]["tcp_payload_bytes"] == truth > 0
     # what the applications sent: every message is at least one frame, and tshark agrees on the frames
     tshark_frames = rows[("tshark", "full")]["counts"]["ws_frames"]
     assert tshark_frames >= len(EXPECTED["websocket"]["messages"])
