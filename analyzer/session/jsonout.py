@@ -8,11 +8,13 @@ for both "args" and "data". tests/session/test_jsonout.py keeps the result equal
 
 from __future__ import annotations
 
+import math
 from json.encoder import encode_basestring
+from typing import Any
 
 from analyzer.model.common import Direction
 from analyzer.model.spill import dumps
-from analyzer.protocols.socketio import SioPacketType
+from analyzer.protocols.socketio import MAX_DEPTH, SioPacket, SioPacketType
 from analyzer.session.records import EioPacketRecord, EngineIOSession, SioPacketRecord
 
 __all__ = ["eio_packet_json", "session_json", "session_parts", "sio_packet_json"]
@@ -48,9 +50,73 @@ def _eio_parts(r: EioPacketRecord, out: list[str]) -> None:
     )
 
 
+class _Fallback(Exception):
+    """A value _value does not write exactly as dumps(to_jsonable(value)) would."""
+
+
+def _value(v: Any, out: list[str], depth: int) -> None:
+    """Append the JSON of a decoded Socket.IO value, bytes written as {"$hex": ...} without
+    escaping the hex (json.dumps would scan every digit of it). Anything to_jsonable would
+    change otherwise (msgpack ext/timestamp, NaN, non-string keys, depth cuts) raises
+    _Fallback, and the caller writes the whole value with json.dumps(to_jsonable(...))."""
+    t = type(v)
+    if t is str:
+        out.append(encode_basestring(v))
+    elif t is bytes:
+        out.append('{"$hex":"' + v.hex() + '"}')
+    elif v is None:
+        out.append("null")
+    elif t is bool:
+        out.append("true" if v else "false")
+    elif t is int:
+        out.append(int.__repr__(v))
+    elif t is float and math.isfinite(v):
+        out.append(float.__repr__(v))
+    elif (t is list or t is tuple) and depth < MAX_DEPTH:
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _value(x, out, depth + 1)
+        out.append("]")
+    elif t is dict and depth < MAX_DEPTH:
+        sep = "{"
+        for k, x in v.items():
+            if type(k) is not str:
+                raise _Fallback
+            out.append(sep + encode_basestring(k) + ":")
+            _value(x, out, depth + 1)
+            sep = ","
+        out.append("}" if sep == "," else "{}")
+    else:
+        raise _Fallback
+
+
+def _encode(v: Any, depth: int) -> str:
+    out: list[str] = []
+    _value(v, out, depth)
+    return "".join(out)
+
+
+def _data_json(p: SioPacket, event: bool) -> tuple[str, str]:
+    """(args, data) of the packet as json.dumps writes them from p.json_data()."""
+    data = p.data
+    try:
+        if event and isinstance(data, list) and data:
+            parts = [_encode(x, 1) for x in data]
+            return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
+        return "null", _encode(data, 0)
+    except (_Fallback, RecursionError):
+        data = p.json_data()
+        if event and isinstance(data, list) and data:
+            parts = [dumps(x) for x in data]
+            return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
+        return "null", dumps(data)
+
+
 def _sio_parts(r: SioPacketRecord, out: list[str]) -> None:
     p = r.packet
-    data = p.json_data()
+    args, data = _data_json(p, p.type in _EVENT_TYPES)
     out.append(
         _where(r.direction, r.ts, r.frame, r.transport, r.connection)
         + ',"type":'
@@ -63,16 +129,9 @@ def _sio_parts(r: SioPacketRecord, out: list[str]) -> None:
         + ("null" if p.event is None else encode_basestring(p.event))
         + ',"args":'
     )
-    if p.type in _EVENT_TYPES and isinstance(data, list) and data:
-        parts = [dumps(x) for x in data]  # [event, *args]: each argument encoded once
-        out.append("[")
-        out.append(",".join(parts[1:]))
-        out.append('],"data":[')
-        out.append(",".join(parts))
-        out.append("]")
-    else:
-        out.append('null,"data":')
-        out.append(dumps(data))
+    out.append(args)
+    out.append(',"data":')
+    out.append(data)
     out.append(
         ',"attachments":'
         + str(p.attachments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from analyzer import analyze_file
@@ -42,3 +43,30 @@ def test_hostile_text_is_escaped_like_json(text: str) -> None:
     ack = SioPacket(SioPacketType.ACK, "/", 3, [text], True)
     ar = SioPacketRecord(Direction.C2S, 3, 10, "websocket", 4, ack)
     assert sio_packet_json(ar) == dumps(ar.to_dict())
+
+
+def _deep(levels: int) -> object:
+    value: object = b"\x01"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [b"", bytearray(b"\x02"), (1, 2.5, -0.0, 10**30)],
+        [{"nan": float("nan"), "inf": [float("-inf")]}],
+        [{1: "int key", "1": "string key"}, {b"k": 1}],
+        [msgpack.ExtType(5, b"\x00\x01"), msgpack.Timestamp(1, 2)],
+        [_deep(98), _deep(99), _deep(100), _deep(150)],
+        [{}, [], "", None, True, False, {"a": {"b": {"$hex": "not from bytes \\" + '"'}}}],
+    ],
+    ids=["bytes-tuple-bigint", "nan", "keys", "msgpack", "depth", "empty"],
+)
+def test_values_that_need_to_jsonable_are_written_like_it(args: list[object]) -> None:
+    for ptype in (SioPacketType.BINARY_EVENT, SioPacketType.BINARY_ACK):
+        data = ["ev", *args] if ptype is SioPacketType.BINARY_EVENT else args
+        p = SioPacket(ptype, "/", 1, data, True, 1, None, "msgpack", binary_values=True)
+        r = SioPacketRecord(Direction.S2C, 2.5, 8, "websocket", 4, p, (8,))
+        assert sio_packet_json(r) == dumps(r.to_dict())
