@@ -33,13 +33,18 @@ def _where(direction: Direction, ts: float, frame: int, transport: str, connecti
 
 
 # Each writer appends pieces to `out`: big payloads are copied once, when the pieces are joined.
-def _eio_parts(r: EioPacketRecord, out: list[str]) -> None:
+# `hexes` maps id(bytes) -> its hex for one session: a binary Engine.IO packet and the Socket.IO
+# attachment it carried are the same bytes object, hex-encoded once and written twice. The ids
+# stay valid because the session's records hold the bytes while the session is written.
+def _eio_parts(r: EioPacketRecord, out: list[str], hexes: dict[int, str]) -> None:
     p = r.packet
     data = p.data
     out.append(_where(r.direction, r.ts, r.frame, r.transport, r.connection) + ',"type":"' + p.type.wire_name)
     if isinstance(data, bytes):
         out.append('","binary":true,"data":null,"data_hex":"')
-        out.append(data.hex())
+        h = data.hex()
+        hexes[id(data)] = h
+        out.append(h)
         out.append('","size":')
     else:
         out.append('","binary":false,"data":')
@@ -54,7 +59,7 @@ class _Fallback(Exception):
     """A value _value does not write exactly as dumps(to_jsonable(value)) would."""
 
 
-def _value(v: Any, out: list[str], depth: int) -> None:
+def _value(v: Any, out: list[str], depth: int, hexes: dict[int, str]) -> None:
     """Append the JSON of a decoded Socket.IO value, bytes written as {"$hex": ...} without
     escaping the hex (json.dumps would scan every digit of it). Anything to_jsonable would
     change otherwise (msgpack ext/timestamp, NaN, non-string keys, depth cuts) raises
@@ -63,7 +68,10 @@ def _value(v: Any, out: list[str], depth: int) -> None:
     if t is str:
         out.append(encode_basestring(v))
     elif t is bytes:
-        out.append('{"$hex":"' + v.hex() + '"}')
+        h = hexes.get(id(v))
+        out.append('{"$hex":"')
+        out.append(v.hex() if h is None else h)
+        out.append('"}')
     elif v is None:
         out.append("null")
     elif t is bool:
@@ -77,7 +85,7 @@ def _value(v: Any, out: list[str], depth: int) -> None:
         for i, x in enumerate(v):
             if i:
                 out.append(",")
-            _value(x, out, depth + 1)
+            _value(x, out, depth + 1, hexes)
         out.append("]")
     elif t is dict and depth < MAX_DEPTH:
         sep = "{"
@@ -85,27 +93,27 @@ def _value(v: Any, out: list[str], depth: int) -> None:
             if type(k) is not str:
                 raise _Fallback
             out.append(sep + encode_basestring(k) + ":")
-            _value(x, out, depth + 1)
+            _value(x, out, depth + 1, hexes)
             sep = ","
         out.append("}" if sep == "," else "{}")
     else:
         raise _Fallback
 
 
-def _encode(v: Any, depth: int) -> str:
+def _encode(v: Any, depth: int, hexes: dict[int, str]) -> str:
     out: list[str] = []
-    _value(v, out, depth)
+    _value(v, out, depth, hexes)
     return "".join(out)
 
 
-def _data_json(p: SioPacket, event: bool) -> tuple[str, str]:
+def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, str]:
     """(args, data) of the packet as json.dumps writes them from p.json_data()."""
     data = p.data
     try:
         if event and isinstance(data, list) and data:
-            parts = [_encode(x, 1) for x in data]
+            parts = [_encode(x, 1, hexes) for x in data]
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
-        return "null", _encode(data, 0)
+        return "null", _encode(data, 0, hexes)
     except (_Fallback, RecursionError):
         data = p.json_data()
         if event and isinstance(data, list) and data:
@@ -114,9 +122,9 @@ def _data_json(p: SioPacket, event: bool) -> tuple[str, str]:
         return "null", dumps(data)
 
 
-def _sio_parts(r: SioPacketRecord, out: list[str]) -> None:
+def _sio_parts(r: SioPacketRecord, out: list[str], hexes: dict[int, str]) -> None:
     p = r.packet
-    args, data = _data_json(p, p.type in _EVENT_TYPES)
+    args, data = _data_json(p, p.type in _EVENT_TYPES, hexes)
     out.append(
         _where(r.direction, r.ts, r.frame, r.transport, r.connection)
         + ',"type":'
@@ -147,24 +155,25 @@ def _sio_parts(r: SioPacketRecord, out: list[str]) -> None:
 def eio_packet_json(r: EioPacketRecord) -> str:
     """`dumps(r.to_dict())`."""
     out: list[str] = []
-    _eio_parts(r, out)
+    _eio_parts(r, out, {})
     return "".join(out)
 
 
 def sio_packet_json(r: SioPacketRecord) -> str:
     """`dumps(r.to_dict())`."""
     out: list[str] = []
-    _sio_parts(r, out)
+    _sio_parts(r, out, {})
     return "".join(out)
 
 
 def session_parts(s: EngineIOSession, out: list[str]) -> None:
     """Append the pieces of `dumps(s.to_dict())` to `out`, the packets written by the templates."""
+    hexes: dict[int, str] = {}
     out.append(dumps(s.head_dict())[:-1] + ',"packets":[')
     for i, r in enumerate(s.packets):
         if i:
             out.append(",")
-        _eio_parts(r, out)
+        _eio_parts(r, out, hexes)
     sio = s.socketio
     if sio is None:
         out.append('],"socketio":null,')
@@ -173,7 +182,7 @@ def session_parts(s: EngineIOSession, out: list[str]) -> None:
         for i, q in enumerate(sio.packets):
             if i:
                 out.append(",")
-            _sio_parts(q, out)
+            _sio_parts(q, out, hexes)
         out.append("]," + dumps(sio.tail_dict())[1:] + ",")
     out.append(dumps(s.tail_dict())[1:])
 
