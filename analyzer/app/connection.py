@@ -239,7 +239,9 @@ class ConnectionApp:
             self._ws_events(d, self.ws_decoders[d].eof())
 
     def _ws_feed(self, d: Direction, data: bytes) -> None:
-        self._ws_events(d, self.ws_decoders[d].feed(data))
+        events = self.ws_decoders[d].feed(data)
+        if events:  # most segments of a big frame end nothing
+            self._ws_events(d, events)
 
     def _ws_events(self, d: Direction, events: list[Any]) -> None:
         base = self.ws_base[d]
