@@ -74,6 +74,8 @@ class _Session:
     dropped: int = 0
     version_warned: bool = False
     last_ts: float = 0.0  # capture time of the newest packet or request (for flush())
+    last_conn: int = -1  # the connection that carried it
+    closed: bool = False  # an Engine.IO close packet was seen (EIO v4 'Protocol': packet type 1)
 
 
 @dataclass(slots=True, eq=False)
@@ -275,17 +277,26 @@ class SessionBuilder:
             leg.tcp_end, leg.tcp_end_ts, leg.tcp_end_frame = kind, ts, frame
 
     def flush(
-        self, now_ts: float, quiet_seconds: float = 120.0
+        self, now_ts: float, quiet_seconds: float = 120.0, settle_seconds: float = 10.0
     ) -> tuple[list[EngineIOSession], list[Anomaly]]:
-        """Finalize the sessions that are over: every TCP connection that carried them has ended and
-        nothing of theirs was seen for `quiet_seconds` of capture time. Their memory is freed; what
-        `finish()` returns afterwards no longer includes them. Streaming output calls this now and then."""
+        """Finalize the sessions that are over: every TCP connection that carried them has ended, and
+        either nothing of theirs was seen for `quiet_seconds` of capture time (a polling client may
+        still open a new connection until then), or `settle_seconds` passed since the session said
+        it was over: an Engine.IO close packet, or its WebSocket transport ended while it carried
+        the session's newest traffic (after an upgrade the session lives and dies with the
+        WebSocket: EIO v4 'Upgrade'). Their memory is freed; what `finish()` returns afterwards no
+        longer includes them. Streaming output calls this now and then."""
         done: list[tuple[tuple[int, int], EngineIOSession]] = []
         found: list[Anomaly] = []
         keep: list[_Session] = []
         ended = self._ended_conns
         for s in self._all:
-            if s.conns and now_ts - s.last_ts > quiet_seconds and all(c in ended for c in s.conns):
+            quiet = now_ts - s.last_ts
+            if (
+                s.conns
+                and (quiet > quiet_seconds or (quiet > settle_seconds and self._said_over(s)))
+                and all(c in ended for c in s.conns)
+            ):
                 result, anomalies = self._analyse(s)
                 _forget(s)
                 found.extend(anomalies)
@@ -302,6 +313,12 @@ class SessionBuilder:
             self._all = keep
         done.sort(key=lambda item: item[0])
         return [r for _, r in done], found
+
+    @staticmethod
+    def _said_over(s: _Session) -> bool:
+        if s.closed:
+            return True
+        return any(leg.connection == s.last_conn and leg.status == 101 and leg.s2c_seen for leg in s.legs)
 
     # -- polling ---------------------------------------------------------------------------------------
     def _handshake(self, conn: int, query: EioQuery, req: HttpRequest, resp: HttpResponse | None) -> None:
@@ -439,6 +456,7 @@ class SessionBuilder:
         last = resp.ts if resp is not None else req.ts
         if last > session.last_ts:
             session.last_ts = last
+            session.last_conn = conn
         code, message = (None, None)
         if resp is not None and resp.status >= 400:
             code, message = _error_body(resp.body)
@@ -521,6 +539,9 @@ class SessionBuilder:
         session.raws.append((frame, self._seq, record))
         if ts > session.last_ts:
             session.last_ts = ts
+            session.last_conn = conn
+        if packet.type is _CLOSE:
+            session.closed = True
         self._touch(session, conn, frame)
 
     def _note(

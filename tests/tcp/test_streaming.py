@@ -7,6 +7,7 @@ import io
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -87,6 +88,31 @@ def test_streamed_document_equals_the_in_memory_one(capture: Path) -> None:
     jsonschema.validate(streamed, SCHEMA)
     streamed["connections"].sort(key=lambda c: c["id"])
     assert streamed == json.loads(json.dumps(whole))
+
+
+def test_sessions_that_said_they_are_over_are_flushed_soon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies 40 s apart: far less than the 120 s a polling session may stay quiet, but each
+    session ends with a close packet or its WebSocket, so it is flushed ~10 s after its end, and
+    it is analysed exactly as at the end of the capture."""
+    monkeypatch.setattr(Pipeline, "FLUSH_EVERY", 50)
+    packets = replicated(12, spacing=40.0)
+    flushed: list[object] = []
+    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(retain_connections=False), on_session=flushed.append)
+    early = 0
+    for p in packets:
+        pipe.feed(p)
+        early = max(early, len(flushed))
+    pipe.finish()
+    whole = Pipeline(CaptureInfo("x", "pcap"), Options())
+    for p in packets:
+        whole.feed(p)
+    at_end = whole.finish().engineio_sessions
+    assert early >= 10, "sessions that ended were kept until the quiet period ran out"
+
+    def key(s: Any) -> str:
+        return json.dumps(s.to_dict(), sort_keys=True)
+
+    assert sorted(map(key, flushed)) == sorted(map(key, at_end))
 
 
 def test_sessions_that_are_over_are_flushed_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
