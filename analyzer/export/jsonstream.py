@@ -65,9 +65,8 @@ class StreamingJsonWriter:
 
     def session(self, session: Any) -> None:
         """A finished Engine.IO session: spilled to a temporary file until the connections are written."""
-        parts: list[str] = []
-        session_parts(session, parts)
-        self._sessions.add_parts(parts)
+        self._sessions.begin()
+        session_parts(session, self._sessions)  # pieces go to disk as the record grows
 
     def finish(self, analysis: Analysis) -> None:
         for record in analysis.connections:  # retained ones, if the pipeline kept any

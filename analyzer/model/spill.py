@@ -53,13 +53,17 @@ class JsonSpill:
         if self._size >= IN_MEMORY:
             self._flush()
 
-    def add_parts(self, parts: list[str]) -> None:
-        """A record given as pieces to concatenate (joined once, with the rest of the chunk)."""
+    def begin(self) -> None:
+        """Start a record whose text follows in pieces (`append`): a big record goes to the file
+        as it is written, instead of being joined in memory first."""
         if self.count:
             self._parts.append(",")
-        self._parts.extend(parts)
         self.count += 1
-        self._size += sum(map(len, parts))
+
+    def append(self, piece: str) -> None:
+        """The next piece of the record started by `begin`."""
+        self._parts.append(piece)
+        self._size += len(piece)
         if self._size >= IN_MEMORY:
             self._flush()
 

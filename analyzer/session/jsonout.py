@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import math
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, Protocol
 
 from analyzer.model.common import Direction
 from analyzer.model.spill import dumps
 from analyzer.protocols.socketio import MAX_DEPTH, SioPacket, SioPacketType
 from analyzer.session.records import EioPacketRecord, EngineIOSession, SioPacketRecord
 
-__all__ = ["eio_packet_json", "session_json", "session_parts", "sio_packet_json"]
+__all__ = ["PieceSink", "eio_packet_json", "session_json", "session_parts", "sio_packet_json"]
 
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
+
+
+class PieceSink(Protocol):
+    """Where the pieces go: a list, or a JsonSpill record that goes to disk as it grows."""
+
+    def append(self, piece: str, /) -> None: ...
+
+
 _SIO_NAMES = tuple('"' + t.name + '"' for t in SioPacketType)
 _C2S = Direction.C2S
 
@@ -36,7 +44,7 @@ def _where(direction: Direction, ts: float, frame: int, transport: str, connecti
 # `hexes` maps id(bytes) -> its hex for one session: a binary Engine.IO packet and the Socket.IO
 # attachment it carried are the same bytes object, hex-encoded once and written twice. The ids
 # stay valid because the session's records hold the bytes while the session is written.
-def _eio_parts(r: EioPacketRecord, out: list[str], hexes: dict[int, str]) -> None:
+def _eio_parts(r: EioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:
     p = r.packet
     data = p.data
     out.append(_where(r.direction, r.ts, r.frame, r.transport, r.connection) + ',"type":"' + p.type.wire_name)
@@ -122,7 +130,7 @@ def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, s
         return "null", dumps(data)
 
 
-def _sio_parts(r: SioPacketRecord, out: list[str], hexes: dict[int, str]) -> None:
+def _sio_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:
     p = r.packet
     args, data = _data_json(p, p.type in _EVENT_TYPES, hexes)
     out.append(
@@ -166,7 +174,7 @@ def sio_packet_json(r: SioPacketRecord) -> str:
     return "".join(out)
 
 
-def session_parts(s: EngineIOSession, out: list[str]) -> None:
+def session_parts(s: EngineIOSession, out: PieceSink) -> None:
     """Append the pieces of `dumps(s.to_dict())` to `out`, the packets written by the templates."""
     hexes: dict[int, str] = {}
     out.append(dumps(s.head_dict())[:-1] + ',"packets":[')

@@ -22,7 +22,9 @@ def fill(n: int) -> tuple[JsonSpill, list[object]]:
             sp.add(value)
         else:  # the same record in pieces
             text = spill.dumps(value)
-            sp.add_parts([text[:5], text[5:]])
+            sp.begin()
+            for k in range(0, len(text), 5):
+                sp.append(text[k : k + 5])
     return sp, values
 
 
