@@ -35,7 +35,6 @@ def feed_fast(
     pipe: Pipeline, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None
 ) -> None:
     cap = pipe.capture
-    st = pipe.decoder.stats
     tracker = pipe.tracker
     active = tracker.active
     linger = tracker._linger
@@ -87,16 +86,7 @@ def feed_fast(
                         )
             if slow_packet:
                 if n_pkts:  # the general path may read the counters: bring them up to date first
-                    st.packets += n_pkts
-                    st.ipv4 += n_pkts
-                    st.tcp_packets += n_tcp
-                    st.bytes += n_bytes
-                    st.tcp_payload_bytes += n_payload
-                    st.link_header_bytes += 14 * n_pkts
-                    st.ip_header_bytes += 20 * n_pkts
-                    st.tcp_header_bytes += n_hdr
-                    cap.packets += n_pkts
-                    cap.bytes += n_bytes
+                    _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
                     n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
                 slow(pkt)
                 eth_seen = 1 in linktypes
@@ -132,13 +122,19 @@ def feed_fast(
             if progress is not None and not count % PROGRESS_EVERY:
                 progress(count)
     finally:
-        st.packets += n_pkts
-        st.ipv4 += n_pkts
-        st.tcp_packets += n_tcp
-        st.bytes += n_bytes
-        st.tcp_payload_bytes += n_payload
-        st.link_header_bytes += 14 * n_pkts
-        st.ip_header_bytes += 20 * n_pkts
-        st.tcp_header_bytes += n_hdr
-        cap.packets += n_pkts
-        cap.bytes += n_bytes
+        _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
+
+
+def _add_counts(pipe: Pipeline, packets: int, nbytes: int, tcp: int, payload: int, tcp_headers: int) -> None:
+    """What PacketDecoder.decode and Pipeline.feed count, for `packets` Ethernet/IPv4/TCP packets."""
+    st = pipe.decoder.stats
+    st.packets += packets
+    st.ipv4 += packets
+    st.tcp_packets += tcp
+    st.bytes += nbytes
+    st.tcp_payload_bytes += payload
+    st.link_header_bytes += 14 * packets
+    st.ip_header_bytes += 20 * packets
+    st.tcp_header_bytes += tcp_headers
+    pipe.capture.packets += packets
+    pipe.capture.bytes += nbytes

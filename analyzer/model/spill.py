@@ -6,8 +6,9 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import tempfile
 from typing import IO, Any
+
+from analyzer.model.tempfile_fd import AppendFile
 
 __all__ = ["JsonSpill", "dumps"]
 
@@ -31,13 +32,12 @@ class JsonSpill:
     chunks of IN_MEMORY characters. `copy_to` hands the file to the output with sendfile(2) when
     the output is a real file descriptor, so spilled text is not read back through Python."""
 
-    __slots__ = ("_fd", "_parts", "_size", "_written", "count")
+    __slots__ = ("_file", "_parts", "_size", "count")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._size = 0
-        self._fd = -1  # made at the first chunk
-        self._written = 0  # bytes in the file
+        self._file = AppendFile()
         self.count = 0
 
     def add(self, record: dict[str, Any]) -> None:
@@ -77,17 +77,12 @@ class JsonSpill:
         data = _encode(self._chunk())
         self._parts.clear()
         self._size = 0
-        if self._fd < 0:
-            self._fd, name = tempfile.mkstemp(prefix="socketscope-spill-")
-            os.unlink(name)  # the descriptor keeps the file until close()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        self._written += len(data)
+        self._file.write(data)
 
     def copy_to(self, out: IO[str]) -> None:
         """Write the records, comma-separated, without the enclosing brackets."""
-        if self._fd < 0:
+        f = self._file
+        if f.fd < 0:
             out.write(self._chunk())
             return
         self._flush()
@@ -99,16 +94,16 @@ class JsonSpill:
         offset = 0
         if out_fd >= 0:
             try:
-                while offset < self._written:
-                    sent = os.sendfile(out_fd, self._fd, offset, self._written - offset)
+                while offset < f.size:
+                    sent = os.sendfile(out_fd, f.fd, offset, f.size - offset)
                     if sent == 0:
                         break
                     offset += sent
             except OSError:
                 pass  # not every output takes sendfile: the rest goes through Python
         decoder = codecs.getincrementaldecoder("utf-8")()
-        while offset < self._written:
-            block = os.pread(self._fd, min(_READ, self._written - offset), offset)
+        while offset < f.size:
+            block = f.pread(min(_READ, f.size - offset), offset)
             if not block:
                 break
             offset += len(block)
@@ -117,18 +112,13 @@ class JsonSpill:
 
     def load(self) -> list[Any]:
         parts: list[str] = []
-        if self._fd >= 0:
+        if self._file.fd >= 0:
             self._flush()
-            parts.append(os.pread(self._fd, self._written, 0).decode("utf-8"))
+            parts.append(self._file.pread(self._file.size, 0).decode("utf-8"))
         else:
             parts.append(self._chunk())
         return list(json.loads("[" + "".join(parts) + "]"))
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
         self._parts.clear()
-
-    def __del__(self) -> None:
-        self.close()

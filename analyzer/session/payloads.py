@@ -9,8 +9,7 @@ time. Memory then follows the number of packets of open sessions, not the bytes 
 
 from __future__ import annotations
 
-import os
-import tempfile
+from analyzer.model.tempfile_fd import AppendFile
 
 __all__ = ["PayloadStore"]
 
@@ -20,20 +19,19 @@ _FLUSH_AT = 1 << 20
 class PayloadStore:
     """An append-only temporary file of payloads; `put` returns a reference for `get`."""
 
-    __slots__ = ("_buffer", "_fd", "_written", "min_size")
+    __slots__ = ("_buffer", "_file", "min_size")
 
     def __init__(self, min_size: int = 128) -> None:
         self.min_size = min_size
-        self._fd = -1  # the file is made at the first payload
-        self._buffer = bytearray()
-        self._written = 0  # bytes in the file; the buffer follows them
+        self._file = AppendFile()  # made at the first flush
+        self._buffer = bytearray()  # what follows the file's bytes
 
     def put(self, data: str | bytes) -> tuple[int, int, bool]:
         """(offset, length, is_text). Text is stored as UTF-8 with surrogates passed through,
         so that any str comes back equal (captured JSON may hold lone surrogates)."""
         is_text = isinstance(data, str)
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-        offset = self._written + len(self._buffer)
+        offset = self._file.size + len(self._buffer)
         self._buffer += raw
         if len(self._buffer) >= _FLUSH_AT:
             self._flush()
@@ -41,31 +39,19 @@ class PayloadStore:
 
     def get(self, ref: tuple[int, int, bool]) -> str | bytes:
         offset, length, is_text = ref
-        if offset >= self._written:  # still in the buffer
-            start = offset - self._written
-            raw = bytes(self._buffer[start : start + length])
+        written = self._file.size
+        if offset >= written:  # still in the buffer
+            raw = bytes(self._buffer[offset - written : offset - written + length])
         else:
-            if offset + length > self._written:
+            if offset + length > written:
                 self._flush()
-            raw = os.pread(self._fd, length, offset)
+            raw = self._file.pread(length, offset)
         return raw.decode("utf-8", "surrogatepass") if is_text else raw
 
     def _flush(self) -> None:
-        if self._fd < 0:
-            self._fd, name = tempfile.mkstemp(prefix="socketscope-payloads-")
-            os.unlink(name)  # the open descriptor keeps the file until close()
-        view = memoryview(self._buffer)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        view.release()
-        self._written += len(self._buffer)
+        self._file.write(self._buffer)
         self._buffer.clear()
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
         self._buffer.clear()
-
-    def __del__(self) -> None:
-        self.close()
