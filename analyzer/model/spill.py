@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+from collections.abc import Iterator
 from typing import IO, Any
 
 from analyzer.model.tempfile_fd import AppendFile
@@ -109,6 +110,18 @@ class JsonSpill:
             offset += len(block)
             out.write(decoder.decode(block))
         out.write(decoder.decode(b"", final=True))
+
+    def pieces(self) -> Iterator[str]:
+        """The records as text, comma-separated, in blocks (for copying into another spill)."""
+        f = self._file
+        if f.fd >= 0:
+            self._flush()
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            for offset in range(0, f.size, _READ):
+                yield decoder.decode(f.pread(min(_READ, f.size - offset), offset))
+            yield decoder.decode(b"", final=True)
+        else:
+            yield self._chunk()
 
     def load(self) -> list[Any]:
         parts: list[str] = []

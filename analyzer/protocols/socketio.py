@@ -560,6 +560,13 @@ class SioStreamDecoder:
         msg = "binary message with no attachment expected (S6)"
         return [SioEvent(None, (ParserAnomaly(codes.ATTACHMENT_MISMATCH, msg, 0),), (tag,))]
 
+    def pending_tag(self) -> int | None:
+        """The smallest feed tag of a packet still waiting for attachments (None: none waits):
+        every packet whose header came before it has been handed out."""
+        if not self._pending:
+            return None
+        return min(p.tags[0] for p in self._pending.values())
+
     def eof(self) -> list[SioEvent]:
         """Packets still waiting for attachments when the traffic ended."""
         out = []

@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from operator import itemgetter
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
+from analyzer.model.spill import JsonSpill
 from analyzer.protocols.engineio import (
     DEFAULT_MAX_PACKETS,
     EioPacket,
@@ -36,6 +38,7 @@ from analyzer.protocols.engineio import (
 )
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
 from analyzer.session.heartbeat import analyze_heartbeat
+from analyzer.session.jsonout import write_sio_packet
 from analyzer.session.payloads import PayloadStore
 from analyzer.session.records import (
     EioPacketRecord,
@@ -55,6 +58,7 @@ _MAX_SIZE_REPORTS = 20
 _FRAME_SEQ = itemgetter(0, 1)  # raws are (frame, seq, record); seq is unique
 # enum members as module constants: a class attribute lookup on an Enum costs more than the test
 _OPEN, _CLOSE, _NOOP = EioPacketType.OPEN, EioPacketType.CLOSE, EioPacketType.NOOP
+_MESSAGE = EioPacketType.MESSAGE
 
 
 @dataclass(slots=True, eq=False)
@@ -530,7 +534,8 @@ class SessionBuilder:
             return
         self._seq += 1
         store = self.payloads
-        if store is not None and len(packet.data) >= store.min_size:
+        # only message packets are parked: the analysis reads the others (open, probes) itself
+        if store is not None and packet.type is _MESSAGE and len(packet.data) >= store.min_size:
             ref = store.put(packet.data)
             packet = EioPacket(packet.type, "" if ref[2] else b"", packet.b64)
             record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated, ref)
@@ -587,15 +592,12 @@ class SessionBuilder:
             else:
                 sessions.append(result)
         anomalies.sort(key=lambda a: a.frames[0] if a.frames else 0)
-        if self.payloads is not None:
-            self.payloads.close()
         return sessions, anomalies
 
     def _analyse(self, s: _Session) -> tuple[EngineIOSession | None, list[Anomaly]]:
         s.raws.sort(key=_FRAME_SEQ)
         recs = [r for _, _, r in s.raws]
-        if self.payloads is not None:
-            self._restore(recs, self.payloads)
+        store = self.payloads
         found = list(s.anomalies)
         version = s.version
 
@@ -670,14 +672,37 @@ class SessionBuilder:
         end, problems_e = self._end(s, recs, legs, done)
         found.extend(problems_e)
 
-        socketio, problems_s = analyze_socketio(
-            recs,
-            version,
-            path=s.path,
-            check_connect=s.handshake,
-            max_attachments=self.max_attachments,
-            max_acks=self.max_acks_per_session,
-        )
+        if store is None:
+            socketio, problems_s = analyze_socketio(
+                recs,
+                version,
+                path=s.path,
+                check_connect=s.handshake,
+                max_attachments=self.max_attachments,
+                max_acks=self.max_acks_per_session,
+            )
+        else:
+            # streaming: payloads are read one at a time and Socket.IO packets go to disk as JSON
+            # as soon as they are complete, so a session is never held whole in memory
+            spill = JsonSpill()
+
+            def load(r: EioPacketRecord) -> str | bytes:
+                return r.packet.data if r.stored is None else store.get(r.stored)
+
+            socketio, problems_s = analyze_socketio(
+                recs,
+                version,
+                path=s.path,
+                check_connect=s.handshake,
+                max_attachments=self.max_attachments,
+                max_acks=self.max_acks_per_session,
+                load=load,
+                sink=partial(write_sio_packet, spill=spill),
+            )
+            if socketio is not None:
+                socketio = replace(socketio, spilled_packets=spill)
+            else:
+                spill.close()
         found.extend(problems_s)
 
         if not recs and not s.known:
@@ -709,17 +734,9 @@ class SessionBuilder:
             websockets=tuple(legs),
             packets_dropped=s.dropped,
             anomalies=tuple(sorted(found, key=lambda a: a.frames[0] if a.frames else 0)),
+            payloads=store,
         )
         return session, found
-
-    @staticmethod
-    def _restore(recs: list[EioPacketRecord], store: PayloadStore) -> None:
-        """Put parked payloads back into their packets."""
-        for r in recs:
-            if r.stored is not None:
-                p = r.packet
-                r.packet = EioPacket(p.type, store.get(r.stored), p.b64)
-                r.stored = None
 
     def _end(
         self,

@@ -13,11 +13,19 @@ from json.encoder import encode_basestring
 from typing import Any, Protocol
 
 from analyzer.model.common import Direction
-from analyzer.model.spill import dumps
+from analyzer.model.spill import JsonSpill, dumps
 from analyzer.protocols.socketio import MAX_DEPTH, SioPacket, SioPacketType
+from analyzer.session.payloads import PayloadStore
 from analyzer.session.records import EioPacketRecord, EngineIOSession, SioPacketRecord
 
-__all__ = ["PieceSink", "eio_packet_json", "session_json", "session_parts", "sio_packet_json"]
+__all__ = [
+    "PieceSink",
+    "eio_packet_json",
+    "session_json",
+    "session_parts",
+    "sio_packet_json",
+    "write_sio_packet",
+]
 
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
 
@@ -44,9 +52,11 @@ def _where(direction: Direction, ts: float, frame: int, transport: str, connecti
 # `hexes` maps id(bytes) -> its hex for one session: a binary Engine.IO packet and the Socket.IO
 # attachment it carried are the same bytes object, hex-encoded once and written twice. The ids
 # stay valid because the session's records hold the bytes while the session is written.
-def _eio_parts(r: EioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:
+def _eio_parts(
+    r: EioPacketRecord, out: PieceSink, hexes: dict[int, str], payloads: PayloadStore | None
+) -> None:
     p = r.packet
-    data = p.data
+    data = p.data if r.stored is None or payloads is None else payloads.get(r.stored)
     out.append(_where(r.direction, r.ts, r.frame, r.transport, r.connection) + ',"type":"' + p.type.wire_name)
     if isinstance(data, bytes):
         out.append('","binary":true,"data":null,"data_hex":"')
@@ -160,10 +170,16 @@ def _sio_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> Non
     )
 
 
+def write_sio_packet(r: SioPacketRecord, spill: JsonSpill) -> None:
+    """One more record of a spill of Socket.IO packets (the builder's streaming sink)."""
+    spill.begin()
+    _sio_parts(r, spill, {})
+
+
 def eio_packet_json(r: EioPacketRecord) -> str:
     """`dumps(r.to_dict())`."""
     out: list[str] = []
-    _eio_parts(r, out, {})
+    _eio_parts(r, out, {}, None)
     return "".join(out)
 
 
@@ -181,12 +197,15 @@ def session_parts(s: EngineIOSession, out: PieceSink) -> None:
     for i, r in enumerate(s.packets):
         if i:
             out.append(",")
-        _eio_parts(r, out, hexes)
+        _eio_parts(r, out, hexes, s.payloads)
     sio = s.socketio
     if sio is None:
         out.append('],"socketio":null,')
     else:
         out.append('],"socketio":' + dumps(sio.head_dict())[:-1] + ',"packets":[')
+        if sio.spilled_packets is not None:  # written while the session was analysed
+            for piece in sio.spilled_packets.pieces():
+                out.append(piece)
         for i, q in enumerate(sio.packets):
             if i:
                 out.append(",")

@@ -1,10 +1,11 @@
-"""Engine.IO packet payloads kept on disk while their session is open.
+"""Engine.IO message payloads kept on disk while their session is open.
 
 A session's packets are analysed when the session is over (its polling exchanges arrive out of
 order), so a session that lives through a whole capture would hold every payload it carried.
-With streaming output the builder parks each payload of `min_size` bytes or more here and
-keeps only the packet's header fields; `_analyse` takes the payloads back, one session at a
-time. Memory then follows the number of packets of open sessions, not the bytes they carried.
+With streaming output the builder parks the payload of each message packet of `min_size` bytes
+or more here and keeps only the packet's header fields; the Socket.IO analysis and the JSON
+writer read the payloads back one at a time. Memory then follows the number of packets of
+open sessions, not the bytes they carried.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from analyzer.model.tempfile_fd import AppendFile
 __all__ = ["PayloadStore"]
 
 _FLUSH_AT = 1 << 20
+MIN_SIZE = 128  # smaller payloads stay in memory: a reference costs about as much
 
 
 class PayloadStore:
@@ -21,8 +23,8 @@ class PayloadStore:
 
     __slots__ = ("_buffer", "_file", "min_size")
 
-    def __init__(self, min_size: int = 128) -> None:
-        self.min_size = min_size
+    def __init__(self, min_size: int | None = None) -> None:
+        self.min_size = MIN_SIZE if min_size is None else min_size
         self._file = AppendFile()  # made at the first flush
         self._buffer = bytearray()  # what follows the file's bytes
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.model.common import Anomaly, Direction
+from analyzer.model.spill import JsonSpill
 from analyzer.protocols.engineio import EioPacket
 from analyzer.protocols.socketio import SioPacket, SioPacketType
+from analyzer.session.payloads import PayloadStore
 
 __all__ = [
     "AckRecord",
@@ -57,9 +59,10 @@ class EioPacketRecord:
     truncated: bool = False  # the message was cut at the display bound before decoding
     stored: tuple[int, int, bool] | None = None  # payload parked in a PayloadStore (streaming)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, payloads: PayloadStore | None = None) -> dict[str, Any]:
+        """`payloads`: the store that holds the payload when it was parked (streaming output)."""
         p = self.packet
-        data = p.data
+        data = p.data if self.stored is None or payloads is None else payloads.get(self.stored)
         text = isinstance(data, str)
         binary = isinstance(data, bytes)
         out: dict[str, Any] = {
@@ -182,9 +185,15 @@ class SocketIOSession:
     packets: tuple[SioPacketRecord, ...]
     acks: tuple[AckRecord, ...]
     namespaces: tuple[NamespaceRecord, ...] = ()
+    # streaming output: the packets went to disk as JSON while the session was analysed
+    spilled_packets: JsonSpill | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.head_dict(), "packets": [p.to_dict() for p in self.packets], **self.tail_dict()}
+        if self.spilled_packets is not None:
+            packets = self.spilled_packets.load()
+        else:
+            packets = [p.to_dict() for p in self.packets]
+        return {**self.head_dict(), "packets": packets, **self.tail_dict()}
 
     def head_dict(self) -> dict[str, Any]:
         """The keys before "packets" (session/jsonout.py writes the packets with templates)."""
@@ -385,6 +394,7 @@ class EngineIOSession:
     websockets: tuple[WebSocketLeg, ...] = ()
     packets_dropped: int = 0
     anomalies: tuple[Anomaly, ...] = ()  # also in the analysis' list; kept here for per-session views
+    payloads: PayloadStore | None = None  # streaming output: where the parked payloads of `packets` are
 
     @property
     def first_ts(self) -> float | None:
@@ -397,7 +407,7 @@ class EngineIOSession:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.head_dict(),
-            "packets": [p.to_dict() for p in self.packets],
+            "packets": [p.to_dict(self.payloads) for p in self.packets],
             "socketio": self.socketio.to_dict() if self.socketio is not None else None,
             **self.tail_dict(),
         }

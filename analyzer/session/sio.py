@@ -8,9 +8,10 @@ capture, since a capture that begins mid-session has simply missed the CONNECT.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from heapq import heappop, heappush
+from itertools import count
 from typing import Any
 
 from analyzer.model.codes import socketio as codes
@@ -47,6 +48,70 @@ class _Namespace:
     error: Any = None
 
 
+class _Book:
+    """Namespaces (S4) and acknowledgements of the session's Socket.IO packets, in capture order."""
+
+    def __init__(self, version: int, check_connect: bool, max_acks: int) -> None:
+        self.version = version
+        self.check_connect = check_connect
+        self.tracker = AckTracker(max_tracked=max_acks)
+        self.spaces: dict[str, _Namespace] = {}
+        self.warned: set[tuple[str, Direction]] = set()
+        self.anomalies: list[Anomaly] = []
+
+    def on_packet(self, rec: SioPacketRecord) -> None:
+        p = rec.packet
+        spaces = self.spaces
+        ns = spaces.get(p.nsp)
+        if ns is None:
+            if len(spaces) >= 10_000:
+                return  # bound: namespaces per session
+            ns = spaces[p.nsp] = _Namespace()
+        if p.type is _CONNECT:
+            if rec.direction is _C2S:
+                ns.client = True
+                if not ns.server:
+                    ns.state = "requested"
+            else:
+                # v5: the reply {"sid": ...}; v4: the server connects "/" unasked (SIO v4 README)
+                ns.server = ns.client = True
+                ns.state = "connected"
+                ns.connect_frame = rec.frame
+                sid = p.data.get("sid") if isinstance(p.data, dict) else None
+                ns.sid = sid[:256] if isinstance(sid, str) else None
+            return
+        if p.type is _CONNECT_ERROR:
+            ns.server = ns.client = False
+            ns.state = "refused"
+            ns.error = to_jsonable(p.data)
+            shown = str(ns.error)[:80]
+            msg = f"connection to namespace {p.nsp} refused: {shown}"
+            self.anomalies.append(
+                make_anomaly(codes.CONNECT_REFUSED, msg, rec.connection, rec.direction, rec.frames)
+            )
+            return
+        if p.type is _DISCONNECT:
+            ns.server = ns.client = False
+            ns.state = "disconnected"
+            return
+        if self.check_connect:
+            # SIO v5: the client MUST CONNECT to every namespace, "/" included; v4 gets "/" unasked
+            client_connected = ns.client or (self.version == 4 and p.nsp == "/")
+            connected = client_connected if rec.direction is _C2S else ns.server
+            if not connected and (p.nsp, rec.direction) not in self.warned:
+                self.warned.add((p.nsp, rec.direction))
+                who = "client" if rec.direction is Direction.C2S else "server"
+                msg = f"{p.type.name} from the {who} on {p.nsp} before a CONNECT on that namespace (S4)"
+                self.anomalies.append(
+                    make_anomaly(codes.NO_CONNECT, msg, rec.connection, rec.direction, rec.frames)
+                )
+        self.anomalies.extend(self.tracker.on_packet(rec))
+
+
+def _payload(rec: EioPacketRecord) -> str | bytes:
+    return rec.packet.data
+
+
 def analyze_socketio(
     records: Sequence[EioPacketRecord],
     eio_version: int,
@@ -55,15 +120,25 @@ def analyze_socketio(
     check_connect: bool = True,
     max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
     max_acks: int = 100_000,
+    load: Callable[[EioPacketRecord], str | bytes] = _payload,
+    sink: Callable[[SioPacketRecord], None] | None = None,
 ) -> tuple[SocketIOSession | None, list[Anomaly]]:
     """Socket.IO view of a session; None when the traffic is plain Engine.IO.
 
     It is Socket.IO when the path is a `/socket.io/` one, when the msgpack parser is found,
     or when the first message is a clean CONNECT. v5 runs over EIO4, v4 over EIO3 (§3.4).
+
+    `load(record)` gives a packet's payload (the builder's may come from its payload file).
+    With `sink`, each Socket.IO packet goes there in capture order as soon as every packet
+    before it is complete, and the result holds none (streaming output: only the packets
+    still waiting for attachments are held); what the sink got is void when None is returned.
     """
     version = 5 if eio_version >= 4 else 4
     decoder = SioStreamDecoder(version, max_attachments=max_attachments)
-    found: list[tuple[int, SioPacketRecord]] = []
+    ready: list[tuple[int, int, SioPacketRecord]] = []  # a heap by the header's record index
+    order = count()
+    kept: list[SioPacketRecord] = []
+    book = _Book(version, check_connect, max_acks)
     anomalies: list[Anomaly] = []
     first_clean: bool | None = None
 
@@ -91,12 +166,22 @@ def analyze_socketio(
                     ev.complete,
                     records[tags[-1]].ts,
                 )
-                found.append((tags[0], rec))
+                heappush(ready, (tags[0], next(order), rec))
+
+    def release(before: int | None) -> None:
+        """Hand out, in order, the packets whose header came before record `before`."""
+        while ready and (before is None or ready[0][0] < before):
+            rec = heappop(ready)[2]
+            book.on_packet(rec)
+            if sink is not None:
+                sink(rec)
+            else:
+                kept.append(rec)
 
     for i, eio in enumerate(records):
         if eio.packet.type is not _MESSAGE:
             continue
-        data = eio.packet.data
+        data = load(eio)
         if isinstance(data, bytes):
             take(decoder.feed_binary(eio.direction, data, i))
         elif eio.truncated:
@@ -105,65 +190,18 @@ def analyze_socketio(
             anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, *where))
         else:
             take(decoder.feed_text(eio.direction, data, i))
+        if ready:
+            release(decoder.pending_tag())
     take(decoder.eof())
+    release(None)
 
     if not ("socket.io" in path.lower() or decoder.parser == "msgpack" or first_clean):
         return None, []
-    found.sort(key=itemgetter(0))
-    packets = [rec for _, rec in found]
-    tracker = AckTracker(max_tracked=max_acks)
-    spaces: dict[str, _Namespace] = {}
-    warned: set[tuple[str, Direction]] = set()
-    for rec in packets:
-        p = rec.packet
-        ns = spaces.get(p.nsp)
-        if ns is None:
-            if len(spaces) >= 10_000:
-                continue  # bound: namespaces per session
-            ns = spaces[p.nsp] = _Namespace()
-        if p.type is _CONNECT:
-            if rec.direction is _C2S:
-                ns.client = True
-                if not ns.server:
-                    ns.state = "requested"
-            else:
-                # v5: the reply {"sid": ...}; v4: the server connects "/" unasked (SIO v4 README)
-                ns.server = ns.client = True
-                ns.state = "connected"
-                ns.connect_frame = rec.frame
-                sid = p.data.get("sid") if isinstance(p.data, dict) else None
-                ns.sid = sid[:256] if isinstance(sid, str) else None
-            continue
-        if p.type is _CONNECT_ERROR:
-            ns.server = ns.client = False
-            ns.state = "refused"
-            ns.error = to_jsonable(p.data)
-            shown = str(ns.error)[:80]
-            msg = f"connection to namespace {p.nsp} refused: {shown}"
-            anomalies.append(
-                make_anomaly(codes.CONNECT_REFUSED, msg, rec.connection, rec.direction, rec.frames)
-            )
-            continue
-        if p.type is _DISCONNECT:
-            ns.server = ns.client = False
-            ns.state = "disconnected"
-            continue
-        if check_connect:
-            # SIO v5: the client MUST CONNECT to every namespace, "/" included; v4 gets "/" unasked
-            client_connected = ns.client or (version == 4 and p.nsp == "/")
-            connected = client_connected if rec.direction is _C2S else ns.server
-            if not connected and (p.nsp, rec.direction) not in warned:
-                warned.add((p.nsp, rec.direction))
-                who = "client" if rec.direction is Direction.C2S else "server"
-                msg = f"{p.type.name} from the {who} on {p.nsp} before a CONNECT on that namespace (S4)"
-                anomalies.append(
-                    make_anomaly(codes.NO_CONNECT, msg, rec.connection, rec.direction, rec.frames)
-                )
-        anomalies.extend(tracker.on_packet(rec))
-    acks, leftovers = tracker.finish()
+    acks, leftovers = book.tracker.finish()
+    anomalies.extend(book.anomalies)
     anomalies.extend(leftovers)
     namespaces = tuple(
-        NamespaceRecord(nsp, ns.state, ns.sid, ns.connect_frame, ns.error) for nsp, ns in spaces.items()
+        NamespaceRecord(nsp, ns.state, ns.sid, ns.connect_frame, ns.error) for nsp, ns in book.spaces.items()
     )
-    session = SocketIOSession(version, decoder.parser or "default", tuple(packets), tuple(acks), namespaces)
+    session = SocketIOSession(version, decoder.parser or "default", tuple(kept), tuple(acks), namespaces)
     return session, anomalies

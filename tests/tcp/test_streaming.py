@@ -18,6 +18,7 @@ from analyzer.capture.pcapfile import RawPacket, open_capture
 from analyzer.export.jsonstream import StreamingJsonWriter
 from analyzer.model.analysis import CaptureInfo
 from analyzer.pipeline import Pipeline
+from analyzer.session import payloads
 from analyzer.tcp import tracker
 from tests.conftest import CAPTURES, bundled_captures
 
@@ -74,8 +75,13 @@ def test_linger_keeps_the_final_ack_in_its_connection() -> None:
     assert sum(c.tcp["packets"]["c2s"] + c.tcp["packets"]["s2c"] for c in a.connections) == a.capture.packets
 
 
+@pytest.mark.parametrize("park_all", [False, True], ids=["", "every-payload-parked"])
 @pytest.mark.parametrize("capture", bundled_captures(), ids=lambda p: p.name)
-def test_streamed_document_equals_the_in_memory_one(capture: Path) -> None:
+def test_streamed_document_equals_the_in_memory_one(
+    capture: Path, park_all: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if park_all:  # every Engine.IO payload goes through the session payload file
+        monkeypatch.setattr(payloads, "MIN_SIZE", 1)
     whole = analyze_file(str(capture)).to_dict()
     buf = io.StringIO()
     writer = StreamingJsonWriter(buf)
