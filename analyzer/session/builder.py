@@ -672,33 +672,20 @@ class SessionBuilder:
         end, problems_e = self._end(s, recs, legs, done)
         found.extend(problems_e)
 
-        if store is None:
-            socketio, problems_s = analyze_socketio(
-                recs,
-                version,
-                path=s.path,
-                check_connect=s.handshake,
-                max_attachments=self.max_attachments,
-                max_acks=self.max_acks_per_session,
-            )
-        else:
-            # streaming: payloads are read one at a time and Socket.IO packets go to disk as JSON
-            # as soon as they are complete, so a session is never held whole in memory
-            spill = JsonSpill()
-
-            def load(r: EioPacketRecord) -> str | bytes:
-                return r.packet.data if r.stored is None else store.get(r.stored)
-
-            socketio, problems_s = analyze_socketio(
-                recs,
-                version,
-                path=s.path,
-                check_connect=s.handshake,
-                max_attachments=self.max_attachments,
-                max_acks=self.max_acks_per_session,
-                load=load,
-                sink=partial(write_sio_packet, spill=spill),
-            )
+        # streaming (a payload store): payloads are read one at a time and Socket.IO packets go to
+        # disk as JSON as soon as they are complete, so a session is never held whole in memory
+        spill = JsonSpill() if store is not None else None
+        socketio, problems_s = analyze_socketio(
+            recs,
+            version,
+            path=s.path,
+            check_connect=s.handshake,
+            max_attachments=self.max_attachments,
+            max_acks=self.max_acks_per_session,
+            load=None if store is None else partial(_stored_payload, store=store),
+            sink=None if spill is None else partial(write_sio_packet, spill=spill),
+        )
+        if spill is not None:
             if socketio is not None:
                 socketio = replace(socketio, spilled_packets=spill)
             else:
@@ -768,6 +755,10 @@ class SessionBuilder:
         if leg is not None and leg.tcp_end is not None:
             return SessionEnd("tcp-end", None, leg.tcp_end_ts, leg.tcp_end_frame, leg.connection), found
         return SessionEnd("unknown"), found
+
+
+def _stored_payload(r: EioPacketRecord, store: PayloadStore) -> str | bytes:
+    return r.packet.data if r.stored is None else store.get(r.stored)
 
 
 def _forget(s: _Session) -> None:

@@ -120,7 +120,7 @@ def analyze_socketio(
     check_connect: bool = True,
     max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
     max_acks: int = 100_000,
-    load: Callable[[EioPacketRecord], str | bytes] = _payload,
+    load: Callable[[EioPacketRecord], str | bytes] | None = None,
     sink: Callable[[SioPacketRecord], None] | None = None,
 ) -> tuple[SocketIOSession | None, list[Anomaly]]:
     """Socket.IO view of a session; None when the traffic is plain Engine.IO.
@@ -134,6 +134,8 @@ def analyze_socketio(
     still waiting for attachments are held); what the sink got is void when None is returned.
     """
     version = 5 if eio_version >= 4 else 4
+    if load is None:
+        load = _payload
     decoder = SioStreamDecoder(version, max_attachments=max_attachments)
     ready: list[tuple[int, int, SioPacketRecord]] = []  # a heap by the header's record index
     order = count()
