@@ -68,6 +68,16 @@ class JsonSpill:
         if self._size >= IN_MEMORY:
             self._flush()
 
+    def append_spill(self, other: JsonSpill) -> None:
+        """The records of `other`, comma-separated, as the next pieces of the current record:
+        what `other` wrote to its file is copied file to file, the rest joins our pieces."""
+        if other._file.fd >= 0:
+            other._flush()
+            self._flush()  # our pieces come first
+            self._file.append_file(other._file)
+        for part in other._parts:
+            self.append(part)
+
     def _chunk(self) -> str:
         """The records not yet written, with their separating commas (the file holds the rest)."""
         return "".join(self._parts)
@@ -121,7 +131,7 @@ class JsonSpill:
                 yield decoder.decode(f.pread(min(_READ, f.size - offset), offset))
             yield decoder.decode(b"", final=True)
         else:
-            yield self._chunk()
+            yield from self._parts
 
     def load(self) -> list[Any]:
         parts: list[str] = []

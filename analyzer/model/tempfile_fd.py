@@ -24,6 +24,30 @@ class AppendFile:
             view = view[os.write(self.fd, view) :]
         self.size += len(data)
 
+    def append_file(self, src: AppendFile) -> None:
+        """Append the bytes of another AppendFile, copied by the kernel (copy_file_range(2))."""
+        if src.size == 0:
+            return
+        if self.fd < 0:
+            self.write(b"")
+        offset = 0
+        try:
+            while offset < src.size:
+                done = os.copy_file_range(src.fd, self.fd, src.size - offset, offset)
+                if done == 0:
+                    break
+                offset += done
+        except OSError:
+            pass  # not every file system copies: the rest goes through Python
+        while offset < src.size:
+            block = src.pread(min(1 << 20, src.size - offset), offset)
+            if not block:
+                break
+            self.write(block)
+            offset += len(block)
+            self.size -= len(block)  # counted once below
+        self.size += src.size
+
     def pread(self, length: int, offset: int) -> bytes:
         return os.pread(self.fd, length, offset)
 

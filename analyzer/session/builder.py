@@ -18,14 +18,12 @@ import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 from operator import itemgetter
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
-from analyzer.model.spill import JsonSpill
 from analyzer.protocols.engineio import (
     DEFAULT_MAX_PACKETS,
     EioPacket,
@@ -38,7 +36,7 @@ from analyzer.protocols.engineio import (
 )
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
 from analyzer.session.heartbeat import analyze_heartbeat
-from analyzer.session.jsonout import write_sio_packet
+from analyzer.session.jsonout import SessionSpill
 from analyzer.session.payloads import PayloadStore
 from analyzer.session.records import (
     EioPacketRecord,
@@ -672,9 +670,9 @@ class SessionBuilder:
         end, problems_e = self._end(s, recs, legs, done)
         found.extend(problems_e)
 
-        # streaming (a payload store): payloads are read one at a time and Socket.IO packets go to
-        # disk as JSON as soon as they are complete, so a session is never held whole in memory
-        spill = JsonSpill() if store is not None else None
+        # streaming (a payload store): the Socket.IO analysis reads the payloads one at a time and
+        # the session's packets go to disk as JSON meanwhile, so it is never held whole in memory
+        spill = SessionSpill(recs, store) if store is not None else None
         socketio, problems_s = analyze_socketio(
             recs,
             version,
@@ -682,14 +680,15 @@ class SessionBuilder:
             check_connect=s.handshake,
             max_attachments=self.max_attachments,
             max_acks=self.max_acks_per_session,
-            load=None if store is None else partial(_stored_payload, store=store),
-            sink=None if spill is None else partial(write_sio_packet, spill=spill),
+            load=None if spill is None else spill.load,
+            sink=None if spill is None else spill.add_sio,
         )
         if spill is not None:
+            spill.finish()
             if socketio is not None:
-                socketio = replace(socketio, spilled_packets=spill)
+                socketio = replace(socketio, spilled_packets=spill.sio)
             else:
-                spill.close()
+                spill.sio.close()
         found.extend(problems_s)
 
         if not recs and not s.known:
@@ -721,7 +720,7 @@ class SessionBuilder:
             websockets=tuple(legs),
             packets_dropped=s.dropped,
             anomalies=tuple(sorted(found, key=lambda a: a.frames[0] if a.frames else 0)),
-            payloads=store,
+            spilled_packets=None if spill is None else spill.eio,
         )
         return session, found
 
@@ -755,10 +754,6 @@ class SessionBuilder:
         if leg is not None and leg.tcp_end is not None:
             return SessionEnd("tcp-end", None, leg.tcp_end_ts, leg.tcp_end_frame, leg.connection), found
         return SessionEnd("unknown"), found
-
-
-def _stored_payload(r: EioPacketRecord, store: PayloadStore) -> str | bytes:
-    return r.packet.data if r.stored is None else store.get(r.stored)
 
 
 def _forget(s: _Session) -> None:

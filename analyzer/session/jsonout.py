@@ -9,6 +9,8 @@ for both "args" and "data". tests/session/test_jsonout.py keeps the result equal
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
+from collections.abc import Sequence
 from json.encoder import encode_basestring
 from typing import Any, Protocol
 
@@ -20,11 +22,11 @@ from analyzer.session.records import EioPacketRecord, EngineIOSession, SioPacket
 
 __all__ = [
     "PieceSink",
+    "SessionSpill",
     "eio_packet_json",
     "session_json",
     "session_parts",
     "sio_packet_json",
-    "write_sio_packet",
 ]
 
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
@@ -52,11 +54,8 @@ def _where(direction: Direction, ts: float, frame: int, transport: str, connecti
 # `hexes` maps id(bytes) -> its hex for one session: a binary Engine.IO packet and the Socket.IO
 # attachment it carried are the same bytes object, hex-encoded once and written twice. The ids
 # stay valid because the session's records hold the bytes while the session is written.
-def _eio_parts(
-    r: EioPacketRecord, out: PieceSink, hexes: dict[int, str], payloads: PayloadStore | None
-) -> None:
+def _eio_parts(r: EioPacketRecord, out: PieceSink, hexes: dict[int, str], data: str | bytes) -> None:
     p = r.packet
-    data = p.data if r.stored is None or payloads is None else payloads.get(r.stored)
     out.append(_where(r.direction, r.ts, r.frame, r.transport, r.connection) + ',"type":"' + p.type.wire_name)
     if isinstance(data, bytes):
         out.append('","binary":true,"data":null,"data_hex":"')
@@ -86,7 +85,7 @@ def _value(v: Any, out: list[str], depth: int, hexes: dict[int, str]) -> None:
     if t is str:
         out.append(encode_basestring(v))
     elif t is bytes:
-        h = hexes.get(id(v))
+        h = hexes.pop(id(v), None)  # an attachment is written once: its hex is not needed again
         out.append('{"$hex":"')
         out.append(v.hex() if h is None else h)
         out.append('"}')
@@ -170,16 +169,74 @@ def _sio_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> Non
     )
 
 
-def write_sio_packet(r: SioPacketRecord, spill: JsonSpill) -> None:
-    """One more record of a spill of Socket.IO packets (the builder's streaming sink)."""
-    spill.begin()
-    _sio_parts(r, spill, {})
+class SessionSpill:
+    """A session's packets written to disk as JSON while it is analysed (streaming output).
+
+    The Socket.IO analysis reads the Engine.IO payloads in capture order through `load`, which
+    writes every Engine.IO packet up to that one on the way, so each payload is read once; its
+    Socket.IO packets go to `sio` through `add_sio`. A binary packet's hex is kept (with the
+    bytes, so that their id stays theirs) until the Socket.IO attachment it is writes it again,
+    within a budget of HEX_BUDGET characters.
+    """
+
+    HEX_BUDGET = 4 << 20
+
+    def __init__(self, records: Sequence[EioPacketRecord], payloads: PayloadStore) -> None:
+        self.records = records
+        self.payloads = payloads
+        self.eio = JsonSpill()
+        self.sio = JsonSpill()
+        self._next = 0  # records[:_next] are written
+        self._hexes: dict[int, str] = {}
+        self._kept: OrderedDict[int, bytes] = OrderedDict()
+        self._kept_chars = 0
+
+    def load(self, r: EioPacketRecord) -> str | bytes:
+        records = self.records
+        while self._next < len(records):
+            rec = records[self._next]
+            self._next += 1
+            if rec is r:
+                return self._write(rec)
+            self._write(rec)
+        return self._payload(r)  # not one of the session's records (not expected)
+
+    def finish(self) -> None:
+        """Write the Engine.IO packets after the last one the analysis read."""
+        for rec in self.records[self._next :]:
+            self._write(rec)
+        self._next = len(self.records)
+        self._hexes.clear()
+        self._kept.clear()
+
+    def add_sio(self, r: SioPacketRecord) -> None:
+        self.sio.begin()
+        _sio_parts(r, self.sio, self._hexes)
+        kept = self._kept
+        for key in [k for k in kept if k not in self._hexes]:  # used by this packet
+            self._kept_chars -= 2 * len(kept.pop(key))
+
+    def _payload(self, r: EioPacketRecord) -> str | bytes:
+        return r.packet.data if r.stored is None else self.payloads.get(r.stored)
+
+    def _write(self, r: EioPacketRecord) -> str | bytes:
+        data = self._payload(r)
+        self.eio.begin()
+        _eio_parts(r, self.eio, self._hexes, data)
+        if isinstance(data, bytes) and id(data) in self._hexes:
+            self._kept[id(data)] = data
+            self._kept_chars += 2 * len(data)
+            while self._kept_chars > self.HEX_BUDGET and len(self._kept) > 1:
+                key, old = self._kept.popitem(last=False)
+                self._kept_chars -= 2 * len(old)
+                self._hexes.pop(key, None)
+        return data
 
 
 def eio_packet_json(r: EioPacketRecord) -> str:
     """`dumps(r.to_dict())`."""
     out: list[str] = []
-    _eio_parts(r, out, {}, None)
+    _eio_parts(r, out, {}, r.packet.data)
     return "".join(out)
 
 
@@ -190,22 +247,31 @@ def sio_packet_json(r: SioPacketRecord) -> str:
     return "".join(out)
 
 
+def _copy(spill: JsonSpill, out: PieceSink) -> None:
+    if isinstance(out, JsonSpill):
+        out.append_spill(spill)  # file to file, no decoding
+    else:
+        for piece in spill.pieces():
+            out.append(piece)
+
+
 def session_parts(s: EngineIOSession, out: PieceSink) -> None:
     """Append the pieces of `dumps(s.to_dict())` to `out`, the packets written by the templates."""
     hexes: dict[int, str] = {}
     out.append(dumps(s.head_dict())[:-1] + ',"packets":[')
-    for i, r in enumerate(s.packets):
+    if s.spilled_packets is not None:  # written while the session was analysed
+        _copy(s.spilled_packets, out)
+    for i, r in enumerate(s.packets if s.spilled_packets is None else ()):
         if i:
             out.append(",")
-        _eio_parts(r, out, hexes, s.payloads)
+        _eio_parts(r, out, hexes, r.packet.data)
     sio = s.socketio
     if sio is None:
         out.append('],"socketio":null,')
     else:
         out.append('],"socketio":' + dumps(sio.head_dict())[:-1] + ',"packets":[')
         if sio.spilled_packets is not None:  # written while the session was analysed
-            for piece in sio.spilled_packets.pieces():
-                out.append(piece)
+            _copy(sio.spilled_packets, out)
         for i, q in enumerate(sio.packets):
             if i:
                 out.append(",")

@@ -14,7 +14,6 @@ from analyzer.model.common import Anomaly, Direction
 from analyzer.model.spill import JsonSpill
 from analyzer.protocols.engineio import EioPacket
 from analyzer.protocols.socketio import SioPacket, SioPacketType
-from analyzer.session.payloads import PayloadStore
 
 __all__ = [
     "AckRecord",
@@ -59,10 +58,9 @@ class EioPacketRecord:
     truncated: bool = False  # the message was cut at the display bound before decoding
     stored: tuple[int, int, bool] | None = None  # payload parked in a PayloadStore (streaming)
 
-    def to_dict(self, payloads: PayloadStore | None = None) -> dict[str, Any]:
-        """`payloads`: the store that holds the payload when it was parked (streaming output)."""
+    def to_dict(self) -> dict[str, Any]:
         p = self.packet
-        data = p.data if self.stored is None or payloads is None else payloads.get(self.stored)
+        data = p.data
         text = isinstance(data, str)
         binary = isinstance(data, bytes)
         out: dict[str, Any] = {
@@ -394,7 +392,9 @@ class EngineIOSession:
     websockets: tuple[WebSocketLeg, ...] = ()
     packets_dropped: int = 0
     anomalies: tuple[Anomaly, ...] = ()  # also in the analysis' list; kept here for per-session views
-    payloads: PayloadStore | None = None  # streaming output: where the parked payloads of `packets` are
+    # streaming output: `packets` went to disk as JSON while the session was analysed (their
+    # records keep no payload then)
+    spilled_packets: JsonSpill | None = None
 
     @property
     def first_ts(self) -> float | None:
@@ -407,7 +407,9 @@ class EngineIOSession:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.head_dict(),
-            "packets": [p.to_dict(self.payloads) for p in self.packets],
+            "packets": self.spilled_packets.load()
+            if self.spilled_packets is not None
+            else [p.to_dict() for p in self.packets],
             "socketio": self.socketio.to_dict() if self.socketio is not None else None,
             **self.tail_dict(),
         }

@@ -49,3 +49,23 @@ def test_string_output_file_output_and_load_agree(
     with open("/dev/null", "w", encoding="utf-8", errors="backslashreplace") as null:
         sp.copy_to(null)
     sp.close()
+
+
+@pytest.mark.parametrize("inner_n", [0, 1, 500])
+@pytest.mark.parametrize("outer_n", [0, 3, 500])
+def test_a_spill_appended_into_another_record(
+    inner_n: int, outer_n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session's packets (a spill) copied into the sessions spill, file to file when they are big."""
+    monkeypatch.setattr(spill, "IN_MEMORY", 256)
+    inner, inner_values = fill(inner_n)
+    outer, outer_values = fill(outer_n)
+    outer.begin()
+    outer.append('{"packets":[')
+    outer.append_spill(inner)
+    outer.append("]}")
+    expected = json.loads(json.dumps([*outer_values, {"packets": inner_values}]))
+    assert outer.load() == expected
+    buf = io.StringIO()
+    outer.copy_to(buf)
+    assert json.loads("[" + buf.getvalue() + "]") == expected
