@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -51,13 +52,20 @@ def test_string_output_file_output_and_load_agree(
     sp.close()
 
 
+@pytest.mark.parametrize("kernel_copy", [True, False], ids=["copy_file_range", "fallback"])
 @pytest.mark.parametrize("inner_n", [0, 1, 500])
 @pytest.mark.parametrize("outer_n", [0, 3, 500])
 def test_a_spill_appended_into_another_record(
-    inner_n: int, outer_n: int, monkeypatch: pytest.MonkeyPatch
+    inner_n: int, outer_n: int, kernel_copy: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A session's packets (a spill) copied into the sessions spill, file to file when they are big."""
     monkeypatch.setattr(spill, "IN_MEMORY", 256)
+    if not kernel_copy:
+
+        def refuse(*args: object) -> int:
+            raise OSError(18, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", refuse)
     inner, inner_values = fill(inner_n)
     outer, outer_values = fill(outer_n)
     outer.begin()
