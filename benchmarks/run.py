@@ -334,11 +334,25 @@ def _tshark_cmd(path: Path) -> list[str]:
 
 def best_of(repeat: int, run: Callable[[], Measurement]) -> Measurement:
     """Run `repeat` times; keep the fastest successful run (the least disturbed one)."""
-    runs = [run() for _ in range(max(1, repeat))]
+    return fastest([run() for _ in range(max(1, repeat))])
+
+
+def fastest(runs: list[Measurement]) -> Measurement:
+    """The fastest successful run, with every run's wall time in `walls`."""
     good = [m for m in runs if m.ok]
     best = min(good, key=lambda m: m.wall_s or 0.0) if good else runs[-1]
     best.walls = [m.wall_s for m in runs if m.wall_s is not None]
     return best
+
+
+def best_of_turns(repeat: int, runs: dict[str, Callable[[], Measurement]]) -> list[Measurement]:
+    """`best_of` for several methods at once, their runs interleaved round by round."""
+    done: dict[str, list[Measurement]] = {name: [] for name in runs}
+    for round_ in range(max(1, repeat)):
+        for name, run in runs.items():
+            log(f"{name}, whole file" + (f" (run {round_ + 1} of {repeat})" if repeat > 1 else ""))
+            done[name].append(run())
+    return [fastest(measured) for measured in done.values()]
 
 
 def run_socketscope(path: Path, scope: str, packets: int, timeout: float) -> Measurement:
@@ -834,18 +848,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["capture"] = cap
     rows: list[Measurement] = []
 
-    # 1. whole file
+    # 1. whole file: with --repeat, the methods take turns (socketscope, tshark, floor, socketscope,
+    # ...) so that a slow spell of a shared machine does not fall on one method's runs only
+    turns: dict[str, Callable[[], Measurement]] = {}
     if "socketscope" in methods:
-        log("socketscope, whole file")
-        rows.append(best_of(rep, lambda: run_socketscope(path, "full", cap["packets"], args.timeout)))
+        turns["socketscope"] = lambda: run_socketscope(path, "full", cap["packets"], args.timeout)
     if "tshark" in methods:
-        log("tshark, whole file")
-        rows.append(best_of(rep, lambda: run_tshark(path, "full", cap["packets"], args.timeout, work)))
+        turns["tshark"] = lambda: run_tshark(path, "full", cap["packets"], args.timeout, work)
     if "floor" in methods:
-        log("python floor (read + hex + write), whole file")
-        rows.append(
-            best_of(rep, lambda: run_child("floor", FLOOR, path, "full", cap["packets"], args.timeout))
-        )
+        turns["floor"] = lambda: run_child("floor", FLOOR, path, "full", cap["packets"], args.timeout)
+    rows.extend(best_of_turns(rep, turns))
 
     # 2. slice
     slice_path = work / f"{path.stem}-first{args.slice_packets}.pcap"

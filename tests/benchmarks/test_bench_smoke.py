@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -149,3 +151,22 @@ def test_measure_reports_failure_and_timeout(tmp_path: Path) -> None:
     )  # fmt: skip
     assert m.ok and m.maxrss_kb is not None and m.maxrss_kb >= 50 << 10
     assert bench_run._last_json(out) == {"n": 1}
+
+
+def test_repeated_whole_file_runs_take_turns_and_the_fastest_is_kept() -> None:
+    order: list[str] = []
+
+    def fake(name: str, walls: list[float]) -> Callable[[], Any]:
+        def run() -> Any:
+            order.append(name)
+            m = bench_run.Measurement(name, "full", "f", 1, 1, wall_s=walls.pop(0), returncode=0)
+            return m
+
+        return run
+
+    best = bench_run.best_of_turns(3, {"a": fake("a", [3.0, 1.0, 2.0]), "b": fake("b", [5.0, 6.0, 4.0])})
+    assert order == ["a", "b", "a", "b", "a", "b"]  # a slow spell hits both methods alike
+    assert [(m.method, m.wall_s, m.walls) for m in best] == [
+        ("a", 1.0, [3.0, 1.0, 2.0]),
+        ("b", 4.0, [5.0, 6.0, 4.0]),
+    ]
