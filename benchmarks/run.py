@@ -457,22 +457,7 @@ def machine_info() -> dict[str, Any]:
 
 def profile(path: Path, work: Path, top: int, timeout: float) -> dict[str, Any]:
     prof = work / f"{path.stem}.prof"
-    cmd = [
-        PY,
-        "-m",
-        "cProfile",
-        "-o",
-        str(prof),
-        "-m",
-        "analyzer.cli",
-        "analyze",
-        str(path),
-        "--format",
-        "json",
-        "-o",
-        os.devnull,
-        "--no-progress",
-    ]
+    cmd = [PY, "-m", "cProfile", "-o", str(prof), *_socketscope_cmd(path)[1:]]  # the measured command
     m, _ = measure(
         cmd,
         method="socketscope+cProfile",
