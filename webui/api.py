@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -21,6 +22,7 @@ from webui.index import (
     endpoint_text,
     session_label,
 )
+from webui.recstore import json_pieces
 from webui.store import UploadError
 from webui.web import (
     analysis,
@@ -56,12 +58,23 @@ def _ready(cid: str) -> tuple[Any, Index]:
     return entry, ix
 
 
-def _paged(items: list[Any], total: int | None = None, **extra: Any) -> Response:
+def _paged(items: Sequence[Any], total: int | None = None, **extra: Any) -> Response:
     offset, limit = paging(request.args)
     body: dict[str, Any] = {"offset": offset, "limit": limit, "total": len(items) if total is None else total}
     body.update(extra)
-    body["items"] = items[offset : offset + limit] if total is None else items
-    return jsonify(body)
+    body["items"] = list(items[offset : offset + limit]) if total is None else items
+    return _json_response(body)
+
+
+def _json_response(value: Any) -> Response:
+    """JSON of a value that may hold StoredLists (webui/recstore.py): streamed, the stored
+    records copied as they are, so a big document is never whole in memory."""
+
+    def pieces() -> Iterator[bytes]:
+        for piece in json_pieces(value):
+            yield piece.encode("utf-8", "backslashreplace")  # lone surrogates as JSON escapes
+
+    return Response(pieces(), mimetype="application/json")
 
 
 @bp.errorhandler(400)
@@ -129,7 +142,7 @@ def document(cid: str) -> Response:
     _, ix = _ready(cid)
     section = request.args.get("section")
     if section is None:
-        return jsonify(dict(ix.doc))
+        return _json_response(ix.doc)
     if section == "sessions":
         section = "engineio_sessions"
     if section not in SECTIONS:
@@ -137,7 +150,7 @@ def document(cid: str) -> Response:
     value = ix.doc.get(section)
     if isinstance(value, list):
         return _paged(value, section=section)
-    return jsonify({"section": section, "value": value})
+    return _json_response({"section": section, "value": value})
 
 
 @bp.get("/captures/<cid>/connections")
@@ -252,8 +265,18 @@ def sequence(cid: str) -> Response:
 
     items = []
     total = 0
-    for r in ix.rows:
-        if r.layer not in layers or not keep(r):
+    if flt.session is not None:  # its packets, and its connections' TCP and HTTP rows
+        ids: Sequence[int] = sorted(
+            {*ix.session_row_ids(flt.session), *(i for c in conns for i in ix.connection_row_ids(c))}
+        )
+    else:
+        ids = ix.connection_row_ids(flt.connection)
+    shown = {LAYERS.index(x) for x in layers}
+    for i in ids:
+        if ix.table.layer[i] not in shown:
+            continue
+        r = ix.table.row(i)
+        if not keep(r):
             continue
         if offset <= total < offset + limit:
             d = r.to_dict()

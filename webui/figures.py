@@ -10,10 +10,10 @@ from __future__ import annotations
 import html
 import math
 import statistics
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
-from webui.index import Index, Row, as_dict, as_int, as_list, as_str, conn_label, session_label
+from webui.index import LAYERS, Index, Row, as_dict, as_int, as_list, as_str, conn_label, session_label
 
 _int, _str = as_int, as_str
 
@@ -66,10 +66,10 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _category(row: Row) -> str:
-    if row.layer == "websocket":
-        return "ws-data" if row.kind in ("text", "binary") else "ws-control"
-    return row.layer
+def _category_of(layer: str, kind: str) -> str:
+    if layer == "websocket":
+        return "ws-data" if kind in ("text", "binary") else "ws-control"
+    return layer
 
 
 def lanes(ix: Index) -> tuple[list[str], dict[tuple[str, int], int]]:
@@ -81,8 +81,7 @@ def lanes(ix: Index) -> tuple[list[str], dict[tuple[str, int], int]]:
         ts = c.get("tcp", {}).get("first_ts") if isinstance(c.get("tcp"), dict) else None
         order.append((float(ts) if isinstance(ts, int | float) else ix.t0, "c", ci, conn_label(c)))
     for si, s in enumerate(ix.sessions):
-        pk = s.get("packets")
-        ts = pk[0].get("ts") if isinstance(pk, list) and pk and isinstance(pk[0], dict) else None
+        ts = ix.session_first_ts[si] if si < len(ix.session_first_ts) else None
         order.append((float(ts) if isinstance(ts, int | float) else ix.t0, "s", si, session_label(s, si)))
     order.sort(key=lambda t: (t[1] == "s", t[0]))
     for _ts, kind, i, label in order:
@@ -91,7 +90,31 @@ def lanes(ix: Index) -> tuple[list[str], dict[tuple[str, int], int]]:
     return labels, pos
 
 
-def _lane_of(ix: Index, row: Row, pos: dict[tuple[str, int], int]) -> int | None:
+class _Mark(NamedTuple):
+    """What a binned timeline needs of a row (no summary: that stays on disk)."""
+
+    id: int
+    ts: float
+    session: int | None
+    connection: int | None
+
+
+def _marks(ix: Index, ids: range, binned: bool) -> dict[tuple[str, str | None], list[Any]]:
+    """Rows grouped by (category, direction): whole Rows when each is drawn, else _Marks."""
+    t = ix.table
+    groups: dict[tuple[str, str | None], list[Any]] = {}
+    for i in ids:
+        cat = _category_of(t.layer_of(i), t.kind_of(i))
+        if binned:
+            s, c = t.session[i], t.connection[i]
+            item: Any = _Mark(i, t.ts[i], None if s < 0 else s, None if c < 0 else c)
+        else:
+            item = t.row(i)
+        groups.setdefault((cat, t.direction_of(i)), []).append(item)
+    return groups
+
+
+def _lane_of(ix: Index, row: Row | _Mark, pos: dict[tuple[str, int], int]) -> int | None:
     if row.session is not None and ("s", row.session) in pos:
         return pos[("s", row.session)]
     ci = ix.conn_pos.get(row.connection)
@@ -115,14 +138,13 @@ def timeline_figure(
 ) -> dict[str, Any]:
     """One lane per TCP connection and Engine.IO session; a marker per row (binned when many)."""
     labels, pos = lanes(ix)
-    rows = [r for r in ix.rows if (t0 is None or r.ts - ix.t0 >= t0) and (t1 is None or r.ts - ix.t0 <= t1)]
-    binned = len(rows) > (MAX_POINTS if max_points is None else max_points)
-    groups: dict[tuple[str, str | None], list[Row]] = {}
-    for r in rows:
-        groups.setdefault((_category(r), r.direction), []).append(r)
+    ids = ix.rows_between(t0, t1)
+    binned = len(ids) > (MAX_POINTS if max_points is None else max_points)
+    groups = _marks(ix, ids, binned)
     traces: list[dict[str, Any]] = []
-    lo = min((r.ts for r in rows), default=ix.t0) - ix.t0
-    hi = max((r.ts for r in rows), default=ix.t0) - ix.t0
+    ts = ix.table.ts
+    lo = (ts[ids[0]] if ids else ix.t0) - ix.t0  # rows are in time order
+    hi = (ts[ids[-1]] if ids else ix.t0) - ix.t0
     width = (hi - lo) / BINS or 1e-6
     for cat in _CATEGORIES:
         for direction in ("c2s", "s2c", None):
@@ -139,7 +161,7 @@ def timeline_figure(
                 "marker": {"color": colour, "symbol": _SYMBOLS[direction], "size": 9, "line": {"width": 0}},
             }
             if binned:
-                bins: dict[tuple[int, int], list[Row]] = {}
+                bins: dict[tuple[int, int], list[_Mark]] = {}
                 for r in grp:
                     lane = _lane_of(ix, r, pos)
                     if lane is None:
@@ -197,7 +219,7 @@ def timeline_figure(
     return {
         "data": traces,
         "layout": layout,
-        "meta": {"points": len(rows), "binned": binned, "lanes": len(labels)},
+        "meta": {"points": len(ids), "binned": binned, "lanes": len(labels)},
     }
 
 
@@ -238,29 +260,14 @@ def _anomaly_trace(
 
 
 # -- the OSI stack --
-def _union(rows: Iterable[Row]) -> int:
-    seen: set[int] = set()
-    for r in rows:
-        seen.update(r.packets)
-    return len(seen)
-
-
-def _ws_header_bytes(ix: Index) -> tuple[int, int]:
-    """Framing and payload bytes of every WebSocket frame (RFC 6455 §5.2 header sizes)."""
-    header = payload = 0
-    for c in ix.connections:
-        ws = c.get("websocket")
-        frames = ws.get("frames") if isinstance(ws, dict) else None
-        for f in frames if isinstance(frames, list) else []:
-            if not isinstance(f, dict):
-                continue
-            form = f.get("length_form")
-            header += (
-                2 + (2 if form == "16-bit" else 8 if form == "64-bit" else 0) + (4 if f.get("masked") else 0)
-            )
-            n = f.get("payload_length")
-            payload += n if isinstance(n, int) else 0
-    return header, payload
+def _layer_packets(ix: Index) -> dict[str, int]:
+    """Packets that carried a byte of each layer's rows (from the row columns)."""
+    t = ix.table
+    seen: list[set[int]] = [set() for _ in LAYERS]
+    starts, pk = t.pk_start, t.pk
+    for i, layer in enumerate(t.layer):
+        seen[layer].update(pk[starts[i] : starts[i + 1]])
+    return {name: len(seen[n]) for n, name in enumerate(LAYERS)}
 
 
 def _stat(ix: Index, *keys: str) -> int | None:
@@ -274,11 +281,11 @@ def _stat(ix: Index, *keys: str) -> int | None:
 def osi_layers(ix: Index) -> list[dict[str, Any]]:
     """Packets and bytes per layer, bottom to top. Bytes are each layer's own header/framing bytes,
     except the top layer (Socket.IO payload); `None` when the analysis has no figure for it."""
-    by_layer: dict[str, list[Row]] = {}
-    for r in ix.rows:
-        by_layer.setdefault(r.layer, []).append(r)
+    t = ix.table
+    packets = _layer_packets(ix)
+    counts = ix.counts()
     st = ix.layer_stats
-    ws_header, _ws_payload = _ws_header_bytes(ix)
+    ws_header = ix.ws_frame_bytes[0]
     packets_total = _stat(ix, "packets") or int(ix.capture.get("packets") or 0)
     tcp_packets = _stat(ix, "tcp_packets")
     ip_packets = None
@@ -286,28 +293,32 @@ def osi_layers(ix: Index) -> list[dict[str, Any]]:
         ip_packets = (_stat(ix, "ipv4") or 0) + (_stat(ix, "ipv6") or 0)
     eio_bytes = _stat(ix, "engineio_header_bytes", "engineio_framing_bytes", "engineio_bytes")
     sio_bytes = _stat(ix, "socketio_payload_bytes", "socketio_bytes")
-    eio_rows = by_layer.get("engineio", [])
-    if eio_bytes is None and eio_rows:
-        eio_bytes = len(eio_rows)  # one type character per packet (EIO "Encoding")
-    if sio_bytes is None and by_layer.get("socketio"):
-        sio_bytes = sum(r.length or 0 for r in eio_rows if r.kind == "message")
+    if eio_bytes is None and counts["engineio"]:
+        eio_bytes = counts["engineio"]  # one type character per packet (EIO "Encoding")
+    if sio_bytes is None and counts["socketio"]:
+        eio_no = LAYERS.index("engineio")
+        sio_bytes = sum(
+            max(t.length[i], 0)
+            for i, layer in enumerate(t.layer)
+            if layer == eio_no and t.kind_of(i) == "message"
+        )
     return [
         {"layer": "Link", "packets": packets_total, "bytes": _stat(ix, "link_header_bytes")},
         {"layer": "IP", "packets": ip_packets, "bytes": _stat(ix, "ip_header_bytes")},
         {"layer": "TCP", "packets": tcp_packets, "bytes": _stat(ix, "tcp_header_bytes")},
         {
             "layer": "HTTP",
-            "packets": _union(by_layer.get("http", [])),
+            "packets": packets["http"],
             "bytes": _stat(ix, "http_bytes", "http_header_bytes"),
         },
         {
             "layer": "WebSocket framing",
-            "packets": _union(by_layer.get("websocket", [])),
+            "packets": packets["websocket"],
             "bytes": _stat(ix, "websocket_header_bytes", "websocket_framing_bytes", "websocket_bytes")
             or (ws_header if ws_header else None),
         },
-        {"layer": "Engine.IO", "packets": _union(by_layer.get("engineio", [])), "bytes": eio_bytes},
-        {"layer": "Socket.IO payload", "packets": _union(by_layer.get("socketio", [])), "bytes": sio_bytes},
+        {"layer": "Engine.IO", "packets": packets["engineio"], "bytes": eio_bytes},
+        {"layer": "Socket.IO payload", "packets": packets["socketio"], "bytes": sio_bytes},
     ]
 
 
@@ -399,11 +410,17 @@ def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
                     "ms": round((resp_ts - req_ts) * 1000, 3),
                 }
             )
+    t = ix.table
     for si, s in enumerate(ix.sessions):
         probe = None
-        for r in ix.rows:
-            if r.session != si or r.layer != "engineio" or r.direction != "c2s":
+        for i in ix.session_row_ids(si):
+            if (
+                t.layer_of(i) != "engineio"
+                or t.direction_of(i) != "c2s"
+                or t.kind_of(i) not in ("ping", "upgrade")
+            ):
                 continue
+            r = t.row(i)
             rec = _rec(ix, r)
             if r.kind == "ping" and rec.get("data") == "probe" and probe is None:
                 probe = r.ts
@@ -422,13 +439,21 @@ def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
     return out
 
 
+def _rows_of_kinds(ix: Index, layer: str, kinds: tuple[str, ...]) -> Iterator[Row]:
+    """The rows of one layer and some types, in order, read from the columns."""
+    t = ix.table
+    layer_no = LAYERS.index(layer)
+    wanted = {n for n, k in enumerate(t.kinds.values) if k in kinds}
+    for i, (lay, kind) in enumerate(zip(t.layer, t.kind, strict=True)):
+        if lay == layer_no and kind in wanted:
+            yield t.row(i)
+
+
 def ws_ping_rtts(ix: Index) -> list[dict[str, Any]]:
     """Ping -> Pong with the same application data, per connection (RFC 6455 §5.5.2-3)."""
     out: list[dict[str, Any]] = []
     open_pings: dict[tuple[int | None, str | None], list[tuple[Row, str]]] = {}
-    for r in ix.rows:
-        if r.layer != "websocket" or r.kind not in ("ping", "pong"):
-            continue
+    for r in _rows_of_kinds(ix, "websocket", ("ping", "pong")):
         payload = str(_rec(ix, r).get("payload_hex") or "")
         if r.kind == "ping":
             open_pings.setdefault((r.connection, r.direction), []).append((r, payload))
@@ -457,9 +482,7 @@ def heartbeat_rtts(ix: Index) -> list[dict[str, Any]]:
     """Engine.IO ping -> pong (v4: server pings; v3: client pings), probes left out."""
     out: list[dict[str, Any]] = []
     waiting: dict[tuple[int | None, str | None], Row] = {}
-    for r in ix.rows:
-        if r.layer != "engineio" or r.kind not in ("ping", "pong"):
-            continue
+    for r in _rows_of_kinds(ix, "engineio", ("ping", "pong")):
         if _rec(ix, r).get("data") == "probe":
             continue
         if r.kind == "ping":
@@ -490,15 +513,15 @@ def ack_latency(ix: Index) -> list[dict[str, Any]]:
         if not isinstance(sio, dict):
             continue
         events: dict[tuple[Any, Any, Any], list[tuple[float, str]]] = {}
-        for p in as_list(sio, "packets"):
-            if not isinstance(p, dict) or p.get("ack_id") is None:
+        t = ix.table
+        for i in ix.session_row_ids(si):  # the rows hold what is needed of each packet
+            ack_id = t.ack_id_of(i)
+            if ack_id is None or t.src_kind[i] != 6 or t.kind_of(i) not in ("EVENT", "BINARY_EVENT"):
                 continue
-            if p.get("type") in ("EVENT", "BINARY_EVENT"):
-                key = (_str(p.get("nsp")), _int(p.get("ack_id")), _str(p.get("direction")))
-                ts = p.get("ts")
-                events.setdefault(key, []).append(
-                    (float(ts) if isinstance(ts, int | float) else 0.0, str(p.get("event")))
-                )
+            key = (t.nsps.get(t.nsp[i]), ack_id, t.direction_of(i))
+            events.setdefault(key, []).append((t.ts[i], str(t.events.get(t.event[i]))))
+        for evs in events.values():
+            evs.sort(key=lambda e: e[0])
         for a in as_list(sio, "acks"):
             if not isinstance(a, dict):
                 continue

@@ -2,25 +2,63 @@
 
 The analysis document is the contract; everything here reads it defensively (a missing
 key gives an empty view, never an exception). The index flattens every layer into one
-list of `Row`s in time order (TCP handshake and teardown packets, HTTP requests and
+table of rows in time order (TCP handshake and teardown packets, HTTP requests and
 responses, WebSocket messages and control frames, Engine.IO packets, Socket.IO packets),
 which the messages table, the timeline and the sequence diagrams page through, and it
 links each row down its OSI stack (Socket.IO -> Engine.IO -> WebSocket/HTTP -> packets).
+
+Memory does not follow the capture: the records behind the rows live in a RecordStore on
+disk (webui/recstore.py), the rows are columns (webui/rowtable.py), and what is kept as
+Python objects is the small part of each connection and session (webui/indexbuild.py).
 """
 
 from __future__ import annotations
 
-import gc
-import json
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
+
+from webui.docutil import (
+    EIO_TYPE_DIGIT,
+    LAYER_NAMES,
+    SEARCH_CHARS,
+    SIO_TYPE_DIGIT,
+    SUMMARY_CHARS,
+    WS_OPCODE_NAMES,
+    _dict,
+    _int,
+    _json_text,
+    _list,
+    _pair,
+    _str,
+    as_dict,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
+    conn_label,
+    eio_summary,
+    endpoint_text,
+    flatten,
+    record_packets,
+    session_label,
+    sio_summary,
+    ws_frame_summary,
+    ws_message_summary,
+)
+from webui.indexbuild import Built, IndexBuilder
+from webui.recstore import StoredList, json_pieces
+from webui.rowtable import LAYERS, Row, RowTable
 
 __all__ = [
+    "EIO_TYPE_DIGIT",
     "LAYERS",
     "LAYER_NAMES",
+    "SEARCH_CHARS",
     "SIO_TYPE_DIGIT",
+    "SUMMARY_CHARS",
     "WS_OPCODE_NAMES",
     "Filters",
     "Index",
@@ -31,168 +69,18 @@ __all__ = [
     "as_list",
     "as_str",
     "conn_label",
+    "eio_summary",
     "endpoint_text",
+    "flatten",
     "record_packets",
     "session_label",
+    "sio_summary",
+    "ws_frame_summary",
+    "ws_message_summary",
 ]
 
-# Bottom to top, as the filters and the toggles show them.
-LAYERS = ("tcp", "http", "websocket", "engineio", "socketio")
-LAYER_NAMES = {
-    "tcp": "TCP",
-    "http": "HTTP",
-    "websocket": "WebSocket",
-    "engineio": "Engine.IO",
-    "socketio": "Socket.IO",
-}
-_LAYER_ORDER = {name: i for i, name in enumerate(LAYERS)}
-
-# Engine.IO packet types (EIO v3/v4 "Packet types") and Socket.IO packet types (v4/v5).
-EIO_TYPE_DIGIT = {
-    "open": "0",
-    "close": "1",
-    "ping": "2",
-    "pong": "3",
-    "message": "4",
-    "upgrade": "5",
-    "noop": "6",
-}
-SIO_TYPE_DIGIT = {
-    "CONNECT": "0",
-    "DISCONNECT": "1",
-    "EVENT": "2",
-    "ACK": "3",
-    "CONNECT_ERROR": "4",
-    "BINARY_EVENT": "5",
-    "BINARY_ACK": "6",
-}
-# RFC 6455 §5.2 opcodes.
-WS_OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
-
-SUMMARY_CHARS = 160
-SEARCH_CHARS = 1 << 16
-
-
-def _list(d: Any, key: str) -> list[Any]:
-    v = d.get(key) if isinstance(d, Mapping) else None
-    return v if isinstance(v, list) else []
-
-
-def _dict(d: Any, key: str) -> dict[str, Any]:
-    v = d.get(key) if isinstance(d, Mapping) else None
-    return v if isinstance(v, dict) else {}
-
-
-def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _float(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    return float(v) if isinstance(v, int | float) else None
-
-
-def _str(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
-
-
-as_int, as_str, as_float = _int, _str, _float
-
-
-def as_list(d: Any, key: str) -> list[Any]:
-    return _list(d, key)
-
-
-def as_dict(d: Any, key: str) -> dict[str, Any]:
-    return _dict(d, key)
-
-
-def _cut(text: str, n: int = SUMMARY_CHARS) -> str:
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
-    return text if len(text) <= n else text[: n - 1] + "\u2026"
-
-
-def record_packets(rec: Mapping[str, Any]) -> tuple[int, ...]:
-    return _packets(rec)
-
-
-def _packets(rec: Mapping[str, Any]) -> tuple[int, ...]:
-    """Every packet that carried a byte of the record ("packets" or "frames"), else its "frame"."""
-    v = rec.get("packets")
-    if type(v) is list and len(v) == 1 and type(v[0]) is int:
-        return (v[0],)  # the common case, without the general path's set and sort
-    for key in ("packets", "frames"):
-        v = rec.get(key)
-        if isinstance(v, list) and v:
-            return tuple(sorted({x for x in v if isinstance(x, int) and not isinstance(x, bool)}))
-    f = _int(rec.get("frame"))
-    return (f,) if f is not None else ()
-
-
-def endpoint_text(ep: Any) -> str:
-    ip = _str(ep.get("ip")) if isinstance(ep, Mapping) else None
-    port = _int(ep.get("port")) if isinstance(ep, Mapping) else None
-    ip = ip or "?"
-    if ":" in ip:
-        ip = f"[{ip}]"
-    return f"{ip}:{port if port is not None else '?'}"
-
-
-def conn_label(conn: Mapping[str, Any]) -> str:
-    client, server = endpoint_text(conn.get("client")), endpoint_text(conn.get("server"))
-    return f"TCP #{conn.get('id')} {client} \u2192 {server}"
-
-
-def session_label(sess: Mapping[str, Any], index: int) -> str:
-    sid = _str(sess.get("sid")) or "?"
-    return f"EIO #{index} sid {_cut(sid, 24)}"
-
-
-def _json_text(v: Any) -> str:
-    try:
-        return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return repr(v)
-
-
-class Row(NamedTuple):
-    """One thing that crossed the wire, at one layer, as the tables and diagrams show it.
-
-    A NamedTuple rather than a frozen dataclass: a capture can have millions of rows, and a
-    tuple is built several times faster (the index is rebuilt whenever a capture is opened)."""
-
-    id: int
-    ts: float
-    layer: str  # one of LAYERS
-    kind: str  # SYN/FIN/..., request/response, text/binary/ping/pong/close, EIO type, SIO type
-    direction: str | None  # "c2s" | "s2c"
-    frame: int | None
-    packets: tuple[int, ...]
-    connection: int | None
-    session: int | None  # index into engineio_sessions
-    nsp: str | None
-    event: str | None
-    summary: str
-    length: int | None
-    src: tuple[str, int, int]  # (record kind, container index, item index) into the document
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ts": self.ts,
-            "layer": self.layer,
-            "type": self.kind,
-            "direction": self.direction,
-            "frame": self.frame,
-            "packets": list(self.packets),
-            "connection": self.connection,
-            "session": self.session,
-            "nsp": self.nsp,
-            "event": self.event,
-            "summary": self.summary,
-            "length": self.length,
-        }
+_DIR_NO = {"c2s": 1, "s2c": 2}
+_JSON_ESCAPED = frozenset('"\\')
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,280 +155,110 @@ class Filters:
 
 
 class Index:
-    """Rows, lanes and cross-layer links of one analysis document."""
+    """Rows, lanes and cross-layer links of one analysis document.
 
-    def __init__(self, doc: Mapping[str, Any], frame_ts: Sequence[float] | None = None) -> None:
-        self.doc = doc
-        self.capture = _dict(doc, "capture")
-        self.connections: list[dict[str, Any]] = [c for c in _list(doc, "connections") if isinstance(c, dict)]
-        self.sessions: list[dict[str, Any]] = [
-            s for s in _list(doc, "engineio_sessions") if isinstance(s, dict)
-        ]
-        self.anomalies: list[dict[str, Any]] = [a for a in _list(doc, "anomalies") if isinstance(a, dict)]
-        self.layer_stats = _dict(doc, "layer_stats")
-        self.frame_ts: Sequence[float] = frame_ts if frame_ts is not None else array("d")
+    `Index(doc, frame_ts)` indexes a document held as a dict; `Index.from_built` takes what an
+    IndexBuilder made from the pipeline's streamed records."""
+
+    def __init__(
+        self,
+        doc: Mapping[str, Any] | None = None,
+        frame_ts: Sequence[float] | None = None,
+        *,
+        built: Built | None = None,
+    ) -> None:
+        if built is None:
+            built = IndexBuilder.from_document(doc if doc is not None else {}, frame_ts)
+        self.head = built.head
+        self.capture = _dict(self.head, "capture")
+        self.layer_stats = _dict(self.head, "layer_stats")
+        self.connections: list[dict[str, Any]] = built.connections
+        self.sessions: list[dict[str, Any]] = built.sessions
+        self.anomalies: list[dict[str, Any]] = built.anomalies
+        self.frame_ts: Sequence[float] = built.frame_ts
+        self.table: RowTable = built.table
+        self.rows: RowTable = built.table
+        self.store = built.store
+        self.ws_frame_bytes = built.ws_frame_bytes
+        self.session_first_ts = built.session_first_ts
         self.conn_pos: dict[int | None, int] = {_int(c.get("id")): i for i, c in enumerate(self.connections)}
-        self.t0 = _float(self.capture.get("first_ts")) or 0.0
-        self.rows: list[Row] = []
-        self._build()
-        self._by_frame: dict[int, list[int]] | None = None
+        self.t0 = as_float(self.capture.get("first_ts")) or 0.0
+        self._by_frame: tuple[array[int], array[int]] | None = None
+        self._by_session: dict[int, array[int]] | None = None
+        self._by_conn: dict[int, array[int]] | None = None
         self._sio_links: dict[int, list[list[int]]] = {}
 
-    # -- building --
+    @classmethod
+    def from_built(cls, built: Built) -> Index:
+        return cls(built=built)
+
+    def close(self) -> None:
+        """Give the disk space back (the index is unusable afterwards)."""
+        self.store.close()
+        self.table.close()
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The document, its long lists standing in as StoredLists (write it with `json_pieces`)."""
+        return {
+            **self.head,
+            "connections": self.connections,
+            "engineio_sessions": self.sessions,
+            "anomalies": self.anomalies,
+        }
+
+    def json_pieces(self, value: Any = None) -> Iterator[str]:
+        """`value` (default: the whole document) as JSON text, in pieces, stored lists copied."""
+        return json_pieces(self.doc if value is None else value)
+
+    # -- lookups --
     def ts_of(self, frame: int | None) -> float | None:
         if frame is None or not 0 < frame <= len(self.frame_ts):
             return None
         return self.frame_ts[frame - 1]
 
-    def _build(self) -> None:
-        # Many small objects at once: the cyclic GC would rescan them all, again and again.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self._build_rows()
-        finally:
-            if enabled:
-                gc.enable()
+    def _container(self, src: tuple[str, int, int]) -> tuple[Sequence[Any], int] | None:
+        """The list a row's record is in, and its position there."""
+        kind, a, b = src
+        if kind in ("http_req", "http_resp"):
+            return _list(self.connections[a], "http"), b
+        if kind == "ws_msg":
+            return _list(self.connections[a].get("websocket"), "messages"), b
+        if kind == "ws_frame":
+            return _list(self.connections[a].get("websocket"), "frames"), b
+        if kind == "eio":
+            return _list(self.sessions[a], "packets"), b
+        if kind == "sio":
+            return _list(self.sessions[a].get("socketio"), "packets"), b
+        return None
 
-    def _build_rows(self) -> None:
-        pending: list[tuple[float, int, tuple[Any, ...]]] = []
-        t0 = self.t0
-        order = _LAYER_ORDER
-
-        def add(ts: float | None, layer: str, *fields: Any) -> None:
-            pending.append((t0 if ts is None else ts, order[layer], (layer, *fields)))
-
-        for ci, conn in enumerate(self.connections):
-            cid = _int(conn.get("id"))
-            self._tcp_rows(ci, cid, conn, add)
-            for xi, x in enumerate(_list(conn, "http")):
-                self._http_rows(ci, cid, xi, x, add)
-            ws = conn.get("websocket")
-            if isinstance(ws, dict):
-                self._ws_rows(ci, cid, ws, add)
-        for si, sess in enumerate(self.sessions):
-            for pi, p in enumerate(_list(sess, "packets")):
-                if isinstance(p, dict):
-                    add(_float(p.get("ts")), "engineio", *self._eio_fields(si, pi, p))
-            sio = sess.get("socketio")
-            if isinstance(sio, dict):
-                for pi, p in enumerate(_list(sio, "packets")):
-                    if isinstance(p, dict):
-                        add(_float(p.get("ts")), "socketio", *self._sio_fields(si, pi, p))
-        pending.sort(key=lambda t: (t[0], t[1]))  # stable: ties keep document order
-        rows = self.rows
-        for i, (ts, _, f) in enumerate(pending):
-            layer, kind, direction, frame, packets, conn, sess, nsp, event, summary, length, src = f
-            rows.append(
-                Row(
-                    i,
-                    ts,
-                    layer,
-                    kind,
-                    direction,
-                    frame,
-                    packets,
-                    conn,
-                    sess,
-                    nsp,
-                    event,
-                    summary,
-                    length,
-                    src,
-                )
-            )
-
-    def _tcp_rows(self, ci: int, cid: int | None, conn: dict[str, Any], add: Any) -> None:
-        tcp = _dict(conn, "tcp")
-        hs = _dict(tcp, "handshake")
-        for key, kind, direction in (
-            ("syn_frame", "SYN", "c2s"),
-            ("synack_frame", "SYN-ACK", "s2c"),
-            ("ack_frame", "ACK", "c2s"),
-        ):
-            f = _int(hs.get(key))
-            if f is not None:
-                ts = self.ts_of(f)
-                if ts is None and kind == "SYN":
-                    ts = _float(tcp.get("first_ts"))
-                add(ts, "tcp", kind, direction, f, (f,), cid, None, None, None, kind, None, ("tcp", ci, 0))
-        teardown = _dict(tcp, "teardown")
-        fins = _dict(teardown, "fin_frames")
-        for direction in ("c2s", "s2c"):
-            f = _int(fins.get(direction))
-            if f is not None:
-                add(
-                    self.ts_of(f) or _float(tcp.get("last_ts")),
-                    "tcp",
-                    "FIN",
-                    direction,
-                    f,
-                    (f,),
-                    cid,
-                    None,
-                    None,
-                    None,
-                    "FIN",
-                    None,
-                    ("tcp", ci, 1),
-                )
-        rst = _int(teardown.get("rst_frame"))
-        if rst is not None:
-            d = _str(teardown.get("rst_direction"))
-            add(
-                self.ts_of(rst) or _float(tcp.get("last_ts")),
-                "tcp",
-                "RST",
-                d if d in ("c2s", "s2c") else None,
-                rst,
-                (rst,),
-                cid,
-                None,
-                None,
-                None,
-                "RST",
-                None,
-                ("tcp", ci, 2),
-            )
-
-    def _http_rows(self, ci: int, cid: int | None, xi: int, x: Any, add: Any) -> None:
-        if not isinstance(x, dict):
-            return
-        req = x.get("request")
-        if isinstance(req, dict):
-            target = _str(req.get("target")) or ""
-            summary = _cut(f"{_str(req.get('method')) or '?'} {target}")
-            body = _dict(req, "body")
-            add(
-                _float(req.get("ts")),
-                "http",
-                "request",
-                "c2s",
-                _int(req.get("frame")),
-                _packets(req),
-                cid,
-                None,
-                None,
-                None,
-                summary,
-                _int(body.get("length")),
-                ("http_req", ci, xi),
-            )
-        resp = x.get("response")
-        if isinstance(resp, dict):
-            summary = _cut(f"{resp.get('status')} {_str(resp.get('reason')) or ''}".strip())
-            body = _dict(resp, "body")
-            add(
-                _float(resp.get("ts")),
-                "http",
-                "response",
-                "s2c",
-                _int(resp.get("frame")),
-                _packets(resp),
-                cid,
-                None,
-                None,
-                None,
-                summary,
-                _int(body.get("length")),
-                ("http_resp", ci, xi),
-            )
-
-    def _ws_rows(self, ci: int, cid: int | None, ws: dict[str, Any], add: Any) -> None:
-        for mi, m in enumerate(_list(ws, "messages")):
-            if not isinstance(m, dict):
-                continue
-            kind = _str(m.get("opcode")) or "?"
-            add(
-                _float(m.get("ts")),
-                "websocket",
-                kind,
-                _str(m.get("direction")),
-                _int(m.get("frame")),
-                _packets(m),
-                cid,
-                None,
-                None,
-                None,
-                ws_message_summary(m),
-                _int(m.get("length")),
-                ("ws_msg", ci, mi),
-            )
-        for fi, fr in enumerate(_list(ws, "frames")):
-            if not isinstance(fr, dict):
-                continue
-            op = _int(fr.get("opcode"))
-            if op in (0, 1, 2):
-                continue  # data frames are listed through their messages
-            kind = WS_OPCODE_NAMES.get(op or 0, f"opcode-{op}")
-            add(
-                _float(fr.get("ts")),
-                "websocket",
-                kind,
-                _str(fr.get("direction")),
-                _int(fr.get("frame")),
-                _packets(fr),
-                cid,
-                None,
-                None,
-                None,
-                ws_frame_summary(fr),
-                _int(fr.get("payload_length")),
-                ("ws_frame", ci, fi),
-            )
-
-    def _eio_fields(self, si: int, pi: int, p: dict[str, Any]) -> tuple[Any, ...]:
-        kind = _str(p.get("type")) or "?"
-        data = _str(p.get("data"))
-        hexd = _str(p.get("data_hex"))
-        length = len(data) if data is not None else (len(hexd) // 2 if hexd is not None else None)
-        return (
-            kind,
-            _str(p.get("direction")),
-            _int(p.get("frame")),
-            _packets(p),
-            _int(p.get("connection")),
-            si,
-            None,
-            None,
-            eio_summary(p),
-            length,
-            ("eio", si, pi),
-        )
-
-    def _sio_fields(self, si: int, pi: int, p: dict[str, Any]) -> tuple[Any, ...]:
-        return (
-            _str(p.get("type")) or "?",
-            _str(p.get("direction")),
-            _int(p.get("frame")),
-            _packets(p),
-            _int(p.get("connection")),
-            si,
-            _str(p.get("nsp")),
-            _str(p.get("event")),
-            sio_summary(p),
-            None,
-            ("sio", si, pi),
-        )
-
-    # -- lookups --
     def record(self, row: Row) -> dict[str, Any]:
         """The document object a row was made from."""
-        kind, a, b = row.src
-        if kind == "tcp":
-            return _dict(self.connections[a], "tcp")
-        if kind in ("http_req", "http_resp"):
-            x = _list(self.connections[a], "http")[b]
-            return x.get("request" if kind == "http_req" else "response") or {}
-        if kind == "ws_msg":
-            return _list(self.connections[a].get("websocket"), "messages")[b]  # type: ignore[no-any-return]
-        if kind == "ws_frame":
-            return _list(self.connections[a].get("websocket"), "frames")[b]  # type: ignore[no-any-return]
-        if kind == "eio":
-            return _list(self.sessions[a], "packets")[b]  # type: ignore[no-any-return]
-        if kind == "sio":
-            return _list(self.sessions[a].get("socketio"), "packets")[b]  # type: ignore[no-any-return]
-        return {}
+        return self._record(row.src)
+
+    def _record(self, src: tuple[str, int, int]) -> dict[str, Any]:
+        if src[0] == "tcp":
+            return _dict(self.connections[src[1]], "tcp")
+        found = self._container(src)
+        if found is None:
+            return {}
+        items, b = found
+        rec = items[b] if 0 <= b < len(items) else None
+        if src[0] in ("http_req", "http_resp"):
+            rec = (
+                rec.get("request" if src[0] == "http_req" else "response") if isinstance(rec, dict) else None
+            )
+        return rec if isinstance(rec, dict) else {}
+
+    def _raw_record(self, src: tuple[str, int, int]) -> bytes | None:
+        """The stored JSON text of a row's record (None for records kept in memory)."""
+        found = self._container(src)
+        if found is None:
+            return None
+        items, b = found
+        if isinstance(items, StoredList) and 0 <= b < len(items):
+            return items.store.raw(items.first + b)
+        return None
 
     def row(self, rid: int) -> Row | None:
         return self.rows[rid] if 0 <= rid < len(self.rows) else None
@@ -554,46 +272,114 @@ class Index:
 
     def rows_for_frame(self, frame: int) -> list[Row]:
         if self._by_frame is None:
-            by: dict[int, list[int]] = {}
-            for r in self.rows:
-                for f in r.packets:
-                    by.setdefault(f, []).append(r.id)
-            self._by_frame = by
-        return [self.rows[i] for i in self._by_frame.get(frame, ())]
+            t = self.table
+            owner = array("q")
+            for i in range(len(t)):
+                owner.extend([i] * (t.pk_start[i + 1] - t.pk_start[i]))
+            order = sorted(range(len(t.pk)), key=t.pk.__getitem__)
+            self._by_frame = (array("q", [t.pk[k] for k in order]), array("q", [owner[k] for k in order]))
+        keys, rows = self._by_frame
+        lo, hi = bisect_left(keys, frame), bisect_right(keys, frame)
+        return [self.rows[i] for i in sorted(set(rows[lo:hi]))]
+
+    def _groups(self) -> tuple[dict[int, array[int]], dict[int, array[int]]]:
+        if self._by_session is None or self._by_conn is None:
+            by_s: dict[int, array[int]] = {}
+            by_c: dict[int, array[int]] = {}
+            t = self.table
+            for i, (s, c) in enumerate(zip(t.session, t.connection, strict=True)):
+                if s >= 0:
+                    by_s.setdefault(s, array("q")).append(i)
+                if c >= 0:
+                    by_c.setdefault(c, array("q")).append(i)
+            self._by_session, self._by_conn = by_s, by_c
+        return self._by_session, self._by_conn
+
+    def session_row_ids(self, si: int) -> Sequence[int]:
+        """Rows of an Engine.IO session (its Engine.IO and Socket.IO packets), in time order."""
+        return self._groups()[0].get(si, ())
+
+    def connection_row_ids(self, cid: int | None) -> Sequence[int]:
+        """Rows whose connection is `cid` (every layer), in time order."""
+        return () if cid is None else self._groups()[1].get(cid, ())
+
+    def rows_between(self, t0: float | None, t1: float | None) -> range:
+        """Row ids with t0 <= ts - start <= t1 (rows are in time order)."""
+        ts = self.table.ts
+        lo = 0 if t0 is None else bisect_left(ts, self.t0 + t0)
+        hi = len(ts) if t1 is None else bisect_right(ts, self.t0 + t1)
+        return range(lo, max(lo, hi))
 
     # -- filtering and paging --
-    def filter(self, flt: Filters) -> Iterator[Row]:
+    def _filter_ids(self, flt: Filters) -> Iterator[int]:
+        t = self.table
+        if flt.session is not None:
+            cand: Sequence[int] = self.session_row_ids(flt.session)
+        elif flt.connection is not None:
+            cand = self.connection_row_ids(flt.connection)
+        else:
+            cand = self.rows_between(flt.t0, flt.t1)
+        layer = LAYERS.index(flt.layer) if flt.layer else None
+        direction = _DIR_NO.get(flt.direction or "")
+        kinds = None
+        if flt.kind:
+            want = flt.kind.casefold()
+            kinds = {n for n, k in enumerate(t.kinds.values) if k.casefold() == want}
+        nsp = event = None
+        if flt.nsp is not None:
+            nsp = t.nsps.find(flt.nsp)
+            if nsp is None:
+                return
+        if flt.event is not None:
+            event = t.events.find(flt.event)
+            if event is None:
+                return
+        lo = None if flt.t0 is None else self.t0 + flt.t0
+        hi = None if flt.t1 is None else self.t0 + flt.t1
         needle = flt.text.casefold() if flt.text else None
-        kind = flt.kind.casefold() if flt.kind else None
-        for r in self.rows:
-            if flt.direction and r.direction != flt.direction:
+        for i in cand:
+            if layer is not None and t.layer[i] != layer:
                 continue
-            if flt.layer and r.layer != flt.layer:
+            if direction is not None and t.direction[i] != direction:
                 continue
-            if kind and r.kind.casefold() != kind:
+            if kinds is not None and t.kind[i] not in kinds:
                 continue
-            if flt.nsp is not None and r.nsp != flt.nsp:
+            if nsp is not None and t.nsp[i] != nsp:
                 continue
-            if flt.event is not None and r.event != flt.event:
+            if event is not None and t.event[i] != event:
                 continue
-            if flt.connection is not None and r.connection != flt.connection:
+            if flt.connection is not None and t.connection[i] != flt.connection:
                 continue
-            if flt.session is not None and r.session != flt.session:
+            if flt.session is not None and t.session[i] != flt.session:
                 continue
-            if flt.t0 is not None and r.ts - self.t0 < flt.t0:
+            if (lo is not None and t.ts[i] < lo) or (hi is not None and t.ts[i] > hi):
                 continue
-            if flt.t1 is not None and r.ts - self.t0 > flt.t1:
+            if needle and not self._has_text(i, needle):
                 continue
-            if needle and needle not in r.summary.casefold() and needle not in self.search_text(r).casefold():
-                continue
-            yield r
+            yield i
+
+    def _has_text(self, i: int, needle: str) -> bool:
+        if needle in self.table.summary_of(i).casefold():
+            return True
+        src = self.table.src_of(i)
+        if src[0] == "tcp":
+            return False
+        if needle.isascii() and not _JSON_ESCAPED & set(needle):
+            raw = self._raw_record(src)  # the record's text holds any text it can match
+            if raw is not None and needle.encode() not in raw.lower():
+                return False
+        return needle in self.search_text(self.table.row(i)).casefold()
+
+    def filter(self, flt: Filters) -> Iterator[Row]:
+        for i in self._filter_ids(flt):
+            yield self.table.row(i)
 
     def page(self, flt: Filters, offset: int, limit: int) -> tuple[int, list[Row]]:
         total = 0
         out: list[Row] = []
-        for r in self.filter(flt):
+        for i in self._filter_ids(flt):
             if offset <= total < offset + limit:
-                out.append(r)
+                out.append(self.table.row(i))
             total += 1
         return total, out
 
@@ -613,23 +399,22 @@ class Index:
 
     def facets(self) -> dict[str, list[str]]:
         """Values the filter drop-downs offer."""
+        t = self.table
+        pairs = set(zip(t.layer, t.kind, strict=True))
         kinds: dict[str, set[str]] = {layer: set() for layer in LAYERS}
-        nsps: set[str] = set()
+        for layer, kind in pairs:
+            kinds[LAYERS[layer]].add(t.kinds.values[kind])
+        nsps = {v for n in set(t.nsp) if (v := t.nsps.get(n)) is not None}
         events: set[str] = set()
-        for r in self.rows:
-            kinds[r.layer].add(r.kind)
-            if r.nsp is not None:
-                nsps.add(r.nsp)
-            if r.event is not None and len(events) < 500:
-                events.add(r.event)
+        for n in t.event:
+            if n >= 0 and len(events) < 500:
+                events.add(t.events.values[n])
         all_kinds = [k for layer in LAYERS for k in sorted(kinds[layer])]
         return {"type": list(dict.fromkeys(all_kinds)), "nsp": sorted(nsps), "event": sorted(events)}
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(LAYERS, 0)
-        for r in self.rows:
-            out[r.layer] += 1
-        return out
+        layers = self.table.layer
+        return {name: layers.count(bytes([i])) for i, name in enumerate(LAYERS)}
 
     # -- cross-layer links --
     def sio_eio_rows(self, row: Row) -> list[Row]:
@@ -648,56 +433,57 @@ class Index:
         """Pair Socket.IO packets with Engine.IO "message" packets, per direction, in order.
 
         Socket.IO protocol v5 "Packet encoding": a packet is one Engine.IO message (text for the
-        default parser, binary for msgpack), then one binary message per attachment.
+        default parser, binary for msgpack), then one binary message per attachment. Read from
+        the rows: an Engine.IO row's summary is the packet as on the wire (type digit, data) or
+        "binary ..."; a Socket.IO row's src is its position in the session's packets.
         """
+        t = self.table
         sess = self.sessions[si]
-        eio_rows: dict[tuple[str, int], int] = {}
-        sio_rows: dict[int, int] = {}
-        for r in self.rows:
-            if r.session == si:
-                if r.layer == "engineio":
-                    eio_rows[("e", r.src[2])] = r.id
-                elif r.layer == "socketio":
-                    sio_rows[r.src[2]] = r.id
-        eio = _list(sess, "packets")
         sio_obj = sess.get("socketio")
-        sio = _list(sio_obj, "packets")
         msgpack = isinstance(sio_obj, dict) and sio_obj.get("parser") == "msgpack"
-        queues: dict[str | None, list[int]] = {}
-        for pi, p in enumerate(eio):
-            if isinstance(p, dict) and p.get("type") == "message":
-                queues.setdefault(_str(p.get("direction")), []).append(pi)
-        pos: dict[str | None, int] = {}
-        out: list[list[int]] = []
-        for p in sio:
-            if not isinstance(p, dict):
-                out.append([])
-                continue
-            d = _str(p.get("direction"))
+        eio: list[tuple[int, int]] = []  # (packet position, row)
+        sio: list[tuple[int, int]] = []
+        for i in self.session_row_ids(si):
+            if t.src_kind[i] == 5:  # eio
+                if t.kind_of(i) == "message":
+                    eio.append((t.src_b[i], i))
+            elif t.src_kind[i] == 6:  # sio
+                sio.append((t.src_b[i], i))
+        eio.sort()
+        sio.sort()
+        n_sio = max((p for p, _ in sio), default=-1) + 1
+        queues: dict[int, list[tuple[int, bool, str]]] = {}
+        for _, i in eio:
+            summary = t.summary_of(i)
+            binary = summary.startswith("binary ")
+            queues.setdefault(t.direction[i], []).append((i, binary, "" if binary else summary[1:]))
+        pos: dict[int, int] = {}
+        out: list[list[int]] = [[] for _ in range(n_sio)]
+        for pi, i in sio:
+            d = t.direction[i]
             q = queues.get(d, [])
-            i = pos.get(d, 0)
-            digit = SIO_TYPE_DIGIT.get(_str(p.get("type")) or "", "")
+            k = pos.get(d, 0)
+            digit = SIO_TYPE_DIGIT.get(t.kind_of(i), "")
             # Skip stray binary messages (attachments of a packet that did not decode) and,
             # for the default parser, text messages that do not start with this packet's type.
             look = 0
-            while i < len(q) and look < 16:
-                e = eio[q[i]]
-                if msgpack or (not e.get("binary") and (_str(e.get("data")) or "").startswith(digit)):
+            while k < len(q) and look < 16:
+                if msgpack or (not q[k][1] and q[k][2].startswith(digit)):
                     break
-                i += 1
+                k += 1
                 look += 1
-            if i >= len(q):
-                out.append([])
+            if k >= len(q):
                 continue
-            got = [q[i]]
-            i += 1
-            n = _int(p.get("attachments")) or 0
-            while n > 0 and i < len(q) and eio[q[i]].get("binary"):
-                got.append(q[i])
-                i += 1
+            got = [q[k][0]]
+            k += 1
+            n = _int(self._record(t.src_of(i)).get("attachments")) if t.kind_of(i).startswith("BINARY") else 0
+            n = n or 0
+            while n > 0 and k < len(q) and q[k][1]:
+                got.append(q[k][0])
+                k += 1
                 n -= 1
-            pos[d] = i
-            out.append([eio_rows[("e", k)] for k in got if ("e", k) in eio_rows])
+            pos[d] = k
+            out[pi] = got
         return out
 
     def carrier_rows(self, row: Row) -> list[Row]:
@@ -709,29 +495,30 @@ class Index:
         frame = row.frame
         if cid is None or frame is None:
             return []
-        want_layer = "websocket" if rec.get("transport") == "websocket" else "http"
+        transport = rec.get("transport")
+        want_layer = "websocket" if transport == "websocket" else "http"
+        t = self.table
+        ids = self.connection_row_ids(cid)
         same = [
-            r
-            for r in self.rows
-            if r.layer == "engineio"
-            and r.connection == cid
-            and r.direction == row.direction
-            and r.frame == frame
-            and self.record(r).get("transport") == rec.get("transport")
+            i
+            for i in ids
+            if t.layer_of(i) == "engineio"
+            and t.direction[i] == _DIR_NO.get(row.direction or "")
+            and t.frame[i] == frame
+            and self._record(t.src_of(i)).get("transport") == transport
         ]
-        k = next((i for i, r in enumerate(same) if r.id == row.id), 0)
+        k = next((n for n, i in enumerate(same) if i == row.id), 0)
         cands = [
-            r
-            for r in self.rows
-            if r.layer == want_layer
-            and r.connection == cid
-            and r.direction == row.direction
-            and (r.frame == frame or frame in r.packets)
-            and r.kind in ("text", "binary", "request", "response")
+            i
+            for i in ids
+            if t.layer_of(i) == want_layer
+            and t.direction_of(i) == row.direction
+            and (t.frame[i] == frame or frame in t.packets_of(i))
+            and t.kind_of(i) in ("text", "binary", "request", "response")
         ]
         if want_layer == "websocket":
-            return [cands[min(k, len(cands) - 1)]] if cands else []
-        return cands[:1]
+            return [self.rows[cands[min(k, len(cands) - 1)]]] if cands else []
+        return [self.rows[cands[0]]] if cands else []
 
     def ws_message_frames(self, row: Row) -> list[dict[str, Any]]:
         """The data frames of a WebSocket message (RFC 6455 §5.4: first frame, continuations, FIN)."""
@@ -740,15 +527,22 @@ class Index:
         if row.src[0] != "ws_msg":
             return []
         ws = self.connections[row.src[1]].get("websocket")
-        frames = [f for f in _list(ws, "frames") if isinstance(f, dict)]
-        msgs = _list(ws, "messages")
+        frames = _list(ws, "frames")
         # Group data frames into messages per direction, then take the same ordinal.
+        t = self.table
         ordinal = sum(
-            1 for m in msgs[: row.src[2]] if isinstance(m, dict) and m.get("direction") == row.direction
+            1
+            for i in self.connection_row_ids(row.connection)
+            if t.src_kind[i] == 3
+            and t.src_a[i] == row.src[1]
+            and t.src_b[i] < row.src[2]
+            and t.direction_of(i) == row.direction
         )
         groups: list[list[dict[str, Any]]] = []
         cur: list[dict[str, Any]] = []
         for f in frames:
+            if not isinstance(f, dict):
+                continue
             if f.get("direction") != row.direction or _int(f.get("opcode")) not in (0, 1, 2):
                 continue
             if _int(f.get("opcode")) in (1, 2) and cur:
@@ -758,85 +552,27 @@ class Index:
             if f.get("fin"):
                 groups.append(cur)
                 cur = []
+            if len(groups) > ordinal:
+                break
         if ordinal < len(groups):
             g = groups[ordinal]
             if _int(g[-1].get("frame")) == row.frame:
                 return g
         # Fallback: the frames that ended in the message's packets.
-        return [f for f in frames if f.get("direction") == row.direction and f.get("frame") in row.packets]
+        return [
+            f
+            for f in frames
+            if isinstance(f, dict) and f.get("direction") == row.direction and f.get("frame") in row.packets
+        ]
 
     def http_for_frame(self, cid: int | None, frame: int | None) -> dict[str, Any] | None:
         """The HTTP exchange of a connection whose request or response is at `frame`."""
-        conn = self.connection(cid)
-        if conn is None or frame is None:
+        pos = self.conn_pos.get(cid)
+        if pos is None or frame is None:
             return None
-        for x in _list(conn, "http"):
-            if not isinstance(x, dict):
-                continue
-            for part in ("request", "response"):
-                p = x.get(part)
-                if isinstance(p, dict) and (p.get("frame") == frame or frame in _packets(p)):
-                    return x
+        t = self.table
+        for i in self.connection_row_ids(cid):
+            if t.layer[i] == 1 and (t.frame[i] == frame or frame in t.packets_of(i)):
+                x = _list(self.connections[pos], "http")[t.src_b[i]]
+                return x if isinstance(x, dict) else None
         return None
-
-
-def _pair(h: Any) -> bool:
-    return isinstance(h, list | tuple) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str)
-
-
-def ws_message_summary(m: Mapping[str, Any]) -> str:
-    text = _str(m.get("text"))
-    if text is not None:
-        return _cut(text)
-    hexd = _str(m.get("data_hex")) or ""
-    return _cut(f"[{m.get('length')} B] {hexd[:64]}")
-
-
-def ws_frame_summary(f: Mapping[str, Any]) -> str:
-    op = _int(f.get("opcode"))
-    name = WS_OPCODE_NAMES.get(op or 0, f"opcode {op}").capitalize()
-    if op == 8:
-        code = f.get("close_code")
-        reason = _str(f.get("close_reason")) or ""
-        return _cut(f"Close {code if code is not None else '(no code)'} {reason}".rstrip())
-    payload = _str(f.get("payload_hex")) or ""
-    try:
-        shown = bytes.fromhex(payload).decode("utf-8")
-    except ValueError:
-        shown = payload
-    return _cut(f"{name} {shown}".rstrip())
-
-
-def eio_summary(p: Mapping[str, Any]) -> str:
-    """The packet as written on the wire (EIO "Encoding"): type digit, then the data."""
-    kind = _str(p.get("type")) or "?"
-    if p.get("binary"):
-        hexd = _str(p.get("data_hex")) or ""
-        return _cut(f"binary {kind} [{len(hexd) // 2} B] {hexd[:48]}")
-    return _cut(EIO_TYPE_DIGIT.get(kind, "?") + (_str(p.get("data")) or ""))
-
-
-def sio_summary(p: Mapping[str, Any]) -> str:
-    kind = _str(p.get("type")) or "?"
-    parts = [kind]
-    nsp = _str(p.get("nsp"))
-    if nsp and nsp != "/":
-        parts.append(nsp)
-    event = _str(p.get("event"))
-    if event is not None:
-        parts.append(_json_text(event))
-        args = p.get("args")
-        parts.append(_json_text(args if isinstance(args, list) else []))
-    elif p.get("data") is not None:
-        parts.append(_json_text(p.get("data")))
-    ack = _int(p.get("ack_id"))
-    if ack is not None:
-        parts.append(f"ack {ack}")
-    n = _int(p.get("attachments"))
-    if n:
-        parts.append(f"+{n} attachment{'s' if n > 1 else ''}")
-    return _cut(" ".join(parts))
-
-
-def flatten(values: Iterable[Iterable[int]]) -> list[int]:
-    return sorted({v for vs in values for v in vs})

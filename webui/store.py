@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from webui.index import Index
+from webui.indexbuild import IndexBuilder
 
 __all__ = [
     "CAPTURE_SUFFIXES",
@@ -137,12 +138,24 @@ class _TimedReader:
 
 
 def _default_analyze(path: str, job: Job) -> Index:
+    """Analyse a capture for the views: connections and sessions are indexed as the pipeline
+    hands them over (streamed, as `analyze --format json` writes them), their records go to
+    disk; memory holds the row columns and the small part of each connection and session."""
     from analyzer.api import analyze_reader
     from analyzer.capture.pcapfile import CaptureReader, open_capture
+    from analyzer.pipeline import Options
 
     timed = _TimedReader(open_capture(path), job)
-    analysis = analyze_reader(cast(CaptureReader, timed))
-    return Index(analysis.to_dict(), timed.frame_ts)
+    builder = IndexBuilder(timed.frame_ts)
+    analysis = analyze_reader(
+        cast(CaptureReader, timed),
+        Options(retain_connections=False, spill_records=True),
+        on_connection=builder.connection,
+        on_session=builder.session,
+    )
+    doc = analysis.to_dict()  # no connections or sessions: they were streamed to the builder
+    rest = {k: v for k, v in doc.items() if k not in ("connections", "engineio_sessions", "anomalies")}
+    return Index.from_built(builder.finish(rest, doc["anomalies"]))
 
 
 class CaptureStore:

@@ -1,0 +1,463 @@
+"""Building the web views' index one connection and one session at a time.
+
+`IndexBuilder` takes the analysis either as a document (a dict, ANALYSIS_JSON.md) or as the
+pipeline streams it (`connection(record)`, `session(session)`: the records of a capture of any
+size, each handed over once complete). Every growing list of a record goes to the RecordStore
+as it is read (spilled frames and packets are split straight from their temporary files), a
+StoredList takes its place, and the record's rows go to the RowTable. What stays in memory is
+the small part of each connection and session, and the row columns.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.model.spill import JsonSpill, dumps
+from webui.docutil import (
+    WS_OPCODE_NAMES,
+    _cut,
+    _dict,
+    _float,
+    _int,
+    _list,
+    _packets,
+    _str,
+    eio_summary,
+    sio_summary,
+    ws_frame_summary,
+    ws_message_summary,
+)
+from webui.recstore import RecordStore, StoredList, iter_elements
+from webui.rowtable import RowTable
+
+__all__ = ["Built", "IndexBuilder"]
+
+_BIG_LIST = 32  # a list of a session's summary longer than this goes to the store
+
+
+@dataclass
+class Built:
+    """What an Index is made of."""
+
+    head: dict[str, Any]  # the document's other top-level keys (capture, layer_stats, ...)
+    connections: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    anomalies: list[dict[str, Any]]
+    table: RowTable
+    store: RecordStore
+    frame_ts: Sequence[float]
+    ws_frame_bytes: tuple[int, int] = (0, 0)  # RFC 6455 §5.2 header bytes, payload bytes
+    session_first_ts: list[float | None] = field(default_factory=list)
+
+
+Items = Iterable[tuple[str | None, Any]]  # (the value's JSON text when known, the value)
+
+
+def _values(values: Iterable[Any]) -> Items:
+    return ((None, v) for v in values)
+
+
+def _spilled(spill: JsonSpill) -> Items:
+    return iter_elements(spill.pieces())
+
+
+def _frame_key(sess: dict[str, Any]) -> int:
+    """The first packet number of a session: its first request, upgrade or Engine.IO packet."""
+    best = 1 << 62
+    for key in ("requests", "websockets"):
+        for item in _list(sess, key):
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    if k.endswith("frame") and type(v) is int:
+                        best = min(best, v)
+    return best
+
+
+class IndexBuilder:
+    def __init__(self, frame_ts: Sequence[float] | None = None) -> None:
+        self.frame_ts: Sequence[float] = frame_ts if frame_ts is not None else array("d")
+        self.store = RecordStore()
+        self.table = RowTable()
+        self._conns: list[dict[str, Any]] = []
+        self._sessions: list[dict[str, Any]] = []
+        self._session_keys: list[tuple[int, int]] = []
+        self._first_ts: list[float | None] = []
+        self._ws_header = 0
+        self._ws_payload = 0
+        self._t0 = 0.0
+
+    def ts_of(self, frame: int | None) -> float | None:
+        if frame is None or not 0 < frame <= len(self.frame_ts):
+            return None
+        return self.frame_ts[frame - 1]
+
+    def _stored(self, items: Items, each: Any = None) -> StoredList:
+        """Store the items; `each(position, value)` sees every one on the way."""
+        store = self.store
+        first = len(store)
+        n = 0
+        for raw, value in items:
+            store.add(raw if raw is not None else dumps(value))
+            if each is not None:
+                each(n, value)
+            n += 1
+        return StoredList(store, first, n)
+
+    def _row(self, ts: float | None, layer: str, *fields: Any) -> None:
+        """The fields of RowTable.add after its time and layer."""
+        self.table.add(self._t0 if ts is None else ts, layer, *fields)
+
+    def _start(self) -> None:
+        """Streaming: rows without a time of their own are put at the first packet."""
+        if not self._t0 and len(self.frame_ts):
+            self._t0 = self.frame_ts[0]
+
+    # -- connections --
+    def add_connection(self, conn: dict[str, Any], http: Items, frames: Items, messages: Items) -> None:
+        ci = len(self._conns)
+        self._conns.append(conn)
+        cid = _int(conn.get("id"))
+        self._tcp_rows(ci, cid, conn)
+
+        def http_rows(xi: int, x: Any) -> None:
+            self._http_rows(ci, cid, xi, x)
+
+        conn["http"] = self._stored(http, http_rows)
+        ws = conn.get("websocket")
+        if not isinstance(ws, dict):
+            for _ in frames:  # nothing to show them under
+                pass
+            return
+
+        def message_row(mi: int, m: Any) -> None:
+            if isinstance(m, dict):
+                self._row(
+                    _float(m.get("ts")),
+                    "websocket",
+                    _str(m.get("opcode")) or "?",
+                    _str(m.get("direction")),
+                    _int(m.get("frame")),
+                    _packets(m),
+                    cid,
+                    None,
+                    None,
+                    None,
+                    ws_message_summary(m),
+                    _int(m.get("length")),
+                    ("ws_msg", ci, mi),
+                )
+
+        def frame_row(fi: int, fr: Any) -> None:
+            if not isinstance(fr, dict):
+                return
+            form = fr.get("length_form")
+            # RFC 6455 §5.2: 2 bytes, the extended length, the masking key
+            self._ws_header += (
+                2 + (2 if form == "16-bit" else 8 if form == "64-bit" else 0) + (4 if fr.get("masked") else 0)
+            )
+            n = fr.get("payload_length")
+            self._ws_payload += n if type(n) is int else 0
+            op = _int(fr.get("opcode"))
+            if op in (0, 1, 2):
+                return  # data frames are listed through their messages
+            self._row(
+                _float(fr.get("ts")),
+                "websocket",
+                WS_OPCODE_NAMES.get(op or 0, f"opcode-{op}"),
+                _str(fr.get("direction")),
+                _int(fr.get("frame")),
+                _packets(fr),
+                cid,
+                None,
+                None,
+                None,
+                ws_frame_summary(fr),
+                _int(fr.get("payload_length")),
+                ("ws_frame", ci, fi),
+            )
+
+        ws["messages"] = self._stored(messages, message_row)
+        ws["frames"] = self._stored(frames, frame_row)
+
+    def add_connection_dict(self, conn: dict[str, Any]) -> None:
+        conn = dict(conn)
+        ws = conn.get("websocket")
+        frames: Sequence[Any] = []
+        messages: Sequence[Any] = []
+        if isinstance(ws, dict):
+            ws = conn["websocket"] = dict(ws)
+            frames, messages = _list(ws, "frames"), _list(ws, "messages")
+        self.add_connection(conn, _values(_list(conn, "http")), _values(frames), _values(messages))
+
+    def connection(self, record: Any) -> None:
+        """A ConnectionRecord from the pipeline (spilled frames and messages split from their files)."""
+        self._start()
+        ws = record.websocket
+        frames = ws.spilled_frames if ws is not None else None
+        messages = ws.spilled_messages if ws is not None else None
+        if ws is not None:
+            ws.spilled_frames = ws.spilled_messages = None
+        conn = record.to_dict()
+        http = conn.pop("http", [])
+        wsd = conn.get("websocket")
+        if not isinstance(wsd, dict):
+            self.add_connection(conn, _values(http), (), ())
+        else:
+            self.add_connection(
+                conn,
+                _values(http),
+                _spilled(frames) if frames is not None else _values(_list(wsd, "frames")),
+                _spilled(messages) if messages is not None else _values(_list(wsd, "messages")),
+            )
+        for spill in (frames, messages):
+            if spill is not None:
+                spill.close()
+
+    def _tcp_rows(self, ci: int, cid: int | None, conn: dict[str, Any]) -> None:
+        tcp = _dict(conn, "tcp")
+        hs = _dict(tcp, "handshake")
+        for key, kind, direction in (
+            ("syn_frame", "SYN", "c2s"),
+            ("synack_frame", "SYN-ACK", "s2c"),
+            ("ack_frame", "ACK", "c2s"),
+        ):
+            f = _int(hs.get(key))
+            if f is not None:
+                ts = self.ts_of(f)
+                if ts is None and kind == "SYN":
+                    ts = _float(tcp.get("first_ts"))
+                self._row(
+                    ts, "tcp", kind, direction, f, (f,), cid, None, None, None, kind, None, ("tcp", ci, 0)
+                )
+        teardown = _dict(tcp, "teardown")
+        fins = _dict(teardown, "fin_frames")
+        for direction in ("c2s", "s2c"):
+            f = _int(fins.get(direction))
+            if f is not None:
+                ts = self.ts_of(f) or _float(tcp.get("last_ts"))
+                self._row(
+                    ts, "tcp", "FIN", direction, f, (f,), cid, None, None, None, "FIN", None, ("tcp", ci, 1)
+                )
+        rst = _int(teardown.get("rst_frame"))
+        if rst is not None:
+            d = _str(teardown.get("rst_direction"))
+            self._row(
+                self.ts_of(rst) or _float(tcp.get("last_ts")),
+                "tcp",
+                "RST",
+                d if d in ("c2s", "s2c") else None,
+                rst,
+                (rst,),
+                cid,
+                None,
+                None,
+                None,
+                "RST",
+                None,
+                ("tcp", ci, 2),
+            )
+
+    def _http_rows(self, ci: int, cid: int | None, xi: int, x: Any) -> None:
+        if not isinstance(x, dict):
+            return
+        req = x.get("request")
+        if isinstance(req, dict):
+            summary = _cut(f"{_str(req.get('method')) or '?'} {_str(req.get('target')) or ''}")
+            self._row(
+                _float(req.get("ts")),
+                "http",
+                "request",
+                "c2s",
+                _int(req.get("frame")),
+                _packets(req),
+                cid,
+                None,
+                None,
+                None,
+                summary,
+                _int(_dict(req, "body").get("length")),
+                ("http_req", ci, xi),
+            )
+        resp = x.get("response")
+        if isinstance(resp, dict):
+            summary = _cut(f"{resp.get('status')} {_str(resp.get('reason')) or ''}".strip())
+            self._row(
+                _float(resp.get("ts")),
+                "http",
+                "response",
+                "s2c",
+                _int(resp.get("frame")),
+                _packets(resp),
+                cid,
+                None,
+                None,
+                None,
+                summary,
+                _int(_dict(resp, "body").get("length")),
+                ("http_resp", ci, xi),
+            )
+
+    # -- sessions --
+    def add_session(self, sess: dict[str, Any], eio: Items, sio: Items) -> None:
+        si = len(self._sessions)
+        self._sessions.append(sess)
+        first: list[float | None] = [None]
+        frames: list[int] = []
+
+        def eio_row(pi: int, p: Any) -> None:
+            if not isinstance(p, dict):
+                return
+            ts = _float(p.get("ts"))
+            if pi == 0:
+                first[0] = ts
+            f = _int(p.get("frame"))
+            if f is not None and not frames:
+                frames.append(f)
+            data = _str(p.get("data"))
+            hexd = _str(p.get("data_hex"))
+            length = len(data) if data is not None else (len(hexd) // 2 if hexd is not None else None)
+            self._row(
+                ts,
+                "engineio",
+                _str(p.get("type")) or "?",
+                _str(p.get("direction")),
+                f,
+                _packets(p),
+                _int(p.get("connection")),
+                si,
+                None,
+                None,
+                eio_summary(p),
+                length,
+                ("eio", si, pi),
+            )
+
+        def sio_row(pi: int, p: Any) -> None:
+            if not isinstance(p, dict):
+                return
+            self._row(
+                _float(p.get("ts")),
+                "socketio",
+                _str(p.get("type")) or "?",
+                _str(p.get("direction")),
+                _int(p.get("frame")),
+                _packets(p),
+                _int(p.get("connection")),
+                si,
+                _str(p.get("nsp")),
+                _str(p.get("event")),
+                sio_summary(p),
+                None,
+                ("sio", si, pi),
+                _int(p.get("ack_id")),
+            )
+
+        sess["packets"] = self._stored(eio, eio_row)
+        sio_obj = sess.get("socketio")
+        if isinstance(sio_obj, dict):
+            sio_obj["packets"] = self._stored(sio, sio_row)
+            self._stash_lists(sio_obj)
+        else:
+            for _ in sio:
+                pass
+        key = min(_frame_key(sess), frames[0] if frames else 1 << 62)
+        self._stash_lists(sess)
+        self._session_keys.append((key, si))
+        self._first_ts.append(first[0])
+
+    def _stash_lists(self, d: dict[str, Any]) -> None:
+        """Long lists of a summary (acks, polling requests, ...) go to the store too."""
+        for k, v in d.items():
+            if isinstance(v, list) and len(v) > _BIG_LIST:
+                d[k] = self._stored(_values(v))
+
+    def add_session_dict(self, sess: dict[str, Any]) -> None:
+        sess = dict(sess)
+        sio = sess.get("socketio")
+        sio_packets: Sequence[Any] = []
+        if isinstance(sio, dict):
+            sio = sess["socketio"] = dict(sio)
+            sio_packets = _list(sio, "packets")
+        self.add_session(sess, _values(_list(sess, "packets")), _values(sio_packets))
+
+    def session(self, s: Any) -> None:
+        """An EngineIOSession from the pipeline; packets written while it was analysed are split
+        from their files, the others are serialized one at a time."""
+        from analyzer.session.jsonout import eio_packet_json, sio_packet_json
+
+        self._start()
+        sess = {**s.head_dict(), "packets": [], "socketio": None, **s.tail_dict()}
+        eio_spill = s.spilled_packets
+        eio: Items = (
+            _spilled(eio_spill) if eio_spill is not None else ((eio_packet_json(r), None) for r in s.packets)
+        )
+        sio = s.socketio
+        sio_items: Items = ()
+        if sio is not None:
+            sess["socketio"] = {**sio.head_dict(), "packets": [], **sio.tail_dict()}
+            sio_items = (
+                _spilled(sio.spilled_packets)
+                if sio.spilled_packets is not None
+                else ((sio_packet_json(q), None) for q in sio.packets)
+            )
+        self.add_session(sess, _decoded(eio), _decoded(sio_items))
+        for spill in (eio_spill, sio.spilled_packets if sio is not None else None):
+            if spill is not None:
+                spill.close()
+
+    # -- the end --
+    def finish(self, doc_rest: dict[str, Any], anomalies: list[dict[str, Any]]) -> Built:
+        """Connections by id, sessions by first packet; rows sorted by time."""
+        conn_order = sorted(
+            range(len(self._conns)),
+            key=lambda i: (_int(self._conns[i].get("id")) is None, _int(self._conns[i].get("id")) or 0, i),
+        )
+        conn_pos = array("q", [0] * len(conn_order))
+        for pos, i in enumerate(conn_order):
+            conn_pos[i] = pos
+        sess_order = [i for _, i in sorted(self._session_keys)]
+        sess_pos = array("q", [0] * len(sess_order))
+        for pos, i in enumerate(sess_order):
+            sess_pos[i] = pos
+        self.table.finish(conn_pos.__getitem__, sess_pos.__getitem__)
+        return Built(
+            head=doc_rest,
+            connections=[self._conns[i] for i in conn_order],
+            sessions=[self._sessions[i] for i in sess_order],
+            anomalies=anomalies,
+            table=self.table,
+            store=self.store,
+            frame_ts=self.frame_ts,
+            ws_frame_bytes=(self._ws_header, self._ws_payload),
+            session_first_ts=[self._first_ts[i] for i in sess_order],
+        )
+
+    @classmethod
+    def from_document(cls, doc: Any, frame_ts: Sequence[float] | None = None) -> Built:
+        b = cls(frame_ts)
+        b._t0 = _float(_dict(doc, "capture").get("first_ts")) or 0.0
+        for c in _list(doc, "connections"):
+            if isinstance(c, dict):
+                b.add_connection_dict(c)
+        for s in _list(doc, "engineio_sessions"):
+            if isinstance(s, dict):
+                b.add_session_dict(s)
+        rest = {
+            k: v
+            for k, v in (doc.items() if isinstance(doc, dict) else ())
+            if k not in ("connections", "engineio_sessions", "anomalies")
+        }
+        anomalies = [a for a in _list(doc, "anomalies") if isinstance(a, dict)]
+        return b.finish(rest, anomalies)
+
+
+def _decoded(items: Items) -> Iterator[tuple[str | None, Any]]:
+    """Items whose value is missing (JSON text only) get it parsed."""
+    for raw, value in items:
+        if value is None and raw is not None:
+            value = json.loads(raw)
+        yield raw, value

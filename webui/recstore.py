@@ -1,0 +1,243 @@
+"""The web UI's records on disk: every list of the analysis document that grows with the capture
+(frames, messages, HTTP exchanges, Engine.IO and Socket.IO packets, acks) is written here as
+JSON, one record at a time, and read back by number. Memory holds 8 bytes per record and a
+small cache of blocks, so opening a capture of any size costs about the same memory.
+
+`StoredList` stands in for such a list in the (otherwise small) document kept in memory: it is
+a read-only sequence whose items are loaded when asked for. `json_pieces` writes a document
+holding StoredLists as JSON text, copying the stored records without parsing them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
+
+from analyzer.model.spill import dumps
+from analyzer.model.tempfile_fd import AppendFile
+
+__all__ = ["RecordStore", "StoredList", "iter_elements", "json_pieces"]
+
+_WRITE = 256 << 10  # bytes collected before one write
+_BLOCK = 64 << 10  # read unit of the block cache
+_CACHED_BLOCKS = 64  # 4 MiB of cached blocks per capture
+_CHUNK = 1 << 20  # sequential reads
+
+
+class RecordStore:
+    """Append-only JSON records in an unnamed temporary file, numbered from 0."""
+
+    def __init__(self) -> None:
+        self._file = AppendFile()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._ends = array("Q", [0])  # record n is bytes [_ends[n], _ends[n + 1])
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    @property
+    def size(self) -> int:
+        return self._ends[-1]
+
+    def add(self, text: str) -> int:
+        """Store one record's JSON text; its number. Lone surrogates become JSON escapes."""
+        data = text.encode("utf-8", "backslashreplace")
+        self._pending.append(data)
+        self._pending_size += len(data)
+        self._ends.append(self._ends[-1] + len(data))
+        if self._pending_size >= _WRITE:
+            self._flush()
+        return len(self._ends) - 2
+
+    def add_value(self, value: Any) -> int:
+        return self.add(dumps(value))
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._file.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+
+    def _read(self, length: int, offset: int) -> bytes:
+        if self._pending:
+            with self._lock:
+                self._flush()
+        return self._file.pread(length, offset) if length else b""
+
+    def raw(self, n: int) -> bytes:
+        lo, hi = self._ends[n], self._ends[n + 1]
+        first, last = lo // _BLOCK, (hi - 1) // _BLOCK
+        if hi - lo > _BLOCK or first != last:
+            return self._read(hi - lo, lo)
+        with self._lock:
+            block = self._blocks.get(first)
+            if block is not None:
+                self._blocks.move_to_end(first)
+        if block is None:
+            block = self._read(min(_BLOCK, self.size - first * _BLOCK), first * _BLOCK)
+            with self._lock:
+                self._blocks[first] = block
+                while len(self._blocks) > _CACHED_BLOCKS:
+                    self._blocks.popitem(last=False)
+        base = first * _BLOCK
+        return block[lo - base : hi - base]
+
+    def get(self, n: int) -> Any:
+        return json.loads(self.raw(n))
+
+    def iter_raw(self, start: int, stop: int) -> Iterator[bytes]:
+        """Records start..stop-1, read in large sequential pieces."""
+        ends = self._ends
+        i = start
+        while i < stop:
+            lo = ends[i]
+            j = i + 1
+            while j < stop and ends[j + 1] - lo <= _CHUNK:
+                j += 1
+            data = self._read(ends[j] - lo, lo)
+            for k in range(i, j):
+                yield data[ends[k] - lo : ends[k + 1] - lo]
+            i = j
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._blocks.clear()
+        self._file.close()
+
+
+class StoredList(Sequence[Any]):
+    """Records first..first+count-1 of a store, as a read-only list of decoded JSON values."""
+
+    __slots__ = ("first", "n", "store")
+
+    def __init__(self, store: RecordStore, first: int, count: int) -> None:
+        self.store = store
+        self.first = first
+        self.n = count
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self.n)
+            if step != 1:
+                return [self[k] for k in range(start, stop, step)]
+            return [json.loads(r) for r in self.store.iter_raw(self.first + start, self.first + stop)]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError("StoredList index out of range")
+        return self.store.get(self.first + i)
+
+    def __iter__(self) -> Iterator[Any]:
+        for raw in self.store.iter_raw(self.first, self.first + self.n):
+            yield json.loads(raw)
+
+    def raw_items(self) -> Iterator[bytes]:
+        return self.store.iter_raw(self.first, self.first + self.n)
+
+    def __repr__(self) -> str:
+        return f"StoredList({self.n} records)"
+
+
+def json_pieces(value: Any) -> Iterator[str]:
+    """`dumps(value)` in pieces, StoredLists copied from their store (for streamed responses)."""
+    if isinstance(value, StoredList):
+        yield "["
+        for i, raw in enumerate(value.raw_items()):
+            yield ("," if i else "") + raw.decode("utf-8")
+        yield "]"
+    elif isinstance(value, dict):
+        if not any(_holds_stored(v) for v in value.values()):
+            yield dumps(value)
+            return
+        yield "{"
+        for i, (k, v) in enumerate(value.items()):
+            yield ("," if i else "") + dumps(str(k)) + ":"
+            yield from json_pieces(v)
+        yield "}"
+    elif isinstance(value, list | tuple) and any(_holds_stored(v) for v in value):
+        yield "["
+        for i, v in enumerate(value):
+            if i:
+                yield ","
+            yield from json_pieces(v)
+        yield "]"
+    else:
+        yield dumps(value)
+
+
+def _holds_stored(value: Any) -> bool:
+    if isinstance(value, StoredList):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_stored(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_stored(v) for v in value)
+    return False
+
+
+_SKIP = frozenset(", \t\r\n")
+
+
+def iter_elements(pieces: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """Split comma-separated JSON values arriving as text pieces (a JsonSpill's contents):
+    each value's text and its decoded value, one at a time, so a long list is never whole
+    in memory. Only the largest single value has to fit."""
+    decoder = json.JSONDecoder()
+    it = iter(pieces)
+    buf = ""
+    pos = 0
+    more = True
+
+    def refill(at_least: int) -> bool:
+        nonlocal buf, pos, more
+        parts = [buf[pos:]]
+        got = len(parts[0])
+        while more and got < at_least:
+            try:
+                piece = next(it)
+            except StopIteration:
+                more = False
+                break
+            parts.append(piece)
+            got += len(piece)
+        buf = "".join(parts)
+        pos = 0
+        return True
+
+    while True:
+        n = len(buf)
+        while pos < n and buf[pos] in _SKIP:
+            pos += 1
+        if pos >= n:
+            if not more:
+                return
+            refill(1)
+            continue
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError:
+            if not more:
+                raise
+            refill(2 * (n - pos) + _CHUNK)  # the value goes on in the next pieces
+            continue
+        if end >= n and more and not isinstance(value, dict | list):
+            refill(2 * (n - pos) + _CHUNK)  # a number or literal may go on in the next piece
+            continue
+        yield buf[pos:end], value
+        pos = end
