@@ -215,7 +215,7 @@ def message(cid: str, rid: int) -> Response:
     if row is None:
         abort(404, description="no such message")
     want_packets = request.args.get("packets", "1") != "0"
-    detail = build_detail(ix, row, (lambda fr: load_packets(entry, fr)) if want_packets else None)
+    detail = build_detail(ix, row, (lambda fr: load_packets(entry, fr, ix)) if want_packets else None)
     detail["record"] = ix.record(row)
     return jsonify(detail)
 
@@ -226,7 +226,7 @@ def packets(cid: str) -> Response:
     frames = parse_frames(request.args.get("frames"))
     if not frames:
         abort(400, description="frames=1,2,3 (or a range 1-20) is required")
-    out = load_packets(entry, frames)
+    out = load_packets(entry, frames, ix)
     for p in out:
         p["rows"] = [r.id for r in ix.rows_for_frame(int(p["frame"]))]
     return jsonify({"frames": frames, "items": out})

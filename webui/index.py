@@ -80,7 +80,7 @@ __all__ = [
 ]
 
 _DIR_NO = {"c2s": 1, "s2c": 2}
-_JSON_ESCAPED = frozenset('"\\')
+_NOT_SCANNABLE = frozenset('"\\ :')
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +181,14 @@ class Index:
         self.store = built.store
         self.ws_frame_bytes = built.ws_frame_bytes
         self.session_first_ts = built.session_first_ts
+        self.capture_marks = built.capture_marks
         self.conn_pos: dict[int | None, int] = {_int(c.get("id")): i for i, c in enumerate(self.connections)}
         self.t0 = as_float(self.capture.get("first_ts")) or 0.0
         self._by_frame: tuple[array[int], array[int]] | None = None
         self._by_session: dict[int, array[int]] | None = None
         self._by_conn: dict[int, array[int]] | None = None
         self._sio_links: dict[int, list[list[int]]] = {}
+        self._scan_cache: tuple[str, bytearray, bytearray] | None = None
 
     @classmethod
     def from_built(cls, built: Built) -> Index:
@@ -337,6 +339,7 @@ class Index:
         lo = None if flt.t0 is None else self.t0 + flt.t0
         hi = None if flt.t1 is None else self.t0 + flt.t1
         needle = flt.text.casefold() if flt.text else None
+        scans = self._scans(needle) if needle else None
         for i in cand:
             if layer is not None and t.layer[i] != layer:
                 continue
@@ -354,21 +357,38 @@ class Index:
                 continue
             if (lo is not None and t.ts[i] < lo) or (hi is not None and t.ts[i] > hi):
                 continue
-            if needle and not self._has_text(i, needle):
+            if needle and not self._has_text(i, needle, scans):
                 continue
             yield i
 
-    def _has_text(self, i: int, needle: str) -> bool:
-        if needle in self.table.summary_of(i).casefold():
+    def _scans(self, needle: str) -> tuple[bytearray, bytearray] | None:
+        """Which summaries and which records may contain `needle` (RecordStore.scan), for a
+        needle a raw scan cannot miss: ASCII, and nothing JSON escapes or the search text adds
+        between fields (a space, a colon). None: every row is checked in full."""
+        if not needle.isascii() or any(c in _NOT_SCANNABLE or c < " " for c in needle):
+            return None
+        cached = self._scan_cache
+        if cached is None or cached[0] != needle:
+            key = needle.encode()
+            cached = self._scan_cache = (needle, self.table.summaries.scan(key), self.store.scan(key))
+        return cached[1], cached[2]
+
+    def _has_text(self, i: int, needle: str, scans: tuple[bytearray, bytearray] | None) -> bool:
+        t = self.table
+        if (scans is None or scans[0][t.summary_no[i]]) and needle in t.summary_of(i).casefold():
             return True
-        src = self.table.src_of(i)
+        src = t.src_of(i)
         if src[0] == "tcp":
             return False
-        if needle.isascii() and not _JSON_ESCAPED & set(needle):
-            raw = self._raw_record(src)  # the record's text holds any text it can match
-            if raw is not None and needle.encode() not in raw.lower():
-                return False
-        return needle in self.search_text(self.table.row(i)).casefold()
+        if scans is not None:
+            found = self._container(src)
+            if (
+                found is not None
+                and isinstance(found[0], StoredList)
+                and not scans[1][found[0].first + src[2]]
+            ):
+                return False  # the record's text cannot hold it
+        return needle in self.search_text(t.row(i)).casefold()
 
     def filter(self, flt: Filters) -> Iterator[Row]:
         for i in self._filter_ids(flt):

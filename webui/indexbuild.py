@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer.capture.pcapfile import Mark
 from analyzer.model.spill import JsonSpill, dumps
 from webui.docutil import (
     WS_OPCODE_NAMES,
@@ -52,6 +53,7 @@ class Built:
     frame_ts: Sequence[float]
     ws_frame_bytes: tuple[int, int] = (0, 0)  # RFC 6455 §5.2 header bytes, payload bytes
     session_first_ts: list[float | None] = field(default_factory=list)
+    capture_marks: Sequence[Mark] = ()  # resume points of the capture file (CaptureReader.marks)
 
 
 Items = Iterable[tuple[str | None, Any]]  # (the value's JSON text when known, the value)

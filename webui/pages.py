@@ -287,7 +287,7 @@ def message(cid: str, rid: int) -> str | tuple[str, int]:
     row = ix.row(rid)
     if row is None:
         abort(404, description="no such message")
-    detail = build_detail(ix, row, lambda fr: load_packets(entry, fr))
+    detail = build_detail(ix, row, lambda fr: load_packets(entry, fr, ix))
     return _render(
         "message.html",
         entry=entry,
@@ -310,7 +310,7 @@ def packets(cid: str) -> str | tuple[str, int]:
     frames = parse_frames(request.args.get("frames"))
     if not frames:
         abort(400, description="Name the packets: ?frames=1,2,3 or ?frames=1-20")
-    pkts = load_packets(entry, frames)
+    pkts = load_packets(entry, frames, ix)
     sections = packet_sections(pkts)
     carried = {int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts}
     return _render(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
@@ -105,6 +106,32 @@ class RecordStore:
             for k in range(i, j):
                 yield data[ends[k] - lo : ends[k + 1] - lo]
             i = j
+
+    def scan(self, needle: bytes) -> bytearray:
+        """Per record, 1 where the record may hold `needle` ignoring ASCII case: its bytes,
+        lowercased, contain it, or it has non-ASCII bytes (whose case folding Python does, not
+        this scan). Reads the file in large pieces; `needle` must be lowercase ASCII."""
+        flags = bytearray(len(self))
+        ends = self._ends
+        i, n = 0, len(self)
+        while i < n:
+            lo = ends[i]
+            j = i + 1
+            while j < n and ends[j + 1] - lo <= _CHUNK:
+                j += 1
+            data = self._read(ends[j] - lo, lo)
+            if not data.isascii():
+                for k in range(i, j):
+                    if not data[ends[k] - lo : ends[k + 1] - lo].isascii():
+                        flags[k] = 1
+            low = data.lower()
+            at = low.find(needle)
+            while at >= 0:
+                k = bisect_right(ends, lo + at) - 1
+                flags[k] = 1
+                at = low.find(needle, ends[k + 1] - lo)  # the next record
+            i = j
+        return flags
 
     def close(self) -> None:
         self._pending.clear()

@@ -155,7 +155,9 @@ def _default_analyze(path: str, job: Job) -> Index:
     )
     doc = analysis.to_dict()  # no connections or sessions: they were streamed to the builder
     rest = {k: v for k, v in doc.items() if k not in ("connections", "engineio_sessions", "anomalies")}
-    return Index.from_built(builder.finish(rest, doc["anomalies"]))
+    built = builder.finish(rest, doc["anomalies"])
+    built.capture_marks = timed.marks
+    return Index.from_built(built)
 
 
 class CaptureStore:

@@ -11,9 +11,17 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
-__all__ = ["LINKTYPE_NAMES", "CaptureError", "CaptureReader", "RawPacket", "open_capture"]
+__all__ = [
+    "LINKTYPE_NAMES",
+    "MARK_EVERY",
+    "CaptureError",
+    "CaptureReader",
+    "Mark",
+    "RawPacket",
+    "open_capture",
+]
 
 # tcpdump.org link-layer header types, with the names tshark/libpcap print.
 LINKTYPE_NAMES = {
@@ -37,6 +45,16 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = 0x0A0D0D0A
 MAX_BLOCK = 256 << 20  # a larger pcapng block is treated as corruption, not allocated
+MARK_EVERY = 4096  # packets between two resume points (CaptureReader.marks)
+
+
+class Mark(NamedTuple):
+    """Where reading can resume: the packet after `frame` starts at byte `offset`; `state` is
+    what the reader knew there (pcapng: byte order and the section's interfaces)."""
+
+    frame: int
+    offset: int
+    state: tuple[str, tuple[tuple[int, float, float], ...]] | None
 
 
 class RawPacket:
@@ -75,6 +93,14 @@ class CaptureReader:
         self.packets = 0
         self.bytes = 0
         self._fh = fh
+        # a resume point every MARK_EVERY packets, so that a viewer can read packet N of a big
+        # file without reading the packets before it (`resume`, analyzer/decode/details.py)
+        self.marks: list[Mark] = []
+        self._start: Mark | None = None
+
+    def resume(self, mark: Mark) -> None:
+        """Start the iteration at a mark this reader's file gave earlier (before iterating)."""
+        self._start = mark
 
     def __iter__(self) -> Iterator[RawPacket]:
         try:
@@ -115,6 +141,10 @@ class CaptureReader:
         frame = 0
         pos = 24  # file offset of buf[i]
         nbytes = 0
+        marks = self.marks
+        if self._start is not None:
+            fh.seek(self._start.offset)
+            frame, pos = self._start.frame, self._start.offset
         while True:
             n = len(buf)
             if n - i < 16 or n - i < 16 + unpack(buf, i)[2]:
@@ -151,6 +181,8 @@ class CaptureReader:
             frame += 1
             pos += j - i
             nbytes += caplen
+            if not frame % MARK_EVERY:
+                marks.append(Mark(frame, pos, None))
             yield RawPacket(
                 frame, sec + frac * unit, linktype, buf[i + 16 : j], origlen if origlen > caplen else caplen
             )
@@ -165,6 +197,11 @@ class CaptureReader:
         interfaces: list[tuple[int, float, float]] = []  # (linktype, ts unit, ts offset)
         frame = 0
         pos = 0
+        marks = self.marks
+        if self._start is not None and self._start.state is not None:
+            self._fh.seek(self._start.offset)
+            frame, pos = self._start.frame, self._start.offset
+            endian, interfaces = self._start.state[0], list(self._start.state[1])
         while True:
             head = read(8)
             if not head:
@@ -226,6 +263,8 @@ class CaptureReader:
                 self.packets = frame
                 self.bytes += caplen
                 ts = ((hi << 32) | lo) * unit + offset
+                if not frame % MARK_EVERY:
+                    marks.append(Mark(frame, pos, (endian, tuple(interfaces))))
                 yield RawPacket(frame, ts, linktype, body[20 : 20 + caplen], max(origlen, caplen), iface)
             elif btype == 3:  # Simple Packet Block §4.4: interface 0, no timestamp
                 if not interfaces or len(body) < 4:
@@ -236,6 +275,8 @@ class CaptureReader:
                 frame += 1
                 self.packets = frame
                 self.bytes += len(data)
+                if not frame % MARK_EVERY:
+                    marks.append(Mark(frame, pos, (endian, tuple(interfaces))))
                 yield RawPacket(frame, 0.0, interfaces[0][0], data, origlen, 0)
             # every other block type (statistics, name resolution, custom, ...) is skipped (§3.1)
 

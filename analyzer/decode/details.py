@@ -8,10 +8,11 @@ segments that carried a message.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from analyzer.capture.pcapfile import LINKTYPE_NAMES, RawPacket, open_capture
+from analyzer.capture.pcapfile import LINKTYPE_NAMES, Mark, RawPacket, open_capture
 from analyzer.decode.packet import PacketDecoder, parse_tcp_options
 from analyzer.tcp.tracker import ip_text
 
@@ -90,17 +91,28 @@ def describe_packet(pkt: RawPacket) -> dict[str, Any]:
     return out
 
 
-def packet_details(path: str, frames: Iterable[int]) -> list[dict[str, Any]]:
-    """Describe the given packets of a capture file (at most MAX_DETAIL_FRAMES of them)."""
+def packet_details(path: str, frames: Iterable[int], marks: Sequence[Mark] = ()) -> list[dict[str, Any]]:
+    """Describe the given packets of a capture file (at most MAX_DETAIL_FRAMES of them).
+
+    `marks`, the resume points a reader of the same file recorded (CaptureReader.marks), let
+    the read start near the first wanted packet instead of at the top of the file."""
     wanted = sorted(set(frames))[:MAX_DETAIL_FRAMES]
     if not wanted:
         return []
     want = set(wanted)
     last = wanted[-1]
+    k = bisect_left([m.frame for m in marks], wanted[0]) - 1  # the last mark before it
+    mark = marks[k] if k >= 0 else None
+    reader = open_capture(path)
+    if mark is not None:
+        reader.resume(mark)
     out = []
-    for pkt in open_capture(path):
+    for pkt in reader:
         if pkt.frame in want:
             out.append(describe_packet(pkt))
         if pkt.frame >= last:
             break
+    reader.close()
+    if mark is not None and not out:  # the file is not the one the marks were made from
+        return packet_details(path, wanted)
     return out

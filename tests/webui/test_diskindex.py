@@ -54,13 +54,48 @@ def test_text_search_finds_what_the_records_hold(cap: Path) -> None:
     """The search reads records from disk, skipping those whose raw text cannot match: the
     result is the one of a plain scan of every record."""
     ix = _default_analyze(str(cap), Job((str(cap), 0, 0), 0))
-    for needle in ("hello", "EVENT", "websocket", "é", '"', "\\", "1"):
+    needles = (
+        "hello",
+        "EVENT",
+        "websocket",
+        "é",
+        '"',
+        "\\",
+        "1",
+        "host:",
+        "Host: 127",
+        "ss",
+        "k",
+        " ",
+        "a\tb",
+    )
+    for needle in needles:
         want = [
             r.id
             for r in ix.rows
             if needle.casefold() in r.summary.casefold() or needle.casefold() in ix.search_text(r).casefold()
         ]
         assert [r.id for r in ix.filter(Filters(text=needle))] == want, needle
+
+
+def test_text_search_folds_case_beyond_ascii() -> None:
+    """A raw scan of the records cannot rule out text whose case folding makes the needle
+    (Python's str.casefold: "ß" -> "ss", KELVIN SIGN -> "k"): such records are checked in full."""
+    doc = {
+        "capture": {"first_ts": 1.0},
+        "engineio_sessions": [
+            {
+                "sid": "s",
+                "packets": [
+                    {"direction": "c2s", "ts": 1.0 + i, "frame": i + 1, "type": "message", "data": text}
+                    for i, text in enumerate(["Straße", "\u212aelvin", "plain", "STRASSE"])
+                ],
+            }
+        ],
+    }
+    ix = Index(doc)
+    assert [r.summary for r in ix.filter(Filters(text="ss"))] == ["4Straße", "4STRASSE"]
+    assert [r.summary for r in ix.filter(Filters(text="kelvin"))] == ["4\u212aelvin"]
 
 
 def test_records_go_to_disk_not_to_memory() -> None:

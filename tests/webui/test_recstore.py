@@ -95,3 +95,16 @@ def test_json_pieces_copies_stored_lists() -> None:
     assert json.loads(text) == {"x": 1, "inner": {"frames": items, "n": None}, "lst": [items[1:3]]}
     assert "".join(json_pieces({"plain": [1, 2]})) == dumps({"plain": [1, 2]})
     store.close()
+
+
+def test_scan_flags_records_that_may_hold_a_needle(monkeypatch: Any) -> None:
+    monkeypatch.setattr(recstore, "_CHUNK", 64)
+    store = RecordStore()
+    texts = ["no", "xHELLOx", "hel", "lo", "straße", "a" * 200, "hello" + "b" * 100, "HeLlO", "zz"]
+    for t in texts:
+        store.add(t)
+    flags = store.scan(b"hello")
+    # 2: "hel" + "lo" across two records (a spare candidate, checked in full); 4: non-ASCII
+    assert [i for i, f in enumerate(flags) if f] == [1, 2, 4, 6, 7]
+    assert list(store.scan(b"zz")) == [0, 0, 0, 0, 1, 0, 0, 0, 1]
+    store.close()
