@@ -165,17 +165,14 @@ class RowTable(Sequence[Row]):
             s = self.session[i]
             if s >= 0:
                 self.session[i] = session_pos(s)
-        ts, layer, kind_src, src_a = self.ts, self.layer, self.src_kind, self.src_a
-        order = sorted(
-            range(n),
-            key=lambda i: (
-                ts[i],
-                layer[i],
-                kind_src[i] not in _CONN_SOURCES,
-                src_a[i],
-                i,
-            ),
-        )
+        # Stable sorts from the least significant key up (generation order is the last tie
+        # break): one key object per row per pass instead of a tuple of five.
+        order = list(range(n))
+        order.sort(key=self.src_a.__getitem__)
+        src_kind = self.src_kind
+        order.sort(key=lambda i: src_kind[i] not in _CONN_SOURCES)
+        order.sort(key=self.layer.__getitem__)
+        order.sort(key=self.ts.__getitem__)
         for name in (
             "ts",
             "kind",
@@ -191,10 +188,10 @@ class RowTable(Sequence[Row]):
             "summary_no",
         ):
             col = getattr(self, name)
-            setattr(self, name, array(col.typecode, [col[i] for i in order]))
+            setattr(self, name, array(col.typecode, map(col.__getitem__, order)))
         for name in ("layer", "direction", "src_kind"):
             col = getattr(self, name)
-            setattr(self, name, bytearray(col[i] for i in order))
+            setattr(self, name, bytearray(map(col.__getitem__, order)))
         starts, pk = self.pk_start, self.pk
         new_pk = array("q")
         new_starts = array("q", [0])
