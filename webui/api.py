@@ -22,7 +22,7 @@ from webui.index import (
     endpoint_text,
     session_label,
 )
-from webui.recstore import json_pieces
+from webui.recstore import LazyDocs, json_pieces
 from webui.store import UploadError
 from webui.web import (
     analysis,
@@ -148,7 +148,7 @@ def document(cid: str) -> Response:
     if section not in SECTIONS:
         abort(400, description=f"section is one of {', '.join(SECTIONS)}")
     value = ix.doc.get(section)
-    if isinstance(value, list):
+    if isinstance(value, list | LazyDocs):
         return _paged(value, section=section)
     return _json_response({"section": section, "value": value})
 
@@ -346,7 +346,7 @@ def overview_data(ix: Index) -> dict[str, Any]:
     return {
         "capture": capture,
         "connections": len(ix.connections),
-        "websocket_connections": sum(1 for c in ix.connections if isinstance(c.get("websocket"), dict)),
+        "websocket_connections": sum(1 for c in ix.conn_summaries if c.ws_messages is not None),
         "engineio_sessions": len(ix.sessions),
         "rows_per_layer": ix.counts(),
         "anomalies_by_severity": severities,

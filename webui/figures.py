@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from webui.index import LAYERS, Index, Row, as_dict, as_int, as_list, as_str, conn_label, session_label
+from webui.index import LAYERS, Index, Row, as_int, as_list, as_str
 
 _int, _str = as_int, as_str
 
@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 MAX_POINTS = 20_000  # above this, the timeline is binned by time
+MAX_LANES = 300  # above this, the quietest connections and sessions share one timeline lane
+MAX_BARS = 500  # above this, a latency is shown as a histogram instead of a bar per item
+MAX_TRACES = 30  # above this, per-connection/session series are merged into one trace
 BINS = 400
 
 # Marker categories: (key, legend label, colour).
@@ -72,22 +75,52 @@ def _category_of(layer: str, kind: str) -> str:
     return layer
 
 
-def lanes(ix: Index) -> tuple[list[str], dict[tuple[str, int], int]]:
-    """Lane labels (top to bottom) and (kind, index) -> lane number: connections, then sessions."""
+def lanes(ix: Index, limit: int | None = None) -> tuple[list[str], dict[tuple[str, int], int]]:
+    """Lane labels (top to bottom) and (kind, index) -> lane number: connections, then sessions;
+    beyond `limit` lanes, the quietest share one lane at the bottom."""
     labels: list[str] = []
     pos: dict[tuple[str, int], int] = {}
     order: list[tuple[float, str, int, str]] = []
-    for ci, c in enumerate(ix.connections):
-        ts = c.get("tcp", {}).get("first_ts") if isinstance(c.get("tcp"), dict) else None
-        order.append((float(ts) if isinstance(ts, int | float) else ix.t0, "c", ci, conn_label(c)))
-    for si, s in enumerate(ix.sessions):
+    for ci, c in enumerate(ix.conn_summaries):
+        order.append((c.first_ts if c.first_ts is not None else ix.t0, "c", ci, c.label))
+    for si in range(len(ix.session_summaries)):
         ts = ix.session_first_ts[si] if si < len(ix.session_first_ts) else None
-        order.append((float(ts) if isinstance(ts, int | float) else ix.t0, "s", si, session_label(s, si)))
+        order.append((ts if ts is not None else ix.t0, "s", si, ix.session_label(si)))
     order.sort(key=lambda t: (t[1] == "s", t[0]))
+    limit = MAX_LANES if limit is None else limit
+    if len(order) > limit:  # the busiest keep a lane of their own, the others share the last one
+        busy = _lane_activity(ix)
+        keep = set(sorted(range(len(order)), key=lambda k: -busy.get(order[k][1:3], 0))[:limit])
+        other = [o for k, o in enumerate(order) if k not in keep]
+        order = [o for k, o in enumerate(order) if k in keep]
+    else:
+        other = []
     for _ts, kind, i, label in order:
         pos[(kind, i)] = len(labels)
         labels.append(label)
+    if other:
+        n_conn = sum(1 for o in other if o[1] == "c")
+        for _ts, kind, i, _label in other:
+            pos[(kind, i)] = len(labels)
+        labels.append(f"{n_conn:,} other connections, {len(other) - n_conn:,} other sessions")
     return labels, pos
+
+
+def _lane_activity(ix: Index) -> dict[tuple[str, int], int]:
+    """Rows per lane (as _lane_of places them), from the row columns."""
+    t = ix.table
+    out: dict[tuple[str, int], int] = {}
+    conn_pos = ix.conn_pos
+    for s, c in zip(t.session, t.connection, strict=True):
+        if s >= 0:
+            key = ("s", s)
+        else:
+            ci = conn_pos.get(c) if c >= 0 else None
+            if ci is None:
+                continue
+            key = ("c", ci)
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 class _Mark(NamedTuple):
@@ -376,42 +409,33 @@ def _rec(ix: Index, row: Row) -> dict[str, Any]:
 def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
     """WebSocket upgrades (request -> 101, RFC 6455 §4) and Engine.IO probes (2probe -> 5)."""
     out: list[dict[str, Any]] = []
-    for c in ix.connections:
-        ws = c.get("websocket")
-        hs = ws.get("handshake") if isinstance(ws, dict) else None
-        if not isinstance(hs, dict):
+    t = ix.table
+    http_layer = LAYERS.index("http")
+    for c in ix.conn_summaries:
+        req_f, resp_f = c.ws_request_frame, c.ws_response_frame
+        if c.ws_messages is None or (req_f is None and resp_f is None):
             continue
-        req_f, resp_f = hs.get("request_frame"), hs.get("response_frame")
         req_ts = resp_ts = None
-        for x in as_list(c, "http"):
-            if not isinstance(x, dict):
-                continue
-            rq, rs = x.get("request"), x.get("response")
-            if isinstance(rq, dict) and rq.get("frame") == req_f:
-                req_ts = rq.get("ts")
-            if isinstance(rs, dict) and rs.get("frame") == resp_f:
-                resp_ts = rs.get("ts")
-        req_ts = (
-            req_ts if isinstance(req_ts, int | float) else ix.ts_of(req_f if isinstance(req_f, int) else None)
-        )
-        resp_ts = (
-            resp_ts
-            if isinstance(resp_ts, int | float)
-            else ix.ts_of(resp_f if isinstance(resp_f, int) else None)
-        )
+        for i in ix.connection_row_ids(c.id):  # the HTTP rows of the connection carry the times
+            if t.layer[i] == http_layer:
+                if t.src_kind[i] == 1 and t.frame[i] == req_f:
+                    req_ts = t.ts[i]
+                elif t.src_kind[i] == 2 and t.frame[i] == resp_f:
+                    resp_ts = t.ts[i]
+        req_ts = req_ts if req_ts is not None else ix.ts_of(req_f)
+        resp_ts = resp_ts if resp_ts is not None else ix.ts_of(resp_f)
         if req_ts is not None and resp_ts is not None:
             out.append(
                 {
                     "what": "WebSocket handshake",
-                    "label": conn_label(c),
-                    "connection": c.get("id"),
+                    "label": c.label,
+                    "connection": c.id,
                     "session": None,
                     "ts": req_ts,
                     "ms": round((resp_ts - req_ts) * 1000, 3),
                 }
             )
-    t = ix.table
-    for si, s in enumerate(ix.sessions):
+    for si in range(len(ix.sessions)):
         probe = None
         for i in ix.session_row_ids(si):
             if (
@@ -428,7 +452,7 @@ def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
                 out.append(
                     {
                         "what": "Engine.IO upgrade (2probe \u2192 5)",
-                        "label": session_label(s, si),
+                        "label": ix.session_label(si),
                         "connection": r.connection,
                         "session": si,
                         "ts": probe,
@@ -562,16 +586,7 @@ def _summary(values: list[float]) -> dict[str, float | int | None]:
 
 
 def latency_tables(ix: Index) -> dict[str, Any]:
-    handshakes = []
-    for c in ix.connections:
-        rtt = as_dict(as_dict(c, "tcp"), "handshake").get("rtt_ms")
-        handshakes.append(
-            {
-                "connection": c.get("id"),
-                "label": conn_label(c),
-                "ms": rtt if isinstance(rtt, int | float) else None,
-            }
-        )
+    handshakes = [{"connection": c.id, "label": c.label, "ms": c.rtt_ms} for c in ix.conn_summaries]
     acks = ack_latency(ix)
     per_event: dict[str, list[float]] = {}
     for a in acks:
@@ -623,43 +638,79 @@ def _fig(
     return {"data": data, "layout": layout}
 
 
+def _histogram(title: str, values: list[float], colour: str) -> dict[str, Any]:
+    trace = {"type": "histogram", "x": values, "nbinsx": 60, "marker": {"color": colour}}
+    return _fig(title, [trace], "ms", "count")
+
+
+def _few_traces(traces: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One trace per connection or session while the legend can show them; beyond MAX_TRACES,
+    one trace with every point, each named in its hover text."""
+    if len(traces) <= MAX_TRACES:
+        return list(traces.values())
+    merged: dict[str, Any] = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": f"{len(traces):,} series",
+        "x": [],
+        "y": [],
+        "text": [],
+        "hoverinfo": "text+x+y",
+    }
+    for name, tr in traces.items():
+        merged["x"].extend(tr["x"])
+        merged["y"].extend(tr["y"])
+        merged["text"].extend([esc(name)] * len(tr["x"]))
+    return [merged]
+
+
 def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
     t = latency_tables(ix)
     hs = [h for h in t["tcp_handshake"] if h["ms"] is not None]
     figs: dict[str, dict[str, Any]] = {}
-    figs["tcp_handshake"] = _fig(
-        "TCP handshake RTT per connection (SYN \u2192 ACK)",
-        [
-            {
-                "type": "bar",
-                "x": [f"#{h['connection']}" for h in hs],
-                "y": [h["ms"] for h in hs],
-                "text": [esc(h["label"]) for h in hs],
-                "hoverinfo": "text+y",
-                "marker": {"color": "#7f7f7f"},
-            }
-        ],
-        "connection",
-        "ms",
-        category=True,
-    )
+    if len(hs) > MAX_BARS:  # one bar per connection no longer reads: their distribution does
+        figs["tcp_handshake"] = _histogram(
+            f"TCP handshake RTT of {len(hs):,} connections (SYN \u2192 ACK)", [h["ms"] for h in hs], "#7f7f7f"
+        )
+    else:
+        figs["tcp_handshake"] = _fig(
+            "TCP handshake RTT per connection (SYN \u2192 ACK)",
+            [
+                {
+                    "type": "bar",
+                    "x": [f"#{h['connection']}" for h in hs],
+                    "y": [h["ms"] for h in hs],
+                    "text": [esc(h["label"]) for h in hs],
+                    "hoverinfo": "text+y",
+                    "marker": {"color": "#7f7f7f"},
+                }
+            ],
+            "connection",
+            "ms",
+            category=True,
+        )
     ups = t["upgrades"]
-    figs["upgrades"] = _fig(
-        "Upgrade latency",
-        [
-            {
-                "type": "bar",
-                "x": [esc(u["label"]) for u in ups],
-                "y": [u["ms"] for u in ups],
-                "text": [esc(u["what"]) for u in ups],
-                "hoverinfo": "text+y",
-                "marker": {"color": "#2ca02c"},
-            }
-        ],
-        "",
-        "ms",
-        category=True,
-    )
+    if len(ups) > MAX_BARS:
+        figs["upgrades"] = _histogram(
+            f"Upgrade latency of {len(ups):,} upgrades", [u["ms"] for u in ups], "#2ca02c"
+        )
+    else:
+        figs["upgrades"] = _fig(
+            "Upgrade latency",
+            [
+                {
+                    "type": "bar",
+                    "x": [esc(u["label"]) for u in ups],
+                    "y": [u["ms"] for u in ups],
+                    "text": [esc(u["what"]) for u in ups],
+                    "hoverinfo": "text+y",
+                    "marker": {"color": "#2ca02c"},
+                }
+            ],
+            "",
+            "ms",
+            category=True,
+        )
     pings: dict[str, dict[str, Any]] = {}
     for p in t["ws_ping"]:
         key = f"TCP #{p['connection']} ping {p['direction']}"
@@ -668,7 +719,7 @@ def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
         )
         tr["x"].append(round(p["ts"] - ix.t0, 6))
         tr["y"].append(p["ms"])
-    figs["ws_ping"] = _fig("WebSocket ping RTT over time", list(pings.values()), "seconds", "ms")
+    figs["ws_ping"] = _fig("WebSocket ping RTT over time", _few_traces(pings), "seconds", "ms")
     beats: dict[str, dict[str, Any]] = {}
     for p in t["heartbeat"]:
         key = f"EIO #{p['session']} ping {p['direction']}"
@@ -678,7 +729,7 @@ def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
         tr["x"].append(round(p["ts"] - ix.t0, 6))
         tr["y"].append(p["ms"])
     figs["heartbeat"] = _fig(
-        "Engine.IO heartbeat RTT over time (ping \u2192 pong)", list(beats.values()), "seconds", "ms"
+        "Engine.IO heartbeat RTT over time (ping \u2192 pong)", _few_traces(beats), "seconds", "ms"
     )
     boxes: dict[str, dict[str, Any]] = {}
     for a in t["acks"]:

@@ -172,8 +172,8 @@ class Index:
         self.head = built.head
         self.capture = _dict(self.head, "capture")
         self.layer_stats = _dict(self.head, "layer_stats")
-        self.connections: list[dict[str, Any]] = built.connections
-        self.sessions: list[dict[str, Any]] = built.sessions
+        self.connections: Sequence[dict[str, Any]] = built.connections
+        self.sessions: Sequence[dict[str, Any]] = built.sessions
         self.anomalies: list[dict[str, Any]] = built.anomalies
         self.frame_ts: Sequence[float] = built.frame_ts
         self.table: RowTable = built.table
@@ -182,7 +182,11 @@ class Index:
         self.ws_frame_bytes = built.ws_frame_bytes
         self.session_first_ts = built.session_first_ts
         self.capture_marks = built.capture_marks
-        self.conn_pos: dict[int | None, int] = {_int(c.get("id")): i for i, c in enumerate(self.connections)}
+        self.conn_summaries = built.conn_summaries
+        self.session_summaries = built.session_summaries
+        self._conn_lists = built.conn_lists
+        self._session_lists = built.session_lists
+        self.conn_pos: dict[int | None, int] = {cid: i for i, cid in enumerate(built.connection_ids)}
         self.t0 = as_float(self.capture.get("first_ts")) or 0.0
         self._by_frame: tuple[array[int], array[int]] | None = None
         self._by_session: dict[int, array[int]] | None = None
@@ -219,20 +223,27 @@ class Index:
             return None
         return self.frame_ts[frame - 1]
 
-    def _container(self, src: tuple[str, int, int]) -> tuple[Sequence[Any], int] | None:
-        """The list a row's record is in, and its position there."""
+    _LIST_AT = {
+        "http_req": (0, 6),
+        "http_resp": (0, 6),
+        "ws_frame": (2, 6),
+        "ws_msg": (4, 6),
+        "eio": (0, 4),
+        "sio": (2, 4),
+    }
+
+    def _container(self, src: tuple[str, int, int]) -> tuple[StoredList, int] | None:
+        """The stored list a row's record is in, and its position there (found from the
+        builder's (first, count) table, without loading the connection or session)."""
         kind, a, b = src
-        if kind in ("http_req", "http_resp"):
-            return _list(self.connections[a], "http"), b
-        if kind == "ws_msg":
-            return _list(self.connections[a].get("websocket"), "messages"), b
-        if kind == "ws_frame":
-            return _list(self.connections[a].get("websocket"), "frames"), b
-        if kind == "eio":
-            return _list(self.sessions[a], "packets"), b
-        if kind == "sio":
-            return _list(self.sessions[a].get("socketio"), "packets"), b
-        return None
+        at = self._LIST_AT.get(kind)
+        if at is None:
+            return None
+        table = self._session_lists if kind in ("eio", "sio") else self._conn_lists
+        k = at[1] * a + at[0]
+        if not 0 <= k + 1 < len(table):
+            return None
+        return StoredList(self.store, table[k], table[k + 1]), b
 
     def record(self, row: Row) -> dict[str, Any]:
         """The document object a row was made from."""
@@ -258,12 +269,14 @@ class Index:
         if found is None:
             return None
         items, b = found
-        if isinstance(items, StoredList) and 0 <= b < len(items):
-            return items.store.raw(items.first + b)
-        return None
+        return self.store.raw(items.first + b) if 0 <= b < len(items) else None
 
     def row(self, rid: int) -> Row | None:
         return self.rows[rid] if 0 <= rid < len(self.rows) else None
+
+    def session_label(self, si: int) -> str:
+        sid = self.session_summaries[si].sid if 0 <= si < len(self.session_summaries) else None
+        return session_label({"sid": sid}, si)
 
     def connection(self, cid: Any) -> dict[str, Any] | None:
         pos = self.conn_pos.get(_int(cid))
@@ -382,11 +395,7 @@ class Index:
             return False
         if scans is not None:
             found = self._container(src)
-            if (
-                found is not None
-                and isinstance(found[0], StoredList)
-                and not scans[1][found[0].first + src[2]]
-            ):
+            if found is not None and 0 <= src[2] < len(found[0]) and not scans[1][found[0].first + src[2]]:
                 return False  # the record's text cannot hold it
         return needle in self.search_text(t.row(i)).casefold()
 
@@ -546,8 +555,8 @@ class Index:
             return [self.record(row)]
         if row.src[0] != "ws_msg":
             return []
-        ws = self.connections[row.src[1]].get("websocket")
-        frames = _list(ws, "frames")
+        found = self._container(("ws_frame", row.src[1], 0))
+        frames: Sequence[Any] = found[0] if found is not None else ()
         # Group data frames into messages per direction, then take the same ordinal.
         t = self.table
         ordinal = sum(
@@ -593,6 +602,7 @@ class Index:
         t = self.table
         for i in self.connection_row_ids(cid):
             if t.layer[i] == 1 and (t.frame[i] == frame or frame in t.packets_of(i)):
-                x = _list(self.connections[pos], "http")[t.src_b[i]]
+                found = self._container(("http_req", pos, t.src_b[i]))
+                x = found[0][found[1]] if found is not None and found[1] < len(found[0]) else None
                 return x if isinstance(x, dict) else None
         return None

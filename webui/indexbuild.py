@@ -14,7 +14,7 @@ import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from analyzer.capture.pcapfile import Mark
 from analyzer.model.spill import JsonSpill, dumps
@@ -27,15 +27,16 @@ from webui.docutil import (
     _list,
     _packets,
     _str,
+    conn_label,
     eio_summary,
     sio_summary,
     ws_frame_summary,
     ws_message_summary,
 )
-from webui.recstore import RecordStore, StoredList, iter_elements
+from webui.recstore import LazyDocs, RecordStore, StoredList, dumps_with_stored, iter_elements
 from webui.rowtable import RowTable
 
-__all__ = ["Built", "IndexBuilder"]
+__all__ = ["Built", "ConnSummary", "IndexBuilder", "SessionSummary"]
 
 _BIG_LIST = 32  # a list of a session's summary longer than this goes to the store
 
@@ -45,15 +46,47 @@ class Built:
     """What an Index is made of."""
 
     head: dict[str, Any]  # the document's other top-level keys (capture, layer_stats, ...)
-    connections: list[dict[str, Any]]
-    sessions: list[dict[str, Any]]
+    connections: Sequence[dict[str, Any]]  # LazyDocs: read from the store when asked for
+    sessions: Sequence[dict[str, Any]]
     anomalies: list[dict[str, Any]]
     table: RowTable
     store: RecordStore
     frame_ts: Sequence[float]
     ws_frame_bytes: tuple[int, int] = (0, 0)  # RFC 6455 §5.2 header bytes, payload bytes
     session_first_ts: list[float | None] = field(default_factory=list)
+    connection_ids: Sequence[int | None] = ()
+    conn_summaries: Sequence[ConnSummary] = ()
+    session_summaries: Sequence[SessionSummary] = ()
+    # (first, count) in the store of each connection's http, frames, messages, and of each
+    # session's Engine.IO and Socket.IO packets: records are found without loading their owner
+    conn_lists: Sequence[int] = ()
+    session_lists: Sequence[int] = ()
     capture_marks: Sequence[Mark] = ()  # resume points of the capture file (CaptureReader.marks)
+
+
+class ConnSummary(NamedTuple):
+    """What the lists of connections show, kept in memory (the connection itself is on disk)."""
+
+    id: int | None
+    label: str
+    first_ts: float | None
+    end: str | None
+    packets: dict[str, Any]
+    rtt_ms: float | None
+    http: int  # exchanges
+    ws_messages: int | None  # None: not a WebSocket
+    ws_request_frame: int | None  # the Upgrade request and the 101 (RFC 6455 §4)
+    ws_response_frame: int | None
+
+
+class SessionSummary(NamedTuple):
+    """What the lists of Engine.IO sessions show."""
+
+    sid: str | None
+    protocol: int | None
+    transport_path: tuple[str, ...]
+    packets: int
+    sio_packets: int | None  # None: no Socket.IO
 
 
 Items = Iterable[tuple[str | None, Any]]  # (the value's JSON text when known, the value)
@@ -84,8 +117,13 @@ class IndexBuilder:
         self.frame_ts: Sequence[float] = frame_ts if frame_ts is not None else array("d")
         self.store = RecordStore()
         self.table = RowTable()
-        self._conns: list[dict[str, Any]] = []
-        self._sessions: list[dict[str, Any]] = []
+        self._conns: list[int] = []  # the store's record of each connection (its small part)
+        self._conn_ids: list[int | None] = []
+        self._sessions: list[int] = []
+        self._conn_summaries: list[ConnSummary] = []
+        self._session_summaries: list[SessionSummary] = []
+        self._conn_lists = array("q")  # 6 per connection, arrival order
+        self._session_lists = array("q")  # 4 per session
         self._session_keys: list[tuple[int, int]] = []
         self._first_ts: list[float | None] = []
         self._ws_header = 0
@@ -121,8 +159,34 @@ class IndexBuilder:
     # -- connections --
     def add_connection(self, conn: dict[str, Any], http: Items, frames: Items, messages: Items) -> None:
         ci = len(self._conns)
-        self._conns.append(conn)
         cid = _int(conn.get("id"))
+        self._add_connection(ci, cid, conn, http, frames, messages)
+        self._conns.append(self.store.add(dumps_with_stored(conn)))
+        self._conn_ids.append(cid)
+        ws = conn.get("websocket")
+        lists = [_list(conn, "http"), _list(ws, "frames"), _list(ws, "messages")]
+        for lst in lists:
+            self._conn_lists.extend((lst.first, lst.n) if isinstance(lst, StoredList) else (0, 0))
+        tcp = _dict(conn, "tcp")
+        hs = _dict(ws, "handshake")
+        self._conn_summaries.append(
+            ConnSummary(
+                cid,
+                conn_label(conn),
+                _float(tcp.get("first_ts")),
+                _str(tcp.get("end")),
+                _dict(tcp, "packets"),
+                _float(_dict(tcp, "handshake").get("rtt_ms")),
+                len(lists[0]),
+                len(lists[2]) if isinstance(ws, dict) else None,
+                _int(hs.get("request_frame")),
+                _int(hs.get("response_frame")),
+            )
+        )
+
+    def _add_connection(
+        self, ci: int, cid: int | None, conn: dict[str, Any], http: Items, frames: Items, messages: Items
+    ) -> None:
         self._tcp_rows(ci, cid, conn)
 
         def http_rows(xi: int, x: Any) -> None:
@@ -306,7 +370,7 @@ class IndexBuilder:
     # -- sessions --
     def add_session(self, sess: dict[str, Any], eio: Items, sio: Items) -> None:
         si = len(self._sessions)
-        self._sessions.append(sess)
+        self._sessions.append(-1)  # its record, once its lists are stored
         first: list[float | None] = [None]
         frames: list[int] = []
 
@@ -368,6 +432,19 @@ class IndexBuilder:
                 pass
         key = min(_frame_key(sess), frames[0] if frames else 1 << 62)
         self._stash_lists(sess)
+        self._sessions[si] = self.store.add(dumps_with_stored(sess))
+        eio_list, sio_list = _list(sess, "packets"), _list(sio_obj, "packets")
+        for lst in (eio_list, sio_list):
+            self._session_lists.extend((lst.first, lst.n) if isinstance(lst, StoredList) else (0, 0))
+        self._session_summaries.append(
+            SessionSummary(
+                _str(sess.get("sid")),
+                _int(sess.get("protocol")),
+                tuple(str(t) for t in _list(sess, "transport_path")),
+                len(eio_list),
+                len(sio_list) if isinstance(sio_obj, dict) else None,
+            )
+        )
         self._session_keys.append((key, si))
         self._first_ts.append(first[0])
 
@@ -414,10 +491,8 @@ class IndexBuilder:
     # -- the end --
     def finish(self, doc_rest: dict[str, Any], anomalies: list[dict[str, Any]]) -> Built:
         """Connections by id, sessions by first packet; rows sorted by time."""
-        conn_order = sorted(
-            range(len(self._conns)),
-            key=lambda i: (_int(self._conns[i].get("id")) is None, _int(self._conns[i].get("id")) or 0, i),
-        )
+        ids = self._conn_ids
+        conn_order = sorted(range(len(ids)), key=lambda i: (ids[i] is None, ids[i] or 0, i))
         conn_pos = array("q", [0] * len(conn_order))
         for pos, i in enumerate(conn_order):
             conn_pos[i] = pos
@@ -428,8 +503,13 @@ class IndexBuilder:
         self.table.finish(conn_pos.__getitem__, sess_pos.__getitem__)
         return Built(
             head=doc_rest,
-            connections=[self._conns[i] for i in conn_order],
-            sessions=[self._sessions[i] for i in sess_order],
+            connections=LazyDocs(self.store, [self._conns[i] for i in conn_order]),
+            sessions=LazyDocs(self.store, [self._sessions[i] for i in sess_order]),
+            connection_ids=[ids[i] for i in conn_order],
+            conn_summaries=[self._conn_summaries[i] for i in conn_order],
+            session_summaries=[self._session_summaries[i] for i in sess_order],
+            conn_lists=array("q", (x for i in conn_order for x in self._conn_lists[6 * i : 6 * i + 6])),
+            session_lists=array("q", (x for i in sess_order for x in self._session_lists[4 * i : 4 * i + 4])),
             anomalies=anomalies,
             table=self.table,
             store=self.store,

@@ -28,13 +28,6 @@ from webui.index import (
     LAYERS,
     Filters,
     Index,
-    as_dict,
-    as_float,
-    as_int,
-    as_list,
-    as_str,
-    conn_label,
-    session_label,
 )
 from webui.store import CaptureEntry, UploadError
 from webui.web import (
@@ -54,6 +47,7 @@ bp = Blueprint(
     "pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
 )
 
+MAX_LISTED = 500  # connections and sessions listed on the overview (all: the JSON API)
 TABS = (
     ("overview", "Overview"),
     ("timeline", "Timeline"),
@@ -166,37 +160,40 @@ def overview(cid: str) -> str | tuple[str, int]:
         return other
     assert ix is not None
     data = overview_data(ix)
-    conns = []
-    for c in ix.connections:
-        tcp = as_dict(c, "tcp")
-        ws = c.get("websocket")
-        conns.append(
-            {
-                "id": as_int(c.get("id")),
-                "label": conn_label(c),
-                "end": as_str(tcp.get("end")),
-                "packets": as_dict(tcp, "packets"),
-                "rtt": as_float(as_dict(tcp, "handshake").get("rtt_ms")),
-                "http": len(as_list(c, "http")),
-                "ws_messages": len(as_list(ws, "messages")) if isinstance(ws, dict) else None,
-            }
-        )
-    sessions = []
-    for si, sess in enumerate(ix.sessions):
-        sio = sess.get("socketio")
-        sessions.append(
-            {
-                "index": si,
-                "label": session_label(sess, si),
-                "sid": as_str(sess.get("sid")),
-                "protocol": as_int(sess.get("protocol")),
-                "transport_path": [str(t) for t in as_list(sess, "transport_path")],
-                "packets": len(as_list(sess, "packets")),
-                "sio_packets": len(as_list(sio, "packets")) if isinstance(sio, dict) else None,
-            }
-        )
+    conns = [  # the first MAX_LISTED are shown: a page of 26,000 rows helps nobody
+        {
+            "id": c.id,
+            "label": c.label,
+            "end": c.end,
+            "packets": c.packets,
+            "rtt": c.rtt_ms,
+            "http": c.http,
+            "ws_messages": c.ws_messages,
+        }
+        for c in ix.conn_summaries
+    ]
+    sessions = [
+        {
+            "index": si,
+            "label": ix.session_label(si),
+            "sid": sess.sid,
+            "protocol": sess.protocol,
+            "transport_path": list(sess.transport_path),
+            "packets": sess.packets,
+            "sio_packets": sess.sio_packets,
+        }
+        for si, sess in enumerate(ix.session_summaries)
+    ]
     return _render(
-        "overview.html", entry=entry, tab="overview", tabs=TABS, data=data, conns=conns, sessions=sessions
+        "overview.html",
+        entry=entry,
+        tab="overview",
+        tabs=TABS,
+        data=data,
+        conns=conns[:MAX_LISTED],
+        conns_total=len(conns),
+        sessions=sessions[:MAX_LISTED],
+        sessions_total=len(sessions),
     )
 
 
@@ -223,9 +220,15 @@ def sequence(cid: str) -> str | tuple[str, int]:
         return other
     assert ix is not None
     flt = Filters.from_args(request.args)
-    choices = [("connection", as_int(c.get("id")), conn_label(c)) for c in ix.connections]
-    choices = [c for c in choices if c[1] is not None]
-    choices += [("session", si, session_label(s, si)) for si, s in enumerate(ix.sessions)]
+    # a drop-down of tens of thousands of entries helps nobody: the first MAX_LISTED of each,
+    # and the one asked for (the overview and the messages table link to any of them)
+    choices = [("connection", c.id, c.label) for c in ix.conn_summaries[:MAX_LISTED] if c.id is not None]
+    choices += [("session", si, ix.session_label(si)) for si in range(min(len(ix.sessions), MAX_LISTED))]
+    pos = ix.conn_pos.get(flt.connection) if flt.connection is not None else None
+    if flt.connection is not None and pos is not None and pos >= MAX_LISTED:
+        choices.append(("connection", flt.connection, ix.conn_summaries[pos].label))
+    if flt.session is not None and MAX_LISTED <= flt.session < len(ix.sessions):
+        choices.append(("session", flt.session, ix.session_label(flt.session)))
     selected: tuple[str, int] | None = None
     if flt.session is not None and 0 <= flt.session < len(ix.sessions):
         selected = ("session", flt.session)

@@ -21,7 +21,7 @@ from typing import Any, overload
 from analyzer.model.spill import dumps
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["RecordStore", "StoredList", "iter_elements", "json_pieces"]
+__all__ = ["LazyDocs", "RecordStore", "StoredList", "dumps_with_stored", "iter_elements", "json_pieces"]
 
 _WRITE = 256 << 10  # bytes collected before one write
 _BLOCK = 64 << 10  # read unit of the block cache
@@ -181,12 +181,93 @@ class StoredList(Sequence[Any]):
         return f"StoredList({self.n} records)"
 
 
+_MARK = "\u0000stored"  # a key no analyzer field has: {_MARK: [first, n]} is a StoredList
+
+
+def dumps_with_stored(value: Any) -> str:
+    """`dumps`, a StoredList written as a reference to its records (read back by LazyDocs)."""
+
+    def ref(o: Any) -> Any:
+        if isinstance(o, StoredList):
+            return {_MARK: [o.first, o.n]}
+        raise TypeError(f"{type(o).__name__} is not JSON")
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=ref)
+
+
+class LazyDocs(Sequence[dict[str, Any]]):
+    """Dicts kept as records of a store (connections, sessions: what is left of them once their
+    long lists are StoredLists), decoded when asked for; the most recent ones are cached.
+    Callers must not modify them."""
+
+    __slots__ = ("_cache", "_lock", "numbers", "store")
+
+    CACHED = 512
+
+    def __init__(self, store: RecordStore, numbers: Sequence[int]) -> None:
+        self.store = store
+        self.numbers = array("q", numbers)
+        self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _restore(self, d: dict[str, Any]) -> Any:
+        if len(d) == 1 and _MARK in d:
+            first, n = d[_MARK]
+            return StoredList(self.store, first, n)
+        return d
+
+    def _load(self, i: int) -> dict[str, Any]:
+        with self._lock:
+            cached = self._cache.get(i)
+            if cached is not None:
+                self._cache.move_to_end(i)
+                return cached
+        d: dict[str, Any] = json.loads(self.store.raw(self.numbers[i]), object_hook=self._restore)
+        with self._lock:
+            self._cache[i] = d
+            while len(self._cache) > self.CACHED:
+                self._cache.popitem(last=False)
+        return d
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._load(k) for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("LazyDocs index out of range")
+        return self._load(i)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for i in range(len(self)):
+            yield self._load(i)
+
+    def __repr__(self) -> str:
+        return f"LazyDocs({len(self)} records)"
+
+
 def json_pieces(value: Any) -> Iterator[str]:
     """`dumps(value)` in pieces, StoredLists copied from their store (for streamed responses)."""
     if isinstance(value, StoredList):
         yield "["
         for i, raw in enumerate(value.raw_items()):
             yield ("," if i else "") + raw.decode("utf-8")
+        yield "]"
+    elif isinstance(value, LazyDocs):
+        yield "["
+        for i, d in enumerate(value):
+            if i:
+                yield ","
+            yield from json_pieces(d)
         yield "]"
     elif isinstance(value, dict):
         if not any(_holds_stored(v) for v in value.values()):
@@ -209,7 +290,7 @@ def json_pieces(value: Any) -> Iterator[str]:
 
 
 def _holds_stored(value: Any) -> bool:
-    if isinstance(value, StoredList):
+    if isinstance(value, StoredList | LazyDocs):
         return True
     if isinstance(value, dict):
         return any(_holds_stored(v) for v in value.values())

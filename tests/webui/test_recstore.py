@@ -108,3 +108,21 @@ def test_scan_flags_records_that_may_hold_a_needle(monkeypatch: Any) -> None:
     assert [i for i, f in enumerate(flags) if f] == [1, 2, 4, 6, 7]
     assert list(store.scan(b"zz")) == [0, 0, 0, 0, 1, 0, 0, 0, 1]
     store.close()
+
+
+def test_lazy_docs_read_dicts_back_with_their_stored_lists(monkeypatch: Any) -> None:
+    monkeypatch.setattr(recstore.LazyDocs, "CACHED", 3)
+    store = RecordStore()
+    first = len(store)
+    for i in range(4):
+        store.add_value({"f": i})
+    docs = [{"id": k, "frames": StoredList(store, first, k), "t": "\udcff"} for k in range(5)]
+    numbers = [store.add(recstore.dumps_with_stored(d)) for d in docs]
+    lazy = recstore.LazyDocs(store, numbers)
+    assert len(lazy) == 5 and lazy[-1]["id"] == 4
+    for k, d in enumerate(lazy):
+        assert d["id"] == k and list(d["frames"]) == [{"f": i} for i in range(k)] and d["t"] == "\udcff"
+    assert [d["id"] for d in lazy[1:3]] == [1, 2]
+    assert len(lazy._cache) == 3
+    assert json.loads("".join(json_pieces({"c": lazy})))["c"][3]["frames"] == [{"f": 0}, {"f": 1}, {"f": 2}]
+    store.close()

@@ -1,0 +1,139 @@
+"""Captures with many connections and sessions: the views stay bounded (lanes shared by the
+quietest, histograms instead of one bar each, merged series, listed first N with a link to all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from webui import create_app, figures, pages
+from webui.index import Index
+
+N = 40
+T0 = 1_700_000_000.0
+
+
+def _doc() -> dict[str, Any]:
+    conns, sessions = [], []
+    frame = 0
+    for k in range(N):
+        frame += 3
+        busy = 1 + (k % 7) * 3  # some connections carry more than others
+        conns.append(
+            {
+                "id": k,
+                "client": {"ip": "127.0.0.1", "port": 40000 + k},
+                "server": {"ip": "127.0.0.1", "port": 8000},
+                "tcp": {
+                    "handshake": {
+                        "syn_frame": frame - 2,
+                        "synack_frame": frame - 1,
+                        "ack_frame": frame,
+                        "rtt_ms": 0.1 + k,
+                    },
+                    "first_ts": T0 + k,
+                    "end": "fin",
+                    "packets": {"c2s": 3, "s2c": 2},
+                },
+                "http": [],
+                "websocket": {
+                    "handshake": {"request_frame": frame, "response_frame": frame},
+                    "frames": [],
+                    "messages": [
+                        {
+                            "direction": "c2s",
+                            "ts": T0 + k + 0.01 * j,
+                            "frame": frame,
+                            "opcode": "text",
+                            "length": 2,
+                            "text": "hi",
+                        }
+                        for j in range(busy)
+                    ],
+                },
+            }
+        )
+        sessions.append(
+            {
+                "sid": f"sid{k:03d}",
+                "protocol": 4,
+                "connections": [k],
+                "packets": [
+                    {
+                        "direction": d,
+                        "ts": T0 + k + 0.5 + 0.1 * j,
+                        "frame": frame,
+                        "type": kind,
+                        "data": None,
+                        "connection": k,
+                    }
+                    for j, (d, kind) in enumerate([("s2c", "ping"), ("c2s", "pong")])
+                ],
+                "socketio": None,
+            }
+        )
+    return {
+        "capture": {"first_ts": T0, "packets": frame},
+        "connections": conns,
+        "engineio_sessions": sessions,
+    }
+
+
+def test_the_quietest_share_the_last_timeline_lane() -> None:
+    ix = Index(_doc())
+    labels, pos = figures.lanes(ix, limit=10)
+    assert len(labels) == 11 and labels[-1] == f"{N - 10} other connections, {N} other sessions"
+    kept = [k for k, lane in pos.items() if lane < 10]
+    assert len(kept) == 10 and all(k[0] == "c" for k in kept)  # connections carry the most rows
+    busiest = max(range(N), key=lambda k: (1 + (k % 7) * 3, -k))
+    assert pos[("c", busiest)] < 10
+    assert len(set(pos.values())) == 11
+
+
+def test_timeline_figure_with_few_lanes(monkeypatch: Any) -> None:
+    monkeypatch.setattr(figures, "MAX_LANES", 5)
+    fig = figures.timeline_figure(Index(_doc()))
+    assert len(fig["layout"]["yaxis"]["ticktext"]) == 6
+    assert all(0 <= round(y) <= 5 for t in fig["data"] for y in t["y"])
+
+
+def test_latency_figures_turn_into_histograms_and_merged_series(monkeypatch: Any) -> None:
+    monkeypatch.setattr(figures, "MAX_BARS", 10)
+    monkeypatch.setattr(figures, "MAX_TRACES", 5)
+    figs = figures.latency_figures(Index(_doc()))
+    assert figs["tcp_handshake"]["data"][0]["type"] == "histogram"
+    assert len(figs["tcp_handshake"]["data"][0]["x"]) == N
+    beats = figs["heartbeat"]["data"]
+    assert len(beats) == 1 and len(beats[0]["x"]) == N and beats[0]["name"] == f"{N} series"
+    assert beats[0]["text"][0] == "EIO #0 ping s2c"
+    monkeypatch.setattr(figures, "MAX_BARS", 1000)
+    monkeypatch.setattr(figures, "MAX_TRACES", 1000)
+    figs = figures.latency_figures(Index(_doc()))
+    assert figs["tcp_handshake"]["data"][0]["type"] == "bar" and len(figs["heartbeat"]["data"]) == N
+
+
+@pytest.fixture()
+def many(tmp_path: Any) -> tuple[FlaskClient, str]:
+    app = create_app(
+        folders=[],
+        upload_dir=str(tmp_path),
+        config={"TESTING": True, "ANALYZE": lambda path, job: Index(_doc())},
+    )
+    (tmp_path / "x.cap").write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(20))
+    store = app.extensions["socketscope.store"]
+    store.rescan_uploads()
+    entry = store.entries()[0]
+    store.index(entry, wait=30)
+    return app.test_client(), entry.id
+
+
+def test_overview_and_sequence_list_the_first_ones(many: tuple[FlaskClient, str], monkeypatch: Any) -> None:
+    client, cid = many
+    monkeypatch.setattr(pages, "MAX_LISTED", 7)
+    html = client.get(f"/c/{cid}/", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
+    assert html.count("TCP #") >= 7 and "TCP #8 " not in html
+    assert f"The first 7 of {N} connections" in html and f"The first 7 of {N} sessions" in html
+    seq = client.get(f"/c/{cid}/sequence?connection=30", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
+    assert "TCP #30 " in seq and "TCP #20 " not in seq and "TCP #6 " in seq
