@@ -98,15 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from analyzer.api import analyze_reader
     from analyzer.capture.pcapfile import CaptureError, open_capture
-    from analyzer.cli_text import print_summary
     from analyzer.export.jsonstream import StreamingJsonWriter
+    from analyzer.export.textstream import StreamingTextSummary
     from analyzer.pipeline import Options
 
-    streaming = args.format == "json"
-    # JSON output is written while the capture is read: memory follows open connections only
-    options = Options(
-        decode_as=_decode_as(args.decode_as), retain_connections=not streaming, spill_records=streaming
-    )
+    # both outputs are made while the capture is read: memory follows open connections only
+    options = Options(decode_as=_decode_as(args.decode_as), retain_connections=False, spill_records=True)
     try:
         opener = open_capture
         if getattr(args, "engine", "builtin") == "tshark":
@@ -129,15 +126,15 @@ def _analyze(args: argparse.Namespace) -> int:
         if isinstance(out, io.TextIOWrapper):
             out.reconfigure(errors="backslashreplace")
     try:
-        if streaming:
+        writer: StreamingJsonWriter | StreamingTextSummary
+        if args.format == "json":
             writer = StreamingJsonWriter(out)
-            analysis = analyze_reader(
-                reader, options, on_connection=writer.connection, progress=progress, on_session=writer.session
-            )
-            writer.finish(analysis)
         else:
-            analysis = analyze_reader(reader, options, progress=progress)
-            print_summary(analysis, out, messages=args.messages, events=args.events)
+            writer = StreamingTextSummary(out, messages=args.messages, events=args.events)
+        analysis = analyze_reader(
+            reader, options, on_connection=writer.connection, progress=progress, on_session=writer.session
+        )
+        writer.finish(analysis)
     except BrokenPipeError:
         return EXIT_OK
     finally:

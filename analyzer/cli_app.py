@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from analyzer.cli_text import fmt_ts
 from analyzer.model.analysis import Analysis
+from analyzer.model.websocket import message_dict
 
-__all__ = ["print_app_sections"]
+__all__ = ["print_app_sections", "ws_message_lines", "ws_section"]
 
 PREVIEW = 160
 
@@ -28,61 +30,71 @@ def _close(c: dict[str, Any] | None) -> str:
     return f"{s} {_preview(reason, 40)!r}" if reason else s
 
 
+def ws_section(c: Any) -> str:
+    """The lines of one WebSocket connection in the "WebSocket connections" section."""
+    ws = c.websocket
+    hs = ws.handshake
+    counts = ws.counts
+    n_msg = ws.message_counts
+    out = [f"  #{c.id} {ws.url or '(no handshake in capture: decoded as WebSocket)'}\n"]
+    if hs is not None:
+        pmd = hs.get("permessage_deflate")
+        ext = hs.get("extensions") or "-"
+        out.append(
+            f"     subprotocol {hs.get('subprotocol') or '-'}, extensions {ext},"
+            f" accept {'valid' if hs.get('accept_valid') else 'INVALID'}"
+            f"{', permessage-deflate' if pmd else ''}\n"
+        )
+    ctrl = {k.split(":")[1]: 0 for k in counts}
+    for k, v in counts.items():
+        ctrl[k.split(":")[1]] += v
+    out.append(
+        f"     messages c>s {n_msg['c2s']}, s>c {n_msg['s2c']}; frames "
+        + ", ".join(f"{k} {v}" for k, v in sorted(ctrl.items()))
+        + "\n"
+    )
+    ch = ws.conversation.get("close_handshake", {})
+    out.append(
+        f"     close c>s {_close(ws.close.get('c2s'))}, s>c {_close(ws.close.get('s2c'))}"
+        f"{'; first by ' + ch['first_closer'] if ch.get('first_closer') else ''}"
+        f"{'; completed' if ch.get('completed') else ''}\n"
+    )
+    rtt = ws.conversation.get("ping_rtt_ms", {})
+    if rtt.get("count"):
+        out.append(
+            f"     ping RTT ms: n={rtt['count']} min {rtt['min']:.3f} mean {rtt['mean']:.3f}"
+            f" max {rtt['max']:.3f}\n"
+        )
+    return "".join(out)
+
+
+def ws_message_lines(c: Any, messages: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The `--messages` log of one connection, from its messages as in the document."""
+    yield f"  connection #{c.id} {c.websocket.url or ''}\n"
+    for m in messages:
+        arrow = "C->S" if m["direction"] == "c2s" else "S->C"
+        text, data_hex = m.get("text"), m.get("data_hex") or ""
+        if m["opcode"] == "text":
+            body = _preview(text if text is not None else bytes.fromhex(data_hex).decode("utf-8", "replace"))
+        else:
+            body = "0x" + data_hex[:96] + ("…" if len(data_hex) > 96 else "")
+        flags = ("z" if m["compressed"] else "") + (f"f{m['frames']}" if m["frames"] > 1 else "")
+        yield (
+            f"    {fmt_ts(m['ts'])[11:]}  #{m['frame']:<6} {arrow} {m['opcode']:6} {m['length']:>7}B"
+            f" {flags:4} {body}\n"
+        )
+
+
 def print_app_sections(a: Analysis, out: IO[str], messages: bool = False, events: bool = False) -> None:
     ws_conns = [c for c in a.connections if c.websocket is not None]
     if ws_conns:
         out.write("\nWebSocket connections\n")
         for c in ws_conns:
-            ws = c.websocket
-            hs = ws.handshake
-            counts = ws.counts
-            n_msg = {"c2s": 0, "s2c": 0}
-            for m in ws.messages:
-                n_msg[m.direction.value] += 1
-            out.write(f"  #{c.id} {ws.url or '(no handshake in capture: decoded as WebSocket)'}\n")
-            if hs is not None:
-                pmd = hs.get("permessage_deflate")
-                ext = hs.get("extensions") or "-"
-                out.write(
-                    f"     subprotocol {hs.get('subprotocol') or '-'}, extensions {ext},"
-                    f" accept {'valid' if hs.get('accept_valid') else 'INVALID'}"
-                    f"{', permessage-deflate' if pmd else ''}\n"
-                )
-            ctrl = {k.split(":")[1]: 0 for k in counts}
-            for k, v in counts.items():
-                ctrl[k.split(":")[1]] += v
-            out.write(
-                f"     messages c>s {n_msg['c2s']}, s>c {n_msg['s2c']}; frames "
-                + ", ".join(f"{k} {v}" for k, v in sorted(ctrl.items()))
-                + "\n"
-            )
-            ch = ws.conversation.get("close_handshake", {})
-            out.write(
-                f"     close c>s {_close(ws.close.get('c2s'))}, s>c {_close(ws.close.get('s2c'))}"
-                f"{'; first by ' + ch['first_closer'] if ch.get('first_closer') else ''}"
-                f"{'; completed' if ch.get('completed') else ''}\n"
-            )
-            rtt = ws.conversation.get("ping_rtt_ms", {})
-            if rtt.get("count"):
-                out.write(
-                    f"     ping RTT ms: n={rtt['count']} min {rtt['min']:.3f} mean {rtt['mean']:.3f}"
-                    f" max {rtt['max']:.3f}\n"
-                )
+            out.write(ws_section(c))
     if messages and ws_conns:
         out.write("\nWebSocket messages\n")
         for c in ws_conns:
-            out.write(f"  connection #{c.id} {c.websocket.url or ''}\n")
-            for m in c.websocket.messages:
-                arrow = "C->S" if m.direction.value == "c2s" else "S->C"
-                if m.opcode == "text":
-                    body = _preview(m.data.decode("utf-8", "replace"))
-                else:
-                    body = "0x" + m.data[:48].hex() + ("…" if len(m.data) > 48 else "")
-                flags = ("z" if m.compressed else "") + (f"f{m.nframes}" if m.nframes > 1 else "")
-                out.write(
-                    f"    {fmt_ts(m.ts)[11:]}  #{m.frame:<6} {arrow} {m.opcode:6} {m.length:>7}B"
-                    f" {flags:4} {body}\n"
-                )
+            out.writelines(ws_message_lines(c, map(message_dict, c.websocket.messages)))
     _print_sessions(a, out, events)
 
 

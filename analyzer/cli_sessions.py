@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from analyzer.cli_text import fmt_ts
 from analyzer.model.analysis import Analysis
 
-__all__ = ["percentile", "print_sessions"]
+__all__ = ["percentile", "print_sessions", "session_event_lines", "session_summary"]
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -33,81 +34,86 @@ def _args(value: Any) -> str:
         return _safe(repr(value))
 
 
+def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, packets: Iterable[dict[str, Any]]) -> str:
+    """The lines of one session in the sessions section. `s` holds the session's fields but its
+    packets, `sio` the Socket.IO fields but its packets, which come one at a time in `packets`
+    (from memory or from the file they were written to)."""
+    out = [
+        f"  sid {_safe(s['sid'], 40)}  EIO{s['protocol']}"
+        + (f" / Socket.IO v{sio['protocol']} ({sio['parser']} parser)" if sio else "")
+        + f"  transport {' -> '.join(s['transport_path'])}"
+        + f"  connections {', '.join('#' + str(c) for c in s['connections'])}\n"
+    ]
+    up = s.get("upgrade") or {}
+    if up.get("duration_ms") is not None or up.get("upgrade_ms") is not None:
+        ms = up.get("duration_ms", up.get("upgrade_ms"))
+        out.append(f"     upgrade {ms:.1f} ms\n")
+    hb = s.get("heartbeat") or {}
+    out.append(
+        f"     heartbeat: pingInterval {s.get('ping_interval_ms')} ms,"
+        f" pingTimeout {s.get('ping_timeout_ms')} ms"
+        + (f", {hb.get('pings', hb.get('ping_count', '?'))} pings" if hb else "")
+        + "\n"
+    )
+    if sio:
+        nsps: set[str] = set()
+        names: Counter[str] = Counter()
+        for p in packets:
+            nsps.add(p["nsp"])
+            if p.get("event") is not None:
+                names[p["event"]] += 1
+        out.append(f"     namespaces {', '.join(_safe(n, 40) for n in sorted(nsps)) or '-'}\n")
+        if names:
+            out.append(
+                "     events " + ", ".join(f"{_safe(k, 40)} x{v}" for k, v in names.most_common(12)) + "\n"
+            )
+        lat = [x["latency_ms"] for x in sio.get("acks", []) if x.get("latency_ms") is not None]
+        unanswered = sum(1 for x in sio.get("acks", []) if x.get("latency_ms") is None)
+        if lat or unanswered:
+            p50, p95 = percentile(lat, 50), percentile(lat, 95)
+            out.append(
+                f"     acks {len(lat)} answered"
+                + (f" (p50 {p50:.2f} ms, p95 {p95:.2f} ms)" if p50 is not None and p95 is not None else "")
+                + (f", {unanswered} unanswered" if unanswered else "")
+                + "\n"
+            )
+    return "".join(out)
+
+
+def session_event_lines(
+    s: dict[str, Any], sio: dict[str, Any], packets: Iterable[dict[str, Any]]
+) -> Iterator[str]:
+    """The `--events` log of one session (Socket.IO packets with their ack latency)."""
+    yield f"  session {_safe(s['sid'], 40)}\n"
+    acks = {(x["nsp"], x["ack_id"], x["request_direction"]): x for x in sio.get("acks", [])}
+    for p in packets:
+        arrow = "C->S" if p["direction"] == "c2s" else "S->C"
+        t = p["type"]
+        line = f"    {fmt_ts(p['ts'])[11:]}  #{p['frame']:<6} {arrow} {_safe(p['nsp'], 30):8} "
+        if t in ("EVENT", "BINARY_EVENT"):
+            line += f"{_safe(p['event'] or '', 40)} {_args(p['args'])}"
+            if p.get("ack_id") is not None:
+                ack = acks.get((p["nsp"], p["ack_id"], p["direction"]))
+                lat = ack.get("latency_ms") if ack else None
+                line += f"  [ack {p['ack_id']}: " + (f"{lat:.2f} ms]" if lat is not None else "unanswered]")
+        elif t in ("ACK", "BINARY_ACK"):
+            line += f"ack {p['ack_id']} {_args(p.get('data'))}"
+        else:
+            line += f"{t} {_args(p.get('data')) if p.get('data') is not None else ''}"
+        yield line.rstrip() + "\n"
+
+
 def print_sessions(a: Analysis, out: IO[str], events: bool) -> None:
     sessions = [s.to_dict() for s in a.engineio_sessions]
     if not sessions:
         return
     out.write("\nEngine.IO / Socket.IO sessions\n")
     for s in sessions:
-        sio = s.get("socketio") or {}
-        out.write(
-            f"  sid {_safe(s['sid'], 40)}  EIO{s['protocol']}"
-            + (f" / Socket.IO v{sio['protocol']} ({sio['parser']} parser)" if sio else "")
-            + f"  transport {' -> '.join(s['transport_path'])}"
-            + f"  connections {', '.join('#' + str(c) for c in s['connections'])}\n"
-        )
-        up = s.get("upgrade") or {}
-        if up.get("duration_ms") is not None or up.get("upgrade_ms") is not None:
-            ms = up.get("duration_ms", up.get("upgrade_ms"))
-            out.write(f"     upgrade {ms:.1f} ms\n")
-        hb = s.get("heartbeat") or {}
-        out.write(
-            f"     heartbeat: pingInterval {s.get('ping_interval_ms')} ms,"
-            f" pingTimeout {s.get('ping_timeout_ms')} ms"
-            + (f", {hb.get('pings', hb.get('ping_count', '?'))} pings" if hb else "")
-            + "\n"
-        )
-        if sio:
-            pk = sio.get("packets", [])
-            nsps = sorted({p["nsp"] for p in pk})
-            names = Counter(p["event"] for p in pk if p.get("event") is not None)
-            out.write(f"     namespaces {', '.join(_safe(n, 40) for n in nsps) or '-'}\n")
-            if names:
-                out.write(
-                    "     events "
-                    + ", ".join(f"{_safe(k, 40)} x{v}" for k, v in names.most_common(12))
-                    + "\n"
-                )
-            lat = [x["latency_ms"] for x in sio.get("acks", []) if x.get("latency_ms") is not None]
-            unanswered = sum(1 for x in sio.get("acks", []) if x.get("latency_ms") is None)
-            if lat or unanswered:
-                p50, p95 = percentile(lat, 50), percentile(lat, 95)
-                out.write(
-                    f"     acks {len(lat)} answered"
-                    + (
-                        f" (p50 {p50:.2f} ms, p95 {p95:.2f} ms)"
-                        if p50 is not None and p95 is not None
-                        else ""
-                    )
-                    + (f", {unanswered} unanswered" if unanswered else "")
-                    + "\n"
-                )
+        sio = s.get("socketio") or None
+        out.write(session_summary(s, sio, sio["packets"] if sio else ()))
     if events:
-        _print_events(sessions, out)
-
-
-def _print_events(sessions: list[dict[str, Any]], out: IO[str]) -> None:
-    out.write("\nSocket.IO events\n")
-    for s in sessions:
-        sio = s.get("socketio")
-        if not sio:
-            continue
-        out.write(f"  session {_safe(s['sid'], 40)}\n")
-        acks = {(x["nsp"], x["ack_id"], x["request_direction"]): x for x in sio.get("acks", [])}
-        for p in sio["packets"]:
-            arrow = "C->S" if p["direction"] == "c2s" else "S->C"
-            t = p["type"]
-            line = f"    {fmt_ts(p['ts'])[11:]}  #{p['frame']:<6} {arrow} {_safe(p['nsp'], 30):8} "
-            if t in ("EVENT", "BINARY_EVENT"):
-                line += f"{_safe(p['event'] or '', 40)} {_args(p['args'])}"
-                if p.get("ack_id") is not None:
-                    ack = acks.get((p["nsp"], p["ack_id"], p["direction"]))
-                    lat = ack.get("latency_ms") if ack else None
-                    line += f"  [ack {p['ack_id']}: " + (
-                        f"{lat:.2f} ms]" if lat is not None else "unanswered]"
-                    )
-            elif t in ("ACK", "BINARY_ACK"):
-                line += f"ack {p['ack_id']} {_args(p.get('data'))}"
-            else:
-                line += f"{t} {_args(p.get('data')) if p.get('data') is not None else ''}"
-            out.write(line.rstrip() + "\n")
+        out.write("\nSocket.IO events\n")
+        for s in sessions:
+            sio = s.get("socketio")
+            if sio:
+                out.writelines(session_event_lines(s, sio, sio["packets"]))

@@ -5,9 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import IO, Any
 
-from analyzer.model.analysis import Analysis
+from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.common import Anomaly
 
-__all__ = ["fmt_ts", "print_summary"]
+__all__ = [
+    "anomaly_counts",
+    "connection_row",
+    "connection_table",
+    "fmt_ts",
+    "print_summary",
+    "summary_head",
+]
 
 
 def fmt_ts(ts: float | None) -> str:
@@ -29,68 +37,80 @@ def _table(rows: list[list[str]], out: IO[str]) -> None:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
-def print_summary(a: Analysis, out: IO[str], messages: bool = False, events: bool = False) -> None:
+TABLE_HEAD = [
+    "#",
+    "client",
+    "server",
+    "handshake",
+    "RTT ms",
+    "pkts c>s/s>c",
+    "bytes c>s/s>c",
+    "end",
+    "app",
+    "anom",
+]
+
+
+def summary_head(a: Analysis, connections: int) -> str:
     c = a.capture
-    out.write(f"Capture   {c.path} ({c.format}, {', '.join(c.link_types) or 'no packets'})\n")
-    out.write(
+    out = [f"Capture   {c.path} ({c.format}, {', '.join(c.link_types) or 'no packets'})\n"]
+    out.append(
         f"Packets   {c.packets:,} ({c.bytes:,} bytes), {fmt_ts(c.first_ts)} .. {fmt_ts(c.last_ts)} UTC\n"
     )
     if not c.complete:
-        out.write(f"INCOMPLETE {c.error}\n")
+        out.append(f"INCOMPLETE {c.error}\n")
     st = a.layer_stats
-    out.write(
+    out.append(
         f"Layers    {st.get('tcp_packets', 0):,} TCP packets, {st.get('non_tcp', 0):,} non-TCP,"
-        f" {st.get('non_ip', 0):,} non-IP, {len(a.connections)} TCP connections\n\n"
+        f" {st.get('non_ip', 0):,} non-IP, {connections} TCP connections\n\n"
     )
-    rows = [
-        [
-            "#",
-            "client",
-            "server",
-            "handshake",
-            "RTT ms",
-            "pkts c>s/s>c",
-            "bytes c>s/s>c",
-            "end",
-            "app",
-            "anom",
-        ]
+    return "".join(out)
+
+
+def connection_row(rec: ConnectionRecord) -> list[str]:
+    """A connection's cells in the table, but the anomaly count (known at the end)."""
+    t = rec.tcp
+    hs = t["handshake"]
+    rtt = hs["rtt_ms"]
+    return [
+        str(rec.id),
+        _ep(rec.client),
+        _ep(rec.server),
+        "complete" if hs["complete"] else ("partial" if hs["syn_frame"] or hs["synack_frame"] else "none"),
+        f"{rtt:.3f}" if rtt is not None else "-",
+        f"{t['packets']['c2s']}/{t['packets']['s2c']}",
+        f"{t['payload_bytes']['c2s']}/{t['payload_bytes']['s2c']}",
+        t["end"],
+        rec.app_protocol,
     ]
+
+
+def connection_table(rows: list[tuple[int, list[str]]], anomalies: list[Anomaly], out: IO[str]) -> None:
+    """(id, cells) per connection, in id order, with each connection's anomaly count."""
     per_conn: dict[int, int] = {}
-    for an in a.anomalies:
+    for an in anomalies:
         if an.connection is not None:
             per_conn[an.connection] = per_conn.get(an.connection, 0) + 1
-    for rec in a.connections:
-        t = rec.tcp
-        hs = t["handshake"]
-        rtt = hs["rtt_ms"]
-        rows.append(
-            [
-                str(rec.id),
-                _ep(rec.client),
-                _ep(rec.server),
-                "complete"
-                if hs["complete"]
-                else ("partial" if hs["syn_frame"] or hs["synack_frame"] else "none"),
-                f"{rtt:.3f}" if rtt is not None else "-",
-                f"{t['packets']['c2s']}/{t['packets']['s2c']}",
-                f"{t['payload_bytes']['c2s']}/{t['payload_bytes']['s2c']}",
-                t["end"],
-                rec.app_protocol,
-                str(per_conn.get(rec.id, 0)),
-            ]
-        )
-    _table(rows, out)
-    _print_extras(a, out, messages, events)
-    if a.anomalies:
+    _table([TABLE_HEAD, *([*cells, str(per_conn.get(cid, 0))] for cid, cells in rows)], out)
+
+
+def anomaly_counts(anomalies: list[Anomaly], out: IO[str]) -> None:
+    if anomalies:
         counts: dict[tuple[str, str], int] = {}
-        for an in a.anomalies:
+        for an in anomalies:
             key = (an.severity.value, an.code)
             counts[key] = counts.get(key, 0) + 1
         out.write("\nAnomalies\n")
         order = {"error": 0, "warn": 1, "note": 2, "chat": 3}
         for (sev, code), n in sorted(counts.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
             out.write(f"  {sev:5}  {code:38} x{n}\n")
+
+
+def print_summary(a: Analysis, out: IO[str], messages: bool = False, events: bool = False) -> None:
+    out.write(summary_head(a, len(a.connections)))
+    connection_table([(rec.id, connection_row(rec)) for rec in a.connections], a.anomalies, out)
+    _print_extras(a, out, messages, events)
+    anomaly_counts(a.anomalies, out)
 
 
 def _print_extras(a: Analysis, out: IO[str], messages: bool, events: bool) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from analyzer.capture.pcapfile import Mark
-from analyzer.model.spill import JsonSpill, dumps
+from analyzer.model.spill import JsonSpill, dumps, iter_elements
 from webui.docutil import (
     WS_OPCODE_NAMES,
     _cut,
@@ -33,7 +33,7 @@ from webui.docutil import (
     ws_frame_summary,
     ws_message_summary,
 )
-from webui.recstore import LazyDocs, RecordStore, StoredList, dumps_with_stored, iter_elements
+from webui.recstore import LazyDocs, RecordStore, StoredList, dumps_with_stored
 from webui.rowtable import RowTable
 
 __all__ = ["Built", "ConnSummary", "IndexBuilder", "SessionSummary"]

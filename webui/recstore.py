@@ -15,13 +15,13 @@ import threading
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from analyzer.model.spill import dumps
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["LazyDocs", "RecordStore", "StoredList", "dumps_with_stored", "iter_elements", "json_pieces"]
+__all__ = ["LazyDocs", "RecordStore", "StoredList", "dumps_with_stored", "json_pieces"]
 
 _WRITE = 256 << 10  # bytes collected before one write
 _BLOCK = 64 << 10  # read unit of the block cache
@@ -297,55 +297,3 @@ def _holds_stored(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_holds_stored(v) for v in value)
     return False
-
-
-_SKIP = frozenset(", \t\r\n")
-
-
-def iter_elements(pieces: Iterable[str]) -> Iterator[tuple[str, Any]]:
-    """Split comma-separated JSON values arriving as text pieces (a JsonSpill's contents):
-    each value's text and its decoded value, one at a time, so a long list is never whole
-    in memory. Only the largest single value has to fit."""
-    decoder = json.JSONDecoder()
-    it = iter(pieces)
-    buf = ""
-    pos = 0
-    more = True
-
-    def refill(at_least: int) -> bool:
-        nonlocal buf, pos, more
-        parts = [buf[pos:]]
-        got = len(parts[0])
-        while more and got < at_least:
-            try:
-                piece = next(it)
-            except StopIteration:
-                more = False
-                break
-            parts.append(piece)
-            got += len(piece)
-        buf = "".join(parts)
-        pos = 0
-        return True
-
-    while True:
-        n = len(buf)
-        while pos < n and buf[pos] in _SKIP:
-            pos += 1
-        if pos >= n:
-            if not more:
-                return
-            refill(1)
-            continue
-        try:
-            value, end = decoder.raw_decode(buf, pos)
-        except json.JSONDecodeError:
-            if not more:
-                raise
-            refill(2 * (n - pos) + _CHUNK)  # the value goes on in the next pieces
-            continue
-        if end >= n and more and not isinstance(value, dict | list):
-            refill(2 * (n - pos) + _CHUNK)  # a number or literal may go on in the next piece
-            continue
-        yield buf[pos:end], value
-        pos = end

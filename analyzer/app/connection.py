@@ -308,6 +308,7 @@ class ConnectionApp:
                     ws.spilled_messages.add_json(message_json(msg))
                 else:
                     ws.messages.append(msg)
+                ws.message_counts[d.value] += 1
                 self.hub.on_ws_message(msg)
             elif isinstance(ev, ParserAnomaly):
                 frame = self._where(d, base + ev.offset, base + ev.offset + 1)[0]

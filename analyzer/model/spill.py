@@ -6,12 +6,12 @@ from __future__ import annotations
 import codecs
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["JsonSpill", "dumps"]
+__all__ = ["JsonSpill", "dumps", "iter_elements"]
 
 IN_MEMORY = 256 << 10  # characters held before they go to the file (and the size of each write)
 _READ = 1 << 20
@@ -145,3 +145,55 @@ class JsonSpill:
     def close(self) -> None:
         self._file.close()
         self._parts.clear()
+
+
+_SKIP = frozenset(", \t\r\n")
+
+
+def iter_elements(pieces: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """Split comma-separated JSON values arriving as text pieces (a JsonSpill's contents):
+    each value's text and its decoded value, one at a time, so a long list is never whole
+    in memory. Only the largest single value has to fit."""
+    decoder = json.JSONDecoder()
+    it = iter(pieces)
+    buf = ""
+    pos = 0
+    more = True
+
+    def refill(at_least: int) -> bool:
+        nonlocal buf, pos, more
+        parts = [buf[pos:]]
+        got = len(parts[0])
+        while more and got < at_least:
+            try:
+                piece = next(it)
+            except StopIteration:
+                more = False
+                break
+            parts.append(piece)
+            got += len(piece)
+        buf = "".join(parts)
+        pos = 0
+        return True
+
+    while True:
+        n = len(buf)
+        while pos < n and buf[pos] in _SKIP:
+            pos += 1
+        if pos >= n:
+            if not more:
+                return
+            refill(1)
+            continue
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError:
+            if not more:
+                raise
+            refill(2 * (n - pos) + _READ)  # the value goes on in the next pieces
+            continue
+        if end >= n and more and not isinstance(value, dict | list):
+            refill(2 * (n - pos) + _READ)  # a number or literal may go on in the next piece
+            continue
+        yield buf[pos:end], value
+        pos = end

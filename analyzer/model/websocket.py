@@ -111,6 +111,9 @@ class WebSocketRecord:
     url: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     frames_dropped: int = 0  # frames not kept because of Options.keep_frames
+    # complete messages per direction (not in the document: its `messages` list has them), for
+    # summaries of records whose messages went to disk
+    message_counts: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
     # Options.spill_records: frames and messages went to disk as JSON instead of the lists above
     spilled_frames: JsonSpill | None = None
     spilled_messages: JsonSpill | None = None

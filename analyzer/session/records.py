@@ -401,6 +401,15 @@ class EngineIOSession:
         return self.packets[0].ts if self.packets else None
 
     @property
+    def first_frame(self) -> int | None:
+        """Its first request (polling, or the WebSocket upgrade) or packet: the order the
+        analysis lists sessions in, which streamed sessions are put back into."""
+        frames = [r.request_frame for r in self.requests] + [w.request_frame for w in self.websockets]
+        if self.packets:
+            frames.append(self.packets[0].frame)
+        return min(frames, default=None)
+
+    @property
     def last_ts(self) -> float | None:
         return self.packets[-1].ts if self.packets else None
 

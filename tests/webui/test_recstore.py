@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.model.spill import JsonSpill, dumps
+from analyzer.model.spill import JsonSpill, dumps, iter_elements
 from webui import recstore
-from webui.recstore import RecordStore, StoredList, iter_elements, json_pieces
+from webui.recstore import RecordStore, StoredList, json_pieces
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=40),

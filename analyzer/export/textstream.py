@@ -1,0 +1,146 @@
+"""Write the text summary while the capture is read (`socketscope analyze CAPTURE`).
+
+The summary lists connections in id order and sessions in the order of their first frame,
+but the pipeline hands them over as they end. Each one's lines are made when it is handed
+over and wait, encoded, in an unnamed temporary file; only the connection table's cells stay
+in memory. So the summary of any capture costs about the memory of its open connections,
+like `--format json` (analyzer/export/jsonstream.py); `--messages` and `--events` read the
+messages and Socket.IO packets back from the files the pipeline spilled them to, one at a time.
+The output is the one `print_summary` writes from a whole Analysis (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from analyzer.cli_app import ws_message_lines, ws_section
+from analyzer.cli_sessions import session_event_lines, session_summary
+from analyzer.cli_text import anomaly_counts, connection_row, connection_table, summary_head
+from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.spill import JsonSpill, iter_elements
+from analyzer.model.tempfile_fd import AppendFile
+from analyzer.model.websocket import message_dict
+
+__all__ = ["StreamingTextSummary"]
+
+_WRITE = 256 << 10
+
+
+class _Blocks:
+    """Text blocks by sort key, on disk until they are written out in key order."""
+
+    def __init__(self) -> None:
+        self._file = AppendFile()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._index: list[tuple[Any, int, int, int]] = []  # (key, arrival, offset, length)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, key: Any, lines: Iterable[str]) -> None:
+        start = self._file.size + self._pending_size
+        for line in lines:
+            data = line.encode("utf-8", "surrogatepass")  # back as it was (see write_to)
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size >= _WRITE:
+                self._flush()
+        end = self._file.size + self._pending_size
+        self._index.append((key, len(self._index), start, end - start))
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._file.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+
+    def write_to(self, out: IO[str]) -> None:
+        self._flush()
+        for _key, _n, offset, length in sorted(self._index, key=lambda e: (e[0], e[1])):
+            decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")  # reads may cut a character
+            for at in range(offset, offset + length, 1 << 20):
+                out.write(decoder.decode(self._file.pread(min(1 << 20, offset + length - at), at)))
+            out.write(decoder.decode(b"", final=True))
+        self._file.close()
+
+
+def _values(spill: JsonSpill) -> Iterator[Any]:
+    return (value for _, value in iter_elements(spill.pieces()))
+
+
+def _session_key(s: Any) -> tuple[int, int]:
+    first = s.first_frame
+    return (0, first) if first is not None else (1, 0)
+
+
+class StreamingTextSummary:
+    def __init__(self, out: IO[str], messages: bool = False, events: bool = False) -> None:
+        """`out` is written at `finish` only (opened with errors="backslashreplace", as for JSON)."""
+        self.out = out
+        self.messages = messages
+        self.events = events
+        self._rows: list[tuple[int, list[str]]] = []
+        self._ws = _Blocks()
+        self._ws_messages = _Blocks()
+        self._sessions = _Blocks()
+        self._session_events = _Blocks()
+
+    def connection(self, rec: ConnectionRecord) -> None:
+        self._rows.append((rec.id, connection_row(rec)))
+        ws = rec.websocket
+        if ws is None:
+            return
+        self._ws.add(rec.id, [ws_section(rec)])
+        spill = ws.spilled_messages
+        if self.messages:
+            messages = _values(spill) if spill is not None else map(message_dict, ws.messages)
+            self._ws_messages.add(rec.id, ws_message_lines(rec, messages))
+        for s in (ws.spilled_frames, spill):
+            if s is not None:
+                s.close()
+
+    def session(self, s: Any) -> None:
+        key = _session_key(s)
+        head = {**s.head_dict(), **s.tail_dict()}
+        sio = s.socketio
+        sio_fields = {**sio.head_dict(), **sio.tail_dict()} if sio is not None else None
+
+        def packets() -> Iterator[dict[str, Any]]:
+            if sio is None:
+                return iter(())
+            if sio.spilled_packets is not None:
+                return _values(sio.spilled_packets)
+            return (q.to_dict() for q in sio.packets)
+
+        self._sessions.add(key, [session_summary(head, sio_fields, packets())])
+        if self.events and sio_fields:
+            self._session_events.add(key, session_event_lines(head, sio_fields, packets()))
+        for spill in (s.spilled_packets, sio.spilled_packets if sio is not None else None):
+            if spill is not None:
+                spill.close()
+
+    def finish(self, a: Analysis) -> None:
+        out = self.out
+        for rec in a.connections:  # retained ones, if the pipeline kept any
+            self.connection(rec)
+        for s in a.engineio_sessions:
+            self.session(s)
+        out.write(summary_head(a, len(self._rows)))
+        self._rows.sort(key=lambda r: r[0])
+        connection_table(self._rows, a.anomalies, out)
+        if len(self._ws):
+            out.write("\nWebSocket connections\n")
+            self._ws.write_to(out)
+            if self.messages:
+                out.write("\nWebSocket messages\n")
+                self._ws_messages.write_to(out)
+        if len(self._sessions):
+            out.write("\nEngine.IO / Socket.IO sessions\n")
+            self._sessions.write_to(out)
+            if self.events:
+                out.write("\nSocket.IO events\n")
+                self._session_events.write_to(out)
+        anomaly_counts(a.anomalies, out)

@@ -1,0 +1,85 @@
+"""The text summary written while the capture is read (analyzer/export/textstream.py) is the
+one print_summary writes from the whole Analysis in memory, with and without --messages and
+--events, on every bundled and shared capture; and it keeps little in memory."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from analyzer.api import analyze_file, analyze_reader
+from analyzer.capture.pcapfile import open_capture
+from analyzer.cli_text import print_summary
+from analyzer.export.textstream import StreamingTextSummary
+from analyzer.pipeline import Options
+from tests.conftest import bundled_captures, corpus_captures, corpus_id
+from tests.tcp.test_streaming import replicated
+
+CAPTURES = bundled_captures() + corpus_captures()
+
+
+def _streamed(path: str, messages: bool, events: bool) -> str:
+    out = io.StringIO()
+    writer = StreamingTextSummary(out, messages=messages, events=events)
+    analysis = analyze_reader(
+        open_capture(path),
+        Options(retain_connections=False, spill_records=True),
+        on_connection=writer.connection,
+        on_session=writer.session,
+    )
+    writer.finish(analysis)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: corpus_id(p) if "corpus" in str(p) else p.name)
+def test_streamed_summary_equals_the_in_memory_one(cap: Path) -> None:
+    analysis = analyze_file(str(cap))
+    for messages, events in ((False, False), (True, True)):
+        want = io.StringIO()
+        print_summary(analysis, want, messages=messages, events=events)
+        assert _streamed(str(cap), messages, events) == want.getvalue(), (messages, events)
+
+
+def test_retained_records_are_summarised_too() -> None:
+    """finish() takes what the pipeline kept (Options.retain_connections) as well."""
+    cap = str(bundled_captures()[0])
+    out = io.StringIO()
+    writer = StreamingTextSummary(out, messages=True, events=True)
+    writer.finish(analyze_file(cap))
+    want = io.StringIO()
+    print_summary(analyze_file(cap), want, messages=True, events=True)
+    assert out.getvalue() == want.getvalue()
+
+
+def test_memory_does_not_follow_the_traffic() -> None:
+    """160 copies of a capture, each with its own connections and sessions: what the streamed
+    summary holds at the end of the reading is a small part of what the Analysis held in memory
+    takes (the table's cells and the anomalies stay; messages and packets do not)."""
+    from analyzer.model.analysis import CaptureInfo
+    from analyzer.pipeline import Pipeline
+
+    packets = replicated(160, spacing=600.0)
+
+    def held(streamed: bool) -> int:
+        writer = StreamingTextSummary(io.StringIO(), messages=True, events=True)
+        pipe = Pipeline(
+            CaptureInfo("x", "pcap"),
+            Options(retain_connections=not streamed, spill_records=streamed),
+            writer.connection if streamed else None,
+            writer.session if streamed else None,
+        )
+        tracemalloc.start()
+        try:
+            pipe.feed_all(packets)
+            analysis = pipe.finish()
+            size = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        writer.finish(analysis)
+        return size
+
+    streamed, whole = held(True), held(False)
+    assert streamed * 4 < whole, (streamed, whole)
