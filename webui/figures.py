@@ -638,9 +638,28 @@ def _fig(
     return {"data": data, "layout": layout}
 
 
-def _histogram(title: str, values: list[float], colour: str) -> dict[str, Any]:
-    trace = {"type": "histogram", "x": values, "nbinsx": 60, "marker": {"color": colour}}
-    return _fig(title, [trace], "ms", "count")
+def _bars(
+    title: str, many_title: str, items: list[tuple[str, float, str]], xtitle: str, colour: str
+) -> dict[str, Any]:
+    """A bar per (x, ms, hover text) item; beyond MAX_BARS, one bar per item no longer reads:
+    a histogram of the values does."""
+    if len(items) > MAX_BARS:
+        trace = {
+            "type": "histogram",
+            "x": [ms for _, ms, _ in items],
+            "nbinsx": 60,
+            "marker": {"color": colour},
+        }
+        return _fig(many_title, [trace], "ms", "count")
+    bars = {
+        "type": "bar",
+        "x": [x for x, _, _ in items],
+        "y": [ms for _, ms, _ in items],
+        "text": [esc(text) for _, _, text in items],
+        "hoverinfo": "text+y",
+        "marker": {"color": colour},
+    }
+    return _fig(title, [bars], xtitle, "ms", category=True)
 
 
 def _few_traces(traces: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -668,49 +687,21 @@ def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
     t = latency_tables(ix)
     hs = [h for h in t["tcp_handshake"] if h["ms"] is not None]
     figs: dict[str, dict[str, Any]] = {}
-    if len(hs) > MAX_BARS:  # one bar per connection no longer reads: their distribution does
-        figs["tcp_handshake"] = _histogram(
-            f"TCP handshake RTT of {len(hs):,} connections (SYN \u2192 ACK)", [h["ms"] for h in hs], "#7f7f7f"
-        )
-    else:
-        figs["tcp_handshake"] = _fig(
-            "TCP handshake RTT per connection (SYN \u2192 ACK)",
-            [
-                {
-                    "type": "bar",
-                    "x": [f"#{h['connection']}" for h in hs],
-                    "y": [h["ms"] for h in hs],
-                    "text": [esc(h["label"]) for h in hs],
-                    "hoverinfo": "text+y",
-                    "marker": {"color": "#7f7f7f"},
-                }
-            ],
-            "connection",
-            "ms",
-            category=True,
-        )
+    figs["tcp_handshake"] = _bars(
+        "TCP handshake RTT per connection (SYN \u2192 ACK)",
+        f"TCP handshake RTT of {len(hs):,} connections (SYN \u2192 ACK)",
+        [(f"#{h['connection']}", h["ms"], h["label"]) for h in hs],
+        "connection",
+        "#7f7f7f",
+    )
     ups = t["upgrades"]
-    if len(ups) > MAX_BARS:
-        figs["upgrades"] = _histogram(
-            f"Upgrade latency of {len(ups):,} upgrades", [u["ms"] for u in ups], "#2ca02c"
-        )
-    else:
-        figs["upgrades"] = _fig(
-            "Upgrade latency",
-            [
-                {
-                    "type": "bar",
-                    "x": [esc(u["label"]) for u in ups],
-                    "y": [u["ms"] for u in ups],
-                    "text": [esc(u["what"]) for u in ups],
-                    "hoverinfo": "text+y",
-                    "marker": {"color": "#2ca02c"},
-                }
-            ],
-            "",
-            "ms",
-            category=True,
-        )
+    figs["upgrades"] = _bars(
+        "Upgrade latency",
+        f"Upgrade latency of {len(ups):,} upgrades",
+        [(esc(u["label"]), u["ms"], u["what"]) for u in ups],
+        "",
+        "#2ca02c",
+    )
     pings: dict[str, dict[str, Any]] = {}
     for p in t["ws_ping"]:
         key = f"TCP #{p['connection']} ping {p['direction']}"

@@ -93,8 +93,9 @@ class RecordStore:
     def get(self, n: int) -> Any:
         return json.loads(self.raw(n))
 
-    def iter_raw(self, start: int, stop: int) -> Iterator[bytes]:
-        """Records start..stop-1, read in large sequential pieces."""
+    def _chunks(self, start: int, stop: int) -> Iterator[tuple[int, int, int, bytes]]:
+        """Records start..stop-1 in large sequential reads: (first, end, offset, bytes) each, the
+        bytes holding records first..end-1 and starting at file offset `offset`."""
         ends = self._ends
         i = start
         while i < stop:
@@ -102,10 +103,15 @@ class RecordStore:
             j = i + 1
             while j < stop and ends[j + 1] - lo <= _CHUNK:
                 j += 1
-            data = self._read(ends[j] - lo, lo)
+            yield i, j, lo, self._read(ends[j] - lo, lo)
+            i = j
+
+    def iter_raw(self, start: int, stop: int) -> Iterator[bytes]:
+        """Records start..stop-1, read in large sequential pieces."""
+        ends = self._ends
+        for i, j, lo, data in self._chunks(start, stop):
             for k in range(i, j):
                 yield data[ends[k] - lo : ends[k + 1] - lo]
-            i = j
 
     def scan(self, needle: bytes) -> bytearray:
         """Per record, 1 where the record may hold `needle` ignoring ASCII case: its bytes,
@@ -113,13 +119,7 @@ class RecordStore:
         this scan). Reads the file in large pieces; `needle` must be lowercase ASCII."""
         flags = bytearray(len(self))
         ends = self._ends
-        i, n = 0, len(self)
-        while i < n:
-            lo = ends[i]
-            j = i + 1
-            while j < n and ends[j + 1] - lo <= _CHUNK:
-                j += 1
-            data = self._read(ends[j] - lo, lo)
+        for i, j, lo, data in self._chunks(0, len(self)):
             if not data.isascii():
                 for k in range(i, j):
                     if not data[ends[k] - lo : ends[k + 1] - lo].isascii():
@@ -130,7 +130,6 @@ class RecordStore:
                 k = bisect_right(ends, lo + at) - 1
                 flags[k] = 1
                 at = low.find(needle, ends[k + 1] - lo)  # the next record
-            i = j
         return flags
 
     def close(self) -> None:
