@@ -261,12 +261,12 @@ def json_pieces(value: Any) -> Iterator[str]:
         for i, raw in enumerate(value.raw_items()):
             yield ("," if i else "") + raw.decode("utf-8")
         yield "]"
-    elif isinstance(value, LazyDocs):
+    elif isinstance(value, LazyDocs) or (isinstance(value, list | tuple) and any(map(_holds_stored, value))):
         yield "["
-        for i, d in enumerate(value):
+        for i, v in enumerate(value):
             if i:
                 yield ","
-            yield from json_pieces(d)
+            yield from json_pieces(v)
         yield "]"
     elif isinstance(value, dict):
         if not any(_holds_stored(v) for v in value.values()):
@@ -277,13 +277,6 @@ def json_pieces(value: Any) -> Iterator[str]:
             yield ("," if i else "") + dumps(str(k)) + ":"
             yield from json_pieces(v)
         yield "}"
-    elif isinstance(value, list | tuple) and any(_holds_stored(v) for v in value):
-        yield "["
-        for i, v in enumerate(value):
-            if i:
-                yield ","
-            yield from json_pieces(v)
-        yield "]"
     else:
         yield dumps(value)
 
