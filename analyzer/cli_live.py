@@ -11,6 +11,7 @@ import contextlib
 import json
 import signal
 import sys
+import tempfile
 import threading
 from typing import Any
 
@@ -64,7 +65,8 @@ def add_live_parser(sub: Any) -> None:
 def run_live(args: argparse.Namespace) -> int:
     from analyzer.capture.live import LiveCapture, LiveError
     from analyzer.cli import EXIT_OK, EXIT_USAGE, _decode_as
-    from analyzer.cli_text import print_summary
+    from analyzer.export.jsonstream import StreamingJsonWriter
+    from analyzer.export.textstream import StreamingTextSummary
     from analyzer.live_printer import LivePrinter
     from analyzer.model.analysis import CaptureInfo, ConnectionRecord
     from analyzer.pipeline import Options, Pipeline
@@ -77,14 +79,27 @@ def run_live(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = sys.stdout
     printer = LivePrinter(out, args.format, payloads=not args.no_payloads)
-    options = Options(decode_as=_decode_as(args.decode_as), observer=printer)
+    # the final summary or document is made as connections and sessions end (a long capture
+    # costs the memory of its open connections): text in a StreamingTextSummary, the JSON
+    # document in a temporary file, copied out at the end
+    options = Options(
+        decode_as=_decode_as(args.decode_as), observer=printer, retain_connections=False, spill_records=True
+    )
     info = CaptureInfo(path=f"live:{args.interface}", format="live")
+    document = None
+    final: StreamingTextSummary | StreamingJsonWriter
+    if args.format == "jsonl":
+        document = tempfile.TemporaryFile("w+", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        final = StreamingJsonWriter(document)
+    else:
+        final = StreamingTextSummary(out, messages=args.messages, events=args.events)
     pipe: Pipeline
 
     def closed(rec: ConnectionRecord) -> None:
         printer.connection_closed(rec, pipe.anomalies)
+        final.connection(rec)
 
-    pipe = Pipeline(info, options, closed)
+    pipe = Pipeline(info, options, closed, final.session)
     capture = LiveCapture(
         args.interface,
         args.filter,
@@ -119,12 +134,18 @@ def run_live(args: argparse.Namespace) -> int:
     analysis = pipe.finish()  # also reports the connections still open (printer.connection_closed)
     printer.capture_stats(stats.to_dict(), args.interface)
     try:
-        if args.format == "jsonl":
-            doc = {"type": "analysis", "live": stats.to_dict(), "analysis": analysis.to_dict()}
-            out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+        if document is not None:
+            final.finish(analysis)
+            live = json.dumps(stats.to_dict(), ensure_ascii=False, default=str)
+            out.write('{"type": "analysis", "live": ' + live + ', "analysis": ')
+            document.seek(0)
+            for block in iter(lambda: document.read(1 << 20), ""):
+                out.write(block.rstrip("\n"))  # the document's own last line end
+            out.write("}\n")
+            document.close()
         else:
             out.write("\n")
-            print_summary(analysis, out, messages=args.messages, events=args.events)
+            final.finish(analysis)
         out.flush()
     except BrokenPipeError:
         pass

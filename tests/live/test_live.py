@@ -45,7 +45,9 @@ def test_burst_keeps_what_tcpdump_keeps(tmp_path: Path) -> None:
     """2 MiB in 64 KiB writes: same packets as a tcpdump running at the same time, none cut."""
     port = free_port()
     ours, ref = tmp_path / "live.pcapng", tmp_path / "tcpdump.pcap"
-    for _attempt in range(2):  # a reference tcpdump that itself drops under load gets one more try
+    # a reference tcpdump that itself drops under load gets another try, and so does a burst the
+    # kernel happened to send in segments under 64 KiB (nothing then to show they are kept whole)
+    for _attempt in range(3):
         # the reference: tcpdump with a big buffer; --immediate-mode, or SIGINT loses the packets of the
         # TPACKET_V3 block that had not timed out yet (seen here: the last 5 of 66, with "0 dropped")
         ref_cmd = ["tcpdump", "-i", "lo", "-s", "0", "-B", "65536", "--immediate-mode", "-U", "-w", str(ref)]
@@ -58,7 +60,7 @@ def test_burst_keeps_what_tcpdump_keeps(tmp_path: Path) -> None:
                 assert proc.interrupt() == 0, proc.stderr
         finally:
             tcpdump.interrupt(20)
-        if _dropped(tcpdump.stderr) == 0:
+        if _dropped(tcpdump.stderr) == 0 and max(len(p.data) for p in open_capture(str(ref))) > 65535:
             break
         port = free_port()
     assert _dropped(tcpdump.stderr) == 0, tcpdump.stderr
