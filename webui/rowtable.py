@@ -1,4 +1,4 @@
-"""The rows of the web views as columns: about 150 bytes per row in memory, the summaries on disk.
+"""The rows of the web views as columns: about 130 bytes per row in memory, the summaries on disk.
 
 A capture of half a gigabyte has a few hundred thousand rows; as Python objects they took
 ~450 bytes each, plus the document they pointed into. Here each field is an `array` column
@@ -84,8 +84,13 @@ class _Interned:
         return None if n < 0 else self.values[n]
 
 
+_LIMIT = 1 << 63
+
+
 def _opt(v: int | None) -> int:
-    return -1 if v is None else v
+    """-1 for None, and for what no column can hold: a document's numbers come from captured
+    data (a msgpack Socket.IO id is any 64-bit integer), never trusted to fit."""
+    return v if v is not None and 0 <= v < _LIMIT else -1
 
 
 class RowTable(Sequence[Row]):
@@ -95,19 +100,19 @@ class RowTable(Sequence[Row]):
     def __init__(self) -> None:
         self.ts = array("d")
         self.layer = bytearray()
-        self.kind = array("l")
+        self.kind = array("i")
         self.direction = bytearray()
         self.frame = array("q")
         self.connection = array("q")
-        self.session = array("q")
-        self.nsp = array("l")
-        self.event = array("l")
+        self.session = array("i")
+        self.nsp = array("i")
+        self.event = array("i")
         self.length = array("q")
         self.ack_id = array("q")
         self.src_kind = bytearray()
-        self.src_a = array("q")
-        self.src_b = array("q")
-        self.summary_no = array("q")
+        self.src_a = array("i")
+        self.src_b = array("i")
+        self.summary_no = array("i")
         self.pk_start = array("q", [0])  # packets of row i: pk[pk_start[i]:pk_start[i + 1]]
         self.pk = array("q")
         self.kinds = _Interned()
@@ -148,7 +153,7 @@ class RowTable(Sequence[Row]):
         self.src_a.append(src[1])
         self.src_b.append(src[2])
         self.summary_no.append(self.summaries.add(summary))
-        self.pk.extend(packets)
+        self.pk.extend(p for p in packets if 0 <= p < _LIMIT)
         self.pk_start.append(len(self.pk))
 
     def __len__(self) -> int:
