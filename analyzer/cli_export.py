@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from analyzer.export.select import Selected
-    from analyzer.model.analysis import Analysis
+    from analyzer.export.select import Selected, Selection
 
 __all__ = ["add_export_parser", "run_export"]
 
@@ -113,7 +112,7 @@ def _binary_out(path: str) -> Iterator[IO[bytes]]:
 def run_export(args: argparse.Namespace) -> int:
     from analyzer.api import analyze_reader
     from analyzer.capture.pcapfile import CaptureError, open_capture
-    from analyzer.export.select import Selected, Selection, default_layer
+    from analyzer.export.select import Selected, Selection
     from analyzer.pipeline import Options
 
     fmt: str = args.format
@@ -135,15 +134,16 @@ def run_export(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         _err(args.capture, str(exc))
         return EXIT_NOT_CAPTURE
-    analysis = analyze_reader(reader, Options(decode_as=decode_as))
     selection = Selection.of(args.connection, args.sid, args.namespace, args.event)
+    if fmt == "jsonl":
+        return _export_jsonl(args, reader, selection, decode_as)
+    analysis = analyze_reader(reader, Options(decode_as=decode_as))
     selected = Selected(analysis, selection)
-    _warn_unknown(args, analysis, selected)
+    _warn_unknown(args, {c.id for c in analysis.connections}, {s.sid for s in analysis.engineio_sessions})
+    if not selection.everything and not selected.connections:
+        _err(args.capture, "warning: the selection matches nothing; the export is empty")
     try:
-        if fmt == "jsonl":
-            layer = args.layer or default_layer(selected)
-            _write_jsonl(selected, layer, args.output)
-        elif fmt == "csv":
+        if fmt == "csv":
             from analyzer.export.csvout import write_csv
 
             write_csv(selected, args.output, raw=args.csv_raw)
@@ -165,11 +165,30 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_jsonl(selected: Selected, layer: str, output: str) -> None:
-    from analyzer.export.jsonl import write_jsonl
+def _export_jsonl(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
+    """JSON Lines are made while the capture is read (analyzer/export/jsonl_stream.py)."""
+    from analyzer.api import analyze_reader
+    from analyzer.export.jsonl_stream import StreamingJsonl
+    from analyzer.pipeline import Options
 
-    with _text_out(output) as out:
-        write_jsonl(selected, layer, out)
+    writer = StreamingJsonl(selection, args.layer)
+    options = Options(decode_as=decode_as, retain_connections=False, spill_records=True)
+    analysis = analyze_reader(reader, options, on_connection=writer.connection, on_session=writer.session)
+    try:
+        with _text_out(args.output) as out:
+            writer.finish(analysis, out)
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        print(f"socketscope: export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _warn_unknown(args, writer.connection_ids, writer.sids)
+    if not selection.everything and not writer.selected_connections:
+        _err(args.capture, "warning: the selection matches nothing; the export is empty")
+    if analysis.capture.error:
+        _err(args.capture, analysis.capture.error)
+        return EXIT_DAMAGED
+    return EXIT_OK
 
 
 def _write_har(selected: Selected, capture: str, output: str) -> None:
@@ -180,14 +199,10 @@ def _write_har(selected: Selected, capture: str, output: str) -> None:
         write_har(selected, out, times, comment=f"socketscope export of {capture}")
 
 
-def _warn_unknown(args: argparse.Namespace, analysis: Analysis, selected: Selected) -> None:
-    ids = {c.id for c in analysis.connections}
+def _warn_unknown(args: argparse.Namespace, ids: set[int], sids: set[str]) -> None:
     for cid in args.connection:
         if cid not in ids:
             _err(args.capture, f"warning: no TCP connection {cid}")
-    sids = {s.sid for s in analysis.engineio_sessions}
     for sid in args.sid:
         if sid not in sids:
             _err(args.capture, f"warning: no Engine.IO session {sid!r}")
-    if not selected.selection.everything and not selected.connections:
-        _err(args.capture, "warning: the selection matches nothing; the export is empty")

@@ -15,9 +15,19 @@ from typing import IO, Any
 
 from analyzer.export.select import Selected
 from analyzer.model.records import WsMessageRecord
-from analyzer.session.records import EioPacketRecord, EngineIOSession, SioPacketRecord
+from analyzer.model.websocket import message_dict
+from analyzer.session.records import EngineIOSession
 
-__all__ = ["LAYERS", "iter_records", "json_line", "safe_text", "write_jsonl"]
+__all__ = [
+    "LAYERS",
+    "eio_record",
+    "iter_records",
+    "json_line",
+    "safe_text",
+    "sio_record",
+    "write_jsonl",
+    "ws_record",
+]
 
 LAYERS = ("websocket", "engineio", "socketio")
 
@@ -50,16 +60,30 @@ def json_line(record: dict[str, Any]) -> str:
     return text + "\n"
 
 
-def _ws_data(m: WsMessageRecord) -> tuple[Any, bool]:
-    """A WebSocket message's content: text as a string, binary (or text that is not UTF-8) as $hex."""
-    if m.opcode == "text":
-        try:
-            return m.data.decode("utf-8"), False
-        except UnicodeDecodeError:
-            if m.truncated:  # cut at the display bound, maybe inside a character (RFC 3629 §3)
-                return m.data.decode("utf-8", "ignore"), False
-            return {"$hex": m.data.hex()}, True
-    return {"$hex": m.data.hex()}, False
+def ws_record(sid: str | None, cid: int, m: dict[str, Any]) -> dict[str, Any]:
+    """A WebSocket message (as in the analysis document) as a JSON Lines record: text as a
+    string, binary (or text that is not UTF-8) as $hex."""
+    text = m.get("text")
+    bad_utf8 = m["opcode"] == "text" and text is None
+    data: Any = text if m["opcode"] == "text" and text is not None else {"$hex": m.get("data_hex") or ""}
+    rec: dict[str, Any] = {
+        "layer": "websocket",
+        "sid": sid,
+        "connection": cid,
+        "direction": m["direction"],
+        "ts": m["ts"],
+        "frame": m["frame"],
+        "packets": m["packets"],
+        "opcode": m["opcode"],
+        "compressed": m["compressed"],
+        "frames": m["frames"],
+        "length": m["length"],
+        "truncated": m["truncated"],
+        "data": data,
+    }
+    if bad_utf8:
+        rec["invalid_utf8"] = True
+    return rec
 
 
 def _ws_records(selected: Selected) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -75,62 +99,43 @@ def _ws_conn_records(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     sid = selected.sid_of_connection(cid)
     for m in messages:
-        data, bad_utf8 = _ws_data(m)
-        rec: dict[str, Any] = {
-            "layer": "websocket",
-            "sid": sid,
-            "connection": cid,
-            "direction": m.direction.value,
-            "ts": m.ts,
-            "frame": m.frame,
-            "packets": list(m.frames),
-            "opcode": m.opcode,
-            "compressed": m.compressed,
-            "frames": m.nframes,
-            "length": m.length,
-            "truncated": m.truncated,
-            "data": data,
-        }
-        if bad_utf8:
-            rec["invalid_utf8"] = True
-        yield m.frame, rec
+        yield m.frame, ws_record(sid, cid, message_dict(m))
 
 
-def eio_record(sid: str, p: EioPacketRecord) -> dict[str, Any]:
-    pk = p.packet
-    data: Any = {"$hex": pk.data.hex()} if isinstance(pk.data, bytes) else (pk.data or None)
+def eio_record(sid: str, d: dict[str, Any]) -> dict[str, Any]:
+    """An Engine.IO packet (as in the analysis document) as a JSON Lines record."""
     rec: dict[str, Any] = {
         "layer": "engineio",
         "sid": sid,
-        "connection": p.connection,
-        "direction": p.direction.value,
-        "ts": p.ts,
-        "frame": p.frame,
-        "packets": [p.frame],
-        "transport": p.transport,
-        "type": pk.type.wire_name,
-        "binary": pk.binary,
-        "size": p.size,
-        "data": data,
+        "connection": d["connection"],
+        "direction": d["direction"],
+        "ts": d["ts"],
+        "frame": d["frame"],
+        "packets": [d["frame"]],
+        "transport": d["transport"],
+        "type": d["type"],
+        "binary": d["binary"],
+        "size": d["size"],
+        "data": {"$hex": d["data_hex"]} if d.get("data_hex") is not None else d["data"],
     }
-    if pk.b64:
+    if d.get("b64"):
         rec["b64"] = True
-    if p.truncated:
+    if d.get("truncated"):
         rec["truncated"] = True
     return rec
 
 
-def sio_record(sid: str, p: SioPacketRecord) -> dict[str, Any]:
-    d = p.to_dict()  # the analysis document's form: args/data with {"$hex"} in place
+def sio_record(sid: str, d: dict[str, Any]) -> dict[str, Any]:
+    """A Socket.IO packet (as in the analysis document: args/data with {"$hex"} in place)."""
     rec: dict[str, Any] = {
         "layer": "socketio",
         "sid": sid,
-        "connection": p.connection,
+        "connection": d["connection"],
         "direction": d["direction"],
-        "ts": p.ts,
-        "frame": p.frame,
-        "packets": list(p.frames) or [p.frame],
-        "transport": p.transport,
+        "ts": d["ts"],
+        "frame": d["frame"],
+        "packets": d["frames"] or [d["frame"]],
+        "transport": d["transport"],
         "type": d["type"],
         "nsp": d["nsp"],
         "ack_id": d["ack_id"],
@@ -138,7 +143,7 @@ def sio_record(sid: str, p: SioPacketRecord) -> dict[str, Any]:
         "args": d["args"],
         "data": d["data"],
         "attachments": d["attachments"],
-        "complete": p.complete,
+        "complete": d.get("complete", True),
     }
     if "query" in d:
         rec["query"] = d["query"]
@@ -148,11 +153,11 @@ def sio_record(sid: str, p: SioPacketRecord) -> dict[str, Any]:
 def _session_records(selected: Selected, layer: str) -> Iterator[tuple[int, dict[str, Any]]]:
     def eio(s: EngineIOSession) -> Iterator[tuple[int, dict[str, Any]]]:
         for p in selected.eio_packets(s):
-            yield p.frame, eio_record(s.sid, p)
+            yield p.frame, eio_record(s.sid, p.to_dict())
 
     def sio(s: EngineIOSession) -> Iterator[tuple[int, dict[str, Any]]]:
         for p in selected.sio_packets(s):
-            yield p.frame, sio_record(s.sid, p)
+            yield p.frame, sio_record(s.sid, p.to_dict())
 
     make = eio if layer == "engineio" else sio
     return heapq.merge(*(make(s) for s in selected.sessions), key=lambda r: r[0])

@@ -1,0 +1,68 @@
+"""JSON Lines made while the capture is read (analyzer/export/jsonl_stream.py) are the lines
+write_jsonl makes from the whole Analysis, for every layer and kind of selection, on every
+bundled and shared capture."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from analyzer.api import analyze_file, analyze_reader
+from analyzer.capture.pcapfile import open_capture
+from analyzer.export.jsonl import write_jsonl
+from analyzer.export.jsonl_stream import StreamingJsonl
+from analyzer.export.select import Selected, Selection, default_layer
+from analyzer.pipeline import Options
+from tests.conftest import bundled_captures, corpus_captures, corpus_id
+
+CAPTURES = bundled_captures() + corpus_captures()
+
+
+def _streamed(path: str, selection: Selection, layer: str | None) -> str:
+    writer = StreamingJsonl(selection, layer)
+    analysis = analyze_reader(
+        open_capture(path),
+        Options(retain_connections=False, spill_records=True),
+        on_connection=writer.connection,
+        on_session=writer.session,
+    )
+    out = io.StringIO()
+    writer.finish(analysis, out)
+    return out.getvalue()
+
+
+def _selections(path: str) -> list[Selection]:
+    a = analyze_file(path)
+    out = [Selection()]
+    ws = [c.id for c in a.connections if c.websocket is not None]
+    if ws:
+        out.append(Selection.of(connections=[ws[-1]]))
+    if a.engineio_sessions:
+        s = a.engineio_sessions[-1]
+        out.append(Selection.of(sids=[s.sid]))
+        out.append(Selection.of(sids=[s.sid], connections=s.connections[-1:]))
+        events = [p.packet.event for p in (s.socketio.packets if s.socketio else ()) if p.packet.event]
+        if events:
+            out.append(Selection.of(events=[events[0]]))
+            out.append(Selection.of(namespaces=["/"], events=[events[-1]]))
+    out.append(Selection.of(sids=["no-such-sid"]))
+    return out
+
+
+@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: corpus_id(p) if "corpus" in str(p) else p.name)
+def test_streamed_lines_equal_the_in_memory_ones(cap: Path) -> None:
+    analysis = analyze_file(str(cap))
+    lines = 0
+    for selection in _selections(str(cap)):
+        selected = Selected(analysis, selection)
+        for layer in (None, "websocket", "engineio", "socketio"):
+            want = io.StringIO()
+            write_jsonl(selected, layer or default_layer(selected), want)
+            assert _streamed(str(cap), selection, layer) == want.getvalue(), (selection, layer)
+            lines += want.getvalue().count("\n")
+    has_messages = analysis.engineio_sessions or any(
+        c.websocket and c.websocket.messages for c in analysis.connections
+    )
+    assert lines > 0 or not has_messages
