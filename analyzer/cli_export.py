@@ -135,8 +135,8 @@ def run_export(args: argparse.Namespace) -> int:
         _err(args.capture, str(exc))
         return EXIT_NOT_CAPTURE
     selection = Selection.of(args.connection, args.sid, args.namespace, args.event)
-    if fmt == "jsonl":
-        return _export_jsonl(args, reader, selection, decode_as)
+    if fmt in ("jsonl", "pcap"):
+        return _export_streamed(args, reader, selection, decode_as)
     analysis = analyze_reader(reader, Options(decode_as=decode_as))
     selected = Selected(analysis, selection)
     _warn_unknown(args, {c.id for c in analysis.connections}, {s.sid for s in analysis.engineio_sessions})
@@ -147,13 +147,8 @@ def run_export(args: argparse.Namespace) -> int:
             from analyzer.export.csvout import write_csv
 
             write_csv(selected, args.output, raw=args.csv_raw)
-        elif fmt == "har":
-            _write_har(selected, args.capture, args.output)
         else:
-            from analyzer.export.pcapslice import write_pcapng_slice
-
-            with _binary_out(args.output) as out:
-                write_pcapng_slice(args.capture, selected.connections, out)
+            _write_har(selected, args.capture, args.output)
     except BrokenPipeError:
         pass
     except OSError as exc:
@@ -165,18 +160,24 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _export_jsonl(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
-    """JSON Lines are made while the capture is read (analyzer/export/jsonl_stream.py)."""
+def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
+    """JSON Lines and pcapng slices are made while the capture is read (the selection is worked
+    out as connections and sessions end: analyzer/export/streamsel.py)."""
     from analyzer.api import analyze_reader
     from analyzer.export.jsonl_stream import StreamingJsonl
+    from analyzer.export.streamsel import StreamingSlice
     from analyzer.pipeline import Options
 
-    writer = StreamingJsonl(selection, args.layer)
+    writer = StreamingJsonl(selection, args.layer) if args.format == "jsonl" else StreamingSlice(selection)
     options = Options(decode_as=decode_as, retain_connections=False, spill_records=True)
     analysis = analyze_reader(reader, options, on_connection=writer.connection, on_session=writer.session)
     try:
-        with _text_out(args.output) as out:
-            writer.finish(analysis, out)
+        if isinstance(writer, StreamingJsonl):
+            with _text_out(args.output) as out:
+                writer.finish(analysis, out)
+        else:
+            with _binary_out(args.output) as bout:
+                writer.finish(analysis, args.capture, bout)
     except BrokenPipeError:
         pass
     except OSError as exc:

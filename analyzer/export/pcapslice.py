@@ -26,7 +26,7 @@ from analyzer.capture.pcapfile import MAX_BLOCK, PCAP_MAGICS, RawPacket, open_ca
 from analyzer.decode.packet import PacketDecoder
 from analyzer.model.analysis import ConnectionRecord
 
-__all__ = ["ConnectionKey", "SliceResult", "connection_keys", "write_pcapng_slice"]
+__all__ = ["ConnectionKey", "SliceResult", "connection_keys", "write_pcapng_slice", "write_pcapng_slice_keys"]
 
 _NS = 1_000_000_000
 
@@ -226,9 +226,13 @@ def _float_ns(ts: float, fmt_unit_us: bool) -> int:
 
 def write_pcapng_slice(path: str, connections: Iterable[ConnectionRecord], out: IO[bytes]) -> SliceResult:
     """Write the packets of `connections` (records of an analysis of `path`) to `out` as pcapng."""
+    return write_pcapng_slice_keys(path, connection_keys(connections), out)
+
+
+def write_pcapng_slice_keys(path: str, keys: list[ConnectionKey], out: IO[bytes]) -> SliceResult:
+    """Write the packets of the connections `keys` name to `out` as pcapng."""
     from analyzer import __version__
 
-    keys = connection_keys(connections)
     result = SliceResult(per_connection={k.id: 0 for k in keys})
     by_tuple: dict[tuple[bytes, int, bytes, int], list[ConnectionKey]] = {}
     for k in keys:

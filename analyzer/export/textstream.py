@@ -18,8 +18,8 @@ from typing import IO, Any
 from analyzer.cli_app import ws_message_lines, ws_section
 from analyzer.cli_sessions import session_event_lines, session_summary
 from analyzer.cli_text import anomaly_counts, connection_row, connection_table, summary_head
+from analyzer.export.streamsel import spilled_values
 from analyzer.model.analysis import Analysis, ConnectionRecord
-from analyzer.model.spill import JsonSpill, iter_elements
 from analyzer.model.tempfile_fd import AppendFile
 from analyzer.model.websocket import message_dict
 
@@ -67,10 +67,6 @@ class _Blocks:
         self._file.close()
 
 
-def _values(spill: JsonSpill) -> Iterator[Any]:
-    return (value for _, value in iter_elements(spill.pieces()))
-
-
 def _session_key(s: Any) -> tuple[int, int]:
     first = s.first_frame
     return (0, first) if first is not None else (1, 0)
@@ -96,7 +92,7 @@ class StreamingTextSummary:
         self._ws.add(rec.id, [ws_section(rec)])
         spill = ws.spilled_messages
         if self.messages:
-            messages = _values(spill) if spill is not None else map(message_dict, ws.messages)
+            messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
             self._ws_messages.add(rec.id, ws_message_lines(rec, messages))
         for s in (ws.spilled_frames, spill):
             if s is not None:
@@ -112,7 +108,7 @@ class StreamingTextSummary:
             if sio is None:
                 return iter(())
             if sio.spilled_packets is not None:
-                return _values(sio.spilled_packets)
+                return spilled_values(sio.spilled_packets)
             return (q.to_dict() for q in sio.packets)
 
         self._sessions.add(key, [session_summary(head, sio_fields, packets())])

@@ -1,6 +1,6 @@
-"""JSON Lines made while the capture is read (analyzer/export/jsonl_stream.py) are the lines
-write_jsonl makes from the whole Analysis, for every layer and kind of selection, on every
-bundled and shared capture."""
+"""JSON Lines and pcapng slices made while the capture is read (analyzer/export/jsonl_stream.py,
+streamsel.py) are what the exporters make from the whole Analysis, for every layer and kind of
+selection, on every bundled and shared capture."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from analyzer.api import analyze_file, analyze_reader
 from analyzer.capture.pcapfile import open_capture
 from analyzer.export.jsonl import write_jsonl
 from analyzer.export.jsonl_stream import StreamingJsonl
+from analyzer.export.pcapslice import write_pcapng_slice
 from analyzer.export.select import Selected, Selection, default_layer
+from analyzer.export.streamsel import StreamingSlice
 from analyzer.pipeline import Options
 from tests.conftest import bundled_captures, corpus_captures, corpus_id
 
@@ -66,3 +68,22 @@ def test_streamed_lines_equal_the_in_memory_ones(cap: Path) -> None:
         c.websocket and c.websocket.messages for c in analysis.connections
     )
     assert lines > 0 or not has_messages
+
+
+@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: corpus_id(p) if "corpus" in str(p) else p.name)
+def test_streamed_slice_equals_the_in_memory_one(cap: Path) -> None:
+    """export --format pcap: the same pcapng bytes from the streamed selection."""
+    analysis = analyze_file(str(cap))
+    for selection in _selections(str(cap)):
+        want = io.BytesIO()
+        write_pcapng_slice(str(cap), Selected(analysis, selection).connections, want)
+        writer = StreamingSlice(selection)
+        streamed = analyze_reader(
+            open_capture(str(cap)),
+            Options(retain_connections=False, spill_records=True),
+            on_connection=writer.connection,
+            on_session=writer.session,
+        )
+        got = io.BytesIO()
+        writer.finish(streamed, str(cap), got)
+        assert got.getvalue() == want.getvalue(), selection

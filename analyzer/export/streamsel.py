@@ -1,0 +1,133 @@
+"""The export selection (analyzer/export/select.py, docs/exports.md) worked out while the
+capture is read, for exports made from streamed records.
+
+A session is complete when the pipeline hands it over, so whether it is selected is known
+then; which connections are selected (those the selected sessions carried) and which
+session a connection belongs to are known at the end, from what was seen of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from analyzer.export.select import Selection
+from analyzer.model.spill import JsonSpill, iter_elements
+
+__all__ = ["SessionSeen", "StreamedSelection", "StreamingSlice", "spilled_values"]
+
+
+def spilled_values(spill: JsonSpill) -> Iterator[Any]:
+    """The records a JsonSpill holds, decoded one at a time."""
+    return (value for _, value in iter_elements(spill.pieces()))
+
+
+@dataclass(slots=True)
+class SessionSeen:
+    first_frame: int  # the analysis lists sessions in this order (EngineIOSession.first_frame)
+    arrival: int
+    sid: str
+    connections: tuple[int, ...]
+    selected: bool
+    socketio: bool
+    kept: list[Any] = field(default_factory=list)  # what the export keeps of it
+
+
+class StreamedSelection:
+    def __init__(self, selection: Selection) -> None:
+        self.selection = selection
+        self.connection_ids: set[int] = set()
+        self.sids: set[str] = set()
+        self.sessions: list[SessionSeen] = []
+        self.selected_connections: set[int] = set()  # known after resolve()
+
+    def see_connection(self, cid: int) -> None:
+        self.connection_ids.add(cid)
+
+    def matches(self, p: dict[str, Any]) -> bool:
+        """A Socket.IO packet (document form) of the namespaces and events asked for."""
+        sel = self.selection
+        if sel.namespaces and p["nsp"] not in sel.namespaces:
+            return False
+        return not sel.events or p["event"] in sel.events
+
+    def see_session(self, s: Any, sio_packets: Callable[[], Iterator[dict[str, Any]]]) -> SessionSeen:
+        sel = self.selection
+        self.sids.add(s.sid)
+        selected = (
+            (not sel.sids or s.sid in sel.sids)
+            and (not sel.connections or bool(sel.connections.intersection(s.connections)))
+            and (not sel.packet_level or any(self.matches(p) for p in sio_packets()))
+        )
+        first = s.first_frame
+        seen = SessionSeen(
+            first if first is not None else 1 << 62,
+            len(self.sessions),
+            s.sid,
+            tuple(s.connections),
+            selected,
+            s.socketio is not None,
+        )
+        self.sessions.append(seen)
+        return seen
+
+    def resolve(self) -> tuple[list[SessionSeen], list[SessionSeen]]:
+        """Every session in the analysis' order, and the selected ones; sets selected_connections."""
+        sel = self.selection
+        ordered = sorted(self.sessions, key=lambda t: (t.first_frame, t.arrival))
+        chosen = [t for t in ordered if t.selected]
+        ids = set(self.connection_ids)
+        if sel.connections:
+            ids &= sel.connections
+        if sel.sids or sel.packet_level:
+            ids &= {c for t in chosen for c in t.connections}
+        self.selected_connections = ids
+        return ordered, chosen
+
+
+class StreamingSlice(StreamedSelection):
+    """`export --format pcap` while the capture is read: only each connection's endpoints and
+    packet range are kept; the slice is written at the end, once the selection is known."""
+
+    def __init__(self, selection: Selection) -> None:
+        super().__init__(selection)
+        self._keys: list[Any] = []
+
+    def connection(self, rec: Any) -> None:
+        from analyzer.export.pcapslice import connection_keys
+
+        self.see_connection(rec.id)
+        if not self.selection.connections or rec.id in self.selection.connections:
+            self._keys.extend(connection_keys([rec]))
+        ws = rec.websocket
+        for spill in (ws.spilled_frames, ws.spilled_messages) if ws is not None else ():
+            if spill is not None:
+                spill.close()
+
+    def session(self, s: Any) -> None:
+        sio = s.socketio
+
+        def sio_packets() -> Iterator[dict[str, Any]]:
+            if sio is None:
+                return iter(())
+            if sio.spilled_packets is not None:
+                return spilled_values(sio.spilled_packets)
+            return (q.to_dict() for q in sio.packets)
+
+        self.see_session(s, sio_packets)
+        for spill in (s.spilled_packets, sio.spilled_packets if sio is not None else None):
+            if spill is not None:
+                spill.close()
+
+    def finish(self, analysis: Any, capture: str, out: IO[bytes]) -> Any:
+        from analyzer.export.pcapslice import write_pcapng_slice_keys
+
+        for rec in analysis.connections:
+            self.connection(rec)
+        for s in analysis.engineio_sessions:
+            self.session(s)
+        self.resolve()
+        ids = self.selected_connections
+        keys = sorted((k for k in self._keys if k.id in ids), key=lambda k: k.id)
+        return write_pcapng_slice_keys(capture, keys, out)
