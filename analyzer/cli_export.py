@@ -135,7 +135,7 @@ def run_export(args: argparse.Namespace) -> int:
         _err(args.capture, str(exc))
         return EXIT_NOT_CAPTURE
     selection = Selection.of(args.connection, args.sid, args.namespace, args.event)
-    if fmt in ("jsonl", "pcap"):
+    if fmt != "har":
         return _export_streamed(args, reader, selection, decode_as)
     analysis = analyze_reader(reader, Options(decode_as=decode_as))
     selected = Selected(analysis, selection)
@@ -143,12 +143,7 @@ def run_export(args: argparse.Namespace) -> int:
     if not selection.everything and not selected.connections:
         _err(args.capture, "warning: the selection matches nothing; the export is empty")
     try:
-        if fmt == "csv":
-            from analyzer.export.csvout import write_csv
-
-            write_csv(selected, args.output, raw=args.csv_raw)
-        else:
-            _write_har(selected, args.capture, args.output)
+        _write_har(selected, args.capture, args.output)
     except BrokenPipeError:
         pass
     except OSError as exc:
@@ -161,20 +156,29 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
-    """JSON Lines and pcapng slices are made while the capture is read (the selection is worked
-    out as connections and sessions end: analyzer/export/streamsel.py)."""
+    """JSON Lines, CSV tables and pcapng slices are made while the capture is read (the selection
+    is worked out as connections and sessions end: analyzer/export/streamsel.py)."""
     from analyzer.api import analyze_reader
+    from analyzer.export.csv_stream import StreamingCsv
     from analyzer.export.jsonl_stream import StreamingJsonl
     from analyzer.export.streamsel import StreamingSlice
     from analyzer.pipeline import Options
 
-    writer = StreamingJsonl(selection, args.layer) if args.format == "jsonl" else StreamingSlice(selection)
+    writer: StreamingJsonl | StreamingSlice | StreamingCsv
+    if args.format == "jsonl":
+        writer = StreamingJsonl(selection, args.layer)
+    elif args.format == "csv":
+        writer = StreamingCsv(selection, raw=args.csv_raw)
+    else:
+        writer = StreamingSlice(selection)
     options = Options(decode_as=decode_as, retain_connections=False, spill_records=True)
     analysis = analyze_reader(reader, options, on_connection=writer.connection, on_session=writer.session)
     try:
         if isinstance(writer, StreamingJsonl):
             with _text_out(args.output) as out:
                 writer.finish(analysis, out)
+        elif isinstance(writer, StreamingCsv):
+            writer.finish(analysis, args.output)
         else:
             with _binary_out(args.output) as bout:
                 writer.finish(analysis, args.capture, bout)

@@ -23,7 +23,18 @@ from analyzer.export.select import Selected
 from analyzer.model.records import HttpExchange, header_value
 from analyzer.model.websocket import message_dict
 
-__all__ = ["TABLES", "write_csv"]
+__all__ = [
+    "TABLES",
+    "ack_row",
+    "anomaly_row",
+    "connection_row",
+    "eio_row",
+    "http_row",
+    "sio_row",
+    "write_csv",
+    "write_table",
+    "ws_row",
+]
 
 # table -> columns; free-text columns (captured strings) are marked with a trailing "*" here only
 _SPEC: dict[str, tuple[str, ...]] = {
@@ -167,41 +178,70 @@ def _json(v: Any) -> str | None:
     return None if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
+def connection_row(c: Any, sids: list[str], ws_frames: int | None, ws_messages: int | None) -> Row:
+    tcp = c.tcp
+    hs = tcp.get("handshake") or {}
+    ws = c.websocket
+    close = ws.close if ws is not None else {}
+    return [
+        c.id,
+        c.client.get("ip"),
+        c.client.get("port"),
+        c.server.get("ip"),
+        c.server.get("port"),
+        c.ip_version,
+        c.app_protocol,
+        sids,
+        tcp.get("first_frame"),
+        tcp.get("last_frame"),
+        tcp.get("first_ts"),
+        tcp.get("last_ts"),
+        (tcp.get("packets") or {}).get("c2s"),
+        (tcp.get("packets") or {}).get("s2c"),
+        (tcp.get("payload_bytes") or {}).get("c2s"),
+        (tcp.get("payload_bytes") or {}).get("s2c"),
+        hs.get("complete"),
+        hs.get("rtt_ms"),
+        tcp.get("end"),
+        tcp.get("retransmissions"),
+        tcp.get("gaps"),
+        len(c.http),
+        ws.url if ws is not None else None,
+        ws_frames,
+        ws_messages,
+        (close.get("c2s") or {}).get("code"),
+        (close.get("s2c") or {}).get("code"),
+    ]
+
+
 def _connections(sel: Selected) -> Iterator[Row]:
     for c in sel.connections:
-        tcp = c.tcp
-        hs = tcp.get("handshake") or {}
         ws = c.websocket
-        close = ws.close if ws is not None else {}
-        yield [
-            c.id,
-            c.client.get("ip"),
-            c.client.get("port"),
-            c.server.get("ip"),
-            c.server.get("port"),
-            c.ip_version,
-            c.app_protocol,
+        yield connection_row(
+            c,
             sel.sids_of_connection(c.id),
-            tcp.get("first_frame"),
-            tcp.get("last_frame"),
-            tcp.get("first_ts"),
-            tcp.get("last_ts"),
-            (tcp.get("packets") or {}).get("c2s"),
-            (tcp.get("packets") or {}).get("s2c"),
-            (tcp.get("payload_bytes") or {}).get("c2s"),
-            (tcp.get("payload_bytes") or {}).get("s2c"),
-            hs.get("complete"),
-            hs.get("rtt_ms"),
-            tcp.get("end"),
-            tcp.get("retransmissions"),
-            tcp.get("gaps"),
-            len(c.http),
-            ws.url if ws is not None else None,
             (len(ws.frames) + ws.frames_dropped) if ws is not None else None,
             len(ws.messages) if ws is not None else None,
-            (close.get("c2s") or {}).get("code"),
-            (close.get("s2c") or {}).get("code"),
-        ]
+        )
+
+
+def ws_row(cid: int, sid: str | None, d: dict[str, Any]) -> Row:
+    """A WebSocket message, as in the analysis document."""
+    return [
+        cid,
+        sid,
+        d["direction"],
+        d["ts"],
+        d["frame"],
+        d["packets"],
+        d["opcode"],
+        d["compressed"],
+        d["frames"],
+        d["length"],
+        d["truncated"],
+        d["text"],
+        d["data_hex"],
+    ]
 
 
 def _ws_messages(sel: Selected) -> Iterator[Row]:
@@ -210,101 +250,101 @@ def _ws_messages(sel: Selected) -> Iterator[Row]:
             continue
         sid = sel.sid_of_connection(c.id)
         for m in c.websocket.messages:
-            d = message_dict(m)
-            yield [
-                c.id,
-                sid,
-                d["direction"],
-                m.ts,
-                m.frame,
-                m.frames,
-                m.opcode,
-                m.compressed,
-                m.nframes,
-                m.length,
-                m.truncated,
-                d["text"],
-                d["data_hex"],
-            ]
+            yield ws_row(c.id, sid, message_dict(m))
+
+
+def eio_row(sid: str, d: dict[str, Any]) -> Row:
+    """An Engine.IO packet, as in the analysis document."""
+    return [
+        sid,
+        d["connection"],
+        d["transport"],
+        d["direction"],
+        d["ts"],
+        d["frame"],
+        d["type"],
+        d["binary"],
+        d.get("b64", False),
+        d["size"],
+        d.get("truncated", False),
+        d["data"],
+        d["data_hex"],
+    ]
 
 
 def _eio_packets(sel: Selected) -> Iterator[Row]:
     for s in sel.sessions:
         for p in sel.eio_packets(s):
-            pk = p.packet
-            yield [
-                s.sid,
-                p.connection,
-                p.transport,
-                p.direction.value,
-                p.ts,
-                p.frame,
-                pk.type.wire_name,
-                pk.binary,
-                pk.b64,
-                p.size,
-                p.truncated,
-                pk.data if isinstance(pk.data, str) and pk.data != "" else None,
-                pk.data.hex() if isinstance(pk.data, bytes) else None,
-            ]
+            yield eio_row(s.sid, p.to_dict())
+
+
+def sio_row(sid: str, d: dict[str, Any]) -> Row:
+    """A Socket.IO packet, as in the analysis document."""
+    return [
+        sid,
+        d["connection"],
+        d["transport"],
+        d["direction"],
+        d["ts"],
+        d["frame"],
+        d["frames"] or [d["frame"]],
+        d["type"],
+        d["nsp"],
+        d["ack_id"],
+        d["event"],
+        _json(d["args"]),
+        _json(d["data"]),
+        d["attachments"],
+        d.get("complete", True),
+    ]
 
 
 def _sio_packets(sel: Selected) -> Iterator[Row]:
     for s in sel.sessions:
         for p in sel.sio_packets(s):
-            d = p.to_dict()
-            yield [
-                s.sid,
-                p.connection,
-                p.transport,
-                d["direction"],
-                p.ts,
-                p.frame,
-                p.frames or (p.frame,),
-                d["type"],
-                d["nsp"],
-                d["ack_id"],
-                d["event"],
-                _json(d["args"]),
-                _json(d["data"]),
-                d["attachments"],
-                p.complete,
-            ]
+            yield sio_row(s.sid, p.to_dict())
+
+
+def ack_row(sid: str, a: Any) -> Row:
+    return [
+        sid,
+        a.nsp,
+        a.ack_id,
+        a.event,
+        a.request_direction.value,
+        a.request_ts,
+        a.request_frame,
+        a.response_ts,
+        a.response_frame,
+        a.latency_ms,
+    ]
 
 
 def _acks(sel: Selected) -> Iterator[Row]:
     for s in sel.sessions:
         for a in sel.acks(s):
-            yield [
-                s.sid,
-                a.nsp,
-                a.ack_id,
-                a.event,
-                a.request_direction.value,
-                a.request_ts,
-                a.request_frame,
-                a.response_ts,
-                a.response_frame,
-                a.latency_ms,
-            ]
+            yield ack_row(s.sid, a)
+
+
+def anomaly_row(a: Any) -> Row:
+    return [
+        a.code,
+        a.severity.value,
+        a.layer.value,
+        a.connection,
+        a.direction.value if a.direction is not None else None,
+        a.frames,
+        a.message,
+    ]
 
 
 def _anomalies(sel: Selected) -> Iterator[Row]:
     for a in sel.anomalies():
-        yield [
-            a.code,
-            a.severity.value,
-            a.layer.value,
-            a.connection,
-            a.direction.value if a.direction is not None else None,
-            a.frames,
-            a.message,
-        ]
+        yield anomaly_row(a)
 
 
-def _http_row(sel: Selected, x: HttpExchange) -> Row:
+def http_row(sid: str | None, x: HttpExchange) -> Row:
     q, r = x.request, x.response
-    sid = sel.sid_of_request(x.connection, q.frame, q.target) if q is not None else None
     return [
         x.connection,
         x.index,
@@ -333,7 +373,8 @@ def _http_row(sel: Selected, x: HttpExchange) -> Row:
 def _http(sel: Selected) -> Iterator[Row]:
     for c in sel.connections:
         for x in c.http:
-            yield _http_row(sel, x)
+            q = x.request
+            yield http_row(sel.sid_of_request(x.connection, q.frame, q.target) if q is not None else None, x)
 
 
 _ROWS: dict[str, Callable[[Selected], Iterable[Row]]] = {
@@ -350,20 +391,21 @@ _ROWS: dict[str, Callable[[Selected], Iterable[Row]]] = {
 def write_csv(selected: Selected, directory: str, raw: bool = False) -> dict[str, int]:
     """Write `<table>.csv` for every table into `directory` (created if needed); returns rows per table."""
     os.makedirs(directory, exist_ok=True)
-    counts: dict[str, int] = {}
-    for table, columns in TABLES.items():
-        free = () if raw else _FREE_TEXT[table]
-        path = os.path.join(directory, table + ".csv")
-        n = 0
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(columns)
-            for row in _ROWS[table](selected):
-                cells = [_cell(v) for v in row]
-                for i in free:
-                    if cells[i].startswith(_FORMULA_START):
-                        cells[i] = "'" + cells[i]
-                w.writerow(cells)
-                n += 1
-        counts[table] = n
-    return counts
+    return {table: write_table(directory, table, _ROWS[table](selected), raw) for table in TABLES}
+
+
+def write_table(directory: str, table: str, rows: Iterable[Row], raw: bool = False) -> int:
+    """`<table>.csv` in `directory`: the header, then the rows (values, made cells here)."""
+    free = () if raw else _FREE_TEXT[table]
+    n = 0
+    with open(os.path.join(directory, table + ".csv"), "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(TABLES[table])
+        for row in rows:
+            cells = [_cell(v) for v in row]
+            for i in free:
+                if cells[i].startswith(_FORMULA_START):
+                    cells[i] = "'" + cells[i]
+            w.writerow(cells)
+            n += 1
+    return n

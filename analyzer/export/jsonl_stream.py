@@ -21,47 +21,14 @@ from typing import IO, Any
 
 from analyzer.export.jsonl import eio_record, json_line, sio_record, ws_record
 from analyzer.export.select import Selection
-from analyzer.export.streamsel import StreamedSelection, spilled_values
+from analyzer.export.streamsel import LineSpill, StreamedSelection, spilled_values
 from analyzer.model.analysis import Analysis, ConnectionRecord
-from analyzer.model.tempfile_fd import AppendFile
 from analyzer.model.websocket import message_dict
 
 __all__ = ["StreamingJsonl"]
 
-_WRITE = 256 << 10
 _ACKS = ("ACK", "BINARY_ACK")
 _WS_HEAD = '{"layer":"websocket",'  # a WebSocket line as stored: the rest after its sid
-
-
-class _Lines:
-    """JSON lines in a temporary file, each kept as (packet number, offset, length)."""
-
-    def __init__(self) -> None:
-        self._file = AppendFile()
-        self._pending: list[bytes] = []
-        self._size = 0  # bytes written or pending
-
-    def add(self, text: str) -> tuple[int, int]:
-        data = text.encode("utf-8")  # json_line made it encodable
-        at = self._size
-        self._pending.append(data)
-        self._size += len(data)
-        if self._size - self._file.size >= _WRITE:
-            self._flush()
-        return at, len(data)
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._file.write(b"".join(self._pending))
-            self._pending.clear()
-
-    def read(self, at: int, length: int) -> str:
-        self._flush()
-        return self._file.pread(length, at).decode("utf-8")
-
-    def close(self) -> None:
-        self._pending.clear()
-        self._file.close()
 
 
 class StreamingJsonl(StreamedSelection):
@@ -70,7 +37,7 @@ class StreamingJsonl(StreamedSelection):
     def __init__(self, selection: Selection, layer: str | None) -> None:
         super().__init__(selection)
         self.layer = layer  # None: decided at the end (export.select.default_layer)
-        self._lines = _Lines()
+        self._lines = LineSpill()
         self._ws: dict[int, list[tuple[int, int, int]]] = {}  # connection -> its messages' lines
 
     def _wants(self, layer: str) -> bool:

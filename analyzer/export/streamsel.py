@@ -14,13 +14,47 @@ from typing import IO, Any
 
 from analyzer.export.select import Selection
 from analyzer.model.spill import JsonSpill, iter_elements
+from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["SessionSeen", "StreamedSelection", "StreamingSlice", "spilled_values"]
+__all__ = ["LineSpill", "SessionSeen", "StreamedSelection", "StreamingSlice", "spilled_values"]
+
+_WRITE = 256 << 10
 
 
 def spilled_values(spill: JsonSpill) -> Iterator[Any]:
     """The records a JsonSpill holds, decoded one at a time."""
     return (value for _, value in iter_elements(spill.pieces()))
+
+
+class LineSpill:
+    """Text lines (JSON) in an unnamed temporary file, read back by (offset, length)."""
+
+    def __init__(self) -> None:
+        self._file = AppendFile()
+        self._pending: list[bytes] = []
+        self._size = 0  # bytes written or pending
+
+    def add(self, text: str) -> tuple[int, int]:
+        data = text.encode("utf-8")  # json_line made it encodable
+        at = self._size
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size - self._file.size >= _WRITE:
+            self._flush()
+        return at, len(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._file.write(b"".join(self._pending))
+            self._pending.clear()
+
+    def read(self, at: int, length: int) -> str:
+        self._flush()
+        return self._file.pread(length, at).decode("utf-8")
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._file.close()
 
 
 @dataclass(slots=True)

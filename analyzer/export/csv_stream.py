@@ -1,0 +1,203 @@
+"""`export --format csv` while the capture is read: memory follows open connections.
+
+Each connection's and session's rows are made when the pipeline hands it over (from the
+messages and packets as the analysis document has them) and wait, as JSON arrays of values,
+in an unnamed temporary file; a connection's table row stays in memory. At the end the
+selection is known (analyzer/export/streamsel.py) and each table is written in the order
+`write_csv` gives, with the cells that name a session filled in then: the same files
+(a test compares them on every capture and kind of selection).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from analyzer.export.csvout import (
+    TABLES,
+    ack_row,
+    anomaly_row,
+    connection_row,
+    eio_row,
+    http_row,
+    sio_row,
+    write_table,
+    ws_row,
+)
+from analyzer.export.select import Selection
+from analyzer.export.streamsel import LineSpill, StreamedSelection, spilled_values
+from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.websocket import message_dict
+from analyzer.protocols.engineio import parse_engineio_query
+
+__all__ = ["StreamingCsv"]
+
+Spot = tuple[int, int]  # where a row waits in the file
+
+
+class StreamingCsv(StreamedSelection):
+    def __init__(self, selection: Selection, raw: bool = False) -> None:
+        super().__init__(selection)
+        self.raw = raw
+        self._rows = LineSpill()
+        self._conn_rows: dict[int, list[Any]] = {}  # the connections table: cid -> its row
+        self._ws: dict[int, list[Spot]] = {}  # cid -> its messages' rows (sid left out)
+        self._http: dict[
+            int, list[tuple[Spot, int | None, str | None]]
+        ] = {}  # + request frame, sid of target
+        self._requests: list[list[tuple[int, int]]] = []  # per session (arrival): (connection, request frame)
+
+    def _put(self, row: list[Any]) -> Spot:
+        return self._rows.add(json.dumps(row))
+
+    def _get(self, spot: Spot) -> list[Any]:
+        row: list[Any] = json.loads(self._rows.read(*spot))
+        return row
+
+    def connection(self, rec: ConnectionRecord) -> None:
+        self.see_connection(rec.id)
+        ws = rec.websocket
+        frames_spill = ws.spilled_frames if ws is not None else None
+        messages_spill = ws.spilled_messages if ws is not None else None
+        if not self.selection.connections or rec.id in self.selection.connections:
+            n_frames = n_messages = None
+            if ws is not None:
+                n_frames = (
+                    frames_spill.count if frames_spill is not None else len(ws.frames)
+                ) + ws.frames_dropped
+                n_messages = messages_spill.count if messages_spill is not None else len(ws.messages)
+                messages = (
+                    spilled_values(messages_spill)
+                    if messages_spill is not None
+                    else map(message_dict, ws.messages)
+                )
+                self._ws[rec.id] = [self._put(ws_row(rec.id, None, m)) for m in messages]
+            self._conn_rows[rec.id] = connection_row(rec, [], n_frames, n_messages)
+            http = self._http.setdefault(rec.id, [])
+            for x in rec.http:
+                q = x.request
+                fallback = None
+                if q is not None:
+                    query = parse_engineio_query(q.target)
+                    fallback = query.sid if query is not None else None
+                http.append((self._put(http_row(None, x)), q.frame if q is not None else None, fallback))
+        for spill in (frames_spill, messages_spill):
+            if spill is not None:
+                spill.close()
+
+    def session(self, s: Any) -> None:
+        sel = self.selection
+        sio = s.socketio
+        # which session an HTTP request belongs to (export.select.Selected), settled at the end
+        self._requests.append([(r.connection, r.request_frame) for r in (*s.requests, *s.websockets)])
+
+        def sio_packets() -> Iterator[dict[str, Any]]:
+            if sio is None:
+                return iter(())
+            if sio.spilled_packets is not None:
+                return spilled_values(sio.spilled_packets)
+            return (q.to_dict() for q in sio.packets)
+
+        seen = self.see_session(s, sio_packets)
+        eio_spots: list[Spot] = []
+        sio_spots: list[Spot] = []
+        ack_spots: list[Spot] = []
+        seen.kept = [eio_spots, sio_spots, ack_spots]
+        if seen.selected:
+            keep = sel.connections  # the session's packets travel on its own connections only
+            spilled = s.spilled_packets
+            for d in spilled_values(spilled) if spilled is not None else (p.to_dict() for p in s.packets):
+                if not keep or d["connection"] in keep:
+                    eio_spots.append(self._put(eio_row(s.sid, d)))
+            answers = {  # the ACKs that answer a selected event (export.select.Selected._answer_keys)
+                (a.nsp, a.ack_id, a.request_direction.other.value)
+                for a in (sio.acks if sio is not None else ())
+                if sel.events and a.event in sel.events and (not sel.namespaces or a.nsp in sel.namespaces)
+            }
+            frames: set[int] = set()
+            for d in sio_packets():
+                if keep and d["connection"] not in keep:
+                    continue
+                frames.add(d["frame"])
+                answer = (
+                    d["type"] in ("ACK", "BINARY_ACK") and (d["nsp"], d["ack_id"], d["direction"]) in answers
+                )
+                if not sel.packet_level or self.matches(d) or answer:
+                    sio_spots.append(self._put(sio_row(s.sid, d)))
+            for a in sio.acks if sio is not None else ():  # export.select.Selected.acks
+                if sel.namespaces and a.nsp not in sel.namespaces:
+                    continue
+                if sel.events and a.event not in sel.events:
+                    continue
+                if a.request_frame in frames:
+                    ack_spots.append(self._put(ack_row(s.sid, a)))
+        for spill in (s.spilled_packets, sio.spilled_packets if sio is not None else None):
+            if spill is not None:
+                spill.close()
+
+    def finish(self, analysis: Analysis, directory: str) -> dict[str, int]:
+        for rec in analysis.connections:  # retained ones, if the pipeline kept any
+            self.connection(rec)
+        for s in analysis.engineio_sessions:
+            self.session(s)
+        sessions, chosen = self.resolve()
+        ids = self.selected_connections
+        cids = sorted(c for c in self._conn_rows if c in ids)
+        sids_of: dict[int, list[str]] = {}
+        request_sid: dict[tuple[int, int], str] = {}
+        for t in sessions:  # in the analysis' order: a later session's claim on a request wins
+            for c in dict.fromkeys(t.connections):
+                sids_of.setdefault(c, []).append(t.sid)
+            for key in self._requests[t.arrival]:
+                request_sid[key] = t.sid
+        everything = self.selection.everything
+
+        def connections() -> Iterator[list[Any]]:
+            for c in cids:
+                row = self._conn_rows[c]
+                row[7] = sids_of.get(c, [])
+                yield row
+
+        def ws_messages() -> Iterator[list[Any]]:
+            for c in cids:
+                sid = sids_of[c][0] if c in sids_of else None
+                for spot in self._ws.get(c, ()):
+                    row = self._get(spot)
+                    row[1] = sid
+                    yield row
+
+        def http() -> Iterator[list[Any]]:
+            for c in cids:
+                for spot, frame, fallback in self._http.get(c, ()):
+                    row = self._get(spot)
+                    sid = request_sid.get((c, frame)) if frame is not None else None
+                    row[2] = sid if sid is not None else fallback
+                    yield row
+
+        def of_sessions(k: int) -> Iterator[list[Any]]:
+            for t in chosen:
+                for spot in t.kept[k]:
+                    yield self._get(spot)
+
+        def anomalies() -> Iterator[list[Any]]:
+            for a in analysis.anomalies:
+                if (a.connection is None and everything) or (
+                    a.connection is not None and a.connection in ids
+                ):
+                    yield anomaly_row(a)
+
+        tables = {
+            "connections": connections(),
+            "websocket_messages": ws_messages(),
+            "engineio_packets": of_sessions(0),
+            "socketio_packets": of_sessions(1),
+            "acks": of_sessions(2),
+            "anomalies": anomalies(),
+            "http": http(),
+        }
+        os.makedirs(directory, exist_ok=True)
+        counts = {table: write_table(directory, table, tables[table], self.raw) for table in TABLES}
+        self._rows.close()
+        return counts
