@@ -27,7 +27,14 @@ from analyzer.export.csvout import (
     ws_row,
 )
 from analyzer.export.select import Selection
-from analyzer.export.streamsel import LineSpill, StreamedSelection, spilled_values
+from analyzer.export.streamsel import (
+    LineSpill,
+    StreamedSelection,
+    close_spills,
+    eio_dicts,
+    sio_dicts,
+    spilled_values,
+)
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.websocket import message_dict
 from analyzer.protocols.engineio import parse_engineio_query
@@ -93,31 +100,19 @@ class StreamingCsv(StreamedSelection):
         # which session an HTTP request belongs to (export.select.Selected), settled at the end
         self._requests.append([(r.connection, r.request_frame) for r in (*s.requests, *s.websockets)])
 
-        def sio_packets() -> Iterator[dict[str, Any]]:
-            if sio is None:
-                return iter(())
-            if sio.spilled_packets is not None:
-                return spilled_values(sio.spilled_packets)
-            return (q.to_dict() for q in sio.packets)
-
-        seen = self.see_session(s, sio_packets)
+        seen = self.see_session(s)
         eio_spots: list[Spot] = []
         sio_spots: list[Spot] = []
         ack_spots: list[Spot] = []
         seen.kept = [eio_spots, sio_spots, ack_spots]
         if seen.selected:
             keep = sel.connections  # the session's packets travel on its own connections only
-            spilled = s.spilled_packets
-            for d in spilled_values(spilled) if spilled is not None else (p.to_dict() for p in s.packets):
+            for d in eio_dicts(s):
                 if not keep or d["connection"] in keep:
                     eio_spots.append(self._put(eio_row(s.sid, d)))
-            answers = {  # the ACKs that answer a selected event (export.select.Selected._answer_keys)
-                (a.nsp, a.ack_id, a.request_direction.other.value)
-                for a in (sio.acks if sio is not None else ())
-                if sel.events and a.event in sel.events and (not sel.namespaces or a.nsp in sel.namespaces)
-            }
+            answers = self.answer_keys(s)
             frames: set[int] = set()
-            for d in sio_packets():
+            for d in sio_dicts(s):
                 if keep and d["connection"] not in keep:
                     continue
                 frames.add(d["frame"])
@@ -133,9 +128,7 @@ class StreamingCsv(StreamedSelection):
                     continue
                 if a.request_frame in frames:
                     ack_spots.append(self._put(ack_row(s.sid, a)))
-        for spill in (s.spilled_packets, sio.spilled_packets if sio is not None else None):
-            if spill is not None:
-                spill.close()
+        close_spills(s)
 
     def finish(self, analysis: Analysis, directory: str) -> dict[str, int]:
         for rec in analysis.connections:  # retained ones, if the pipeline kept any

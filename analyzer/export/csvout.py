@@ -253,15 +253,15 @@ def _ws_messages(sel: Selected) -> Iterator[Row]:
             yield ws_row(c.id, sid, message_dict(m))
 
 
+def _placed(sid: str, d: dict[str, Any]) -> Row:
+    """The first cells of a session's packet: where and when it travelled."""
+    return [sid, d["connection"], d["transport"], d["direction"], d["ts"], d["frame"]]
+
+
 def eio_row(sid: str, d: dict[str, Any]) -> Row:
     """An Engine.IO packet, as in the analysis document."""
     return [
-        sid,
-        d["connection"],
-        d["transport"],
-        d["direction"],
-        d["ts"],
-        d["frame"],
+        *_placed(sid, d),
         d["type"],
         d["binary"],
         d.get("b64", False),
@@ -281,12 +281,7 @@ def _eio_packets(sel: Selected) -> Iterator[Row]:
 def sio_row(sid: str, d: dict[str, Any]) -> Row:
     """A Socket.IO packet, as in the analysis document."""
     return [
-        sid,
-        d["connection"],
-        d["transport"],
-        d["direction"],
-        d["ts"],
-        d["frame"],
+        *_placed(sid, d),
         d["frames"] or [d["frame"]],
         d["type"],
         d["nsp"],

@@ -16,12 +16,18 @@ known then; a WebSocket message waits for the end, where its connection's sessio
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
 from typing import IO, Any
 
 from analyzer.export.jsonl import eio_record, json_line, sio_record, ws_record
 from analyzer.export.select import Selection
-from analyzer.export.streamsel import LineSpill, StreamedSelection, spilled_values
+from analyzer.export.streamsel import (
+    LineSpill,
+    StreamedSelection,
+    close_spills,
+    eio_dicts,
+    sio_dicts,
+    spilled_values,
+)
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.websocket import message_dict
 
@@ -63,44 +69,25 @@ class StreamingJsonl(StreamedSelection):
 
     def session(self, s: Any) -> None:
         sel = self.selection
-        sio = s.socketio
-
-        def sio_packets() -> Iterator[dict[str, Any]]:
-            if sio is None:
-                return iter(())
-            if sio.spilled_packets is not None:
-                return spilled_values(sio.spilled_packets)
-            return (q.to_dict() for q in sio.packets)
-
-        seen = self.see_session(s, sio_packets)
+        seen = self.see_session(s)
         eio_lines: list[tuple[int, int, int]] = []
         sio_lines: list[tuple[int, int, int]] = []
         seen.kept = [eio_lines, sio_lines]
         if seen.selected:
             keep = sel.connections  # the session's packets travel on its own connections only
             if self._wants("engineio"):
-                spilled = s.spilled_packets
-                eio = spilled_values(spilled) if spilled is not None else (p.to_dict() for p in s.packets)
-                for d in eio:
+                for d in eio_dicts(s):
                     if not keep or d["connection"] in keep:
                         eio_lines.append((d["frame"], *self._lines.add(json_line(eio_record(s.sid, d)))))
-            if self._wants("socketio") and sio is not None:
-                answers = {  # the ACKs that answer a selected event (export.select.Selected._answer_keys)
-                    (a.nsp, a.ack_id, a.request_direction.other.value)
-                    for a in sio.acks
-                    if sel.events
-                    and a.event in sel.events
-                    and (not sel.namespaces or a.nsp in sel.namespaces)
-                }
-                for d in sio_packets():
+            if self._wants("socketio"):
+                answers = self.answer_keys(s)
+                for d in sio_dicts(s):
                     if keep and d["connection"] not in keep:
                         continue
                     answer = d["type"] in _ACKS and (d["nsp"], d["ack_id"], d["direction"]) in answers
                     if not sel.packet_level or self.matches(d) or answer:
                         sio_lines.append((d["frame"], *self._lines.add(json_line(sio_record(s.sid, d)))))
-        for spill in (s.spilled_packets, sio.spilled_packets if sio is not None else None):
-            if spill is not None:
-                spill.close()
+        close_spills(s)
 
     def finish(self, analysis: Analysis, out: IO[str]) -> int:
         """Write the kept lines; how many."""

@@ -8,7 +8,7 @@ session a connection belongs to are known at the end, from what was seen of each
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -16,7 +16,16 @@ from analyzer.export.select import Selection
 from analyzer.model.spill import JsonSpill, iter_elements
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["LineSpill", "SessionSeen", "StreamedSelection", "StreamingSlice", "spilled_values"]
+__all__ = [
+    "LineSpill",
+    "SessionSeen",
+    "StreamedSelection",
+    "StreamingSlice",
+    "close_spills",
+    "eio_dicts",
+    "sio_dicts",
+    "spilled_values",
+]
 
 _WRITE = 256 << 10
 
@@ -57,6 +66,30 @@ class LineSpill:
         self._file.close()
 
 
+def eio_dicts(s: Any) -> Iterator[dict[str, Any]]:
+    """A streamed session's Engine.IO packets as in the analysis document, one at a time."""
+    if s.spilled_packets is not None:
+        return spilled_values(s.spilled_packets)
+    return (p.to_dict() for p in s.packets)
+
+
+def sio_dicts(s: Any) -> Iterator[dict[str, Any]]:
+    """Its Socket.IO packets the same way (none without Socket.IO)."""
+    sio = s.socketio
+    if sio is None:
+        return iter(())
+    if sio.spilled_packets is not None:
+        return spilled_values(sio.spilled_packets)
+    return (q.to_dict() for q in sio.packets)
+
+
+def close_spills(s: Any) -> None:
+    """A streamed session's spill files, once its records are read."""
+    for spill in (s.spilled_packets, s.socketio.spilled_packets if s.socketio is not None else None):
+        if spill is not None:
+            spill.close()
+
+
 @dataclass(slots=True)
 class SessionSeen:
     first_frame: int  # the analysis lists sessions in this order (EngineIOSession.first_frame)
@@ -86,13 +119,23 @@ class StreamedSelection:
             return False
         return not sel.events or p["event"] in sel.events
 
-    def see_session(self, s: Any, sio_packets: Callable[[], Iterator[dict[str, Any]]]) -> SessionSeen:
+    def answer_keys(self, s: Any) -> set[tuple[str, int, str]]:
+        """(nsp, ack id, direction of the ACK) of the selected events that asked for an ACK
+        (export.select.Selected._answer_keys)."""
+        sel = self.selection
+        return {
+            (a.nsp, a.ack_id, a.request_direction.other.value)
+            for a in (s.socketio.acks if s.socketio is not None else ())
+            if sel.events and a.event in sel.events and (not sel.namespaces or a.nsp in sel.namespaces)
+        }
+
+    def see_session(self, s: Any) -> SessionSeen:
         sel = self.selection
         self.sids.add(s.sid)
         selected = (
             (not sel.sids or s.sid in sel.sids)
             and (not sel.connections or bool(sel.connections.intersection(s.connections)))
-            and (not sel.packet_level or any(self.matches(p) for p in sio_packets()))
+            and (not sel.packet_level or any(self.matches(p) for p in sio_dicts(s)))
         )
         first = s.first_frame
         seen = SessionSeen(
@@ -140,19 +183,8 @@ class StreamingSlice(StreamedSelection):
                 spill.close()
 
     def session(self, s: Any) -> None:
-        sio = s.socketio
-
-        def sio_packets() -> Iterator[dict[str, Any]]:
-            if sio is None:
-                return iter(())
-            if sio.spilled_packets is not None:
-                return spilled_values(sio.spilled_packets)
-            return (q.to_dict() for q in sio.packets)
-
-        self.see_session(s, sio_packets)
-        for spill in (s.spilled_packets, sio.spilled_packets if sio is not None else None):
-            if spill is not None:
-                spill.close()
+        self.see_session(s)
+        close_spills(s)
 
     def finish(self, analysis: Any, capture: str, out: IO[bytes]) -> Any:
         from analyzer.export.pcapslice import write_pcapng_slice_keys

@@ -12,13 +12,13 @@ The output is the one `print_summary` writes from a whole Analysis (a test keeps
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO, Any
 
 from analyzer.cli_app import ws_message_lines, ws_section
 from analyzer.cli_sessions import session_event_lines, session_summary
 from analyzer.cli_text import anomaly_counts, connection_row, connection_table, summary_head
-from analyzer.export.streamsel import spilled_values
+from analyzer.export.streamsel import close_spills, sio_dicts, spilled_values
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.tempfile_fd import AppendFile
 from analyzer.model.websocket import message_dict
@@ -104,19 +104,10 @@ class StreamingTextSummary:
         sio = s.socketio
         sio_fields = {**sio.head_dict(), **sio.tail_dict()} if sio is not None else None
 
-        def packets() -> Iterator[dict[str, Any]]:
-            if sio is None:
-                return iter(())
-            if sio.spilled_packets is not None:
-                return spilled_values(sio.spilled_packets)
-            return (q.to_dict() for q in sio.packets)
-
-        self._sessions.add(key, [session_summary(head, sio_fields, packets())])
+        self._sessions.add(key, [session_summary(head, sio_fields, sio_dicts(s))])
         if self.events and sio_fields:
-            self._session_events.add(key, session_event_lines(head, sio_fields, packets()))
-        for spill in (s.spilled_packets, sio.spilled_packets if sio is not None else None):
-            if spill is not None:
-                spill.close()
+            self._session_events.add(key, session_event_lines(head, sio_fields, sio_dicts(s)))
+        close_spills(s)
 
     def finish(self, a: Analysis) -> None:
         out = self.out
