@@ -110,10 +110,8 @@ def _binary_out(path: str) -> Iterator[IO[bytes]]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from analyzer.api import analyze_reader
     from analyzer.capture.pcapfile import CaptureError, open_capture
-    from analyzer.export.select import Selected, Selection
-    from analyzer.pipeline import Options
+    from analyzer.export.select import Selection
 
     fmt: str = args.format
     if args.layer is not None and fmt != "jsonl":
@@ -135,37 +133,23 @@ def run_export(args: argparse.Namespace) -> int:
         _err(args.capture, str(exc))
         return EXIT_NOT_CAPTURE
     selection = Selection.of(args.connection, args.sid, args.namespace, args.event)
-    if fmt != "har":
-        return _export_streamed(args, reader, selection, decode_as)
-    analysis = analyze_reader(reader, Options(decode_as=decode_as))
-    selected = Selected(analysis, selection)
-    _warn_unknown(args, {c.id for c in analysis.connections}, {s.sid for s in analysis.engineio_sessions})
-    if not selection.everything and not selected.connections:
-        _err(args.capture, "warning: the selection matches nothing; the export is empty")
-    try:
-        _write_har(selected, args.capture, args.output)
-    except BrokenPipeError:
-        pass
-    except OSError as exc:
-        print(f"socketscope: export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if analysis.capture.error:
-        _err(args.capture, analysis.capture.error)
-        return EXIT_DAMAGED
-    return EXIT_OK
+    return _export_streamed(args, reader, selection, decode_as)
 
 
 def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
-    """JSON Lines, CSV tables and pcapng slices are made while the capture is read (the selection
-    is worked out as connections and sessions end: analyzer/export/streamsel.py)."""
+    """Every export is made while the capture is read (the selection is worked out as
+    connections and sessions end: analyzer/export/streamsel.py)."""
     from analyzer.api import analyze_reader
     from analyzer.export.csv_stream import StreamingCsv
+    from analyzer.export.har_stream import StreamingHar
     from analyzer.export.jsonl_stream import StreamingJsonl
     from analyzer.export.streamsel import StreamingSlice
     from analyzer.pipeline import Options
 
-    writer: StreamingJsonl | StreamingSlice | StreamingCsv
-    if args.format == "jsonl":
+    writer: StreamingJsonl | StreamingSlice | StreamingCsv | StreamingHar
+    if args.format == "har":
+        writer = StreamingHar(selection)
+    elif args.format == "jsonl":
         writer = StreamingJsonl(selection, args.layer)
     elif args.format == "csv":
         writer = StreamingCsv(selection, raw=args.csv_raw)
@@ -179,6 +163,9 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
                 writer.finish(analysis, out)
         elif isinstance(writer, StreamingCsv):
             writer.finish(analysis, args.output)
+        elif isinstance(writer, StreamingHar):
+            with _text_out(args.output) as out:
+                writer.finish(analysis, args.capture, out, comment=f"socketscope export of {args.capture}")
         else:
             with _binary_out(args.output) as bout:
                 writer.finish(analysis, args.capture, bout)

@@ -26,10 +26,22 @@ from analyzer.export.jsonl import json_line
 from analyzer.export.select import Selected
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.records import Headers, HttpExchange, HttpRequest, HttpResponse, header_value
-from analyzer.model.websocket import WebSocketRecord
+from analyzer.model.websocket import message_dict
 from analyzer.protocols.engineio import parse_engineio_query
 
-__all__ = ["build_entries", "har_time", "needed_frames", "packet_times", "write_har"]
+__all__ = [
+    "HAR_TAIL",
+    "build_entries",
+    "exchange_timings",
+    "har_head",
+    "har_time",
+    "needed_frames",
+    "packet_times",
+    "timing_keys",
+    "upgrade_exchange",
+    "write_har",
+    "ws_message",
+]
 
 HAR_VERSION = "1.2"
 MAX_COOKIES = 200  # per header set: captured headers are hostile
@@ -230,19 +242,24 @@ def _ms(a: float, b: float) -> float:
     return round(max(0.0, (b - a) * 1000.0), 3)
 
 
-def _timings(
-    req: HttpRequest, resp: HttpResponse | None, times: Mapping[int, float]
+def exchange_timings(
+    req_first: int | None,
+    req_ts: float,
+    resp_first: int | None,
+    resp_ts: float | None,
+    times: Mapping[int, float],
 ) -> tuple[float, dict[str, float]]:
-    """(start ts, timings) of an exchange; a packet not in `times` counts as the record's own ts."""
-    start = times.get(req.frames[0], req.ts) if req.frames else req.ts
-    start = min(start, req.ts)
-    send = _ms(start, req.ts)
+    """(start ts, timings) of an exchange from the first packet and the end of its request and
+    response; a packet not in `times` counts as the record's own ts."""
+    start = times.get(req_first, req_ts) if req_first is not None else req_ts
+    start = min(start, req_ts)
+    send = _ms(start, req_ts)
     wait = receive = 0.0
-    if resp is not None:
-        first = times.get(resp.frames[0], resp.ts) if resp.frames else resp.ts
-        first = min(first, resp.ts)
-        wait = _ms(req.ts, first)
-        receive = _ms(first, resp.ts)
+    if resp_ts is not None:
+        first = times.get(resp_first, resp_ts) if resp_first is not None else resp_ts
+        first = min(first, resp_ts)
+        wait = _ms(req_ts, first)
+        receive = _ms(first, resp_ts)
     return start, {
         "blocked": -1,
         "dns": -1,
@@ -254,43 +271,52 @@ def _timings(
     }
 
 
-def _ws_messages(ws: WebSocketRecord) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for m in ws.messages:
-        msg: dict[str, Any] = {
-            "type": "send" if m.direction.value == "c2s" else "receive",
-            "time": m.ts,
-            "opcode": 1 if m.opcode == "text" else 2,
-        }
-        if m.opcode == "text":
-            try:
-                msg["data"] = m.data.decode("utf-8")
-            except UnicodeDecodeError:  # RFC 6455 §8.1: not UTF-8; shown with U+FFFD, flagged
-                msg["data"] = m.data.decode("utf-8", "replace")
-                if not m.truncated:
-                    msg["_invalidUtf8"] = True
-        else:
-            msg["data"] = base64.b64encode(m.data).decode("ascii")
-        if m.truncated:
-            msg["_truncated"] = True
-            msg["_length"] = m.length
-        out.append(msg)
-    return out
+def timing_keys(x: HttpExchange) -> tuple[int | None, float, int | None, float | None]:
+    """What exchange_timings needs of an exchange (which has a request)."""
+    req, resp = x.request, x.response
+    assert req is not None
+    return (
+        req.frames[0] if req.frames else None,
+        req.ts,
+        resp.frames[0] if resp is not None and resp.frames else None,
+        resp.ts if resp is not None else None,
+    )
+
+
+def ws_message(m: dict[str, Any]) -> dict[str, Any]:
+    """A WebSocket message (as in the analysis document) as Chrome DevTools writes it."""
+    msg: dict[str, Any] = {
+        "type": "send" if m["direction"] == "c2s" else "receive",
+        "time": m["ts"],
+        "opcode": 1 if m["opcode"] == "text" else 2,
+    }
+    if m["opcode"] == "text":
+        text = m["text"]
+        if text is None:  # RFC 6455 §8.1: not UTF-8; shown with U+FFFD, flagged
+            text = bytes.fromhex(m["data_hex"] or "").decode("utf-8", "replace")
+            msg["_invalidUtf8"] = True
+        msg["data"] = text
+    else:
+        msg["data"] = base64.b64encode(bytes.fromhex(m["data_hex"] or "")).decode("ascii")
+    if m["truncated"]:
+        msg["_truncated"] = True
+        msg["_length"] = m["length"]
+    return msg
 
 
 def _entry(
-    selected: Selected,
+    sid: str | None,
     conn: ConnectionRecord,
     x: HttpExchange,
     times: Mapping[int, float],
-    ws: WebSocketRecord | None,
+    ws_messages: list[dict[str, Any]] | None,
 ) -> tuple[float, dict[str, Any]]:
+    """The entry of an exchange; `ws_messages` (the `_webSocketMessages`) for an upgrade."""
     req = x.request
     assert req is not None
-    scheme = "ws" if ws is not None else "http"
-    start, timings = _timings(req, x.response, times)
-    sid = selected.sid_of_request(conn.id, req.frame, req.target)
-    if ws is not None:
+    scheme = "ws" if ws_messages is not None else "http"
+    start, timings = exchange_timings(*timing_keys(x), times)
+    if ws_messages is not None:
         rtype = "websocket"
     elif parse_engineio_query(req.target) is not None:
         rtype = "xhr"
@@ -314,16 +340,34 @@ def _entry(
             "response_frames": list(x.response.frames) if x.response is not None else [],
         },
     }
-    if ws is not None:
-        entry["_webSocketMessages"] = _ws_messages(ws)
+    if ws_messages is not None:
+        entry["_webSocketMessages"] = ws_messages
     return start, entry
 
 
+def upgrade_exchange(conn: ConnectionRecord) -> int | None:
+    """Index in conn.http of the exchange that opened its WebSocket: the first 101 answer to
+    the handshake's request (RFC 6455 §4), None when the handshake is not in the capture."""
+    ws = conn.websocket
+    if ws is None:
+        return None
+    upgrade_frame = (ws.handshake or {}).get("request_frame")
+    for i, x in enumerate(conn.http):
+        if (
+            x.request is not None
+            and x.response is not None
+            and x.response.status == 101
+            and (upgrade_frame is None or x.request.frame == upgrade_frame)
+        ):
+            return i
+    return None
+
+
 def _headless_ws_entry(
-    conn: ConnectionRecord, ws: WebSocketRecord, sid: str | None
+    conn: ConnectionRecord, start: float, sid: str | None, ws_messages: list[dict[str, Any]]
 ) -> tuple[float, dict[str, Any]]:
-    """A WebSocket decoded without its handshake (--decode-as): the entry HAR viewers need, marked so."""
-    start = min((m.ts for m in ws.messages), default=conn.tcp.get("first_ts") or 0.0)
+    """A WebSocket decoded without its handshake (--decode-as): the entry HAR viewers need, marked so.
+    `start`: its first message, else the connection's first packet."""
     ip, port = str(conn.server.get("ip", "")), conn.server.get("port", "")
     host = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
     entry: dict[str, Any] = {
@@ -357,7 +401,7 @@ def _headless_ws_entry(
         "comment": "the WebSocket handshake is not in the capture: request and response are placeholders",
         "_resourceType": "websocket",
         "_socketscope": {"connection": conn.id, "exchange": None, "sid": sid, "handshake_captured": False},
-        "_webSocketMessages": _ws_messages(ws),
+        "_webSocketMessages": ws_messages,
     }
     return start, entry
 
@@ -369,36 +413,30 @@ def build_entries(selected: Selected, times: Mapping[int, float] | None = None) 
     keyed: list[tuple[float, int, int, dict[str, Any]]] = []
     for conn in selected.connections:
         ws = conn.websocket
-        upgrade_frame = (ws.handshake or {}).get("request_frame") if ws is not None else None
-        ws_done = False
-        for x in conn.http:
+        upgrade = upgrade_exchange(conn)
+        for i, x in enumerate(conn.http):
             if x.request is None:
                 continue
-            is_upgrade = (
-                ws is not None
-                and not ws_done
-                and x.response is not None
-                and x.response.status == 101
-                and (upgrade_frame is None or x.request.frame == upgrade_frame)
+            messages = (
+                [ws_message(message_dict(m)) for m in ws.messages]
+                if ws is not None and i == upgrade
+                else None
             )
-            start, entry = _entry(selected, conn, x, times, ws if is_upgrade else None)
-            ws_done = ws_done or is_upgrade
+            sid = selected.sid_of_request(conn.id, x.request.frame, x.request.target)
+            start, entry = _entry(sid, conn, x, times, messages)
             keyed.append((start, conn.id, x.index, entry))
-        if ws is not None and not ws_done:
-            start, entry = _headless_ws_entry(conn, ws, selected.sid_of_connection(conn.id))
+        if ws is not None and upgrade is None:
+            start = min((m.ts for m in ws.messages), default=conn.tcp.get("first_ts") or 0.0)
+            messages = [ws_message(message_dict(m)) for m in ws.messages]
+            start, entry = _headless_ws_entry(conn, start, selected.sid_of_connection(conn.id), messages)
             keyed.append((start, conn.id, 1 << 30, entry))
     keyed.sort(key=lambda k: (k[0], k[1], k[2]))
     for *_, entry in keyed:
         yield entry
 
 
-def write_har(
-    selected: Selected,
-    out: IO[str],
-    times: Mapping[int, float] | None = None,
-    comment: str | None = None,
-) -> int:
-    """Write the HAR document to `out`, one entry at a time; returns the number of entries."""
+def har_head(comment: str | None = None) -> str:
+    """The HAR text before the first entry."""
     from analyzer import __version__
 
     log_head: dict[str, Any] = {
@@ -410,12 +448,25 @@ def write_har(
         log_head["comment"] = comment
     head = json_line({"log": log_head}).rstrip("\n")
     # '{"log":{...}}' -> open the log object again to append "entries"
-    out.write(head[:-2] + ',"entries":[\n')
+    return head[:-2] + ',"entries":[\n'
+
+
+HAR_TAIL = "\n]}}\n"
+
+
+def write_har(
+    selected: Selected,
+    out: IO[str],
+    times: Mapping[int, float] | None = None,
+    comment: str | None = None,
+) -> int:
+    """Write the HAR document to `out`, one entry at a time; returns the number of entries."""
+    out.write(har_head(comment))
     n = 0
     for entry in build_entries(selected, times):
         if n:
             out.write(",\n")
         out.write(json_line(entry).rstrip("\n"))
         n += 1
-    out.write("\n]}}\n")
+    out.write(HAR_TAIL)
     return n

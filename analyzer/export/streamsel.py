@@ -58,8 +58,11 @@ class LineSpill:
             self._pending.clear()
 
     def read(self, at: int, length: int) -> str:
+        return self.read_bytes(at, length).decode("utf-8")
+
+    def read_bytes(self, at: int, length: int) -> bytes:
         self._flush()
-        return self._file.pread(length, at).decode("utf-8")
+        return self._file.pread(length, at)
 
     def close(self) -> None:
         self._pending.clear()

@@ -13,6 +13,8 @@ from analyzer.api import analyze_file, analyze_reader
 from analyzer.capture.pcapfile import open_capture
 from analyzer.export.csv_stream import StreamingCsv
 from analyzer.export.csvout import TABLES, write_csv
+from analyzer.export.har import needed_frames, packet_times, write_har
+from analyzer.export.har_stream import StreamingHar
 from analyzer.export.jsonl import write_jsonl
 from analyzer.export.jsonl_stream import StreamingJsonl
 from analyzer.export.pcapslice import write_pcapng_slice
@@ -110,3 +112,24 @@ def test_streamed_csv_equals_the_in_memory_one(cap: Path, tmp_path: Path) -> Non
             for table in TABLES:
                 name = table + ".csv"
                 assert (got / name).read_bytes() == (want / name).read_bytes(), (selection, raw, table)
+
+
+@pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: corpus_id(p) if "corpus" in str(p) else p.name)
+def test_streamed_har_equals_the_in_memory_one(cap: Path) -> None:
+    """export --format har: the same document from streamed records (timings from the same
+    second pass over the file, entries in the same order)."""
+    analysis = analyze_file(str(cap))
+    for selection in _selections(str(cap)):
+        selected = Selected(analysis, selection)
+        want = io.StringIO()
+        write_har(selected, want, packet_times(str(cap), needed_frames(selected)), comment="c")
+        writer = StreamingHar(selection)
+        streamed = analyze_reader(
+            open_capture(str(cap)),
+            Options(retain_connections=False, spill_records=True),
+            on_connection=writer.connection,
+            on_session=writer.session,
+        )
+        got = io.StringIO()
+        writer.finish(streamed, str(cap), got, comment="c")
+        assert got.getvalue() == want.getvalue(), selection
