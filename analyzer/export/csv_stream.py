@@ -30,6 +30,7 @@ from analyzer.export.select import Selection
 from analyzer.export.streamsel import (
     LineSpill,
     StreamedSelection,
+    close_connection_spills,
     close_spills,
     eio_dicts,
     sio_dicts,
@@ -90,9 +91,7 @@ class StreamingCsv(StreamedSelection):
                     query = parse_engineio_query(q.target)
                     fallback = query.sid if query is not None else None
                 http.append((self._put(http_row(None, x)), q.frame if q is not None else None, fallback))
-        for spill in (frames_spill, messages_spill):
-            if spill is not None:
-                spill.close()
+        close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
         sel = self.selection
@@ -131,10 +130,7 @@ class StreamingCsv(StreamedSelection):
         close_spills(s)
 
     def finish(self, analysis: Analysis, directory: str) -> dict[str, int]:
-        for rec in analysis.connections:  # retained ones, if the pipeline kept any
-            self.connection(rec)
-        for s in analysis.engineio_sessions:
-            self.session(s)
+        self.take_retained(analysis)
         sessions, chosen = self.resolve()
         ids = self.selected_connections
         cids = sorted(c for c in self._conn_rows if c in ids)

@@ -29,7 +29,13 @@ from analyzer.export.har import (
 )
 from analyzer.export.jsonl import json_line
 from analyzer.export.select import Selection
-from analyzer.export.streamsel import LineSpill, StreamedSelection, close_spills, spilled_values
+from analyzer.export.streamsel import (
+    LineSpill,
+    StreamedSelection,
+    close_connection_spills,
+    close_spills,
+    spilled_values,
+)
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.websocket import message_dict
 from analyzer.protocols.engineio import parse_engineio_query
@@ -112,10 +118,7 @@ class StreamingHar(StreamedSelection):
                 entry.pop("_webSocketMessages", None)
                 spot = self._spill.add(json_line(entry))
                 self._entries.append(_Waiting(rec.id, 1 << 30, spot, messages, start, None, None, None))
-        if ws is not None:
-            for spill in (ws.spilled_frames, ws.spilled_messages):
-                if spill is not None:
-                    spill.close()
+        close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
         # which session an HTTP request belongs to (export.select.Selected), settled at the end
@@ -124,10 +127,7 @@ class StreamingHar(StreamedSelection):
         close_spills(s)
 
     def finish(self, analysis: Analysis, capture: str, out: IO[str], comment: str | None = None) -> int:
-        for rec in analysis.connections:  # retained ones, if the pipeline kept any
-            self.connection(rec)
-        for s in analysis.engineio_sessions:
-            self.session(s)
+        self.take_retained(analysis)
         sessions, _chosen = self.resolve()
         ids = self.selected_connections
         conn_sid: dict[int, str] = {}

@@ -23,6 +23,7 @@ from analyzer.export.select import Selection
 from analyzer.export.streamsel import (
     LineSpill,
     StreamedSelection,
+    close_connection_spills,
     close_spills,
     eio_dicts,
     sio_dicts,
@@ -63,9 +64,7 @@ class StreamingJsonl(StreamedSelection):
                 line = json_line(ws_record(None, rec.id, m))
                 assert line.startswith(_WS_HEAD + '"sid":null,')
                 lines.append((m["frame"], *self._lines.add(line[len(_WS_HEAD) + len('"sid":null,') :])))
-        for s in (ws.spilled_frames, spill):
-            if s is not None:
-                s.close()
+        close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
         sel = self.selection
@@ -91,10 +90,7 @@ class StreamingJsonl(StreamedSelection):
 
     def finish(self, analysis: Analysis, out: IO[str]) -> int:
         """Write the kept lines; how many."""
-        for rec in analysis.connections:  # retained ones, if the pipeline kept any
-            self.connection(rec)
-        for s in analysis.engineio_sessions:
-            self.session(s)
+        self.take_retained(analysis)
         sessions, chosen = self.resolve()
         ids = self.selected_connections
         layer = self.layer

@@ -21,6 +21,7 @@ __all__ = [
     "SessionSeen",
     "StreamedSelection",
     "StreamingSlice",
+    "close_connection_spills",
     "close_spills",
     "eio_dicts",
     "sio_dicts",
@@ -88,7 +89,18 @@ def sio_dicts(s: Any) -> Iterator[dict[str, Any]]:
 
 def close_spills(s: Any) -> None:
     """A streamed session's spill files, once its records are read."""
-    for spill in (s.spilled_packets, s.socketio.spilled_packets if s.socketio is not None else None):
+    _close(s.spilled_packets, s.socketio.spilled_packets if s.socketio is not None else None)
+
+
+def close_connection_spills(rec: Any) -> None:
+    """A streamed connection's spill files (its WebSocket frames and messages)."""
+    ws = rec.websocket
+    if ws is not None:
+        _close(ws.spilled_frames, ws.spilled_messages)
+
+
+def _close(*spills: JsonSpill | None) -> None:
+    for spill in spills:
         if spill is not None:
             spill.close()
 
@@ -152,6 +164,19 @@ class StreamedSelection:
         self.sessions.append(seen)
         return seen
 
+    def connection(self, rec: Any) -> None:  # the pipeline's on_connection
+        raise NotImplementedError
+
+    def session(self, s: Any) -> None:  # the pipeline's on_session
+        raise NotImplementedError
+
+    def take_retained(self, analysis: Any) -> None:
+        """The records the pipeline kept (Options.retain_connections), as if handed over."""
+        for rec in analysis.connections:
+            self.connection(rec)
+        for s in analysis.engineio_sessions:
+            self.session(s)
+
     def resolve(self) -> tuple[list[SessionSeen], list[SessionSeen]]:
         """Every session in the analysis' order, and the selected ones; sets selected_connections."""
         sel = self.selection
@@ -180,10 +205,7 @@ class StreamingSlice(StreamedSelection):
         self.see_connection(rec.id)
         if not self.selection.connections or rec.id in self.selection.connections:
             self._keys.extend(connection_keys([rec]))
-        ws = rec.websocket
-        for spill in (ws.spilled_frames, ws.spilled_messages) if ws is not None else ():
-            if spill is not None:
-                spill.close()
+        close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
         self.see_session(s)
@@ -192,10 +214,7 @@ class StreamingSlice(StreamedSelection):
     def finish(self, analysis: Any, capture: str, out: IO[bytes]) -> Any:
         from analyzer.export.pcapslice import write_pcapng_slice_keys
 
-        for rec in analysis.connections:
-            self.connection(rec)
-        for s in analysis.engineio_sessions:
-            self.session(s)
+        self.take_retained(analysis)
         self.resolve()
         ids = self.selected_connections
         keys = sorted((k for k in self._keys if k.id in ids), key=lambda k: k.id)

@@ -18,7 +18,7 @@ from typing import IO, Any
 from analyzer.cli_app import ws_message_lines, ws_section
 from analyzer.cli_sessions import session_event_lines, session_summary
 from analyzer.cli_text import anomaly_counts, connection_row, connection_table, summary_head
-from analyzer.export.streamsel import close_spills, sio_dicts, spilled_values
+from analyzer.export.streamsel import close_connection_spills, close_spills, sio_dicts, spilled_values
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.tempfile_fd import AppendFile
 from analyzer.model.websocket import message_dict
@@ -94,9 +94,7 @@ class StreamingTextSummary:
         if self.messages:
             messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
             self._ws_messages.add(rec.id, ws_message_lines(rec, messages))
-        for s in (ws.spilled_frames, spill):
-            if s is not None:
-                s.close()
+        close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
         key = _session_key(s)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,14 +27,19 @@ from tests.conftest import bundled_captures, corpus_captures, corpus_id
 CAPTURES = bundled_captures() + corpus_captures()
 
 
-def _streamed(path: str, selection: Selection, layer: str | None) -> str:
-    writer = StreamingJsonl(selection, layer)
-    analysis = analyze_reader(
+def _run(path: str, writer: Any) -> Any:
+    """The pipeline over a capture, its records streamed to `writer`; the Analysis."""
+    return analyze_reader(
         open_capture(path),
         Options(retain_connections=False, spill_records=True),
         on_connection=writer.connection,
         on_session=writer.session,
     )
+
+
+def _streamed(path: str, selection: Selection, layer: str | None) -> str:
+    writer = StreamingJsonl(selection, layer)
+    analysis = _run(path, writer)
     out = io.StringIO()
     writer.finish(analysis, out)
     return out.getvalue()
@@ -82,12 +88,7 @@ def test_streamed_slice_equals_the_in_memory_one(cap: Path) -> None:
         want = io.BytesIO()
         write_pcapng_slice(str(cap), Selected(analysis, selection).connections, want)
         writer = StreamingSlice(selection)
-        streamed = analyze_reader(
-            open_capture(str(cap)),
-            Options(retain_connections=False, spill_records=True),
-            on_connection=writer.connection,
-            on_session=writer.session,
-        )
+        streamed = _run(str(cap), writer)
         got = io.BytesIO()
         writer.finish(streamed, str(cap), got)
         assert got.getvalue() == want.getvalue(), selection
@@ -102,12 +103,7 @@ def test_streamed_csv_equals_the_in_memory_one(cap: Path, tmp_path: Path) -> Non
             want, got = tmp_path / f"want{k}{raw}", tmp_path / f"got{k}{raw}"
             counts = write_csv(Selected(analysis, selection), str(want), raw=raw)
             writer = StreamingCsv(selection, raw=raw)
-            streamed = analyze_reader(
-                open_capture(str(cap)),
-                Options(retain_connections=False, spill_records=True),
-                on_connection=writer.connection,
-                on_session=writer.session,
-            )
+            streamed = _run(str(cap), writer)
             assert writer.finish(streamed, str(got)) == counts
             for table in TABLES:
                 name = table + ".csv"
@@ -124,12 +120,7 @@ def test_streamed_har_equals_the_in_memory_one(cap: Path) -> None:
         want = io.StringIO()
         write_har(selected, want, packet_times(str(cap), needed_frames(selected)), comment="c")
         writer = StreamingHar(selection)
-        streamed = analyze_reader(
-            open_capture(str(cap)),
-            Options(retain_connections=False, spill_records=True),
-            on_connection=writer.connection,
-            on_session=writer.session,
-        )
+        streamed = _run(str(cap), writer)
         got = io.StringIO()
         writer.finish(streamed, str(cap), got, comment="c")
         assert got.getvalue() == want.getvalue(), selection
