@@ -29,6 +29,7 @@ from analyzer.export.csvout import (
 from analyzer.export.select import Selection
 from analyzer.export.streamsel import (
     LineSpill,
+    Spots,
     StreamedSelection,
     close_connection_spills,
     close_spills,
@@ -51,7 +52,7 @@ class StreamingCsv(StreamedSelection):
         self.raw = raw
         self._rows = LineSpill()
         self._conn_rows: dict[int, list[Any]] = {}  # the connections table: cid -> its row
-        self._ws: dict[int, list[Spot]] = {}  # cid -> its messages' rows (sid left out)
+        self._ws: dict[int, Spots] = {}  # cid -> its messages' rows (sid left out)
         self._http: dict[
             int, list[tuple[Spot, int | None, str | None]]
         ] = {}  # + request frame, sid of target
@@ -81,7 +82,9 @@ class StreamingCsv(StreamedSelection):
                     if messages_spill is not None
                     else map(message_dict, ws.messages)
                 )
-                self._ws[rec.id] = [self._put(ws_row(rec.id, None, m)) for m in messages]
+                spots = self._ws[rec.id] = Spots()
+                for m in messages:
+                    spots.append(0, self._put(ws_row(rec.id, None, m)))
             self._conn_rows[rec.id] = connection_row(rec, [], n_frames, n_messages)
             http = self._http.setdefault(rec.id, [])
             for x in rec.http:
@@ -100,15 +103,13 @@ class StreamingCsv(StreamedSelection):
         self._requests.append([(r.connection, r.request_frame) for r in (*s.requests, *s.websockets)])
 
         seen = self.see_session(s)
-        eio_spots: list[Spot] = []
-        sio_spots: list[Spot] = []
-        ack_spots: list[Spot] = []
+        eio_spots, sio_spots, ack_spots = Spots(), Spots(), Spots()
         seen.kept = [eio_spots, sio_spots, ack_spots]
         if seen.selected:
             keep = sel.connections  # the session's packets travel on its own connections only
             for d in eio_dicts(s):
                 if not keep or d["connection"] in keep:
-                    eio_spots.append(self._put(eio_row(s.sid, d)))
+                    eio_spots.append(0, self._put(eio_row(s.sid, d)))
             answers = self.answer_keys(s)
             frames: set[int] = set()
             for d in sio_dicts(s):
@@ -119,14 +120,14 @@ class StreamingCsv(StreamedSelection):
                     d["type"] in ("ACK", "BINARY_ACK") and (d["nsp"], d["ack_id"], d["direction"]) in answers
                 )
                 if not sel.packet_level or self.matches(d) or answer:
-                    sio_spots.append(self._put(sio_row(s.sid, d)))
+                    sio_spots.append(0, self._put(sio_row(s.sid, d)))
             for a in sio.acks if sio is not None else ():  # export.select.Selected.acks
                 if sel.namespaces and a.nsp not in sel.namespaces:
                     continue
                 if sel.events and a.event not in sel.events:
                     continue
                 if a.request_frame in frames:
-                    ack_spots.append(self._put(ack_row(s.sid, a)))
+                    ack_spots.append(0, self._put(ack_row(s.sid, a)))
         close_spills(s)
 
     def finish(self, analysis: Analysis, directory: str) -> dict[str, int]:
@@ -152,8 +153,8 @@ class StreamingCsv(StreamedSelection):
         def ws_messages() -> Iterator[list[Any]]:
             for c in cids:
                 sid = sids_of[c][0] if c in sids_of else None
-                for spot in self._ws.get(c, ()):
-                    row = self._get(spot)
+                for _, *spot in self._ws.get(c, ()):
+                    row = self._get((spot[0], spot[1]))
                     row[1] = sid
                     yield row
 
@@ -167,8 +168,8 @@ class StreamingCsv(StreamedSelection):
 
         def of_sessions(k: int) -> Iterator[list[Any]]:
             for t in chosen:
-                for spot in t.kept[k]:
-                    yield self._get(spot)
+                for _, at, length in t.kept[k]:
+                    yield self._get((at, length))
 
         def anomalies() -> Iterator[list[Any]]:
             for a in analysis.anomalies:

@@ -16,12 +16,14 @@ known then; a WebSocket message waits for the end, where its connection's sessio
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from typing import IO, Any
 
 from analyzer.export.jsonl import eio_record, json_line, sio_record, ws_record
 from analyzer.export.select import Selection
 from analyzer.export.streamsel import (
     LineSpill,
+    Spots,
     StreamedSelection,
     close_connection_spills,
     close_spills,
@@ -45,7 +47,7 @@ class StreamingJsonl(StreamedSelection):
         super().__init__(selection)
         self.layer = layer  # None: decided at the end (export.select.default_layer)
         self._lines = LineSpill()
-        self._ws: dict[int, list[tuple[int, int, int]]] = {}  # connection -> its messages' lines
+        self._ws: dict[int, Spots] = {}  # connection -> its messages' lines
 
     def _wants(self, layer: str) -> bool:
         return self.layer is None or self.layer == layer
@@ -58,26 +60,25 @@ class StreamingJsonl(StreamedSelection):
         spill = ws.spilled_messages
         sel = self.selection.connections
         if self._wants("websocket") and (not sel or rec.id in sel):
-            lines = self._ws.setdefault(rec.id, [])
+            lines = self._ws.setdefault(rec.id, Spots())
             messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
             for m in messages:
                 line = json_line(ws_record(None, rec.id, m))
                 assert line.startswith(_WS_HEAD + '"sid":null,')
-                lines.append((m["frame"], *self._lines.add(line[len(_WS_HEAD) + len('"sid":null,') :])))
+                lines.append(m["frame"], self._lines.add(line[len(_WS_HEAD) + len('"sid":null,') :]))
         close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
         sel = self.selection
         seen = self.see_session(s)
-        eio_lines: list[tuple[int, int, int]] = []
-        sio_lines: list[tuple[int, int, int]] = []
+        eio_lines, sio_lines = Spots(), Spots()
         seen.kept = [eio_lines, sio_lines]
         if seen.selected:
             keep = sel.connections  # the session's packets travel on its own connections only
             if self._wants("engineio"):
                 for d in eio_dicts(s):
                     if not keep or d["connection"] in keep:
-                        eio_lines.append((d["frame"], *self._lines.add(json_line(eio_record(s.sid, d)))))
+                        eio_lines.append(d["frame"], self._lines.add(json_line(eio_record(s.sid, d))))
             if self._wants("socketio"):
                 answers = self.answer_keys(s)
                 for d in sio_dicts(s):
@@ -85,7 +86,7 @@ class StreamingJsonl(StreamedSelection):
                         continue
                     answer = d["type"] in _ACKS and (d["nsp"], d["ack_id"], d["direction"]) in answers
                     if not sel.packet_level or self.matches(d) or answer:
-                        sio_lines.append((d["frame"], *self._lines.add(json_line(sio_record(s.sid, d)))))
+                        sio_lines.append(d["frame"], self._lines.add(json_line(sio_record(s.sid, d))))
         close_spills(s)
 
     def finish(self, analysis: Analysis, out: IO[str]) -> int:
@@ -96,7 +97,7 @@ class StreamingJsonl(StreamedSelection):
         layer = self.layer
         if layer is None:
             layer = "socketio" if any(t.socketio for t in chosen) else "engineio" if chosen else "websocket"
-        streams: list[list[tuple[int, int, int]]]
+        streams: list[Spots]
         sid_of: dict[int, str] = {}
         cids = [cid for cid in sorted(self._ws) if cid in ids]
         if layer == "websocket":
@@ -108,8 +109,7 @@ class StreamingJsonl(StreamedSelection):
             streams = [t.kept[0] if layer == "engineio" else t.kept[1] for t in chosen]
         n = 0
         for i, (_frame, at, length) in heapq.merge(
-            *([(k, entry) for entry in stream] for k, stream in enumerate(streams)),
-            key=lambda e: e[1][0],
+            *(_tagged(k, stream) for k, stream in enumerate(streams)), key=lambda e: e[1][0]
         ):
             text = self._lines.read(at, length)
             if layer == "websocket":
@@ -125,3 +125,8 @@ class StreamingJsonl(StreamedSelection):
             n += 1
         self._lines.close()
         return n
+
+
+def _tagged(k: int, stream: Spots) -> Iterator[tuple[int, tuple[int, int, int]]]:
+    for entry in stream:
+        yield k, entry

@@ -8,6 +8,7 @@ session a connection belongs to are known at the end, from what was seen of each
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -19,6 +20,7 @@ from analyzer.model.tempfile_fd import AppendFile
 __all__ = [
     "LineSpill",
     "SessionSeen",
+    "Spots",
     "StreamedSelection",
     "StreamingSlice",
     "close_connection_spills",
@@ -29,6 +31,29 @@ __all__ = [
 ]
 
 _WRITE = 256 << 10
+
+
+class Spots:
+    """Where lines wait in a LineSpill, with the packet number they sort by: 24 bytes each
+    (a list of tuples took about 100)."""
+
+    __slots__ = ("frames", "lengths", "offsets")
+
+    def __init__(self) -> None:
+        self.frames = array("q")
+        self.offsets = array("q")
+        self.lengths = array("q")
+
+    def append(self, frame: int, spot: tuple[int, int]) -> None:
+        self.frames.append(frame)
+        self.offsets.append(spot[0])
+        self.lengths.append(spot[1])
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        return zip(self.frames, self.offsets, self.lengths, strict=True)
 
 
 def spilled_values(spill: JsonSpill) -> Iterator[Any]:
