@@ -198,11 +198,6 @@ class Index:
     def from_built(cls, built: Built) -> Index:
         return cls(built=built)
 
-    def close(self) -> None:
-        """Give the disk space back (the index is unusable afterwards)."""
-        self.store.close()
-        self.table.close()
-
     @property
     def doc(self) -> dict[str, Any]:
         """The document, its long lists standing in as StoredLists (write it with `json_pieces`)."""

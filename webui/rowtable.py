@@ -268,6 +268,3 @@ class RowTable(Sequence[Row]):
     def __iter__(self) -> Iterator[Row]:
         for i in range(len(self)):
             yield self.row(i)
-
-    def close(self) -> None:
-        self.summaries.close()
