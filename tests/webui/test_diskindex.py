@@ -16,7 +16,7 @@ from analyzer.api import analyze_file
 from analyzer.capture.pcapfile import open_capture
 from tests.conftest import corpus_captures
 from tests.webui.conftest import CAPTURES
-from webui.index import Filters, Index
+from webui.index import LAYERS, Filters, Index
 from webui.indexbuild import IndexBuilder
 from webui.store import Job, _default_analyze
 
@@ -47,6 +47,10 @@ def test_streamed_index_equals_the_in_memory_one(cap: Path) -> None:
     assert doc == json.loads("".join(a.json_pieces()))
     assert doc["connections"] == analyze_file(str(cap)).to_dict()["connections"]
     assert a.ws_frame_bytes == b.ws_frame_bytes and a.facets() == b.facets() and a.counts() == b.counts()
+    # both come from the same builder: check its order against the rule itself (time, then layer)
+    keys = [(r.ts, LAYERS.index(r.layer)) for r in b.rows]
+    assert keys == sorted(keys) and [r.id for r in b.rows] == list(range(len(b.rows)))
+    assert sum(b.counts().values()) == len(b.rows) == len({(r.src, r.kind, r.direction) for r in b.rows})
 
 
 @pytest.mark.parametrize("cap", BUNDLED, ids=lambda p: p.name)
