@@ -3,16 +3,20 @@
 Each connection's record is written as soon as the connection is closed and then
 dropped, so memory follows the open connections, not the length of the capture. The
 document is the same as `Analysis.to_dict()` except for key order (connections come
-first, the capture summary last, once it is known) and connection order (as they close).
+first, the capture summary last, once it is known). Connections are in id order, as in
+`Analysis.to_dict()`: one that closes before a connection opened earlier waits in a
+temporary file (its offset and length are all that stay in memory) until those are written.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import IO, Any
 
 from analyzer import __version__
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
-from analyzer.model.spill import JsonSpill, dumps
+from analyzer.model.spill import JsonSpill, copy_range, dumps
 from analyzer.session.jsonout import session_parts
 
 __all__ = ["StreamingJsonWriter"]
@@ -27,6 +31,9 @@ class StreamingJsonWriter:
         """`out` must be opened with errors="backslashreplace" (see analyzer.model.spill.dumps)."""
         self.out = out
         self.count = 0
+        self._next_id = 0  # the connection that must be written next (ids are dense: tcp/tracker.py)
+        self._park: IO[str] | None = None  # connections that closed before their turn
+        self._parked: dict[int, tuple[int, int]] = {}  # id -> (offset, length) in the park file
         self._sessions = JsonSpill()  # finished sessions wait here until the connections are written
         out.write(
             '{"schema_version":'
@@ -37,31 +44,43 @@ class StreamingJsonWriter:
         )
 
     def connection(self, record: ConnectionRecord) -> None:
+        if record.id != self._next_id:
+            self._park_record(record)
+            return
         if self.count:
             self.out.write(",")
         self.count += 1
-        ws = record.websocket
-        frames: JsonSpill | None = ws.spilled_frames if ws is not None else None
-        messages: JsonSpill | None = ws.spilled_messages if ws is not None else None
-        if ws is None or frames is None or messages is None:
-            self.out.write(dumps(record.to_dict()))
+        _write_connection(record, self.out)
+        self._next_id += 1
+        self._drain()
+
+    def _park_record(self, record: ConnectionRecord) -> None:
+        park = self._park
+        if park is None:
+            fd, name = tempfile.mkstemp(prefix="socketscope-")  # read and write: sendfile reads it
+            os.unlink(name)
+            park = self._park = open(fd, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 (closed by finish)
+        park.flush()
+        start = os.lseek(park.fileno(), 0, os.SEEK_END)
+        _write_connection(record, park)
+        park.flush()
+        self._parked[record.id] = (start, os.lseek(park.fileno(), 0, os.SEEK_END) - start)
+
+    def _drain(self) -> None:
+        """Write the parked connections whose turn has come."""
+        park, parked = self._park, self._parked
+        if park is None or not parked:
             return
-        # frames and messages were spilled to disk: copy them in place of two markers
-        ws.spilled_frames = ws.spilled_messages = None
-        doc = record.to_dict()
-        doc["websocket"]["frames"] = _MARK_FRAMES
-        doc["websocket"]["messages"] = _MARK_MESSAGES
-        text = dumps(doc)
-        head, rest = text.split(dumps(_MARK_FRAMES), 1)
-        middle, tail = rest.split(dumps(_MARK_MESSAGES), 1)
-        w = self.out.write
-        w(head + "[")
-        frames.copy_to(self.out)
-        w("]" + middle + "[")
-        messages.copy_to(self.out)
-        w("]" + tail)
-        frames.close()
-        messages.close()
+        while self._next_id in parked:
+            offset, length = parked.pop(self._next_id)
+            if self.count:
+                self.out.write(",")
+            self.count += 1
+            copy_range(park.fileno(), offset, length, self.out)
+            self._next_id += 1
+        if not parked:  # nothing waits: the space is reused
+            park.seek(0)
+            park.truncate()
 
     def session(self, session: Any) -> None:
         """A finished Engine.IO session: spilled to a temporary file until the connections are written."""
@@ -71,6 +90,11 @@ class StreamingJsonWriter:
     def finish(self, analysis: Analysis) -> None:
         for record in analysis.connections:  # retained ones, if the pipeline kept any
             self.connection(record)
+        for cid in sorted(self._parked):  # only if some id never came (not expected)
+            self._next_id = cid
+            self._drain()
+        if self._park is not None:
+            self._park.close()
         for s in analysis.engineio_sessions:
             self.session(s)
         w = self.out.write
@@ -82,3 +106,28 @@ class StreamingJsonWriter:
             w(("," if i else "") + dumps(a.to_dict()))
         w('],"layer_stats":' + dumps(analysis.layer_stats))
         w(',"capture":' + dumps(analysis.capture.to_dict()) + "}\n")
+
+
+def _write_connection(record: ConnectionRecord, out: IO[str]) -> None:
+    ws = record.websocket
+    frames: JsonSpill | None = ws.spilled_frames if ws is not None else None
+    messages: JsonSpill | None = ws.spilled_messages if ws is not None else None
+    if ws is None or frames is None or messages is None:
+        out.write(dumps(record.to_dict()))
+        return
+    # frames and messages were spilled to disk: copy them in place of two markers
+    ws.spilled_frames = ws.spilled_messages = None
+    doc = record.to_dict()
+    doc["websocket"]["frames"] = _MARK_FRAMES
+    doc["websocket"]["messages"] = _MARK_MESSAGES
+    text = dumps(doc)
+    head, rest = text.split(dumps(_MARK_FRAMES), 1)
+    middle, tail = rest.split(dumps(_MARK_MESSAGES), 1)
+    w = out.write
+    w(head + "[")
+    frames.copy_to(out)
+    w("]" + middle + "[")
+    messages.copy_to(out)
+    w("]" + tail)
+    frames.close()
+    messages.close()

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["JsonSpill", "dumps", "iter_elements"]
+__all__ = ["JsonSpill", "copy_range", "dumps", "iter_elements"]
 
 IN_MEMORY = 256 << 10  # characters held before they go to the file (and the size of each write)
 _READ = 1 << 20
@@ -26,6 +26,35 @@ def dumps(value: Any) -> str:
 
 def _encode(text: str) -> bytes:
     return text.encode("utf-8", "backslashreplace")  # as the output files do (see dumps)
+
+
+def copy_range(fd: int, offset: int, length: int, out: IO[str]) -> None:
+    """Write `length` bytes of UTF-8 text at `offset` of file `fd` to the text output `out`: by
+    sendfile(2) when `out` is a real file descriptor (the text is not read back through Python),
+    else read and decoded in blocks."""
+    end = offset + length
+    out.flush()
+    try:
+        out_fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.StringIO and the like
+        out_fd = -1
+    if out_fd >= 0:
+        try:
+            while offset < end:
+                sent = os.sendfile(out_fd, fd, offset, end - offset)
+                if sent == 0:
+                    break
+                offset += sent
+        except OSError:
+            pass  # not every output takes sendfile: the rest goes through Python
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    while offset < end:
+        block = os.pread(fd, min(_READ, end - offset), offset)
+        if not block:
+            break
+        offset += len(block)
+        out.write(decoder.decode(block))
+    out.write(decoder.decode(b"", final=True))
 
 
 class JsonSpill:
@@ -97,29 +126,7 @@ class JsonSpill:
             out.write(self._chunk())
             return
         self._flush()
-        out.flush()
-        try:
-            out_fd = out.fileno()
-        except (AttributeError, OSError, ValueError):  # io.StringIO and the like
-            out_fd = -1
-        offset = 0
-        if out_fd >= 0:
-            try:
-                while offset < f.size:
-                    sent = os.sendfile(out_fd, f.fd, offset, f.size - offset)
-                    if sent == 0:
-                        break
-                    offset += sent
-            except OSError:
-                pass  # not every output takes sendfile: the rest goes through Python
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        while offset < f.size:
-            block = f.pread(min(_READ, f.size - offset), offset)
-            if not block:
-                break
-            offset += len(block)
-            out.write(decoder.decode(block))
-        out.write(decoder.decode(b"", final=True))
+        copy_range(f.fd, 0, f.size, out)
 
     def pieces(self) -> Iterator[str]:
         """The records as text, comma-separated, in blocks (for copying into another spill)."""
