@@ -1,16 +1,16 @@
 """`export --format csv` while the capture is read: memory follows open connections.
 
 Each connection's and session's rows are made when the pipeline hands it over (from the
-messages and packets as the analysis document has them) and wait, as JSON arrays of values,
-in an unnamed temporary file; a connection's table row stays in memory. At the end the
+messages and packets as the analysis document has them) and wait, as finished CSV lines, in
+an unnamed temporary file; a connection's table row stays in memory. At the end the
 selection is known (analyzer/export/streamsel.py) and each table is written in the order
-`write_csv` gives, with the cells that name a session filled in then: the same files
-(a test compares them on every capture and kind of selection).
+`write_csv` gives, with the cell that names a session put into its line then (the line waits
+without it; where it goes is kept beside the line's place): the same files (a test compares
+them on every capture and kind of selection).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -19,10 +19,15 @@ from analyzer.export.csvout import (
     TABLES,
     ack_row,
     anomaly_row,
+    cell_field,
     connection_row,
+    csv_fields,
+    csv_line,
     eio_row,
     http_row,
+    row_cells,
     sio_row,
+    write_lines,
     write_table,
     ws_row,
 )
@@ -43,7 +48,9 @@ from analyzer.protocols.engineio import parse_engineio_query
 
 __all__ = ["StreamingCsv"]
 
-Spot = tuple[int, int]  # where a row waits in the file
+Spot = tuple[int, int]  # where a line waits in the file
+_WS_SID = 1  # the column of websocket_messages and http that names the session, filled in at the end
+_HTTP_SID = 2
 
 
 class StreamingCsv(StreamedSelection):
@@ -52,18 +59,26 @@ class StreamingCsv(StreamedSelection):
         self.raw = raw
         self._rows = LineSpill()
         self._conn_rows: dict[int, list[Any]] = {}  # the connections table: cid -> its row
-        self._ws: dict[int, Spots] = {}  # cid -> its messages' rows (sid left out)
+        self._ws: dict[int, Spots] = {}  # cid -> its messages' lines (sid left out: where it goes, spot)
         self._http: dict[
-            int, list[tuple[Spot, int | None, str | None]]
-        ] = {}  # + request frame, sid of target
+            int, list[tuple[int, Spot, int | None, str | None]]
+        ] = {}  # where the sid goes, spot, request frame, sid of the target
         self._requests: list[list[tuple[int, int]]] = []  # per session (arrival): (connection, request frame)
 
-    def _put(self, row: list[Any]) -> Spot:
-        return self._rows.add(json.dumps(row))
+    def _put(self, table: str, row: list[Any]) -> Spot:
+        """The row's finished CSV line goes to the file."""
+        return self._rows.add(csv_line(row_cells(table, row, self.raw)))
 
-    def _get(self, spot: Spot) -> list[Any]:
-        row: list[Any] = json.loads(self._rows.read(*spot))
-        return row
+    def _put_open(self, table: str, row: list[Any], column: int) -> tuple[int, Spot]:
+        """The row's line without the cell of `column` (put in by `_line`): where it goes, spot."""
+        cells = row_cells(table, row, self.raw)
+        head = csv_fields(cells[:column]) + "," if column else ""
+        tail = ("," + csv_fields(cells[column + 1 :]) if column + 1 < len(cells) else "") + "\r\n"
+        return len(head), self._rows.add(head + tail)
+
+    def _line(self, table: str, column: int, at: int, spot: Spot, value: Any) -> str:
+        text = self._rows.read(*spot)
+        return text[:at] + cell_field(table, column, value, self.raw) + text[at:]
 
     def connection(self, rec: ConnectionRecord) -> None:
         self.see_connection(rec.id)
@@ -84,7 +99,8 @@ class StreamingCsv(StreamedSelection):
                 )
                 spots = self._ws[rec.id] = Spots()
                 for m in messages:
-                    spots.append(0, self._put(ws_row(rec.id, None, m)))
+                    at, spot = self._put_open("websocket_messages", ws_row(rec.id, None, m), _WS_SID)
+                    spots.append(at, spot)
             self._conn_rows[rec.id] = connection_row(rec, [], n_frames, n_messages)
             http = self._http.setdefault(rec.id, [])
             for x in rec.http:
@@ -93,7 +109,8 @@ class StreamingCsv(StreamedSelection):
                 if q is not None:
                     query = parse_engineio_query(q.target)
                     fallback = query.sid if query is not None else None
-                http.append((self._put(http_row(None, x)), q.frame if q is not None else None, fallback))
+                at, spot = self._put_open("http", http_row(None, x), _HTTP_SID)
+                http.append((at, spot, q.frame if q is not None else None, fallback))
         close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
@@ -109,7 +126,7 @@ class StreamingCsv(StreamedSelection):
             keep = sel.connections  # the session's packets travel on its own connections only
             for d in eio_dicts(s):
                 if not keep or d["connection"] in keep:
-                    eio_spots.append(0, self._put(eio_row(s.sid, d)))
+                    eio_spots.append(0, self._put("engineio_packets", eio_row(s.sid, d)))
             answers = self.answer_keys(s)
             frames: set[int] = set()
             for d in sio_dicts(s):
@@ -120,14 +137,14 @@ class StreamingCsv(StreamedSelection):
                     d["type"] in ("ACK", "BINARY_ACK") and (d["nsp"], d["ack_id"], d["direction"]) in answers
                 )
                 if not sel.packet_level or self.matches(d) or answer:
-                    sio_spots.append(0, self._put(sio_row(s.sid, d)))
+                    sio_spots.append(0, self._put("socketio_packets", sio_row(s.sid, d)))
             for a in sio.acks if sio is not None else ():  # export.select.Selected.acks
                 if sel.namespaces and a.nsp not in sel.namespaces:
                     continue
                 if sel.events and a.event not in sel.events:
                     continue
                 if a.request_frame in frames:
-                    ack_spots.append(0, self._put(ack_row(s.sid, a)))
+                    ack_spots.append(0, self._put("acks", ack_row(s.sid, a)))
         close_spills(s)
 
     def finish(self, analysis: Analysis, directory: str) -> dict[str, int]:
@@ -150,26 +167,22 @@ class StreamingCsv(StreamedSelection):
                 row[7] = sids_of.get(c, [])
                 yield row
 
-        def ws_messages() -> Iterator[list[Any]]:
+        def ws_messages() -> Iterator[str]:
             for c in cids:
                 sid = sids_of[c][0] if c in sids_of else None
-                for _, *spot in self._ws.get(c, ()):
-                    row = self._get((spot[0], spot[1]))
-                    row[1] = sid
-                    yield row
+                for at, offset, length in self._ws.get(c, ()):
+                    yield self._line("websocket_messages", _WS_SID, at, (offset, length), sid)
 
-        def http() -> Iterator[list[Any]]:
+        def http() -> Iterator[str]:
             for c in cids:
-                for spot, frame, fallback in self._http.get(c, ()):
-                    row = self._get(spot)
+                for at, spot, frame, fallback in self._http.get(c, ()):
                     sid = request_sid.get((c, frame)) if frame is not None else None
-                    row[2] = sid if sid is not None else fallback
-                    yield row
+                    yield self._line("http", _HTTP_SID, at, spot, sid if sid is not None else fallback)
 
-        def of_sessions(k: int) -> Iterator[list[Any]]:
+        def of_sessions(k: int) -> Iterator[str]:
             for t in chosen:
                 for _, at, length in t.kept[k]:
-                    yield self._get((at, length))
+                    yield self._rows.read(at, length)
 
         def anomalies() -> Iterator[list[Any]]:
             for a in analysis.anomalies:
@@ -178,16 +191,21 @@ class StreamingCsv(StreamedSelection):
                 ):
                     yield anomaly_row(a)
 
-        tables = {
-            "connections": connections(),
+        lines = {
             "websocket_messages": ws_messages(),
             "engineio_packets": of_sessions(0),
             "socketio_packets": of_sessions(1),
             "acks": of_sessions(2),
-            "anomalies": anomalies(),
             "http": http(),
         }
         os.makedirs(directory, exist_ok=True)
-        counts = {table: write_table(directory, table, tables[table], self.raw) for table in TABLES}
+        counts = {
+            table: write_lines(directory, table, lines[table])
+            if table in lines
+            else write_table(
+                directory, table, connections() if table == "connections" else anomalies(), self.raw
+            )
+            for table in TABLES
+        }
         self._rows.close()
         return counts
