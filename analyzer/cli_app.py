@@ -8,6 +8,7 @@ from typing import IO, Any
 from analyzer.cli_text import fmt_ts
 from analyzer.model.analysis import Analysis
 from analyzer.model.websocket import message_dict
+from analyzer.textsafe import terminal_text
 
 __all__ = ["print_app_sections", "ws_message_lines", "ws_section"]
 
@@ -15,10 +16,7 @@ PREVIEW = 160
 
 
 def _preview(text: str, limit: int = PREVIEW) -> str:
-    text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    # captured text is hostile: never let control characters reach the terminal
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return terminal_text(text, limit)
 
 
 def _close(c: dict[str, Any] | None) -> str:
@@ -75,7 +73,9 @@ def ws_message_lines(c: Any, messages: Iterable[dict[str, Any]]) -> Iterator[str
         arrow = "C->S" if m["direction"] == "c2s" else "S->C"
         text, data_hex = m.get("text"), m.get("data_hex") or ""
         if m["opcode"] == "text":
-            body = _preview(text if text is not None else bytes.fromhex(data_hex).decode("utf-8", "replace"))
+            if text is None:  # not UTF-8: the first PREVIEW characters need at most 4 bytes each
+                text = bytes.fromhex(data_hex[: 8 * (PREVIEW + 1)]).decode("utf-8", "replace")
+            body = _preview(text)
         else:
             body = "0x" + data_hex[:96] + ("…" if len(data_hex) > 96 else "")
         flags = ("z" if m["compressed"] else "") + (f"f{m['frames']}" if m["frames"] > 1 else "")

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from analyzer.cli_text import fmt_ts
 from analyzer.model.analysis import Analysis
+from analyzer.textsafe import terminal_text
 
 __all__ = ["percentile", "print_sessions", "session_event_lines", "session_summary"]
 
@@ -23,8 +24,7 @@ def percentile(values: list[float], p: float) -> float | None:
 
 
 def _safe(text: str, limit: int = 200) -> str:
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return terminal_text(text, limit, escape_whitespace=False)
 
 
 def _args(value: Any) -> str:

@@ -30,6 +30,7 @@ from analyzer.protocols.engineio import (
     parse_open_packet,
 )
 from analyzer.protocols.socketio import SioPacketType, SioStreamDecoder, to_jsonable
+from analyzer.textsafe import terminal_text
 
 __all__ = ["LivePrinter"]
 
@@ -40,9 +41,7 @@ MAX_CONNECTIONS = 100_000
 
 
 def _clean(text: str, limit: int = PREVIEW) -> str:
-    text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)  # hostile text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return terminal_text(text, limit)  # hostile text
 
 
 def _json(value: Any, limit: int = PREVIEW) -> str:

@@ -1,0 +1,22 @@
+"""Captured text made safe for one line of a terminal, and short."""
+
+from __future__ import annotations
+
+__all__ = ["terminal_text"]
+
+
+def terminal_text(text: str, limit: int, escape_whitespace: bool = True) -> str:
+    """`text` with every unprintable character escaped as `\\xNN` (with `escape_whitespace`,
+    CR, LF and TAB as `\\r`, `\\n`, `\\t`), cut to `limit` characters ending in an ellipsis.
+
+    Captured text is hostile: no control character may reach the terminal. Escaping only
+    lengthens, so only the first `limit` characters can reach the result and only they are
+    looked at: a multi-megabyte message costs what a short one does."""
+    head = text[:limit]
+    if escape_whitespace:
+        head = head.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    if not head.isprintable():
+        head = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in head)
+    if len(text) <= limit and len(head) <= limit:
+        return head
+    return head[: limit - 1] + "…"
