@@ -48,6 +48,7 @@ class ConnectionApp:
         self.exchanges: list[HttpExchange] = []
         self._req_heads: dict[int, Any] = {}
         self._requests: dict[int, HttpRequest] = {}
+        self._lost: set[int] = set()  # requests whose response was lost, waiting for their own end
         self._resp_heads: dict[int | None, Any] = {}
         self._upgrade_index: int | None = None
         self.ws: WebSocketRecord | None = None
@@ -105,7 +106,7 @@ class ConnectionApp:
             return
         if self.http is not None and not self.http.is_upgraded(d):
             self.layer_bytes["http_bytes"] += len(data)
-            self._http_events(self.http.feed(d, data))
+            self._http_events(self.http.feed(d, data, frame))
 
     def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
         d = stream.direction
@@ -139,6 +140,12 @@ class ConnectionApp:
             elif isinstance(ev, http1.HttpAnomaly):
                 frame = self._where(ev.direction, ev.offset, ev.offset + 1)[0]
                 self._anomaly(ev.code, ev.message, ev.direction, (frame,) if frame else ())
+            elif isinstance(ev, http1.ResponseLost):
+                # the exchange is over: listed now, in its place, not with the unanswered at the end
+                if ev.request_index in self._requests:
+                    self._add_exchange(ev.request_index, None)
+                else:  # its body is still coming
+                    self._lost.add(ev.request_index)
 
     def _request_record(self, head: Any, end: int, body: bytes = b"", cut: bool = False) -> HttpRequest:
         frame, ts, frames = self._where(Direction.C2S, head.start, end)
@@ -155,6 +162,9 @@ class ConnectionApp:
             head = self._req_heads.get(ev.index)
             if head is not None:
                 self._requests[ev.index] = self._request_record(head, ev.end, ev.body, ev.body_truncated)
+                if ev.index in self._lost:
+                    self._lost.discard(ev.index)
+                    self._add_exchange(ev.index, None)
             return
         head = self._resp_heads.pop(ev.index, None)
         if head is not None:

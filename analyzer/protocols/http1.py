@@ -11,6 +11,7 @@ Events, in stream order per direction:
 - `HttpMessageDone` when its body is complete (exactly one per head, also for
   messages cut short by a gap, an error or the end of the stream);
 - `Upgraded` when a direction stops being HTTP (101, or 2xx to CONNECT);
+- `ResponseLost` when a response turns out to have been in a gap (see `feed`'s `at`);
 - `HttpAnomaly`: a registered code (analyzer/model/codes/http.py) with the
   direction and the offset in that direction's stream.
 
@@ -47,6 +48,7 @@ from analyzer.model.codes.http import (
     HTTP_H2_PREFACE,
     HTTP_HEAD_TOO_LONG,
     HTTP_LEADING_EMPTY_LINE,
+    HTTP_RESPONSE_LOST,
     HTTP_RESPONSE_WITHOUT_REQUEST,
     HTTP_RESYNC,
     HTTP_STREAM_GAP,
@@ -169,7 +171,17 @@ class HttpAnomaly:
         return ParserAnomaly(self.code, self.message, self.offset)
 
 
-HttpEvent: TypeAlias = HttpRequestHead | HttpResponseHead | HttpMessageDone | Upgraded | HttpAnomaly
+@dataclass(slots=True)
+class ResponseLost:
+    """The response to request `request_index` was in a capture gap: no response head will
+    name it (an `http.response-lost` anomaly says so too)."""
+
+    request_index: int
+
+
+HttpEvent: TypeAlias = (
+    HttpRequestHead | HttpResponseHead | HttpMessageDone | Upgraded | HttpAnomaly | ResponseLost
+)
 
 
 class _State:
@@ -198,6 +210,7 @@ class _Pending:
     start: int
     wants_switch: bool  # Upgrade request or CONNECT
     outcome: bool | None = None  # True: switched, False: refused, None: no final response yet
+    at: int = 0  # the caller's order key (packet number) of the feed that completed the head
 
 
 @dataclass(slots=True, eq=False)
@@ -702,9 +715,13 @@ class _Side:
             self.hold_gap = True  # the held bytes before the gap are useless now
         elif msg is not None:
             self._done(at, truncated=True)
+        if not self.is_client:
+            self.conn._responses_lost = True  # whole responses may be in the gap: see _response_head
         if state is not _State.HOLD:
             self.state = _State.RESYNC
-            self.resync_at_line = False
+            # a message often starts right where the missing bytes end (whole segments are lost,
+            # and messages start segments): the line there is judged like one after a LF
+            self.resync_at_line = True
             self.resync_from = at + n
             self.head_start = self.lead_start = -1
             self.start_line = None
@@ -769,6 +786,8 @@ class Http1Connection:
         self._pending: deque[_Pending] = deque()
         self._requests = 0
         self._pending_overflow = False
+        self._responses_lost = False  # a gap on the response side since the last final response
+        self._at = 0  # order key of the bytes being fed (feed's `at`)
 
     def release(self) -> None:
         """The connection is over: break the sides' references back to it (unusable afterwards)."""
@@ -781,10 +800,13 @@ class Http1Connection:
         events, self.events = self.events, []
         return events
 
-    def feed(self, direction: Direction, data: bytes) -> list[HttpEvent]:
-        """Next bytes of one direction, in stream order."""
+    def feed(self, direction: Direction, data: bytes, at: int = 0) -> list[HttpEvent]:
+        """Next bytes of one direction, in stream order. `at` (optional, > 0) orders the bytes of
+        both directions as they were sent, e.g. the packet number that carried them: it tells
+        which requests a response can answer when responses were lost in a gap."""
         if not isinstance(data, bytes | bytearray):
             data = bytes(data)  # e.g. a memoryview: the readers need find()
+        self._at = at
         self._side(direction).feed(data)
         return self._take_events()
 
@@ -833,7 +855,7 @@ class Http1Connection:
         )
         pending = None
         if len(self._pending) < self.max_pending:
-            pending = _Pending(index, method, start, wants_switch)
+            pending = _Pending(index, method, start, wants_switch, at=self._at)
             self._pending.append(pending)
         elif not self._pending_overflow:
             self._pending_overflow = True
@@ -858,7 +880,11 @@ class Http1Connection:
         if queue:
             # RFC 9110 §15.2: interim (1xx) responses precede the final one, except 101.
             final = not (100 <= status < 200) or status == 101
+            if final and self._responses_lost:
+                self._skip_lost_responses(side, start)
             entry = queue.popleft() if final else queue[0]
+        if final or not queue:
+            self._responses_lost = False
         index = entry.index if entry is not None else None
         self.events.append(HttpResponseHead(version, status, reason, headers, start, end, index))
         for code, message, offset in issues:
@@ -874,6 +900,31 @@ class Http1Connection:
         side._begin(index, start, end, framing, entry, switch, bare)
         if entry is not None and final and entry.wants_switch and not switch:
             self._refuse(entry)
+
+    def _skip_lost_responses(self, side: _Side, start: int) -> None:
+        """The first final response after a gap on the response side. It answers a request sent
+        before it (`at`); a client that does not pipeline sends its next request only once the
+        previous response is in (RFC 9112 §9.3.2 allows pipelining; browsers and Engine.IO
+        clients do not use it), so it answers the newest such request and the responses to the
+        older ones were in the gap. Pairing in order would give every later response on the
+        connection to the wrong request. Without order keys (`at` 0) responses pair in order."""
+        queue, now = self._pending, self._at
+        if not now:
+            return
+        sent_before = 0
+        for entry in queue:
+            if not 0 < entry.at < now:
+                break
+            sent_before += 1
+        while sent_before > 1 and not queue[0].wants_switch:
+            lost = queue.popleft()
+            sent_before -= 1
+            side.anomaly(
+                HTTP_RESPONSE_LOST,
+                f"the response to request #{lost.index} ({lost.method}) was in a capture gap",
+                start,
+            )
+            self.events.append(ResponseLost(lost.index))
 
     def _refuse(self, entry: _Pending) -> None:
         """The upgrade was refused: what the client held is HTTP after all."""

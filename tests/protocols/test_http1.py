@@ -970,3 +970,64 @@ def test_random_bytes_never_raise(data: bytes) -> None:
         conn.feed(d, data)
         conn.eof(d)
         conn.eof(d.other)
+
+
+def test_message_right_after_a_gap_is_read(split: Splitter) -> None:
+    """Whole segments go missing and messages start segments: the line at the end of a gap is
+    judged as a start line, so nothing after the gap is skipped."""
+    ops = [feed(C2S, REQ_GET * 2), feed(S2C, RESP_OK), gap(S2C, 30), feed(S2C, RESP_OK)]
+    ev = run(ops, split)
+    assert codes(ev) == [http_codes.HTTP_STREAM_GAP]
+    heads = of(ev, HttpResponseHead)
+    assert [(h.start, h.request_index) for h in heads] == [(0, 0), (len(RESP_OK) + 30, 1)]
+
+
+REQ_POST = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok"
+
+
+def _lost_response_script(conn: Http1Connection, late: bool) -> list[HttpEvent]:
+    """Request #0 answered, #1's response lost in a gap, #2 and #3 answered. `at` is the packet
+    number; with `late`, the responses after the gap are delivered after every request (as when
+    a hole is only given up at the end) but keep the packet numbers they were captured in."""
+    out = conn.feed(C2S, REQ_GET, at=1) + conn.feed(S2C, RESP_OK, at=2)
+    out += conn.feed(C2S, REQ_GET, at=3)  # #1: its response (packet 4) is not in the capture
+    out += conn.feed(C2S, REQ_POST, at=5)  # #2
+    responses = [(RESP_OK, 6), (RESP_OK, 8)]
+    if late:
+        out += conn.feed(C2S, REQ_GET, at=7)  # #3
+        out += conn.gap(S2C, len(RESP_OK))
+        for data, at in responses:
+            out += conn.feed(S2C, data, at=at)
+    else:
+        out += conn.gap(S2C, len(RESP_OK))
+        out += conn.feed(S2C, responses[0][0], at=responses[0][1])
+        out += conn.feed(C2S, REQ_GET, at=7)
+        out += conn.feed(S2C, responses[1][0], at=responses[1][1])
+    return out
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["gap-found-at-once", "gap-found-late"])
+def test_a_lost_response_does_not_shift_the_pairing(late: bool) -> None:
+    ev = _lost_response_script(Http1Connection(), late)
+    assert [h.request_index for h in of(ev, HttpResponseHead)] == [0, 2, 3]
+    lost = [e for e in of(ev, HttpAnomaly) if e.code == http_codes.HTTP_RESPONSE_LOST]
+    assert [e.message for e in lost] == ["the response to request #1 (GET) was in a capture gap"]
+
+
+def test_without_packet_order_responses_pair_in_order() -> None:
+    conn = Http1Connection()
+    ev = conn.feed(C2S, REQ_GET) + conn.feed(C2S, REQ_GET) + conn.gap(S2C, 10) + conn.feed(S2C, RESP_OK)
+    assert [h.request_index for h in of(ev, HttpResponseHead)] == [0]
+    assert http_codes.HTTP_RESPONSE_LOST not in codes(ev)
+
+
+def test_pipelined_requests_before_the_gap_are_not_called_lost() -> None:
+    """#0 and #1 pipelined, #0 answered, then a gap inside #1's response's head: the next
+    response was captured before request #2 was sent (though delivered after it), so it
+    cannot answer #2."""
+    conn = Http1Connection()
+    ev = conn.feed(C2S, REQ_GET * 2, at=1) + conn.feed(S2C, RESP_OK, at=2)
+    ev += conn.gap(S2C, 40) + conn.feed(C2S, REQ_GET, at=4)  # #2, delivered before the response
+    ev += conn.feed(S2C, b"\r\n" + RESP_OK, at=3)
+    assert [h.request_index for h in of(ev, HttpResponseHead)] == [0, 1]
+    assert http_codes.HTTP_RESPONSE_LOST not in codes(ev)

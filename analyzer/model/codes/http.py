@@ -20,6 +20,7 @@ __all__ = [
     "HTTP_HEAD_TOO_LONG",
     "HTTP_LEADING_EMPTY_LINE",
     "HTTP_OBS_FOLD",
+    "HTTP_RESPONSE_LOST",
     "HTTP_RESPONSE_WITHOUT_REQUEST",
     "HTTP_RESYNC",
     "HTTP_STREAM_GAP",
@@ -145,6 +146,13 @@ HTTP_RESPONSE_WITHOUT_REQUEST = register(
     Severity.WARN,
     Layer.HTTP,
     "a response arrived with no request pending on the connection",
+    "RFC 9112 §9.3",
+)
+HTTP_RESPONSE_LOST = register(
+    "http.response-lost",
+    Severity.WARN,
+    Layer.HTTP,
+    "a whole response was in a capture gap: the next response answers a later request",
     "RFC 9112 §9.3",
 )
 HTTP_UNANSWERED_REQUEST = register(
