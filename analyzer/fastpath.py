@@ -27,6 +27,7 @@ __all__ = ["feed_fast"]
 _TCP = struct.Struct("!HHIIBBH").unpack_from  # ports, seq, ack, offset/reserved, flags, window
 _IPV4_ETH = b"\x08\x00"
 _SYN_FIN_RST = 0x07  # RFC 9293 §3.1 control bits that change the connection's state
+_ACK = 0x10
 _MSS = b"\x02\x04"  # MSS option kind/length: flagged on a non-SYN segment by the general path
 PROGRESS_EVERY = 0x4000
 
@@ -67,7 +68,7 @@ def feed_fast(
                 total = (data[16] << 8) | data[17]
                 end = 14 + total if total else n  # total 0: TSO on the capturing host
                 if (not total or total >= 40) and end <= n:
-                    sport, dport, seq, _ack, doff, flags, _window = _TCP(data, 34)
+                    sport, dport, seq, ack, doff, flags, _window = _TCP(data, 34)
                     thl = (doff >> 4) * 4
                     if not flags & _SYN_FIN_RST and thl >= 20 and 34 + thl <= end:
                         # ConnectionTracker.handle: expire before the lookup (_expire's first test inlined)
@@ -112,6 +113,10 @@ def feed_fast(
             conn.payload_bytes[i] += len(payload)
             conn.last_ts = ts
             conn.last_frame = frame
+            if flags & _ACK:  # ConnectionTracker._segment: a hole the peer acknowledged is lost
+                other = conn.s2c if c2s else conn.c2s
+                if other.ooo:
+                    other.acked(ack, frame, ts)
             if payload:
                 (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, 0)
             if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):

@@ -201,6 +201,20 @@ class DirectionStream:
         self.next += length
         self.sink.on_gap(self, off, length, frame, ts)
 
+    def acked(self, ack: int, frame: int, ts: float) -> None:
+        """The peer acknowledged every byte before sequence number `ack` (RFC 9293 §3.4). Bytes of
+        a hole below it reached the peer, so they were sent and are missing from the capture
+        only: no retransmission will fill them. The hole is reported now, and what waited behind
+        it delivered, instead of when the out-of-order buffer fills or the connection ends."""
+        if not self.ooo or self.isn is None:
+            return
+        upto = self.offset_of(ack)
+        while self.ooo and upto > self.next:
+            first = min(self.ooo)
+            if first > self.next:
+                self._gap(min(first, upto) - self.next, frame, ts)
+            self._drain()
+
     def flush_hole(self, frame: int, ts: float) -> None:
         """Give up waiting for the first hole: report it as a gap and deliver what follows."""
         if not self.ooo:

@@ -293,6 +293,10 @@ class ConnectionTracker:
         conn.last_ts = seg.ts
         conn.last_frame = seg.frame
         stream = conn.c2s if c2s else conn.s2c
+        if f & ACK:  # what the peer got, before this segment's own data (it was sent after)
+            other = conn.s2c if c2s else conn.c2s
+            if other.ooo:
+                other.acked(seg.ack, seg.frame, seg.ts)
         seq = seg.seq
         options = seg.options
         if (
