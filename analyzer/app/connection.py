@@ -113,7 +113,9 @@ class ConnectionApp:
         if d in self.ws_decoders:
             self._ws_events(d, self.ws_decoders[d].gap(length))
         elif self.http is not None and not self.http.is_upgraded(d):
-            self._http_events(self.http.gap(d, length))
+            # what the gap makes the parser say is about the packet where it was found, not about
+            # the packet before the missing bytes, which is all the offsets could tell
+            self._http_events(self.http.gap(d, length), frame)
 
     def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
         d = stream.direction
@@ -125,7 +127,7 @@ class ConnectionApp:
             self._http_events(self.http.eof(d))
 
     # -- HTTP --
-    def _http_events(self, events: list[Any]) -> None:
+    def _http_events(self, events: list[Any], gap_frame: int = 0) -> None:
         for ev in events:
             if isinstance(ev, http1.HttpRequestHead):
                 self._req_heads[ev.index] = ev
@@ -138,7 +140,7 @@ class ConnectionApp:
             elif isinstance(ev, http1.Upgraded):
                 self._on_upgraded(ev)
             elif isinstance(ev, http1.HttpAnomaly):
-                frame = self._where(ev.direction, ev.offset, ev.offset + 1)[0]
+                frame = gap_frame or self._where(ev.direction, ev.offset, ev.offset + 1)[0]
                 self._anomaly(ev.code, ev.message, ev.direction, (frame,) if frame else ())
             elif isinstance(ev, http1.ResponseLost):
                 # the exchange is over: listed now, in its place, not with the unanswered at the end
