@@ -36,7 +36,9 @@ class DirectionStream:
         "data_after_fin",
         "direction",
         "ended",
+        "fin_frame",
         "fin_offset",
+        "fin_ts",
         "gap_bytes",
         "gaps",
         "history",
@@ -65,6 +67,8 @@ class DirectionStream:
         self.history: deque[tuple[int, bytes]] = deque()
         self.history_start = 0  # bytes held in `history`
         self.fin_offset: int | None = None
+        self.fin_frame = 0  # packet and time of the FIN that set fin_offset
+        self.fin_ts = 0.0
         self.ended = False
         self.offsets = OffsetMap()
         self.retransmissions = 0
@@ -127,13 +131,14 @@ class DirectionStream:
                     self._drain()
             else:
                 self._hold(start, payload, frame, ts)
-        if fin:
-            fin_at = start + n
-            if self.fin_offset is None:
-                self.fin_offset = fin_at
-            if self.next >= self.fin_offset and not self.ended:
-                self.ended = True
-                self.sink.on_end(self, self.fin_offset, frame, ts)
+        if fin and self.fin_offset is None:
+            self.fin_offset = start + n
+            self.fin_frame, self.fin_ts = frame, ts
+        # RFC 9293 §3.10.7.4: the FIN is processed once every byte before it is in, which may be
+        # this segment's FIN or, for a FIN that came ahead of a hole, the data that fills the hole
+        fin_offset = self.fin_offset
+        if fin_offset is not None and self.next >= fin_offset and not self.ended:
+            self._end()
 
     def _deliver(self, start: int, data: bytes, frame: int, ts: float) -> None:
         self.offsets.add(start, frame, ts)
@@ -189,8 +194,14 @@ class DirectionStream:
                 self._compare(first, data[: self.next - first], frame)
             self._deliver(self.next, data[self.next - first :], frame, ts)
         if self.fin_offset is not None and self.next >= self.fin_offset and not self.ended:
-            self.ended = True
-            self.sink.on_end(self, self.fin_offset, 0, 0.0)
+            self._end()
+
+    def _end(self) -> None:
+        """Every byte up to the FIN is in: the direction ends, at the packet that carried the FIN
+        (not a placeholder frame 0: records point to real packets)."""
+        assert self.fin_offset is not None
+        self.ended = True
+        self.sink.on_end(self, self.fin_offset, self.fin_frame, self.fin_ts)
 
     def _gap(self, length: int, frame: int, ts: float, snaplen: bool = False) -> None:
         self.gaps += 1
@@ -230,8 +241,7 @@ class DirectionStream:
             self.flush_hole(frame, ts)
         if self.fin_offset is not None and self.next < self.fin_offset and not self.ended:
             self._gap(self.fin_offset - self.next, frame, ts)
-            self.ended = True
-            self.sink.on_end(self, self.fin_offset, frame, ts)
+            self._end()
 
     def _anomaly(self, code: str, message: str, frame: int) -> None:
         if len(self.anomalies) < 1000:

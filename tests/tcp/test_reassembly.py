@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analyzer import analyze_file
 from analyzer.model.common import Direction
 from analyzer.tcp.reassembly import DirectionStream
+from tests.export.craft import CLIENT, HANDSHAKE_REQ, HANDSHAKE_RESP, SERVER, _segment, ws_frame
+from tests.pcapwriter import pcap_bytes
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "analyzer" / "schema" / "analysis.schema.json").read_text())
 
 
 class Collect:
@@ -124,3 +133,65 @@ def test_out_of_order_bound_declares_gap() -> None:
     assert sink.gaps == [(0, 10)]
     assert len(sink.data) == n * 1000
     assert len(s.ooo) == 0
+
+
+class CollectEnd(Collect):
+    def __init__(self) -> None:
+        super().__init__()
+        self.end_frames: list[int] = []
+
+    def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
+        super().on_end(stream, offset, frame, ts)
+        self.end_frames.append(frame)
+
+
+def test_fin_ahead_of_a_hole_ends_the_stream_when_plain_data_fills_it() -> None:
+    """RFC 9293 §3.10.7.4: a FIN waits for the bytes before it. Found by tests/fuzz: a bare FIN
+    that came ahead of a hole, filled by a segment without FIN, never ended the stream."""
+    sink = CollectEnd()
+    s = DirectionStream(Direction.C2S, sink)
+    s.set_isn(1000)
+    s.segment(1000, b"abc", False, 1, 1.0)
+    s.segment(1006, b"", True, 2, 2.0)  # FIN, 3 bytes early
+    s.segment(1003, b"def", False, 3, 3.0)
+    assert s.ended and sink.ended_at == 6
+    assert sink.end_frames == [2]  # the packet that carried the FIN
+
+
+def test_fin_with_data_ahead_of_a_hole_ends_at_its_own_packet() -> None:
+    """Found by tests/fuzz: a FIN segment held out of order ended the stream at frame 0, which
+    reached the analysis document as an anomaly pointing to packet 0 (the schema says >= 1)."""
+    sink = CollectEnd()
+    s = DirectionStream(Direction.C2S, sink)
+    s.set_isn(1000)
+    s.segment(1000, b"abc", False, 1, 1.0)
+    s.segment(1006, b"ghi", True, 2, 2.0)
+    s.segment(1003, b"def", False, 3, 3.0)
+    assert bytes(sink.data) == b"abcdefghi"
+    assert sink.end_frames == [2]
+
+
+def test_websocket_fin_ahead_of_its_data_points_to_real_packets(tmp_path: Path) -> None:
+    """The pipeline route of the two tests above: the client's last two segments (a text frame,
+    then a Ping with FIN) arrive in reverse order; no Close is sent, so ws.no-close is reported
+    at the client's FIN (packet 6), and the document stays valid."""
+    mask = b"\x01\x02\x03\x04"
+    c_isn, s_isn = 1000, 5000
+    text, ping = ws_frame(b"hello", mask=mask), ws_frame(b"", opcode=9, mask=mask)
+    c, s = c_isn + 1, s_isn + 1
+    req_end = c + len(HANDSHAKE_REQ)
+    pkts = [
+        _segment(CLIENT, SERVER, c_isn, 0, 0x02, b""),
+        _segment(SERVER, CLIENT, s_isn, c, 0x12, b""),
+        _segment(CLIENT, SERVER, c, s, 0x10, b""),
+        _segment(CLIENT, SERVER, c, s, 0x18, HANDSHAKE_REQ),
+        _segment(SERVER, CLIENT, s, req_end, 0x18, HANDSHAKE_RESP),
+        _segment(CLIENT, SERVER, req_end + len(text), s, 0x19, ping),  # FIN, ahead of the frame
+        _segment(CLIENT, SERVER, req_end, s, 0x18, text),
+    ]
+    cap = tmp_path / "fin-ahead.pcap"
+    cap.write_bytes(pcap_bytes([(1.0 + i / 1000, p) for i, p in enumerate(pkts)]))
+    doc = json.loads(json.dumps(analyze_file(str(cap)).to_dict()))
+    jsonschema.validate(doc, SCHEMA)
+    no_close = [a for a in doc["anomalies"] if a["code"] == "ws.no-close"]
+    assert [(a["direction"], a["frames"]) for a in no_close] == [("c2s", [6])]
