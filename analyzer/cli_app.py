@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_text import fmt_ts
+from analyzer.cli_text import fmt_clock
 from analyzer.model.analysis import Analysis
 from analyzer.model.websocket import message_dict
 from analyzer.textsafe import terminal_text
@@ -80,7 +80,7 @@ def ws_message_lines(c: Any, messages: Iterable[dict[str, Any]]) -> Iterator[str
             body = "0x" + data_hex[:96] + ("…" if len(data_hex) > 96 else "")
         flags = ("z" if m["compressed"] else "") + (f"f{m['frames']}" if m["frames"] > 1 else "")
         yield (
-            f"    {fmt_ts(m['ts'])[11:]}  #{m['frame']:<6} {arrow} {m['opcode']:6} {m['length']:>7}B"
+            f"    {fmt_clock(m['ts'])}  #{m['frame']:<6} {arrow} {m['opcode']:6} {m['length']:>7}B"
             f" {flags:4} {body}\n"
         )
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_text import fmt_ts
+from analyzer.cli_text import fmt_clock
 from analyzer.model.analysis import Analysis
 from analyzer.textsafe import terminal_text
 
@@ -89,7 +89,7 @@ def session_event_lines(
     for p in packets:
         arrow = "C->S" if p["direction"] == "c2s" else "S->C"
         t = p["type"]
-        line = f"    {fmt_ts(p['ts'])[11:]}  #{p['frame']:<6} {arrow} {_safe(p['nsp'], 30):8} "
+        line = f"    {fmt_clock(p['ts'])}  #{p['frame']:<6} {arrow} {_safe(p['nsp'], 30):8} "
         if t in ("EVENT", "BINARY_EVENT"):
             line += f"{_safe(p['event'] or '', 40)} {_args(p['args'])}"
             if p.get("ack_id") is not None:

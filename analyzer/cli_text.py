@@ -12,6 +12,7 @@ __all__ = [
     "anomaly_counts",
     "connection_row",
     "connection_table",
+    "fmt_clock",
     "fmt_ts",
     "print_summary",
     "summary_head",
@@ -21,7 +22,22 @@ __all__ = [
 def fmt_ts(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return _fmt(ts, "%Y-%m-%d %H:%M:%S.%f")
+
+
+def fmt_clock(ts: float) -> str:
+    """The time of day of `fmt_ts` (HH:MM:SS.ffffff), for the message and event logs."""
+    return _fmt(ts, "%H:%M:%S.%f")
+
+
+def _fmt(ts: float, pattern: str) -> str:
+    try:
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime(pattern)
+    except (OverflowError, OSError, ValueError):
+        # pcapng timestamps are 64-bit counts of a unit the capture chooses, plus a signed offset
+        # (draft-ietf-opsawg-pcapng §4.2 if_tsresol/if_tsoffset, §4.3): a damaged or hostile file
+        # may put a packet outside datetime's years 1..9999. Shown as the seconds it says.
+        return f"{ts:.6f}s"
 
 
 def _ep(e: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from analyzer.cli_text import fmt_ts
+from analyzer.cli_text import fmt_clock
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
@@ -93,7 +93,7 @@ class LivePrinter:
             doc.update(fields)
             self.out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
         else:
-            when = fmt_ts(ts)[11:] if ts is not None else "-"
+            when = fmt_clock(ts) if ts is not None else "-"
             where = f"#{conn}" if conn is not None else "-"
             self.out.write(f"{when}  {where:>5}  {kind.split('_')[0].upper():5} {text}\n")
         self.out.flush()

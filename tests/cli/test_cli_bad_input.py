@@ -77,3 +77,21 @@ def test_summary_on_real_capture() -> None:
     p = run("analyze", str(REAL))
     assert p.returncode == 0
     assert "127.0.0.1:38776" in p.stdout and "127.0.0.1:27599" in p.stdout
+
+
+def test_timestamps_past_year_9999_are_printed_as_seconds(tmp_path: Path) -> None:
+    """Found by tests/fuzz: a pcapng timestamp is a 64-bit count of the interface's unit
+    (if_tsresol, draft-ietf-opsawg-pcapng §4.2): in 1-second units a packet can lie in year
+    65000, which the text summary's date formatting raised on (ValueError: year is out of range)."""
+    from analyzer.capture.pcapfile import open_capture
+    from tests.pcapwriter import pcapng_bytes
+
+    far = 2e12  # seconds: year ~65000
+    pkts = [(0, far + i, p.data) for i, p in enumerate(open_capture(str(REAL)))]
+    f = tmp_path / "far.pcapng"
+    f.write_bytes(pcapng_bytes([(1, 0x80)], pkts))  # if_tsresol 0x80: units of 2^-0 s
+    p = run("analyze", str(f), "--messages", "--events")
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert f"{far:.6f}s" in p.stdout  # the first packet's time, as the seconds the file says
+    p = run("analyze", str(f), "--format", "json")
+    assert p.returncode == 0 and json.loads(p.stdout)["capture"]["first_ts"] == far
