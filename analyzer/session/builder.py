@@ -53,6 +53,11 @@ __all__ = ["SessionBuilder"]
 
 _C, _S = Direction.C2S, Direction.S2C
 _MAX_SIZE_REPORTS = 20
+# anomaly records listed per session, as ConnectionApp lists per connection: one malformed
+# packet costs the peer two bytes (an empty WebSocket message) and its record a few hundred,
+# and the records of a session stay in memory until the session is analysed (then, in the
+# analysis document, until the end of the capture); beyond it they are counted, not listed
+MAX_SESSION_ANOMALIES = 10_000
 _FRAME_SEQ = itemgetter(0, 1)  # raws are (frame, seq, record); seq is unique
 # enum members as module constants: a class attribute lookup on an Enum costs more than the test
 _OPEN, _CLOSE, _NOOP = EioPacketType.OPEN, EioPacketType.CLOSE, EioPacketType.NOOP
@@ -73,6 +78,8 @@ class _Session:
     legs: list[_Leg] = field(default_factory=list)
     conns: dict[int, tuple[int, int]] = field(default_factory=dict)  # connection -> (first frame, seq)
     anomalies: list[Anomaly] = field(default_factory=list)
+    anomalies_unlisted: int = 0  # past MAX_SESSION_ANOMALIES while reading
+    first_unlisted: Anomaly | None = None
     dropped: int = 0
     version_warned: bool = False
     last_ts: float = 0.0  # capture time of the newest packet or request (for flush())
@@ -366,7 +373,7 @@ class SessionBuilder:
         if query.version != session.version and not session.version_warned:
             session.version_warned = True
             msg = f"request with EIO={query.eio_raw} in a session of Engine.IO v{session.version}"
-            session.anomalies.append(make_anomaly(codes.BAD_QUERY, msg, conn, _C, (req.frame,)))
+            _keep(session, make_anomaly(codes.BAD_QUERY, msg, conn, _C, (req.frame,)))
         ok = resp is not None and resp.status == 200
         if ok:
             session.known = True
@@ -385,12 +392,12 @@ class SessionBuilder:
                     self._add(session, _C, req.ts, req.frame, "polling", conn, p, _size(p))
             if resp is not None and ok and resp.body.strip() == b"OK":
                 msg = "POST answered 200 with 'OK' (python-engineio) instead of 'ok'"
-                session.anomalies.append(make_anomaly(codes.POST_REPLY_CASE, msg, conn, _S, (resp.frame,)))
+                _keep(session, make_anomaly(codes.POST_REPLY_CASE, msg, conn, _S, (resp.frame,)))
             elif resp is not None and ok and resp.body.strip() != b"ok":
                 # EIO v4 'Sending and receiving data': the server answers "ok"
                 shown = resp.body[:20].decode("utf-8", "replace")
                 msg = f"POST answered 200 with {shown!r} instead of 'ok' (G3)"
-                session.anomalies.append(make_anomaly(codes.BAD_POST_REPLY, msg, conn, _S, (resp.frame,)))
+                _keep(session, make_anomaly(codes.BAD_POST_REPLY, msg, conn, _S, (resp.frame,)))
             self._request(session, conn, req, resp, False, len(req.body), len(packets))
             return
         packets = []
@@ -528,7 +535,7 @@ class SessionBuilder:
             session.dropped += 1
             if session.dropped == 1:
                 msg = f"more than {self.max_packets_per_session} packets in one session; the rest dropped"
-                session.anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
+                _keep(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
             return
         self._seq += 1
         store = self.payloads
@@ -556,11 +563,11 @@ class SessionBuilder:
         frame: int,
     ) -> None:
         for p in problems:
-            session.anomalies.append(make_anomaly(p.code, p.message, conn, direction, (frame,)))
+            _keep(session, make_anomaly(p.code, p.message, conn, direction, (frame,)))
 
     def _note_truncated(self, session: _Session, conn: int, direction: Direction, frame: int) -> None:
         msg = "polling body cut at the HTTP layer's bound; packets past the cut are missing"
-        session.anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
+        _keep(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
 
     # -- analysis --------------------------------------------------------------------------------------
     def finish(
@@ -690,6 +697,7 @@ class SessionBuilder:
             else:
                 spill.sio.close()
         found.extend(problems_s)
+        found = _listed(s, found)
 
         if not recs and not s.known:
             return None, found  # only rejected requests: an unknown sid, reported above
@@ -719,7 +727,7 @@ class SessionBuilder:
             requests=tuple(sorted(s.requests, key=lambda r: r.request_frame)),
             websockets=tuple(legs),
             packets_dropped=s.dropped,
-            anomalies=tuple(sorted(found, key=lambda a: a.frames[0] if a.frames else 0)),
+            anomalies=tuple(found),
             spilled_packets=None if spill is None else spill.eio,
         )
         return session, found
@@ -754,6 +762,31 @@ class SessionBuilder:
         if leg is not None and leg.tcp_end is not None:
             return SessionEnd("tcp-end", None, leg.tcp_end_ts, leg.tcp_end_frame, leg.connection), found
         return SessionEnd("unknown"), found
+
+
+def _keep(session: _Session, anomaly: Anomaly) -> None:
+    """A session's anomaly found while reading: listed up to MAX_SESSION_ANOMALIES, then counted."""
+    if len(session.anomalies) < MAX_SESSION_ANOMALIES:
+        session.anomalies.append(anomaly)
+    else:
+        session.anomalies_unlisted += 1
+        if session.first_unlisted is None:
+            session.first_unlisted = anomaly
+
+
+def _listed(s: _Session, found: list[Anomaly]) -> list[Anomaly]:
+    """The session's anomalies in frame order, at most MAX_SESSION_ANOMALIES of them, and then one
+    eio.limit-exceeded saying how many more there were (at the first one not listed)."""
+    found.sort(key=lambda a: a.frames[0] if a.frames else 0)
+    unlisted = s.anomalies_unlisted + max(0, len(found) - MAX_SESSION_ANOMALIES)
+    if not unlisted:
+        return found
+    firsts = [a for a in (s.first_unlisted, *found[MAX_SESSION_ANOMALIES : MAX_SESSION_ANOMALIES + 1]) if a]
+    first = min(firsts, key=lambda a: a.frames[0] if a.frames else 0)
+    msg = f"{unlisted} more anomalies of this session not listed (at most {MAX_SESSION_ANOMALIES} are)"
+    del found[MAX_SESSION_ANOMALIES:]
+    found.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, first.connection, first.direction, first.frames))
+    return found
 
 
 def _forget(s: _Session) -> None:

@@ -904,3 +904,27 @@ def test_builder_never_raises(ops: list[tuple[str, int, str, bytes, int, bool, f
         assert a.code in REGISTRY
     for s in sessions:
         json.dumps(s.to_dict(), allow_nan=False)
+
+
+def test_anomalies_of_a_session_are_bounded() -> None:
+    """Found by tests/fuzz: each empty WebSocket message (2 bytes on the wire) of an Engine.IO
+    session added an eio.bad-packet-type record, with no bound: a capture of such frames filled
+    memory with records (and the document with lines). At most MAX_SESSION_ANOMALIES are listed,
+    then one eio.limit-exceeded says how many more there were."""
+    from analyzer.session.builder import MAX_SESSION_ANOMALIES
+
+    extra = 7
+    f = Flow()
+    websocket_only_flow(f)
+    first_unlisted = 0
+    for i in range(MAX_SESSION_ANOMALIES + extra):
+        f.ws(7, C, "")
+        if i == MAX_SESSION_ANOMALIES:
+            first_unlisted = f.frame
+    sessions, anomalies = f.finish()
+    assert len(anomalies) == MAX_SESSION_ANOMALIES + 1
+    assert codes(anomalies).count(eio_codes.BAD_PACKET_TYPE) == MAX_SESSION_ANOMALIES
+    last = anomalies[-1]
+    assert last.code == eio_codes.LIMIT_EXCEEDED and last.frames == (first_unlisted,)
+    assert f"{extra} more anomalies" in last.message
+    assert sessions[0].to_dict()["anomaly_count"] == MAX_SESSION_ANOMALIES + 1

@@ -265,6 +265,7 @@ LIMIT_EXCEEDED = register(
     "eio.limit-exceeded",
     _W,
     _L,
-    "a bound of the analyzer was hit (packets per payload or session, record size, sessions); rest dropped",
+    "a bound of the analyzer was hit (packets per payload or session, anomalies listed per session, "
+    "record size, sessions); rest dropped",
     "socketscope house rule: bound everything the peer controls",
 )
