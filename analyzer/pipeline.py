@@ -159,6 +159,17 @@ class Pipeline:
         st = self.decoder.stats
         for frame, code, message in st.malformed_frames:
             self.anomalies.append(make_anomaly(code, message, None, None, (frame,)))
+        if st.snaplen_cut:
+            self.anomalies.append(
+                make_anomaly(
+                    "capture.snaplen-truncated",
+                    f"{st.snaplen_cut} TCP packets cut by the snapshot length (the first: packet "
+                    f"{st.snaplen_first}); their missing bytes are tcp.gap",
+                    None,
+                    None,
+                    (st.snaplen_first,),
+                )
+            )
         if st.unsupported_link:
             self.anomalies.append(
                 make_anomaly("link.unsupported", f"{st.unsupported_link} packets of unsupported link types")

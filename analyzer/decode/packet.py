@@ -99,6 +99,7 @@ class DecodeStats:
     malformed: int = 0
     unsupported_link: int = 0
     snaplen_cut: int = 0
+    snaplen_first: int = 0  # the first packet cut by the snapshot length
     link_header_bytes: int = 0
     ip_header_bytes: int = 0
     tcp_header_bytes: int = 0
@@ -278,6 +279,8 @@ class PacketDecoder:
         snap_cut = 0
         if pkt.orig_len > n:
             st.snaplen_cut += 1
+            if not st.snaplen_first:
+                st.snaplen_first = pkt.frame
             # the IP length says how much payload there should have been
             if ipv == 4 and total:
                 snap_cut = max(0, (link_len + total) - n)

@@ -66,6 +66,10 @@ def test_snaplen_cut_packets_are_gaps(tmp_path: Path) -> None:
     doc = json.loads(p.stdout)
     assert doc["connections"][0]["tcp"]["gaps"] > 0
     assert any(a["code"] == "tcp.gap" for a in doc["anomalies"])
+    cut_frames = [i + 1 for i, (_, d) in enumerate(pkts) if len(d) > 60]
+    snap = [a for a in doc["anomalies"] if a["code"] == "capture.snaplen-truncated"]
+    assert len(snap) == 1 and snap[0]["frames"] == [cut_frames[0]]
+    assert snap[0]["message"].startswith(f"{len(cut_frames)} TCP packets cut by the snapshot length")
 
 
 def test_missing_file() -> None:

@@ -33,7 +33,8 @@ PACKET_SNAPLEN = register(
     "capture.snaplen-truncated",
     Severity.WARN,
     Layer.LINK,
-    "a packet was cut by the capture's snapshot length; its missing bytes are a gap",
+    "packets were cut by the capture's snapshot length (one record: the count and the first);"
+    " their missing bytes are gaps",
     "pcap caplen < origlen",
 )
 LINK_UNSUPPORTED = register(
