@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.app.hub import SessionHub
 from analyzer.model.analysis import ConnectionRecord
+from analyzer.model.codes.http import HTTP_STREAM_GAP
+from analyzer.model.codes.websocket import STREAM_GAP as WS_STREAM_GAP
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
 from analyzer.model.registry import make_anomaly
@@ -109,12 +111,12 @@ class ConnectionApp:
             self._http_events(self.http.feed(d, data, frame))
 
     def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
+        # what the gap makes a parser say names the packet where the gap was found (as tcp.gap
+        # does), not the packet before the missing bytes, which is all the offsets could tell
         d = stream.direction
         if d in self.ws_decoders:
-            self._ws_events(d, self.ws_decoders[d].gap(length))
+            self._ws_events(d, self.ws_decoders[d].gap(length), frame)
         elif self.http is not None and not self.http.is_upgraded(d):
-            # what the gap makes the parser say is about the packet where it was found, not about
-            # the packet before the missing bytes, which is all the offsets could tell
             self._http_events(self.http.gap(d, length), frame)
 
     def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
@@ -140,7 +142,10 @@ class ConnectionApp:
             elif isinstance(ev, http1.Upgraded):
                 self._on_upgraded(ev)
             elif isinstance(ev, http1.HttpAnomaly):
-                frame = gap_frame or self._where(ev.direction, ev.offset, ev.offset + 1)[0]
+                if gap_frame and ev.code == HTTP_STREAM_GAP:
+                    frame = gap_frame
+                else:
+                    frame = self._where(ev.direction, ev.offset, ev.offset + 1)[0]
                 self._anomaly(ev.code, ev.message, ev.direction, (frame,) if frame else ())
             elif isinstance(ev, http1.ResponseLost):
                 # the exchange is over: listed now, in its place, not with the unanswered at the end
@@ -255,7 +260,7 @@ class ConnectionApp:
         if events:  # most segments of a big frame end nothing
             self._ws_events(d, events)
 
-    def _ws_events(self, d: Direction, events: list[Any]) -> None:
+    def _ws_events(self, d: Direction, events: list[Any], gap_frame: int = 0) -> None:
         base = self.ws_base[d]
         ws = self.ws
         assert ws is not None
@@ -323,7 +328,10 @@ class ConnectionApp:
                 ws.message_counts[d.value] += 1
                 self.hub.on_ws_message(msg)
             elif isinstance(ev, ParserAnomaly):
-                frame = self._where(d, base + ev.offset, base + ev.offset + 1)[0]
+                if gap_frame and ev.code == WS_STREAM_GAP:
+                    frame = gap_frame  # the packet where the gap was found (see on_gap)
+                else:
+                    frame = self._where(d, base + ev.offset, base + ev.offset + 1)[0]
                 self._anomaly(ev.code, ev.message, d, (frame,) if frame else ())
 
     # -- end --

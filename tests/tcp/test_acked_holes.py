@@ -71,3 +71,13 @@ def test_a_lost_response_is_reported_at_the_clients_ack() -> None:
     assert len(gaps) == 2
     assert 47 <= gaps[0]["frames"][0] <= 55, gaps
     assert gaps[0]["frames"] == gaps[1]["frames"]  # both name the packet where the gap was found
+
+
+def test_websocket_gap_names_the_packet_where_it_was_found() -> None:
+    """The one big server segment of the capture lost: ws.stream-gap and tcp.gap name one packet."""
+    packets = list(open_capture(str(CAPTURES / "ws-python-websockets.pcap")))
+    big = max((p for p in packets if len(p.data) > 1000), key=lambda p: len(p.data))
+    doc = analyze_packets([p for p in packets if p.frame != big.frame]).to_dict()
+    frames = {a["code"]: a["frames"] for a in doc["anomalies"] if a["code"] in ("tcp.gap", "ws.stream-gap")}
+    assert frames["ws.stream-gap"] == frames["tcp.gap"]
+    assert frames["tcp.gap"][0] > big.frame
