@@ -147,46 +147,52 @@ class CaptureReader:
             frame, pos = self._start.frame, self._start.offset
         while True:
             n = len(buf)
-            if n - i < 16 or n - i < 16 + unpack(buf, i)[2]:
-                more = read1(1 << 20)
-                if not more:
-                    if n - i == 0:
-                        break
-                    if n - i < 16:
-                        self._fail("truncated", f"record header cut short at byte {pos} after packet {frame}")
+            # every complete record in the buffer, its header unpacked once
+            while n - i >= 16:
+                sec, frac, caplen, origlen = unpack(buf, i)
+                j = i + 16 + caplen
+                if j > n:
+                    break
+                frame += 1
+                pos += j - i
+                nbytes += caplen
+                if not frame % MARK_EVERY:
+                    marks.append(Mark(frame, pos, None))
+                yield RawPacket(
+                    frame,
+                    sec + frac * unit,
+                    linktype,
+                    buf[i + 16 : j],
+                    origlen if origlen > caplen else caplen,
+                )
+                i = j
+            more = read1(1 << 20)
+            if not more:
+                if n - i == 0:
+                    break
+                if n - i < 16:
+                    self._fail("truncated", f"record header cut short at byte {pos} after packet {frame}")
+                else:
+                    caplen = unpack(buf, i)[2]
+                    if caplen > MAX_BLOCK:
+                        self._fail(
+                            "corrupt",
+                            f"record at byte {pos} claims {caplen} bytes (after packet {frame})",
+                        )
                     else:
-                        caplen = unpack(buf, i)[2]
-                        if caplen > MAX_BLOCK:
-                            self._fail(
-                                "corrupt",
-                                f"record at byte {pos} claims {caplen} bytes (after packet {frame})",
-                            )
-                        else:
-                            self._fail(
-                                "truncated",
-                                f"packet {frame + 1} at byte {pos} has {n - i - 16} of its {caplen} bytes",
-                            )
-                    break
-                buf = buf[i:] + more
-                i = 0
-                if len(buf) >= 16 and unpack(buf, 0)[2] > MAX_BLOCK:
-                    self._fail(
-                        "corrupt",
-                        f"record at byte {pos} claims {unpack(buf, 0)[2]} bytes (after packet {frame})",
-                    )
-                    break
-                continue
-            sec, frac, caplen, origlen = unpack(buf, i)
-            j = i + 16 + caplen
-            frame += 1
-            pos += j - i
-            nbytes += caplen
-            if not frame % MARK_EVERY:
-                marks.append(Mark(frame, pos, None))
-            yield RawPacket(
-                frame, sec + frac * unit, linktype, buf[i + 16 : j], origlen if origlen > caplen else caplen
-            )
-            i = j
+                        self._fail(
+                            "truncated",
+                            f"packet {frame + 1} at byte {pos} has {n - i - 16} of its {caplen} bytes",
+                        )
+                break
+            buf = buf[i:] + more
+            i = 0
+            if len(buf) >= 16 and unpack(buf, 0)[2] > MAX_BLOCK:
+                self._fail(
+                    "corrupt",
+                    f"record at byte {pos} claims {unpack(buf, 0)[2]} bytes (after packet {frame})",
+                )
+                break
         self.packets = frame
         self.bytes = nbytes
 
