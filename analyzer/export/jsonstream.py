@@ -11,12 +11,12 @@ temporary file (its offset and length are all that stay in memory) until those a
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import IO, Any
 
 from analyzer import __version__
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
 from analyzer.model.spill import JsonSpill, copy_range, dumps
+from analyzer.model.tempfile_fd import unnamed_temporary_fd
 from analyzer.session.jsonout import session_parts
 
 __all__ = ["StreamingJsonWriter"]
@@ -57,8 +57,7 @@ class StreamingJsonWriter:
     def _park_record(self, record: ConnectionRecord) -> None:
         park = self._park
         if park is None:
-            fd, name = tempfile.mkstemp(prefix="socketscope-")  # read and write: sendfile reads it
-            os.unlink(name)
+            fd = unnamed_temporary_fd()  # read and write: sendfile reads it
             park = self._park = open(fd, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 (closed by finish)
         park.flush()
         start = os.lseek(park.fileno(), 0, os.SEEK_END)

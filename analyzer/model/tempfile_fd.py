@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 
-__all__ = ["AppendFile"]
+__all__ = ["AppendFile", "unnamed_temporary_fd"]
+
+
+def unnamed_temporary_fd() -> int:
+    """A new temporary file, open for reading and writing, with no name: the descriptor keeps it
+    until it is closed, and nothing is left behind if the process dies."""
+    fd, name = tempfile.mkstemp(prefix="socketscope-")
+    os.unlink(name)
+    return fd
 
 
 class AppendFile:
@@ -17,8 +25,7 @@ class AppendFile:
 
     def write(self, data: bytes | bytearray) -> None:
         if self.fd < 0:
-            self.fd, name = tempfile.mkstemp(prefix="socketscope-")
-            os.unlink(name)  # the descriptor keeps the file until close()
+            self.fd = unnamed_temporary_fd()
         view = memoryview(data)
         while view:
             view = view[os.write(self.fd, view) :]
