@@ -62,7 +62,8 @@ def spilled_values(spill: JsonSpill) -> Iterator[Any]:
 
 
 class LineSpill:
-    """Text lines (JSON) in an unnamed temporary file, read back by (offset, length)."""
+    """Lines of text (JSON Lines records, CSV lines) in an unnamed temporary file, read back by
+    (offset, length). The text must be encodable: json_line and the CSV cells (safe_text) are."""
 
     def __init__(self) -> None:
         self._file = AppendFile()
@@ -70,7 +71,7 @@ class LineSpill:
         self._size = 0  # bytes written or pending
 
     def add(self, text: str) -> tuple[int, int]:
-        data = text.encode("utf-8")  # json_line made it encodable
+        data = text.encode("utf-8")  # no lone surrogates: see the class docstring
         at = self._size
         self._pending.append(data)
         self._size += len(data)
