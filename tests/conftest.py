@@ -1,4 +1,4 @@
-"""Shared test helpers: where the shared corpus and the bundled captures are."""
+"""Shared test helpers: where the third-party corpus (tests/corpus) and the bundled captures are."""
 
 from __future__ import annotations
 
@@ -8,14 +8,35 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = (ROOT.parent / "shared" / "corpus").resolve()
+CORPUS = ROOT / "tests" / "corpus"
+CORPUS_SIZE = 25  # captures listed in tests/corpus/MANIFEST.md
 CAPTURES = ROOT / "captures"
 
 
+class CorpusMissing(RuntimeError):
+    """tests/corpus is not complete: tests that read it must fail, never vanish from collection."""
+
+
 def corpus_captures() -> list[Path]:
-    """Every capture of ../shared/corpus (25 of them), read in place."""
+    """Every capture of tests/corpus (the 25 of its MANIFEST), read in place.
+
+    Called at collection time by parametrized tests: a missing or partial corpus raises, so the
+    collection fails loudly instead of the tests silently disappearing."""
     found = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
+    if len(found) != CORPUS_SIZE:
+        raise CorpusMissing(
+            f"expected the {CORPUS_SIZE} third-party captures of {CORPUS} (tests/corpus/MANIFEST.md), "
+            f"found {len(found)}; restore tests/corpus from git"
+        )
     return found
+
+
+def corpus_file(*parts: str) -> Path:
+    """One named corpus file; a missing one fails the test that asked for it."""
+    path = CORPUS.joinpath(*parts)
+    if not path.is_file():
+        raise CorpusMissing(f"corpus file {path} is missing; restore tests/corpus from git")
+    return path
 
 
 def bundled_captures() -> list[Path]:
@@ -32,7 +53,3 @@ def tshark() -> str:
     if path is None:
         pytest.fail("tshark is not installed; the README's test command installs it")
     return path
-
-
-def test_corpus_is_there() -> None:
-    assert len(corpus_captures()) == 25, f"expected the 25 shared captures in {CORPUS}"

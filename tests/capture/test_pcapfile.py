@@ -9,10 +9,10 @@ import pytest
 
 from analyzer import analyze_file
 from analyzer.capture.pcapfile import CaptureError, open_capture
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, corpus_file
 from tests.pcapwriter import pcap_bytes, pcapng_bytes
 
-REAL = CORPUS / "zeek" / "broker-websocket.pcap"  # Ethernet, 22 packets, 1 TCP connection
+REAL = corpus_file("zeek", "broker-websocket.pcap")  # Ethernet, 22 packets, 1 TCP connection
 
 
 def real_ip_packets() -> list[tuple[float, bytes]]:

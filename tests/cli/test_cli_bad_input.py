@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, corpus_file
 
-REAL = CORPUS / "zeek" / "broker-websocket.pcap"
+REAL = corpus_file("zeek", "broker-websocket.pcap")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """`socketscope crosscheck`: socketscope against tshark 4.0, frame by frame.
 
-Over the shared corpus and the bundled captures the two agree except for the documented
+Over the third-party corpus (tests/corpus) and the bundled captures the two agree except for the documented
 cases, and where they differ the side the report calls right is checked against what the
 applications themselves recorded (captures/*.expected.json). Differences are provoked by
 editing tshark's view, to show that the comparison catches them.
@@ -23,7 +23,7 @@ import pytest
 from analyzer import Options, analyze_file
 from analyzer.crosscheck import CrosscheckReport, compare, crosscheck, tshark_decode_as
 from analyzer.crosscheck_tshark import TsharkView, run_tshark
-from tests.conftest import CORPUS, bundled_captures, corpus_captures, corpus_id
+from tests.conftest import CORPUS, bundled_captures, corpus_captures, corpus_file, corpus_id
 
 ALL = bundled_captures() + corpus_captures()
 # bundled captures where tshark 4.0 fails on permessage-deflate (captures/README.md, "Known differences")
@@ -66,7 +66,7 @@ def test_agrees_with_tshark_or_explains(cap: Path, tshark: str) -> None:
 
 @pytest.mark.tshark
 def test_midstream_decode_as(tshark: str) -> None:
-    cap = CORPUS / "ndn-tools" / "ipv4-websocket-segmented.pcap"
+    cap = corpus_file("ndn-tools", "ipv4-websocket-segmented.pcap")
     report = crosscheck(str(cap), Options(decode_as={9696: "websocket"}))
     assert report.ok
     by_stream = {c.tshark_stream: c for c in report.connections}

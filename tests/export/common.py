@@ -10,12 +10,12 @@ from typing import Any
 from analyzer import analyze_file
 from analyzer.export.select import Selected, Selection
 from analyzer.model.analysis import Analysis
-from tests.conftest import CAPTURES, CORPUS, bundled_captures
+from tests.conftest import CAPTURES, CORPUS, bundled_captures, corpus_file
 
 BUNDLED = bundled_captures()
 SIO_CAPTURES = [p for p in BUNDLED if p.name.startswith(("sio-", "xss-"))]
 WS_CAPTURES = [p for p in BUNDLED if p.name.startswith("ws-")]
-PCAP2HAR = CORPUS / "pcap2har" / "wireshark-wiki-websocket.pcap"
+PCAP2HAR = corpus_file("pcap2har", "wireshark-wiki-websocket.pcap")
 
 __all__ = [
     "BUNDLED",

@@ -1,4 +1,4 @@
-"""The 25 third-party WebSocket captures of ../shared/corpus through every exporter."""
+"""The 25 third-party WebSocket captures of tests/corpus through every exporter."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from analyzer.export.har import needed_frames, packet_times, write_har
 from analyzer.export.jsonl import write_jsonl
 from analyzer.export.pcapslice import write_pcapng_slice
 from analyzer.export.select import Selected, Selection
-from tests.conftest import CORPUS, corpus_captures, corpus_id
+from tests.conftest import CORPUS, corpus_captures, corpus_file, corpus_id
 from tests.export.test_har import HAR_SCHEMA
 
 
@@ -46,7 +46,7 @@ def test_corpus_capture_exports(capture: Path, tmp_path: Path) -> None:
 
 
 def test_handshake_less_websocket_gets_a_placeholder_entry() -> None:
-    cap = CORPUS / "ndn-tools" / "ipv4-websocket-segmented.pcap"  # stream 0 starts after its handshake
+    cap = corpus_file("ndn-tools", "ipv4-websocket-segmented.pcap")  # stream 0 starts after its handshake
     a = analyze_reader(open_capture(str(cap)), Options(decode_as={9696: "websocket"}))
     headless = [c for c in a.connections if c.websocket is not None and c.websocket.handshake is None]
     assert headless

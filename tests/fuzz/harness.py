@@ -1,6 +1,6 @@
 """Mutation fuzzer for the whole pipeline, in process.
 
-Seeds are real captures (captures/ and the shared corpus, read in place). Each input is a seed
+Seeds are real captures (captures/ and tests/corpus, read in place). Each input is a seed
 with a few structured mutations: mostly inside TCP payloads (HTTP heads and bodies, WebSocket
 frame headers, deflate data, Engine.IO / Socket.IO text and binary), with the IP length fixed
 and the sequence numbers of the packets that follow shifted, so that the deep layers are
@@ -75,10 +75,9 @@ def load_seed(path: str | Path) -> Capture:
 
 
 def default_seeds() -> list[Path]:
-    corpus = ROOT.parent / "shared" / "corpus"
+    corpus = ROOT / "tests" / "corpus"
     found = sorted((ROOT / "captures").glob("*.pcap*"))
-    if corpus.is_dir():
-        found += sorted(p for p in corpus.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
+    found += sorted(p for p in corpus.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
     return [p for p in found if p.suffix in (".pcap", ".pcapng")]
 
 

@@ -14,7 +14,7 @@ ALL = corpus_captures() + bundled_captures()
 
 
 @pytest.mark.tshark
-@pytest.mark.parametrize("capture", ALL, ids=lambda p: corpus_id(p) if "shared" in str(p) else p.name)
+@pytest.mark.parametrize("capture", ALL, ids=lambda p: corpus_id(p) if "corpus" in p.parts else p.name)
 def test_tcp_connections_match_tshark(capture: Path, tshark: str) -> None:
     expected = tshark_streams(tshark, capture)
     analysis = analyze_file(str(capture))
