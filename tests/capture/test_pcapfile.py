@@ -9,7 +9,7 @@ import pytest
 
 from analyzer import analyze_file
 from analyzer.capture.pcapfile import CaptureError, open_capture
-from tests.conftest import CORPUS, corpus_file
+from tests.conftest import corpus_file
 from tests.pcapwriter import pcap_bytes, pcapng_bytes
 
 REAL = corpus_file("zeek", "broker-websocket.pcap")  # Ethernet, 22 packets, 1 TCP connection

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, corpus_file
+from tests.conftest import corpus_file
 
 REAL = corpus_file("zeek", "broker-websocket.pcap")
 

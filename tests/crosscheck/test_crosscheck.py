@@ -23,7 +23,7 @@ import pytest
 from analyzer import Options, analyze_file
 from analyzer.crosscheck import CrosscheckReport, compare, crosscheck, tshark_decode_as
 from analyzer.crosscheck_tshark import TsharkView, run_tshark
-from tests.conftest import CORPUS, bundled_captures, corpus_captures, corpus_file, corpus_id
+from tests.conftest import bundled_captures, corpus_captures, corpus_file, corpus_id
 
 ALL = bundled_captures() + corpus_captures()
 # bundled captures where tshark 4.0 fails on permessage-deflate (captures/README.md, "Known differences")

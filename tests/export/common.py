@@ -10,7 +10,7 @@ from typing import Any
 from analyzer import analyze_file
 from analyzer.export.select import Selected, Selection
 from analyzer.model.analysis import Analysis
-from tests.conftest import CAPTURES, CORPUS, bundled_captures, corpus_file
+from tests.conftest import CAPTURES, bundled_captures, corpus_file
 
 BUNDLED = bundled_captures()
 SIO_CAPTURES = [p for p in BUNDLED if p.name.startswith(("sio-", "xss-"))]

@@ -17,7 +17,7 @@ from analyzer.export.har import needed_frames, packet_times, write_har
 from analyzer.export.jsonl import write_jsonl
 from analyzer.export.pcapslice import write_pcapng_slice
 from analyzer.export.select import Selected, Selection
-from tests.conftest import CORPUS, corpus_captures, corpus_file, corpus_id
+from tests.conftest import corpus_captures, corpus_file, corpus_id
 from tests.export.test_har import HAR_SCHEMA
 
 
