@@ -4,14 +4,27 @@ Public API:
     analyze_file(path, options=None) -> Analysis
     analyze_packets(packets, capture=None, options=None) -> Analysis
     iter_connections(path, options=None) -> streaming form: yields each ConnectionRecord as it closes
+
+They are loaded on first use, so that importing one layer (`analyzer.model`, say) does not load
+the others.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-from analyzer.api import analyze_file, analyze_packets, iter_connections
-from analyzer.model.analysis import Analysis
-from analyzer.pipeline import Options
-
 __all__ = ["Analysis", "Options", "__version__", "analyze_file", "analyze_packets", "iter_connections"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Analysis":
+        from analyzer.model.analysis import Analysis
+
+        return Analysis
+    if name in ("Options", "analyze_file", "analyze_packets", "iter_connections"):
+        import analyzer.pipeline
+
+        return getattr(analyzer.pipeline, name)
+    raise AttributeError(f"module 'analyzer' has no attribute {name!r}")

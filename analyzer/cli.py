@@ -96,11 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from analyzer.api import analyze_reader
     from analyzer.capture.pcapfile import CaptureError, open_capture
     from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.textstream import StreamingTextSummary
-    from analyzer.pipeline import Options
+    from analyzer.pipeline import Options, analyze_reader
 
     # both outputs are made while the capture is read: memory follows open connections only
     options = Options(decode_as=_decode_as(args.decode_as), retain_connections=False, spill_records=True)

@@ -139,12 +139,11 @@ def run_export(args: argparse.Namespace) -> int:
 def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
     """Every export is made while the capture is read (the selection is worked out as
     connections and sessions end: analyzer/export/streamsel.py)."""
-    from analyzer.api import analyze_reader
     from analyzer.export.csv_stream import StreamingCsv
     from analyzer.export.har_stream import StreamingHar
     from analyzer.export.jsonl_stream import StreamingJsonl
     from analyzer.export.streamsel import StreamingSlice
-    from analyzer.pipeline import Options
+    from analyzer.pipeline import Options, analyze_reader
 
     writer: StreamingJsonl | StreamingSlice | StreamingCsv | StreamingHar
     if args.format == "har":

@@ -24,10 +24,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
-from analyzer.api import analyze_file
 from analyzer.crosscheck_tshark import Payload, TsharkHttp, TsharkView, TsharkWsFrame, run_tshark
 from analyzer.model.analysis import Analysis, ConnectionRecord
-from analyzer.pipeline import Options
+from analyzer.pipeline import Options, analyze_file
 
 __all__ = ["EXPLANATIONS", "ConnectionReport", "CrosscheckReport", "Difference", "crosscheck", "print_report"]
 

@@ -70,7 +70,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 SOCKETSCOPE_COUNTS = r"""
 import json, sys
 import analyzer
-from analyzer.api import analyze_file
+from analyzer.pipeline import analyze_file
 a = analyze_file(sys.argv[1])
 frames = msgs = 0
 pkts = set()

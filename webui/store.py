@@ -141,9 +141,8 @@ def _default_analyze(path: str, job: Job) -> Index:
     """Analyse a capture for the views: connections and sessions are indexed as the pipeline
     hands them over (streamed, as `analyze --format json` writes them), their records go to
     disk; memory holds the row columns and the small part of each connection and session."""
-    from analyzer.api import analyze_reader
     from analyzer.capture.pcapfile import CaptureReader, open_capture
-    from analyzer.pipeline import Options
+    from analyzer.pipeline import Options, analyze_reader
 
     timed = _TimedReader(open_capture(path), job)
     builder = IndexBuilder(timed.frame_ts)

@@ -27,6 +27,22 @@ class StreamSink(Protocol):
     def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None: ...
 
 
+class DiscardSink:
+    """The sink of a stream before its owner names one: it keeps nothing."""
+
+    def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
+        pass
+
+    def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
+        pass
+
+    def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
+        pass
+
+
+DISCARD = DiscardSink()
+
+
 class DirectionStream:
     """One direction of a connection: unwrapping, ordering, duplicates, gaps, FIN."""
 

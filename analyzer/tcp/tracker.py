@@ -13,7 +13,7 @@ from typing import Any
 
 from analyzer.decode.packet import ACK, FIN, RST, SYN, Segment, parse_tcp_options
 from analyzer.model.common import Direction
-from analyzer.tcp.reassembly import DirectionStream, StreamSink
+from analyzer.tcp.reassembly import DISCARD, DirectionStream, StreamSink
 
 __all__ = ["ConnectionTracker", "TcpConnection", "looks_like_http_request", "looks_like_http_response"]
 
@@ -203,17 +203,16 @@ class ConnectionTracker:
 
     def __init__(
         self,
-        sink: StreamSink,
-        on_new: Callable[[TcpConnection], None],
+        on_new: Callable[[TcpConnection], StreamSink],
         on_close: Callable[[TcpConnection], None],
     ) -> None:
-        self.sink = sink
+        """`on_new(conn)` names the sink of a new connection's two streams."""
         self.on_new = on_new
         self.on_close = on_close
         self.active: dict[ConnKey, TcpConnection] = {}
         self.next_id = 0
         self.port_reuses: list[tuple[int, int]] = []  # (old id, frame of the new SYN)
-        self._linger: deque[TcpConnection] = deque()
+        self.linger: deque[TcpConnection] = deque()
         self._tombstones: OrderedDict[ConnKey, int] = OrderedDict()
         self.late_packets = 0  # packets of connections already closed
 
@@ -231,16 +230,18 @@ class ConnectionTracker:
         else:  # tentative until the first payload tells
             client, server = (a, b) if seg.sport > seg.dport else (b, a)
             known = bool(seg.payload)
-        conn = TcpConnection(self.next_id, seg, client, server, known, self.sink)
+        conn = TcpConnection(self.next_id, seg, client, server, known, DISCARD)
         self.next_id += 1
         self.active[key] = conn
         self.active[rkey] = conn
-        self.on_new(conn)
+        sink = self.on_new(conn)
+        conn.c2s.sink = sink
+        conn.s2c.sink = sink
         return conn
 
     def handle(self, seg: Segment) -> tuple[TcpConnection, Direction] | None:
-        if self._linger:
-            self._expire(seg.frame, seg.ts)
+        if self.linger:
+            self.expire(seg.frame, seg.ts)
         key = (seg.src, seg.sport, seg.dst, seg.dport)
         conn = self.active.get(key)
         f = seg.flags
@@ -264,12 +265,12 @@ class ConnectionTracker:
         self._segment(conn, direction, seg)
         if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):
             conn.lingering = True
-            self._linger.append(conn)
+            self.linger.append(conn)
         return conn, direction
 
-    def _expire(self, frame: int, ts: float) -> None:
+    def expire(self, frame: int, ts: float) -> None:
         """Close lingering connections that have been quiet long enough."""
-        q = self._linger
+        q = self.linger
         while q:
             conn = q[0]
             if frame - conn.last_frame < LINGER_PACKETS and ts - conn.last_ts < LINGER_SECONDS:

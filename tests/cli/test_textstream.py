@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.api import analyze_file, analyze_reader
 from analyzer.capture.pcapfile import open_capture
 from analyzer.cli_text import print_summary
 from analyzer.export.textstream import StreamingTextSummary
-from analyzer.pipeline import Options
+from analyzer.pipeline import Options, analyze_file, analyze_reader
 from tests.conftest import bundled_captures, corpus_captures, corpus_id
 from tests.tcp.test_streaming import replicated
 

@@ -10,13 +10,13 @@ import jsonschema
 import pytest
 
 from analyzer import Options, analyze_file
-from analyzer.api import analyze_reader
 from analyzer.capture.pcapfile import open_capture
 from analyzer.export.csvout import write_csv
 from analyzer.export.har import needed_frames, packet_times, write_har
 from analyzer.export.jsonl import write_jsonl
 from analyzer.export.pcapslice import write_pcapng_slice
 from analyzer.export.select import Selected, Selection
+from analyzer.pipeline import analyze_reader
 from tests.conftest import corpus_captures, corpus_file, corpus_id
 from tests.export.test_har import HAR_SCHEMA
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from analyzer.api import analyze_file, analyze_reader
 from analyzer.capture.pcapfile import open_capture
 from analyzer.export.csv_stream import StreamingCsv
 from analyzer.export.csvout import TABLES, write_csv
@@ -21,7 +20,7 @@ from analyzer.export.jsonl_stream import StreamingJsonl
 from analyzer.export.pcapslice import write_pcapng_slice
 from analyzer.export.select import Selected, Selection, default_layer
 from analyzer.export.streamsel import StreamingSlice
-from analyzer.pipeline import Options
+from analyzer.pipeline import Options, analyze_file, analyze_reader
 from tests.conftest import bundled_captures, corpus_captures, corpus_id
 
 CAPTURES = bundled_captures() + corpus_captures()

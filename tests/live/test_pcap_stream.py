@@ -141,7 +141,7 @@ def test_pcapng_writer_round_trip_keeps_timestamps_exact() -> None:
             for sp in sps
         ]
         a = analyze_file(str(out)).to_dict()
-    from analyzer.api import analyze_packets
+    from analyzer.pipeline import analyze_packets
 
     b = analyze_packets([sp.packet for sp in sps]).to_dict()
     for doc in (a, b):

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from analyzer.api import analyze_reader
 from analyzer.capture.pcapfile import CaptureError, open_capture
 from analyzer.capture.tshark import Interface, epoch_ns, file_timestamp, open_tshark_capture, probe_layout
+from analyzer.pipeline import analyze_reader
 from tests.conftest import bundled_captures, corpus_captures, corpus_id
 from tests.pcapwriter import pcap_bytes, pcapng_bytes
 

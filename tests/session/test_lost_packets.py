@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer.api import analyze_packets
 from analyzer.capture.pcapfile import open_capture
+from analyzer.pipeline import analyze_packets
 from tests.conftest import CAPTURES
 
 CAPTURE = CAPTURES / "sio-python-polling-only.pcap"

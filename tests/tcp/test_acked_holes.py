@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer.api import analyze_packets
 from analyzer.capture.pcapfile import open_capture
 from analyzer.model.common import Direction
+from analyzer.pipeline import analyze_packets
 from analyzer.tcp.reassembly import DirectionStream
 from tests.conftest import CAPTURES
 

@@ -1,4 +1,4 @@
-"""The flat loop for common packets (analyzer/fastpath.py) changes nothing in the analysis."""
+"""The flat loop for common packets (analyzer/pipeline/fastloop.py) changes nothing in the analysis."""
 
 from __future__ import annotations
 

@@ -13,12 +13,11 @@ import jsonschema
 import pytest
 
 from analyzer import Options, analyze_file
-from analyzer.api import analyze_reader
 from analyzer.capture.pcapfile import RawPacket, open_capture
 from analyzer.export.jsonstream import StreamingJsonWriter
 from analyzer.model import spill
 from analyzer.model.analysis import Analysis, CaptureInfo
-from analyzer.pipeline import Pipeline
+from analyzer.pipeline import Pipeline, analyze_reader
 from analyzer.session import payloads
 from analyzer.tcp import tracker
 from tests.conftest import CAPTURES, bundled_captures

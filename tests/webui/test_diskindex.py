@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from analyzer.api import analyze_file
 from analyzer.capture.pcapfile import open_capture
+from analyzer.pipeline import analyze_file
 from tests.conftest import corpus_captures
 from tests.webui.conftest import CAPTURES
 from webui.index import LAYERS, Filters, Index

@@ -1,43 +1,28 @@
 """The one place where the layers are wired together.
 
 RawPacket -> PacketDecoder (link/IP/TCP) -> ConnectionTracker (roles, handshake) ->
-DirectionStream (reassembly) -> connection app layer (HTTP, WebSocket) -> session builder
-(Engine.IO / Socket.IO) -> Analysis.
+DirectionStream (reassembly) -> ConnectionApp (HTTP, WebSocket; pipeline/connection.py) ->
+SessionBuilder (Engine.IO / Socket.IO) -> finished records, handed to the sinks -> Analysis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.capture.pcapfile import LINKTYPE_NAMES, RawPacket
 from analyzer.decode.packet import PacketDecoder
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
-from analyzer.model.common import Anomaly, Direction
+from analyzer.model.common import Anomaly
 from analyzer.model.registry import make_anomaly
-from analyzer.tcp.reassembly import DirectionStream
+from analyzer.pipeline.connection import ConnectionApp
+from analyzer.pipeline.fastloop import feed_fast
+from analyzer.pipeline.options import Options
+from analyzer.session.builder import SessionBuilder
+from analyzer.session.payloads import PayloadStore
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
 
-__all__ = ["Options", "Pipeline"]
-
-
-@dataclass(slots=True)
-class Options:
-    decode_as: dict[int, str] = field(default_factory=dict)  # server port -> "websocket" | "http"
-    keep_frames: bool = True  # keep every WebSocket frame record (the UI and tests want them)
-    keep_payload_bytes: int = 1 << 20  # per frame/message, for display
-    max_message_bytes: int = 16 << 20
-    # live printing: an object with on_connection_open(conn), on_http_exchange(ex),
-    # on_websocket_open(connection, request, response), on_ws_message(msg), on_anomaly(a)
-    # (analyzer/live_printer.py); None costs nothing
-    observer: Any = None
-    # False: connection records are handed to on_connection and then dropped (streaming output,
-    # memory follows open connections only); Analysis.connections stays empty
-    retain_connections: bool = True
-    # True: WebSocket frames and messages are written to temporary files as JSON as they are
-    # decoded (JsonSpill) instead of being held as records; for streaming output of big captures
-    spill_records: bool = False
+__all__ = ["Pipeline"]
 
 
 class Pipeline:
@@ -52,44 +37,30 @@ class Pipeline:
         on_connection: Callable[[ConnectionRecord], None] | None = None,
         on_session: Callable[[Any], None] | None = None,
     ) -> None:
-        from analyzer.app.connection import ConnectionApp
-        from analyzer.app.hub import SessionHub
-
         self.options = options or Options()
         self.capture = capture
         self.decoder = PacketDecoder()
-        self.tracker = ConnectionTracker(self, self._on_new, self._on_close)
+        self.tracker = ConnectionTracker(self._on_new, self._on_close)
         self.records: list[ConnectionRecord] = []
         self.anomalies: list[Anomaly] = []
         self.on_connection = on_connection
         # streaming output: session payloads wait on disk and sessions are handed out one by one
         self._stream_sessions = on_session is not None and not self.options.retain_connections
-        self.sessions = SessionHub(
-            self.options.observer, spill_payloads=self._stream_sessions and self.options.spill_records
-        )
-        self._app_factory = ConnectionApp
-        self._linktypes: set[int] = set()
+        spill_payloads = self._stream_sessions and self.options.spill_records
+        self.sessions = SessionBuilder(payloads=PayloadStore() if spill_payloads else None)
+        self.linktypes: set[int] = set()  # link types seen (the fast loop reads it too)
         self._app_bytes: dict[str, int] = {}
         # streaming: sessions that are over go to on_session instead of waiting for finish()
         self.on_session = on_session
-        self._flush_every = self.FLUSH_EVERY if on_session is not None else 0
-
-    # -- StreamSink --
-    def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
-        stream.owner.app.on_data(stream, offset, data, frame, ts)  # type: ignore[attr-defined]
-
-    def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
-        stream.owner.app.on_gap(stream, offset, length, frame, ts)  # type: ignore[attr-defined]
-
-    def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
-        stream.owner.app.on_end(stream, offset, frame, ts)  # type: ignore[attr-defined]
+        # packets between two looks for finished sessions; 0: no look (they wait for finish())
+        self.flush_every = self.FLUSH_EVERY if on_session is not None else 0
 
     # -- connections --
-    def _on_new(self, conn: TcpConnection) -> None:
-        conn.app = self._app_factory(conn, self.options, self.sessions)
-        # the app is the streams' sink: one call less per delivered segment than going through here
-        conn.c2s.sink = conn.app
-        conn.s2c.sink = conn.app
+    def _on_new(self, conn: TcpConnection) -> ConnectionApp:
+        """The connection's application layer, which is also the sink of its two streams."""
+        app = ConnectionApp(conn, self.options, self.sessions)
+        conn.app = app
+        return app
 
     def _on_close(self, conn: TcpConnection) -> None:
         last = (conn.last_frame, conn.last_ts)
@@ -130,16 +101,17 @@ class Pipeline:
         cap.last_ts = pkt.ts
         cap.packets += 1
         cap.bytes += len(pkt.data)
-        if pkt.linktype not in self._linktypes:
-            self._linktypes.add(pkt.linktype)
+        if pkt.linktype not in self.linktypes:
+            self.linktypes.add(pkt.linktype)
             cap.link_types.append(LINKTYPE_NAMES.get(pkt.linktype, f"LINKTYPE_{pkt.linktype}"))
         seg = self.decoder.decode(pkt)
         if seg is not None:
             self.tracker.handle(seg)
-        if self._flush_every and not cap.packets % self._flush_every:
-            self._flush_sessions(pkt.ts)
+        if self.flush_every and not cap.packets % self.flush_every:
+            self.flush_sessions(pkt.ts)
 
-    def _flush_sessions(self, now_ts: float) -> None:
+    def flush_sessions(self, now_ts: float) -> None:
+        """Hand the sessions that are over to on_session (streaming output)."""
         assert self.on_session is not None
         sessions, anomalies = self.sessions.flush(now_ts)
         self.anomalies.extend(anomalies)
@@ -147,10 +119,8 @@ class Pipeline:
             self.on_session(s)
 
     def feed_all(self, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None) -> None:
-        """`feed` every packet; the common ones take the flat loop of analyzer/fastpath.py.
+        """`feed` every packet; the common ones take the flat loop of pipeline/fastloop.py.
         `progress(n)` is called every 16384 packets."""
-        from analyzer.fastpath import feed_fast
-
         feed_fast(self, packets, progress)
 
     def finish(self) -> Analysis:
@@ -197,6 +167,3 @@ class Pipeline:
 
 def _anomaly_order(a: Anomaly) -> tuple[int, int, str]:
     return (a.frames[0] if a.frames else 1 << 62, a.connection if a.connection is not None else -1, a.code)
-
-
-_ = Direction  # re-exported names used by type checkers of plug-ins

@@ -1,4 +1,4 @@
-"""Entry points of the Python API."""
+"""Running the pipeline over a capture: the entry points of the Python API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
-from analyzer.pipeline import Options, Pipeline
+from analyzer.pipeline.options import Options
+from analyzer.pipeline.wiring import Pipeline
 
 __all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections"]
 

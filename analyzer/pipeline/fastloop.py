@@ -20,7 +20,7 @@ from analyzer.capture.pcapfile import RawPacket
 from analyzer.tcp import tracker as tcp_tracker
 
 if TYPE_CHECKING:
-    from analyzer.pipeline import Pipeline
+    from analyzer.pipeline.wiring import Pipeline
 
 __all__ = ["feed_fast"]
 
@@ -38,13 +38,13 @@ def feed_fast(
     cap = pipe.capture
     tracker = pipe.tracker
     active = tracker.active
-    linger = tracker._linger
-    expire = tracker._expire
+    linger = tracker.linger
+    expire = tracker.expire
     linger_packets, linger_seconds = tcp_tracker.LINGER_PACKETS, tcp_tracker.LINGER_SECONDS
     slow = pipe.feed
-    linktypes = pipe._linktypes
+    linktypes = pipe.linktypes
     eth_seen = 1 in linktypes  # the general path records a link type the first time it sees it
-    flush_every = pipe._flush_every
+    flush_every = pipe.flush_every
     # counters kept in locals and added to their objects at the end (or before a slow packet)
     n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
     count = 0
@@ -71,7 +71,7 @@ def feed_fast(
                     sport, dport, seq, ack, doff, flags, _window = _TCP(data, 34)
                     thl = (doff >> 4) * 4
                     if not flags & _SYN_FIN_RST and thl >= 20 and 34 + thl <= end:
-                        # ConnectionTracker.handle: expire before the lookup (_expire's first test inlined)
+                        # ConnectionTracker.handle: expire before the lookup (expire's first test inlined)
                         if linger and (
                             pkt.frame - linger[0].last_frame >= linger_packets
                             or pkt.ts - linger[0].last_ts >= linger_seconds
@@ -123,7 +123,7 @@ def feed_fast(
                 conn.lingering = True
                 linger.append(conn)
             if flush_every and not (cap.packets + n_pkts) % flush_every:
-                pipe._flush_sessions(ts)
+                pipe.flush_sessions(ts)
             if progress is not None and not count % PROGRESS_EVERY:
                 progress(count)
     finally:

@@ -3,14 +3,14 @@
 The reassembled byte streams of both directions arrive here in capture order. HTTP
 events become HttpExchange records; a 101 Upgrade hands each direction's remaining
 bytes to a WebSocket decoder; stream offsets are turned into packet numbers and
-timestamps with the direction's OffsetMap; Engine.IO material goes to the SessionHub.
+timestamps with the direction's OffsetMap; Engine.IO material goes to the SessionBuilder
+(and, as it is decoded, to `Options.observer`, the live printer).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from analyzer.app.hub import SessionHub
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.codes.http import HTTP_STREAM_GAP
 from analyzer.model.codes.websocket import STREAM_GAP as WS_STREAM_GAP
@@ -23,14 +23,15 @@ from analyzer.protocols import http1
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.websocket import WsDecoder, WsFrame, WsMessage
 from analyzer.protocols.ws_conversation import WsConversation
+from analyzer.session.builder import SessionBuilder
 from analyzer.tcp.reassembly import DirectionStream
 from analyzer.tcp.tracker import looks_like_http_request, looks_like_http_response
 
 if TYPE_CHECKING:
-    from analyzer.pipeline import Options
+    from analyzer.pipeline.options import Options
     from analyzer.tcp.tracker import TcpConnection
 
-__all__ = ["ConnectionApp", "SessionHub"]
+__all__ = ["ConnectionApp"]
 
 _LENGTH_FORM = {"7-bit": "7-bit", "16-bit": "16-bit", "64-bit": "64-bit"}
 _OPNAME = {1: "text", 2: "binary"}
@@ -40,10 +41,11 @@ _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping
 class ConnectionApp:
     """Decides what a connection carries and runs its parsers."""
 
-    def __init__(self, conn: TcpConnection, options: Options, hub: SessionHub) -> None:
+    def __init__(self, conn: TcpConnection, options: Options, sessions: SessionBuilder) -> None:
         self.conn = conn
         self.options = options
-        self.hub = hub
+        self.sessions = sessions
+        self.observer = options.observer  # sees each exchange, upgrade and message as decoded
         self.anomalies: list[Anomaly] = []
         self.mode = "undecided"  # "http" | "websocket" | "opaque"
         self.http: http1.Http1Connection | None = None
@@ -79,8 +81,8 @@ class ConnectionApp:
     def _anomaly(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
         if len(self.anomalies) < 10000:
             self.anomalies.append(make_anomaly(code, message, self.conn.id, d, frames))
-            if self.options.observer is not None:
-                self.options.observer.on_anomaly(self.anomalies[-1])
+            if self.observer is not None:
+                self.observer.on_anomaly(self.anomalies[-1])
 
     def _start_http(self) -> None:
         self.mode = "http"
@@ -90,8 +92,8 @@ class ConnectionApp:
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
         d = stream.direction
         if self.mode == "undecided":
-            if self.options.observer is not None:
-                self.options.observer.on_connection_open(self.conn)  # first payload byte: handshake done
+            if self.observer is not None:
+                self.observer.on_connection_open(self.conn)  # first payload byte: handshake done
             if (d is Direction.C2S and looks_like_http_request(data)) or (
                 d is Direction.S2C and looks_like_http_response(data)
             ):
@@ -185,7 +187,9 @@ class ConnectionApp:
         ex = HttpExchange(self.conn.id, len(self.exchanges), req, resp)
         self.exchanges.append(ex)
         if not (index is not None and index == self._upgrade_index):
-            self.hub.on_http_exchange(ex)  # the upgrade itself went to on_websocket_open
+            if self.observer is not None:
+                self.observer.on_http_exchange(ex)
+            self.sessions.on_http_exchange(ex)  # the upgrade itself went to on_websocket_open
 
     def _on_101(self, head: Any) -> None:
         req_head = self._req_heads.get(head.request_index)
@@ -207,7 +211,9 @@ class ConnectionApp:
         self.ws.url = f"ws://{host}{req_head.target}"
         req = self._requests.get(head.request_index) or self._request_record(req_head, req_head.end)
         resp = self._response_record(head, head.end)
-        self.hub.on_websocket_open(self.conn.id, req, resp)
+        if self.observer is not None:
+            self.observer.on_websocket_open(self.conn.id, req, resp)
+        self.sessions.on_websocket_open(self.conn.id, req, resp)
         # bytes the client sent after the upgrade request, held until now
         for d, data in self.ws_pending.items():
             self._ws_feed(d, data)
@@ -305,7 +311,7 @@ class ConnectionApp:
                     self.conversation.on_frame(d, ev, ts, frame)
                 if ev.opcode == 8 and not self._closed.get(d):
                     self._closed[d] = True
-                    self.hub.on_websocket_close(self.conn.id, d, ev.close_code, ts, frame)
+                    self.sessions.on_websocket_close(self.conn.id, d, ev.close_code, ts, frame)
             elif isinstance(ev, WsMessage):
                 frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
                 msg = WsMessageRecord(
@@ -326,7 +332,9 @@ class ConnectionApp:
                 else:
                     ws.messages.append(msg)
                 ws.message_counts[d.value] += 1
-                self.hub.on_ws_message(msg)
+                if self.observer is not None:
+                    self.observer.on_ws_message(msg)
+                self.sessions.on_ws_message(msg)
             elif isinstance(ev, ParserAnomaly):
                 if gap_frame and ev.code == WS_STREAM_GAP:
                     frame = gap_frame  # the packet where the gap was found (see on_gap)
@@ -371,9 +379,9 @@ class ConnectionApp:
                 self._anomaly(code, message, where, tuple(frames))
         conn = self.conn
         if conn.rst_frame is not None:
-            self.hub.on_connection_end(conn.id, "rst", conn.last_ts, conn.rst_frame)
+            self.sessions.on_connection_end(conn.id, "rst", conn.last_ts, conn.rst_frame)
         elif conn.fin_frames:
-            self.hub.on_connection_end(conn.id, "fin", conn.last_ts, max(conn.fin_frames.values()))
+            self.sessions.on_connection_end(conn.id, "fin", conn.last_ts, max(conn.fin_frames.values()))
         if self.ws is not None:
             for (dv, op), n in self._frame_counts.items():
                 key = f"{dv}:{_OPCODE_NAMES.get(op, 'reserved')}"
