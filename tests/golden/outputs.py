@@ -139,8 +139,10 @@ def record_ui(capture: Path, out: Path) -> None:
                 doc[f"sequence?session={i}"] = _get(c, f"{base}/sequence?session={i}")
             for row in msgs[:DETAILS]:
                 doc[f"messages/{row['id']}"] = _get(c, f"{base}/messages/{row['id']}")
-    # the capture id is derived from the file and the upload folder: name it, do not record it
+    # the capture id is derived from the file and the upload folder, and the UI names a capture by
+    # its absolute path: neither is the same in another checkout, so both are named, not recorded
     text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False).replace(cid, "CID")
+    text = text.replace(json.dumps(str(ROOT))[1:-1], "ROOT")
     (out / "ui.json").write_text(text + "\n", encoding="utf-8")
 
 
