@@ -94,7 +94,8 @@ def print_app_sections(a: Analysis, out: IO[str], messages: bool = False, events
     if messages and ws_conns:
         out.write("\nWebSocket messages\n")
         for c in ws_conns:
-            out.writelines(ws_message_lines(c, map(message_dict, c.websocket.messages)))
+            msgs = c.websocket.messages if c.websocket else ()
+            out.writelines(ws_message_lines(c, map(message_dict, msgs)))
     _print_sessions(a, out, events)
 
 

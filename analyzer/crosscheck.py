@@ -342,9 +342,9 @@ def _compare_ws(
     # position of each frame among the frames ending in the same packet, in stream order
     keyed: dict[tuple[int, int], Any] = {}
     count: Counter[int] = Counter()
-    for f in sorted(ours_frames, key=lambda f: (f.frame, f.offset)):
-        count[f.frame] += 1
-        keyed[(f.frame, count[f.frame])] = f
+    for fr in sorted(ours_frames, key=lambda f: (f.frame, f.offset)):
+        count[fr.frame] += 1
+        keyed[(fr.frame, count[fr.frame])] = fr
     tkeyed = {(t.frame, t.index): t for t in theirs}
     client = (conn.client["ip"], int(conn.client["port"]))
     for key in sorted(set(keyed) | set(tkeyed)):
@@ -409,8 +409,8 @@ def _compare_messages(
     msgs = sorted(ws.messages, key=lambda m: m.frame) if ws is not None else []
     finals = [t for t in theirs if t.fin and t.opcode in (0, 1, 2)]
     ours_by: dict[tuple[str, int], list[Any]] = defaultdict(list)
-    for m in msgs:
-        ours_by[(m.direction.value, m.frame)].append(m)
+    for msg in msgs:
+        ours_by[(msg.direction.value, msg.frame)].append(msg)
     theirs_by: dict[tuple[str, int], list[TsharkWsFrame]] = defaultdict(list)
     for t in finals:
         theirs_by[("c2s" if t.src == client else "s2c", t.frame)].append(t)

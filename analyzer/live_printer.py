@@ -19,17 +19,18 @@ from typing import IO, Any
 
 from analyzer.cli_text import fmt_clock
 from analyzer.model.common import Anomaly, Direction
+from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
+from analyzer.model.socketio import SioPacketType
+from analyzer.model.values import to_jsonable
 from analyzer.protocols.engineio import (
-    EioPacket,
-    EioPacketType,
     decode_polling_payload,
     decode_ws_message,
     parse_engineio_query,
     parse_open_packet,
 )
-from analyzer.protocols.socketio import SioPacketType, SioStreamDecoder, to_jsonable
+from analyzer.protocols.socketio import SioStreamDecoder
 from analyzer.textsafe import terminal_text
 
 __all__ = ["LivePrinter"]

@@ -9,8 +9,15 @@ from tests.conftest import CORPUS, CORPUS_SIZE, CorpusMissing, corpus_captures, 
 
 def test_corpus_is_there() -> None:
     assert len(corpus_captures()) == CORPUS_SIZE
-    for licence in ("evsetool/LICENSE.md", "ndn-tools/COPYING.head.md", "pcap2har/LICENSE",
-                    "suricata-verify/LICENSE.txt", "zeek/COPYING.zeek", "MANIFEST.md", "README.md"):
+    for licence in (
+        "evsetool/LICENSE.md",
+        "ndn-tools/COPYING.head.md",
+        "pcap2har/LICENSE",
+        "suricata-verify/LICENSE.txt",
+        "zeek/COPYING.zeek",
+        "MANIFEST.md",
+        "README.md",
+    ):
         assert (CORPUS / licence).is_file(), licence
 
 

@@ -15,8 +15,8 @@ from typing import IO, Any
 
 from analyzer.export.select import Selected
 from analyzer.model.records import WsMessageRecord
+from analyzer.model.session import EngineIOSession
 from analyzer.model.websocket import message_dict
-from analyzer.session.records import EngineIOSession
 
 __all__ = [
     "LAYERS",

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly, Direction
+from analyzer.model.session import AckRecord, EioPacketRecord, EngineIOSession, SioPacketRecord
+from analyzer.model.socketio import SioPacketType
 from analyzer.protocols.engineio import parse_engineio_query
-from analyzer.protocols.socketio import SioPacketType
-from analyzer.session.records import AckRecord, EioPacketRecord, EngineIOSession, SioPacketRecord
 
 __all__ = ["Selected", "Selection", "default_layer"]
 

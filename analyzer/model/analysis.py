@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer import __version__
 from analyzer.model.common import Anomaly
+from analyzer.model.records import HttpExchange
+from analyzer.model.session import EngineIOSession
+from analyzer.model.websocket import WebSocketRecord
 
 __all__ = ["SCHEMA_VERSION", "Analysis", "CaptureInfo", "ConnectionRecord"]
 
@@ -48,14 +52,12 @@ class ConnectionRecord:
     server: dict[str, Any]
     ip_version: int
     tcp: dict[str, Any]
-    http: list[Any] = field(default_factory=list)  # analyzer.model.records.HttpExchange
-    websocket: Any = None  # analyzer.app.websocket_view.WebSocketRecord | None
+    http: list[HttpExchange] = field(default_factory=list)
+    websocket: WebSocketRecord | None = None
     app_protocol: str = "unknown"  # "http" | "websocket" | "unknown"
     layer_bytes: dict[str, int] = field(default_factory=dict)  # bytes per application layer
 
     def to_dict(self) -> dict[str, Any]:
-        from analyzer.export.jsondoc import http_exchange_dict
-
         return {
             "id": self.id,
             "client": self.client,
@@ -63,7 +65,7 @@ class ConnectionRecord:
             "ip_version": self.ip_version,
             "app_protocol": self.app_protocol,
             "tcp": self.tcp,
-            "http": [http_exchange_dict(x) for x in self.http],
+            "http": [x.to_dict() for x in self.http],
             "websocket": self.websocket.to_dict() if self.websocket is not None else None,
         }
 
@@ -72,7 +74,7 @@ class ConnectionRecord:
 class Analysis:
     capture: CaptureInfo
     connections: list[ConnectionRecord] = field(default_factory=list)
-    engineio_sessions: list[Any] = field(default_factory=list)
+    engineio_sessions: list[EngineIOSession] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
     layer_stats: dict[str, Any] = field(default_factory=dict)
 
@@ -83,8 +85,6 @@ class Analysis:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        from analyzer import __version__
-
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "socketscope", "version": __version__},

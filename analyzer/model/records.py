@@ -9,10 +9,22 @@ record can be followed down to its TCP segments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from analyzer.model.common import Direction
 
-__all__ = ["Headers", "HttpExchange", "HttpRequest", "HttpResponse", "WsMessageRecord", "header_value"]
+__all__ = [
+    "BODY_PREVIEW",
+    "Headers",
+    "HttpExchange",
+    "HttpRequest",
+    "HttpResponse",
+    "WsMessageRecord",
+    "body_preview",
+    "header_value",
+]
+
+BODY_PREVIEW = 4096  # bytes of an HTTP body shown in the analysis document
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -24,6 +36,15 @@ def header_value(headers: Headers, name: str) -> str | None:
         if k.lower() == lname:
             return v
     return None
+
+
+def body_preview(body: bytes) -> dict[str, Any]:
+    """A bounded, JSON-safe view of an HTTP body: text when it is UTF-8, hex otherwise."""
+    cut = body[:BODY_PREVIEW]
+    try:
+        return {"length": len(body), "text": cut.decode("utf-8"), "hex": None, "cut": len(body) > len(cut)}
+    except UnicodeDecodeError:
+        return {"length": len(body), "text": None, "hex": cut.hex(), "cut": len(body) > len(cut)}
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
@@ -38,6 +59,19 @@ class HttpRequest:
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "ts": self.ts,
+            "method": self.method,
+            "target": self.target,
+            "version": self.version,
+            "headers": [list(h) for h in self.headers],
+            "body": body_preview(self.body),
+            "body_truncated": self.body_truncated,
+            "frames": list(self.frames),
+        }
+
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
 class HttpResponse:
@@ -51,6 +85,19 @@ class HttpResponse:
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "ts": self.ts,
+            "version": self.version,
+            "status": self.status,
+            "reason": self.reason,
+            "headers": [list(h) for h in self.headers],
+            "body": body_preview(self.body),
+            "body_truncated": self.body_truncated,
+            "frames": list(self.frames),
+        }
+
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
 class HttpExchange:
@@ -58,6 +105,13 @@ class HttpExchange:
     index: int  # position of the exchange on its connection, from 0
     request: HttpRequest | None
     response: HttpResponse | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The exchange in the analysis document (ANALYSIS_JSON.md "HTTP exchange")."""
+        return {
+            "request": self.request.to_dict() if self.request else None,
+            "response": self.response.to_dict() if self.response else None,
+        }
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower

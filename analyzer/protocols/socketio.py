@@ -19,11 +19,8 @@ exhaust the stack here or later in a JSON exporter.
 
 from __future__ import annotations
 
-import enum
 import json
-import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +28,8 @@ import msgpack
 
 from analyzer.model.codes import socketio as codes
 from analyzer.model.common import Direction, ParserAnomaly
+from analyzer.model.socketio import SioPacket, SioPacketType
+from analyzer.model.values import MAX_DEPTH, map_tree, to_jsonable
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENTS",
@@ -47,7 +46,6 @@ __all__ = [
 ]
 
 MAX_JSON_CHARS = 8 * 1024 * 1024  # a bigger payload is not JSON-decoded
-MAX_DEPTH = 100  # nesting kept in decoded values; deeper parts become {"$truncated": "depth"}
 MAX_NSP = 1024
 MAX_ACK_DIGITS = 100  # python-socketio's cap
 MAX_ATTACHMENT_DIGITS = 10  # python-socketio's cap
@@ -57,21 +55,8 @@ DEFAULT_MAX_ATTACHMENTS = 1000
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
-_TRUNCATED = {"$truncated": "depth"}
 _DIGITS = re.compile(r"[0-9]+")
 _BAD_ACK_PREFIX = re.compile(r"[^\[\{\"\s]{1,100}(?=[\[\{\"])")
-
-
-class SioPacketType(enum.IntEnum):
-    """Socket.IO packet types (SIO v5 'Packet types'; 4 is called ERROR in v4)."""
-
-    CONNECT = 0
-    DISCONNECT = 1
-    EVENT = 2
-    ACK = 3
-    CONNECT_ERROR = 4
-    BINARY_EVENT = 5
-    BINARY_ACK = 6
 
 
 _NAMES = {t: t.name for t in SioPacketType}
@@ -86,46 +71,6 @@ _CONNECT_ERROR = SioPacketType.CONNECT_ERROR
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
-class SioPacket:
-    """One Socket.IO packet; `data` holds bytes where binary attachments (or msgpack bin) were."""
-
-    type: SioPacketType
-    nsp: str = "/"
-    ack_id: int | None = None
-    data: Any = None
-    has_data: bool = False
-    attachments: int = 0  # declared by "<n>-" (BINARY_EVENT / BINARY_ACK)
-    query: str | None = None  # "?a=b" after the namespace (SIO v4 clients), without the "?"
-    parser: str = "default"  # "default" | "msgpack"
-    binary_values: bool = False  # data holds values that to_jsonable() must convert
-
-    @property
-    def event(self) -> str | None:
-        """The event name of an EVENT / BINARY_EVENT (a numeric name as its decimal text)."""
-        if self.type not in _EVENT_TYPES or not isinstance(self.data, list) or not self.data:
-            return None
-        name = self.data[0]
-        if isinstance(name, str):
-            return name
-        if isinstance(name, bool) or not isinstance(name, int | float):
-            return None
-        if isinstance(name, float) and name.is_integer():
-            return str(int(name))
-        return str(name)
-
-    @property
-    def args(self) -> list[Any] | None:
-        """The arguments after the event name (EVENT / BINARY_EVENT only)."""
-        if self.type not in _EVENT_TYPES or not isinstance(self.data, list) or not self.data:
-            return None
-        return list(self.data[1:])
-
-    def json_data(self) -> Any:
-        """`data` as JSON-safe values: bytes become {"$hex": "..."} at their place."""
-        return to_jsonable(self.data) if self.binary_values else self.data
-
-
-@dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
 class SioEvent:
     """What the stream decoder hands out: a packet (or None) and the tags of its Engine.IO messages."""
 
@@ -135,87 +80,8 @@ class SioEvent:
     complete: bool = True  # False: attachments missing
 
 
-# --- iterative walks over decoded values --------------------------------------------------------------
-Visit = Callable[[Any], tuple[bool, Any]]
-
-
-def _map_tree(root: Any, visit: Visit, max_depth: int = MAX_DEPTH) -> tuple[Any, bool]:
-    """Rebuild `root` with `visit` applied to every node, depth first, without recursion.
-
-    `visit(node)` returns (True, replacement) to replace a node, or (False, _) to keep
-    descending. Lists and tuples become lists, dict keys become strings. Returns the new
-    value and whether some part was deeper than `max_depth` (and was cut).
-    """
-    holder: list[Any] = [None]
-    exceeded = False
-    stack: list[tuple[Any, Any, Any, int]] = [(root, holder, 0, 0)]
-    while stack:
-        node, parent, key, depth = stack.pop()
-        done, rep = visit(node)
-        if done:
-            parent[key] = rep
-        elif isinstance(node, list | tuple):
-            if depth >= max_depth:
-                parent[key] = dict(_TRUNCATED)
-                exceeded = True
-                continue
-            new_list: list[Any] = [None] * len(node)
-            parent[key] = new_list
-            stack.extend((node[i], new_list, i, depth + 1) for i in range(len(node) - 1, -1, -1))
-        elif isinstance(node, dict):
-            if depth >= max_depth:
-                parent[key] = dict(_TRUNCATED)
-                exceeded = True
-                continue
-            new_dict: dict[str, Any] = {}
-            parent[key] = new_dict
-            items = []
-            for k, v in node.items():
-                skey = k if isinstance(k, str) else _key_text(k)
-                new_dict[skey] = None
-                items.append((v, new_dict, skey, depth + 1))
-            stack.extend(reversed(items))
-        else:
-            parent[key] = node
-    return holder[0], exceeded
-
-
-def _key_text(key: Any) -> str:
-    if isinstance(key, bytes | bytearray):
-        return bytes(key).hex()
-    if isinstance(key, bool) or key is None:
-        return json.dumps(key)
-    return str(key)
-
-
 def _keep(node: Any) -> tuple[bool, Any]:
     return False, None
-
-
-def _jsonable_leaf(node: Any) -> tuple[bool, Any]:
-    if isinstance(node, bytes | bytearray | memoryview):
-        return True, {"$hex": bytes(node).hex()}
-    if isinstance(node, msgpack.ExtType):
-        return True, {"$ext": node.code, "$hex": bytes(node.data).hex()}
-    if isinstance(node, msgpack.Timestamp):
-        try:
-            return True, {"$timestamp": node.to_datetime().isoformat()}
-        except (OverflowError, ValueError, OSError):
-            return True, {"$ext": -1, "$hex": node.to_bytes().hex()}
-    if isinstance(node, float) and not math.isfinite(node):
-        return True, {"$float": repr(node)}
-    return False, None
-
-
-def to_jsonable(value: Any) -> Any:
-    """A copy of a decoded value that json.dumps writes as the analysis document wants.
-
-    bytes -> {"$hex": "..."}; msgpack ext -> {"$ext": code, "$hex": ...}; msgpack timestamp ->
-    {"$timestamp": ISO 8601}; NaN/Infinity -> {"$float": "nan"}; keys become strings.
-    """
-    if value is None or isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
-        return value
-    return _map_tree(value, _jsonable_leaf)[0]
 
 
 # --- JSON ---------------------------------------------------------------------------------------------
@@ -234,7 +100,7 @@ def _loads(text: str) -> tuple[bool, Any, bool]:
         return False, None, False
     # counting brackets is a cheap C-speed bound on the depth; walk only when it could be deep
     if text.count("[") + text.count("{") > MAX_DEPTH:
-        value, cut = _map_tree(value, _keep)
+        value, cut = map_tree(value, _keep)
         return True, value, cut
     return True, value, False
 
@@ -426,7 +292,7 @@ def _packet_from_map(
             ack_id = ack_raw
     raw_data = obj.get("data")
     has_data = raw_data is not None  # msgpack nil and notepack's undefined both mean "absent"
-    data, cut = _map_tree(raw_data, _keep) if has_data else (None, False)
+    data, cut = map_tree(raw_data, _keep) if has_data else (None, False)
     if cut:
         msg = f"payload nested deeper than {MAX_DEPTH} levels; deeper parts cut"
         anomalies.append(ParserAnomaly(codes.LIMIT_EXCEEDED, msg, 0))
@@ -465,7 +331,7 @@ def _fill_placeholders(data: Any, buffers: list[bytes], declared: int) -> tuple[
             return True, node  # left as it was on the wire
         return False, None
 
-    new, _ = _map_tree(data, visit)
+    new, _ = map_tree(data, visit)
     return new, used, bad
 
 

@@ -1,7 +1,6 @@
 """Engine.IO / Socket.IO sessions across TCP connections: the builder and its records."""
 
-from analyzer.session.builder import SessionBuilder
-from analyzer.session.records import (
+from analyzer.model.session import (
     AckRecord,
     EioPacketRecord,
     EngineIOSession,
@@ -14,6 +13,7 @@ from analyzer.session.records import (
     UpgradeAttempt,
     WebSocketLeg,
 )
+from analyzer.session.builder import SessionBuilder
 
 __all__ = [
     "AckRecord",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from analyzer.model.codes import socketio as codes
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.registry import make_anomaly
-from analyzer.protocols.socketio import SioPacketType
-from analyzer.session.records import AckRecord, SioPacketRecord
+from analyzer.model.session import AckRecord, SioPacketRecord
+from analyzer.model.socketio import SioPacketType
 
 __all__ = ["AckTracker"]
 

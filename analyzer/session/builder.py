@@ -22,12 +22,19 @@ from operator import itemgetter
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
+from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
+from analyzer.model.session import (
+    EioPacketRecord,
+    EngineIOSession,
+    PollingRequest,
+    SessionEnd,
+    UpgradeAttempt,
+    WebSocketLeg,
+)
 from analyzer.protocols.engineio import (
     DEFAULT_MAX_PACKETS,
-    EioPacket,
-    EioPacketType,
     EioQuery,
     decode_polling_payload,
     decode_ws_message,
@@ -38,14 +45,6 @@ from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
 from analyzer.session.heartbeat import analyze_heartbeat
 from analyzer.session.jsonout import SessionSpill
 from analyzer.session.payloads import PayloadStore
-from analyzer.session.records import (
-    EioPacketRecord,
-    EngineIOSession,
-    PollingRequest,
-    SessionEnd,
-    UpgradeAttempt,
-    WebSocketLeg,
-)
 from analyzer.session.sio import analyze_socketio
 from analyzer.session.transport import analyze_polling, analyze_upgrades
 

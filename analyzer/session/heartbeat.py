@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction
+from analyzer.model.engineio import EioPacketType
 from analyzer.model.registry import make_anomaly
-from analyzer.protocols.engineio import EioPacketType
-from analyzer.session.records import EioPacketRecord, HeartbeatStats
+from analyzer.model.session import EioPacketRecord, HeartbeatStats
 
 __all__ = ["analyze_heartbeat"]
 

@@ -15,10 +15,11 @@ from json.encoder import encode_basestring
 from typing import Any, Protocol
 
 from analyzer.model.common import Direction
+from analyzer.model.session import EioPacketRecord, EngineIOSession, SioPacketRecord
+from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.model.spill import JsonSpill, dumps
-from analyzer.protocols.socketio import MAX_DEPTH, SioPacket, SioPacketType
+from analyzer.model.values import MAX_DEPTH
 from analyzer.session.payloads import PayloadStore
-from analyzer.session.records import EioPacketRecord, EngineIOSession, SioPacketRecord
 
 __all__ = [
     "PieceSink",

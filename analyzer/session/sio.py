@@ -16,17 +16,13 @@ from typing import Any
 
 from analyzer.model.codes import socketio as codes
 from analyzer.model.common import Anomaly, Direction
+from analyzer.model.engineio import EioPacketType
 from analyzer.model.registry import make_anomaly
-from analyzer.protocols.engineio import EioPacketType
-from analyzer.protocols.socketio import (
-    DEFAULT_MAX_ATTACHMENTS,
-    SioEvent,
-    SioPacketType,
-    SioStreamDecoder,
-    to_jsonable,
-)
+from analyzer.model.session import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
+from analyzer.model.socketio import SioPacketType
+from analyzer.model.values import to_jsonable
+from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS, SioEvent, SioStreamDecoder
 from analyzer.session.acks import AckTracker
-from analyzer.session.records import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
 
 __all__ = ["analyze_socketio"]
 

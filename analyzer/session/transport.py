@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction
+from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.registry import make_anomaly
-from analyzer.protocols.engineio import EioPacket, EioPacketType
-from analyzer.session.records import EioPacketRecord, PollingRequest, UpgradeAttempt, WebSocketLeg
+from analyzer.model.session import EioPacketRecord, PollingRequest, UpgradeAttempt, WebSocketLeg
 
 __all__ = ["analyze_polling", "analyze_upgrades"]
 

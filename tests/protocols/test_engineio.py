@@ -20,10 +20,9 @@ from hypothesis import strategies as st
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import ParserAnomaly
+from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.registry import REGISTRY
 from analyzer.protocols.engineio import (
-    EioPacket,
-    EioPacketType,
     PayloadEvent,
     PollingPayloadDecoder,
     decode_packet_text,

@@ -21,16 +21,9 @@ from socketio import packet as py_packet
 from analyzer.model.codes import socketio as codes
 from analyzer.model.common import Direction, ParserAnomaly
 from analyzer.model.registry import REGISTRY
-from analyzer.protocols.socketio import (
-    MAX_DEPTH,
-    SioEvent,
-    SioPacket,
-    SioPacketType,
-    SioStreamDecoder,
-    decode_sio_msgpack,
-    decode_sio_text,
-    to_jsonable,
-)
+from analyzer.model.socketio import SioPacket, SioPacketType
+from analyzer.model.values import MAX_DEPTH, to_jsonable
+from analyzer.protocols.socketio import SioEvent, SioStreamDecoder, decode_sio_msgpack, decode_sio_text
 
 T = SioPacketType
 C, S = Direction.C2S, Direction.S2C

@@ -10,10 +10,10 @@ import pytest
 
 from analyzer import analyze_file
 from analyzer.model.common import Direction
-from analyzer.protocols.engineio import EioPacket, EioPacketType
-from analyzer.protocols.socketio import SioPacket, SioPacketType
+from analyzer.model.engineio import EioPacket, EioPacketType
+from analyzer.model.session import EioPacketRecord, SioPacketRecord
+from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.session.jsonout import eio_packet_json, session_json, sio_packet_json
-from analyzer.session.records import EioPacketRecord, SioPacketRecord
 from tests.conftest import bundled_captures, corpus_captures
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.model.common import Anomaly, Direction
+from analyzer.model.engineio import EioPacket
+from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.model.spill import JsonSpill
-from analyzer.protocols.engineio import EioPacket
-from analyzer.protocols.socketio import SioPacket, SioPacketType
 
 __all__ = [
     "AckRecord",
