@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from analyzer.version import __version__
 
 __all__ = ["Analysis", "Options", "__version__", "analyze_file", "analyze_packets", "iter_connections"]
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
-from analyzer import __version__
+from analyzer.version import __version__
 
 __all__ = ["EXIT_DAMAGED", "EXIT_NOT_CAPTURE", "EXIT_OK", "EXIT_USAGE", "main"]
 

@@ -449,7 +449,7 @@ def machine_info() -> dict[str, Any]:
             info[mod] = version(mod)
         except Exception:  # not installed: say so in the report
             info[mod] = "not installed"
-    from analyzer import __version__
+    from analyzer.version import __version__
 
     info["socketscope"] = __version__
     return info

@@ -20,5 +20,6 @@ python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
 python3 -m ruff check .
 python3 -m mypy
+lint-imports  # the layer contracts of pyproject.toml ([tool.importlinter])
 # pytest exits 5 when it collected no test: that is a failure here too (set -e propagates it).
 python3 -m pytest -q -p no:cacheprovider "$@"

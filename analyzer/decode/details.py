@@ -13,8 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from analyzer.capture.pcapfile import LINKTYPE_NAMES, Mark, RawPacket, open_capture
-from analyzer.decode.packet import PacketDecoder, parse_tcp_options
-from analyzer.tcp.tracker import ip_text
+from analyzer.decode.packet import PacketDecoder, ip_text, parse_tcp_options
 
 __all__ = ["MAX_DETAIL_FRAMES", "describe_packet", "packet_details"]
 

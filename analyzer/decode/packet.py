@@ -7,18 +7,24 @@ not TCP over IPv4/IPv6 is counted and skipped.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass, field
 
 from analyzer.capture.pcapfile import RawPacket
 
-__all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "URG", "DecodeStats", "PacketDecoder", "Segment"]
+__all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "URG", "DecodeStats", "PacketDecoder", "Segment", "ip_text"]
 
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 _U16 = struct.Struct("!H")
 _TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, offset/reserved, flags, window
 _IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140, 253, 254))  # RFC 8200 §4, RFC 7045
+
+
+def ip_text(raw: bytes) -> str:
+    """An IPv4 or IPv6 address in its text form (RFC 5952 for IPv6)."""
+    return str(ipaddress.ip_address(raw))
 
 
 class Segment:

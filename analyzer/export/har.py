@@ -437,7 +437,7 @@ def build_entries(selected: Selected, times: Mapping[int, float] | None = None) 
 
 def har_head(comment: str | None = None) -> str:
     """The HAR text before the first entry."""
-    from analyzer import __version__
+    from analyzer.version import __version__
 
     log_head: dict[str, Any] = {
         "version": HAR_VERSION,

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
-from analyzer import __version__
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
 from analyzer.model.spill import JsonSpill, copy_range, dumps
 from analyzer.model.tempfile_fd import unnamed_temporary_fd
 from analyzer.session.jsonout import session_parts
+from analyzer.version import __version__
 
 __all__ = ["StreamingJsonWriter"]
 

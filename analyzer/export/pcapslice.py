@@ -231,7 +231,7 @@ def write_pcapng_slice(path: str, connections: Iterable[ConnectionRecord], out: 
 
 def write_pcapng_slice_keys(path: str, keys: list[ConnectionKey], out: IO[bytes]) -> SliceResult:
     """Write the packets of the connections `keys` name to `out` as pcapng."""
-    from analyzer import __version__
+    from analyzer.version import __version__
 
     result = SliceResult(per_connection={k.id: 0 for k in keys})
     by_tuple: dict[tuple[bytes, int, bytes, int], list[ConnectionKey]] = {}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer import __version__
 from analyzer.model.common import Anomaly
 from analyzer.model.records import HttpExchange
 from analyzer.model.session import EngineIOSession
 from analyzer.model.websocket import WebSocketRecord
+from analyzer.version import __version__
 
 __all__ = ["SCHEMA_VERSION", "Analysis", "CaptureInfo", "ConnectionRecord"]
 

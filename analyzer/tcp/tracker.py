@@ -6,12 +6,11 @@ sent the HTTP request; failing both, the side with the higher port (ANALYSIS_JSO
 
 from __future__ import annotations
 
-import ipaddress
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from analyzer.decode.packet import ACK, FIN, RST, SYN, Segment, parse_tcp_options
+from analyzer.decode.packet import ACK, FIN, RST, SYN, Segment, ip_text, parse_tcp_options
 from analyzer.model.common import Direction
 from analyzer.tcp.reassembly import DISCARD, DirectionStream, StreamSink
 
@@ -26,10 +25,6 @@ def looks_like_http_request(data: bytes) -> bool:
 
 def looks_like_http_response(data: bytes) -> bool:
     return data.startswith(b"HTTP/1.")
-
-
-def ip_text(raw: bytes) -> str:
-    return str(ipaddress.ip_address(raw))
 
 
 class TcpConnection:
