@@ -27,6 +27,7 @@ from analyzer.protocols.socketio import (
 )
 from analyzer.session.acks import AckTracker
 from analyzer.session.records import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
+from analyzer.textsafe import json_text
 
 __all__ = ["analyze_socketio"]
 
@@ -36,6 +37,21 @@ _MESSAGE = EioPacketType.MESSAGE
 _CONNECT = SioPacketType.CONNECT
 _CONNECT_ERROR = SioPacketType.CONNECT_ERROR
 _DISCONNECT = SioPacketType.DISCONNECT
+
+
+def _refusal(error: Any) -> str:
+    """A CONNECT_ERROR payload as text: v4 sends a string, v5 {"message": ..., "data": ...}
+    (socket.io's `next(err)`: err.message and err.data); anything else as its JSON."""
+    if isinstance(error, str):
+        return error[:80] + ("…" if len(error) > 80 else "")
+    if (
+        isinstance(error, dict)
+        and isinstance(error.get("message"), str)
+        and set(error) <= {"message", "data"}
+    ):
+        text = _refusal(error["message"])
+        return text + (f" (data {json_text(error['data'])})" if "data" in error else "")
+    return json_text(error)
 
 
 @dataclass(slots=True)
@@ -84,8 +100,7 @@ class _Book:
             ns.server = ns.client = False
             ns.state = "refused"
             ns.error = to_jsonable(p.data)
-            shown = str(ns.error)[:80]
-            msg = f"connection to namespace {p.nsp} refused: {shown}"
+            msg = f"connection to namespace {p.nsp} refused: {_refusal(ns.error)}"
             self.anomalies.append(
                 make_anomaly(codes.CONNECT_REFUSED, msg, rec.connection, rec.direction, rec.frames)
             )
