@@ -152,7 +152,10 @@ def analyze_socketio(
     if load is None:
         load = _payload
     decoder = SioStreamDecoder(version, max_attachments=max_attachments)
-    ready: list[tuple[int, int, SioPacketRecord]] = []  # a heap by the header's record index
+    # a heap by the header's record index, each packet with the decoder's anomalies about it
+    ready: list[tuple[int, int, SioPacketRecord, list[Anomaly]]] = []
+    released = count()
+    at: list[tuple[int, Anomaly]] = []  # (packet index, anomaly) of the anomalies raised on a packet
     order = count()
     kept: list[SioPacketRecord] = []
     book = _Book(version, check_connect, max_acks)
@@ -167,8 +170,10 @@ def analyze_socketio(
                 continue
             head = records[tags[0]]
             frames = (head.frame,) if len(tags) == 1 else tuple(records[t].frame for t in tags)
-            for a in ev.anomalies:
-                anomalies.append(make_anomaly(a.code, a.message, head.connection, head.direction, frames))
+            found = [
+                make_anomaly(a.code, a.message, head.connection, head.direction, frames) for a in ev.anomalies
+            ]
+            anomalies.extend(found)
             if first_clean is None:
                 first_clean = ev.packet is not None and ev.packet.type is _CONNECT and not ev.anomalies
             if ev.packet is not None:
@@ -183,13 +188,16 @@ def analyze_socketio(
                     ev.complete,
                     records[tags[-1]].ts,
                 )
-                heappush(ready, (tags[0], next(order), rec))
+                heappush(ready, (tags[0], next(order), rec, found))
 
     def release(before: int | None) -> None:
         """Hand out, in order, the packets whose header came before record `before`."""
         while ready and (before is None or ready[0][0] < before):
-            rec = heappop(ready)[2]
+            _, _, rec, found = heappop(ready)
+            index = next(released)
+            seen = len(book.anomalies)
             book.on_packet(rec)
+            at.extend((index, a) for a in found + book.anomalies[seen:])
             if sink is not None:
                 sink(rec)
             else:
@@ -220,5 +228,7 @@ def analyze_socketio(
     namespaces = tuple(
         NamespaceRecord(nsp, ns.state, ns.sid, ns.connect_frame, ns.error) for nsp, ns in book.spaces.items()
     )
-    session = SocketIOSession(version, decoder.parser or "default", tuple(kept), tuple(acks), namespaces)
+    session = SocketIOSession(
+        version, decoder.parser or "default", tuple(kept), tuple(acks), namespaces, anomalies_at=tuple(at)
+    )
     return session, anomalies
