@@ -29,7 +29,16 @@ def json_text(value: object, limit: int = 80) -> str:
     never a Python repr, cut to `limit` characters ending in an ellipsis. For anomaly messages:
     they are text in every output; the terminal's escaping is left to the printers."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
     except (ValueError, RecursionError):  # a cycle, or nested past the interpreter's depth
         text = "(a value too deeply nested to show)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _jsonable(value: object) -> object:
+    """What json.dumps cannot write, as the analysis document writes it: bytes as {"$hex": ...}."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$hex": bytes(value).hex()}
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
