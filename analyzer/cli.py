@@ -46,8 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT=websocket",
         help="decode TCP PORT as WebSocket (no handshake needed), like tshark -d",
     )
-    a.add_argument("--messages", action="store_true", help="print WebSocket messages as a log")
-    a.add_argument("--events", action="store_true", help="print Socket.IO events as a log")
+    a.add_argument(
+        "--messages",
+        action="store_true",
+        help="print WebSocket messages as a log, anomalies marked '!!' (text format only)",
+    )
+    a.add_argument(
+        "--events",
+        action="store_true",
+        help="print Socket.IO events as a log, anomalies marked '!!' (text format only)",
+    )
+    a.add_argument(
+        "--anomalies",
+        action="store_true",
+        help="list every anomaly (frames, connection or session, direction, message), not one line per code"
+        " (text format only)",
+    )
     a.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     from analyzer.cli_live import add_engine_option, add_live_parser
 
@@ -101,6 +115,14 @@ def _analyze(args: argparse.Namespace) -> int:
     from analyzer.export.textstream import StreamingTextSummary
     from analyzer.pipeline import Options, analyze_reader
 
+    text_only = [f"--{k}" for k in ("messages", "events", "anomalies") if getattr(args, k, False)]
+    if args.format == "json" and text_only:
+        print(
+            f"socketscope analyze: {', '.join(text_only)} cannot be used with --format json"
+            " (they shape the text summary; the JSON document holds everything)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     # both outputs are made while the capture is read: memory follows open connections only
     options = Options(decode_as=_decode_as(args.decode_as), retain_connections=False, spill_records=True)
     try:
@@ -129,7 +151,9 @@ def _analyze(args: argparse.Namespace) -> int:
         if args.format == "json":
             writer = StreamingJsonWriter(out)
         else:
-            writer = StreamingTextSummary(out, messages=args.messages, events=args.events)
+            writer = StreamingTextSummary(
+                out, messages=args.messages, events=args.events, anomalies=args.anomalies
+            )
         analysis = analyze_reader(
             reader, options, on_connection=writer.connection, progress=progress, on_session=writer.session
         )

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_text import fmt_clock
+from analyzer.cli_text import MESSAGE_MARK_LAYERS, Mark, Marks, fmt_clock
 from analyzer.model.analysis import Analysis
 from analyzer.model.websocket import message_dict
 from analyzer.textsafe import terminal_text
 
-__all__ = ["print_app_sections", "ws_message_lines", "ws_section"]
+__all__ = [
+    "NO_WS_MESSAGES",
+    "WS_MESSAGES_LEGEND",
+    "print_app_sections",
+    "ws_extensions",
+    "ws_message_lines",
+    "ws_section",
+]
 
 PREVIEW = 160
 
@@ -28,6 +35,29 @@ def _close(c: dict[str, Any] | None) -> str:
     return f"{s} {_preview(reason, 40)!r}" if reason else s
 
 
+def ws_extensions(hs: dict[str, Any]) -> str:
+    """The response's extensions, permessage-deflate with the parameters it agreed (each named once)."""
+    ext = hs.get("extensions")
+    pmd = hs.get("permessage_deflate")
+    if not ext:
+        return "-"
+    shown = []
+    for item in ext.split(","):
+        name = item.split(";")[0].strip()
+        if not name:
+            continue
+        if name.lower() == "permessage-deflate" and pmd is not None:
+            params = [k for k in ("server_no_context_takeover", "client_no_context_takeover") if pmd.get(k)]
+            params += [
+                f"{k}={pmd[k]}" for k in ("server_max_window_bits", "client_max_window_bits") if pmd.get(k)
+            ]
+            shown.append(f"permessage-deflate ({', '.join(params) or 'no parameters'})")
+            pmd = None  # negotiated once (RFC 7692 §5): a second offer in the response is its raw text
+        else:
+            shown.append(item.strip())
+    return _preview(", ".join(shown), PREVIEW)
+
+
 def ws_section(c: Any) -> str:
     """The lines of one WebSocket connection in the "WebSocket connections" section."""
     ws = c.websocket
@@ -36,12 +66,9 @@ def ws_section(c: Any) -> str:
     n_msg = ws.message_counts
     out = [f"  #{c.id} {ws.url or '(no handshake in capture: decoded as WebSocket)'}\n"]
     if hs is not None:
-        pmd = hs.get("permessage_deflate")
-        ext = hs.get("extensions") or "-"
         out.append(
-            f"     subprotocol {hs.get('subprotocol') or '-'}, extensions {ext},"
-            f" accept {'valid' if hs.get('accept_valid') else 'INVALID'}"
-            f"{', permessage-deflate' if pmd else ''}\n"
+            f"     subprotocol {_preview(hs.get('subprotocol') or '-', 60)}, extensions {ws_extensions(hs)},"
+            f" accept {'valid' if hs.get('accept_valid') else 'INVALID'}\n"
         )
     ctrl = {k.split(":")[1]: 0 for k in counts}
     for k, v in counts.items():
@@ -66,10 +93,22 @@ def ws_section(c: Any) -> str:
     return "".join(out)
 
 
-def ws_message_lines(c: Any, messages: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The `--messages` log of one connection, from its messages as in the document."""
-    yield f"  connection #{c.id} {c.websocket.url or ''}\n"
+WS_MESSAGES_LEGEND = (
+    "  (flags: z = compressed with permessage-deflate, fN = sent in N frames;"
+    " !! = an anomaly raised on that message)\n"
+)
+NO_WS_MESSAGES = "  no WebSocket messages\n"
+
+
+def ws_message_lines(c: Any, messages: Iterable[dict[str, Any]], mark: Mark | None = None) -> Iterator[str]:
+    """The `--messages` log of one connection, from its messages as in the document; nothing
+    for a connection without messages. `mark` gives the lines that follow a message (its
+    anomalies)."""
+    head = f"  connection #{c.id} {_preview(c.websocket.url or '', PREVIEW)}".rstrip() + "\n"
     for m in messages:
+        if head:
+            yield head
+            head = ""
         arrow = "C->S" if m["direction"] == "c2s" else "S->C"
         text, data_hex = m.get("text"), m.get("data_hex") or ""
         if m["opcode"] == "text":
@@ -83,6 +122,9 @@ def ws_message_lines(c: Any, messages: Iterable[dict[str, Any]]) -> Iterator[str
             f"    {fmt_clock(m['ts'])}  #{m['frame']:<6} {arrow} {m['opcode']:6} {m['length']:>7}B"
             f" {flags:4} {body}\n"
         )
+        if mark is not None:
+            packets = m.get("packets") or (m["frame"],)
+            yield from mark((c.id, min(packets), max(packets), m["direction"]))
 
 
 def print_app_sections(a: Analysis, out: IO[str], messages: bool = False, events: bool = False) -> None:
@@ -91,11 +133,17 @@ def print_app_sections(a: Analysis, out: IO[str], messages: bool = False, events
         out.write("\nWebSocket connections\n")
         for c in ws_conns:
             out.write(ws_section(c))
-    if messages and ws_conns:
+    if messages:
         out.write("\nWebSocket messages\n")
-        for c in ws_conns:
-            msgs = c.websocket.messages if c.websocket else ()
-            out.writelines(ws_message_lines(c, map(message_dict, msgs)))
+        with_messages = [c for c in ws_conns if c.websocket and c.websocket.messages]
+        if with_messages:
+            out.write(WS_MESSAGES_LEGEND)
+            marks = Marks(a.anomalies, MESSAGE_MARK_LAYERS)
+            for c in with_messages:
+                msgs = c.websocket.messages if c.websocket else ()
+                out.writelines(ws_message_lines(c, map(message_dict, msgs), marks))
+        else:
+            out.write(NO_WS_MESSAGES)
     _print_sessions(a, out, events)
 
 

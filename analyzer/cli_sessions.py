@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_text import fmt_clock
+from analyzer.cli_text import EVENT_MARK_LAYERS, Marks, Span, fmt_clock, mark_line
 from analyzer.model.analysis import Analysis
-from analyzer.textsafe import terminal_text
+from analyzer.model.common import Anomaly
+from analyzer.textsafe import json_text, terminal_text
 
-__all__ = ["percentile", "print_sessions", "session_event_lines", "session_summary"]
+__all__ = [
+    "NO_SIO_SESSIONS",
+    "EventMarks",
+    "percentile",
+    "print_sessions",
+    "session_event_lines",
+    "session_summary",
+]
+
+NO_SIO_SESSIONS = "  no Socket.IO sessions\n"
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -28,10 +37,8 @@ def _safe(text: str, limit: int = 200) -> str:
 
 
 def _args(value: Any) -> str:
-    try:
-        return _safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-    except (TypeError, ValueError):
-        return _safe(repr(value))
+    """A decoded payload as its JSON text (the first 200 characters: json_text cuts it first)."""
+    return _safe(json_text(value, 201))
 
 
 def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, packets: Iterable[dict[str, Any]]) -> str:
@@ -42,19 +49,23 @@ def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, packets: Iter
         f"  sid {_safe(s['sid'], 40)}  EIO{s['protocol']}"
         + (f" / Socket.IO v{sio['protocol']} ({sio['parser']} parser)" if sio else "")
         + f"  transport {' -> '.join(s['transport_path'])}"
-        + f"  connections {', '.join('#' + str(c) for c in s['connections'])}\n"
+        + f"  connections {', '.join('#' + str(c) for c in sorted(s['connections']))}\n"
     ]
     up = s.get("upgrade") or {}
     if up.get("duration_ms") is not None or up.get("upgrade_ms") is not None:
         ms = up.get("duration_ms", up.get("upgrade_ms"))
         out.append(f"     upgrade {ms:.1f} ms\n")
     hb = s.get("heartbeat") or {}
-    out.append(
-        f"     heartbeat: pingInterval {s.get('ping_interval_ms')} ms,"
-        f" pingTimeout {s.get('ping_timeout_ms')} ms"
-        + (f", {hb.get('pings', hb.get('ping_count', '?'))} pings" if hb else "")
-        + "\n"
-    )
+    pings = f", {hb.get('pings', hb.get('ping_count', '?'))} pings" if hb else ""
+    interval, timeout = s.get("ping_interval_ms"), s.get("ping_timeout_ms")
+    if interval is None and timeout is None:
+        why = "handshake not captured" if not s.get("handshake_captured") else "not in the open packet"
+        out.append(f"     heartbeat: unknown ({why}){pings}\n")
+    else:
+        out.append(
+            f"     heartbeat: pingInterval {interval if interval is not None else '?'} ms,"
+            f" pingTimeout {timeout if timeout is not None else '?'} ms{pings}\n"
+        )
     if sio:
         nsps: set[str] = set()
         names: Counter[str] = Counter()
@@ -80,13 +91,36 @@ def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, packets: Iter
     return "".join(out)
 
 
+class EventMarks:
+    """The anomalies of one Engine.IO session to print in its `--events` log: the ones raised on a
+    Socket.IO packet after that packet (several packets may share a polling response), the others
+    after the first packet of their frame (in their direction), once each."""
+
+    def __init__(self, s: Any) -> None:
+        listed = set(s.anomalies)  # the ones in the analysis (a session lists a bounded number)
+        self._at: dict[int, list[Anomaly]] = {}
+        placed: set[Anomaly] = set()
+        for index, an in s.socketio.anomalies_at if s.socketio is not None else ():
+            if an in listed:
+                self._at.setdefault(index, []).append(an)
+                placed.add(an)
+        self._by_frame = Marks([an for an in s.anomalies if an not in placed], EVENT_MARK_LAYERS)
+
+    def __call__(self, index: int, span: Span) -> list[str]:
+        return [mark_line(an) for an in self._at.get(index, ())] + self._by_frame(span)
+
+
 def session_event_lines(
-    s: dict[str, Any], sio: dict[str, Any], packets: Iterable[dict[str, Any]]
+    s: dict[str, Any], sio: dict[str, Any], packets: Iterable[dict[str, Any]], marks: EventMarks | None = None
 ) -> Iterator[str]:
-    """The `--events` log of one session (Socket.IO packets with their ack latency)."""
-    yield f"  session {_safe(s['sid'], 40)}\n"
+    """The `--events` log of one session (Socket.IO packets with their ack latency); nothing for
+    a session without Socket.IO packets. `marks` gives the lines that follow a packet: its anomalies."""
+    head = f"  session {_safe(s['sid'], 40)}\n"
     acks = {(x["nsp"], x["ack_id"], x["request_direction"]): x for x in sio.get("acks", [])}
-    for p in packets:
+    for index, p in enumerate(packets):
+        if head:
+            yield head
+            head = ""
         arrow = "C->S" if p["direction"] == "c2s" else "S->C"
         t = p["type"]
         line = f"    {fmt_clock(p['ts'])}  #{p['frame']:<6} {arrow} {_safe(p['nsp'], 30):8} "
@@ -101,19 +135,24 @@ def session_event_lines(
         else:
             line += f"{t} {_args(p.get('data')) if p.get('data') is not None else ''}"
         yield line.rstrip() + "\n"
+        if marks is not None:
+            yield from marks(index, (p["connection"], p["frame"], p["frame"], p["direction"]))
 
 
 def print_sessions(a: Analysis, out: IO[str], events: bool) -> None:
     sessions = [s.to_dict() for s in a.engineio_sessions]
-    if not sessions:
-        return
-    out.write("\nEngine.IO / Socket.IO sessions\n")
-    for s in sessions:
-        sio = s.get("socketio") or None
-        out.write(session_summary(s, sio, sio["packets"] if sio else ()))
+    if sessions:
+        out.write("\nEngine.IO / Socket.IO sessions\n")
+        for s in sessions:
+            sio = s.get("socketio") or None
+            out.write(session_summary(s, sio, sio["packets"] if sio else ()))
     if events:
         out.write("\nSocket.IO events\n")
-        for s in sessions:
+        wrote = False
+        for s, session in zip(sessions, a.engineio_sessions, strict=True):
             sio = s.get("socketio")
-            if sio:
-                out.writelines(session_event_lines(s, sio, sio["packets"]))
+            for line in session_event_lines(s, sio, sio["packets"], EventMarks(session)) if sio else ():
+                out.write(line)
+                wrote = True
+        if not wrote:
+            out.write(NO_SIO_SESSIONS)

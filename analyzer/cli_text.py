@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from analyzer.model.analysis import Analysis, ConnectionRecord
-from analyzer.model.common import Anomaly
+from analyzer.model.common import Anomaly, Layer
+from analyzer.textsafe import terminal_text
 
 __all__ = [
-    "anomaly_counts",
+    "EVENT_MARK_LAYERS",
+    "MESSAGE_MARK_LAYERS",
+    "Mark",
+    "Marks",
+    "Span",
+    "anomaly_section",
     "connection_row",
     "connection_table",
     "fmt_clock",
     "fmt_ts",
+    "mark_line",
     "print_summary",
+    "session_sids",
     "summary_head",
 ]
+
+# Where a WebSocket message or a Socket.IO packet is: (connection, first packet, last packet,
+# direction); the `--messages` and `--events` logs hand it to a Mark after the item's line, which
+# gives the lines of the anomalies raised there
+Span = tuple[int, int, int, str]
+Mark = Callable[[Span], Iterable[str]]
 
 
 def fmt_ts(ts: float | None) -> str:
@@ -110,23 +126,137 @@ def connection_table(rows: list[tuple[int, list[str]]], anomalies: list[Anomaly]
     _table([TABLE_HEAD, *([*cells, str(per_conn.get(cid, 0))] for cid, cells in rows)], out)
 
 
-def anomaly_counts(anomalies: list[Anomaly], out: IO[str]) -> None:
-    if anomalies:
-        counts: dict[tuple[str, str], int] = {}
-        for an in anomalies:
-            key = (an.severity.value, an.code)
-            counts[key] = counts.get(key, 0) + 1
-        out.write("\nAnomalies\n")
-        order = {"error": 0, "warn": 1, "note": 2, "chat": 3}
-        for (sev, code), n in sorted(counts.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
-            out.write(f"  {sev:5}  {code:38} x{n}\n")
+SEVERITY_ORDER = {"error": 0, "warn": 1, "note": 2, "chat": 3}
+MESSAGE_CHARS = 160  # of an anomaly's message on a line of the summary
 
 
-def print_summary(a: Analysis, out: IO[str], messages: bool = False, events: bool = False) -> None:
+def session_sids(s: Any) -> dict[Anomaly, str]:
+    """The anomalies of an Engine.IO session (also in the analysis' list), to its sid."""
+    return {an: s.sid for an in s.anomalies} if s.sid else {}
+
+
+def _frames_cell(frames: tuple[int, ...], most: int = 4) -> str:
+    if not frames:
+        return "-"
+    shown = ",".join(map(str, frames[:most]))
+    return shown + (f",… ({len(frames)} packets)" if len(frames) > most else "")
+
+
+def _where(an: Anomaly, sids: Mapping[Anomaly, str]) -> str:
+    parts = [f"#{an.connection}"] if an.connection is not None else []
+    sid = sids.get(an)
+    if sid:
+        parts.append(f"sid {terminal_text(sid, 40)}")
+    return " ".join(parts) or "-"
+
+
+def _by_severity(anomalies: Iterable[Anomaly]) -> list[Anomaly]:
+    """Severity, then code, then as listed (the analysis lists them in frame order)."""
+    return sorted(anomalies, key=lambda an: (SEVERITY_ORDER[an.severity.value], an.code))
+
+
+def _rows(rows: list[list[str]]) -> Iterator[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        yield "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n"
+
+
+def anomaly_section(
+    anomalies: list[Anomaly], sids: Mapping[Anomaly, str], every: bool = False
+) -> Iterator[str]:
+    """The summary's Anomalies section: one line per code (its count and its first occurrence:
+    frame, connection or session, message), or with `every` (`analyze --anomalies`) one line per
+    anomaly; by severity, then code. `sids` names the Engine.IO session of session anomalies."""
+    if not anomalies:
+        return
+    yield "\nAnomalies\n"
+    if every:
+        rows = [["severity", "code", "frames", "where", "dir", "message"]]
+        for an in _by_severity(anomalies):
+            rows.append(
+                [
+                    an.severity.value,
+                    an.code,
+                    _frames_cell(an.frames),
+                    _where(an, sids),
+                    an.direction.value if an.direction is not None else "-",
+                    terminal_text(an.message, MESSAGE_CHARS),
+                ]
+            )
+        yield from _rows(rows)
+        return
+    first: dict[str, Anomaly] = {}
+    counts: dict[str, int] = {}
+    for an in anomalies:
+        first.setdefault(an.code, an)
+        counts[an.code] = counts.get(an.code, 0) + 1
+    rows = [["severity", "code", "count", "first frame", "where", "message"]]
+    for an in _by_severity(first.values()):
+        rows.append(
+            [
+                an.severity.value,
+                an.code,
+                str(counts[an.code]),
+                str(an.frames[0]) if an.frames else "-",
+                _where(an, sids),
+                terminal_text(an.message, MESSAGE_CHARS),
+            ]
+        )
+    yield from _rows(rows)
+
+
+# the anomalies marked in the `--messages` log (every layer a message carries) and in `--events`
+MESSAGE_MARK_LAYERS = frozenset({Layer.WEBSOCKET, Layer.ENGINEIO, Layer.SOCKETIO})
+EVENT_MARK_LAYERS = frozenset({Layer.ENGINEIO, Layer.SOCKETIO})
+
+
+class Marks:
+    """The anomalies of some layers, to print right after the message or event they concern: one
+    raised on a packet of the item's connection between its first and last packet, in its
+    direction (or in none). Each is printed once, after the first item it matches; the ones that
+    match no item are only in the Anomalies section."""
+
+    def __init__(self, anomalies: Iterable[Anomaly], layers: frozenset[Layer]) -> None:
+        self._anomalies = [an for an in anomalies if an.layer in layers and an.connection is not None]
+        self._at: dict[int, list[tuple[int, int]]] = {}  # connection -> sorted (packet, index)
+        for i, an in enumerate(self._anomalies):
+            assert an.connection is not None
+            self._at.setdefault(an.connection, []).extend((f, i) for f in set(an.frames))
+        for entries in self._at.values():
+            entries.sort()
+        self._done: set[int] = set()
+
+    def __call__(self, span: Span) -> list[str]:
+        conn, lo, hi, direction = span
+        entries = self._at.get(conn)
+        if not entries:
+            return []
+        found: list[int] = []
+        k = bisect_left(entries, (lo, -1))
+        while k < len(entries) and entries[k][0] <= hi:
+            i = entries[k][1]
+            d = self._anomalies[i].direction
+            if i not in self._done and (d is None or d.value == direction):
+                self._done.add(i)
+                found.append(i)
+            k += 1
+        return [mark_line(self._anomalies[i]) for i in sorted(found)]
+
+
+def mark_line(an: Anomaly) -> str:
+    return f"      !! {an.code}: {terminal_text(an.message, MESSAGE_CHARS)}\n"
+
+
+def print_summary(
+    a: Analysis, out: IO[str], messages: bool = False, events: bool = False, anomalies: bool = False
+) -> None:
     out.write(summary_head(a, len(a.connections)))
     connection_table([(rec.id, connection_row(rec)) for rec in a.connections], a.anomalies, out)
     _print_extras(a, out, messages, events)
-    anomaly_counts(a.anomalies, out)
+    sids: dict[Anomaly, str] = {}
+    for s in a.engineio_sessions:
+        sids.update(session_sids(s))
+    out.writelines(anomaly_section(a.anomalies, sids, every=anomalies))
 
 
 def _print_extras(a: Analysis, out: IO[str], messages: bool, events: bool) -> None:

@@ -314,10 +314,10 @@ class LivePrinter:
             head = session.metas.get(ev.tags[0]) if ev.tags else None
             for t in ev.tags:
                 session.metas.pop(t, None)
-            h_conn, h_d, h_ts, _, h_transport = head or (conn, d, ts, frame, transport)
+            h_conn, h_d, h_ts, h_frame, h_transport = head or (conn, d, ts, frame, transport)
             for pa in ev.anomalies:
                 a = make_anomaly(pa.code, pa.message, h_conn, h_d)  # the registry's severity
-                self._anomaly(a.code, a.severity.value, a.message, h_conn, ())
+                self._anomaly(a.code, a.severity.value, a.message, h_conn, (h_frame,))
             if ev.packet is not None:
                 self._sio(session, h_conn, h_d, h_ts, h_transport, ev.packet)
 

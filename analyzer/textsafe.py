@@ -1,8 +1,10 @@
-"""Captured text made safe for one line of a terminal, and short."""
+"""Captured text made safe for one line of a terminal, and short; decoded values shown as JSON."""
 
 from __future__ import annotations
 
-__all__ = ["terminal_text"]
+import json
+
+__all__ = ["json_text", "terminal_text"]
 
 
 def terminal_text(text: str, limit: int, escape_whitespace: bool = True) -> str:
@@ -20,3 +22,23 @@ def terminal_text(text: str, limit: int, escape_whitespace: bool = True) -> str:
     if len(text) <= limit and len(head) <= limit:
         return head
     return head[: limit - 1] + "…"
+
+
+def json_text(value: object, limit: int = 80) -> str:
+    """A decoded value (a Socket.IO payload, an Engine.IO error body) as its compact JSON text,
+    never a Python repr, cut to `limit` characters ending in an ellipsis. For anomaly messages:
+    they are text in every output; the terminal's escaping is left to the printers."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+    except (ValueError, RecursionError):  # a cycle, or nested past the interpreter's depth
+        text = "(a value too deeply nested to show)"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _jsonable(value: object) -> object:
+    """What json.dumps cannot write, as the analysis document writes it: bytes as {"$hex": ...}."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$hex": bytes(value).hex()}
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)

@@ -6,26 +6,54 @@ over and wait, encoded, in an unnamed temporary file; only the connection table'
 in memory. So the summary of any capture costs about the memory of its open connections,
 like `--format json` (analyzer/export/jsonstream.py); `--messages` and `--events` read the
 messages and Socket.IO packets back from the files the pipeline spilled them to, one at a time.
+The anomaly marks of `--messages` are known only at the end (the sessions a connection carried
+end later): after each message the file holds a placeholder line with its place, which `finish`
+replaces by the marks; a session's anomalies are known when it is handed over.
 The output is the one `print_summary` writes from a whole Analysis (a test keeps them equal).
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_app import ws_message_lines, ws_section
-from analyzer.cli_sessions import session_event_lines, session_summary
-from analyzer.cli_text import anomaly_counts, connection_row, connection_table, summary_head
+from analyzer.cli_app import NO_WS_MESSAGES, WS_MESSAGES_LEGEND, ws_message_lines, ws_section
+from analyzer.cli_sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
+from analyzer.cli_text import (
+    MESSAGE_MARK_LAYERS,
+    Marks,
+    Span,
+    anomaly_section,
+    connection_row,
+    connection_table,
+    session_sids,
+    summary_head,
+)
 from analyzer.export.streamsel import close_connection_spills, close_spills, sio_dicts, spilled_values
 from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.common import Anomaly
 from analyzer.model.tempfile_fd import AppendFile
 from analyzer.model.websocket import message_dict
 
 __all__ = ["StreamingTextSummary"]
 
 _WRITE = 256 << 10
+_PLACE = "\0"  # starts a placeholder line: no line of the summary holds a NUL (captured text is escaped)
+
+
+def _placeholder(span: Span) -> list[str]:
+    conn, lo, hi, direction = span
+    return [f"{_PLACE}{conn} {lo} {hi} {direction}\n"]
+
+
+def _marked(lines: Iterable[str], marks: Marks) -> Iterable[str]:
+    for line in lines:
+        if line.startswith(_PLACE):
+            conn, lo, hi, direction = line[1:-1].split(" ")
+            yield from marks((int(conn), int(lo), int(hi), direction))
+        else:
+            yield line
 
 
 class _Blocks:
@@ -41,6 +69,7 @@ class _Blocks:
         return len(self._index)
 
     def add(self, key: Any, lines: Iterable[str]) -> None:
+        """The lines under `key`; none: nothing is listed."""
         start = self._file.size + self._pending_size
         for line in lines:
             data = line.encode("utf-8", "surrogatepass")  # back as it was (see write_to)
@@ -49,7 +78,8 @@ class _Blocks:
             if self._pending_size >= _WRITE:
                 self._flush()
         end = self._file.size + self._pending_size
-        self._index.append((key, len(self._index), start, end - start))
+        if end > start:
+            self._index.append((key, len(self._index), start, end - start))
 
     def _flush(self) -> None:
         if self._pending:
@@ -57,14 +87,34 @@ class _Blocks:
             self._pending.clear()
             self._pending_size = 0
 
-    def write_to(self, out: IO[str]) -> None:
+    def write_to(self, out: IO[str], marks: Marks | None = None) -> None:
+        """The blocks in key order; with `marks`, placeholder lines become the marks they stand for."""
         self._flush()
         for _key, _n, offset, length in sorted(self._index, key=lambda e: (e[0], e[1])):
-            decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")  # reads may cut a character
-            for at in range(offset, offset + length, 1 << 20):
-                out.write(decoder.decode(self._file.pread(min(1 << 20, offset + length - at), at)))
-            out.write(decoder.decode(b"", final=True))
+            texts = self._read(offset, length)
+            if marks is None:
+                out.writelines(texts)
+            else:
+                out.writelines(_marked(_split_lines(texts), marks))
         self._file.close()
+
+    def _read(self, offset: int, length: int) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")  # reads may cut a character
+        for at in range(offset, offset + length, 1 << 20):
+            yield decoder.decode(self._file.pread(min(1 << 20, offset + length - at), at))
+        yield decoder.decode(b"", final=True)
+
+
+def _split_lines(texts: Iterable[str]) -> Iterator[str]:
+    """Whole lines (each ending in a newline) of text read in pieces."""
+    rest = ""
+    for text in texts:
+        lines = (rest + text).split("\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + "\n"
+    if rest:
+        yield rest
 
 
 def _session_key(s: Any) -> tuple[int, int]:
@@ -73,11 +123,16 @@ def _session_key(s: Any) -> tuple[int, int]:
 
 
 class StreamingTextSummary:
-    def __init__(self, out: IO[str], messages: bool = False, events: bool = False) -> None:
-        """`out` is written at `finish` only (opened with errors="backslashreplace", as for JSON)."""
+    def __init__(
+        self, out: IO[str], messages: bool = False, events: bool = False, anomalies: bool = False
+    ) -> None:
+        """`out` is written at `finish` only (opened with errors="backslashreplace", as for JSON).
+        `anomalies`: list every anomaly, not one line per code (`analyze --anomalies`)."""
         self.out = out
         self.messages = messages
         self.events = events
+        self.anomalies = anomalies
+        self._sids: dict[Anomaly, str] = {}
         self._rows: list[tuple[int, list[str]]] = []
         self._ws = _Blocks()
         self._ws_messages = _Blocks()
@@ -93,7 +148,7 @@ class StreamingTextSummary:
         spill = ws.spilled_messages
         if self.messages:
             messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
-            self._ws_messages.add(rec.id, ws_message_lines(rec, messages))
+            self._ws_messages.add(rec.id, ws_message_lines(rec, messages, _placeholder))
         close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
@@ -104,7 +159,9 @@ class StreamingTextSummary:
 
         self._sessions.add(key, [session_summary(head, sio_fields, sio_dicts(s))])
         if self.events and sio_fields:
-            self._session_events.add(key, session_event_lines(head, sio_fields, sio_dicts(s)))
+            marks = EventMarks(s)  # the session's anomalies are known: no placeholders
+            self._session_events.add(key, session_event_lines(head, sio_fields, sio_dicts(s), marks))
+        self._sids.update(session_sids(s))
         close_spills(s)
 
     def finish(self, a: Analysis) -> None:
@@ -119,13 +176,20 @@ class StreamingTextSummary:
         if len(self._ws):
             out.write("\nWebSocket connections\n")
             self._ws.write_to(out)
-            if self.messages:
-                out.write("\nWebSocket messages\n")
-                self._ws_messages.write_to(out)
+        if self.messages:
+            out.write("\nWebSocket messages\n")
+            if len(self._ws_messages):
+                out.write(WS_MESSAGES_LEGEND)
+                self._ws_messages.write_to(out, Marks(a.anomalies, MESSAGE_MARK_LAYERS))
+            else:
+                out.write(NO_WS_MESSAGES)
         if len(self._sessions):
             out.write("\nEngine.IO / Socket.IO sessions\n")
             self._sessions.write_to(out)
-            if self.events:
-                out.write("\nSocket.IO events\n")
+        if self.events:
+            out.write("\nSocket.IO events\n")
+            if len(self._session_events):
                 self._session_events.write_to(out)
-        anomaly_counts(a.anomalies, out)
+            else:
+                out.write(NO_SIO_SESSIONS)
+        out.writelines(anomaly_section(a.anomalies, self._sids, every=self.anomalies))

@@ -185,6 +185,9 @@ class SocketIOSession:
     namespaces: tuple[NamespaceRecord, ...] = ()
     # streaming output: the packets went to disk as JSON while the session was analysed
     spilled_packets: JsonSpill | None = None
+    # (index in `packets`, anomaly) for the anomalies raised on one packet (not in the document:
+    # the text summary prints them after their packet; several packets may share a frame)
+    anomalies_at: tuple[tuple[int, Anomaly], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         if self.spilled_packets is not None:

@@ -149,7 +149,9 @@ def _check_subprotocol(offered: Iterable[str], headers: Headers, issues: list[tu
         return None
     chosen = [t.strip() for v in values for t in v.split(",")]
     if len(chosen) != 1:
-        issues.append((codes.HANDSHAKE_BAD_SUBPROTOCOL, f"response picks several subprotocols: {values}"))
+        issues.append(
+            (codes.HANDSHAKE_BAD_SUBPROTOCOL, f"response picks several subprotocols: {', '.join(chosen)}")
+        )
     pick = chosen[0]
     if not pick:
         issues.append((codes.HANDSHAKE_BAD_SUBPROTOCOL, "response has an empty Sec-WebSocket-Protocol"))

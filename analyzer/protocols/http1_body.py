@@ -98,7 +98,10 @@ def _content_length(values: list[str]) -> tuple[int | None, CodedIssue | None]:
     lengths = {int(v) for v in values}
     if len(lengths) > 1:
         # RFC 9112 §6.3 item 5: differing values make the framing unrecoverable.
-        return None, (HTTP_BAD_CONTENT_LENGTH, f"differing Content-Length values {sorted(lengths)[:4]}")
+        return None, (
+            HTTP_BAD_CONTENT_LENGTH,
+            f"differing Content-Length values {', '.join(map(str, sorted(lengths)[:4]))}",
+        )
     return lengths.pop(), None
 
 

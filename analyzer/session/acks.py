@@ -14,6 +14,7 @@ from analyzer.model.common import Anomaly, Direction
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import AckRecord, SioPacketRecord
 from analyzer.model.socketio import SioPacketType
+from analyzer.textsafe import json_text
 
 __all__ = ["AckTracker"]
 
@@ -126,7 +127,7 @@ class AckTracker:
         out: list[Anomaly] = []
         left = [a for a in self._acks if a.response_ts is None]
         for a in left[:_MAX_REPORTS]:
-            what = f"event {a.event!r}" if a.event is not None else "event"
+            what = f"event {json_text(a.event, 60)}" if a.event is not None else "event"
             msg = f"{what} with ack id {a.ack_id} on {a.nsp} never acknowledged"
             out.append(make_anomaly(codes.ACK_UNANSWERED, msg, a.connection, a.direction, (a.frame,)))
         if len(left) > _MAX_REPORTS:

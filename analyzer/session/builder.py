@@ -47,6 +47,7 @@ from analyzer.session.jsonout import SessionSpill
 from analyzer.session.payloads import PayloadStore
 from analyzer.session.sio import analyze_socketio
 from analyzer.session.transport import analyze_polling, analyze_upgrades
+from analyzer.textsafe import json_text
 
 __all__ = ["SessionBuilder"]
 
@@ -135,7 +136,9 @@ def _error_body(body: bytes) -> tuple[int | None, str | None]:
         message = value.get("message")
         return (
             code if isinstance(code, int) and not isinstance(code, bool) else None,
-            str(message)[:200] if message is not None else None,
+            (message[:200] if isinstance(message, str) else json_text(message, 200))
+            if message is not None
+            else None,
         )
     if isinstance(value, str):
         return None, value[:200]
@@ -441,7 +444,7 @@ class SessionBuilder:
         code, message = _error_body(resp.body)
         detail = f"{resp.status}" + (f" code {code}" if code is not None else "")
         if message:
-            detail += f" {message[:80]!r}"
+            detail += f" {json_text(message, 80)}"
         if code == 5 or "unsupported" in (message or "").lower():
             msg = f"{what} refused: protocol version not supported ({detail}) (G9)"
             self._anomalies.append(make_anomaly(codes.UNSUPPORTED_VERSION, msg, conn, _S, (resp.frame,)))

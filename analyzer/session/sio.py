@@ -23,6 +23,7 @@ from analyzer.model.socketio import SioPacketType
 from analyzer.model.values import to_jsonable
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS, SioEvent, SioStreamDecoder
 from analyzer.session.acks import AckTracker
+from analyzer.textsafe import json_text
 
 __all__ = ["analyze_socketio"]
 
@@ -32,6 +33,21 @@ _MESSAGE = EioPacketType.MESSAGE
 _CONNECT = SioPacketType.CONNECT
 _CONNECT_ERROR = SioPacketType.CONNECT_ERROR
 _DISCONNECT = SioPacketType.DISCONNECT
+
+
+def _refusal(error: Any) -> str:
+    """A CONNECT_ERROR payload as text: v4 sends a string, v5 {"message": ..., "data": ...}
+    (socket.io's `next(err)`: err.message and err.data); anything else as its JSON."""
+    if isinstance(error, str):
+        return error[:80] + ("…" if len(error) > 80 else "")
+    if (
+        isinstance(error, dict)
+        and isinstance(error.get("message"), str)
+        and set(error) <= {"message", "data"}
+    ):
+        text = _refusal(error["message"])
+        return text + (f" (data {json_text(error['data'])})" if "data" in error else "")
+    return json_text(error)
 
 
 @dataclass(slots=True)
@@ -80,8 +96,7 @@ class _Book:
             ns.server = ns.client = False
             ns.state = "refused"
             ns.error = to_jsonable(p.data)
-            shown = str(ns.error)[:80]
-            msg = f"connection to namespace {p.nsp} refused: {shown}"
+            msg = f"connection to namespace {p.nsp} refused: {_refusal(ns.error)}"
             self.anomalies.append(
                 make_anomaly(codes.CONNECT_REFUSED, msg, rec.connection, rec.direction, rec.frames)
             )
@@ -133,7 +148,10 @@ def analyze_socketio(
     if load is None:
         load = _payload
     decoder = SioStreamDecoder(version, max_attachments=max_attachments)
-    ready: list[tuple[int, int, SioPacketRecord]] = []  # a heap by the header's record index
+    # a heap by the header's record index, each packet with the decoder's anomalies about it
+    ready: list[tuple[int, int, SioPacketRecord, list[Anomaly]]] = []
+    released = count()
+    at: list[tuple[int, Anomaly]] = []  # (packet index, anomaly) of the anomalies raised on a packet
     order = count()
     kept: list[SioPacketRecord] = []
     book = _Book(version, check_connect, max_acks)
@@ -148,8 +166,10 @@ def analyze_socketio(
                 continue
             head = records[tags[0]]
             frames = (head.frame,) if len(tags) == 1 else tuple(records[t].frame for t in tags)
-            for a in ev.anomalies:
-                anomalies.append(make_anomaly(a.code, a.message, head.connection, head.direction, frames))
+            found = [
+                make_anomaly(a.code, a.message, head.connection, head.direction, frames) for a in ev.anomalies
+            ]
+            anomalies.extend(found)
             if first_clean is None:
                 first_clean = ev.packet is not None and ev.packet.type is _CONNECT and not ev.anomalies
             if ev.packet is not None:
@@ -164,13 +184,16 @@ def analyze_socketio(
                     ev.complete,
                     records[tags[-1]].ts,
                 )
-                heappush(ready, (tags[0], next(order), rec))
+                heappush(ready, (tags[0], next(order), rec, found))
 
     def release(before: int | None) -> None:
         """Hand out, in order, the packets whose header came before record `before`."""
         while ready and (before is None or ready[0][0] < before):
-            rec = heappop(ready)[2]
+            _, _, rec, found = heappop(ready)
+            index = next(released)
+            seen = len(book.anomalies)
             book.on_packet(rec)
+            at.extend((index, a) for a in found + book.anomalies[seen:])
             if sink is not None:
                 sink(rec)
             else:
@@ -201,5 +224,7 @@ def analyze_socketio(
     namespaces = tuple(
         NamespaceRecord(nsp, ns.state, ns.sid, ns.connect_frame, ns.error) for nsp, ns in book.spaces.items()
     )
-    session = SocketIOSession(version, decoder.parser or "default", tuple(kept), tuple(acks), namespaces)
+    session = SocketIOSession(
+        version, decoder.parser or "default", tuple(kept), tuple(acks), namespaces, anomalies_at=tuple(at)
+    )
     return session, anomalies

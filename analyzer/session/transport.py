@@ -16,6 +16,7 @@ from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EioPacketRecord, PollingRequest, UpgradeAttempt, WebSocketLeg
+from analyzer.textsafe import json_text
 
 __all__ = ["analyze_polling", "analyze_upgrades"]
 
@@ -204,7 +205,7 @@ def analyze_polling(
         resp_frames = (req.response_frame,) if req.response_frame is not None else frames
         detail = f"{req.status}" + (f" code {req.error_code}" if req.error_code is not None else "")
         if req.error_message:
-            detail += f" {req.error_message[:80]!r}"
+            detail += f" {json_text(req.error_message, 80)}"
         kind = _error_kind(req)
         if kind == "unknown-sid" or not session_known:
             msg = f"polling {req.method} for an unknown sid, answered {detail} (G3)"

@@ -47,3 +47,17 @@ def test_invalid_utf8_text_messages_are_previewed_from_their_head(data: bytes, c
     line = list(ws_message_lines(c, [m]))[1]
     whole = terminal_text(data.decode("utf-8", "replace"), PREVIEW)
     assert line.endswith(" " + whole + "\n")
+
+
+def test_event_arguments_and_anomaly_values_are_json_never_a_repr() -> None:
+    """`--events` shows a packet's data as JSON whatever it holds (cli_sessions._args)."""
+    from analyzer.cli_sessions import _args
+    from analyzer.textsafe import json_text
+
+    assert _args([{"message": "not authorized"}, b"\x01\xff", ("a",), None]) == (
+        '[{"message":"not authorized"},{"$hex":"01ff"},["a"],null]'
+    )
+    assert json_text({"k": "é" * 100}, 20) == '{"k":"' + "é" * 13 + "…"
+    nested: list[object] = []
+    nested.append(nested)
+    assert "[" not in json_text(nested)

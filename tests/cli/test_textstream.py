@@ -1,6 +1,7 @@
 """The text summary written while the capture is read (analyzer/export/textstream.py) is the
-one print_summary writes from the whole Analysis in memory, with and without --messages and
---events, on every bundled and shared capture; and it keeps little in memory."""
+one print_summary writes from the whole Analysis in memory, with and without --messages,
+--events and --anomalies (and their anomaly marks), on every bundled and shared capture; and it
+keeps little in memory."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from tests.tcp.test_streaming import replicated
 CAPTURES = bundled_captures() + corpus_captures()
 
 
-def _streamed(path: str, messages: bool, events: bool) -> str:
+def _streamed(path: str, messages: bool, events: bool, anomalies: bool) -> str:
     out = io.StringIO()
-    writer = StreamingTextSummary(out, messages=messages, events=events)
+    writer = StreamingTextSummary(out, messages=messages, events=events, anomalies=anomalies)
     analysis = analyze_reader(
         open_capture(path),
         Options(retain_connections=False, spill_records=True),
@@ -36,10 +37,10 @@ def _streamed(path: str, messages: bool, events: bool) -> str:
 @pytest.mark.parametrize("cap", CAPTURES, ids=lambda p: corpus_id(p) if "corpus" in str(p) else p.name)
 def test_streamed_summary_equals_the_in_memory_one(cap: Path) -> None:
     analysis = analyze_file(str(cap))
-    for messages, events in ((False, False), (True, True)):
+    for flags in (False, True):
         want = io.StringIO()
-        print_summary(analysis, want, messages=messages, events=events)
-        assert _streamed(str(cap), messages, events) == want.getvalue(), (messages, events)
+        print_summary(analysis, want, messages=flags, events=flags, anomalies=flags)
+        assert _streamed(str(cap), flags, flags, flags) == want.getvalue(), flags
 
 
 def test_retained_records_are_summarised_too() -> None:

@@ -70,6 +70,7 @@ def record_cli(capture: Path, out: Path) -> None:
         ("analyze.txt", []),
         ("analyze-messages.txt", ["--messages"]),
         ("analyze-events.txt", ["--events"]),
+        ("analyze-anomalies.txt", ["--anomalies"]),
         ("analyze.json", ["--format", "json"]),
     ]
     for port in midstream_ports(capture):
