@@ -8,44 +8,81 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 from collections.abc import Sequence
 from typing import IO
 
+from analyzer.cli_common import (
+    EXIT_CODES,
+    OutputError,
+    add_decode_as_option,
+    add_quiet_option,
+    open_output,
+    progress_bar,
+    wrap,
+)
 from analyzer.version import __version__
 
 __all__ = ["EXIT_DAMAGED", "EXIT_NOT_CAPTURE", "EXIT_OK", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_CAPTURE, EXIT_DAMAGED = 0, 2, 3, 4
 
+MAIN_EPILOG = """\
+examples:
+  socketscope analyze capture.pcapng
+  socketscope export capture.pcap --format har -o capture.har
+  socketscope serve capture.pcap
+  sudo socketscope live -i lo -f 'tcp port 5000'
 
-def _decode_as(values: list[str]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for v in values:
-        port, _, proto = v.partition("=")
-        if not port.isdigit() or not 0 < int(port) < 65536 or proto not in ("websocket", "http"):
-            raise SystemExit(f"socketscope: --decode-as wants PORT=websocket or PORT=http, not {v!r}")
-        out[int(port)] = proto
-    return out
+exit codes: 0 success, 2 usage error, 3 not a readable capture, 4 damaged capture,
+5 (live, crosscheck) the capture or tshark could not run; crosscheck: 1 unexplained differences."""
+
+ANALYZE_EPILOG = f"""\
+examples:
+  socketscope analyze capture.pcapng
+  socketscope analyze capture.pcap --messages --events
+  socketscope analyze capture.pcap --format json -o analysis.json
+  socketscope analyze midstream.pcap --decode-as 9696=websocket
+
+A progress bar is shown on stderr when it is a terminal (not with --quiet).
+
+{EXIT_CODES}"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="socketscope", description="WebSocket / Engine.IO / Socket.IO analyzer")
-    p.add_argument("--version", action="version", version=f"socketscope {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    a = sub.add_parser("analyze", help="analyze a pcap or pcapng file")
-    a.add_argument("capture")
-    a.add_argument("--format", choices=["text", "json"], default="text")
-    a.add_argument("-o", "--output", help="write to this file instead of stdout")
-    a.add_argument(
-        "--decode-as",
-        action="append",
-        default=[],
-        metavar="PORT=websocket",
-        help="decode TCP PORT as WebSocket (no handshake needed), like tshark -d",
+    p = argparse.ArgumentParser(
+        prog="socketscope",
+        description=wrap(
+            "Packet-level analyzer for WebSocket, Engine.IO and Socket.IO captures (pcap, pcapng). "
+            "`socketscope COMMAND --help` explains each command."
+        ),
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"socketscope {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    a = sub.add_parser(
+        "analyze",
+        help="analyze a pcap or pcapng file",
+        description=wrap(
+            "Read a capture and report it layer by layer: the capture, its TCP connections "
+            "(handshake, RTT, retransmissions, gaps, teardown), HTTP/1.1, WebSocket, Engine.IO and "
+            "Socket.IO, and every anomaly found. The text summary is written for people; --format json "
+            "writes the whole analysis document (docs/analysis-json.md)."
+        ),
+        epilog=ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    a.add_argument("capture", help="the pcap or pcapng file to analyze")
+    a.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text: readable summary (default); json: the analysis document",
+    )
+    a.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_decode_as_option(a)
     a.add_argument(
         "--messages",
         action="store_true",
@@ -62,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list every anomaly (frames, connection or session, direction, message), not one line per code"
         " (text format only)",
     )
-    a.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_quiet_option(a)
     from analyzer.cli_live import add_engine_option, add_live_parser
 
     add_engine_option(a)
@@ -124,7 +161,7 @@ def _analyze(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     # both outputs are made while the capture is read: memory follows open connections only
-    options = Options(decode_as=_decode_as(args.decode_as), retain_connections=False, spill_records=True)
+    options = Options(decode_as=dict(args.decode_as), retain_connections=False, spill_records=True)
     try:
         opener = open_capture
         if getattr(args, "engine", "builtin") == "tshark":
@@ -135,52 +172,41 @@ def _analyze(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         print(f"socketscope: {args.capture}: {exc}", file=sys.stderr)
         return EXIT_NOT_CAPTURE
-    progress = None
-    if not args.no_progress and sys.stderr.isatty():
-        progress = _progress_bar(args.capture)
     # backslashreplace: lone surrogates from JSON on the wire are written as their JSON escape
     out: IO[str]
     if args.output:
-        out = open(args.output, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        try:
+            out = open_output(args.output, args.capture, encoding="utf-8", errors="backslashreplace")
+        except OutputError as exc:
+            reader.close()
+            print(f"socketscope: analyze: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     else:
         out = sys.stdout
         if isinstance(out, io.TextIOWrapper):
             out.reconfigure(errors="backslashreplace")
     try:
-        writer: StreamingJsonWriter | StreamingTextSummary
-        if args.format == "json":
-            writer = StreamingJsonWriter(out)
-        else:
-            writer = StreamingTextSummary(
-                out, messages=args.messages, events=args.events, anomalies=args.anomalies
+        with progress_bar(reader, args.quiet) as progress:
+            writer: StreamingJsonWriter | StreamingTextSummary
+            if args.format == "json":
+                writer = StreamingJsonWriter(out)
+            else:
+                writer = StreamingTextSummary(
+                    out, messages=args.messages, events=args.events, anomalies=args.anomalies
+                )
+            analysis = analyze_reader(
+                reader, options, on_connection=writer.connection, progress=progress, on_session=writer.session
             )
-        analysis = analyze_reader(
-            reader, options, on_connection=writer.connection, progress=progress, on_session=writer.session
-        )
-        writer.finish(analysis)
+            writer.finish(analysis)
     except BrokenPipeError:
         return EXIT_OK
     finally:
-        if progress is not None:
-            sys.stderr.write("\r\033[K")
         if out is not sys.stdout:
             out.close()
     if analysis.capture.error:
         print(f"socketscope: {args.capture}: {analysis.capture.error}", file=sys.stderr)
         return EXIT_DAMAGED
     return EXIT_OK
-
-
-def _progress_bar(path: str):  # type: ignore[no-untyped-def]
-    total = max(os.path.getsize(path), 1)
-    avg = [0]
-
-    def show(packets: int) -> None:
-        avg[0] = packets
-        sys.stderr.write(f"\r{packets:,} packets read of a {total / 1e6:,.1f} MB file")
-        sys.stderr.flush()
-
-    return show
 
 
 if __name__ == "__main__":

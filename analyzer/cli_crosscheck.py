@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import IO, Any
+
+from analyzer.cli_common import (
+    OutputError,
+    add_decode_as_option,
+    add_quiet_option,
+    open_output,
+    progress_bar,
+    wrap,
+)
 
 __all__ = ["EXIT_DIFFERENCES", "EXIT_TOOL", "add_crosscheck_parser", "run_crosscheck"]
 
@@ -17,54 +26,94 @@ EXIT_DIFFERENCES = 1
 EXIT_TOOL = 5
 
 
+EPILOG = """\
+examples:
+  socketscope crosscheck capture.pcap
+  socketscope crosscheck capture.pcap --format json -o report.json
+  socketscope crosscheck midstream.pcap --decode-as 9696=websocket
+
+A progress bar is shown on stderr while socketscope reads the capture, when stderr is a
+terminal (not with --quiet).
+
+exit codes:
+  0  everything agrees, or every difference is explained
+  1  unexplained differences
+  2  usage error (bad option or value, output not writable)
+  3  the file is not a readable capture
+  5  tshark is missing or failed"""
+
+
 def add_crosscheck_parser(sub: Any) -> None:
     p = sub.add_parser(
         "crosscheck",
         help="compare socketscope's dissection with Wireshark's (tshark), frame by frame",
-        description="Runs tshark on the same capture and compares TCP connections, HTTP messages, WebSocket "
-        "frames and messages with socketscope's; explains each difference it knows.",
+        description=wrap(
+            "Runs tshark on the same capture and compares TCP connections, HTTP messages, WebSocket "
+            "frames and messages with socketscope's; explains each difference it knows (e.g. tshark 4.0 not "
+            "inflating fragmented permessage-deflate messages). tshark gets -d tcp.port==N,http for the "
+            "ports where socketscope found HTTP."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("capture")
-    p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument("capture", help="the pcap or pcapng file to compare")
     p.add_argument(
-        "--decode-as",
-        action="append",
-        default=[],
-        metavar="PORT=websocket",
-        help="decode TCP PORT as WebSocket on both sides (tshark gets -d tcp.port==PORT,websocket)",
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text: readable report (default); json: the report as a JSON document",
     )
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_decode_as_option(p, " (on both sides: tshark gets -d tcp.port==PORT,PROTO)")
     p.add_argument(
         "--tshark-defaults",
         action="store_true",
         help="do not give tshark -d tcp.port==N,http for the ports where socketscope found HTTP",
     )
-    p.add_argument("--tshark", default="tshark", metavar="PATH", help="the tshark to run")
+    p.add_argument("--tshark", default="tshark", metavar="PATH", help="the tshark to run (default: tshark)")
+    add_quiet_option(p)
 
 
 def run_crosscheck(args: argparse.Namespace) -> int:
-    from analyzer.capture.pcapfile import CaptureError
-    from analyzer.cli import EXIT_NOT_CAPTURE, EXIT_OK, _decode_as
+    from analyzer.capture.pcapfile import CaptureError, open_capture
+    from analyzer.cli import EXIT_NOT_CAPTURE, EXIT_OK, EXIT_USAGE
     from analyzer.crosscheck import crosscheck, print_report
     from analyzer.crosscheck_tshark import TsharkError
     from analyzer.pipeline import Options
 
-    options = Options(decode_as=_decode_as(args.decode_as))
+    options = Options(decode_as=dict(args.decode_as))
     try:
-        report = crosscheck(args.capture, options, tshark=args.tshark, decode_as=not args.tshark_defaults)
+        reader = open_capture(args.capture)
     except CaptureError as exc:
         print(f"socketscope: {args.capture}: {exc}", file=sys.stderr)
         return EXIT_NOT_CAPTURE
-    except TsharkError as exc:
-        print(f"socketscope: {exc}", file=sys.stderr)
-        return EXIT_TOOL
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    out: IO[str] = sys.stdout
+    if args.output:
+        try:
+            out = open_output(args.output, args.capture, encoding="utf-8")
+        except OutputError as exc:
+            reader.close()
+            print(f"socketscope: crosscheck: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
+        with progress_bar(reader, args.quiet) as progress:
+            report = crosscheck(
+                args.capture,
+                options,
+                tshark=args.tshark,
+                decode_as=not args.tshark_defaults,
+                reader=reader,
+                progress=progress,
+                status=progress.status if progress is not None else None,
+            )
         if args.format == "json":
             json.dump(report.to_dict(), out, indent=1, ensure_ascii=False, default=str)
             out.write("\n")
         else:
             print_report(report, out)
+    except TsharkError as exc:
+        print(f"socketscope: {exc}", file=sys.stderr)
+        return EXIT_TOOL
     except BrokenPipeError:
         pass
     finally:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
+
+from analyzer.cli_common import add_decode_as_option, add_quiet_option, output_problem, progress_bar, wrap
 
 if TYPE_CHECKING:
     from analyzer.export.select import Selected, Selection
@@ -16,17 +17,39 @@ __all__ = ["add_export_parser", "run_export"]
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_CAPTURE, EXIT_DAMAGED = 0, 2, 3, 4
 FORMATS = ("har", "jsonl", "csv", "pcap")
+EPILOG = """\
+examples:
+  socketscope export capture.pcap --format har -o capture.har
+  socketscope export capture.pcap --format jsonl --event chat --namespace / -o chat.jsonl
+  socketscope export capture.pcap --format csv -o tables/
+  socketscope export capture.pcap --format pcap --sid SID -o session.pcapng
+
+A progress bar is shown on stderr while the capture is read, when stderr is a terminal
+(not with --quiet).
+
+exit codes:
+  0  success
+  2  usage error (bad option or value, output not writable)
+  3  the file is not a readable capture
+  4  the capture is damaged (truncated or corrupt): everything up to the damage is exported"""
 
 
 def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     e: argparse.ArgumentParser = subparsers.add_parser(
         "export",
         help="export a capture as HAR, JSON Lines, CSV tables or a pcapng slice",
-        description="Export (part of) a capture. Repeating a selection option widens it; "
-        "different options narrow each other.",
+        description=wrap(
+            "Export (part of) a capture: har (HAR 1.2: HTTP exchanges and WebSockets, for "
+            "browser DevTools), jsonl (one JSON object per decoded message at one layer), csv (one table "
+            "per record kind, in the folder -o names) or pcap (the selected connections' packets as "
+            "pcapng). Repeating a selection option widens it; different options narrow each other. "
+            "Columns, fields and selection rules: docs/exports.md."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    e.add_argument("capture")
-    e.add_argument("--format", required=True, choices=FORMATS)
+    e.add_argument("capture", help="the pcap or pcapng file to export from")
+    e.add_argument("--format", required=True, choices=FORMATS, help="what to write (required)")
     e.add_argument(
         "-o",
         "--output",
@@ -51,38 +74,14 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="JSON Lines only: which layer's messages (default socketio when there is Socket.IO, "
         "else engineio when there are Engine.IO sessions, else websocket)",
     )
-    e.add_argument(
-        "--decode-as",
-        action="append",
-        default=[],
-        metavar="PORT=websocket",
-        help="decode TCP PORT as WebSocket (no handshake needed), like tshark -d",
-    )
+    add_decode_as_option(e)
     e.add_argument(
         "--csv-raw",
         action="store_true",
         help="CSV only: do not prefix cells starting with = + - @ with a quote (spreadsheet safety)",
     )
+    add_quiet_option(e)
     return e
-
-
-def _decode_as(values: list[str]) -> dict[int, str] | None:
-    out: dict[int, str] = {}
-    for v in values:
-        port, _, proto = v.partition("=")
-        if not port.isdigit() or not 0 < int(port) < 65536 or proto not in ("websocket", "http"):
-            return None
-        out[int(port)] = proto
-    return out
-
-
-def _same_file(output: str, capture: str) -> bool:
-    if output == "-":
-        return False
-    try:
-        return os.path.samefile(output, capture)
-    except OSError:
-        return os.path.abspath(output) == os.path.abspath(capture)
 
 
 def _err(capture: str, message: str) -> None:
@@ -120,13 +119,11 @@ def run_export(args: argparse.Namespace) -> int:
     if fmt == "csv" and args.output == "-":
         print("socketscope: export: --format csv writes several files: -o wants a directory", file=sys.stderr)
         return EXIT_USAGE
-    if _same_file(args.output, args.capture):
-        print("socketscope: export: the output would overwrite the capture", file=sys.stderr)
+    problem = output_problem(args.output, args.capture, directory=fmt == "csv")
+    if problem is not None:  # checked now: the output is written once the whole capture is read
+        print(f"socketscope: export: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    decode_as = _decode_as(args.decode_as)
-    if decode_as is None:
-        print("socketscope: export: --decode-as wants PORT=websocket or PORT=http", file=sys.stderr)
-        return EXIT_USAGE
+    decode_as = dict(args.decode_as)
     try:
         reader = open_capture(args.capture)
     except CaptureError as exc:
@@ -155,7 +152,10 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
     else:
         writer = StreamingSlice(selection)
     options = Options(decode_as=decode_as, retain_connections=False, spill_records=True)
-    analysis = analyze_reader(reader, options, on_connection=writer.connection, on_session=writer.session)
+    with progress_bar(reader, args.quiet) as progress:
+        analysis = analyze_reader(
+            reader, options, on_connection=writer.connection, on_session=writer.session, progress=progress
+        )
     try:
         if isinstance(writer, StreamingJsonl):
             with _text_out(args.output) as out:

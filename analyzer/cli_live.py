@@ -15,10 +15,25 @@ import tempfile
 import threading
 from typing import Any
 
+from analyzer.cli_common import add_decode_as_option, wrap
+
 __all__ = ["ENGINES", "EXIT_CAPTURE", "add_engine_option", "add_live_parser", "run_live"]
 
 EXIT_CAPTURE = 5
 ENGINES = ("builtin", "tshark")
+
+
+LIVE_EPILOG = """\
+examples:
+  sudo socketscope live -i lo -f 'tcp port 5000'
+  sudo socketscope live -i eth0 -f 'tcp port 443 or tcp port 80' -w out.pcapng --duration 30
+  sudo socketscope live -i lo --format jsonl --count 1000 > live.jsonl
+
+exit codes:
+  0  done
+  2  usage error (bad option or value, unknown interface, invalid capture filter)
+  5  the capture could not run or stopped early (no capture privilege, capture tool
+     missing or failing, -w FILE not writable)"""
 
 
 def add_engine_option(p: argparse.ArgumentParser) -> None:
@@ -34,25 +49,30 @@ def add_live_parser(sub: Any) -> None:
     p = sub.add_parser(
         "live",
         help="capture on a network interface and decode as packets arrive",
-        description="Captures on INTERFACE (tcpdump, or dumpcap + tshark with --engine tshark), prints "
-        "what it decodes as it arrives, and the summary of `analyze` at the end "
-        "(Ctrl-C, --duration or --count). "
-        "Needs the capture privilege (root, or CAP_NET_RAW + CAP_NET_ADMIN on the capture tool). "
-        "Exit codes: 0 done, 2 usage (unknown interface, bad filter), 5 capture impossible or failed.",
+        description=wrap(
+            "Captures on INTERFACE (tcpdump, or dumpcap + tshark with --engine tshark), prints "
+            "what it decodes as it arrives (connections, HTTP exchanges, WebSocket messages, Engine.IO "
+            "and Socket.IO packets, anomalies), and the summary of `analyze` and the kernel drop count "
+            "at the end "
+            "(Ctrl-C, --duration or --count). "
+            "Needs the capture privilege (root, or CAP_NET_RAW + CAP_NET_ADMIN on the capture tool). "
+            "To analyze a file, use `socketscope analyze FILE`."
+        ),
+        epilog=LIVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-i", "--interface", required=True, help="interface to capture on (e.g. lo, eth0, any)")
     p.add_argument("-f", "--filter", default="", metavar="BPF", help="capture filter, e.g. 'tcp port 5000'")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--count", type=int, metavar="N", help="stop after N packets")
     p.add_argument("-w", "--write", metavar="FILE.pcapng", help="also write every captured packet to FILE")
-    p.add_argument("--format", choices=["text", "jsonl"], default="text")
     p.add_argument(
-        "--decode-as",
-        action="append",
-        default=[],
-        metavar="PORT=websocket",
-        help="decode TCP PORT as WebSocket (no handshake needed), like tshark -d",
+        "--format",
+        choices=["text", "jsonl"],
+        default="text",
+        help="text: readable lines (default); jsonl: one JSON object per line, the analysis document last",
     )
+    add_decode_as_option(p)
     p.add_argument(
         "--buffer-size", type=int, default=64, metavar="MIB", help="kernel capture buffer (64 MiB)"
     )
@@ -60,11 +80,17 @@ def add_live_parser(sub: Any) -> None:
     p.add_argument("--messages", action="store_true", help="final summary: list WebSocket messages")
     p.add_argument("--events", action="store_true", help="final summary: list Socket.IO events")
     add_engine_option(p)
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no informational lines on stderr (what is captured, packets written); errors are still printed",
+    )
 
 
 def run_live(args: argparse.Namespace) -> int:
     from analyzer.capture.live import LiveCapture, LiveError
-    from analyzer.cli import EXIT_OK, EXIT_USAGE, _decode_as
+    from analyzer.cli import EXIT_OK, EXIT_USAGE
     from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.textstream import StreamingTextSummary
     from analyzer.live_printer import LivePrinter
@@ -83,7 +109,7 @@ def run_live(args: argparse.Namespace) -> int:
     # costs the memory of its open connections): text in a StreamingTextSummary, the JSON
     # document in a temporary file, copied out at the end
     options = Options(
-        decode_as=_decode_as(args.decode_as), observer=printer, retain_connections=False, spill_records=True
+        decode_as=dict(args.decode_as), observer=printer, retain_connections=False, spill_records=True
     )
     info = CaptureInfo(path=f"live:{args.interface}", format="live")
     document = None
@@ -121,10 +147,11 @@ def run_live(args: argparse.Namespace) -> int:
     if args.count is not None:
         until.append(f"{args.count} packets")
     stop_when = f"after {' or '.join(until)} or on Ctrl-C" if until else "on Ctrl-C"
-    print(
-        f"socketscope: capturing on {args.interface}{what} with {capture.source.tool}; stops {stop_when}",
-        file=sys.stderr,
-    )
+    if not args.quiet:
+        print(
+            f"socketscope: capturing on {args.interface}{what} with {capture.source.tool}; stops {stop_when}",
+            file=sys.stderr,
+        )
     try:
         capture.wait(args.duration)
     except KeyboardInterrupt:
@@ -149,7 +176,7 @@ def run_live(args: argparse.Namespace) -> int:
         out.flush()
     except BrokenPipeError:
         pass
-    if args.write:
+    if args.write and not args.quiet:
         print(f"socketscope: {stats.packets} packets written to {args.write}", file=sys.stderr)
     if stats.error:
         print(f"socketscope: the capture stopped early: {stats.error}", file=sys.stderr)

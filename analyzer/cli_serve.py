@@ -9,32 +9,67 @@ import socket
 import sys
 from typing import Any
 
+from analyzer.cli_common import wrap
+
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
 EXIT_OK, EXIT_USAGE = 0, 2
+EPILOG = """\
+examples:
+  socketscope serve                        # the captures of ./captures/, and uploads
+  socketscope serve capture.pcap other.pcapng --port 8080
+  socketscope serve --allow-live           # adds the Live page (needs the capture privilege)
+
+It prints its URL and serves until Ctrl-C; loopback only unless --host says otherwise.
+
+exit codes:
+  0  stopped with Ctrl-C
+  2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, the address
+     cannot be listened on)"""
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     s: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="browse captures in a web UI (timeline, sequence diagrams, messages, latency)"
+        "serve",
+        help="browse captures in a web UI (timeline, sequence diagrams, messages, latency)",
+        description=wrap(
+            "Serves the web UI: per capture an overview with the OSI stack, a timeline, "
+            "sequence diagrams, a messages table, packet-level detail, latency and anomalies, and the same "
+            "data as JSON under /api/. It lists the pcap/pcapng files of captures/ in the current "
+            "directory (when there is one), the files named on the command line and uploads."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument(
-        "captures", nargs="*", metavar="CAPTURE", help="pcap/pcapng files to list (besides captures/)"
+        "captures",
+        nargs="*",
+        metavar="CAPTURE",
+        help="pcap/pcapng files to list (besides those of ./captures/ and uploads)",
     )
     s.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
-    s.add_argument("--port", type=int, default=8050, help="port (default 8050; 0 picks a free one)")
+    s.add_argument(
+        "--port", type=int, default=8050, help="port to listen on (default 8050; 0 picks a free one)"
+    )
     s.add_argument(
         "--captures-dir",
         action="append",
         default=None,
         metavar="DIR",
-        help="folder whose captures are listed (default: the bundled captures/ folder); repeatable",
+        help="folder whose captures are listed, instead of ./captures/ (the current directory's captures "
+        "folder, when there is one); repeatable",
     )
-    s.add_argument("--upload-dir", help="where uploads are kept (default: a new temporary folder)")
     s.add_argument(
-        "--max-upload-mb", type=int, default=256, help="largest accepted upload, MiB (default 256)"
+        "--upload-dir", metavar="DIR", help="where uploads are kept (default: a new temporary folder)"
+    )
+    s.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=256,
+        metavar="MIB",
+        help="largest accepted upload, MiB (default 256)",
     )
     s.add_argument(
         "--allow-live",
@@ -72,6 +107,12 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
         print("socketscope: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE
+    from analyzer.cli_common import output_problem
+
+    problem = args.upload_dir and output_problem(args.upload_dir, directory=True)
+    if problem:
+        print(f"socketscope: --upload-dir: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     trusted: list[str] | None = list(LOOPBACK_HOSTS)
     if not is_loopback(args.host):
         print(
@@ -79,16 +120,23 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         trusted = None  # any Host header: the user chose to expose it
-    app = create_app(
-        captures=args.captures,
-        folders=args.captures_dir,
-        upload_dir=args.upload_dir,
-        config={
-            "MAX_CONTENT_LENGTH": max(1, args.max_upload_mb) << 20,
-            "TRUSTED_HOSTS": trusted,
-            "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
-        },
-    )
+    try:
+        app = create_app(
+            captures=args.captures,
+            folders=args.captures_dir,
+            upload_dir=args.upload_dir,
+            config={
+                "MAX_CONTENT_LENGTH": max(1, args.max_upload_mb) << 20,
+                "TRUSTED_HOSTS": trusted,
+                "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
+            },
+        )
+    except OSError as exc:  # the upload folder cannot be made
+        print(
+            f"socketscope: cannot use {exc.filename or args.upload_dir} for uploads: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except (OSError, socket.gaierror) as exc:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
+from analyzer.capture.pcapfile import CaptureReader, open_capture
 from analyzer.crosscheck_tshark import Payload, TsharkHttp, TsharkView, TsharkWsFrame, run_tshark
 from analyzer.model.analysis import Analysis, ConnectionRecord
-from analyzer.pipeline import Options, analyze_file
+from analyzer.pipeline import Options, analyze_reader
 
 __all__ = ["EXPLANATIONS", "ConnectionReport", "CrosscheckReport", "Difference", "crosscheck", "print_report"]
 
@@ -203,15 +205,21 @@ def crosscheck(
     *,
     tshark: str = "tshark",
     decode_as: bool = True,
+    reader: CaptureReader | None = None,
+    progress: Callable[[int], None] | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> CrosscheckReport:
-    """Compare socketscope's analysis of `path` with tshark's dissection of it.
+    """Compare socketscope's analysis of `path` with tshark's dissection of it. `reader`: `path`
+    already opened; `progress(packets)` as in analyze_reader; `status(text)` says when tshark runs.
 
     Raises CaptureError when the file is not a capture, TsharkError when tshark is missing or fails.
     """
     options = options or Options()
     options.keep_frames = True
-    analysis = analyze_file(path, options)
+    analysis = analyze_reader(reader or open_capture(path), options, progress=progress)
     d_opts = tshark_decode_as(analysis, options) if decode_as else dict(options.decode_as)
+    if status is not None:
+        status("running tshark on the capture ...")
     view = run_tshark(path, d_opts, tshark)
     report = CrosscheckReport(path, view.version, view.command)
     compare(analysis, view, report, d_opts, options)

@@ -64,9 +64,14 @@ def plotly_style_guards() -> list[str]:
 
 
 def default_capture_dirs() -> list[str]:
-    """The bundled captures/ folder of a source checkout, when there is one."""
-    here = Path(__file__).resolve().parent.parent / "captures"
-    return [str(here)] if here.is_dir() else []
+    """captures/ in the current directory, when there is one: the bundled captures when
+    `socketscope serve` starts from a source checkout, whether the package is installed from it
+    or not (an installed package has no captures folder beside it)."""
+    try:
+        here = Path.cwd() / "captures"
+        return [str(here.resolve())] if here.is_dir() else []
+    except OSError:  # the current directory was removed
+        return []
 
 
 def create_app(
@@ -76,7 +81,7 @@ def create_app(
     config: Mapping[str, Any] | None = None,
 ) -> Flask:
     """The Flask app. `captures`: files named on the command line; `folders`: folders whose
-    pcap/pcapng files are listed (default: the bundled captures/); `upload_dir`: where uploads
+    pcap/pcapng files are listed (default: ./captures/, when it exists); `upload_dir`: where uploads
     go (default: a new temporary folder)."""
     app = Flask(__name__)
     app.config.update(

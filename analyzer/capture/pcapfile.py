@@ -116,6 +116,13 @@ class CaptureReader:
     def close(self) -> None:
         self._fh.close()
 
+    def offset(self) -> int:
+        """How far reading has got into the file, in bytes (for progress bars); -1 once it is closed."""
+        try:
+            return self._fh.tell()
+        except (OSError, ValueError):
+            return -1
+
     def _fail(self, kind: str, message: str) -> None:
         if self.error is None:
             self.error_kind = kind

@@ -239,6 +239,9 @@ class TsharkReader(CaptureReader):
     def close(self) -> None:
         pass  # nothing open between iterations: tshark runs while the packets are read
 
+    def offset(self) -> int:
+        return -1  # tshark reads the file: how far it has got is not known here
+
 
 def open_tshark_capture(path: str, tshark: str | None = None) -> TsharkReader:
     """Like open_capture(): raises CaptureError (one line) when the file is not a capture at all."""

@@ -58,7 +58,6 @@ def test_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ["--format", "har", "--layer", "socketio", "-o", "x.har"],
         ["--format", "csv", "-o", "-"],
-        ["--format", "jsonl", "--decode-as", "80=ftp", "-o", "x.jsonl"],
     ],
 )
 def test_usage_errors(extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,9 +73,10 @@ def test_never_overwrites_the_capture(tmp_path: Path) -> None:
     assert cap.read_bytes() == WS.read_bytes()
 
 
-def test_missing_format_is_argparse_usage() -> None:
+@pytest.mark.parametrize("extra", [[], ["--format", "jsonl", "--decode-as", "80=ftp"]])
+def test_argparse_usage_errors(extra: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["export", str(WS), "-o", "x"])
+        main(["export", str(WS), "-o", "x", *extra])
     assert exc.value.code == 2
 
 

@@ -1,0 +1,194 @@
+"""What the subcommands share: the `--decode-as` syntax, output paths, `--quiet` and the progress bar.
+
+Bad input gets one sentence on stderr and an exit code (README, "Using it"), never a traceback:
+`--decode-as` is parsed by argparse (`parse_decode_as`, exit 2 with the usage line), output paths
+are checked or opened before the capture is read (`open_output`, `output_problem`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import IO, Any
+
+__all__ = [
+    "DECODE_AS_PROTOCOLS",
+    "EXIT_CODES",
+    "OutputError",
+    "Progress",
+    "add_decode_as_option",
+    "add_quiet_option",
+    "open_output",
+    "output_problem",
+    "parse_decode_as",
+    "progress_bar",
+    "same_file",
+    "wrap",
+]
+
+DECODE_AS_PROTOCOLS = ("websocket", "http")
+
+# the epilog of `analyze` (the other subcommands say which of these they use)
+EXIT_CODES = """\
+exit codes:
+  0  success
+  2  usage error (bad option or value, output not writable); argparse errors show the usage line
+  3  the file is not a readable capture (one-line message)
+  4  the capture is damaged (truncated or corrupt): everything up to the damage is
+     analyzed and written, and the damage is reported on stderr and as an anomaly"""
+
+
+def wrap(text: str) -> str:
+    """A --help description filled to 79 columns (RawDescriptionHelpFormatter keeps it as is, and the
+    epilog's lines as written)."""
+    return textwrap.fill(text, 79)
+
+
+def parse_decode_as(value: str) -> tuple[int, str]:
+    """`PORT=websocket` or `PORT=http` (PORT 1-65535): the argparse `type` of every `--decode-as`."""
+    port, sep, proto = value.partition("=")
+    if sep and port.isascii() and port.isdigit() and 0 < int(port) < 65536 and proto in DECODE_AS_PROTOCOLS:
+        return int(port), proto
+    raise argparse.ArgumentTypeError(f"{value!r} is not PORT=websocket or PORT=http (PORT 1-65535)")
+
+
+def add_decode_as_option(p: argparse.ArgumentParser, extra: str = "") -> None:
+    """`--decode-as PORT=websocket|PORT=http`, repeatable; `args.decode_as` is a list of (port, proto)."""
+    p.add_argument(
+        "--decode-as",
+        action="append",
+        type=parse_decode_as,
+        default=[],
+        metavar="PORT=PROTO",
+        help="decode TCP PORT as WebSocket without a handshake (PORT=websocket) or as HTTP (PORT=http), "
+        f"like tshark -d; repeatable{extra}",
+    )
+
+
+def add_quiet_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-q",
+        "--quiet",
+        "--no-progress",
+        dest="quiet",
+        action="store_true",
+        help="no progress bar and no informational lines on stderr (errors and warnings are still "
+        "printed); --no-progress is its old name",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# output paths
+
+
+class OutputError(Exception):
+    """An output that cannot be written: one sentence (without the "socketscope: CMD: " prefix)."""
+
+
+def same_file(output: str, capture: str) -> bool:
+    if output == "-":
+        return False
+    try:
+        return os.path.samefile(output, capture)
+    except OSError:
+        return os.path.abspath(output) == os.path.abspath(capture)
+
+
+def _cannot(path: str, code: int) -> str:
+    return f"cannot write {path}: {os.strerror(code)}"
+
+
+def output_problem(path: str, capture: str | None = None, directory: bool = False) -> str | None:
+    """Why `path` cannot be written (a file, or with `directory` a folder made if missing), or None.
+    For outputs written at the end of a run: checked before the capture is read, nothing is created."""
+    if path == "-":
+        return None
+    if capture is not None and same_file(path, capture):
+        return f"the output {path} is the capture itself: it would be overwritten"
+    if directory:
+        if os.path.exists(path) and not os.path.isdir(path):
+            return _cannot(path, errno.ENOTDIR)
+        return None
+    if os.path.isdir(path):
+        return _cannot(path, errno.EISDIR)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return _cannot(path, errno.ENOENT if not os.path.exists(parent) else errno.ENOTDIR)
+    target = path if os.path.exists(path) else parent
+    if not os.access(target, os.W_OK):
+        return _cannot(path, errno.EACCES)
+    return None
+
+
+def open_output(path: str, capture: str, **kw: Any) -> IO[str]:
+    """Open a text output for writing (before the capture is read); OutputError if it cannot be."""
+    if same_file(path, capture):
+        raise OutputError(f"the output {path} is the capture itself: it would be overwritten")
+    try:
+        fh: IO[str] = open(path, "w", **kw)  # noqa: SIM115 - the caller closes it
+        return fh
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# progress on a terminal
+
+
+class Progress:
+    """A one-line progress bar on a terminal: packets read, bytes read of the file's size, percentage.
+    Called with the packet count (every 16384 packets, analyzer/fastpath.py)."""
+
+    def __init__(self, reader: Any, stream: IO[str]) -> None:
+        self._reader = reader
+        self._stream = stream
+        try:
+            self._total = os.path.getsize(reader.path)
+        except (OSError, TypeError, ValueError):
+            self._total = 0
+        self.packets = 0
+
+    def __call__(self, packets: int) -> None:
+        self.packets = packets
+        offset = getattr(self._reader, "offset", None)
+        done = offset() if callable(offset) else -1
+        mb = self._total / 1e6
+        if self._total and done >= 0:
+            done = min(done, self._total)
+            pct = 100 * done // self._total
+            text = f"{packets:,} packets, {done / 1e6:,.1f} of {mb:,.1f} MB read ({pct}%)"
+        else:  # a reader whose file position is unknown (the tshark engine)
+            text = f"{packets:,} packets read of a {mb:,.1f} MB file"
+        self._show(text)
+
+    def status(self, text: str) -> None:
+        """Replace the bar with a short status (e.g. what runs after the capture is read)."""
+        self._show(text)
+
+    def _show(self, text: str) -> None:
+        self._stream.write("\r" + text + "\033[K")
+        self._stream.flush()
+
+    def clear(self) -> None:
+        self._stream.write("\r\033[K")
+        self._stream.flush()
+
+
+@contextlib.contextmanager
+def progress_bar(reader: Any, quiet: bool) -> Iterator[Progress | None]:
+    """A Progress on stderr when it is a terminal and not `quiet` (else None); erased at the end."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(reader, sys.stderr)
+    bar(0)
+    try:
+        yield bar
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            bar.clear()
