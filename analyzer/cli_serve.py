@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
+import signal
 import socket
 import sys
 from typing import Any
@@ -12,6 +14,8 @@ from typing import Any
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
 EXIT_OK, EXIT_USAGE = 0, 2
+DEFAULT_IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent (a slow client keeps a thread)
+DEFAULT_UPLOAD_SLOTS = 2  # = webui.DEFAULT_UPLOAD_SLOTS (not imported: the parser loads no Flask)
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -35,6 +39,28 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--upload-dir", help="where uploads are kept (default: a new temporary folder)")
     s.add_argument(
         "--max-upload-mb", type=int, default=256, help="largest accepted upload, MiB (default 256)"
+    )
+    s.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer to this host name (besides the loopback names, the bound address and, "
+        "bound to 0.0.0.0 or ::, this machine's names and addresses); repeatable",
+    )
+    s.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="S",
+        help=f"close a connection that sends nothing for S seconds (default {DEFAULT_IDLE_TIMEOUT:g})",
+    )
+    s.add_argument(
+        "--max-concurrent-uploads",
+        type=int,
+        default=DEFAULT_UPLOAD_SLOTS,
+        metavar="N",
+        help=f"uploads received at the same time; more get 503 (default {DEFAULT_UPLOAD_SLOTS})",
     )
     s.add_argument(
         "--allow-live",
@@ -63,7 +89,8 @@ def serve_url(host: str, port: int) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
-    from webui import LOOPBACK_HOSTS, create_app
+    from webui import create_app
+    from webui.hosts import allowed_hosts_for
 
     missing = [c for c in args.captures if not os.path.isfile(c)]
     if missing:
@@ -72,36 +99,69 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
         print("socketscope: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE
-    trusted: list[str] | None = list(LOOPBACK_HOSTS)
+    idle = float(getattr(args, "idle_timeout", DEFAULT_IDLE_TIMEOUT))
+    uploads = int(getattr(args, "max_concurrent_uploads", DEFAULT_UPLOAD_SLOTS))
+    if idle <= 0 or uploads <= 0:
+        print("socketscope: --idle-timeout and --max-concurrent-uploads must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    # DNS rebinding: only these names are answered, whatever the address bound (webui/hosts.py)
+    allowed = allowed_hosts_for(args.host, getattr(args, "allowed_host", None) or [])
     if not is_loopback(args.host):
         print(
-            f"socketscope: warning: serving on {args.host}: anyone who can reach it can read the captures",
+            f"socketscope: warning: serving on {args.host}: anyone who can reach it can read the captures. "
+            f"It answers to the host names {', '.join(allowed)} only (--allowed-host adds one), "
+            "and refuses uploads and other changes sent from another site's page (Origin check).",
             file=sys.stderr,
         )
-        trusted = None  # any Host header: the user chose to expose it
     app = create_app(
         captures=args.captures,
         folders=args.captures_dir,
         upload_dir=args.upload_dir,
         config={
             "MAX_CONTENT_LENGTH": max(1, args.max_upload_mb) << 20,
-            "TRUSTED_HOSTS": trusted,
+            "ALLOWED_HOSTS": allowed,
+            "UPLOAD_SLOTS": uploads,
             "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
         },
     )
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = make_server(args.host, args.port, app, threaded=True, request_handler=_handler(idle))
     except (OSError, socket.gaierror) as exc:
         print(f"socketscope: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"socketscope: serving on {serve_url(args.host, server.server_port)}  (Ctrl-C stops)", flush=True)
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does: a live capture is kept
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.server_close()
         from webui.live import shutdown
 
         shutdown(app)  # a live capture ends with the server (its file is kept)
     return EXIT_OK
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _handler(idle: float) -> Any:
+    """werkzeug's request handler, whose connections time out after `idle` silent seconds (a
+    slow or stalled client no longer keeps a server thread forever)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        timeout = idle
+
+        def log_error(self, format: str, *args: Any) -> None:
+            if not format.startswith("Request timed out"):  # an idle connection closed: not an error
+                super().log_error(format, *args)
+
+    return Handler
