@@ -135,11 +135,17 @@ def run_live(args: argparse.Namespace) -> int:
         count=args.count,
         buffer_mib=max(1, args.buffer_size),
     )
+    previous = _on_stop_signals()
     try:
         capture.start()
     except LiveError as exc:
+        _restore(previous)
         print(f"socketscope: {exc}", file=sys.stderr)
         return EXIT_USAGE if exc.kind in ("no-such-interface", "bad-filter") else EXIT_CAPTURE
+    except KeyboardInterrupt:  # stopped while the tool was starting (start() stopped the tool)
+        _restore(previous)
+        print("socketscope: stopped before the capture started", file=sys.stderr)
+        return EXIT_OK
     what = f" (filter {args.filter!r})" if args.filter else ""
     until = []
     if args.duration is not None:
@@ -157,7 +163,7 @@ def run_live(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        stats = _stop(capture)
+        stats = _stop(capture, previous)
     analysis = pipe.finish()  # also reports the connections still open (printer.connection_closed)
     printer.capture_stats(stats.to_dict(), args.interface)
     try:
@@ -174,8 +180,14 @@ def run_live(args: argparse.Namespace) -> int:
             out.write("\n")
             final.finish(analysis)
         out.flush()
-    except BrokenPipeError:
+    except OSError:  # a closed pipe, or the terminal gone (SIGHUP)
         pass
+    if capture.write_error:  # disk full, I/O error: the capture stopped there
+        print(
+            f"socketscope: {capture.write_error} (the capture stopped after {stats.packets} packets).",
+            file=sys.stderr,
+        )
+        return EXIT_CAPTURE
     if args.write and not args.quiet:
         print(f"socketscope: {stats.packets} packets written to {args.write}", file=sys.stderr)
     if stats.error:
@@ -184,13 +196,41 @@ def run_live(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stop(capture: Any) -> Any:
-    """Stop the capture; a second Ctrl-C while it drains is ignored (the tool is flushing)."""
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_stop_signals() -> dict[int, Any]:
+    """SIGTERM (`timeout`, service managers) and SIGHUP (the terminal went away) stop the capture
+    as Ctrl-C does: the tool is stopped, never left capturing, and the summary printed. Returns
+    the handlers they replace."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            with contextlib.suppress(ValueError, OSError):
+                previous[sig] = signal.signal(sig, _interrupt)
+    return previous
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        with contextlib.suppress(ValueError, TypeError, OSError):
+            signal.signal(sig, handler)
+
+
+def _stop(capture: Any, previous: dict[int, Any] | None = None) -> Any:
+    """Stop the capture; another Ctrl-C or stop signal while it drains is ignored (the tool is
+    flushing; the stop is bounded, and the tool killed after it)."""
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    ignored: dict[int, Any] = {}
+    if main:
+        for sig in (signal.SIGINT, *_STOP_SIGNALS):
+            with contextlib.suppress(ValueError, OSError):
+                ignored[sig] = signal.signal(sig, signal.SIG_IGN)
     try:
         return capture.stop(60.0)
     finally:
-        if main and previous is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGINT, previous)
+        _restore({**ignored, **(previous or {})})

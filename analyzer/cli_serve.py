@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
+import signal
 import socket
 import sys
 from typing import Any
@@ -26,6 +28,8 @@ exit codes:
   0  stopped with Ctrl-C
   2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, the address
      cannot be listened on)"""
+DEFAULT_IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent (a slow client keeps a thread)
+DEFAULT_UPLOAD_SLOTS = 2  # = webui.DEFAULT_UPLOAD_SLOTS (not imported: the parser loads no Flask)
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -72,6 +76,28 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="largest accepted upload, MiB (default 256)",
     )
     s.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer to this host name (besides the loopback names, the bound address and, "
+        "bound to 0.0.0.0 or ::, this machine's names and addresses); repeatable",
+    )
+    s.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="S",
+        help=f"close a connection that sends nothing for S seconds (default {DEFAULT_IDLE_TIMEOUT:g})",
+    )
+    s.add_argument(
+        "--max-concurrent-uploads",
+        type=int,
+        default=DEFAULT_UPLOAD_SLOTS,
+        metavar="N",
+        help=f"uploads received at the same time; more get 503 (default {DEFAULT_UPLOAD_SLOTS})",
+    )
+    s.add_argument(
         "--allow-live",
         action="store_true",
         help="add the Live page: capture on an interface from the browser (needs the capture privilege)",
@@ -98,7 +124,8 @@ def serve_url(host: str, port: int) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
-    from webui import LOOPBACK_HOSTS, create_app
+    from webui import create_app
+    from webui.hosts import allowed_hosts_for
 
     missing = [c for c in args.captures if not os.path.isfile(c)]
     if missing:
@@ -113,13 +140,20 @@ def run_serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"socketscope: --upload-dir: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    trusted: list[str] | None = list(LOOPBACK_HOSTS)
+    idle = float(getattr(args, "idle_timeout", DEFAULT_IDLE_TIMEOUT))
+    uploads = int(getattr(args, "max_concurrent_uploads", DEFAULT_UPLOAD_SLOTS))
+    if idle <= 0 or uploads <= 0:
+        print("socketscope: --idle-timeout and --max-concurrent-uploads must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    # DNS rebinding: only these names are answered, whatever the address bound (webui/hosts.py)
+    allowed = allowed_hosts_for(args.host, getattr(args, "allowed_host", None) or [])
     if not is_loopback(args.host):
         print(
-            f"socketscope: warning: serving on {args.host}: anyone who can reach it can read the captures",
+            f"socketscope: warning: serving on {args.host}: anyone who can reach it can read the captures. "
+            f"It answers to the host names {', '.join(allowed)} only (--allowed-host adds one), "
+            "and refuses uploads and other changes sent from another site's page (Origin check).",
             file=sys.stderr,
         )
-        trusted = None  # any Host header: the user chose to expose it
     try:
         app = create_app(
             captures=args.captures,
@@ -127,7 +161,8 @@ def run_serve(args: argparse.Namespace) -> int:
             upload_dir=args.upload_dir,
             config={
                 "MAX_CONTENT_LENGTH": max(1, args.max_upload_mb) << 20,
-                "TRUSTED_HOSTS": trusted,
+                "ALLOWED_HOSTS": allowed,
+                "UPLOAD_SLOTS": uploads,
                 "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
             },
         )
@@ -138,18 +173,43 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = make_server(args.host, args.port, app, threaded=True, request_handler=_handler(idle))
     except (OSError, socket.gaierror) as exc:
         print(f"socketscope: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"socketscope: serving on {serve_url(args.host, server.server_port)}  (Ctrl-C stops)", flush=True)
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does: a live capture is kept
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.server_close()
         from webui.live import shutdown
 
         shutdown(app)  # a live capture ends with the server (its file is kept)
     return EXIT_OK
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _handler(idle: float) -> Any:
+    """werkzeug's request handler, whose connections time out after `idle` silent seconds (a
+    slow or stalled client no longer keeps a server thread forever)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        timeout = idle
+
+        def log_error(self, format: str, *args: Any) -> None:
+            if not format.startswith("Request timed out"):  # an idle connection closed: not an error
+                super().log_error(format, *args)
+
+    return Handler

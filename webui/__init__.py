@@ -10,12 +10,14 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
+from webui.hosts import LOOPBACK_HOSTS, normalize_host, same_origin, split_host
 from webui.store import CaptureStore
 
 __all__ = [
@@ -42,7 +44,24 @@ CSP = "; ".join(
         "base-uri 'none'",
     ]
 )
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+DEFAULT_UPLOAD_SLOTS = 2  # uploads read at the same time (each up to MAX_CONTENT_LENGTH in memory)
+_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _same_origin_request(host: str) -> bool:
+    """A change is accepted from this server's own pages, and from clients that are not browsers
+    (no Origin, no Sec-Fetch-Site; the CSRF token is still needed). The browser's Sec-Fetch-Site
+    is trusted first: a form posted by our pages says `Origin: null`, as the Referrer-Policy
+    no-referrer asks, and "same-origin" there."""
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    if origin is None:
+        return True
+    if origin.strip() == "null":  # an opaque origin (sandboxed frame, file:, or no-referrer)
+        return site is not None
+    return same_origin(origin, host, request.scheme)
 
 
 def plotly_js_path() -> str:
@@ -88,11 +107,17 @@ def create_app(
         MAX_CONTENT_LENGTH=256 << 20,
         ANALYSIS_WAIT=1.5,  # seconds a page waits for an analysis before showing progress
         CACHE_SIZE=8,
-        TRUSTED_HOSTS=list(LOOPBACK_HOSTS),  # DNS rebinding: only loopback names answer
+        ALLOWED_HOSTS=list(LOOPBACK_HOSTS),  # DNS rebinding: only these names answer (webui/hosts.py)
+        UPLOAD_SLOTS=DEFAULT_UPLOAD_SLOTS,
         TEMPLATES_AUTO_RELOAD=False,
     )
     if config:
         app.config.update(config)
+    # the Host check is ours (Flask's TRUSTED_HOSTS never matches a bracketed IPv6 Host)
+    app.config["TRUSTED_HOSTS"] = None
+    allowed = frozenset(normalize_host(h) for h in app.config["ALLOWED_HOSTS"] or LOOPBACK_HOSTS)
+    slots = max(1, int(app.config["UPLOAD_SLOTS"]))
+    app.extensions["socketscope.upload_slots"] = (threading.BoundedSemaphore(slots), slots)
     app.jinja_env.autoescape = True  # every template, whatever its name
     if upload_dir is None:
         upload_dir = app.config.get("UPLOAD_DIR") or tempfile.mkdtemp(prefix="socketscope-uploads-")
@@ -123,6 +148,23 @@ def create_app(
             max_bytes=int(app.config.get("LIVE_MAX_BYTES") or DEFAULT_MAX_BYTES),
             engine=str(app.config.get("LIVE_ENGINE") or "builtin"),
         )
+
+    @app.before_request
+    def _guard() -> Response | None:
+        """Before anything else (the body is not read yet): a Host this server does not answer
+        to is refused (DNS rebinding), and so is a change requested by another origin's page."""
+        host = request.headers.get("Host", "")
+        parsed = split_host(host)
+        if parsed is None or parsed[0] not in allowed:
+            return Response(
+                "Bad request: this server does not answer to that host name "
+                "(`socketscope serve --allowed-host NAME` adds one).\n",
+                400,
+                mimetype="text/plain",
+            )
+        if request.method in _CHANGES and not _same_origin_request(host):
+            abort(403, description="a page of another site cannot change anything here")
+        return None
 
     @app.after_request
     def _headers(resp: Response) -> Response:

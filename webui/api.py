@@ -33,6 +33,7 @@ from webui.web import (
     paging,
     parse_frames,
     store,
+    upload_slot,
 )
 
 __all__ = ["bp"]
@@ -106,16 +107,17 @@ def csrf() -> Response:
 
 @bp.post("/captures")
 def upload() -> tuple[Response, int]:
-    check_csrf()
-    f = request.files.get("file")
-    if f is None:
-        abort(400, description="no file in the upload (form field 'file')")
-    data = f.read()
-    try:
-        e = store().add_upload(f.filename or "upload", data)
-    except UploadError as exc:
-        abort(400, description=str(exc))
-    return jsonify(e.to_dict()), 201
+    with upload_slot():
+        check_csrf()
+        f = request.files.get("file")
+        if f is None:
+            abort(400, description="no file in the upload (form field 'file')")
+        data = f.read()
+        try:
+            e = store().add_upload(f.filename or "upload", data)
+        except UploadError as exc:
+            abort(400, description=str(exc))
+        return jsonify(e.to_dict()), 201
 
 
 @bp.get("/captures/<cid>")

@@ -39,6 +39,7 @@ from webui.web import (
     paging,
     parse_frames,
     store,
+    upload_slot,
 )
 
 __all__ = ["bp"]
@@ -104,6 +105,24 @@ def _too_big(exc: Any) -> tuple[str | FlaskResponse, int]:
     return _render("error.html", title="Upload too large", message=msg), 413
 
 
+@bp.app_errorhandler(503)
+def _busy(exc: Any) -> tuple[str | FlaskResponse, int, dict[str, str]]:
+    msg = getattr(exc, "description", "") or "The server is busy: try again in a moment."
+    if request.path.startswith("/api/"):
+        return jsonify({"error": msg}), 503, {"Retry-After": "5"}
+    return _render("error.html", title="Busy", message=msg), 503, {"Retry-After": "5"}
+
+
+@bp.app_errorhandler(TimeoutError)
+def _timed_out(exc: Any) -> tuple[str, int, dict[str, str]]:
+    """The client stopped sending the request's body (serve --idle-timeout)."""
+    return (
+        "Request timeout: the client stopped sending.\n",
+        408,
+        {"Content-Type": "text/plain", "Connection": "close"},
+    )
+
+
 @bp.app_errorhandler(400)
 @bp.app_errorhandler(403)
 def _bad(exc: Any) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
@@ -142,14 +161,15 @@ def index() -> str:
 
 @bp.post("/upload")
 def upload() -> WzResponse | tuple[str, int]:
-    check_csrf()
-    f = request.files.get("file")
-    if f is None or not f.filename:
-        return _render("error.html", title="Upload refused", message="Choose a pcap or pcapng file."), 400
-    try:
-        e = store().add_upload(f.filename, f.read())
-    except UploadError as exc:
-        return _render("error.html", title="Upload refused", message=str(exc)), 400
+    with upload_slot():
+        check_csrf()
+        f = request.files.get("file")
+        if f is None or not f.filename:
+            return _render("error.html", title="Upload refused", message="Choose a pcap or pcapng file."), 400
+        try:
+            e = store().add_upload(f.filename, f.read())
+        except UploadError as exc:
+            return _render("error.html", title="Upload refused", message=str(exc)), 400
     return redirect(url_for("pages.overview", cid=e.id), code=303)
 
 

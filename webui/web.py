@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import abort, current_app, request
@@ -20,6 +22,7 @@ __all__ = [
     "paging",
     "parse_frames",
     "store",
+    "upload_slot",
 ]
 
 MAX_LIMIT = 1000
@@ -88,3 +91,17 @@ def check_csrf() -> None:
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     if not hmac.compare_digest(sent.encode(), csrf_token().encode()):
         abort(403, description="missing or wrong CSRF token")
+
+
+@contextlib.contextmanager
+def upload_slot() -> Iterator[None]:
+    """One of the few uploads read at the same time (each can hold MAX_CONTENT_LENGTH in
+    memory); over the bound: 503 at once, before the body is read."""
+    slots, bound = current_app.extensions["socketscope.upload_slots"]
+    assert isinstance(slots, threading.BoundedSemaphore)
+    if not slots.acquire(blocking=False):
+        abort(503, description=f"Too many uploads at once (at most {bound}): try again in a moment.")
+    try:
+        yield
+    finally:
+        slots.release()

@@ -26,6 +26,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ __all__ = [
     "LiveStats",
     "PcapStreamParser",
     "PcapngWriter",
+    "Watchdog",
     "classify_tool_error",
 ]
 
@@ -103,6 +105,71 @@ def classify_tool_error(tool: str, interface: str, stderr: str) -> LiveError:
         return LiveError("bad-filter", f"the capture filter is not valid BPF syntax ({detail}).")
     last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "no message")
     return LiveError("failed", f"{tool} could not capture on {interface}: {last}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the capture tools never outlive socketscope
+
+# The watchdog's program: wait for "stop" on stdin; at end of file without it (socketscope died,
+# even by SIGKILL: the kernel closes the pipe), kill the tools and their process groups.
+_WATCHDOG = """
+import os, signal, sys
+if sys.stdin.readline().strip() != "stop":
+    for pid in map(int, sys.argv[1:]):
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+"""
+
+
+class Watchdog:
+    """A small process that kills the capture tools if socketscope dies without stopping them.
+
+    The tools run in their own session (Ctrl-C reaches socketscope only, which stops them in
+    order), so nothing else would stop them: re-parented to PID 1, they would capture on.
+    prctl(PR_SET_PDEATHSIG) is no answer: Linux clears it when tcpdump drops its privileges
+    (to the tcpdump user) and when it runs a binary with file capabilities (a setcap'd dumpcap).
+    The watchdog holds the read end of a pipe whose write end only socketscope has: `disarm()`
+    writes "stop" (a normal stop); socketscope's death closes it (end of file: kill)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._w: int | None = None
+        self._lock = threading.Lock()
+        if not sys.executable:
+            return
+        r, w = os.pipe()  # neither end inherited by other children (O_CLOEXEC)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _WATCHDOG, *map(str, pids)],
+                stdin=r,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # not stopped by a Ctrl-C or SIGHUP meant for socketscope
+            )
+        except OSError:
+            os.close(w)
+            return
+        finally:
+            os.close(r)
+        self._w = w
+
+    def disarm(self) -> None:
+        """The tools are being stopped in order (before anything reaps them: their PIDs stay theirs)."""
+        with self._lock:
+            w, self._w = self._w, None
+        if w is not None:
+            with contextlib.suppress(OSError):
+                os.write(w, b"stop\n")
+            os.close(w)
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -301,6 +368,7 @@ class TcpdumpSource:
         self.path = tcpdump or shutil.which("tcpdump") or "tcpdump"
         self.parser = PcapStreamParser()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.watchdog: Watchdog | None = None
         self._chunks: queue.Queue[bytes | None] = queue.Queue(_QUEUE_CHUNKS)
         self._stderr: list[str] = []
         self._header = threading.Event()
@@ -334,6 +402,7 @@ class TcpdumpSource:
             ) from None
         except PermissionError:
             raise LiveError("permission", f"{self.path} cannot be executed (permission denied).") from None
+        self.watchdog = Watchdog([self.proc.pid])  # tcpdump dies with socketscope, even by SIGKILL
         assert self.proc.stdout is not None and self.proc.stderr is not None
         with contextlib.suppress(OSError):
             fcntl.fcntl(self.proc.stdout.fileno(), _F_SETPIPE_SZ, _CHUNK)
@@ -405,8 +474,15 @@ class TcpdumpSource:
                 if f is not None:
                     f.close()
 
+    def _disarm(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.disarm()
+
     def _kill(self) -> None:
+        self._disarm()
         if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: the group is tcpdump's
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
 
@@ -416,6 +492,7 @@ class TcpdumpSource:
 
     def stop(self, timeout: float = 10.0) -> LiveStats:
         proc = self.proc
+        self._disarm()
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGINT)  # tcpdump flushes, prints its statistics and exits
@@ -474,6 +551,7 @@ class LiveCapture:
         self._lock = threading.Lock()
         self._flushed = 0.0
         self.callback_error: BaseException | None = None
+        self.write_error: str | None = None  # the -w file could not be written: the capture stopped
         self.source: _Source
         if engine == "builtin":
             self.source = TcpdumpSource(interface, bpf, self._deliver, snaplen=snaplen, buffer_mib=buffer_mib)
@@ -493,13 +571,17 @@ class LiveCapture:
         st.bytes += len(pkt.data)
         self.linktype = pkt.linktype
         if self._writer is not None:
-            if not self._writer.packets:
-                self._writer.start(pkt.linktype, resolution, interface=self.interface)
-            self._writer.write(pkt, sp.ticks)
-            now = time.monotonic()
-            if now - self._flushed > 0.2:  # written as it comes; flushed five times a second
-                self._writer.flush()
-                self._flushed = now
+            try:
+                if not self._writer.packets:
+                    self._writer.start(pkt.linktype, resolution, interface=self.interface)
+                self._writer.write(pkt, sp.ticks)
+                now = time.monotonic()
+                if now - self._flushed > 0.2:  # written as it comes; flushed five times a second
+                    self._writer.flush()
+                    self._flushed = now
+            except OSError as exc:
+                self._write_failed(exc)
+                return
         if self.on_packet is not None and self.callback_error is None:
             try:
                 self.on_packet(pkt)
@@ -519,7 +601,12 @@ class LiveCapture:
             self._writer = PcapngWriter(self._fh)
         try:
             self.source.start(timeout)
-        except BaseException:
+        except LiveError:
+            self._close_file(None)
+            raise
+        except BaseException:  # Ctrl-C or a stop signal while the tool starts: it is stopped too
+            with contextlib.suppress(Exception):
+                self.source.stop(10.0)
             self._close_file(None)
             raise
 
@@ -543,13 +630,28 @@ class LiveCapture:
             self.stats.tool = st.tool
             self.stats.error = st.error
             self._close_file(self.stats)
+            if self.write_error is not None:
+                self.stats.error = self.write_error
         if self.callback_error is not None:
             raise self.callback_error
         return self.stats
 
+    def _write_failed(self, exc: OSError) -> None:
+        """The file asked for cannot be written (disk full, I/O error): the capture stops."""
+        if self.write_error is None:
+            self.write_error = f"cannot write {self.write_path}: {exc.strerror or exc}"
+        self._writer = None
+        self._limit.set()
+
     def _close_file(self, stats: LiveStats | None) -> None:
-        if self._writer is not None and self._fh is not None:
-            with contextlib.suppress(OSError):
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            if self._writer is not None:
                 self._writer.finish(stats, self.linktype or self.source.linktype or 1)
-            self._fh.close()
-            self._fh = None
+            fh.close()
+        except OSError as exc:
+            self._write_failed(exc)
+            with contextlib.suppress(OSError):
+                fh.close()  # closed even when its last flush failed

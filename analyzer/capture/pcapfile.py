@@ -143,6 +143,7 @@ class CaptureReader:
         # read1() returns what is there without waiting for a full block, so the same reader
         # serves files and pipes (a live tcpdump -w -) alike
         read1 = getattr(fh, "read1", fh.read)
+        seekable = fh.seekable()
         buf = b""
         i = 0  # start of the next record in buf
         frame = 0
@@ -173,33 +174,45 @@ class CaptureReader:
                     origlen if origlen > caplen else caplen,
                 )
                 i = j
+            if n - i >= 16:
+                # a record's header without all of its data: the rest in one sized read (reading
+                # it a MiB at a time, each added to the buffer, was quadratic in the record size)
+                sec, frac, caplen, origlen = unpack(buf, i)
+                if caplen > MAX_BLOCK:
+                    self._fail(
+                        "corrupt", f"record at byte {pos} claims {caplen} bytes (after packet {frame})"
+                    )
+                    break
+                if seekable:  # read again from the file: the record's bytes are copied once
+                    fh.seek(pos + 16)
+                    data = fh.read(caplen)
+                else:
+                    data = buf[i + 16 :] + fh.read(caplen - (n - i - 16))
+                if len(data) < caplen:
+                    self._fail(
+                        "truncated", f"packet {frame + 1} at byte {pos} has {len(data)} of its {caplen} bytes"
+                    )
+                    break
+                frame += 1
+                pos += 16 + caplen
+                nbytes += caplen
+                if not frame % MARK_EVERY:
+                    marks.append(Mark(frame, pos, None))
+                buf = b""
+                i = 0
+                yield RawPacket(
+                    frame, sec + frac * unit, linktype, data, origlen if origlen > caplen else caplen
+                )
+                del data
+                continue
             more = read1(1 << 20)
             if not more:
                 if n - i == 0:
                     break
-                if n - i < 16:
-                    self._fail("truncated", f"record header cut short at byte {pos} after packet {frame}")
-                else:
-                    caplen = unpack(buf, i)[2]
-                    if caplen > MAX_BLOCK:
-                        self._fail(
-                            "corrupt",
-                            f"record at byte {pos} claims {caplen} bytes (after packet {frame})",
-                        )
-                    else:
-                        self._fail(
-                            "truncated",
-                            f"packet {frame + 1} at byte {pos} has {n - i - 16} of its {caplen} bytes",
-                        )
+                self._fail("truncated", f"record header cut short at byte {pos} after packet {frame}")
                 break
-            buf = buf[i:] + more
+            buf = buf[i:] + more  # at most 15 bytes of a record header are carried over
             i = 0
-            if len(buf) >= 16 and unpack(buf, 0)[2] > MAX_BLOCK:
-                self._fail(
-                    "corrupt",
-                    f"record at byte {pos} claims {unpack(buf, 0)[2]} bytes (after packet {frame})",
-                )
-                break
         self.packets = frame
         self.bytes = nbytes
 
@@ -251,24 +264,24 @@ class CaptureReader:
                 self._fail("truncated", f"block at byte {pos} cut short after packet {frame}")
                 return
             pos += blen
-            body = body[:-4]
+            end = blen - 12  # the body without the trailing length (not copied: blocks can be big)
             if btype == 1:  # Interface Description Block §4.2
-                if len(body) < 8:
+                if end < 8:
                     self._fail("corrupt", f"interface block at byte {pos - blen} too short")
                     return
                 linktype = struct.unpack_from(endian + "H", body, 0)[0]
-                unit, offset, _ = idb_time_options(body[8:], endian)
+                unit, offset, _ = idb_time_options(body[8:end], endian)
                 interfaces.append((linktype, unit, offset))
                 self._note_link(linktype)
             elif btype in (6, 2):  # Enhanced Packet Block §4.3 / obsolete Packet Block
-                if len(body) < 20:
+                if end < 20:
                     self._fail("corrupt", f"packet block at byte {pos - blen} too short")
                     return
                 if btype == 6:
                     iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
                 else:
                     iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
-                if iface >= len(interfaces) or 20 + caplen > len(body):
+                if iface >= len(interfaces) or 20 + caplen > end:
                     self._fail("corrupt", f"packet block at byte {pos - blen} is inconsistent")
                     return
                 linktype, unit, offset = interfaces[iface]
@@ -280,11 +293,11 @@ class CaptureReader:
                     marks.append(Mark(frame, pos, (endian, tuple(interfaces))))
                 yield RawPacket(frame, ts, linktype, body[20 : 20 + caplen], max(origlen, caplen), iface)
             elif btype == 3:  # Simple Packet Block §4.4: interface 0, no timestamp
-                if not interfaces or len(body) < 4:
+                if not interfaces or end < 4:
                     self._fail("corrupt", f"simple packet block at byte {pos - blen} without an interface")
                     return
                 origlen = struct.unpack_from(endian + "I", body, 0)[0]
-                data = body[4 : 4 + origlen]
+                data = body[4 : min(4 + origlen, end)]
                 frame += 1
                 self.packets = frame
                 self.bytes += len(data)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.capture.live import LiveError, LiveStats, StreamPacket, classify_tool_error
+from analyzer.capture.live import LiveError, LiveStats, StreamPacket, Watchdog, classify_tool_error
 from analyzer.capture.pcapfile import (
     PCAP_MAGICS,
     CaptureError,
@@ -301,6 +301,7 @@ def _live_capture_class() -> Any:
             self._create_stderr_handling_task(tshark.stderr)
             self._created_new_process(params, tshark)
             src.tshark = tshark
+            src.watchdog = Watchdog([dumpcap.pid, tshark.pid])  # they die with socketscope
             src.start_relay(cap_read, ts_write)
             return tshark
 
@@ -359,6 +360,7 @@ class TsharkLiveSource:
         self.dumpcap_path = shutil.which("dumpcap") or "dumpcap"
         self.dumpcap: Any = None
         self.tshark: Any = None
+        self.watchdog: Watchdog | None = None
         self.linktype: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -441,6 +443,7 @@ class TsharkLiveSource:
             self.error = f"tshark: {exc}".splitlines()[0][:300]
         finally:
             self._ready.set()
+            self._disarm()
             if cap is not None:
                 _finish(loop, cap, (self.dumpcap, self.tshark), 5.0)
             else:
@@ -460,7 +463,12 @@ class TsharkLiveSource:
     def wait(self, timeout: float | None) -> bool:
         return self._done.wait(timeout)
 
+    def _disarm(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.disarm()
+
     def stop(self, timeout: float = 10.0) -> LiveStats:
+        self._disarm()
         dumpcap = self.dumpcap
         if dumpcap is not None and dumpcap.returncode is None:
             with contextlib.suppress(ProcessLookupError):

@@ -214,3 +214,18 @@ def test_binned_timeline_zooms_into_single_records(driver: Any, served_synthetic
     )
     assert len(rows) == points
     _assert_clean(driver, "zoomed timeline")
+
+
+def test_upload_through_the_form(driver: Any, served_synthetic: Served) -> None:
+    """A same-origin form post from the browser (Origin and Sec-Fetch-Site sent) passes the
+    server's Origin check and lands on the capture's overview."""
+    from tests.browser.conftest import CAPTURES
+
+    console_errors(driver)
+    _open(driver, served_synthetic.url + "/")
+    field = driver.find_element("css selector", "form.upload input[type=file]")
+    field.send_keys(str(CAPTURES / "sio-python-polling-upgrade.pcap"))
+    driver.find_element("css selector", "form.upload [type=submit]").click()
+    wait_for(driver, lambda d: re.search(r"/c/[0-9a-f]+/$", d.current_url))
+    assert "Request refused" not in driver.page_source
+    _assert_clean(driver, "upload")

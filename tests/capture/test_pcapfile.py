@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pytest
 
 from analyzer import analyze_file
-from analyzer.capture.pcapfile import CaptureError, open_capture
+from analyzer.capture.pcapfile import MAX_BLOCK, CaptureError, CaptureReader, open_capture
 from tests.conftest import corpus_file
 from tests.pcapwriter import pcap_bytes, pcapng_bytes
 
@@ -143,3 +145,89 @@ def test_corrupt_pcapng_block_length(tmp_path: Path) -> None:
     f.write_bytes(bytes(blob))
     a = analyze_file(str(f))
     assert a.capture.packets == 4 and a.capture.error_kind == "corrupt"
+
+
+class _CountingFile:
+    """A capture file that counts the reads made on it and the bytes they return; optionally
+    not seekable, like a pipe."""
+
+    def __init__(self, path: Path, seekable: bool = True) -> None:
+        self._fh = io.BufferedReader(io.FileIO(str(path), "rb"), buffer_size=1 << 20)
+        self._seekable = seekable
+        self.calls = 0
+        self.bytes = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self.calls += 1
+        self.bytes += len(data)
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        return self._count(self._fh.read(n))
+
+    def read1(self, n: int = -1) -> bytes:
+        return self._count(self._fh.read1(n))
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if not self._seekable:
+            raise io.UnsupportedOperation("seek")
+        return self._fh.seek(offset, whence)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _read_counting(path: Path, seekable: bool) -> tuple[list[bytes], int, int]:
+    fh = _CountingFile(path, seekable)
+    reader = CaptureReader(str(path), cast(BinaryIO, fh), "pcap")
+    data = [p.data for p in reader]
+    assert reader.error is None
+    return data, fh.calls, fh.bytes
+
+
+@pytest.mark.parametrize("seekable", [True, False], ids=["file", "pipe"])
+def test_a_big_record_is_read_in_a_few_reads(tmp_path: Path, seekable: bool) -> None:
+    """A record of N MiB costs O(1) reads, not one per MiB (each of which copied the buffer: a
+    250 MB record took minutes); the packets around it are unchanged."""
+    calls = {}
+    for mib in (2, 8):
+        big = bytes([0x45]) + bytes(range(256)) * (mib << 12)
+        records = [(1.0, b"\x45first"), (2.0, big), (3.0, b"\x45last")]
+        f = tmp_path / f"big{mib}.pcap"
+        f.write_bytes(pcap_bytes(records, linktype=101))
+        data, calls[mib], nbytes = _read_counting(f, seekable)
+        assert data == [d for _, d in records]
+        assert nbytes <= f.stat().st_size + (1 << 20) + 64  # at most the first buffer read twice
+    assert calls[8] == calls[2] <= 8, calls
+
+
+def test_a_record_claiming_more_than_the_file_holds(tmp_path: Path) -> None:
+    """A hostile caplen under the 256 MiB bound: read as far as the file goes, reported as cut short;
+    over the bound: corrupt, nothing allocated for it."""
+    head = pcap_bytes([(1.0, b"\x45ok")], linktype=101)
+    for claim, kind, text in [
+        (MAX_BLOCK, "truncated", f"has 100 of its {MAX_BLOCK} bytes"),
+        (MAX_BLOCK + 1, "corrupt", f"claims {MAX_BLOCK + 1} bytes"),
+    ]:
+        f = tmp_path / f"claim{claim}.pcap"
+        f.write_bytes(head + struct.pack("<IIII", 2, 0, claim, claim) + b"\x45" * 100)
+        r = open_capture(str(f))
+        assert [p.data for p in r] == [b"\x45ok"]
+        assert (r.error_kind, r.packets) == (kind, 1) and r.error and text in r.error, r.error
+
+
+def test_a_big_pcapng_block_is_one_read(tmp_path: Path) -> None:
+    """pcapng reads each block with one sized read already: a big block costs no more reads."""
+    calls = {}
+    for mib in (2, 8):
+        big = bytes([0x45]) + bytes(range(256)) * (mib << 12)
+        f = tmp_path / f"big{mib}.pcapng"
+        f.write_bytes(pcapng_bytes([(101, None)], [(0, 1.0, b"\x45a"), (0, 2.0, big), (0, 3.0, b"\x45b")]))
+        fh = _CountingFile(f)
+        reader = CaptureReader(str(f), cast(BinaryIO, fh), "pcapng")
+        assert [p.data for p in reader] == [b"\x45a", big, b"\x45b"] and reader.error is None
+        calls[mib] = fh.calls
+    assert calls[8] == calls[2], calls
