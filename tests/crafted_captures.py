@@ -80,8 +80,8 @@ class Capture:
         return len(self.packets)
 
     def at(self, ts: float) -> None:
-        """The next packet's time is `ts` plus its `dt` (for connections written one at a time
-        and merged with `merged`)."""
+        """The next packet's time is `ts` plus its `dt` (PcapFlow writes its connections one at
+        a time, then merges them by time)."""
         self.t = ts
 
     def pcap(self, **kw: object) -> bytes:
@@ -102,7 +102,6 @@ class Tcp:
         self.cap = cap
         self.ends = {"c": client, "s": server}
         self.nxt = {"c": isn[0], "s": isn[1]}
-        self.isn = {"c": isn[0], "s": isn[1]}
         self.v6 = len(client[0]) == 16
 
     def packet(
@@ -168,12 +167,12 @@ def conversation(chunks: list[tuple[str, bytes]], close: bool = True, cap: Captu
 
 
 # --- TCP --------------------------------------------------------------------------------------------
-def tcp_retransmissions() -> Capture:
+def tcp_retransmissions(client: Endpoint = CLIENT, server: Endpoint = SERVER) -> Capture:
     """Every kind of retransmission on one connection (analyzer/tcp/reassembly.py `segment`):
     a SYN and a SYN-ACK sent again, a duplicate, a partial overlap, a segment into a hole
     behind later data, a keep-alive (not one) and a FIN sent again."""
     cap = Capture()
-    tcp = Tcp(cap)
+    tcp = Tcp(cap, client, server)
     tcp.send("c", flags=SYN)  # frame 1
     tcp.send("c", flags=SYN, seq=1000, dt=0.01)  # 2: the SYN again
     tcp.send("s", flags=SYN | ACK)  # 3
@@ -615,6 +614,9 @@ def _crafted() -> dict[str, Crafted]:
         "link-unsupported": _c(link_unsupported, "link.unsupported"),
         "ip-problems": _c(ip_problems, "ip.fragment", "ip.malformed"),
         "tcp-retransmissions": _c(lambda: tcp_retransmissions().pcap(), "tcp.retransmission"),
+        "tcp-retransmissions-ipv6": _c(
+            lambda: tcp_retransmissions(CLIENT6, SERVER6).pcap(), "tcp.retransmission"
+        ),
         "tcp-port-reuse": _c(lambda: tcp_port_reuse().pcap(), "tcp.port-reuse"),
         "tcp-problems": _c(
             tcp_problems,

@@ -19,7 +19,17 @@ from analyzer import analyze_file
 from analyzer.model.common import Anomaly, Direction
 from analyzer.tcp.reassembly import MAX_LISTED_RETRANSMISSIONS
 from tests.conftest import bundled_captures, corpus_captures, corpus_file, corpus_id
-from tests.crafted_captures import ACK, RST, SYN, Capture, Tcp, tcp_port_reuse, tcp_retransmissions
+from tests.crafted_captures import (
+    ACK,
+    CLIENT6,
+    RST,
+    SERVER6,
+    SYN,
+    Capture,
+    Tcp,
+    tcp_port_reuse,
+    tcp_retransmissions,
+)
 
 C, S = Direction.C2S, Direction.S2C
 
@@ -141,6 +151,7 @@ def crafted_files(tmp: Path) -> list[Path]:
     paths = []
     for name, cap in (
         ("retransmissions.pcap", tcp_retransmissions()),
+        ("retransmissions-ipv6.pcap", tcp_retransmissions(CLIENT6, SERVER6)),
         ("reuse-fin.pcap", tcp_port_reuse()),
         ("reuse-rst.pcap", tcp_port_reuse(end="rst")),
         ("reuse-after-linger.pcap", tcp_port_reuse(gap=120.0)),
@@ -162,11 +173,12 @@ def test_retransmissions_and_port_reuse_match_tshark(capture: Path, tshark: str)
 
 @pytest.mark.tshark
 def test_crafted_captures_match_tshark(tmp_path: Path, tshark: str) -> None:
-    retx, *reuses = crafted_files(tmp_path)
-    theirs = check_against_tshark(tshark, retx)
-    # the rule is not vacuous here: both kinds of tshark flag occur
-    assert theirs["tcp.analysis.retransmission"] == {2, 4, 7, 8, 10, 15}
-    assert theirs["tcp.analysis.out_of_order"] == {12}
+    retx, retx6, *reuses = crafted_files(tmp_path)
+    for path in (retx, retx6):
+        theirs = check_against_tshark(tshark, path)
+        # the rule is not vacuous here: both kinds of tshark flag occur
+        assert theirs["tcp.analysis.retransmission"] == {2, 4, 7, 8, 10, 15}
+        assert theirs["tcp.analysis.out_of_order"] == {12}
     for path in reuses:
         assert len(check_against_tshark(tshark, path)["tcp.analysis.reused_ports"]) == 1
 
