@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from analyzer.model.registry import REGISTRY, lookup
+from collections.abc import Iterable
 
-__all__ = ["anomaly_table"]
+from analyzer.model.registry import REGISTRY, AnomalyDef, lookup
+
+__all__ = ["RESERVED_MARK", "anomaly_table"]
 
 _LAYER_ORDER = ["link", "network", "transport", "http", "websocket", "engineio", "socketio"]
+# the meaning of a reserved code (registered, produced by no test capture) starts with this
+RESERVED_MARK = "*reserved:*"
 
 
-def anomaly_table() -> str:
-    lookup("ws.bad-accept")  # load every layer's codes
+def anomaly_table(defs: Iterable[AnomalyDef] | None = None) -> str:
+    """Every registered code (or `defs`), by layer then code, as a Markdown table."""
+    if defs is None:
+        lookup("ws.bad-accept")  # load every layer's codes
+        defs = REGISTRY.values()
     rows = ["| code | severity | layer | meaning | reference |", "|---|---|---|---|---|"]
-    for d in sorted(REGISTRY.values(), key=lambda d: (_LAYER_ORDER.index(d.layer.value), d.code)):
+    for d in sorted(defs, key=lambda d: (_LAYER_ORDER.index(d.layer.value), d.code)):
         summary = d.summary.replace("|", "\\|")
+        if d.reserved:
+            summary = f"{RESERVED_MARK} {summary}"
         ref = d.reference.replace("|", "\\|")
         rows.append(f"| `{d.code}` | {d.severity.value} | {d.layer.value} | {summary} | {ref} |")
     return "\n".join(rows) + "\n"

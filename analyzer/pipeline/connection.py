@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.codes.http import HTTP_STREAM_GAP
+from analyzer.model.codes.websocket import HANDSHAKE_EARLY_DATA
 from analyzer.model.codes.websocket import STREAM_GAP as WS_STREAM_GAP
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
@@ -55,6 +56,7 @@ class ConnectionApp:
         self._lost: set[int] = set()  # requests whose response was lost, waiting for their own end
         self._resp_heads: dict[int | None, Any] = {}
         self._upgrade_index: int | None = None
+        self._feeding = Direction.C2S  # the direction whose bytes the HTTP parser is reading
         self.ws: WebSocketRecord | None = None
         self.ws_decoders: dict[Direction, WsDecoder] = {}
         self.ws_base: dict[Direction, int] = {}
@@ -110,6 +112,7 @@ class ConnectionApp:
             return
         if self.http is not None and not self.http.is_upgraded(d):
             self.layer_bytes["http_bytes"] += len(data)
+            self._feeding = d
             self._http_events(self.http.feed(d, data, frame))
 
     def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
@@ -226,6 +229,16 @@ class ConnectionApp:
         if d not in self.ws_base:
             self.ws_base[d] = ev.offset
             self.ws_decoders[d] = self._decoder(d)
+        if ev.data and d is Direction.C2S and self._feeding is Direction.S2C:
+            # the 101 just came in, and the client had already sent these bytes (held since its
+            # request): RFC 6455 §4.1, the client waits for the server's handshake (H4)
+            frame = self._where(d, ev.offset, ev.offset + 1)[0]
+            self._anomaly(
+                HANDSHAKE_EARLY_DATA,
+                f"the client sent {len(ev.data)} bytes after its upgrade request before the 101 response",
+                d,
+                (frame,) if frame else (),
+            )
         if ev.data:
             self._ws_feed(d, ev.data)
 

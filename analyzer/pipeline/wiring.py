@@ -79,6 +79,17 @@ class Pipeline:
                 self.anomalies.append(
                     make_anomaly(code, message, conn.id, stream.direction, (frame,) if frame else ())
                 )
+            if stream.retransmissions:
+                # one record per connection and direction, listing the first retransmitted packets
+                self.anomalies.append(
+                    make_anomaly(
+                        "tcp.retransmission",
+                        stream.retransmission_summary(),
+                        conn.id,
+                        stream.direction,
+                        stream.retx_frames,
+                    )
+                )
         self.anomalies.extend(conn.app.anomalies)
         for k, v in record.layer_bytes.items():
             self._app_bytes[k] = self._app_bytes.get(k, 0) + v

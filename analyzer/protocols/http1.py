@@ -59,6 +59,7 @@ from analyzer.model.codes.http import (
     HTTP_UNREQUESTED_UPGRADE,
     HTTP_UPGRADE_HOLD_OVERFLOW,
 )
+from analyzer.model.codes.websocket import HANDSHAKE_NOT_101
 from analyzer.model.common import Direction, ParserAnomaly
 from analyzer.model.records import Headers, header_value
 from analyzer.protocols.http1_body import (
@@ -899,7 +900,7 @@ class Http1Connection:
             entry.outcome = switch
         side._begin(index, start, end, framing, entry, switch, bare)
         if entry is not None and final and entry.wants_switch and not switch:
-            self._refuse(entry)
+            self._refuse(entry, status)
 
     def _skip_lost_responses(self, side: _Side, start: int) -> None:
         """The first final response after a gap on the response side. It answers a request sent
@@ -926,11 +927,18 @@ class Http1Connection:
             )
             self.events.append(ResponseLost(lost.index))
 
-    def _refuse(self, entry: _Pending) -> None:
+    def _refuse(self, entry: _Pending, status: int) -> None:
         """The upgrade was refused: what the client held is HTTP after all."""
         c = self.c2s
         if c.state is not _State.HOLD or c.hold is not entry:
             return  # still sending the request; it will not hold
+        if entry.method != "CONNECT" and _masked_frame_header(c.buf):
+            # RFC 6455 §4.1: without a 101 the connection is not a WebSocket (H4)
+            c.anomaly(
+                HANDSHAKE_NOT_101,
+                f"the client sent WebSocket frames although its upgrade was answered {status}",
+                c.offset,
+            )
         c.hold = None
         c.state = _State.HEAD
         dropped = c.hold_dropped
@@ -966,3 +974,9 @@ class Http1Connection:
             c.state = _State.DEAD
             c.buf = bytearray()
             c.hold = None
+
+
+def _masked_frame_header(buf: bytes | bytearray) -> bool:
+    """Do the bytes start like a client's WebSocket frame (RFC 6455 §5.2: a defined opcode and
+    the MASK bit)? A line of text never does: its second byte is ASCII, below 0x80."""
+    return len(buf) >= 2 and buf[1] & 0x80 != 0 and buf[0] & 0x0F in (0, 1, 2, 8, 9, 10)

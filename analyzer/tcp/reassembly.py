@@ -14,11 +14,19 @@ from typing import Protocol
 from analyzer.model.common import Direction
 from analyzer.tcp.offsets import OffsetMap
 
-__all__ = ["MAX_OOO_BYTES", "MAX_OOO_SEGMENTS", "DirectionStream", "StreamSink"]
+__all__ = [
+    "MAX_LISTED_RETRANSMISSIONS",
+    "MAX_OOO_BYTES",
+    "MAX_OOO_SEGMENTS",
+    "DirectionStream",
+    "StreamSink",
+]
 
 MAX_OOO_BYTES = 4 << 20
 MAX_OOO_SEGMENTS = 2048
 HISTORY = 1 << 16  # bytes kept to compare retransmitted data with the first copy
+# packet numbers listed in a direction's tcp.retransmission record (every one is counted)
+MAX_LISTED_RETRANSMISSIONS = 100
 
 
 class StreamSink(Protocol):
@@ -68,7 +76,12 @@ class DirectionStream:
         "overlap_mismatches",
         "owner",
         "retransmissions",
+        "retx_behind",
+        "retx_control",
+        "retx_frames",
+        "retx_repeated",
         "sink",
+        "top",
         "zero_window_probes",
     )
 
@@ -87,7 +100,14 @@ class DirectionStream:
         self.fin_ts = 0.0
         self.ended = False
         self.offsets = OffsetMap()
+        # Retransmissions, as tshark's tcp.analysis.retransmission (see `segment`): every segment
+        # with data, SYN or FIN that starts below `top`, the highest sequence offset seen so far
+        self.top = 0
         self.retransmissions = 0
+        self.retx_repeated = 0  # carried bytes already received
+        self.retx_behind = 0  # started behind later data: filled (part of) a hole
+        self.retx_control = 0  # a SYN, SYN-ACK or FIN sent again (no data)
+        self.retx_frames: list[int] = []  # the first MAX_LISTED_RETRANSMISSIONS of them
         self.keepalives = 0
         self.zero_window_probes = 0
         self.gaps = 0
@@ -110,7 +130,15 @@ class DirectionStream:
         return self.next + d
 
     def segment(self, seq: int, payload: bytes, fin: bool, frame: int, ts: float, missing: int = 0) -> None:
-        """One segment's data (seq = sequence number of its first data byte) and FIN flag."""
+        """One segment's data (seq = sequence number of its first data byte) and FIN flag.
+
+        A segment with data or FIN that starts below the highest sequence offset seen so far in
+        this direction (`top`) is a retransmission, as tshark's `tcp.analysis.retransmission`
+        (which includes its spurious and fast retransmissions): it repeats bytes already received,
+        or it fills a hole behind later data -- a segment lost before the capture point and sent
+        again. tshark calls the second kind `out-of-order` instead when it comes within the
+        handshake RTT (3 ms without one) of the highest segment; socketscope does not guess from
+        timing. A keep-alive (one byte at top - 1, RFC 9293 §3.8.4) is not a retransmission."""
         isn = self.isn
         if isn is None:
             self.set_isn(seq)
@@ -125,6 +153,13 @@ class DirectionStream:
                 self._anomaly("tcp.data-after-fin", "data past this direction's FIN", frame)
             end = start + n
             nxt = self.next
+            if start < self.top:
+                if n == 1 and start == self.top - 1 and not fin:
+                    self.keepalives += 1  # its byte, if any, is junk (RFC 9293 §3.8.4)
+                    return
+                self._retransmitted(frame, start < nxt or start in self.ooo)
+            if end + missing > self.top:
+                self.top = end + missing
             if start == nxt:
                 self._deliver(start, payload, frame, ts)
                 if missing:
@@ -132,29 +167,60 @@ class DirectionStream:
                 if self.ooo:
                     self._drain()
             elif end <= nxt:
-                # RFC 9293 §3.8.4: a keep-alive carries SND.NXT-1 and 0 or 1 junk byte
-                if n == 1 and start == nxt - 1:
-                    self.keepalives += 1
-                else:
-                    self.retransmissions += 1
-                    self._compare(start, payload, frame)
+                self._compare(start, payload, frame)
             elif start < nxt:
                 # §3.10.7.4: part old, part new -- only the new part is processed
-                self.retransmissions += 1
                 self._compare(start, payload[: nxt - start], frame)
                 self._deliver(nxt, payload[nxt - start :], frame, ts)
                 if self.ooo:
                     self._drain()
             else:
                 self._hold(start, payload, frame, ts)
-        if fin and self.fin_offset is None:
-            self.fin_offset = start + n
-            self.fin_frame, self.fin_ts = frame, ts
+        if fin:
+            if not n and start < self.top:
+                self.control_retransmission(frame)  # a FIN sent again
+            if start + n + 1 > self.top:
+                self.top = start + n + 1  # the FIN takes one sequence number
+            if self.fin_offset is None:
+                self.fin_offset = start + n
+                self.fin_frame, self.fin_ts = frame, ts
         # RFC 9293 §3.10.7.4: the FIN is processed once every byte before it is in, which may be
         # this segment's FIN or, for a FIN that came ahead of a hole, the data that fills the hole
         fin_offset = self.fin_offset
         if fin_offset is not None and self.next >= fin_offset and not self.ended:
             self._end()
+
+    def _retransmitted(self, frame: int, repeated: bool) -> None:
+        self.retransmissions += 1
+        if repeated:
+            self.retx_repeated += 1
+        else:
+            self.retx_behind += 1
+        if len(self.retx_frames) < MAX_LISTED_RETRANSMISSIONS:
+            self.retx_frames.append(frame)
+
+    def control_retransmission(self, frame: int) -> None:
+        """A SYN, SYN-ACK or FIN without data sent again (its sequence number was seen before)."""
+        self.retransmissions += 1
+        self.retx_control += 1
+        if len(self.retx_frames) < MAX_LISTED_RETRANSMISSIONS:
+            self.retx_frames.append(frame)
+
+    def retransmission_summary(self) -> str:
+        """The message of this direction's tcp.retransmission record."""
+        n = self.retransmissions
+        parts = []
+        if self.retx_repeated:
+            parts.append(f"{self.retx_repeated} with bytes already received")
+        if self.retx_behind:
+            parts.append(
+                f"{self.retx_behind} into a hole behind later data (lost before the capture point, "
+                "or reordered)"
+            )
+        if self.retx_control:
+            parts.append(f"{self.retx_control} SYN, SYN-ACK or FIN sent again")
+        listed = "" if n <= MAX_LISTED_RETRANSMISSIONS else f"; the first {MAX_LISTED_RETRANSMISSIONS} listed"
+        return f"{n} segment{'s' if n != 1 else ''} retransmitted: {', '.join(parts)}{listed}"
 
     def _deliver(self, start: int, data: bytes, frame: int, ts: float) -> None:
         self.offsets.add(start, frame, ts)
@@ -184,8 +250,7 @@ class DirectionStream:
         old = self.ooo.get(start)
         if old is not None:
             if len(old[0]) >= len(payload):
-                self.retransmissions += 1
-                return
+                return  # a copy of a waiting segment (counted in `segment`)
             self.ooo_bytes -= len(old[0])
         self.ooo[start] = (payload, frame, ts)
         self.ooo_bytes += len(payload)
@@ -203,7 +268,6 @@ class DirectionStream:
             self.ooo_bytes -= len(data)
             end = first + len(data)
             if end <= self.next:
-                self.retransmissions += 1
                 self._compare(first, data, frame)
                 continue
             if first < self.next:

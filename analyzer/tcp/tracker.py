@@ -241,14 +241,18 @@ class ConnectionTracker:
         conn = self.active.get(key)
         f = seg.flags
         if conn is None:
-            if key in self._tombstones and not f & SYN:
+            old_id = self._tombstones.get(key)
+            if old_id is not None and not f & SYN:
                 self.late_packets += 1
                 return None
             conn = self._new(seg, key, (seg.dst, seg.dport, seg.src, seg.sport))
+            if old_id is not None:
+                self._reused(conn, seg, old_id, "closed")
         elif f & SYN and not f & ACK and self._is_reuse(conn, seg):
-            self.port_reuses.append((conn.id, seg.frame))
-            self._close(conn)
+            old = conn
+            self._close(old)
             conn = self._new(seg, key, (seg.dst, seg.dport, seg.src, seg.sport))
+            self._reused(conn, seg, old.id, _how_it_ended(old))
         direction = Direction.C2S if (seg.src, seg.sport) == conn.client else Direction.S2C
         if not conn.roles_known and seg.payload:
             conn.roles_known = True
@@ -273,6 +277,16 @@ class ConnectionTracker:
             q.popleft()
             if not conn.closed:
                 self._close(conn)
+
+    def _reused(self, conn: TcpConnection, seg: Segment, old_id: int, how: str) -> None:
+        """RFC 9293 §3.6: a new SYN on the 4-tuple of an earlier connection (TIME-WAIT reuse)."""
+        self.port_reuses.append((old_id, seg.frame))
+        stream = conn.c2s if (seg.src, seg.sport) == conn.client else conn.s2c
+        stream._anomaly(
+            "tcp.port-reuse",
+            f"the SYN reuses the addresses and ports of connection {old_id} ({how}); a new connection starts",
+            seg.frame,
+        )
 
     def _is_reuse(self, conn: TcpConnection, seg: Segment) -> bool:
         if conn.client_isn is None:
@@ -307,9 +321,12 @@ class ConnectionTracker:
         if f & SYN:
             opts = parse_tcp_options(seg.options) if seg.options else {}
             if d is Direction.C2S and not f & ACK:
-                if conn.syn is not None and conn.synack is None and seq == conn.client_isn:
-                    conn.syn_last_ts = seg.ts
-                    conn.syn_retransmissions += 1
+                if conn.syn is not None and seq == conn.client_isn:
+                    if not payload:  # with data, `segment` counts it
+                        stream.control_retransmission(seg.frame)
+                    if conn.synack is None:
+                        conn.syn_last_ts = seg.ts
+                        conn.syn_retransmissions += 1
                 if conn.syn is None:
                     conn.syn = (seg.frame, seg.ts)
                     conn.syn_last_ts = seg.ts
@@ -321,6 +338,8 @@ class ConnectionTracker:
                 conn.synack_options = opts
                 conn.server_isn = seq
                 stream.set_isn(seq + 1)
+            elif f & ACK and d is Direction.S2C and seq == conn.server_isn and not payload:
+                stream.control_retransmission(seg.frame)  # the SYN-ACK sent again
             seq = (seq + 1) & 0xFFFFFFFF
         elif seg.options and _has_mss(seg.options):
             conn.mss_non_syn += 1
@@ -369,6 +388,14 @@ class ConnectionTracker:
             if conn.id not in seen:
                 seen.add(conn.id)
                 self._close(conn)
+
+
+def _how_it_ended(conn: TcpConnection) -> str:
+    if conn.rst_frame is not None:
+        return f"reset at packet {conn.rst_frame}"
+    if conn.fin_frames:
+        return f"finished, FIN at packet {min(conn.fin_frames.values())}"
+    return f"no FIN or RST seen, last packet {conn.last_frame}"
 
 
 def _has_mss(options: bytes) -> bool:

@@ -11,6 +11,7 @@ from analyzer.capture.pcapfile import open_capture
 from analyzer.model.analysis import CaptureInfo
 from analyzer.pipeline import Options, Pipeline
 from tests.conftest import bundled_captures, corpus_captures
+from tests.crafted_captures import CRAFTED
 from tests.tcp.test_streaming import replicated
 
 
@@ -28,6 +29,15 @@ def analyse(path: Path, fast: bool, options: Options | None = None) -> dict[str,
 @pytest.mark.parametrize("capture", corpus_captures() + bundled_captures(), ids=lambda p: p.name)
 def test_same_analysis_with_and_without_the_fast_path(capture: Path) -> None:
     assert analyse(capture, True) == analyse(capture, False)
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_same_analysis_of_crafted_captures(name: str, tmp_path: Path) -> None:
+    """Retransmissions, holes, port reuse and every anomaly of tests/crafted_captures.py."""
+    path = tmp_path / f"{name}.pcap"
+    path.write_bytes(CRAFTED[name].build())
+    options = CRAFTED[name].options
+    assert analyse(path, True, options) == analyse(path, False, options)
 
 
 def test_long_stream_with_lingering_and_flushes_is_the_same() -> None:

@@ -21,7 +21,9 @@ TCP_RETRANSMISSION = register(
     "tcp.retransmission",
     Severity.NOTE,
     Layer.TRANSPORT,
-    "a segment carried bytes already seen (retransmission or duplicate); only new bytes were used",
+    "segments with data, SYN or FIN that start below the highest sequence number seen in their direction"
+    " (as tshark's tcp.analysis.retransmission); one record per connection and direction lists them;"
+    " only new bytes were used",
     "RFC 9293 §3.4, §3.10.7.4 (T1)",
 )
 TCP_OVERLAP_MISMATCH = register(
