@@ -44,7 +44,7 @@ from flask import (
     url_for,
 )
 
-from analyzer.live_printer import LivePrinter
+from analyzer.export.text.live import LivePrinter
 from webui.store import CaptureStore
 from webui.web import check_csrf, csrf_token
 
@@ -506,7 +506,7 @@ def _number(name: str, kind: type[int] | type[float]) -> int | float | None:
 
 @bp.post("/api/live/start")
 def api_start() -> tuple[Response, int]:
-    from analyzer.capture.live import LiveError
+    from analyzer.capture.livetools import LiveError
 
     check_csrf()
     interface = (request.form.get("interface") or "").strip()

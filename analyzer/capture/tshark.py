@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.capture.live import LiveError, LiveStats, StreamPacket, Watchdog, classify_tool_error
+from analyzer.capture.livetools import LiveError, LiveStats, StreamPacket, Watchdog, classify_tool_error
 from analyzer.capture.pcapfile import (
     PCAP_MAGICS,
     CaptureError,

@@ -16,7 +16,7 @@ class Options:
     max_message_bytes: int = 16 << 20
     # live printing: an object with on_connection_open(conn), on_http_exchange(ex),
     # on_websocket_open(connection, request, response), on_ws_message(msg), on_anomaly(a)
-    # (analyzer/live_printer.py); None costs nothing
+    # (analyzer/export/text/live.py); None costs nothing
     observer: Any = None
     # False: connection records are handed to on_connection and then dropped (streaming output,
     # memory follows open connections only); Analysis.connections stays empty

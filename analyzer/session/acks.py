@@ -14,7 +14,7 @@ from analyzer.model.common import Anomaly, Direction
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import AckRecord, SioPacketRecord
 from analyzer.model.socketio import SioPacketType
-from analyzer.textsafe import json_text
+from analyzer.model.text import json_text
 
 __all__ = ["AckTracker"]
 

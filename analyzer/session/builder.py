@@ -33,6 +33,7 @@ from analyzer.model.session import (
     UpgradeAttempt,
     WebSocketLeg,
 )
+from analyzer.model.text import json_text
 from analyzer.protocols.engineio import (
     DEFAULT_MAX_PACKETS,
     EioQuery,
@@ -47,7 +48,6 @@ from analyzer.session.jsonout import SessionSpill
 from analyzer.session.payloads import PayloadStore
 from analyzer.session.sio import analyze_socketio
 from analyzer.session.transport import analyze_polling, analyze_upgrades
-from analyzer.textsafe import json_text
 
 __all__ = ["SessionBuilder"]
 

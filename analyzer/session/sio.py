@@ -20,10 +20,10 @@ from analyzer.model.engineio import EioPacketType
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
 from analyzer.model.socketio import SioPacketType
+from analyzer.model.text import json_text
 from analyzer.model.values import to_jsonable
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS, SioEvent, SioStreamDecoder
 from analyzer.session.acks import AckTracker
-from analyzer.textsafe import json_text
 
 __all__ = ["analyze_socketio"]
 

@@ -16,7 +16,7 @@ from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EioPacketRecord, PollingRequest, UpgradeAttempt, WebSocketLeg
-from analyzer.textsafe import json_text
+from analyzer.model.text import json_text
 
 __all__ = ["analyze_polling", "analyze_upgrades"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.cli import build_parser
-from analyzer.cli_common import parse_decode_as
+from analyzer.cli.common import parse_decode_as
 from tests.conftest import CAPTURES
 
 CAP = CAPTURES / "sio-python-polling-upgrade.pcap"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.textsafe import terminal_text
+from analyzer.model.text import terminal_text
 
 _HOSTILE = st.sampled_from(list("ab é\r\n\t\x00\x07\x1b\x7f\x85\u2028\u202e\ud800"))
 
@@ -37,7 +37,7 @@ def test_invalid_utf8_text_messages_are_previewed_from_their_head(data: bytes, c
     """The --messages log decodes only the first bytes of a text message that is not UTF-8."""
     from types import SimpleNamespace
 
-    from analyzer.cli_app import PREVIEW, ws_message_lines
+    from analyzer.export.text.websocket import PREVIEW, ws_message_lines
 
     # characters of 4 bytes (the most a preview character can take) right up to the cut and past it
     data = "😀".encode()[cut:] + "😀".encode() * (PREVIEW - 1 + cut) + data
@@ -51,8 +51,8 @@ def test_invalid_utf8_text_messages_are_previewed_from_their_head(data: bytes, c
 
 def test_event_arguments_and_anomaly_values_are_json_never_a_repr() -> None:
     """`--events` shows a packet's data as JSON whatever it holds (cli_sessions._args)."""
-    from analyzer.cli_sessions import _args
-    from analyzer.textsafe import json_text
+    from analyzer.export.text.sessions import _args
+    from analyzer.model.text import json_text
 
     assert _args([{"message": "not authorized"}, b"\x01\xff", ("a",), None]) == (
         '[{"message":"not authorized"},{"$hex":"01ff"},["a"],null]'

@@ -1,4 +1,4 @@
-"""The text summary written while the capture is read (analyzer/export/textstream.py) is the
+"""The text summary written while the capture is read (analyzer/export/text/stream.py) is the
 one print_summary writes from the whole Analysis in memory, with and without --messages,
 --events and --anomalies (and their anomaly marks), on every bundled and shared capture; and it
 keeps little in memory."""
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from analyzer.capture.pcapfile import open_capture
-from analyzer.cli_text import print_summary
-from analyzer.export.textstream import StreamingTextSummary
+from analyzer.export.text.stream import StreamingTextSummary
+from analyzer.export.text.summary import print_summary
 from analyzer.pipeline import Options, analyze_file, analyze_reader
 from tests.conftest import bundled_captures, corpus_captures, corpus_id
 from tests.tcp.test_streaming import replicated

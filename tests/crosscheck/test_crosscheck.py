@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from analyzer import Options, analyze_file
-from analyzer.crosscheck import CrosscheckReport, compare, crosscheck, tshark_decode_as
-from analyzer.crosscheck_tshark import TsharkView, run_tshark
+from analyzer.crosscheck.compare import CrosscheckReport, compare, crosscheck, tshark_decode_as
+from analyzer.crosscheck.tshark import TsharkView, run_tshark
 from tests.conftest import bundled_captures, corpus_captures, corpus_file, corpus_id
 
 ALL = bundled_captures() + corpus_captures()

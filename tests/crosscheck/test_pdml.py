@@ -1,4 +1,4 @@
-"""tshark's PDML flattened by analyzer/crosscheck_tshark.py: hand-written documents in tshark 4.0's shape,
+"""tshark's PDML flattened by analyzer/crosscheck/tshark.py: hand-written documents in tshark 4.0's shape,
 and the real thing against the corpus oracles (made by another tool, tools/make_oracle.py)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.crosscheck_tshark import Payload, read_pdml, run_tshark
+from analyzer.crosscheck.tshark import Payload, read_pdml, run_tshark
 from tests.conftest import corpus_captures, corpus_id
 from tests.oracle.tshark_ws import read_oracle
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer import analyze_file
-from analyzer.capture.live import LiveStats, PcapngWriter, PcapStreamParser, StreamPacket, classify_tool_error
+from analyzer.capture.live import PcapngWriter, PcapStreamParser
+from analyzer.capture.livetools import LiveStats, StreamPacket, classify_tool_error
 from analyzer.capture.pcapfile import RawPacket, open_capture
 from tests.conftest import bundled_captures
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from analyzer.capture.pcapfile import open_capture
-from analyzer.live_printer import LivePrinter
+from analyzer.export.text.live import LivePrinter
 from analyzer.model.analysis import CaptureInfo
 from analyzer.pipeline import Options, Pipeline
 from tests.conftest import bundled_captures

@@ -16,11 +16,11 @@ import sys
 import analyzer.capture.live
 import analyzer.capture.tshark
 import analyzer.cli
-import analyzer.cli_app
-import analyzer.cli_crosscheck
-import analyzer.cli_live
-import analyzer.cli_text
-import analyzer.live_printer
+import analyzer.cli.crosscheck
+import analyzer.cli.live
+import analyzer.export.text.live
+import analyzer.export.text.summary
+import analyzer.export.text.websocket
 import analyzer.pipeline
 from analyzer import analyze_file
 
@@ -37,13 +37,13 @@ if __name__ == "__main__":
     os.setuid(nobody.pw_uid)
     assert os.geteuid() != 0
     _ = (
-        analyzer.cli_app,
-        analyzer.cli_text,
-        analyzer.cli_crosscheck,
+        analyzer.export.text.websocket,
+        analyzer.export.text.summary,
+        analyzer.cli.crosscheck,
         analyzer.capture.live,
         analyzer.capture.tshark,
-        analyzer.cli_live,
-        analyzer.live_printer,
+        analyzer.cli.live,
+        analyzer.export.text.live,
         analyzer.pipeline,
     )
     sys.exit(analyzer.cli.main(sys.argv[1:]))

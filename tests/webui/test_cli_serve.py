@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from analyzer.cli import build_parser
-from analyzer.cli_serve import is_loopback, run_serve, serve_url
+from analyzer.cli.serve import is_loopback, run_serve, serve_url
 from tests.webui.conftest import ROOT, SYNTH_PCAP
 
 

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from analyzer.capture.live import LiveError, LiveStats
+from analyzer.capture.livetools import LiveError, LiveStats
 from analyzer.capture.pcapfile import open_capture
 from tests.webui.conftest import CAPTURES, CSRF
 from webui import create_app
@@ -182,7 +182,7 @@ def test_routes_are_404_without_the_flag(tmp_path: Path) -> None:
 def test_serve_flag_is_off_by_default() -> None:
     import argparse
 
-    from analyzer.cli_serve import add_serve_parser
+    from analyzer.cli.serve import add_serve_parser
 
     parser = argparse.ArgumentParser()
     add_serve_parser(parser.add_subparsers(dest="command"))

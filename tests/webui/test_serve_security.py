@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from analyzer.cli import build_parser
-from analyzer.cli_serve import run_serve
+from analyzer.cli.serve import run_serve
 from tests.webui.conftest import CSRF, ROOT, SYNTH_PCAP, synthetic_index
 from webui import create_app
 from webui.hosts import allowed_hosts_for, same_origin, split_host

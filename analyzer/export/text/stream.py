@@ -18,9 +18,9 @@ import codecs
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_app import NO_WS_MESSAGES, WS_MESSAGES_LEGEND, ws_message_lines, ws_section
-from analyzer.cli_sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
-from analyzer.cli_text import (
+from analyzer.export.streamsel import close_connection_spills, close_spills, sio_dicts, spilled_values
+from analyzer.export.text.sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
+from analyzer.export.text.summary import (
     MESSAGE_MARK_LAYERS,
     Marks,
     Span,
@@ -30,7 +30,7 @@ from analyzer.cli_text import (
     session_sids,
     summary_head,
 )
-from analyzer.export.streamsel import close_connection_spills, close_spills, sio_dicts, spilled_values
+from analyzer.export.text.websocket import NO_WS_MESSAGES, WS_MESSAGES_LEGEND, ws_message_lines, ws_section
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.tempfile_fd import AppendFile

@@ -6,10 +6,10 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_text import EVENT_MARK_LAYERS, Marks, Span, fmt_clock, mark_line
+from analyzer.export.text.summary import EVENT_MARK_LAYERS, Marks, Span, fmt_clock, mark_line
 from analyzer.model.analysis import Analysis
 from analyzer.model.common import Anomaly
-from analyzer.textsafe import json_text, terminal_text
+from analyzer.model.text import json_text, terminal_text
 
 __all__ = [
     "NO_SIO_SESSIONS",

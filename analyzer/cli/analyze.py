@@ -1,41 +1,28 @@
-"""Command line: `socketscope analyze | serve | live | export | crosscheck`.
-
-Exit codes: 0 success; 2 usage error; 3 the input is not a readable capture;
-4 the capture is damaged (truncated or corrupt): results up to the damage were printed.
-"""
+"""`socketscope analyze CAPTURE`: the text summary or the analysis document of a capture."""
 
 from __future__ import annotations
 
 import argparse
 import io
 import sys
-from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
-from analyzer.cli_common import (
+from analyzer.cli.common import (
     EXIT_CODES,
+    EXIT_DAMAGED,
+    EXIT_NOT_CAPTURE,
+    EXIT_OK,
+    EXIT_USAGE,
     OutputError,
     add_decode_as_option,
+    add_engine_option,
     add_quiet_option,
     open_output,
     progress_bar,
     wrap,
 )
-from analyzer.version import __version__
 
-__all__ = ["EXIT_DAMAGED", "EXIT_NOT_CAPTURE", "EXIT_OK", "EXIT_USAGE", "main"]
-
-EXIT_OK, EXIT_USAGE, EXIT_NOT_CAPTURE, EXIT_DAMAGED = 0, 2, 3, 4
-
-MAIN_EPILOG = """\
-examples:
-  socketscope analyze capture.pcapng
-  socketscope export capture.pcap --format har -o capture.har
-  socketscope serve capture.pcap
-  sudo socketscope live -i lo -f 'tcp port 5000'
-
-exit codes: 0 success, 2 usage error, 3 not a readable capture, 4 damaged capture,
-5 (live, crosscheck) the capture or tshark could not run; crosscheck: 1 unexplained differences."""
+__all__ = ["add_analyze_parser", "run_analyze"]
 
 ANALYZE_EPILOG = f"""\
 examples:
@@ -49,20 +36,8 @@ A progress bar is shown on stderr when it is a terminal (not with --quiet).
 {EXIT_CODES}"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="socketscope",
-        description=wrap(
-            "Packet-level analyzer for WebSocket, Engine.IO and Socket.IO captures (pcap, pcapng). "
-            "`socketscope COMMAND --help` explains each command."
-        ),
-        epilog=MAIN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--version", action="version", version=f"socketscope {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    a = sub.add_parser(
+def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
+    a: argparse.ArgumentParser = subparsers.add_parser(
         "analyze",
         help="analyze a pcap or pcapng file",
         description=wrap(
@@ -100,56 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         " (text format only)",
     )
     add_quiet_option(a)
-    from analyzer.cli_live import add_engine_option, add_live_parser
-
     add_engine_option(a)
-    add_live_parser(sub)
-    from analyzer.cli_crosscheck import add_crosscheck_parser
-
-    add_crosscheck_parser(sub)
-    from analyzer.cli_serve import add_serve_parser
-
-    add_serve_parser(sub)
-    from analyzer.cli_export import add_export_parser
-
-    add_export_parser(sub)
-    from analyzer.cli_bench import add_bench_parser
-
-    add_bench_parser(sub)
-    return p
+    return a
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        from analyzer.cli_serve import run_serve
-
-        return run_serve(args)
-    if args.command == "analyze":
-        return _analyze(args)
-    if args.command == "live":
-        from analyzer.cli_live import run_live
-
-        return run_live(args)
-    if args.command == "crosscheck":
-        from analyzer.cli_crosscheck import run_crosscheck
-
-        return run_crosscheck(args)
-    if args.command == "export":
-        from analyzer.cli_export import run_export
-
-        return run_export(args)
-    if args.command == "bench":
-        from analyzer.cli_bench import run_bench
-
-        return run_bench(args)
-    return EXIT_USAGE
-
-
-def _analyze(args: argparse.Namespace) -> int:
+def run_analyze(args: argparse.Namespace) -> int:
     from analyzer.capture.pcapfile import CaptureError, open_capture
     from analyzer.export.jsonstream import StreamingJsonWriter
-    from analyzer.export.textstream import StreamingTextSummary
+    from analyzer.export.text.stream import StreamingTextSummary
     from analyzer.pipeline import Options, analyze_reader
 
     text_only = [f"--{k}" for k in ("messages", "events", "anomalies") if getattr(args, k, False)]
@@ -207,7 +140,3 @@ def _analyze(args: argparse.Namespace) -> int:
         print(f"socketscope: {args.capture}: {analysis.capture.error}", file=sys.stderr)
         return EXIT_DAMAGED
     return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,11 +11,10 @@ import socket
 import sys
 from typing import Any
 
-from analyzer.cli_common import wrap
+from analyzer.cli.common import EXIT_OK, EXIT_USAGE, wrap
 
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
-EXIT_OK, EXIT_USAGE = 0, 2
 EPILOG = """\
 examples:
   socketscope serve                        # the captures of ./captures/, and uploads
@@ -134,7 +133,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
         print("socketscope: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE
-    from analyzer.cli_common import output_problem
+    from analyzer.cli.common import output_problem
 
     problem = args.upload_dir and output_problem(args.upload_dir, directory=True)
     if problem:

@@ -11,7 +11,12 @@ import json
 import sys
 from typing import IO, Any
 
-from analyzer.cli_common import (
+from analyzer.cli.common import (
+    EXIT_CAPTURE,
+    EXIT_DIFFERENCES,
+    EXIT_NOT_CAPTURE,
+    EXIT_OK,
+    EXIT_USAGE,
     OutputError,
     add_decode_as_option,
     add_quiet_option,
@@ -20,10 +25,7 @@ from analyzer.cli_common import (
     wrap,
 )
 
-__all__ = ["EXIT_DIFFERENCES", "EXIT_TOOL", "add_crosscheck_parser", "run_crosscheck"]
-
-EXIT_DIFFERENCES = 1
-EXIT_TOOL = 5
+__all__ = ["EXIT_CAPTURE", "EXIT_DIFFERENCES", "add_crosscheck_parser", "run_crosscheck"]
 
 
 EPILOG = """\
@@ -76,9 +78,8 @@ def add_crosscheck_parser(sub: Any) -> None:
 
 def run_crosscheck(args: argparse.Namespace) -> int:
     from analyzer.capture.pcapfile import CaptureError, open_capture
-    from analyzer.cli import EXIT_NOT_CAPTURE, EXIT_OK, EXIT_USAGE
-    from analyzer.crosscheck import crosscheck, print_report
-    from analyzer.crosscheck_tshark import TsharkError
+    from analyzer.crosscheck.compare import crosscheck, print_report
+    from analyzer.crosscheck.tshark import TsharkError
     from analyzer.pipeline import Options
 
     options = Options(decode_as=dict(args.decode_as))
@@ -113,7 +114,7 @@ def run_crosscheck(args: argparse.Namespace) -> int:
             print_report(report, out)
     except TsharkError as exc:
         print(f"socketscope: {exc}", file=sys.stderr)
-        return EXIT_TOOL
+        return EXIT_CAPTURE
     except BrokenPipeError:
         pass
     finally:

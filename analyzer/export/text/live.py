@@ -17,12 +17,13 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from analyzer.cli_text import fmt_clock
+from analyzer.export.text.summary import fmt_clock
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
 from analyzer.model.socketio import SioPacketType
+from analyzer.model.text import terminal_text
 from analyzer.model.values import to_jsonable
 from analyzer.protocols.engineio import (
     decode_polling_payload,
@@ -31,7 +32,6 @@ from analyzer.protocols.engineio import (
     parse_open_packet,
 )
 from analyzer.protocols.socketio import SioStreamDecoder
-from analyzer.textsafe import terminal_text
 
 __all__ = ["LivePrinter"]
 

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly, Layer
-from analyzer.textsafe import terminal_text
+from analyzer.model.text import terminal_text
 
 __all__ = [
     "EVENT_MARK_LAYERS",
@@ -261,6 +261,6 @@ def print_summary(
 
 def _print_extras(a: Analysis, out: IO[str], messages: bool, events: bool) -> None:
     """Later layers (WebSocket, Socket.IO) add their sections here."""
-    from analyzer.cli_app import print_app_sections
+    from analyzer.export.text.websocket import print_app_sections
 
     print_app_sections(a, out, messages=messages, events=events)

@@ -1,6 +1,6 @@
 """`socketscope crosscheck`: socketscope's dissection against Wireshark's, frame by frame.
 
-Both sides read the same file. tshark (PDML, analyzer/crosscheck_tshark.py) gives its TCP
+Both sides read the same file. tshark (PDML, analyzer/crosscheck/tshark.py) gives its TCP
 streams, HTTP messages and WebSocket frames; socketscope its Analysis. They are matched
 connection by connection (TCP endpoints, then packet numbers) and compared:
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from analyzer.capture.pcapfile import CaptureReader, open_capture
-from analyzer.crosscheck_tshark import Payload, TsharkHttp, TsharkView, TsharkWsFrame, run_tshark
+from analyzer.crosscheck.tshark import Payload, TsharkHttp, TsharkView, TsharkWsFrame, run_tshark
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.pipeline import Options, analyze_reader
 

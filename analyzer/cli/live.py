@@ -15,12 +15,16 @@ import tempfile
 import threading
 from typing import Any
 
-from analyzer.cli_common import add_decode_as_option, wrap
+from analyzer.cli.common import (
+    EXIT_CAPTURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_decode_as_option,
+    add_engine_option,
+    wrap,
+)
 
-__all__ = ["ENGINES", "EXIT_CAPTURE", "add_engine_option", "add_live_parser", "run_live"]
-
-EXIT_CAPTURE = 5
-ENGINES = ("builtin", "tshark")
+__all__ = ["add_live_parser", "run_live"]
 
 
 LIVE_EPILOG = """\
@@ -34,15 +38,6 @@ exit codes:
   2  usage error (bad option or value, unknown interface, invalid capture filter)
   5  the capture could not run or stopped early (no capture privilege, capture tool
      missing or failing, -w FILE not writable)"""
-
-
-def add_engine_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="builtin",
-        help="packet source: builtin (socketscope's reader / tcpdump) or tshark (pyshark: tshark, dumpcap)",
-    )
 
 
 def add_live_parser(sub: Any) -> None:
@@ -89,11 +84,11 @@ def add_live_parser(sub: Any) -> None:
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from analyzer.capture.live import LiveCapture, LiveError
-    from analyzer.cli import EXIT_OK, EXIT_USAGE
+    from analyzer.capture.live import LiveCapture
+    from analyzer.capture.livetools import LiveError
     from analyzer.export.jsonstream import StreamingJsonWriter
-    from analyzer.export.textstream import StreamingTextSummary
-    from analyzer.live_printer import LivePrinter
+    from analyzer.export.text.live import LivePrinter
+    from analyzer.export.text.stream import StreamingTextSummary
     from analyzer.model.analysis import CaptureInfo, ConnectionRecord
     from analyzer.pipeline import Options, Pipeline
 

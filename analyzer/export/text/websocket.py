@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.cli_text import MESSAGE_MARK_LAYERS, Mark, Marks, fmt_clock
+from analyzer.export.text.summary import MESSAGE_MARK_LAYERS, Mark, Marks, fmt_clock
 from analyzer.model.analysis import Analysis
+from analyzer.model.text import terminal_text
 from analyzer.model.websocket import message_dict
-from analyzer.textsafe import terminal_text
 
 __all__ = [
     "NO_WS_MESSAGES",
@@ -149,7 +149,7 @@ def print_app_sections(a: Analysis, out: IO[str], messages: bool = False, events
 
 def _print_sessions(a: Analysis, out: IO[str], events: bool) -> None:
     try:
-        from analyzer.cli_sessions import print_sessions
+        from analyzer.export.text.sessions import print_sessions
     except ImportError:  # the session layer is wired separately
         return
     print_sessions(a, out, events)

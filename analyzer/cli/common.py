@@ -18,10 +18,18 @@ from typing import IO, Any
 
 __all__ = [
     "DECODE_AS_PROTOCOLS",
+    "ENGINES",
+    "EXIT_CAPTURE",
     "EXIT_CODES",
+    "EXIT_DAMAGED",
+    "EXIT_DIFFERENCES",
+    "EXIT_NOT_CAPTURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
     "OutputError",
     "Progress",
     "add_decode_as_option",
+    "add_engine_option",
     "add_quiet_option",
     "open_output",
     "output_problem",
@@ -32,6 +40,10 @@ __all__ = [
 ]
 
 DECODE_AS_PROTOCOLS = ("websocket", "http")
+ENGINES = ("builtin", "tshark")  # packet sources: socketscope's reader / tcpdump, or pyshark
+
+# exit codes of every subcommand (README "Using it")
+EXIT_OK, EXIT_DIFFERENCES, EXIT_USAGE, EXIT_NOT_CAPTURE, EXIT_DAMAGED, EXIT_CAPTURE = 0, 1, 2, 3, 4, 5
 
 # the epilog of `analyze` (the other subcommands say which of these they use)
 EXIT_CODES = """\
@@ -192,3 +204,12 @@ def progress_bar(reader: Any, quiet: bool) -> Iterator[Progress | None]:
     finally:
         with contextlib.suppress(OSError, ValueError):
             bar.clear()
+
+
+def add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="builtin",
+        help="packet source: builtin (socketscope's reader / tcpdump) or tshark (pyshark: tshark, dumpcap)",
+    )

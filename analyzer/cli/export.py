@@ -8,14 +8,23 @@ import sys
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from analyzer.cli_common import add_decode_as_option, add_quiet_option, output_problem, progress_bar, wrap
+from analyzer.cli.common import (
+    EXIT_DAMAGED,
+    EXIT_NOT_CAPTURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_decode_as_option,
+    add_quiet_option,
+    output_problem,
+    progress_bar,
+    wrap,
+)
 
 if TYPE_CHECKING:
     from analyzer.export.select import Selected, Selection
 
 __all__ = ["add_export_parser", "run_export"]
 
-EXIT_OK, EXIT_USAGE, EXIT_NOT_CAPTURE, EXIT_DAMAGED = 0, 2, 3, 4
 FORMATS = ("har", "jsonl", "csv", "pcap")
 EPILOG = """\
 examples:

@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analyzer.cli_common import wrap
+from analyzer.cli.common import EXIT_USAGE, wrap
 
 __all__ = ["add_bench_parser", "find_runner", "run_bench"]
 
-EXIT_USAGE = 2
 BENCH_EPILOG = """\
 examples:
   python benchmarks/generate.py --size-mb 500 -o benchmarks/out/big.pcap   # as root
@@ -72,7 +71,7 @@ def run_bench(args: argparse.Namespace) -> int:
         msg = "socketscope bench: benchmarks/run.py not found (it ships with the source tree only)"
         print(msg, file=sys.stderr)
         return EXIT_USAGE
-    from analyzer.cli_common import output_problem
+    from analyzer.cli.common import output_problem
 
     problem = (args.report and output_problem(args.report, args.capture)) or (
         args.work_dir and output_problem(args.work_dir, args.capture, directory=True)
