@@ -1020,7 +1020,7 @@ def fuzz_atheris(
         import analyzer
 
         for m in pkgutil.walk_packages(analyzer.__path__, "analyzer."):
-            if not m.name.startswith(("analyzer.capture.live", "analyzer.capture.tshark", "analyzer.cli_")):
+            if not m.name.startswith(("analyzer.capture.live", "analyzer.capture.tshark", "analyzer.cli")):
                 importlib.import_module(m.name)
     seeds = [c for c in (load_seed(p) for p in (seed_files or default_seeds())) if c.packets]
     rng = random.Random(seed)

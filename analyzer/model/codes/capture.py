@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from analyzer.model.codes.define import register
 from analyzer.model.common import Layer, Severity
-from analyzer.model.registry import register
 
 __all__ = [
     "CAPTURE_CORRUPT",

@@ -6,8 +6,8 @@ socketio/engine.io-parser 2.2.1 (EIO3) and 5.2.2 (EIO4), socketio/engine.io `lib
 
 from __future__ import annotations
 
+from analyzer.model.codes.define import register
 from analyzer.model.common import Layer, Severity
-from analyzer.model.registry import register
 
 __all__ = [
     "BAD_BASE64",

@@ -6,8 +6,8 @@ socketio/socket.io-parser 4.2.4, socketio/socket.io-msgpack-parser 3.0.2 / 2.2.1
 
 from __future__ import annotations
 
+from analyzer.model.codes.define import register
 from analyzer.model.common import Layer, Severity
-from analyzer.model.registry import register
 
 __all__ = [
     "ACK_ID_REUSED",

@@ -7,8 +7,8 @@ message's first byte.
 
 from __future__ import annotations
 
+from analyzer.model.codes.define import register
 from analyzer.model.common import Layer, Severity
-from analyzer.model.registry import register
 
 __all__ = [
     "BAD_ACCEPT",
