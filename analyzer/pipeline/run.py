@@ -49,9 +49,9 @@ def analyze_reader(
     progress: Callable[[int], None] | None = None,
     on_session: Callable[[EngineIOSession], None] | None = None,
 ) -> Analysis:
-    """`run` with callbacks for sinks. With `on_connection`/`on_session`, records are handed out
-    as soon as they are complete (with Options.retain_connections False, nothing else keeps them;
-    a session then goes to `on_session` only)."""
+    """`run` with callbacks for a sink. With `on_connection`/`on_session`, records are handed out
+    as soon as they are complete; with Options.retain_connections False nothing else keeps them
+    (so a session then reaches only `on_session`, and is dropped when that is None)."""
     if on_connection is None and on_session is None:
         return run(reader, options, progress=progress)
     return run(reader, options, _Callbacks(on_connection, on_session), progress=progress)
