@@ -21,7 +21,7 @@ from analyzer.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from analyzer.export.select import Selected, Selection
+    from analyzer.export.select import Selection, StreamedSelection
 
 __all__ = ["add_export_parser", "run_export"]
 
@@ -143,60 +143,51 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
-    """Every export is made while the capture is read (the selection is worked out as
-    connections and sessions end: analyzer/export/streamsel.py)."""
-    from analyzer.export.csv_stream import StreamingCsv
-    from analyzer.export.har_stream import StreamingHar
-    from analyzer.export.jsonl_stream import StreamingJsonl
-    from analyzer.export.streamsel import StreamingSlice
-    from analyzer.pipeline import Options, analyze_reader
+    """Every export is a sink, made while the capture is read (the selection is worked out as
+    connections and sessions end: analyzer/export/select.py)."""
+    from analyzer.export.run import export_capture
 
-    writer: StreamingJsonl | StreamingSlice | StreamingCsv | StreamingHar
-    if args.format == "har":
-        writer = StreamingHar(selection)
-    elif args.format == "jsonl":
-        writer = StreamingJsonl(selection, args.layer)
-    elif args.format == "csv":
-        writer = StreamingCsv(selection, raw=args.csv_raw)
-    else:
-        writer = StreamingSlice(selection)
-    options = Options(decode_as=decode_as, retain_connections=False, spill_records=True)
-    with progress_bar(reader, args.quiet) as progress:
-        analysis = analyze_reader(
-            reader, options, on_connection=writer.connection, on_session=writer.session, progress=progress
-        )
+    sink: StreamedSelection | None = None
     try:
-        if isinstance(writer, StreamingJsonl):
-            with _text_out(args.output) as out:
-                writer.finish(analysis, out)
-        elif isinstance(writer, StreamingCsv):
-            writer.finish(analysis, args.output)
-        elif isinstance(writer, StreamingHar):
-            with _text_out(args.output) as out:
-                writer.finish(analysis, args.capture, out, comment=f"socketscope export of {args.capture}")
-        else:
-            with _binary_out(args.output) as bout:
-                writer.finish(analysis, args.capture, bout)
+        with _sink(args, selection) as sink, progress_bar(reader, args.quiet) as progress:
+            export_capture(reader, sink, decode_as=decode_as, progress=progress)
     except BrokenPipeError:
         pass
     except OSError as exc:
+        reader.close()
         print(f"socketscope: export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    _warn_unknown(args, writer.connection_ids, writer.sids)
-    if not selection.everything and not writer.selected_connections:
+    assert sink is not None
+    _warn_unknown(args, sink.connection_ids, sink.sids)
+    if not selection.everything and not sink.selected_connections:
         _err(args.capture, "warning: the selection matches nothing; the export is empty")
-    if analysis.capture.error:
-        _err(args.capture, analysis.capture.error)
+    if reader.error:
+        _err(args.capture, reader.error)
         return EXIT_DAMAGED
     return EXIT_OK
 
 
-def _write_har(selected: Selected, capture: str, output: str) -> None:
-    from analyzer.export.har import needed_frames, packet_times, write_har
+@contextlib.contextmanager
+def _sink(args: argparse.Namespace, selection: Selection) -> Iterator[StreamedSelection]:
+    """The sink of --format, writing to -o (opened here, closed or flushed after the run)."""
+    from analyzer.export.csv_stream import CsvSink
+    from analyzer.export.har_stream import HarSink
+    from analyzer.export.jsonl_stream import JsonlSink
+    from analyzer.export.pcapslice import PcapSliceSink
 
-    times = packet_times(capture, needed_frames(selected))
-    with _text_out(output) as out:
-        write_har(selected, out, times, comment=f"socketscope export of {capture}")
+    if args.format == "csv":
+        yield CsvSink(args.output, selection, raw=args.csv_raw)
+    elif args.format == "pcap":
+        with _binary_out(args.output) as bout:
+            yield PcapSliceSink(bout, selection, capture=args.capture)
+    else:
+        with _text_out(args.output) as out:
+            if args.format == "jsonl":
+                yield JsonlSink(out, selection, args.layer)
+            else:
+                yield HarSink(
+                    out, selection, comment=f"socketscope export of {args.capture}", capture=args.capture
+                )
 
 
 def _warn_unknown(args: argparse.Namespace, ids: set[int], sids: set[str]) -> None:

@@ -1,4 +1,5 @@
-"""CSV export: one table per layer, each in its own file of one directory.
+"""CSV export: one table per layer, each in its own file of one directory. The rows and lines
+are made here; the sink that writes them is analyzer/export/csv_stream.py.
 
 Tables and their columns are fixed (`TABLES`) and documented in docs/exports.md. Cells:
 empty for null, `true`/`false` for booleans, timestamps as epoch seconds with every digit
@@ -14,23 +15,25 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from analyzer.export.jsonl import safe_text
-from analyzer.export.select import Selected
 from analyzer.model.records import HttpExchange, header_value
-from analyzer.model.websocket import message_dict
 
 __all__ = [
     "TABLES",
     "ack_row",
     "anomaly_row",
+    "cell_field",
     "connection_row",
+    "csv_fields",
+    "csv_line",
     "eio_row",
     "http_row",
+    "row_cells",
     "sio_row",
-    "write_csv",
+    "write_lines",
     "write_table",
     "ws_row",
 ]
@@ -213,17 +216,6 @@ def connection_row(c: Any, sids: list[str], ws_frames: int | None, ws_messages: 
     ]
 
 
-def _connections(sel: Selected) -> Iterator[Row]:
-    for c in sel.connections:
-        ws = c.websocket
-        yield connection_row(
-            c,
-            sel.sids_of_connection(c.id),
-            (len(ws.frames) + ws.frames_dropped) if ws is not None else None,
-            len(ws.messages) if ws is not None else None,
-        )
-
-
 def ws_row(cid: int, sid: str | None, d: dict[str, Any]) -> Row:
     """A WebSocket message, as in the analysis document."""
     return [
@@ -241,15 +233,6 @@ def ws_row(cid: int, sid: str | None, d: dict[str, Any]) -> Row:
         d["text"],
         d["data_hex"],
     ]
-
-
-def _ws_messages(sel: Selected) -> Iterator[Row]:
-    for c in sel.connections:
-        if c.websocket is None:
-            continue
-        sid = sel.sid_of_connection(c.id)
-        for m in c.websocket.messages:
-            yield ws_row(c.id, sid, message_dict(m))
 
 
 def _placed(sid: str, d: dict[str, Any]) -> Row:
@@ -271,12 +254,6 @@ def eio_row(sid: str, d: dict[str, Any]) -> Row:
     ]
 
 
-def _eio_packets(sel: Selected) -> Iterator[Row]:
-    for s in sel.sessions:
-        for p in sel.eio_packets(s):
-            yield eio_row(s.sid, p.to_dict())
-
-
 def sio_row(sid: str, d: dict[str, Any]) -> Row:
     """A Socket.IO packet, as in the analysis document."""
     return [
@@ -291,12 +268,6 @@ def sio_row(sid: str, d: dict[str, Any]) -> Row:
         d["attachments"],
         d.get("complete", True),
     ]
-
-
-def _sio_packets(sel: Selected) -> Iterator[Row]:
-    for s in sel.sessions:
-        for p in sel.sio_packets(s):
-            yield sio_row(s.sid, p.to_dict())
 
 
 def ack_row(sid: str, a: Any) -> Row:
@@ -314,12 +285,6 @@ def ack_row(sid: str, a: Any) -> Row:
     ]
 
 
-def _acks(sel: Selected) -> Iterator[Row]:
-    for s in sel.sessions:
-        for a in sel.acks(s):
-            yield ack_row(s.sid, a)
-
-
 def anomaly_row(a: Any) -> Row:
     return [
         a.code,
@@ -330,11 +295,6 @@ def anomaly_row(a: Any) -> Row:
         a.frames,
         a.message,
     ]
-
-
-def _anomalies(sel: Selected) -> Iterator[Row]:
-    for a in sel.anomalies():
-        yield anomaly_row(a)
 
 
 def http_row(sid: str | None, x: HttpExchange) -> Row:
@@ -362,30 +322,6 @@ def http_row(sid: str | None, x: HttpExchange) -> Row:
         len(r.body) if r else None,
         header_value(r.headers, "content-type") if r else None,
     ]
-
-
-def _http(sel: Selected) -> Iterator[Row]:
-    for c in sel.connections:
-        for x in c.http:
-            q = x.request
-            yield http_row(sel.sid_of_request(x.connection, q.frame, q.target) if q is not None else None, x)
-
-
-_ROWS: dict[str, Callable[[Selected], Iterable[Row]]] = {
-    "connections": _connections,
-    "websocket_messages": _ws_messages,
-    "engineio_packets": _eio_packets,
-    "socketio_packets": _sio_packets,
-    "acks": _acks,
-    "anomalies": _anomalies,
-    "http": _http,
-}
-
-
-def write_csv(selected: Selected, directory: str, raw: bool = False) -> dict[str, int]:
-    """Write `<table>.csv` for every table into `directory` (created if needed); returns rows per table."""
-    os.makedirs(directory, exist_ok=True)
-    return {table: write_table(directory, table, _ROWS[table](selected), raw) for table in TABLES}
 
 
 def write_table(directory: str, table: str, rows: Iterable[Row], raw: bool = False) -> int:

@@ -11,35 +11,35 @@ Timings come from the packet timestamps (HAR 1.2 "timings"): the entry starts at
 packet of the request; `send` runs to its last packet, `wait` to the first packet of the
 response, `receive` to its last packet. DNS, TLS and connection set-up are not part of an
 exchange here: `blocked`, `dns`, `connect`, `ssl` are -1 ("does not apply").
+
+The entries and their pieces are made here; the sink that writes the document is
+analyzer/export/har_stream.py.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from analyzer.capture.pcapfile import open_capture
 from analyzer.export.jsonl import json_line
-from analyzer.export.select import Selected
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.records import Headers, HttpExchange, HttpRequest, HttpResponse, header_value
-from analyzer.model.websocket import message_dict
 from analyzer.protocols.engineio import parse_engineio_query
 
 __all__ = [
     "HAR_TAIL",
-    "build_entries",
+    "exchange_entry",
     "exchange_timings",
     "har_head",
     "har_time",
-    "needed_frames",
+    "headless_entry",
     "packet_times",
     "timing_keys",
     "upgrade_exchange",
-    "write_har",
     "ws_message",
 ]
 
@@ -56,17 +56,6 @@ def har_time(ts: float) -> str:
     except (OverflowError, OSError, ValueError):
         dt = datetime.fromtimestamp(0, tz=UTC)
     return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def needed_frames(selected: Selected) -> set[int]:
-    """Packets whose timestamps the timings need: the first packet of each request and response."""
-    out: set[int] = set()
-    for c in selected.connections:
-        for x in c.http:
-            for part in (x.request, x.response):
-                if part is not None and part.frames:
-                    out.add(part.frames[0])
-    return out
 
 
 def packet_times(path: str, frames: Iterable[int]) -> dict[int, float]:
@@ -304,25 +293,21 @@ def ws_message(m: dict[str, Any]) -> dict[str, Any]:
     return msg
 
 
-def _entry(
-    sid: str | None,
-    conn: ConnectionRecord,
-    x: HttpExchange,
-    times: Mapping[int, float],
-    ws_messages: list[dict[str, Any]] | None,
-) -> tuple[float, dict[str, Any]]:
-    """The entry of an exchange; `ws_messages` (the `_webSocketMessages`) for an upgrade."""
+def exchange_entry(conn: ConnectionRecord, x: HttpExchange, websocket: bool) -> dict[str, Any]:
+    """The entry of an exchange (which has a request), `websocket`: the upgrade of its connection.
+    What the end of the capture settles is left for the sink to fill in: the session (`sid`),
+    and the start and timings, made here from the exchange's own packets only (its last ones)."""
     req = x.request
     assert req is not None
-    scheme = "ws" if ws_messages is not None else "http"
-    start, timings = exchange_timings(*timing_keys(x), times)
-    if ws_messages is not None:
+    scheme = "ws" if websocket else "http"
+    start, timings = exchange_timings(*timing_keys(x), {})
+    if websocket:
         rtype = "websocket"
     elif parse_engineio_query(req.target) is not None:
         rtype = "xhr"
     else:
         rtype = "other"
-    entry: dict[str, Any] = {
+    return {
         "startedDateTime": har_time(start),
         "time": round(timings["send"] + timings["wait"] + timings["receive"], 3),
         "request": _request(conn, req, scheme),
@@ -335,14 +320,11 @@ def _entry(
         "_socketscope": {
             "connection": conn.id,
             "exchange": x.index,
-            "sid": sid,
+            "sid": None,
             "request_frames": list(req.frames),
             "response_frames": list(x.response.frames) if x.response is not None else [],
         },
     }
-    if ws_messages is not None:
-        entry["_webSocketMessages"] = ws_messages
-    return start, entry
 
 
 def upgrade_exchange(conn: ConnectionRecord) -> int | None:
@@ -363,14 +345,12 @@ def upgrade_exchange(conn: ConnectionRecord) -> int | None:
     return None
 
 
-def _headless_ws_entry(
-    conn: ConnectionRecord, start: float, sid: str | None, ws_messages: list[dict[str, Any]]
-) -> tuple[float, dict[str, Any]]:
+def headless_entry(conn: ConnectionRecord, start: float) -> dict[str, Any]:
     """A WebSocket decoded without its handshake (--decode-as): the entry HAR viewers need, marked so.
-    `start`: its first message, else the connection's first packet."""
+    `start`: its first message, else the connection's first packet. The sink fills in the `sid`."""
     ip, port = str(conn.server.get("ip", "")), conn.server.get("port", "")
     host = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-    entry: dict[str, Any] = {
+    return {
         "startedDateTime": har_time(start),
         "time": 0,
         "request": {
@@ -400,39 +380,8 @@ def _headless_ws_entry(
         "connection": str(conn.id),
         "comment": "the WebSocket handshake is not in the capture: request and response are placeholders",
         "_resourceType": "websocket",
-        "_socketscope": {"connection": conn.id, "exchange": None, "sid": sid, "handshake_captured": False},
-        "_webSocketMessages": ws_messages,
+        "_socketscope": {"connection": conn.id, "exchange": None, "sid": None, "handshake_captured": False},
     }
-    return start, entry
-
-
-def build_entries(selected: Selected, times: Mapping[int, float] | None = None) -> Iterator[dict[str, Any]]:
-    """HAR entries of the selection, sorted by start time. Exchanges without a request are left out
-    (HAR 1.2 requires one)."""
-    times = times or {}
-    keyed: list[tuple[float, int, int, dict[str, Any]]] = []
-    for conn in selected.connections:
-        ws = conn.websocket
-        upgrade = upgrade_exchange(conn)
-        for i, x in enumerate(conn.http):
-            if x.request is None:
-                continue
-            messages = (
-                [ws_message(message_dict(m)) for m in ws.messages]
-                if ws is not None and i == upgrade
-                else None
-            )
-            sid = selected.sid_of_request(conn.id, x.request.frame, x.request.target)
-            start, entry = _entry(sid, conn, x, times, messages)
-            keyed.append((start, conn.id, x.index, entry))
-        if ws is not None and upgrade is None:
-            start = min((m.ts for m in ws.messages), default=conn.tcp.get("first_ts") or 0.0)
-            messages = [ws_message(message_dict(m)) for m in ws.messages]
-            start, entry = _headless_ws_entry(conn, start, selected.sid_of_connection(conn.id), messages)
-            keyed.append((start, conn.id, 1 << 30, entry))
-    keyed.sort(key=lambda k: (k[0], k[1], k[2]))
-    for *_, entry in keyed:
-        yield entry
 
 
 def har_head(comment: str | None = None) -> str:
@@ -452,21 +401,3 @@ def har_head(comment: str | None = None) -> str:
 
 
 HAR_TAIL = "\n]}}\n"
-
-
-def write_har(
-    selected: Selected,
-    out: IO[str],
-    times: Mapping[int, float] | None = None,
-    comment: str | None = None,
-) -> int:
-    """Write the HAR document to `out`, one entry at a time; returns the number of entries."""
-    out.write(har_head(comment))
-    n = 0
-    for entry in build_entries(selected, times):
-        if n:
-            out.write(",\n")
-        out.write(json_line(entry).rstrip("\n"))
-        n += 1
-    out.write(HAR_TAIL)
-    return n

@@ -1,10 +1,10 @@
-"""`export --format har` while the capture is read: memory follows open connections.
+"""`export --format har`: the HAR sink. Memory follows open connections.
 
 Each exchange's entry is made when the pipeline hands its connection over and waits in an
 unnamed temporary file, its WebSocket messages (read back from the file they were spilled to)
 after it, one at a time. What the end settles is patched in then: the session (`sid`), the
-timings (from the packet times of a second, cheap pass, as write_har does) and the order (by
-start time). The same document as `write_har` (a test compares them on every capture).
+timings (from the packet times of a second, cheap pass over the capture) and the order (by
+start time, then connection and exchange).
 """
 
 from __future__ import annotations
@@ -17,30 +17,27 @@ from typing import IO, Any
 
 from analyzer.export.har import (
     HAR_TAIL,
-    _entry,
-    _headless_ws_entry,
+    exchange_entry,
     exchange_timings,
     har_head,
     har_time,
+    headless_entry,
     packet_times,
     timing_keys,
     upgrade_exchange,
     ws_message,
 )
 from analyzer.export.jsonl import json_line
-from analyzer.export.select import Selection
-from analyzer.export.streamsel import (
-    LineSpill,
-    StreamedSelection,
-    close_connection_spills,
-    close_spills,
-    spilled_values,
-)
+from analyzer.export.select import Selection, StreamedSelection
+from analyzer.export.streamsel import LineSpill, spilled_values
 from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.session import EngineIOSession
 from analyzer.model.websocket import message_dict
 from analyzer.protocols.engineio import parse_engineio_query
 
-__all__ = ["StreamingHar"]
+__all__ = ["HarSink"]
+
+Timing = tuple[int | None, float, int | None, float | None]  # what exchange_timings needs
 
 
 @dataclass(slots=True)
@@ -52,14 +49,27 @@ class _Waiting:
     head: tuple[int, int]  # the entry but its messages, as JSON text in the spill
     messages: tuple[int, int] | None  # its `_webSocketMessages` items, comma-separated
     start: float
-    timing: tuple[int | None, float, int | None, float | None] | None  # None: headless
+    timing: Timing | None  # None: headless
     request_frame: int | None
     target_sid: str | None  # the sid= of the request's target
 
 
-class StreamingHar(StreamedSelection):
-    def __init__(self, selection: Selection) -> None:
-        super().__init__(selection)
+class HarSink(StreamedSelection):
+    """The HAR document to `out`; `written` is its number of entries, once finished. The timings
+    read the packet times of `capture` (default: the summary's capture path) again at the end."""
+
+    def __init__(
+        self,
+        out: IO[str],
+        selection: Selection | None = None,
+        comment: str | None = None,
+        capture: str | None = None,
+    ) -> None:
+        super().__init__(selection or Selection())
+        self.out = out
+        self.comment = comment
+        self.capture = capture
+        self.written = 0
         self._spill = LineSpill()
         self._entries: list[_Waiting] = []
         self._requests: list[list[tuple[int, int]]] = []  # per session (arrival): its requests
@@ -83,53 +93,38 @@ class StreamingHar(StreamedSelection):
             length += spot[1]
         return at, length
 
-    def connection(self, rec: ConnectionRecord) -> None:
-        self.see_connection(rec.id)
-        ws = rec.websocket
-        if not self.selection.connections or rec.id in self.selection.connections:
-            upgrade = upgrade_exchange(rec)
-            for i, x in enumerate(rec.http):
-                q = x.request
-                if q is None:
-                    continue
-                messages = None
-                if ws is not None and i == upgrade:
-                    messages = self._messages(rec, [])
-                _, entry = _entry(None, rec, x, {}, [] if messages is not None else None)
-                entry.pop("_webSocketMessages", None)
-                query = parse_engineio_query(q.target)
-                self._entries.append(
-                    _Waiting(
-                        rec.id,
-                        x.index,
-                        self._spill.add(json_line(entry)),
-                        messages,
-                        0.0,
-                        timing_keys(x),
-                        q.frame,
-                        query.sid if query is not None else None,
-                    )
-                )
-            if ws is not None and upgrade is None:
-                first: list[float] = []
-                messages = self._messages(rec, first)
-                start = first[0] if first else rec.tcp.get("first_ts") or 0.0
-                _, entry = _headless_ws_entry(rec, start, None, [])
-                entry.pop("_webSocketMessages", None)
-                spot = self._spill.add(json_line(entry))
-                self._entries.append(_Waiting(rec.id, 1 << 30, spot, messages, start, None, None, None))
-        close_connection_spills(rec)
+    def connection(self, record: ConnectionRecord) -> None:
+        self.see_connection(record.id)
+        if not self.wants_connection(record.id):
+            return
+        ws = record.websocket
+        upgrade = upgrade_exchange(record)
+        for i, x in enumerate(record.http):
+            q = x.request
+            if q is None:
+                continue  # HAR 1.2 requires a request
+            websocket = ws is not None and i == upgrade
+            messages = self._messages(record, []) if websocket else None
+            spot = self._spill.add(json_line(exchange_entry(record, x, websocket)))
+            query = parse_engineio_query(q.target)
+            sid = query.sid if query is not None else None
+            self._entries.append(
+                _Waiting(record.id, x.index, spot, messages, 0.0, timing_keys(x), q.frame, sid)
+            )
+        if ws is not None and upgrade is None:
+            first: list[float] = []
+            messages = self._messages(record, first)
+            start = first[0] if first else record.tcp.get("first_ts") or 0.0
+            spot = self._spill.add(json_line(headless_entry(record, start)))
+            self._entries.append(_Waiting(record.id, 1 << 30, spot, messages, start, None, None, None))
 
-    def session(self, s: Any) -> None:
-        # which session an HTTP request belongs to (export.select.Selected), settled at the end
-        self._requests.append([(r.connection, r.request_frame) for r in (*s.requests, *s.websockets)])
-        self.see_session(s)
-        close_spills(s)
+    def session(self, record: EngineIOSession) -> None:
+        # which session an HTTP request belongs to, settled at the end
+        self._requests.append(_requests(record))
+        self.see_session(record)
 
-    def finish(self, analysis: Analysis, capture: str, out: IO[str], comment: str | None = None) -> int:
-        self.take_retained(analysis)
+    def finish(self, summary: Analysis) -> None:
         sessions, _chosen = self.resolve()
-        ids = self.selected_connections
         conn_sid: dict[int, str] = {}
         request_sid: dict[tuple[int, int], str] = {}
         for seen in sessions:  # in the analysis' order: a later session's claim on a request wins
@@ -137,21 +132,11 @@ class StreamingHar(StreamedSelection):
                 conn_sid.setdefault(c, seen.sid)
             for key in self._requests[seen.arrival]:
                 request_sid[key] = seen.sid
-        kept = [w for w in self._entries if w.connection in ids]
-        # the packet times the timings need (har.needed_frames): a second pass over the file
-        times = packet_times(
-            capture,
-            {f for w in kept if w.timing is not None for f in (w.timing[0], w.timing[2]) if f is not None},
-        )
-        timings: list[dict[str, float] | None] = []
-        for w in kept:
-            if w.timing is not None:
-                w.start, settled = exchange_timings(*w.timing, times)
-                timings.append(settled)
-            else:
-                timings.append(None)
+        kept = [w for w in self._entries if w.connection in self.selected_connections]
+        timings = self._timings(kept, self.capture or summary.capture.path)
         order = sorted(range(len(kept)), key=lambda k: (kept[k].start, kept[k].connection, kept[k].index))
-        out.write(har_head(comment))
+        out = self.out
+        out.write(har_head(self.comment))
         for n, k in enumerate(order):
             w = kept[k]
             entry: dict[str, Any] = json.loads(self._spill.read(*w.head))
@@ -176,8 +161,25 @@ class StreamingHar(StreamedSelection):
                 out.writelines(self._chunks(*w.messages))
                 out.write("]}")
         out.write(HAR_TAIL)
+        self.written = len(kept)
         self._spill.close()
-        return len(kept)
+
+    @staticmethod
+    def _timings(kept: list[_Waiting], capture: str) -> list[dict[str, float] | None]:
+        """Each entry's timings (None: headless), its start set: from the times of the first packets
+        of its request and response, read in a second pass over the capture."""
+        frames = {
+            f for w in kept if w.timing is not None for f in (w.timing[0], w.timing[2]) if f is not None
+        }
+        times = packet_times(capture, frames)
+        timings: list[dict[str, float] | None] = []
+        for w in kept:
+            if w.timing is not None:
+                w.start, settled = exchange_timings(*w.timing, times)
+                timings.append(settled)
+            else:
+                timings.append(None)
+        return timings
 
     def _chunks(self, at: int, length: int) -> Iterator[str]:
         """A spilled range in pieces (a WebSocket's messages can be long)."""
@@ -185,3 +187,10 @@ class StreamingHar(StreamedSelection):
         for done in range(0, length, 1 << 20):
             yield decoder.decode(self._spill.read_bytes(at + done, min(1 << 20, length - done)))
         yield decoder.decode(b"", final=True)
+
+
+def _requests(s: EngineIOSession) -> list[tuple[int, int]]:
+    """(connection, request frame) of a session's HTTP requests: polling, then WebSocket upgrades."""
+    return [(r.connection, r.request_frame) for r in s.requests] + [
+        (w.connection, w.request_frame) for w in s.websockets
+    ]

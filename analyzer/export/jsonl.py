@@ -1,4 +1,5 @@
-"""JSON Lines export: one record per decoded message at one layer, written as it is produced.
+"""JSON Lines export: the record of each decoded message at one layer (the sink that writes
+them is analyzer/export/jsonl_stream.py), and the JSON text of a line.
 
 Layers: `websocket` (text/binary messages of every selected connection), `engineio` (Engine.IO
 packets of every selected session, both transports), `socketio` (Socket.IO packets, binary
@@ -8,26 +9,10 @@ order (by packet number). Field names are listed in docs/exports.md.
 
 from __future__ import annotations
 
-import heapq
 import json
-from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
-from analyzer.export.select import Selected
-from analyzer.model.records import WsMessageRecord
-from analyzer.model.session import EngineIOSession
-from analyzer.model.websocket import message_dict
-
-__all__ = [
-    "LAYERS",
-    "eio_record",
-    "iter_records",
-    "json_line",
-    "safe_text",
-    "sio_record",
-    "write_jsonl",
-    "ws_record",
-]
+__all__ = ["LAYERS", "eio_record", "json_line", "safe_text", "sio_record", "ws_record"]
 
 LAYERS = ("websocket", "engineio", "socketio")
 
@@ -86,22 +71,6 @@ def ws_record(sid: str | None, cid: int, m: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _ws_records(selected: Selected) -> Iterator[tuple[int, dict[str, Any]]]:
-    streams: list[Iterator[tuple[int, dict[str, Any]]]] = []
-    for conn in selected.connections:
-        if conn.websocket is not None and conn.websocket.messages:
-            streams.append(_ws_conn_records(selected, conn.id, conn.websocket.messages))
-    return heapq.merge(*streams, key=lambda r: r[0])
-
-
-def _ws_conn_records(
-    selected: Selected, cid: int, messages: Iterable[WsMessageRecord]
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    sid = selected.sid_of_connection(cid)
-    for m in messages:
-        yield m.frame, ws_record(sid, cid, message_dict(m))
-
-
 def eio_record(sid: str, d: dict[str, Any]) -> dict[str, Any]:
     """An Engine.IO packet (as in the analysis document) as a JSON Lines record."""
     rec: dict[str, Any] = {
@@ -148,35 +117,3 @@ def sio_record(sid: str, d: dict[str, Any]) -> dict[str, Any]:
     if "query" in d:
         rec["query"] = d["query"]
     return rec
-
-
-def _session_records(selected: Selected, layer: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    def eio(s: EngineIOSession) -> Iterator[tuple[int, dict[str, Any]]]:
-        for p in selected.eio_packets(s):
-            yield p.frame, eio_record(s.sid, p.to_dict())
-
-    def sio(s: EngineIOSession) -> Iterator[tuple[int, dict[str, Any]]]:
-        for p in selected.sio_packets(s):
-            yield p.frame, sio_record(s.sid, p.to_dict())
-
-    make = eio if layer == "engineio" else sio
-    return heapq.merge(*(make(s) for s in selected.sessions), key=lambda r: r[0])
-
-
-def iter_records(selected: Selected, layer: str) -> Iterator[dict[str, Any]]:
-    """The records of one layer in capture order (a generator: nothing is built up front)."""
-    if layer not in LAYERS:
-        raise ValueError(f"unknown layer {layer!r}; one of {', '.join(LAYERS)}")
-    source = _ws_records(selected) if layer == "websocket" else _session_records(selected, layer)
-    for _, rec in source:
-        yield rec
-
-
-def write_jsonl(selected: Selected, layer: str, out: IO[str]) -> int:
-    """Write one JSON text per line to `out` as the records come; returns how many were written."""
-    n = 0
-    write = out.write
-    for rec in iter_records(selected, layer):
-        write(json_line(rec))
-        n += 1
-    return n

@@ -1,4 +1,7 @@
-"""pcap slices: the packets of some TCP connections, written as pcapng.
+"""pcap slices: the packets of some TCP connections, written as pcapng (`export --format pcap`).
+
+The sink (`PcapSliceSink`) keeps only each connection's endpoints and packet range while the
+capture is read; the slice is written at the end, once the selection is known.
 
 The capture is read again (analyzer.capture.open_capture); each packet is decoded to its
 TCP 4-tuple (analyzer.decode.packet.PacketDecoder) and kept when the tuple is one of the
@@ -24,9 +27,11 @@ from typing import IO, BinaryIO
 
 from analyzer.capture.pcapfile import MAX_BLOCK, PCAP_MAGICS, RawPacket, open_capture
 from analyzer.decode.packet import PacketDecoder
-from analyzer.model.analysis import ConnectionRecord
+from analyzer.export.select import Selection, StreamedSelection
+from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.session import EngineIOSession
 
-__all__ = ["ConnectionKey", "SliceResult", "connection_keys", "write_pcapng_slice", "write_pcapng_slice_keys"]
+__all__ = ["ConnectionKey", "PcapSliceSink", "SliceResult", "connection_keys", "write_pcapng_slice_keys"]
 
 _NS = 1_000_000_000
 
@@ -66,6 +71,34 @@ def connection_keys(connections: Iterable[ConnectionRecord]) -> list[ConnectionK
             ConnectionKey(c.id, (ca, int(c.client["port"])), (sa, int(c.server["port"])), first, last)
         )
     return keys
+
+
+class PcapSliceSink(StreamedSelection):
+    """The packets of the selected connections to `out`, read again from `capture` (default: the
+    summary's capture path) at the end; `result` says what was written, once finished."""
+
+    def __init__(
+        self, out: IO[bytes], selection: Selection | None = None, capture: str | None = None
+    ) -> None:
+        super().__init__(selection or Selection())
+        self.out = out
+        self.capture = capture
+        self.result: SliceResult | None = None
+        self._keys: list[ConnectionKey] = []
+
+    def connection(self, record: ConnectionRecord) -> None:
+        self.see_connection(record.id)
+        if self.wants_connection(record.id):
+            self._keys.extend(connection_keys([record]))
+
+    def session(self, record: EngineIOSession) -> None:
+        self.see_session(record)
+
+    def finish(self, summary: Analysis) -> None:
+        self.resolve()
+        ids = self.selected_connections
+        keys = sorted((k for k in self._keys if k.id in ids), key=lambda k: k.id)
+        self.result = write_pcapng_slice_keys(self.capture or summary.capture.path, keys, self.out)
 
 
 # -- exact timestamps: the record headers, walked in step with the reader ----------------------------
@@ -222,11 +255,6 @@ def _float_ns(ts: float, fmt_unit_us: bool) -> int:
     if fmt_unit_us:
         return round(ts * 1e6) * 1000
     return round(ts * 1e9)
-
-
-def write_pcapng_slice(path: str, connections: Iterable[ConnectionRecord], out: IO[bytes]) -> SliceResult:
-    """Write the packets of `connections` (records of an analysis of `path`) to `out` as pcapng."""
-    return write_pcapng_slice_keys(path, connection_keys(connections), out)
 
 
 def write_pcapng_slice_keys(path: str, keys: list[ConnectionKey], out: IO[bytes]) -> SliceResult:

@@ -12,22 +12,28 @@ each other (AND).
   (and for the acks table) they also pick packets: the packets of that namespace, the events of
   that name and the ACKs that answer them.
 - No option at all selects everything, anomalies without a connection included.
+
+Every export is a sink (analyzer/pipeline/sink.py) that works the selection out as the records
+come (`StreamedSelection`): a session is complete when it is handed over, so whether it is
+selected, and which of its packets are, is known then; which connections are selected (those
+the selected sessions carried) and which session a connection belongs to are known at the end,
+from what was seen of each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from analyzer.export.streamsel import eio_dicts, sio_dicts
 from analyzer.model.analysis import Analysis, ConnectionRecord
-from analyzer.model.common import Anomaly, Direction
-from analyzer.model.session import AckRecord, EioPacketRecord, EngineIOSession, SioPacketRecord
-from analyzer.model.socketio import SioPacketType
-from analyzer.protocols.engineio import parse_engineio_query
+from analyzer.model.common import Anomaly
+from analyzer.model.session import AckRecord, EngineIOSession
 
-__all__ = ["Selected", "Selection", "default_layer"]
+__all__ = ["Selection", "SessionSeen", "StreamedSelection"]
 
-_ACK_TYPES = (SioPacketType.ACK, SioPacketType.BINARY_ACK)
+_ACKS = ("ACK", "BINARY_ACK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,83 +65,108 @@ class Selection:
         return bool(self.namespaces or self.events)
 
 
-class Selected:
-    """The part of one Analysis that a Selection picks: connections, sessions, packets, anomalies."""
+@dataclass(slots=True)
+class SessionSeen:
+    first_frame: int  # the analysis lists sessions in this order (EngineIOSession.first_frame)
+    arrival: int
+    sid: str
+    connections: tuple[int, ...]
+    selected: bool
+    socketio: bool
+    kept: list[Any] = field(default_factory=list)  # what the export keeps of it
 
-    def __init__(self, analysis: Analysis, selection: Selection) -> None:
-        self.analysis = analysis
+
+class StreamedSelection:
+    """The selection of one export, worked out from the records as a sink is handed them: each
+    export format's sink is one of these, and makes `connection`, `session` and `finish`."""
+
+    def __init__(self, selection: Selection) -> None:
         self.selection = selection
-        sel = selection
-        sessions: list[EngineIOSession] = []
-        for s in analysis.engineio_sessions:
-            if sel.sids and s.sid not in sel.sids:
-                continue
-            if sel.connections and not sel.connections.intersection(s.connections):
-                continue
-            if sel.packet_level and not any(self._sio_match(p) for p in _sio_records(s)):
-                continue
-            sessions.append(s)
-        ids = {c.id for c in analysis.connections}
-        if sel.connections:
-            ids &= sel.connections
-        if sel.sids or sel.packet_level:
-            carried: set[int] = set()
-            for s in sessions:
-                carried.update(s.connections)
-            ids &= carried
-        self.connection_ids = frozenset(ids)
-        self.connections = [c for c in analysis.connections if c.id in ids]
-        self.sessions = sessions
-        # which session a connection or an HTTP request belongs to
-        self._conn_sid: dict[int, str] = {}
-        self._request_sid: dict[tuple[int, int], str] = {}
-        for s in analysis.engineio_sessions:
-            for cid in s.connections:
-                self._conn_sid.setdefault(cid, s.sid)
-            for r in s.requests:
-                self._request_sid[(r.connection, r.request_frame)] = s.sid
-            for w in s.websockets:
-                self._request_sid[(w.connection, w.request_frame)] = s.sid
+        self.connection_ids: set[int] = set()
+        self.sids: set[str] = set()
+        self.sessions: list[SessionSeen] = []
+        self.selected_connections: set[int] = set()  # known after resolve()
 
-    # -- lookups ---------------------------------------------------------------------------------------
-    def connection(self, cid: int) -> ConnectionRecord | None:
-        return self.analysis.connection(cid) if cid in self.connection_ids else None
+    # -- the sink (analyzer/pipeline/sink.py) --------------------------------------------------------
+    def connection(self, record: ConnectionRecord) -> None:
+        raise NotImplementedError
 
-    def sid_of_connection(self, cid: int) -> str | None:
-        """The first Engine.IO session that used this connection, if any."""
-        return self._conn_sid.get(cid)
+    def session(self, record: EngineIOSession) -> None:
+        raise NotImplementedError
 
-    def sid_of_request(self, cid: int, request_frame: int, target: str | None = None) -> str | None:
-        """The session an HTTP request belongs to: the session builder's record, else its `sid=`."""
-        sid = self._request_sid.get((cid, request_frame))
-        if sid is None and target is not None:
-            query = parse_engineio_query(target)
-            sid = query.sid if query is not None else None
-        return sid
+    def finish(self, summary: Analysis) -> None:
+        raise NotImplementedError
 
-    def sids_of_connection(self, cid: int) -> list[str]:
-        return [s.sid for s in self.analysis.engineio_sessions if cid in s.connections]
+    # -- what was seen ---------------------------------------------------------------------------------
+    def see_connection(self, cid: int) -> None:
+        self.connection_ids.add(cid)
 
-    # -- records ---------------------------------------------------------------------------------------
-    def eio_packets(self, session: EngineIOSession) -> Iterator[EioPacketRecord]:
-        ids = self.connection_ids
-        for p in session.packets:
-            if p.connection in ids:
-                yield p
+    def wants_connection(self, cid: int) -> bool:
+        """Whether a connection may be selected (--connection); the sessions decide the rest at the end."""
+        return not self.selection.connections or cid in self.selection.connections
 
-    def sio_packets(self, session: EngineIOSession) -> Iterator[SioPacketRecord]:
-        ids = self.connection_ids
-        answers = self._answer_keys(session)
-        for p in _sio_records(session):
-            if p.connection not in ids:
-                continue
-            if not self.selection.packet_level or self._sio_match(p) or self._answers(p, answers):
-                yield p
-
-    def acks(self, session: EngineIOSession) -> Iterator[AckRecord]:
+    def matches(self, p: dict[str, Any]) -> bool:
+        """A Socket.IO packet (document form) of the namespaces and events asked for."""
         sel = self.selection
-        frames = {p.frame for p in _sio_records(session) if p.connection in self.connection_ids}
-        for a in session.socketio.acks if session.socketio is not None else ():
+        if sel.namespaces and p["nsp"] not in sel.namespaces:
+            return False
+        return not sel.events or p["event"] in sel.events
+
+    def answer_keys(self, s: EngineIOSession) -> set[tuple[str, int, str]]:
+        """(nsp, ack id, direction of the ACK) of the selected events that asked for an ACK."""
+        sel = self.selection
+        return {
+            (a.nsp, a.ack_id, a.request_direction.other.value)
+            for a in (s.socketio.acks if s.socketio is not None else ())
+            if sel.events and a.event in sel.events and (not sel.namespaces or a.nsp in sel.namespaces)
+        }
+
+    def see_session(self, s: EngineIOSession) -> SessionSeen:
+        sel = self.selection
+        self.sids.add(s.sid)
+        selected = (
+            (not sel.sids or s.sid in sel.sids)
+            and (not sel.connections or bool(sel.connections.intersection(s.connections)))
+            and (not sel.packet_level or any(self.matches(p) for p in sio_dicts(s)))
+        )
+        first = s.first_frame
+        seen = SessionSeen(
+            first if first is not None else 1 << 62,
+            len(self.sessions),
+            s.sid,
+            tuple(s.connections),
+            selected,
+            s.socketio is not None,
+        )
+        self.sessions.append(seen)
+        return seen
+
+    # -- a selected session's packets (document form): those on the selected connections ------------
+    def eio_packets(self, s: EngineIOSession) -> Iterator[dict[str, Any]]:
+        keep = self.selection.connections  # the session's packets travel on its own connections only
+        for d in eio_dicts(s):
+            if not keep or d["connection"] in keep:
+                yield d
+
+    def sio_packets(self, s: EngineIOSession, frames: set[int] | None = None) -> Iterator[dict[str, Any]]:
+        """Its Socket.IO packets; with --namespace/--event, those that match and the ACKs that answer
+        them. `frames` gets the packet numbers of all its packets on the selected connections."""
+        sel = self.selection
+        keep = sel.connections
+        answers = self.answer_keys(s)
+        for d in sio_dicts(s):
+            if keep and d["connection"] not in keep:
+                continue
+            if frames is not None:
+                frames.add(d["frame"])
+            answer = d["type"] in _ACKS and (d["nsp"], d["ack_id"], d["direction"]) in answers
+            if not sel.packet_level or self.matches(d) or answer:
+                yield d
+
+    def acks(self, s: EngineIOSession, frames: set[int]) -> Iterator[AckRecord]:
+        """Its ACK pairs of the namespaces and events asked for, whose request is one of `frames`."""
+        sel = self.selection
+        for a in s.socketio.acks if s.socketio is not None else ():
             if sel.namespaces and a.nsp not in sel.namespaces:
                 continue
             if sel.events and a.event not in sel.events:
@@ -143,50 +174,23 @@ class Selected:
             if a.request_frame in frames:
                 yield a
 
-    def anomalies(self) -> Iterator[Anomaly]:
+    def anomalies(self, anomalies: Iterable[Anomaly]) -> Iterator[Anomaly]:
+        """Those of the selected connections (after resolve()), and with no option those of none."""
         everything = self.selection.everything
-        ids = self.connection_ids
-        for a in self.analysis.anomalies:
+        ids = self.selected_connections
+        for a in anomalies:
             if (a.connection is None and everything) or (a.connection is not None and a.connection in ids):
                 yield a
 
-    # -- helpers ---------------------------------------------------------------------------------------
-    def _sio_match(self, p: SioPacketRecord) -> bool:
+    def resolve(self) -> tuple[list[SessionSeen], list[SessionSeen]]:
+        """Every session in the analysis' order, and the selected ones; sets selected_connections."""
         sel = self.selection
-        if sel.namespaces and p.packet.nsp not in sel.namespaces:
-            return False
-        return not sel.events or p.packet.event in sel.events
-
-    def _answer_keys(self, session: EngineIOSession) -> set[tuple[str, int, Direction]]:
-        """(nsp, ack id, direction of the ACK) of the selected events that asked for an ACK."""
-        sel = self.selection
-        if not sel.events or session.socketio is None:
-            return set()
-        return {
-            (a.nsp, a.ack_id, a.request_direction.other)
-            for a in session.socketio.acks
-            if a.event in sel.events and (not sel.namespaces or a.nsp in sel.namespaces)
-        }
-
-    @staticmethod
-    def _answers(p: SioPacketRecord, keys: set[tuple[str, int, Direction]]) -> bool:
-        pk = p.packet
-        return (
-            bool(keys)
-            and pk.type in _ACK_TYPES
-            and pk.ack_id is not None
-            and (pk.nsp, pk.ack_id, p.direction) in keys
-        )
-
-
-def _sio_records(session: EngineIOSession) -> tuple[SioPacketRecord, ...]:
-    return session.socketio.packets if session.socketio is not None else ()
-
-
-def default_layer(selected: Selected) -> str:
-    """JSON Lines layer when none is given: Socket.IO if there is some, else Engine.IO, else WebSocket."""
-    if any(s.socketio is not None for s in selected.sessions):
-        return "socketio"
-    if selected.sessions:
-        return "engineio"
-    return "websocket"
+        ordered = sorted(self.sessions, key=lambda t: (t.first_frame, t.arrival))
+        chosen = [t for t in ordered if t.selected]
+        ids = set(self.connection_ids)
+        if sel.connections:
+            ids &= sel.connections
+        if sel.sids or sel.packet_level:
+            ids &= {c for t in chosen for c in t.connections}
+        self.selected_connections = ids
+        return ordered, chosen

@@ -1,28 +1,22 @@
-"""The export selection (analyzer/export/select.py, docs/exports.md) worked out while the
-capture is read, for exports made from streamed records.
-
-A session is complete when the pipeline hands it over, so whether it is selected is known
-then; which connections are selected (those the selected sessions carried) and which
-session a connection belongs to are known at the end, from what was seen of each.
+"""What the sinks that write outputs share: the records the pipeline spilled to temporary files
+(Options.spill_records), read back one at a time, and a temporary file of finished lines that
+wait there until the end, when the order and the selection are known.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
-from analyzer.export.select import Selection
 from analyzer.model.spill import JsonSpill, iter_elements
 from analyzer.model.tempfile_fd import AppendFile
+from analyzer.pipeline.sink import close_connection_spills
+from analyzer.pipeline.sink import close_session_spills as close_spills
 
 __all__ = [
     "LineSpill",
-    "SessionSeen",
     "Spots",
-    "StreamedSelection",
-    "StreamingSlice",
     "close_connection_spills",
     "close_spills",
     "eio_dicts",
@@ -111,137 +105,3 @@ def sio_dicts(s: Any) -> Iterator[dict[str, Any]]:
     if sio.spilled_packets is not None:
         return spilled_values(sio.spilled_packets)
     return (q.to_dict() for q in sio.packets)
-
-
-def close_spills(s: Any) -> None:
-    """A streamed session's spill files, once its records are read."""
-    _close(s.spilled_packets, s.socketio.spilled_packets if s.socketio is not None else None)
-
-
-def close_connection_spills(rec: Any) -> None:
-    """A streamed connection's spill files (its WebSocket frames and messages)."""
-    ws = rec.websocket
-    if ws is not None:
-        _close(ws.spilled_frames, ws.spilled_messages)
-
-
-def _close(*spills: JsonSpill | None) -> None:
-    for spill in spills:
-        if spill is not None:
-            spill.close()
-
-
-@dataclass(slots=True)
-class SessionSeen:
-    first_frame: int  # the analysis lists sessions in this order (EngineIOSession.first_frame)
-    arrival: int
-    sid: str
-    connections: tuple[int, ...]
-    selected: bool
-    socketio: bool
-    kept: list[Any] = field(default_factory=list)  # what the export keeps of it
-
-
-class StreamedSelection:
-    def __init__(self, selection: Selection) -> None:
-        self.selection = selection
-        self.connection_ids: set[int] = set()
-        self.sids: set[str] = set()
-        self.sessions: list[SessionSeen] = []
-        self.selected_connections: set[int] = set()  # known after resolve()
-
-    def see_connection(self, cid: int) -> None:
-        self.connection_ids.add(cid)
-
-    def matches(self, p: dict[str, Any]) -> bool:
-        """A Socket.IO packet (document form) of the namespaces and events asked for."""
-        sel = self.selection
-        if sel.namespaces and p["nsp"] not in sel.namespaces:
-            return False
-        return not sel.events or p["event"] in sel.events
-
-    def answer_keys(self, s: Any) -> set[tuple[str, int, str]]:
-        """(nsp, ack id, direction of the ACK) of the selected events that asked for an ACK
-        (export.select.Selected._answer_keys)."""
-        sel = self.selection
-        return {
-            (a.nsp, a.ack_id, a.request_direction.other.value)
-            for a in (s.socketio.acks if s.socketio is not None else ())
-            if sel.events and a.event in sel.events and (not sel.namespaces or a.nsp in sel.namespaces)
-        }
-
-    def see_session(self, s: Any) -> SessionSeen:
-        sel = self.selection
-        self.sids.add(s.sid)
-        selected = (
-            (not sel.sids or s.sid in sel.sids)
-            and (not sel.connections or bool(sel.connections.intersection(s.connections)))
-            and (not sel.packet_level or any(self.matches(p) for p in sio_dicts(s)))
-        )
-        first = s.first_frame
-        seen = SessionSeen(
-            first if first is not None else 1 << 62,
-            len(self.sessions),
-            s.sid,
-            tuple(s.connections),
-            selected,
-            s.socketio is not None,
-        )
-        self.sessions.append(seen)
-        return seen
-
-    def connection(self, rec: Any) -> None:  # the pipeline's on_connection
-        raise NotImplementedError
-
-    def session(self, s: Any) -> None:  # the pipeline's on_session
-        raise NotImplementedError
-
-    def take_retained(self, analysis: Any) -> None:
-        """The records the pipeline kept (Options.retain_connections), as if handed over."""
-        for rec in analysis.connections:
-            self.connection(rec)
-        for s in analysis.engineio_sessions:
-            self.session(s)
-
-    def resolve(self) -> tuple[list[SessionSeen], list[SessionSeen]]:
-        """Every session in the analysis' order, and the selected ones; sets selected_connections."""
-        sel = self.selection
-        ordered = sorted(self.sessions, key=lambda t: (t.first_frame, t.arrival))
-        chosen = [t for t in ordered if t.selected]
-        ids = set(self.connection_ids)
-        if sel.connections:
-            ids &= sel.connections
-        if sel.sids or sel.packet_level:
-            ids &= {c for t in chosen for c in t.connections}
-        self.selected_connections = ids
-        return ordered, chosen
-
-
-class StreamingSlice(StreamedSelection):
-    """`export --format pcap` while the capture is read: only each connection's endpoints and
-    packet range are kept; the slice is written at the end, once the selection is known."""
-
-    def __init__(self, selection: Selection) -> None:
-        super().__init__(selection)
-        self._keys: list[Any] = []
-
-    def connection(self, rec: Any) -> None:
-        from analyzer.export.pcapslice import connection_keys
-
-        self.see_connection(rec.id)
-        if not self.selection.connections or rec.id in self.selection.connections:
-            self._keys.extend(connection_keys([rec]))
-        close_connection_spills(rec)
-
-    def session(self, s: Any) -> None:
-        self.see_session(s)
-        close_spills(s)
-
-    def finish(self, analysis: Any, capture: str, out: IO[bytes]) -> Any:
-        from analyzer.export.pcapslice import write_pcapng_slice_keys
-
-        self.take_retained(analysis)
-        self.resolve()
-        ids = self.selected_connections
-        keys = sorted((k for k in self._keys if k.id in ids), key=lambda k: k.id)
-        return write_pcapng_slice_keys(capture, keys, out)

@@ -2,13 +2,25 @@
 
 `wiring.Pipeline` wires the layers, `connection.ConnectionApp` is the per-connection
 application dispatch (HTTP/1.1, the WebSocket upgrade, WebSocket), `fastloop.feed_fast` the
-common-case loop, and `run` the entry points that drive a reader through it.
+common-case loop, `run` the entry points that drive a reader through it, and `sink` the
+contract of what the records are handed to (every output is a sink).
 """
 
 from __future__ import annotations
 
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.run import analyze_file, analyze_packets, analyze_reader, iter_connections
+from analyzer.pipeline.run import analyze_file, analyze_packets, analyze_reader, iter_connections, run
+from analyzer.pipeline.sink import CollectingSink, Sink
 from analyzer.pipeline.wiring import Pipeline
 
-__all__ = ["Options", "Pipeline", "analyze_file", "analyze_packets", "analyze_reader", "iter_connections"]
+__all__ = [
+    "CollectingSink",
+    "Options",
+    "Pipeline",
+    "Sink",
+    "analyze_file",
+    "analyze_packets",
+    "analyze_reader",
+    "iter_connections",
+    "run",
+]

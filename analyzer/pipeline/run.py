@@ -5,14 +5,41 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
+from analyzer.model.session import EngineIOSession
 from analyzer.pipeline.options import Options
+from analyzer.pipeline.sink import Fanout, Sink
 from analyzer.pipeline.wiring import Pipeline
 
-__all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections"]
+__all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections", "run"]
+
+
+def run(
+    reader: CaptureReader,
+    options: Options | None = None,
+    *sinks: Sink,
+    progress: Callable[[int], None] | None = None,
+) -> Analysis:
+    """The one road: the pipeline over a reader, each finished record handed to every sink
+    (pipeline/sink.py), then `finish(summary)` to each; the summary is returned. Without sinks
+    the records stay in the Analysis (as with any sink when Options.retain_connections).
+    `progress(n)` is called every 16384 packets."""
+    opts = options or Options()
+    fan = Fanout(sinks, keep=opts.retain_connections) if sinks else None
+    info = CaptureInfo(path=reader.path, format=reader.format)
+    with _fewer_gc_passes():
+        pipe = Pipeline(info, opts) if fan is None else Pipeline(info, opts, fan.connection, fan.session)
+        pipe.feed_all(reader, progress)
+        if reader.error:
+            info.complete = False
+            info.error = reader.error
+            info.error_kind = reader.error_kind
+        summary = pipe.finish()
+    if fan is not None:
+        fan.finish(summary)
+    return summary
 
 
 def analyze_reader(
@@ -20,13 +47,37 @@ def analyze_reader(
     options: Options | None = None,
     on_connection: Callable[[ConnectionRecord], None] | None = None,
     progress: Callable[[int], None] | None = None,
-    on_session: Callable[[Any], None] | None = None,
+    on_session: Callable[[EngineIOSession], None] | None = None,
 ) -> Analysis:
-    """Run the pipeline over a reader. With `on_connection`/`on_session`, records are handed out as
-    soon as they are complete (with Options.retain_connections False, nothing else keeps them)."""
-    info = CaptureInfo(path=reader.path, format=reader.format)
-    with _fewer_gc_passes():
-        return _run(reader, info, options, on_connection, progress, on_session)
+    """`run` with callbacks for a sink. With `on_connection`/`on_session`, records are handed out
+    as soon as they are complete; with Options.retain_connections False nothing else keeps them
+    (so a session then reaches only `on_session`, and is dropped when that is None)."""
+    if on_connection is None and on_session is None:
+        return run(reader, options, progress=progress)
+    return run(reader, options, _Callbacks(on_connection, on_session), progress=progress)
+
+
+class _Callbacks:
+    """A sink made of two callbacks."""
+
+    def __init__(
+        self,
+        on_connection: Callable[[ConnectionRecord], None] | None,
+        on_session: Callable[[EngineIOSession], None] | None,
+    ) -> None:
+        self.on_connection = on_connection
+        self.on_session = on_session
+
+    def connection(self, record: ConnectionRecord) -> None:
+        if self.on_connection is not None:
+            self.on_connection(record)
+
+    def session(self, record: EngineIOSession) -> None:
+        if self.on_session is not None:
+            self.on_session(record)
+
+    def finish(self, summary: Analysis) -> None:
+        pass
 
 
 @contextmanager
@@ -40,23 +91,6 @@ def _fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*old)
-
-
-def _run(
-    reader: CaptureReader,
-    info: CaptureInfo,
-    options: Options | None,
-    on_connection: Callable[[ConnectionRecord], None] | None,
-    progress: Callable[[int], None] | None,
-    on_session: Callable[[Any], None] | None,
-) -> Analysis:
-    pipe = Pipeline(info, options, on_connection, on_session)
-    pipe.feed_all(reader, progress)
-    if reader.error:
-        info.complete = False
-        info.error = reader.error
-        info.error_kind = reader.error_kind
-    return pipe.finish()
 
 
 def analyze_file(path: str, options: Options | None = None) -> Analysis:

@@ -15,9 +15,11 @@ from analyzer.decode.packet import PacketDecoder
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.registry import make_anomaly
+from analyzer.model.session import EngineIOSession
 from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
+from analyzer.pipeline.sink import session_order
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
@@ -35,7 +37,7 @@ class Pipeline:
         capture: CaptureInfo,
         options: Options | None = None,
         on_connection: Callable[[ConnectionRecord], None] | None = None,
-        on_session: Callable[[Any], None] | None = None,
+        on_session: Callable[[EngineIOSession], None] | None = None,
     ) -> None:
         self.options = options or Options()
         self.capture = capture
@@ -45,13 +47,15 @@ class Pipeline:
         self.anomalies: list[Anomaly] = []
         self.on_connection = on_connection
         # streaming output: session payloads wait on disk and sessions are handed out one by one
-        self._stream_sessions = on_session is not None and not self.options.retain_connections
-        spill_payloads = self._stream_sessions and self.options.spill_records
+        retain = self.options.retain_connections
+        spill_payloads = on_session is not None and not retain and self.options.spill_records
         self.sessions = SessionBuilder(payloads=PayloadStore() if spill_payloads else None)
         self.linktypes: set[int] = set()  # link types seen (the fast loop reads it too)
         self._app_bytes: dict[str, int] = {}
-        # streaming: sessions that are over go to on_session instead of waiting for finish()
+        # streaming: every session goes to on_session as soon as it is over (instead of waiting
+        # for finish()); with Options.retain_connections the analysis keeps them as well
         self.on_session = on_session
+        self._kept_sessions: list[EngineIOSession] | None = [] if retain and on_session is not None else None
         # packets between two looks for finished sessions; 0: no look (they wait for finish())
         self.flush_every = self.FLUSH_EVERY if on_session is not None else 0
 
@@ -127,7 +131,13 @@ class Pipeline:
         sessions, anomalies = self.sessions.flush(now_ts)
         self.anomalies.extend(anomalies)
         for s in sessions:
-            self.on_session(s)
+            self._hand_over(s)
+
+    def _hand_over(self, session: EngineIOSession) -> None:
+        assert self.on_session is not None
+        if self._kept_sessions is not None:
+            self._kept_sessions.append(session)
+        self.on_session(session)
 
     def feed_all(self, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None) -> None:
         """`feed` every packet; the common ones take the flat loop of pipeline/fastloop.py.
@@ -158,7 +168,9 @@ class Pipeline:
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
             self.anomalies.append(make_anomaly(code, self.capture.error))
-        sessions, session_anomalies = self.sessions.finish(self.on_session if self._stream_sessions else None)
+        sessions, session_anomalies = self.sessions.finish(self._hand_over if self.on_session else None)
+        if self._kept_sessions is not None:
+            sessions = session_order(self._kept_sessions)
         self.anomalies.extend(session_anomalies)
         self.anomalies.sort(key=_anomaly_order)
         return Analysis(

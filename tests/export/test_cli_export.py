@@ -113,3 +113,11 @@ def test_console_entry_point(tmp_path: Path) -> None:
     )
     assert p.returncode == 0 and p.stderr == ""
     assert json.loads(out.read_text())["log"]["creator"]["name"] == "socketscope"
+
+
+@pytest.mark.parametrize("fmt", ["har", "jsonl", "pcap"])
+def test_output_that_cannot_be_written(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "no-such-dir" / "x.out"
+    assert main(["export", str(WS), "--format", fmt, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot write {out}" in err

@@ -7,33 +7,16 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.export.csvout import TABLES, csv_line, write_csv
+from analyzer.export.csvout import TABLES, csv_line
 from analyzer.model.websocket import message_dict
 from tests.conftest import CAPTURES, ROOT
-from tests.export.common import BUNDLED, SIO_CAPTURES, analysis, expected, select
+from tests.export.common import BUNDLED, SIO_CAPTURES, analysis, expected, export_csv
 from tests.export.craft import sio_over_ws
-
-csv.field_size_limit(1 << 30)
-
-Table = list[dict[str, str]]
-
-
-def export(capture: Path, out: Path, raw: bool = False, **kw: Any) -> dict[str, Table]:
-    counts = write_csv(select(capture, **kw), str(out), raw=raw)
-    tables: dict[str, Table] = {}
-    for name, columns in TABLES.items():
-        with (out / f"{name}.csv").open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
-        assert tuple(rows[0]) == columns
-        tables[name] = [dict(zip(columns, r, strict=True)) for r in rows[1:]]
-        assert len(tables[name]) == counts[name]
-    return tables
 
 
 def test_every_column_is_documented() -> None:
@@ -47,7 +30,7 @@ def test_every_column_is_documented() -> None:
 @pytest.mark.parametrize("capture", BUNDLED, ids=lambda p: p.name)
 def test_tables_equal_the_analysis(capture: Path, tmp_path: Path) -> None:
     a = analysis(str(capture))
-    t = export(capture, tmp_path, raw=True)
+    t = export_csv(capture, tmp_path, raw=True)
     assert [int(r["id"]) for r in t["connections"]] == [c.id for c in a.connections]
     for row, c in zip(t["connections"], a.connections, strict=True):
         assert (row["client_ip"], int(row["client_port"])) == (c.client["ip"], c.client["port"])
@@ -83,7 +66,7 @@ def test_tables_equal_the_analysis(capture: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("capture", SIO_CAPTURES, ids=lambda p: p.name)
 def test_socketio_rows_equal_what_the_applications_saw(capture: Path, tmp_path: Path) -> None:
     rec = expected(capture)["socketio"]
-    t = export(capture, tmp_path, raw=True)
+    t = export_csv(capture, tmp_path, raw=True)
     rows = [r for r in t["socketio_packets"] if r["type"] in ("EVENT", "BINARY_EVENT")]
     for direction in ("c2s", "s2c"):
         want = [(e["nsp"], e["event"], e["args"]) for e in rec["events"] if e["direction"] == direction]
@@ -99,7 +82,7 @@ def test_socketio_rows_equal_what_the_applications_saw(capture: Path, tmp_path: 
 
 def test_selection_applies(tmp_path: Path) -> None:
     node = CAPTURES / "sio-node-v4-default.pcap"
-    t = export(node, tmp_path, events=["chat"])
+    t = export_csv(node, tmp_path, events=["chat"])
     assert [r["event"] for r in t["acks"]] == ["chat"]
     assert [r["type"] for r in t["socketio_packets"]] == ["EVENT", "ACK"]
     (sess,) = analysis(str(node)).engineio_sessions
@@ -111,13 +94,13 @@ def test_formula_cells_are_defused(tmp_path: Path) -> None:
     cap.write_bytes(
         sio_over_ws([("c2s", ['=HYPERLINK("http://x")', "-2+3", "\ud800"]), ("s2c", ["@SUM(A1)"])])
     )
-    safe = export(cap, tmp_path / "safe")
+    safe = export_csv(cap, tmp_path / "safe")
     events = [r["event"] for r in safe["socketio_packets"] if r["type"] == "EVENT"]
     assert events == ['\'=HYPERLINK("http://x")', "'@SUM(A1)"]
     # JSON cells are never a formula: they start with [ { " or a digit
     args = [json.loads(r["args"]) for r in safe["socketio_packets"] if r["type"] == "EVENT"]
     assert args == [["-2+3", "\ud800"], []]  # a lone surrogate is written as its JSON escape
-    raw = export(cap, tmp_path / "raw", raw=True)
+    raw = export_csv(cap, tmp_path / "raw", raw=True)
     assert [r["event"] for r in raw["socketio_packets"] if r["type"] == "EVENT"] == [
         '=HYPERLINK("http://x")',
         "@SUM(A1)",

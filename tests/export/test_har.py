@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -14,9 +13,8 @@ import jsonschema
 import pytest
 
 from analyzer.capture.pcapfile import open_capture
-from analyzer.export.har import needed_frames, packet_times, write_har
 from tests.conftest import CAPTURES
-from tests.export.common import BUNDLED, PCAP2HAR, WS_CAPTURES, analysis, expected, select
+from tests.export.common import BUNDLED, PCAP2HAR, WS_CAPTURES, analysis, expected, export_har
 from tests.export.craft import conversation, sio_over_ws
 
 _NV = {
@@ -160,12 +158,9 @@ HAR_SCHEMA: dict[str, Any] = {
 
 
 def har(capture: Path | str, **kw: Any) -> dict[str, Any]:
-    s = select(capture, **kw)
-    buf = io.StringIO()
-    n = write_har(s, buf, packet_times(str(capture), needed_frames(s)))
-    doc: dict[str, Any] = json.loads(buf.getvalue())
+    doc = export_har(capture, **kw)
     jsonschema.validate(doc, HAR_SCHEMA)
-    assert len(doc["log"]["entries"]) == n
+    assert doc["log"]["comment"] == "test"
     return doc
 
 
@@ -333,11 +328,7 @@ def test_hostile_strings_stay_valid(tmp_path: Path) -> None:
     cap.write_bytes(
         sio_over_ws([("c2s", ["\ud800", "</script>"])], [("c2s", b"\xc3(", 1), ("s2c", b"\x00\xff", 2)])
     )
-    out = tmp_path / "x.har"
-    with out.open("w", encoding="utf-8") as fh:
-        write_har(select(cap), fh)
-    doc = json.loads(out.read_bytes().decode("utf-8"))
-    jsonschema.validate(doc, HAR_SCHEMA)
+    doc = har(cap)  # written to a strict UTF-8 file
     msgs = doc["log"]["entries"][0]["_webSocketMessages"]
     assert msgs[-2]["_invalidUtf8"] is True and msgs[-2]["opcode"] == 1
     assert base64.b64decode(msgs[-1]["data"]) == b"\x00\xff"

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from analyzer.export.jsonl import LAYERS, iter_records, json_line, write_jsonl
+from analyzer.export.jsonl import LAYERS
+from analyzer.export.jsonl_stream import JsonlSink
 from analyzer.model.websocket import message_dict
 from tests.conftest import CAPTURES
-from tests.export.common import BUNDLED, SIO_CAPTURES, WS_CAPTURES, analysis, expected, select
+from tests.export.common import BUNDLED, SIO_CAPTURES, WS_CAPTURES, analysis, expected, export_jsonl
 from tests.export.craft import sio_over_ws
 
 
 def read_back(capture: Path, layer: str, **kw: Any) -> list[dict[str, Any]]:
-    buf = io.StringIO()
-    n = write_jsonl(select(capture, **kw), layer, buf)
-    lines = buf.getvalue().splitlines()
-    assert len(lines) == n
-    return [json.loads(line) for line in lines]
+    records = export_jsonl(capture, layer, **kw)
+    assert {r["layer"] for r in records} <= {layer}
+    return records
 
 
 @pytest.mark.parametrize("capture", BUNDLED, ids=lambda p: p.name)
@@ -121,41 +119,16 @@ def test_selection_applies() -> None:
     assert eio and {r["transport"] for r in eio} == {"websocket"}
 
 
-def test_records_are_written_as_they_come() -> None:
-    class Sink(io.StringIO):
-        writes = 0
-
-        def write(self, s: str) -> int:
-            Sink.writes += 1
-            return super().write(s)
-
-    s = select(CAPTURES / "sio-node-v4-default.pcap")
-    records = iter_records(s, "socketio")
-    first = next(records)  # a generator: nothing was built up front
-    assert first["type"] == "CONNECT"
-    sink = Sink()
-    n = write_jsonl(s, "socketio", sink)
-    assert n == Sink.writes > 10
-
-
 def test_unknown_layer() -> None:
-    with pytest.raises(ValueError):
-        list(iter_records(select(CAPTURES / "ws-node-ws.pcapng"), "tcp"))
+    with pytest.raises(ValueError, match="unknown layer 'tcp'"):
+        JsonlSink(io.StringIO(), layer="tcp")
     assert LAYERS == ("websocket", "engineio", "socketio")
 
 
 def test_hostile_strings_stay_valid_utf8_json(tmp_path: Path) -> None:
     cap = tmp_path / "evil.pcap"
     cap.write_bytes(sio_over_ws([("c2s", ["ev\ud800", "\udfff", "\x00\u2028"])], [("s2c", b"\xff\x00", 2)]))
-    out = tmp_path / "out.jsonl"
-    with out.open("w", encoding="utf-8") as fh:  # a strict UTF-8 file: must not raise
-        write_jsonl(select(cap), "socketio", fh)
-    lines = out.read_bytes().decode("utf-8").splitlines()  # no U+2028 split inside a record
-    ev = [json.loads(x) for x in lines if json.loads(x)["type"] == "EVENT"]
+    # written to a strict UTF-8 file (must not raise), read back line by line: no U+2028 split a record
+    ev = [r for r in read_back(cap, "socketio") if r["type"] == "EVENT"]
     assert ev[0]["event"] == "ev\ud800" and ev[0]["args"] == ["\udfff", "\x00\u2028"]
-    ws = [json.loads(x) for x in json_line_all(cap)]
-    assert {"$hex": "ff00"} in [r["data"] for r in ws]
-
-
-def json_line_all(cap: Path) -> list[str]:
-    return [json_line(r) for r in iter_records(select(cap), "websocket")]
+    assert {"$hex": "ff00"} in [r["data"] for r in read_back(cap, "websocket")]

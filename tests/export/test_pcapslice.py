@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 import subprocess
 from pathlib import Path
@@ -12,19 +11,11 @@ import pytest
 
 from analyzer import analyze_file
 from analyzer.capture.pcapfile import open_capture
-from analyzer.export.pcapslice import write_pcapng_slice
 from analyzer.model.analysis import Analysis
 from tests.conftest import CAPTURES
-from tests.export.common import BUNDLED, SIO_CAPTURES, analysis, select
+from tests.export.common import BUNDLED, SIO_CAPTURES, analysis, export_slice
 from tests.export.craft import T0, conversation, ws_frame
 from tests.pcapwriter import pcap_bytes
-
-
-def slice_to(capture: Path, out: Path, **kw: Any) -> tuple[Analysis, Any]:
-    s = select(capture, **kw)
-    with out.open("wb") as fh:
-        result = write_pcapng_slice(str(capture), s.connections, fh)
-    return analyze_file(str(out)), result
 
 
 def endpoints(c: Any) -> tuple[Any, ...]:
@@ -61,7 +52,7 @@ def eio_view(a: Analysis, sid: str) -> list[tuple[Any, ...]]:
 def test_session_slice_gives_the_same_session(capture: Path, tmp_path: Path) -> None:
     a = analysis(str(capture))
     (sess,) = a.engineio_sessions
-    b, result = slice_to(capture, tmp_path / "s.pcapng", sids=[sess.sid])
+    b, result = export_slice(capture, tmp_path / "s.pcapng", sids=[sess.sid])
     assert result.packets == b.capture.packets
     assert len(b.connections) == len(sess.connections)
     assert sio_view(b, sess.sid) == sio_view(a, sess.sid)
@@ -74,7 +65,7 @@ def test_session_slice_gives_the_same_session(capture: Path, tmp_path: Path) -> 
 def test_each_connection_slice_holds_exactly_its_packets(capture: Path, tmp_path: Path) -> None:
     a = analysis(str(capture))
     for c in a.connections:
-        b, result = slice_to(capture, tmp_path / f"c{c.id}.pcapng", connections=[c.id])
+        b, result = export_slice(capture, tmp_path / f"c{c.id}.pcapng", connections=[c.id])
         assert result.packets == c.tcp["packets"]["c2s"] + c.tcp["packets"]["s2c"]
         (bc,) = b.connections
         assert endpoints(bc) == endpoints(c)
@@ -88,7 +79,7 @@ def test_each_connection_slice_holds_exactly_its_packets(capture: Path, tmp_path
 def test_event_slice_has_the_whole_sessions(tmp_path: Path) -> None:
     node = CAPTURES / "sio-node-v4-default.pcap"
     (sess,) = analysis(str(node)).engineio_sessions
-    b, _ = slice_to(node, tmp_path / "e.pcapng", events=["chat"])
+    b, _ = export_slice(node, tmp_path / "e.pcapng", events=["chat"])
     assert sio_view(b, sess.sid) == sio_view(analysis(str(node)), sess.sid)
 
 
@@ -114,7 +105,7 @@ def _original_ticks_pcapng(path: Path) -> list[int]:
 def test_structure_and_exact_nanoseconds(tmp_path: Path) -> None:
     src = CAPTURES / "ws-node-ws.pcapng"  # recorded by dumpcap with nanosecond timestamps
     out = tmp_path / "all.pcapng"
-    slice_to(src, out)
+    export_slice(src, out)
     blocks = _pcapng_blocks(out.read_bytes())
     assert [b for b, _ in blocks[:2]] == [0x0A0D0D0A, 1]
     shb = blocks[0][1]
@@ -136,7 +127,7 @@ def test_structure_and_exact_nanoseconds(tmp_path: Path) -> None:
 def test_microsecond_pcap_keeps_its_times(tmp_path: Path) -> None:
     src = CAPTURES / "sio-python-polling-upgrade.pcap"
     out = tmp_path / "x.pcapng"
-    slice_to(src, out)
+    export_slice(src, out)
     raw = src.read_bytes()
     pos, want = 24, []
     while pos < len(raw):
@@ -156,7 +147,7 @@ def test_microsecond_pcap_keeps_its_times(tmp_path: Path) -> None:
 def test_tshark_reads_the_slice_with_the_same_times(tmp_path: Path, tshark: str) -> None:
     src = CAPTURES / "ws-node-ws.pcapng"
     out = tmp_path / "t.pcapng"
-    slice_to(src, out)
+    export_slice(src, out)
 
     def fields(p: Path) -> str:
         return subprocess.run(
@@ -197,7 +188,7 @@ def test_reused_port_pair_is_not_mixed_up(tmp_path: Path) -> None:
     a = analyze_file(str(cap))
     assert [x.request.target for c in a.connections for x in c.http if x.request] == ["/one", "/two"]
     two = a.connections[1]
-    b, result = slice_to(cap, tmp_path / "two.pcapng", connections=[two.id])
+    b, result = export_slice(cap, tmp_path / "two.pcapng", connections=[two.id])
     assert result.packets == two.tcp["packets"]["c2s"] + two.tcp["packets"]["s2c"]
     assert [x.request.target for c in b.connections for x in c.http if x.request] == ["/two"]
 
@@ -208,12 +199,10 @@ def test_damaged_capture_slices_up_to_the_damage(tmp_path: Path) -> None:
     cut.write_bytes(full.read_bytes()[:-100])
     a = analyze_file(str(cut))
     assert not a.capture.complete
-    out = tmp_path / "cut.pcapng"
-    with out.open("wb") as fh:
-        result = write_pcapng_slice(str(cut), a.connections, fh)
+    b, result = export_slice(cut, tmp_path / "cut.pcapng")
     assert result.error is not None
     assert result.packets == a.capture.packets  # every packet before the damage
-    assert ws_view(analyze_file(str(out))) == ws_view(a)
+    assert ws_view(b) == ws_view(a)
 
 
 def test_non_tcp_packets_are_left_out(tmp_path: Path) -> None:
@@ -223,6 +212,6 @@ def test_non_tcp_packets_are_left_out(tmp_path: Path) -> None:
     cap = tmp_path / "mix.pcap"
     cap.write_bytes(tcp + pcap_bytes([(T0 + 5, udp)])[24:])
     a = analyze_file(str(cap))
-    buf = io.BytesIO()
-    result = write_pcapng_slice(str(cap), a.connections, buf)
+    b, result = export_slice(cap, tmp_path / "tcp.pcapng")
     assert result.scanned == a.capture.packets and result.packets == a.capture.packets - 1
+    assert b.capture.packets == result.packets and ws_view(b) == ws_view(a)

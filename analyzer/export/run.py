@@ -1,0 +1,36 @@
+"""Exporting a capture: the pipeline run over it, its records handed to export sinks.
+
+    with open("x.har", "w", encoding="utf-8") as out:
+        export_capture("x.pcap", HarSink(out, Selection.of(sids=["abc"])))
+
+Each format is a sink (analyzer/pipeline/sink.py): HarSink (har_stream.py), JsonlSink
+(jsonl_stream.py), CsvSink (csv_stream.py), PcapSliceSink (pcapslice.py); several can be
+given, and the capture is read once for them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from analyzer.capture.pcapfile import CaptureReader, open_capture
+from analyzer.model.analysis import Analysis
+from analyzer.pipeline import Options, Sink, run
+
+__all__ = ["export_capture", "export_options"]
+
+
+def export_options(decode_as: Mapping[int, str] | None = None) -> Options:
+    """How an export runs the pipeline: records are handed to the sinks and not kept, their
+    frames, messages and packets wait in temporary files, so memory follows open connections."""
+    return Options(decode_as=dict(decode_as or {}), retain_connections=False, spill_records=True)
+
+
+def export_capture(
+    capture: str | CaptureReader,
+    *sinks: Sink,
+    decode_as: Mapping[int, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Analysis:
+    """Run the sinks over a capture (a path or an open reader); the summary (no records)."""
+    reader = open_capture(capture) if isinstance(capture, str) else capture
+    return run(reader, export_options(decode_as), *sinks, progress=progress)

@@ -1,0 +1,121 @@
+"""The sink contract: what a run of the pipeline hands its finished records to.
+
+`run(reader, options, *sinks)` (pipeline/run.py) gives every sink
+
+- `connection(record)`: each TCP connection's record, as soon as the connection is over;
+- `session(record)`: each Engine.IO session's record, as soon as the session is over;
+- `finish(summary)`: once, when the capture has been read: the Analysis with the capture
+  summary, the anomalies and the layer statistics (and the records as well when
+  `Options.retain_connections`; a sink does not rely on that: it has had them one by one).
+
+Records come in the order they are complete, which is neither id nor capture order: a sink
+that writes in order puts them back (connections by id, sessions by `session_order`).
+
+A record is the sinks' to read, not to change: with several sinks each is handed the same
+record, and its spill files (`Options.spill_records`: WebSocket frames and messages, session
+packets, in unnamed temporary files) are closed once every sink has had it, unless the run
+keeps the record. So a sink reads what it needs in `connection`/`session`, not later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.session import EngineIOSession
+
+__all__ = [
+    "CollectingSink",
+    "Fanout",
+    "Sink",
+    "close_connection_spills",
+    "close_session_spills",
+    "session_order",
+]
+
+
+class Sink(Protocol):
+    def connection(self, record: ConnectionRecord) -> None: ...
+
+    def session(self, record: EngineIOSession) -> None: ...
+
+    def finish(self, summary: Analysis) -> None: ...
+
+
+def session_order(sessions: Iterable[EngineIOSession]) -> list[EngineIOSession]:
+    """Sessions in the order the analysis lists them: by first frame, ties in the order given."""
+    return sorted(sessions, key=lambda s: f if (f := s.first_frame) is not None else 1 << 62)
+
+
+class CollectingSink:
+    """Keeps every record in memory. After `finish`, `analysis` is the Analysis a run that retains
+    its records gives: connections in id order, sessions in the analysis' order. The records are
+    whole only when they are held in memory: `Options(spill_records=False)` (the default)."""
+
+    def __init__(self) -> None:
+        self.connections: list[ConnectionRecord] = []
+        self.sessions: list[EngineIOSession] = []
+        self.analysis: Analysis | None = None
+
+    def connection(self, record: ConnectionRecord) -> None:
+        ws = record.websocket
+        if ws is not None and (ws.spilled_frames is not None or ws.spilled_messages is not None):
+            raise ValueError("CollectingSink keeps records in memory: run it without Options.spill_records")
+        self.connections.append(record)
+
+    def session(self, record: EngineIOSession) -> None:
+        if record.spilled_packets is not None:
+            raise ValueError("CollectingSink keeps records in memory: run it without Options.spill_records")
+        self.sessions.append(record)
+
+    def finish(self, summary: Analysis) -> None:
+        self.analysis = Analysis(
+            capture=summary.capture,
+            connections=sorted(self.connections, key=lambda r: r.id),
+            engineio_sessions=session_order(self.sessions),
+            anomalies=summary.anomalies,
+            layer_stats=summary.layer_stats,
+        )
+
+
+class Fanout:
+    """Several sinks as one: each record goes to every sink in turn; then, unless the run keeps
+    it (`keep`), its spill files are closed."""
+
+    def __init__(self, sinks: Sequence[Sink], keep: bool = False) -> None:
+        self.sinks = tuple(sinks)
+        self.keep = keep
+
+    def connection(self, record: ConnectionRecord) -> None:
+        for sink in self.sinks:
+            sink.connection(record)
+        if not self.keep:
+            close_connection_spills(record)
+
+    def session(self, record: EngineIOSession) -> None:
+        for sink in self.sinks:
+            sink.session(record)
+        if not self.keep:
+            close_session_spills(record)
+
+    def finish(self, summary: Analysis) -> None:
+        for sink in self.sinks:
+            sink.finish(summary)
+
+
+def close_connection_spills(record: ConnectionRecord) -> None:
+    """A connection's spill files (its WebSocket frames and messages); closing twice is harmless."""
+    ws = record.websocket
+    if ws is not None:
+        for spill in (ws.spilled_frames, ws.spilled_messages):
+            if spill is not None:
+                spill.close()
+
+
+def close_session_spills(record: EngineIOSession) -> None:
+    """A session's spill files (its Engine.IO and Socket.IO packets)."""
+    sio = record.socketio
+    for spill in (record.spilled_packets, sio.spilled_packets if sio is not None else None):
+        if spill is not None:
+            spill.close()
