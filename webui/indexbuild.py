@@ -14,9 +14,8 @@ import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from analyzer.capture.pcapfile import Mark
 from analyzer.model.spill import JsonSpill, dumps, iter_elements
 from webui.docutil import (
     WS_OPCODE_NAMES,
@@ -35,6 +34,9 @@ from webui.docutil import (
 )
 from webui.recstore import LazyDocs, RecordStore, StoredList, dumps_with_stored
 from webui.rowtable import RowTable
+
+if TYPE_CHECKING:
+    from analyzer.pipeline.access import Mark
 
 __all__ = ["Built", "ConnSummary", "IndexBuilder", "SessionSummary"]
 
@@ -466,13 +468,13 @@ class IndexBuilder:
     def session(self, s: Any) -> None:
         """An EngineIOSession from the pipeline; packets written while it was analysed are split
         from their files, the others are serialized one at a time."""
-        from analyzer.session.jsonout import eio_packet_json, sio_packet_json
+        from analyzer.pipeline.access import record_json
 
         self._start()
         sess = {**s.head_dict(), "packets": [], "socketio": None, **s.tail_dict()}
         eio_spill = s.spilled_packets
         eio: Items = (
-            _spilled(eio_spill) if eio_spill is not None else ((eio_packet_json(r), None) for r in s.packets)
+            _spilled(eio_spill) if eio_spill is not None else ((record_json(r), None) for r in s.packets)
         )
         sio = s.socketio
         sio_items: Items = ()
@@ -481,7 +483,7 @@ class IndexBuilder:
             sio_items = (
                 _spilled(sio.spilled_packets)
                 if sio.spilled_packets is not None
-                else ((sio_packet_json(q), None) for q in sio.packets)
+                else ((record_json(q), None) for q in sio.packets)
             )
         self.add_session(sess, _decoded(eio), _decoded(sio_items))
         for spill in (eio_spill, sio.spilled_packets if sio is not None else None):
