@@ -27,12 +27,6 @@ from webui.docutil import (
     SIO_TYPE_DIGIT,
     SUMMARY_CHARS,
     WS_OPCODE_NAMES,
-    _dict,
-    _int,
-    _json_text,
-    _list,
-    _pair,
-    _str,
     as_dict,
     as_float,
     as_int,
@@ -42,6 +36,8 @@ from webui.docutil import (
     eio_summary,
     endpoint_text,
     flatten,
+    is_header,
+    json_text,
     record_packets,
     session_label,
     sio_summary,
@@ -170,8 +166,8 @@ class Index:
         if built is None:
             built = IndexBuilder.from_document(doc if doc is not None else {}, frame_ts)
         self.head = built.head
-        self.capture = _dict(self.head, "capture")
-        self.layer_stats = _dict(self.head, "layer_stats")
+        self.capture = as_dict(self.head, "capture")
+        self.layer_stats = as_dict(self.head, "layer_stats")
         self.connections: Sequence[dict[str, Any]] = built.connections
         self.sessions: Sequence[dict[str, Any]] = built.sessions
         self.anomalies: list[dict[str, Any]] = built.anomalies
@@ -246,7 +242,7 @@ class Index:
 
     def _record(self, src: tuple[str, int, int]) -> dict[str, Any]:
         if src[0] == "tcp":
-            return _dict(self.connections[src[1]], "tcp")
+            return as_dict(self.connections[src[1]], "tcp")
         found = self._container(src)
         if found is None:
             return {}
@@ -274,7 +270,7 @@ class Index:
         return session_label({"sid": sid}, si)
 
     def connection(self, cid: Any) -> dict[str, Any] | None:
-        pos = self.conn_pos.get(_int(cid))
+        pos = self.conn_pos.get(as_int(cid))
         return self.connections[pos] if pos is not None else None
 
     def rel(self, ts: float | None) -> float | None:
@@ -410,15 +406,15 @@ class Index:
     def search_text(self, row: Row) -> str:
         rec = self.record(row)
         if row.layer == "websocket":
-            return (_str(rec.get("text")) or _str(rec.get("close_reason")) or "")[:SEARCH_CHARS]
+            return (as_str(rec.get("text")) or as_str(rec.get("close_reason")) or "")[:SEARCH_CHARS]
         if row.layer == "engineio":
-            return (_str(rec.get("data")) or "")[:SEARCH_CHARS]
+            return (as_str(rec.get("data")) or "")[:SEARCH_CHARS]
         if row.layer == "socketio":
-            return _json_text(rec.get("data"))[:SEARCH_CHARS] + " " + (_str(rec.get("nsp")) or "")
+            return json_text(rec.get("data"))[:SEARCH_CHARS] + " " + (as_str(rec.get("nsp")) or "")
         if row.layer == "http":
-            body = _dict(rec, "body")
-            heads = " ".join(f"{h[0]}: {h[1]}" for h in _list(rec, "headers") if _pair(h))
-            return heads + " " + (_str(body.get("text")) or "")[:SEARCH_CHARS]
+            body = as_dict(rec, "body")
+            heads = " ".join(f"{h[0]}: {h[1]}" for h in as_list(rec, "headers") if is_header(h))
+            return heads + " " + (as_str(body.get("text")) or "")[:SEARCH_CHARS]
         return ""
 
     def facets(self) -> dict[str, list[str]]:
@@ -500,8 +496,8 @@ class Index:
                 continue
             got = [q[k][0]]
             k += 1
-            n = _int(self._record(t.src_of(i)).get("attachments")) if t.kind_of(i).startswith("BINARY") else 0
-            n = n or 0
+            binary = t.kind_of(i).startswith("BINARY")
+            n = (as_int(self._record(t.src_of(i)).get("attachments")) if binary else 0) or 0
             while n > 0 and k < len(q) and q[k][1]:
                 got.append(q[k][0])
                 k += 1
@@ -515,7 +511,7 @@ class Index:
         if row.layer != "engineio":
             return []
         rec = self.record(row)
-        cid = _int(rec.get("connection"))
+        cid = as_int(rec.get("connection"))
         frame = row.frame
         if cid is None or frame is None:
             return []
@@ -567,9 +563,9 @@ class Index:
         for f in frames:
             if not isinstance(f, dict):
                 continue
-            if f.get("direction") != row.direction or _int(f.get("opcode")) not in (0, 1, 2):
+            if f.get("direction") != row.direction or as_int(f.get("opcode")) not in (0, 1, 2):
                 continue
-            if _int(f.get("opcode")) in (1, 2) and cur:
+            if as_int(f.get("opcode")) in (1, 2) and cur:
                 groups.append(cur)  # a message started inside another (RFC 6455 §5.4)
                 cur = []
             cur.append(f)
@@ -580,7 +576,7 @@ class Index:
                 break
         if ordinal < len(groups):
             g = groups[ordinal]
-            if _int(g[-1].get("frame")) == row.frame:
+            if as_int(g[-1].get("frame")) == row.frame:
                 return g
         # Fallback: the frames that ended in the message's packets.
         return [
