@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 import math
 import statistics
-from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from webui.index import LAYERS, Index, Row, as_int, as_list, as_str
+from webui.index import LAYERS, Index, Row, as_dict, as_int, as_list, as_str
+from webui.indexbuild import ConnSummary
 
 _int, _str = as_int, as_str
 
@@ -401,29 +402,76 @@ def osi_figure(ix: Index) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
-# -- latency --
-def _rec(ix: Index, row: Row) -> dict[str, Any]:
-    return ix.record(row)
+# -- latency: the facts of the analysis (its records pair pings, heartbeats, acks and upgrades;
+# the rows only locate the packets they name) --
+RowKey = tuple[str, str | None, int]  # (type, direction, packet)
+FrameRows = dict[RowKey, list[int]]
+_PROBES = ("2probe", "3probe")
+
+
+def _frame_rows(
+    ix: Index, ids: Sequence[int], layer: str, kinds: tuple[str, ...], probes: bool | None = None
+) -> FrameRows:
+    """Rows among `ids` of one layer and some types, by (type, direction, packet), in time order;
+    `probes` True or False keeps only or leaves out Engine.IO upgrade probes (2probe, 3probe)."""
+    t = ix.table
+    layer_no = LAYERS.index(layer)
+    out: FrameRows = {}
+    for i in ids:
+        if t.layer[i] != layer_no:
+            continue
+        kind = t.kind_of(i)
+        if kind not in kinds or (probes is not None and (t.summary_of(i) in _PROBES) != probes):
+            continue
+        out.setdefault((kind, t.direction_of(i), t.frame[i]), []).append(i)
+    return out
+
+
+def _key(kind: str, direction: str | None, frame: Any) -> RowKey:
+    f = as_int(frame)
+    return kind, direction, f if f is not None else -1
+
+
+def _other(direction: str | None) -> str:
+    return "c2s" if direction == "s2c" else "s2c"
+
+
+def _ms(v: Any) -> float | int | None:
+    """A number of milliseconds of the document, as it is there."""
+    return v if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _by_pong(item: dict[str, Any]) -> tuple[bool, int]:
+    """Pairs in the order their answers came (rows are in time order)."""
+    return item["pong_row"] is None, item["pong_row"] or 0
+
+
+def _http_ts(ix: Index, c: ConnSummary) -> tuple[float | None, float | None]:
+    """When a connection's WebSocket Upgrade request and its answer were sent (their HTTP rows)."""
+    req_f, resp_f = c.ws_request_frame, c.ws_response_frame
+    req_ts = resp_ts = None
+    t = ix.table
+    http_layer = LAYERS.index("http")
+    for i in ix.connection_row_ids(c.id):
+        if t.layer[i] == http_layer:
+            if t.src_kind[i] == 1 and t.frame[i] == req_f:
+                req_ts = t.ts[i]
+            elif t.src_kind[i] == 2 and t.frame[i] == resp_f:
+                resp_ts = t.ts[i]
+    return (
+        req_ts if req_ts is not None else ix.ts_of(req_f),
+        resp_ts if resp_ts is not None else ix.ts_of(resp_f),
+    )
 
 
 def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
-    """WebSocket upgrades (request -> 101, RFC 6455 §4) and Engine.IO probes (2probe -> 5)."""
+    """WebSocket upgrades (request -> 101, RFC 6455 §4), then the Engine.IO upgrades of the
+    sessions (2probe -> 5: the session's upgrade.attempts[] that were completed)."""
     out: list[dict[str, Any]] = []
-    t = ix.table
-    http_layer = LAYERS.index("http")
     for c in ix.conn_summaries:
-        req_f, resp_f = c.ws_request_frame, c.ws_response_frame
-        if c.ws_messages is None or (req_f is None and resp_f is None):
+        if c.ws_messages is None or (c.ws_request_frame is None and c.ws_response_frame is None):
             continue
-        req_ts = resp_ts = None
-        for i in ix.connection_row_ids(c.id):  # the HTTP rows of the connection carry the times
-            if t.layer[i] == http_layer:
-                if t.src_kind[i] == 1 and t.frame[i] == req_f:
-                    req_ts = t.ts[i]
-                elif t.src_kind[i] == 2 and t.frame[i] == resp_f:
-                    resp_ts = t.ts[i]
-        req_ts = req_ts if req_ts is not None else ix.ts_of(req_f)
-        resp_ts = resp_ts if resp_ts is not None else ix.ts_of(resp_f)
+        req_ts, resp_ts = _http_ts(ix, c)
         if req_ts is not None and resp_ts is not None:
             out.append(
                 {
@@ -435,138 +483,116 @@ def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
                     "ms": round((resp_ts - req_ts) * 1000, 3),
                 }
             )
-    for si in range(len(ix.sessions)):
-        probe = None
-        for i in ix.session_row_ids(si):
-            if (
-                t.layer_of(i) != "engineio"
-                or t.direction_of(i) != "c2s"
-                or t.kind_of(i) not in ("ping", "upgrade")
-            ):
-                continue
-            r = t.row(i)
-            rec = _rec(ix, r)
-            if r.kind == "ping" and rec.get("data") == "probe" and probe is None:
-                probe = r.ts
-            elif r.kind == "upgrade" and probe is not None:
-                out.append(
-                    {
-                        "what": "Engine.IO upgrade (2probe \u2192 5)",
-                        "label": ix.session_label(si),
-                        "connection": r.connection,
-                        "session": si,
-                        "ts": probe,
-                        "ms": round((r.ts - probe) * 1000, 3),
-                    }
-                )
-                break
+    for si, s in enumerate(ix.sessions):
+        attempts = as_list(as_dict(s, "upgrade"), "attempts")
+        done = [a for a in attempts if isinstance(a, dict) and _ms(a.get("upgrade_ms")) is not None]
+        if not done:
+            continue
+        probes = _frame_rows(ix, ix.session_row_ids(si), "engineio", ("ping",), probes=True)
+        for a in done:
+            frame = as_int(a.get("probe_frame"))
+            rows = probes.get(_key("ping", "c2s", frame))
+            out.append(
+                {
+                    "what": "Engine.IO upgrade (2probe \u2192 5)",
+                    "label": ix.session_label(si),
+                    "connection": as_int(a.get("connection")),
+                    "session": si,
+                    "ts": ix.table.ts[rows[0]] if rows else ix.ts_of(frame),
+                    "ms": _ms(a.get("upgrade_ms")),
+                }
+            )
     return out
 
 
-def _rows_of_kinds(ix: Index, layer: str, kinds: tuple[str, ...]) -> Iterator[Row]:
-    """The rows of one layer and some types, in order, read from the columns."""
-    t = ix.table
-    layer_no = LAYERS.index(layer)
-    wanted = {n for n, k in enumerate(t.kinds.values) if k in kinds}
-    for i, (lay, kind) in enumerate(zip(t.layer, t.kind, strict=True)):
-        if lay == layer_no and kind in wanted:
-            yield t.row(i)
+def _nth(rows: FrameRows, seen: dict[RowKey, int], key: RowKey) -> int | None:
+    """The row of the next record at `key` (several Pings may travel in one packet)."""
+    k = seen.get(key, 0)
+    seen[key] = k + 1
+    found = rows.get(key)
+    return found[min(k, len(found) - 1)] if found else None
 
 
 def ws_ping_rtts(ix: Index) -> list[dict[str, Any]]:
-    """Ping -> Pong with the same application data, per connection (RFC 6455 §5.5.2-3)."""
+    """Ping -> Pong round trips as the analysis paired them (websocket.pings[]: the Pong with the
+    Ping's application data, RFC 6455 §5.5.2-3), with the rows of both frames."""
     out: list[dict[str, Any]] = []
-    open_pings: dict[tuple[int | None, str | None], list[tuple[Row, str]]] = {}
-    for r in _rows_of_kinds(ix, "websocket", ("ping", "pong")):
-        payload = str(_rec(ix, r).get("payload_hex") or "")
-        if r.kind == "ping":
-            open_pings.setdefault((r.connection, r.direction), []).append((r, payload))
+    for ci, c in enumerate(ix.conn_summaries):
+        if not c.ws_pings:
             continue
-        other = "c2s" if r.direction == "s2c" else "s2c"
-        waiting = open_pings.get((r.connection, other), [])
-        match = next((i for i, (_, p) in enumerate(waiting) if p == payload), None)
-        if match is None:
-            continue  # an unsolicited Pong (RFC 6455 §5.5.3)
-        ping, _ = waiting[match]
-        del waiting[: match + 1]
-        out.append(
-            {
-                "connection": r.connection,
-                "direction": ping.direction,
-                "ts": ping.ts,
-                "ms": round((r.ts - ping.ts) * 1000, 3),
-                "ping_row": ping.id,
-                "pong_row": r.id,
-            }
-        )
+        rows = _frame_rows(ix, ix.connection_row_ids(c.id), "websocket", ("ping", "pong"))
+        seen: dict[RowKey, int] = {}
+        for p in as_list(as_dict(ix.connections[ci], "websocket"), "pings"):
+            if not isinstance(p, dict):
+                continue
+            direction = as_str(p.get("direction"))
+            ping_row = _nth(rows, seen, _key("ping", direction, p.get("ping_frame")))
+            ms = _ms(p.get("rtt_ms"))
+            if ms is None:
+                continue  # never answered, or superseded by the answer to a later Ping
+            out.append(
+                {
+                    "connection": c.id,
+                    "direction": direction,
+                    "ts": p.get("ping_ts"),
+                    "ms": round(ms, 3),
+                    "ping_row": ping_row,
+                    "pong_row": _nth(rows, seen, _key("pong", _other(direction), p.get("pong_frame"))),
+                }
+            )
+    out.sort(key=_by_pong)
     return out
 
 
 def heartbeat_rtts(ix: Index) -> list[dict[str, Any]]:
-    """Engine.IO ping -> pong (v4: server pings; v3: client pings), probes left out."""
+    """Engine.IO ping -> pong as the analysis paired them (heartbeat.pairs[]; v4: the server
+    pings, v3: the client; probes are not heartbeats), with the rows of both packets."""
     out: list[dict[str, Any]] = []
-    waiting: dict[tuple[int | None, str | None], Row] = {}
-    for r in _rows_of_kinds(ix, "engineio", ("ping", "pong")):
-        if _rec(ix, r).get("data") == "probe":
+    for si, s in enumerate(ix.sessions):
+        hb = as_dict(s, "heartbeat")
+        pairs = as_list(hb, "pairs")
+        if not pairs:
             continue
-        if r.kind == "ping":
-            waiting[(r.session, r.direction)] = r
-            continue
-        other = "c2s" if r.direction == "s2c" else "s2c"
-        ping = waiting.pop((r.session, other), None)
-        if ping is None:
-            continue
-        out.append(
-            {
-                "session": r.session,
-                "direction": ping.direction,
-                "ts": ping.ts,
-                "ms": round((r.ts - ping.ts) * 1000, 3),
-                "ping_row": ping.id,
-                "pong_row": r.id,
-            }
-        )
+        pinger = as_str(hb.get("pinger"))
+        rows = _frame_rows(ix, ix.session_row_ids(si), "engineio", ("ping", "pong"), probes=False)
+        for p in pairs:
+            ms = _ms(p.get("rtt_ms")) if isinstance(p, dict) else None
+            if ms is None:
+                continue
+            pings = rows.get(_key("ping", pinger, p.get("ping_frame")))
+            pongs = rows.get(_key("pong", _other(pinger), p.get("pong_frame")))
+            out.append(
+                {
+                    "session": si,
+                    "direction": pinger,
+                    "ts": p.get("ping_ts"),
+                    "ms": ms,
+                    "ping_row": pings[-1] if pings else None,  # a pong answers the latest ping
+                    "pong_row": pongs[0] if pongs else None,
+                }
+            )
+    out.sort(key=_by_pong)
     return out
 
 
 def ack_latency(ix: Index) -> list[dict[str, Any]]:
-    """Socket.IO acks with the event that asked for them (Socket.IO v5 "Acknowledgement")."""
+    """Socket.IO acks with the event that asked for them (socketio.acks[]: Socket.IO v5
+    "Acknowledgement")."""
     out: list[dict[str, Any]] = []
     for si, s in enumerate(ix.sessions):
-        sio = s.get("socketio")
-        if not isinstance(sio, dict):
-            continue
-        events: dict[tuple[Any, Any, Any], list[tuple[float, str]]] = {}
-        t = ix.table
-        for i in ix.session_row_ids(si):  # the rows hold what is needed of each packet
-            ack_id = t.ack_id_of(i)
-            if ack_id is None or t.src_kind[i] != 6 or t.kind_of(i) not in ("EVENT", "BINARY_EVENT"):
-                continue
-            key = (t.nsps.get(t.nsp[i]), ack_id, t.direction_of(i))
-            events.setdefault(key, []).append((t.ts[i], str(t.events.get(t.event[i]))))
-        for evs in events.values():
-            evs.sort(key=lambda e: e[0])
-        for a in as_list(sio, "acks"):
+        for a in as_list(as_dict(s, "socketio"), "acks"):
             if not isinstance(a, dict):
                 continue
-            lat = a.get("latency_ms")
-            cands = events.get(
-                (_str(a.get("nsp")), _int(a.get("ack_id")), _str(a.get("request_direction"))), []
-            )
-            rts = a.get("request_ts")
-            name = "?"
-            for ts, ev in cands:
-                if not isinstance(rts, int | float) or ts <= rts + 1e-9:
-                    name = ev
+            event = a.get("event")
             out.append(
                 {
                     "session": si,
                     "nsp": a.get("nsp"),
                     "ack_id": a.get("ack_id"),
-                    "event": name,
+                    "event": event if isinstance(event, str) else "?",
                     "request_direction": a.get("request_direction"),
-                    "ts": rts,
-                    "ms": lat if isinstance(lat, int | float) else None,
+                    "ts": a.get("request_ts"),
+                    "ms": _ms(a.get("latency_ms")),
                 }
             )
     return out

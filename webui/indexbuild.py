@@ -79,6 +79,7 @@ class ConnSummary(NamedTuple):
     ws_messages: int | None  # None: not a WebSocket
     ws_request_frame: int | None  # the Upgrade request and the 101 (RFC 6455 §4)
     ws_response_frame: int | None
+    ws_pings: int = 0  # Pings the analysis paired with their Pongs (websocket.pings)
 
 
 class SessionSummary(NamedTuple):
@@ -183,6 +184,7 @@ class IndexBuilder:
                 len(lists[2]) if isinstance(ws, dict) else None,
                 as_int(hs.get("request_frame")),
                 as_int(hs.get("response_frame")),
+                len(as_list(ws, "pings")),
             )
         )
 
@@ -421,7 +423,6 @@ class IndexBuilder:
                 sio_summary(p),
                 None,
                 ("sio", si, pi),
-                as_int(p.get("ack_id")),
             )
 
         sess["packets"] = self._stored(eio, eio_row)

@@ -72,6 +72,18 @@ def _doc() -> dict[str, Any]:
                     for j, (d, kind) in enumerate([("s2c", "ping"), ("c2s", "pong")])
                 ],
                 "socketio": None,
+                "heartbeat": {
+                    "pinger": "s2c",
+                    "pairs": [
+                        {
+                            "ping_frame": frame,
+                            "ping_ts": T0 + k + 0.5,
+                            "pong_frame": frame,
+                            "pong_ts": T0 + k + 0.6,
+                            "rtt_ms": 100.0,
+                        }
+                    ],
+                },
             }
         )
     return {
