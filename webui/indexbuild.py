@@ -36,6 +36,8 @@ from webui.recstore import LazyDocs, RecordStore, StoredList, dumps_with_stored
 from webui.rowtable import RowTable
 
 if TYPE_CHECKING:
+    from analyzer.model.analysis import ConnectionRecord
+    from analyzer.model.session import EngineIOSession
     from analyzer.pipeline.access import Mark
 
 __all__ = ["Built", "ConnSummary", "IndexBuilder", "SessionSummary"]
@@ -263,7 +265,7 @@ class IndexBuilder:
             frames, messages = as_list(ws, "frames"), as_list(ws, "messages")
         self.add_connection(conn, _values(as_list(conn, "http")), _values(frames), _values(messages))
 
-    def connection(self, record: Any) -> None:
+    def connection(self, record: ConnectionRecord) -> None:
         """A ConnectionRecord from the pipeline (spilled frames and messages split from their files)."""
         self._start()
         ws = record.websocket
@@ -466,7 +468,7 @@ class IndexBuilder:
             sio_packets = as_list(sio, "packets")
         self.add_session(sess, _values(as_list(sess, "packets")), _values(sio_packets))
 
-    def session(self, s: Any) -> None:
+    def session(self, s: EngineIOSession) -> None:
         """An EngineIOSession from the pipeline; packets written while it was analysed are split
         from their files, the others are serialized one at a time."""
         from analyzer.pipeline.access import record_json
