@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from webui import figures
+from webui import figures, latencies
 from webui.detail import build_detail
 from webui.index import (
     LAYERS,
@@ -309,7 +309,7 @@ def figure(cid: str, name: str) -> Response:
     if name == "osi":
         return jsonify(figures.osi_figure(ix))
     if name.startswith("latency-"):
-        figs = figures.latency_figures(ix)
+        figs = latencies.latency_figures(ix)
         key = name.removeprefix("latency-")
         if key in figs:
             return jsonify(figs[key])
@@ -319,7 +319,7 @@ def figure(cid: str, name: str) -> Response:
 @bp.get("/captures/<cid>/latency")
 def latency(cid: str) -> Response:
     _, ix = _ready(cid)
-    return jsonify(figures.latency_tables(ix))
+    return jsonify(latencies.latency_tables(ix))
 
 
 @bp.get("/captures/<cid>/overview")

@@ -1,7 +1,7 @@
 """The drill-down of one row: its OSI stack, each layer with its fields, and hex dumps.
 
 Sections are plain data (titles, field lists, tables, hex dump lines); the template prints
-them as text, autoescaped. Raw packet bytes come from `analyzer.decode.details`.
+them as text, autoescaped. Raw packet bytes come from the analyzer (`analyzer.pipeline.access.read_packets`).
 """
 
 from __future__ import annotations

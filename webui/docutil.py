@@ -82,16 +82,12 @@ def as_dict(d: Any, key: str) -> dict[str, Any]:
     return _dict(d, key)
 
 
-def _cut(text: str, n: int = SUMMARY_CHARS) -> str:
+def cut(text: str, n: int = SUMMARY_CHARS) -> str:
     text = text.replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= n else text[: n - 1] + "\u2026"
 
 
 def record_packets(rec: Mapping[str, Any]) -> tuple[int, ...]:
-    return _packets(rec)
-
-
-def _packets(rec: Mapping[str, Any]) -> tuple[int, ...]:
     """Every packet that carried a byte of the record ("packets" or "frames"), else its "frame"."""
     v = rec.get("packets")
     if type(v) is list and len(v) == 1 and type(v[0]) is int:
@@ -120,26 +116,26 @@ def conn_label(conn: Mapping[str, Any]) -> str:
 
 def session_label(sess: Mapping[str, Any], index: int) -> str:
     sid = _str(sess.get("sid")) or "?"
-    return f"EIO #{index} sid {_cut(sid, 24)}"
+    return f"EIO #{index} sid {cut(sid, 24)}"
 
 
-def _json_text(v: Any) -> str:
+def json_text(v: Any) -> str:
     try:
         return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):
         return repr(v)
 
 
-def _pair(h: Any) -> bool:
+def is_header(h: Any) -> bool:
     return isinstance(h, list | tuple) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str)
 
 
 def ws_message_summary(m: Mapping[str, Any]) -> str:
     text = _str(m.get("text"))
     if text is not None:
-        return _cut(text)
+        return cut(text)
     hexd = _str(m.get("data_hex")) or ""
-    return _cut(f"[{m.get('length')} B] {hexd[:64]}")
+    return cut(f"[{m.get('length')} B] {hexd[:64]}")
 
 
 def ws_frame_summary(f: Mapping[str, Any]) -> str:
@@ -148,13 +144,13 @@ def ws_frame_summary(f: Mapping[str, Any]) -> str:
     if op == 8:
         code = f.get("close_code")
         reason = _str(f.get("close_reason")) or ""
-        return _cut(f"Close {code if code is not None else '(no code)'} {reason}".rstrip())
+        return cut(f"Close {code if code is not None else '(no code)'} {reason}".rstrip())
     payload = _str(f.get("payload_hex")) or ""
     try:
         shown = bytes.fromhex(payload).decode("utf-8")
     except ValueError:
         shown = payload
-    return _cut(f"{name} {shown}".rstrip())
+    return cut(f"{name} {shown}".rstrip())
 
 
 def eio_summary(p: Mapping[str, Any]) -> str:
@@ -162,8 +158,8 @@ def eio_summary(p: Mapping[str, Any]) -> str:
     kind = _str(p.get("type")) or "?"
     if p.get("binary"):
         hexd = _str(p.get("data_hex")) or ""
-        return _cut(f"binary {kind} [{len(hexd) // 2} B] {hexd[:48]}")
-    return _cut(EIO_TYPE_DIGIT.get(kind, "?") + (_str(p.get("data")) or ""))
+        return cut(f"binary {kind} [{len(hexd) // 2} B] {hexd[:48]}")
+    return cut(EIO_TYPE_DIGIT.get(kind, "?") + (_str(p.get("data")) or ""))
 
 
 def sio_summary(p: Mapping[str, Any]) -> str:
@@ -174,18 +170,18 @@ def sio_summary(p: Mapping[str, Any]) -> str:
         parts.append(nsp)
     event = _str(p.get("event"))
     if event is not None:
-        parts.append(_json_text(event))
+        parts.append(json_text(event))
         args = p.get("args")
-        parts.append(_json_text(args if isinstance(args, list) else []))
+        parts.append(json_text(args if isinstance(args, list) else []))
     elif p.get("data") is not None:
-        parts.append(_json_text(p.get("data")))
+        parts.append(json_text(p.get("data")))
     ack = _int(p.get("ack_id"))
     if ack is not None:
         parts.append(f"ack {ack}")
     n = _int(p.get("attachments"))
     if n:
         parts.append(f"+{n} attachment{'s' if n > 1 else ''}")
-    return _cut(" ".join(parts))
+    return cut(" ".join(parts))
 
 
 def flatten(values: Iterable[Iterable[int]]) -> list[int]:

@@ -1,39 +1,24 @@
-"""Pure functions: analysis index -> plotly figures (as plain JSON-ready dicts).
+"""Pure functions: analysis index -> plotly figures (as plain JSON-ready dicts): the timeline
+and the OSI stack (the latency figures are in webui/latencies.py).
 
-Every string that came from the capture is HTML-escaped before it goes into a figure:
-plotly renders a small HTML subset in hover labels and tick texts, and captured bytes
-are hostile. Plotly turns the entities back into characters, shown as text.
+Every string that came from the capture is HTML-escaped (webui/plotstyle.py: esc) before it
+goes into a figure.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import statistics
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from webui.index import LAYERS, Index, Row, as_int, as_list, as_str
+from webui.index import LAYERS, Index, Row, as_int, as_list
+from webui.plotstyle import LAYOUT_BASE, esc
 
-_int, _str = as_int, as_str
+_int = as_int
 
-__all__ = [
-    "MAX_POINTS",
-    "ack_latency",
-    "heartbeat_rtts",
-    "latency_figures",
-    "latency_tables",
-    "osi_figure",
-    "osi_layers",
-    "timeline_figure",
-    "upgrade_latencies",
-    "ws_ping_rtts",
-]
+__all__ = ["BINS", "MAX_LANES", "MAX_POINTS", "lanes", "osi_figure", "osi_layers", "timeline_figure"]
 
 MAX_POINTS = 20_000  # above this, the timeline is binned by time
 MAX_LANES = 300  # above this, the quietest connections and sessions share one timeline lane
-MAX_BARS = 500  # above this, a latency is shown as a histogram instead of a bar per item
-MAX_TRACES = 30  # above this, per-connection/session series are merged into one trace
 BINS = 400
 
 # Marker categories: (key, legend label, colour).
@@ -56,17 +41,6 @@ _OFFSETS = {
 _SYMBOLS = {"c2s": "triangle-right", "s2c": "triangle-left", None: "circle"}
 _DIR_TEXT = {"c2s": "client \u2192 server", "s2c": "server \u2192 client", None: ""}
 _SEVERITY_COLOURS = {"chat": "#9467bd", "note": "#17becf", "warn": "#bcbd22", "error": "#e31a1c"}
-_LAYOUT_BASE: dict[str, Any] = {
-    "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
-    "font": {"family": "system-ui, sans-serif", "size": 12},
-    "paper_bgcolor": "#ffffff",
-    "plot_bgcolor": "#fafafa",
-    "hoverlabel": {"align": "left"},
-}
-
-
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def _category_of(layer: str, kind: str) -> str:
@@ -166,6 +140,75 @@ def _hover(ix: Index, row: Row) -> str:
     return "<br>".join(bits)
 
 
+Lanes = dict[tuple[str, int], int]
+
+
+def _binned_points(
+    ix: Index, grp: list[Any], pos: Lanes, lo: float, width: float, cat: str, direction: str | None
+) -> dict[str, Any]:
+    """A marker per (lane, time bin) of a group's rows, sized by how many it stands for."""
+    name = _CATEGORIES[cat][0]
+    bins: dict[tuple[int, int], list[_Mark]] = {}
+    for r in grp:
+        lane = _lane_of(ix, r, pos)
+        if lane is None:
+            continue
+        b = min(int((r.ts - ix.t0 - lo) / width), BINS - 1)
+        bins.setdefault((lane, b), []).append(r)
+    xs, ys, texts, custom, sizes = [], [], [], [], []
+    for (lane, b), members in sorted(bins.items()):
+        start = lo + b * width
+        xs.append(round(start + width / 2, 6))
+        ys.append(lane + _OFFSETS[cat])
+        texts.append(
+            f"{len(members)} \u00d7 {esc(name)} {esc(_DIR_TEXT[direction])}<br>"
+            f"t = {start:.3f} .. {start + width:.3f} s<br>click to zoom in"
+        )
+        custom.append({"zoom": [round(start, 6), round(start + width, 6)]})
+        sizes.append(min(6 + 3 * math.log2(len(members)), 24))
+    return {"x": xs, "y": ys, "text": texts, "customdata": custom, "sizes": sizes}
+
+
+def _row_points(ix: Index, grp: list[Any], pos: Lanes, cat: str) -> dict[str, Any]:
+    """A marker per row of a group."""
+    xs, ys, texts = [], [], []
+    custom_rows: list[dict[str, int]] = []
+    for r in grp:
+        lane = _lane_of(ix, r, pos)
+        if lane is None:
+            continue
+        xs.append(round(r.ts - ix.t0, 6))
+        ys.append(lane + _OFFSETS[cat])
+        texts.append(_hover(ix, r))
+        custom_rows.append({"row": r.id})
+    return {"x": xs, "y": ys, "text": texts, "customdata": custom_rows}
+
+
+def _timeline_layout(labels: list[str], binned: bool, t0: float | None, t1: float | None) -> dict[str, Any]:
+    n = max(len(labels), 1)
+    layout: dict[str, Any] = {
+        **LAYOUT_BASE,
+        "title": {"text": "Binned by time: zoom in for single records" if binned else "", "y": 0.99},
+        "xaxis": {"title": {"text": "seconds since the first packet"}, "zeroline": False},
+        "yaxis": {
+            "tickmode": "array",
+            "tickvals": list(range(len(labels))),
+            "ticktext": [esc(x) for x in labels],
+            "autorange": "reversed",
+            "range": [n - 0.5, -0.5],
+            "zeroline": False,
+            "automargin": True,
+        },
+        "height": max(380, 170 + 60 * n),
+        "hovermode": "closest",
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "margin": {"l": 20, "r": 20, "t": 110, "b": 50},
+    }
+    if t0 is not None and t1 is not None:
+        layout["xaxis"]["range"] = [t0, t1]
+    return layout
+
+
 def timeline_figure(
     ix: Index, t0: float | None = None, t1: float | None = None, max_points: int | None = None
 ) -> dict[str, Any]:
@@ -194,64 +237,16 @@ def timeline_figure(
                 "marker": {"color": colour, "symbol": _SYMBOLS[direction], "size": 9, "line": {"width": 0}},
             }
             if binned:
-                bins: dict[tuple[int, int], list[_Mark]] = {}
-                for r in grp:
-                    lane = _lane_of(ix, r, pos)
-                    if lane is None:
-                        continue
-                    b = min(int((r.ts - ix.t0 - lo) / width), BINS - 1)
-                    bins.setdefault((lane, b), []).append(r)
-                xs, ys, texts, custom, sizes = [], [], [], [], []
-                for (lane, b), members in sorted(bins.items()):
-                    start = lo + b * width
-                    xs.append(round(start + width / 2, 6))
-                    ys.append(lane + _OFFSETS[cat])
-                    texts.append(
-                        f"{len(members)} \u00d7 {esc(name)} {esc(_DIR_TEXT[direction])}<br>"
-                        f"t = {start:.3f} .. {start + width:.3f} s<br>click to zoom in"
-                    )
-                    custom.append({"zoom": [round(start, 6), round(start + width, 6)]})
-                    sizes.append(min(6 + 3 * math.log2(len(members)), 24))
-                trace.update(x=xs, y=ys, text=texts, customdata=custom)
-                trace["marker"]["size"] = sizes
+                points = _binned_points(ix, grp, pos, lo, width, cat, direction)
+                trace["marker"]["size"] = points.pop("sizes")
             else:
-                xs, ys, texts, custom = [], [], [], []
-                custom_rows: list[dict[str, int]] = []
-                for r in grp:
-                    lane = _lane_of(ix, r, pos)
-                    if lane is None:
-                        continue
-                    xs.append(round(r.ts - ix.t0, 6))
-                    ys.append(lane + _OFFSETS[cat])
-                    texts.append(_hover(ix, r))
-                    custom_rows.append({"row": r.id})
-                trace.update(x=xs, y=ys, text=texts, customdata=custom_rows)
+                points = _row_points(ix, grp, pos, cat)
+            trace.update(points)
             traces.append(trace)
     traces.extend(_anomaly_trace(ix, pos, t0, t1))
-    n = max(len(labels), 1)
-    layout = {
-        **_LAYOUT_BASE,
-        "title": {"text": "Binned by time: zoom in for single records" if binned else "", "y": 0.99},
-        "xaxis": {"title": {"text": "seconds since the first packet"}, "zeroline": False},
-        "yaxis": {
-            "tickmode": "array",
-            "tickvals": list(range(len(labels))),
-            "ticktext": [esc(x) for x in labels],
-            "autorange": "reversed",
-            "range": [n - 0.5, -0.5],
-            "zeroline": False,
-            "automargin": True,
-        },
-        "height": max(380, 170 + 60 * n),
-        "hovermode": "closest",
-        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-        "margin": {"l": 20, "r": 20, "t": 110, "b": 50},
-    }
-    if t0 is not None and t1 is not None:
-        layout["xaxis"]["range"] = [t0, t1]
     return {
         "data": traces,
-        "layout": layout,
+        "layout": _timeline_layout(labels, binned, t0, t1),
         "meta": {"points": len(ids), "binned": binned, "lanes": len(labels)},
     }
 
@@ -388,7 +383,7 @@ def osi_figure(ix: Index) -> dict[str, Any]:
         },
     ]
     layout = {
-        **_LAYOUT_BASE,
+        **LAYOUT_BASE,
         "title": {"text": "The OSI stack: bytes and packets per layer", "x": 0.01, "xanchor": "left"},
         "grid": {"rows": 1, "columns": 2, "pattern": "independent"},
         "xaxis": {"domain": [0.0, 0.47], "title": {"text": "bytes (the layer's own headers / framing)"}},
@@ -399,338 +394,3 @@ def osi_figure(ix: Index) -> dict[str, Any]:
         "margin": {"l": 20, "r": 20, "t": 50, "b": 50},
     }
     return {"data": data, "layout": layout}
-
-
-# -- latency --
-def _rec(ix: Index, row: Row) -> dict[str, Any]:
-    return ix.record(row)
-
-
-def upgrade_latencies(ix: Index) -> list[dict[str, Any]]:
-    """WebSocket upgrades (request -> 101, RFC 6455 §4) and Engine.IO probes (2probe -> 5)."""
-    out: list[dict[str, Any]] = []
-    t = ix.table
-    http_layer = LAYERS.index("http")
-    for c in ix.conn_summaries:
-        req_f, resp_f = c.ws_request_frame, c.ws_response_frame
-        if c.ws_messages is None or (req_f is None and resp_f is None):
-            continue
-        req_ts = resp_ts = None
-        for i in ix.connection_row_ids(c.id):  # the HTTP rows of the connection carry the times
-            if t.layer[i] == http_layer:
-                if t.src_kind[i] == 1 and t.frame[i] == req_f:
-                    req_ts = t.ts[i]
-                elif t.src_kind[i] == 2 and t.frame[i] == resp_f:
-                    resp_ts = t.ts[i]
-        req_ts = req_ts if req_ts is not None else ix.ts_of(req_f)
-        resp_ts = resp_ts if resp_ts is not None else ix.ts_of(resp_f)
-        if req_ts is not None and resp_ts is not None:
-            out.append(
-                {
-                    "what": "WebSocket handshake",
-                    "label": c.label,
-                    "connection": c.id,
-                    "session": None,
-                    "ts": req_ts,
-                    "ms": round((resp_ts - req_ts) * 1000, 3),
-                }
-            )
-    for si in range(len(ix.sessions)):
-        probe = None
-        for i in ix.session_row_ids(si):
-            if (
-                t.layer_of(i) != "engineio"
-                or t.direction_of(i) != "c2s"
-                or t.kind_of(i) not in ("ping", "upgrade")
-            ):
-                continue
-            r = t.row(i)
-            rec = _rec(ix, r)
-            if r.kind == "ping" and rec.get("data") == "probe" and probe is None:
-                probe = r.ts
-            elif r.kind == "upgrade" and probe is not None:
-                out.append(
-                    {
-                        "what": "Engine.IO upgrade (2probe \u2192 5)",
-                        "label": ix.session_label(si),
-                        "connection": r.connection,
-                        "session": si,
-                        "ts": probe,
-                        "ms": round((r.ts - probe) * 1000, 3),
-                    }
-                )
-                break
-    return out
-
-
-def _rows_of_kinds(ix: Index, layer: str, kinds: tuple[str, ...]) -> Iterator[Row]:
-    """The rows of one layer and some types, in order, read from the columns."""
-    t = ix.table
-    layer_no = LAYERS.index(layer)
-    wanted = {n for n, k in enumerate(t.kinds.values) if k in kinds}
-    for i, (lay, kind) in enumerate(zip(t.layer, t.kind, strict=True)):
-        if lay == layer_no and kind in wanted:
-            yield t.row(i)
-
-
-def ws_ping_rtts(ix: Index) -> list[dict[str, Any]]:
-    """Ping -> Pong with the same application data, per connection (RFC 6455 §5.5.2-3)."""
-    out: list[dict[str, Any]] = []
-    open_pings: dict[tuple[int | None, str | None], list[tuple[Row, str]]] = {}
-    for r in _rows_of_kinds(ix, "websocket", ("ping", "pong")):
-        payload = str(_rec(ix, r).get("payload_hex") or "")
-        if r.kind == "ping":
-            open_pings.setdefault((r.connection, r.direction), []).append((r, payload))
-            continue
-        other = "c2s" if r.direction == "s2c" else "s2c"
-        waiting = open_pings.get((r.connection, other), [])
-        match = next((i for i, (_, p) in enumerate(waiting) if p == payload), None)
-        if match is None:
-            continue  # an unsolicited Pong (RFC 6455 §5.5.3)
-        ping, _ = waiting[match]
-        del waiting[: match + 1]
-        out.append(
-            {
-                "connection": r.connection,
-                "direction": ping.direction,
-                "ts": ping.ts,
-                "ms": round((r.ts - ping.ts) * 1000, 3),
-                "ping_row": ping.id,
-                "pong_row": r.id,
-            }
-        )
-    return out
-
-
-def heartbeat_rtts(ix: Index) -> list[dict[str, Any]]:
-    """Engine.IO ping -> pong (v4: server pings; v3: client pings), probes left out."""
-    out: list[dict[str, Any]] = []
-    waiting: dict[tuple[int | None, str | None], Row] = {}
-    for r in _rows_of_kinds(ix, "engineio", ("ping", "pong")):
-        if _rec(ix, r).get("data") == "probe":
-            continue
-        if r.kind == "ping":
-            waiting[(r.session, r.direction)] = r
-            continue
-        other = "c2s" if r.direction == "s2c" else "s2c"
-        ping = waiting.pop((r.session, other), None)
-        if ping is None:
-            continue
-        out.append(
-            {
-                "session": r.session,
-                "direction": ping.direction,
-                "ts": ping.ts,
-                "ms": round((r.ts - ping.ts) * 1000, 3),
-                "ping_row": ping.id,
-                "pong_row": r.id,
-            }
-        )
-    return out
-
-
-def ack_latency(ix: Index) -> list[dict[str, Any]]:
-    """Socket.IO acks with the event that asked for them (Socket.IO v5 "Acknowledgement")."""
-    out: list[dict[str, Any]] = []
-    for si, s in enumerate(ix.sessions):
-        sio = s.get("socketio")
-        if not isinstance(sio, dict):
-            continue
-        events: dict[tuple[Any, Any, Any], list[tuple[float, str]]] = {}
-        t = ix.table
-        for i in ix.session_row_ids(si):  # the rows hold what is needed of each packet
-            ack_id = t.ack_id_of(i)
-            if ack_id is None or t.src_kind[i] != 6 or t.kind_of(i) not in ("EVENT", "BINARY_EVENT"):
-                continue
-            key = (t.nsps.get(t.nsp[i]), ack_id, t.direction_of(i))
-            events.setdefault(key, []).append((t.ts[i], str(t.events.get(t.event[i]))))
-        for evs in events.values():
-            evs.sort(key=lambda e: e[0])
-        for a in as_list(sio, "acks"):
-            if not isinstance(a, dict):
-                continue
-            lat = a.get("latency_ms")
-            cands = events.get(
-                (_str(a.get("nsp")), _int(a.get("ack_id")), _str(a.get("request_direction"))), []
-            )
-            rts = a.get("request_ts")
-            name = "?"
-            for ts, ev in cands:
-                if not isinstance(rts, int | float) or ts <= rts + 1e-9:
-                    name = ev
-            out.append(
-                {
-                    "session": si,
-                    "nsp": a.get("nsp"),
-                    "ack_id": a.get("ack_id"),
-                    "event": name,
-                    "request_direction": a.get("request_direction"),
-                    "ts": rts,
-                    "ms": lat if isinstance(lat, int | float) else None,
-                }
-            )
-    return out
-
-
-def _summary(values: list[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"n": 0, "min": None, "median": None, "p95": None, "max": None}
-    s = sorted(values)
-    return {
-        "n": len(s),
-        "min": round(s[0], 3),
-        "median": round(statistics.median(s), 3),
-        "p95": round(s[min(len(s) - 1, math.ceil(0.95 * len(s)) - 1)], 3),
-        "max": round(s[-1], 3),
-    }
-
-
-def latency_tables(ix: Index) -> dict[str, Any]:
-    handshakes = [{"connection": c.id, "label": c.label, "ms": c.rtt_ms} for c in ix.conn_summaries]
-    acks = ack_latency(ix)
-    per_event: dict[str, list[float]] = {}
-    for a in acks:
-        if a["ms"] is not None:
-            per_event.setdefault(str(a["event"]), []).append(float(a["ms"]))
-    return {
-        "tcp_handshake": handshakes,
-        "upgrades": upgrade_latencies(ix),
-        "ws_ping": ws_ping_rtts(ix),
-        "heartbeat": heartbeat_rtts(ix),
-        "acks": acks,
-        "ack_summary": {ev: _summary(v) for ev, v in sorted(per_event.items())},
-        "summary": {
-            "tcp_handshake": _summary([float(h["ms"]) for h in handshakes if h["ms"] is not None]),
-            "ws_ping": _summary([x["ms"] for x in ws_ping_rtts(ix)]),
-            "heartbeat": _summary([x["ms"] for x in heartbeat_rtts(ix)]),
-        },
-    }
-
-
-def _fig(
-    title: str, data: list[dict[str, Any]], xtitle: str, ytitle: str, category: bool = False, **extra: Any
-) -> dict[str, Any]:
-    layout = {
-        **_LAYOUT_BASE,
-        "title": {"text": title, "x": 0.01, "xanchor": "left"},
-        "xaxis": {
-            "title": {"text": xtitle},
-            "automargin": True,
-            **({"type": "category"} if category else {}),
-        },
-        "yaxis": {"title": {"text": ytitle}, "rangemode": "tozero"},
-        "height": 340,
-        "hovermode": "closest",
-        **extra,
-    }
-    if not data or all(not d.get("x") and not d.get("y") for d in data):
-        layout["annotations"] = [
-            {
-                "text": "nothing to show in this capture",
-                "showarrow": False,
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0.5,
-                "y": 0.5,
-                "font": {"size": 14, "color": "#888"},
-            }
-        ]
-    return {"data": data, "layout": layout}
-
-
-def _bars(
-    title: str, many_title: str, items: list[tuple[str, float, str]], xtitle: str, colour: str
-) -> dict[str, Any]:
-    """A bar per (x, ms, hover text) item; beyond MAX_BARS, one bar per item no longer reads:
-    a histogram of the values does."""
-    if len(items) > MAX_BARS:
-        trace = {
-            "type": "histogram",
-            "x": [ms for _, ms, _ in items],
-            "nbinsx": 60,
-            "marker": {"color": colour},
-        }
-        return _fig(many_title, [trace], "ms", "count")
-    bars = {
-        "type": "bar",
-        "x": [x for x, _, _ in items],
-        "y": [ms for _, ms, _ in items],
-        "text": [esc(text) for _, _, text in items],
-        "hoverinfo": "text+y",
-        "marker": {"color": colour},
-    }
-    return _fig(title, [bars], xtitle, "ms", category=True)
-
-
-def _few_traces(traces: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One trace per connection or session while the legend can show them; beyond MAX_TRACES,
-    one trace with every point, each named in its hover text."""
-    if len(traces) <= MAX_TRACES:
-        return list(traces.values())
-    merged: dict[str, Any] = {
-        "type": "scatter",
-        "mode": "markers",
-        "name": f"{len(traces):,} series",
-        "x": [],
-        "y": [],
-        "text": [],
-        "hoverinfo": "text+x+y",
-    }
-    for name, tr in traces.items():
-        merged["x"].extend(tr["x"])
-        merged["y"].extend(tr["y"])
-        merged["text"].extend([esc(name)] * len(tr["x"]))
-    return [merged]
-
-
-def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
-    t = latency_tables(ix)
-    hs = [h for h in t["tcp_handshake"] if h["ms"] is not None]
-    figs: dict[str, dict[str, Any]] = {}
-    figs["tcp_handshake"] = _bars(
-        "TCP handshake RTT per connection (SYN \u2192 ACK)",
-        f"TCP handshake RTT of {len(hs):,} connections (SYN \u2192 ACK)",
-        [(f"#{h['connection']}", h["ms"], h["label"]) for h in hs],
-        "connection",
-        "#7f7f7f",
-    )
-    ups = t["upgrades"]
-    figs["upgrades"] = _bars(
-        "Upgrade latency",
-        f"Upgrade latency of {len(ups):,} upgrades",
-        [(esc(u["label"]), u["ms"], u["what"]) for u in ups],
-        "",
-        "#2ca02c",
-    )
-    pings: dict[str, dict[str, Any]] = {}
-    for p in t["ws_ping"]:
-        key = f"TCP #{p['connection']} ping {p['direction']}"
-        tr = pings.setdefault(
-            key, {"type": "scatter", "mode": "lines+markers", "name": key, "x": [], "y": []}
-        )
-        tr["x"].append(round(p["ts"] - ix.t0, 6))
-        tr["y"].append(p["ms"])
-    figs["ws_ping"] = _fig("WebSocket ping RTT over time", _few_traces(pings), "seconds", "ms")
-    beats: dict[str, dict[str, Any]] = {}
-    for p in t["heartbeat"]:
-        key = f"EIO #{p['session']} ping {p['direction']}"
-        tr = beats.setdefault(
-            key, {"type": "scatter", "mode": "lines+markers", "name": key, "x": [], "y": []}
-        )
-        tr["x"].append(round(p["ts"] - ix.t0, 6))
-        tr["y"].append(p["ms"])
-    figs["heartbeat"] = _fig(
-        "Engine.IO heartbeat RTT over time (ping \u2192 pong)", _few_traces(beats), "seconds", "ms"
-    )
-    boxes: dict[str, dict[str, Any]] = {}
-    for a in t["acks"]:
-        if a["ms"] is None:
-            continue
-        ev = esc(a["event"])[:60]
-        boxes.setdefault(ev, {"type": "box", "name": ev, "y": [], "boxpoints": "all", "jitter": 0.3})[
-            "y"
-        ].append(a["ms"])
-    figs["acks"] = _fig(
-        "Socket.IO ack latency per event", list(boxes.values()), "event", "ms", showlegend=False
-    )
-    return figs

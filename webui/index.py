@@ -27,12 +27,6 @@ from webui.docutil import (
     SIO_TYPE_DIGIT,
     SUMMARY_CHARS,
     WS_OPCODE_NAMES,
-    _dict,
-    _int,
-    _json_text,
-    _list,
-    _pair,
-    _str,
     as_dict,
     as_float,
     as_int,
@@ -42,6 +36,8 @@ from webui.docutil import (
     eio_summary,
     endpoint_text,
     flatten,
+    is_header,
+    json_text,
     record_packets,
     session_label,
     sio_summary,
@@ -49,6 +45,7 @@ from webui.docutil import (
     ws_message_summary,
 )
 from webui.indexbuild import Built, IndexBuilder
+from webui.links import Links
 from webui.recstore import StoredList, json_pieces
 from webui.rowtable import LAYERS, Row, RowTable
 
@@ -170,8 +167,8 @@ class Index:
         if built is None:
             built = IndexBuilder.from_document(doc if doc is not None else {}, frame_ts)
         self.head = built.head
-        self.capture = _dict(self.head, "capture")
-        self.layer_stats = _dict(self.head, "layer_stats")
+        self.capture = as_dict(self.head, "capture")
+        self.layer_stats = as_dict(self.head, "layer_stats")
         self.connections: Sequence[dict[str, Any]] = built.connections
         self.sessions: Sequence[dict[str, Any]] = built.sessions
         self.anomalies: list[dict[str, Any]] = built.anomalies
@@ -191,7 +188,7 @@ class Index:
         self._by_frame: tuple[array[int], array[int]] | None = None
         self._by_session: dict[int, array[int]] | None = None
         self._by_conn: dict[int, array[int]] | None = None
-        self._sio_links: dict[int, list[list[int]]] = {}
+        self._links: Links | None = None
         self._scan_cache: tuple[str, bytearray, bytearray] | None = None
 
     @classmethod
@@ -227,7 +224,7 @@ class Index:
         "sio": (2, 4),
     }
 
-    def _container(self, src: tuple[str, int, int]) -> tuple[StoredList, int] | None:
+    def container(self, src: tuple[str, int, int]) -> tuple[StoredList, int] | None:
         """The stored list a row's record is in, and its position there (found from the
         builder's (first, count) table, without loading the connection or session)."""
         kind, a, b = src
@@ -242,12 +239,12 @@ class Index:
 
     def record(self, row: Row) -> dict[str, Any]:
         """The document object a row was made from."""
-        return self._record(row.src)
+        return self.record_at(row.src)
 
-    def _record(self, src: tuple[str, int, int]) -> dict[str, Any]:
+    def record_at(self, src: tuple[str, int, int]) -> dict[str, Any]:
         if src[0] == "tcp":
-            return _dict(self.connections[src[1]], "tcp")
-        found = self._container(src)
+            return as_dict(self.connections[src[1]], "tcp")
+        found = self.container(src)
         if found is None:
             return {}
         items, b = found
@@ -258,14 +255,6 @@ class Index:
             )
         return rec if isinstance(rec, dict) else {}
 
-    def _raw_record(self, src: tuple[str, int, int]) -> bytes | None:
-        """The stored JSON text of a row's record (None for records kept in memory)."""
-        found = self._container(src)
-        if found is None:
-            return None
-        items, b = found
-        return self.store.raw(items.first + b) if 0 <= b < len(items) else None
-
     def row(self, rid: int) -> Row | None:
         return self.rows[rid] if 0 <= rid < len(self.rows) else None
 
@@ -274,7 +263,7 @@ class Index:
         return session_label({"sid": sid}, si)
 
     def connection(self, cid: Any) -> dict[str, Any] | None:
-        pos = self.conn_pos.get(_int(cid))
+        pos = self.conn_pos.get(as_int(cid))
         return self.connections[pos] if pos is not None else None
 
     def rel(self, ts: float | None) -> float | None:
@@ -389,7 +378,7 @@ class Index:
         if src[0] == "tcp":
             return False
         if scans is not None:
-            found = self._container(src)
+            found = self.container(src)
             if found is not None and 0 <= src[2] < len(found[0]) and not scans[1][found[0].first + src[2]]:
                 return False  # the record's text cannot hold it
         return needle in self.search_text(t.row(i)).casefold()
@@ -410,15 +399,15 @@ class Index:
     def search_text(self, row: Row) -> str:
         rec = self.record(row)
         if row.layer == "websocket":
-            return (_str(rec.get("text")) or _str(rec.get("close_reason")) or "")[:SEARCH_CHARS]
+            return (as_str(rec.get("text")) or as_str(rec.get("close_reason")) or "")[:SEARCH_CHARS]
         if row.layer == "engineio":
-            return (_str(rec.get("data")) or "")[:SEARCH_CHARS]
+            return (as_str(rec.get("data")) or "")[:SEARCH_CHARS]
         if row.layer == "socketio":
-            return _json_text(rec.get("data"))[:SEARCH_CHARS] + " " + (_str(rec.get("nsp")) or "")
+            return json_text(rec.get("data"))[:SEARCH_CHARS] + " " + (as_str(rec.get("nsp")) or "")
         if row.layer == "http":
-            body = _dict(rec, "body")
-            heads = " ".join(f"{h[0]}: {h[1]}" for h in _list(rec, "headers") if _pair(h))
-            return heads + " " + (_str(body.get("text")) or "")[:SEARCH_CHARS]
+            body = as_dict(rec, "body")
+            heads = " ".join(f"{h[0]}: {h[1]}" for h in as_list(rec, "headers") if is_header(h))
+            return heads + " " + (as_str(body.get("text")) or "")[:SEARCH_CHARS]
         return ""
 
     def facets(self) -> dict[str, list[str]]:
@@ -440,164 +429,25 @@ class Index:
         layers = self.table.layer
         return {name: layers.count(bytes([i])) for i, name in enumerate(LAYERS)}
 
-    # -- cross-layer links --
+    # -- cross-layer links (webui/links.py) --
+    @property
+    def links(self) -> Links:
+        if self._links is None:
+            self._links = Links(self)
+        return self._links
+
     def sio_eio_rows(self, row: Row) -> list[Row]:
         """The Engine.IO packets that carried a Socket.IO packet (the text packet, then its attachments)."""
-        if row.layer != "socketio":
-            return []
-        si, pi = row.src[1], row.src[2]
-        links = self._sio_links.get(si)
-        if links is None:
-            links = self._link_session(si)
-            self._sio_links[si] = links
-        idx = links[pi] if pi < len(links) else []
-        return [self.rows[i] for i in idx]
-
-    def _link_session(self, si: int) -> list[list[int]]:
-        """Pair Socket.IO packets with Engine.IO "message" packets, per direction, in order.
-
-        Socket.IO protocol v5 "Packet encoding": a packet is one Engine.IO message (text for the
-        default parser, binary for msgpack), then one binary message per attachment. Read from
-        the rows: an Engine.IO row's summary is the packet as on the wire (type digit, data) or
-        "binary ..."; a Socket.IO row's src is its position in the session's packets.
-        """
-        t = self.table
-        sess = self.sessions[si]
-        sio_obj = sess.get("socketio")
-        msgpack = isinstance(sio_obj, dict) and sio_obj.get("parser") == "msgpack"
-        eio: list[tuple[int, int]] = []  # (packet position, row)
-        sio: list[tuple[int, int]] = []
-        for i in self.session_row_ids(si):
-            if t.src_kind[i] == 5:  # eio
-                if t.kind_of(i) == "message":
-                    eio.append((t.src_b[i], i))
-            elif t.src_kind[i] == 6:  # sio
-                sio.append((t.src_b[i], i))
-        eio.sort()
-        sio.sort()
-        n_sio = max((p for p, _ in sio), default=-1) + 1
-        queues: dict[int, list[tuple[int, bool, str]]] = {}
-        for _, i in eio:
-            summary = t.summary_of(i)
-            binary = summary.startswith("binary ")
-            queues.setdefault(t.direction[i], []).append((i, binary, "" if binary else summary[1:]))
-        pos: dict[int, int] = {}
-        out: list[list[int]] = [[] for _ in range(n_sio)]
-        for pi, i in sio:
-            d = t.direction[i]
-            q = queues.get(d, [])
-            k = pos.get(d, 0)
-            digit = SIO_TYPE_DIGIT.get(t.kind_of(i), "")
-            # Skip stray binary messages (attachments of a packet that did not decode) and,
-            # for the default parser, text messages that do not start with this packet's type.
-            look = 0
-            while k < len(q) and look < 16:
-                if msgpack or (not q[k][1] and q[k][2].startswith(digit)):
-                    break
-                k += 1
-                look += 1
-            if k >= len(q):
-                continue
-            got = [q[k][0]]
-            k += 1
-            n = _int(self._record(t.src_of(i)).get("attachments")) if t.kind_of(i).startswith("BINARY") else 0
-            n = n or 0
-            while n > 0 and k < len(q) and q[k][1]:
-                got.append(q[k][0])
-                k += 1
-                n -= 1
-            pos[d] = k
-            out[pi] = got
-        return out
+        return self.links.sio_eio_rows(row)
 
     def carrier_rows(self, row: Row) -> list[Row]:
         """The WebSocket message or HTTP request/response that carried an Engine.IO packet."""
-        if row.layer != "engineio":
-            return []
-        rec = self.record(row)
-        cid = _int(rec.get("connection"))
-        frame = row.frame
-        if cid is None or frame is None:
-            return []
-        transport = rec.get("transport")
-        want_layer = "websocket" if transport == "websocket" else "http"
-        t = self.table
-        ids = self.connection_row_ids(cid)
-        same = [
-            i
-            for i in ids
-            if t.layer_of(i) == "engineio"
-            and t.direction[i] == _DIR_NO.get(row.direction or "")
-            and t.frame[i] == frame
-            and self._record(t.src_of(i)).get("transport") == transport
-        ]
-        k = next((n for n, i in enumerate(same) if i == row.id), 0)
-        cands = [
-            i
-            for i in ids
-            if t.layer_of(i) == want_layer
-            and t.direction_of(i) == row.direction
-            and (t.frame[i] == frame or frame in t.packets_of(i))
-            and t.kind_of(i) in ("text", "binary", "request", "response")
-        ]
-        if want_layer == "websocket":
-            return [self.rows[cands[min(k, len(cands) - 1)]]] if cands else []
-        return [self.rows[cands[0]]] if cands else []
+        return self.links.carrier_rows(row)
 
     def ws_message_frames(self, row: Row) -> list[dict[str, Any]]:
         """The data frames of a WebSocket message (RFC 6455 §5.4: first frame, continuations, FIN)."""
-        if row.src[0] == "ws_frame":
-            return [self.record(row)]
-        if row.src[0] != "ws_msg":
-            return []
-        found = self._container(("ws_frame", row.src[1], 0))
-        frames: Sequence[Any] = found[0] if found is not None else ()
-        # Group data frames into messages per direction, then take the same ordinal.
-        t = self.table
-        ordinal = sum(
-            1
-            for i in self.connection_row_ids(row.connection)
-            if t.src_kind[i] == 3
-            and t.src_a[i] == row.src[1]
-            and t.src_b[i] < row.src[2]
-            and t.direction_of(i) == row.direction
-        )
-        groups: list[list[dict[str, Any]]] = []
-        cur: list[dict[str, Any]] = []
-        for f in frames:
-            if not isinstance(f, dict):
-                continue
-            if f.get("direction") != row.direction or _int(f.get("opcode")) not in (0, 1, 2):
-                continue
-            if _int(f.get("opcode")) in (1, 2) and cur:
-                groups.append(cur)  # a message started inside another (RFC 6455 §5.4)
-                cur = []
-            cur.append(f)
-            if f.get("fin"):
-                groups.append(cur)
-                cur = []
-            if len(groups) > ordinal:
-                break
-        if ordinal < len(groups):
-            g = groups[ordinal]
-            if _int(g[-1].get("frame")) == row.frame:
-                return g
-        # Fallback: the frames that ended in the message's packets.
-        return [
-            f
-            for f in frames
-            if isinstance(f, dict) and f.get("direction") == row.direction and f.get("frame") in row.packets
-        ]
+        return self.links.ws_message_frames(row)
 
     def http_for_frame(self, cid: int | None, frame: int | None) -> dict[str, Any] | None:
         """The HTTP exchange of a connection whose request or response is at `frame`."""
-        pos = self.conn_pos.get(cid)
-        if pos is None or frame is None:
-            return None
-        t = self.table
-        for i in self.connection_row_ids(cid):
-            if t.layer[i] == 1 and (t.frame[i] == frame or frame in t.packets_of(i)):
-                found = self._container(("http_req", pos, t.src_b[i]))
-                x = found[0][found[1]] if found is not None and found[1] < len(found[0]) else None
-                return x if isinstance(x, dict) else None
-        return None
+        return self.links.http_for_frame(cid, frame)

@@ -14,27 +14,31 @@ import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from analyzer.capture.pcapfile import Mark
 from analyzer.model.spill import JsonSpill, dumps, iter_elements
 from webui.docutil import (
     WS_OPCODE_NAMES,
-    _cut,
-    _dict,
-    _float,
-    _int,
-    _list,
-    _packets,
-    _str,
+    as_dict,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
     conn_label,
+    cut,
     eio_summary,
+    record_packets,
     sio_summary,
     ws_frame_summary,
     ws_message_summary,
 )
 from webui.recstore import LazyDocs, RecordStore, StoredList, dumps_with_stored
 from webui.rowtable import RowTable
+
+if TYPE_CHECKING:
+    from analyzer.model.analysis import ConnectionRecord
+    from analyzer.model.session import EngineIOSession
+    from analyzer.pipeline.access import Mark
 
 __all__ = ["Built", "ConnSummary", "IndexBuilder", "SessionSummary"]
 
@@ -77,6 +81,7 @@ class ConnSummary(NamedTuple):
     ws_messages: int | None  # None: not a WebSocket
     ws_request_frame: int | None  # the Upgrade request and the 101 (RFC 6455 §4)
     ws_response_frame: int | None
+    ws_pings: int = 0  # Pings the analysis paired with their Pongs (websocket.pings)
 
 
 class SessionSummary(NamedTuple):
@@ -104,7 +109,7 @@ def _frame_key(sess: dict[str, Any]) -> int:
     """The first packet number of a session: its first request, upgrade or Engine.IO packet."""
     best = 1 << 62
     for key in ("requests", "websockets"):
-        for item in _list(sess, key):
+        for item in as_list(sess, key):
             if isinstance(item, dict):
                 for k, v in item.items():
                     if k.endswith("frame") and type(v) is int:
@@ -159,28 +164,29 @@ class IndexBuilder:
     # -- connections --
     def add_connection(self, conn: dict[str, Any], http: Items, frames: Items, messages: Items) -> None:
         ci = len(self._conns)
-        cid = _int(conn.get("id"))
+        cid = as_int(conn.get("id"))
         self._add_connection(ci, cid, conn, http, frames, messages)
         self._conns.append(self.store.add(dumps_with_stored(conn)))
         self._conn_ids.append(cid)
         ws = conn.get("websocket")
-        lists = [_list(conn, "http"), _list(ws, "frames"), _list(ws, "messages")]
+        lists = [as_list(conn, "http"), as_list(ws, "frames"), as_list(ws, "messages")]
         for lst in lists:
             self._conn_lists.extend((lst.first, lst.n) if isinstance(lst, StoredList) else (0, 0))
-        tcp = _dict(conn, "tcp")
-        hs = _dict(ws, "handshake")
+        tcp = as_dict(conn, "tcp")
+        hs = as_dict(ws, "handshake")
         self._conn_summaries.append(
             ConnSummary(
                 cid,
                 conn_label(conn),
-                _float(tcp.get("first_ts")),
-                _str(tcp.get("end")),
-                _dict(tcp, "packets"),
-                _float(_dict(tcp, "handshake").get("rtt_ms")),
+                as_float(tcp.get("first_ts")),
+                as_str(tcp.get("end")),
+                as_dict(tcp, "packets"),
+                as_float(as_dict(tcp, "handshake").get("rtt_ms")),
                 len(lists[0]),
                 len(lists[2]) if isinstance(ws, dict) else None,
-                _int(hs.get("request_frame")),
-                _int(hs.get("response_frame")),
+                as_int(hs.get("request_frame")),
+                as_int(hs.get("response_frame")),
+                len(as_list(ws, "pings")),
             )
         )
 
@@ -202,18 +208,18 @@ class IndexBuilder:
         def message_row(mi: int, m: Any) -> None:
             if isinstance(m, dict):
                 self._row(
-                    _float(m.get("ts")),
+                    as_float(m.get("ts")),
                     "websocket",
-                    _str(m.get("opcode")) or "?",
-                    _str(m.get("direction")),
-                    _int(m.get("frame")),
-                    _packets(m),
+                    as_str(m.get("opcode")) or "?",
+                    as_str(m.get("direction")),
+                    as_int(m.get("frame")),
+                    record_packets(m),
                     cid,
                     None,
                     None,
                     None,
                     ws_message_summary(m),
-                    _int(m.get("length")),
+                    as_int(m.get("length")),
                     ("ws_msg", ci, mi),
                 )
 
@@ -227,22 +233,22 @@ class IndexBuilder:
             )
             n = fr.get("payload_length")
             self._ws_payload += n if type(n) is int else 0
-            op = _int(fr.get("opcode"))
+            op = as_int(fr.get("opcode"))
             if op in (0, 1, 2):
                 return  # data frames are listed through their messages
             self._row(
-                _float(fr.get("ts")),
+                as_float(fr.get("ts")),
                 "websocket",
                 WS_OPCODE_NAMES.get(op or 0, f"opcode-{op}"),
-                _str(fr.get("direction")),
-                _int(fr.get("frame")),
-                _packets(fr),
+                as_str(fr.get("direction")),
+                as_int(fr.get("frame")),
+                record_packets(fr),
                 cid,
                 None,
                 None,
                 None,
                 ws_frame_summary(fr),
-                _int(fr.get("payload_length")),
+                as_int(fr.get("payload_length")),
                 ("ws_frame", ci, fi),
             )
 
@@ -256,10 +262,10 @@ class IndexBuilder:
         messages: Sequence[Any] = []
         if isinstance(ws, dict):
             ws = conn["websocket"] = dict(ws)
-            frames, messages = _list(ws, "frames"), _list(ws, "messages")
-        self.add_connection(conn, _values(_list(conn, "http")), _values(frames), _values(messages))
+            frames, messages = as_list(ws, "frames"), as_list(ws, "messages")
+        self.add_connection(conn, _values(as_list(conn, "http")), _values(frames), _values(messages))
 
-    def connection(self, record: Any) -> None:
+    def connection(self, record: ConnectionRecord) -> None:
         """A ConnectionRecord from the pipeline (spilled frames and messages split from their files)."""
         self._start()
         ws = record.websocket
@@ -276,43 +282,43 @@ class IndexBuilder:
             self.add_connection(
                 conn,
                 _values(http),
-                _spilled(frames) if frames is not None else _values(_list(wsd, "frames")),
-                _spilled(messages) if messages is not None else _values(_list(wsd, "messages")),
+                _spilled(frames) if frames is not None else _values(as_list(wsd, "frames")),
+                _spilled(messages) if messages is not None else _values(as_list(wsd, "messages")),
             )
         for spill in (frames, messages):
             if spill is not None:
                 spill.close()
 
     def _tcp_rows(self, ci: int, cid: int | None, conn: dict[str, Any]) -> None:
-        tcp = _dict(conn, "tcp")
-        hs = _dict(tcp, "handshake")
+        tcp = as_dict(conn, "tcp")
+        hs = as_dict(tcp, "handshake")
         for key, kind, direction in (
             ("syn_frame", "SYN", "c2s"),
             ("synack_frame", "SYN-ACK", "s2c"),
             ("ack_frame", "ACK", "c2s"),
         ):
-            f = _int(hs.get(key))
+            f = as_int(hs.get(key))
             if f is not None:
                 ts = self.ts_of(f)
                 if ts is None and kind == "SYN":
-                    ts = _float(tcp.get("first_ts"))
+                    ts = as_float(tcp.get("first_ts"))
                 self._row(
                     ts, "tcp", kind, direction, f, (f,), cid, None, None, None, kind, None, ("tcp", ci, 0)
                 )
-        teardown = _dict(tcp, "teardown")
-        fins = _dict(teardown, "fin_frames")
+        teardown = as_dict(tcp, "teardown")
+        fins = as_dict(teardown, "fin_frames")
         for direction in ("c2s", "s2c"):
-            f = _int(fins.get(direction))
+            f = as_int(fins.get(direction))
             if f is not None:
-                ts = self.ts_of(f) or _float(tcp.get("last_ts"))
+                ts = self.ts_of(f) or as_float(tcp.get("last_ts"))
                 self._row(
                     ts, "tcp", "FIN", direction, f, (f,), cid, None, None, None, "FIN", None, ("tcp", ci, 1)
                 )
-        rst = _int(teardown.get("rst_frame"))
+        rst = as_int(teardown.get("rst_frame"))
         if rst is not None:
-            d = _str(teardown.get("rst_direction"))
+            d = as_str(teardown.get("rst_direction"))
             self._row(
-                self.ts_of(rst) or _float(tcp.get("last_ts")),
+                self.ts_of(rst) or as_float(tcp.get("last_ts")),
                 "tcp",
                 "RST",
                 d if d in ("c2s", "s2c") else None,
@@ -332,38 +338,38 @@ class IndexBuilder:
             return
         req = x.get("request")
         if isinstance(req, dict):
-            summary = _cut(f"{_str(req.get('method')) or '?'} {_str(req.get('target')) or ''}")
+            summary = cut(f"{as_str(req.get('method')) or '?'} {as_str(req.get('target')) or ''}")
             self._row(
-                _float(req.get("ts")),
+                as_float(req.get("ts")),
                 "http",
                 "request",
                 "c2s",
-                _int(req.get("frame")),
-                _packets(req),
+                as_int(req.get("frame")),
+                record_packets(req),
                 cid,
                 None,
                 None,
                 None,
                 summary,
-                _int(_dict(req, "body").get("length")),
+                as_int(as_dict(req, "body").get("length")),
                 ("http_req", ci, xi),
             )
         resp = x.get("response")
         if isinstance(resp, dict):
-            summary = _cut(f"{resp.get('status')} {_str(resp.get('reason')) or ''}".strip())
+            summary = cut(f"{resp.get('status')} {as_str(resp.get('reason')) or ''}".strip())
             self._row(
-                _float(resp.get("ts")),
+                as_float(resp.get("ts")),
                 "http",
                 "response",
                 "s2c",
-                _int(resp.get("frame")),
-                _packets(resp),
+                as_int(resp.get("frame")),
+                record_packets(resp),
                 cid,
                 None,
                 None,
                 None,
                 summary,
-                _int(_dict(resp, "body").get("length")),
+                as_int(as_dict(resp, "body").get("length")),
                 ("http_resp", ci, xi),
             )
 
@@ -377,23 +383,23 @@ class IndexBuilder:
         def eio_row(pi: int, p: Any) -> None:
             if not isinstance(p, dict):
                 return
-            ts = _float(p.get("ts"))
+            ts = as_float(p.get("ts"))
             if pi == 0:
                 first[0] = ts
-            f = _int(p.get("frame"))
+            f = as_int(p.get("frame"))
             if f is not None and not frames:
                 frames.append(f)
-            data = _str(p.get("data"))
-            hexd = _str(p.get("data_hex"))
+            data = as_str(p.get("data"))
+            hexd = as_str(p.get("data_hex"))
             length = len(data) if data is not None else (len(hexd) // 2 if hexd is not None else None)
             self._row(
                 ts,
                 "engineio",
-                _str(p.get("type")) or "?",
-                _str(p.get("direction")),
+                as_str(p.get("type")) or "?",
+                as_str(p.get("direction")),
                 f,
-                _packets(p),
-                _int(p.get("connection")),
+                record_packets(p),
+                as_int(p.get("connection")),
                 si,
                 None,
                 None,
@@ -406,20 +412,19 @@ class IndexBuilder:
             if not isinstance(p, dict):
                 return
             self._row(
-                _float(p.get("ts")),
+                as_float(p.get("ts")),
                 "socketio",
-                _str(p.get("type")) or "?",
-                _str(p.get("direction")),
-                _int(p.get("frame")),
-                _packets(p),
-                _int(p.get("connection")),
+                as_str(p.get("type")) or "?",
+                as_str(p.get("direction")),
+                as_int(p.get("frame")),
+                record_packets(p),
+                as_int(p.get("connection")),
                 si,
-                _str(p.get("nsp")),
-                _str(p.get("event")),
+                as_str(p.get("nsp")),
+                as_str(p.get("event")),
                 sio_summary(p),
                 None,
                 ("sio", si, pi),
-                _int(p.get("ack_id")),
             )
 
         sess["packets"] = self._stored(eio, eio_row)
@@ -433,14 +438,14 @@ class IndexBuilder:
         key = min(_frame_key(sess), frames[0] if frames else 1 << 62)
         self._stash_lists(sess)
         self._sessions[si] = self.store.add(dumps_with_stored(sess))
-        eio_list, sio_list = _list(sess, "packets"), _list(sio_obj, "packets")
+        eio_list, sio_list = as_list(sess, "packets"), as_list(sio_obj, "packets")
         for lst in (eio_list, sio_list):
             self._session_lists.extend((lst.first, lst.n) if isinstance(lst, StoredList) else (0, 0))
         self._session_summaries.append(
             SessionSummary(
-                _str(sess.get("sid")),
-                _int(sess.get("protocol")),
-                tuple(str(t) for t in _list(sess, "transport_path")),
+                as_str(sess.get("sid")),
+                as_int(sess.get("protocol")),
+                tuple(str(t) for t in as_list(sess, "transport_path")),
                 len(eio_list),
                 len(sio_list) if isinstance(sio_obj, dict) else None,
             )
@@ -460,19 +465,19 @@ class IndexBuilder:
         sio_packets: Sequence[Any] = []
         if isinstance(sio, dict):
             sio = sess["socketio"] = dict(sio)
-            sio_packets = _list(sio, "packets")
-        self.add_session(sess, _values(_list(sess, "packets")), _values(sio_packets))
+            sio_packets = as_list(sio, "packets")
+        self.add_session(sess, _values(as_list(sess, "packets")), _values(sio_packets))
 
-    def session(self, s: Any) -> None:
+    def session(self, s: EngineIOSession) -> None:
         """An EngineIOSession from the pipeline; packets written while it was analysed are split
         from their files, the others are serialized one at a time."""
-        from analyzer.session.jsonout import eio_packet_json, sio_packet_json
+        from analyzer.pipeline.access import record_json
 
         self._start()
         sess = {**s.head_dict(), "packets": [], "socketio": None, **s.tail_dict()}
         eio_spill = s.spilled_packets
         eio: Items = (
-            _spilled(eio_spill) if eio_spill is not None else ((eio_packet_json(r), None) for r in s.packets)
+            _spilled(eio_spill) if eio_spill is not None else ((record_json(r), None) for r in s.packets)
         )
         sio = s.socketio
         sio_items: Items = ()
@@ -481,7 +486,7 @@ class IndexBuilder:
             sio_items = (
                 _spilled(sio.spilled_packets)
                 if sio.spilled_packets is not None
-                else ((sio_packet_json(q), None) for q in sio.packets)
+                else ((record_json(q), None) for q in sio.packets)
             )
         self.add_session(sess, _decoded(eio), _decoded(sio_items))
         for spill in (eio_spill, sio.spilled_packets if sio is not None else None):
@@ -521,11 +526,11 @@ class IndexBuilder:
     @classmethod
     def from_document(cls, doc: Any, frame_ts: Sequence[float] | None = None) -> Built:
         b = cls(frame_ts)
-        b._t0 = _float(_dict(doc, "capture").get("first_ts")) or 0.0
-        for c in _list(doc, "connections"):
+        b._t0 = as_float(as_dict(doc, "capture").get("first_ts")) or 0.0
+        for c in as_list(doc, "connections"):
             if isinstance(c, dict):
                 b.add_connection_dict(c)
-        for s in _list(doc, "engineio_sessions"):
+        for s in as_list(doc, "engineio_sessions"):
             if isinstance(s, dict):
                 b.add_session_dict(s)
         rest = {
@@ -533,7 +538,7 @@ class IndexBuilder:
             for k, v in (doc.items() if isinstance(doc, dict) else ())
             if k not in ("connections", "engineio_sessions", "anomalies")
         }
-        anomalies = [a for a in _list(doc, "anomalies") if isinstance(a, dict)]
+        anomalies = [a for a in as_list(doc, "anomalies") if isinstance(a, dict)]
         return b.finish(rest, anomalies)
 
 

@@ -337,7 +337,7 @@ class LiveManager:
         engine: str = "builtin",
     ) -> None:
         if factory is None:
-            from analyzer.capture.live import LiveCapture
+            from analyzer.pipeline.access import LiveCapture
 
             factory = LiveCapture
         self.store = capture_store
@@ -506,7 +506,7 @@ def _number(name: str, kind: type[int] | type[float]) -> int | float | None:
 
 @bp.post("/api/live/start")
 def api_start() -> tuple[Response, int]:
-    from analyzer.capture.livetools import LiveError
+    from analyzer.pipeline.access import LiveError
 
     check_csrf()
     interface = (request.form.get("interface") or "").strip()

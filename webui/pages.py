@@ -20,7 +20,7 @@ from flask import Response as FlaskResponse
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response as WzResponse
 
-from webui import figures, plotly_js_path
+from webui import figures, latencies, plotly_js_path
 from webui.api import overview_data
 from webui.detail import build_detail, packet_sections
 from webui.index import (
@@ -353,7 +353,7 @@ def latency(cid: str) -> str | tuple[str, int]:
     if other is not None:
         return other
     assert ix is not None
-    return _render("latency.html", entry=entry, tab="latency", tabs=TABS, tables=figures.latency_tables(ix))
+    return _render("latency.html", entry=entry, tab="latency", tabs=TABS, tables=latencies.latency_tables(ix))
 
 
 @bp.get("/c/<cid>/anomalies")

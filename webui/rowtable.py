@@ -108,7 +108,6 @@ class RowTable(Sequence[Row]):
         self.nsp = array("i")
         self.event = array("i")
         self.length = array("q")
-        self.ack_id = array("q")
         self.src_kind = bytearray()
         self.src_a = array("i")
         self.src_b = array("i")
@@ -136,7 +135,6 @@ class RowTable(Sequence[Row]):
         summary: str,
         length: int | None,
         src: tuple[str, int, int],
-        ack_id: int | None = None,
     ) -> None:
         self.ts.append(ts)
         self.layer.append(_LAYER_NO[layer])
@@ -148,7 +146,6 @@ class RowTable(Sequence[Row]):
         self.nsp.append(self.nsps.no(nsp))
         self.event.append(self.events.no(event))
         self.length.append(_opt(length))
-        self.ack_id.append(_opt(ack_id))
         self.src_kind.append(_SRC_NO[src[0]])
         self.src_a.append(src[1])
         self.src_b.append(src[2])
@@ -187,7 +184,6 @@ class RowTable(Sequence[Row]):
             "nsp",
             "event",
             "length",
-            "ack_id",
             "src_a",
             "src_b",
             "summary_no",
@@ -223,10 +219,6 @@ class RowTable(Sequence[Row]):
 
     def src_of(self, i: int) -> tuple[str, int, int]:
         return (SRC_KINDS[self.src_kind[i]], self.src_a[i], self.src_b[i])
-
-    def ack_id_of(self, i: int) -> int | None:
-        v = self.ack_id[i]
-        return None if v < 0 else v
 
     def row(self, i: int) -> Row:
         frame = self.frame[i]

@@ -33,19 +33,14 @@ __all__ = [
 ]
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
-# pcap (both byte orders, µs and ns timestamps) and pcapng (Section Header Block).
-_MAGICS = (
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x0a\x0d\x0d\x0a",
-)
 _NAME_OK = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
 def is_capture_magic(head: bytes) -> bool:
-    return head[:4] in _MAGICS
+    """pcap (both byte orders, µs and ns timestamps) or pcapng (Section Header Block)."""
+    from analyzer.pipeline.access import is_capture_head
+
+    return is_capture_head(head)
 
 
 class UploadError(Exception):
@@ -141,8 +136,8 @@ def _default_analyze(path: str, job: Job) -> Index:
     """Analyse a capture for the views: connections and sessions are indexed as the pipeline
     hands them over (streamed, as `analyze --format json` writes them), their records go to
     disk; memory holds the row columns and the small part of each connection and session."""
-    from analyzer.capture.pcapfile import CaptureReader, open_capture
     from analyzer.pipeline import Options, analyze_reader
+    from analyzer.pipeline.access import CaptureReader, open_capture
 
     timed = _TimedReader(open_capture(path), job)
     builder = IndexBuilder(timed.frame_ts)

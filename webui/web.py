@@ -74,10 +74,10 @@ def parse_frames(text: str | None, limit: int = MAX_FRAMES) -> list[int]:
 def load_packets(entry: CaptureEntry, frames: list[int], ix: Index | None = None) -> list[dict[str, Any]]:
     """The packets described field by field, read from near the first one when the index has
     the capture's resume points."""
-    from analyzer.decode.details import packet_details
+    from analyzer.pipeline.access import read_packets
 
     try:
-        return packet_details(entry.path, frames, ix.capture_marks if ix is not None else ())
+        return read_packets(entry.path, frames, ix.capture_marks if ix is not None else ())
     except Exception:  # a file that changed or vanished: no packet view, not a 500
         return []
 

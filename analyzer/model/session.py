@@ -19,6 +19,7 @@ __all__ = [
     "AckRecord",
     "EioPacketRecord",
     "EngineIOSession",
+    "HeartbeatPair",
     "HeartbeatStats",
     "NamespaceRecord",
     "PollingRequest",
@@ -325,6 +326,26 @@ class UpgradeAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class HeartbeatPair:
+    """A heartbeat ping and the pong that answered it."""
+
+    ping_frame: int
+    ping_ts: float
+    pong_frame: int
+    pong_ts: float
+    rtt_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ping_frame": self.ping_frame,
+            "ping_ts": self.ping_ts,
+            "pong_frame": self.pong_frame,
+            "pong_ts": self.pong_ts,
+            "rtt_ms": self.rtt_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbeatStats:
     """Pings and pongs against the open packet's pingInterval / pingTimeout (EIO 'Heartbeat')."""
 
@@ -336,6 +357,7 @@ class HeartbeatStats:
     unsolicited_pongs: int = 0
     ping_gaps_ms: tuple[float, ...] = ()
     late_pongs: int = 0
+    pairs: tuple[HeartbeatPair, ...] = ()  # the answered pings, in order: rtt_ms[i] is pairs[i]'s
 
     def to_dict(self) -> dict[str, Any]:
         rtt, gaps = self.rtt_ms, self.ping_gaps_ms
@@ -351,6 +373,7 @@ class HeartbeatStats:
             "unsolicited_pongs": self.unsolicited_pongs,
             "ping_gap_max_ms": max(gaps) if gaps else None,
             "ping_gap_mean_ms": round(sum(gaps) / len(gaps), 3) if gaps else None,
+            "pairs": [p.to_dict() for p in self.pairs],
         }
 
 

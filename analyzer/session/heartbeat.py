@@ -13,7 +13,7 @@ from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacketType
 from analyzer.model.registry import make_anomaly
-from analyzer.model.session import EioPacketRecord, HeartbeatStats
+from analyzer.model.session import EioPacketRecord, HeartbeatPair, HeartbeatStats
 
 __all__ = ["analyze_heartbeat"]
 
@@ -56,6 +56,7 @@ def analyze_heartbeat(
     )
     pings = pongs = unanswered = unsolicited = late = 0
     rtts: list[float] = []
+    pairs: list[HeartbeatPair] = []
     gaps: list[float] = []
     outstanding: EioPacketRecord | None = None
     last_ping_ts = start_ts if version >= 4 else None
@@ -98,7 +99,9 @@ def analyze_heartbeat(
             unsolicited += 1
             continue
         rtt = rec.ts - outstanding.ts
-        rtts.append(round(rtt * 1000.0, 3))
+        rtt_ms = round(rtt * 1000.0, 3)
+        rtts.append(rtt_ms)
+        pairs.append(HeartbeatPair(outstanding.frame, outstanding.ts, rec.frame, rec.ts, rtt_ms))
         if timeout_s is not None and rtt > timeout_s:
             late += 1
             msg = f"pong {rtt * 1000.0:.0f} ms after its ping, over pingTimeout {ping_timeout_ms} ms (G5)"
@@ -123,5 +126,6 @@ def analyze_heartbeat(
         unsolicited_pongs=unsolicited,
         ping_gaps_ms=tuple(gaps),
         late_pongs=late,
+        pairs=tuple(pairs),
     )
     return stats, anomalies

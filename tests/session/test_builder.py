@@ -344,6 +344,14 @@ def test_eio3_flow() -> None:
     )
     hb = d["heartbeat"]
     assert (hb["pinger"], hb["pings"], hb["pongs"], hb["rtt_ms"]) == ("c2s", 2, 2, [3.0, 4.0])
+    # each answered ping with its pong, in the order of rtt_ms: the facts the web UI draws
+    packets = {p["frame"]: p for p in d["packets"]}
+    assert [p["rtt_ms"] for p in hb["pairs"]] == hb["rtt_ms"]
+    for pair in hb["pairs"]:
+        ping, pong = packets[pair["ping_frame"]], packets[pair["pong_frame"]]
+        assert (ping["type"], ping["direction"], ping["ts"]) == ("ping", "c2s", pair["ping_ts"])
+        assert (pong["type"], pong["direction"], pong["ts"]) == ("pong", "s2c", pair["pong_ts"])
+        assert pair["rtt_ms"] == round((pair["pong_ts"] - pair["ping_ts"]) * 1000, 3)
     sio = d["socketio"]
     assert sio["protocol"] == 4
     first = sio["packets"][0]

@@ -315,6 +315,18 @@ def synthetic_doc() -> dict[str, Any]:
                 "c2s": {"code": 1000, "reason": "bye <b>x</b>", "frame": 31},
                 "s2c": {"code": 1000, "reason": "", "frame": 32},
             },
+            # the analysis pairs a Ping with the Pong of the same data (RFC 6455 §5.5.2-3)
+            "pings": [
+                {
+                    "direction": "s2c",
+                    "ping_frame": 23,
+                    "ping_ts": _ts(23),
+                    "pong_frame": 24,
+                    "pong_ts": _ts(24),
+                    "rtt_ms": (_ts(24) - _ts(23)) * 1000,
+                    "payload_hex": "6869",
+                }
+            ],
         },
     }
     eio = [
@@ -363,6 +375,32 @@ def synthetic_doc() -> dict[str, Any]:
         "ping_timeout_ms": 20000,
         "max_payload": 1000000,
         "packets": eio,
+        "upgrade": {
+            "upgrade_ms": 20.0,
+            "attempts": [
+                {
+                    "connection": 1,
+                    "outcome": "upgraded",
+                    "reason": None,
+                    "status": 101,
+                    "probe_frame": 17,
+                    "probe_reply_frame": 18,
+                    "noop_frame": None,
+                    "upgrade_frame": 19,
+                    "probe_rtt_ms": 10.0,
+                    "upgrade_ms": 20.0,
+                }
+            ],
+        },
+        "heartbeat": {
+            "pinger": "s2c",
+            "pings": 1,
+            "pongs": 1,
+            "rtt_ms": [10.0],
+            "pairs": [
+                {"ping_frame": 25, "ping_ts": _ts(25), "pong_frame": 26, "pong_ts": _ts(26), "rtt_ms": 10.0}
+            ],
+        },
         "socketio": {
             "protocol": 5,
             "parser": "default",
@@ -375,6 +413,9 @@ def synthetic_doc() -> dict[str, Any]:
                     "request_ts": _ts(21),
                     "response_ts": _ts(22),
                     "latency_ms": 10.0,
+                    "request_frame": 21,
+                    "response_frame": 22,
+                    "event": "chat",
                 },
                 {
                     "nsp": EVIL_NSP,
@@ -383,6 +424,9 @@ def synthetic_doc() -> dict[str, Any]:
                     "request_ts": _ts(30),
                     "response_ts": None,
                     "latency_ms": None,
+                    "request_frame": 30,
+                    "response_frame": None,
+                    "event": "hello",
                 },
             ],
         },

@@ -9,7 +9,7 @@ import pytest
 
 from tests.webui.conftest import synthetic_index
 from tests.webui.synthetic import T0, synthetic_doc
-from webui import figures
+from webui import figures, latencies
 from webui.index import Index
 
 
@@ -69,7 +69,7 @@ def test_timeline_bins_large_captures(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_latency_pairs() -> None:
     ix = synthetic_index()
-    t = figures.latency_tables(ix)
+    t = latencies.latency_tables(ix)
     # Frames are 10 ms apart in the synthetic capture.
     assert [(p["direction"], p["ms"]) for p in t["ws_ping"]] == [("s2c", 10.0)]  # Ping 23 -> Pong 24
     assert [(p["direction"], p["ms"]) for p in t["heartbeat"]] == [("s2c", 10.0)]  # EIO v4: server pings
@@ -81,12 +81,31 @@ def test_latency_pairs() -> None:
     assert t["ack_summary"]["chat"]["n"] == 1
 
 
-def test_ws_ping_needs_matching_payload() -> None:
+def test_latency_shows_the_pairs_of_the_analysis() -> None:
+    """The analysis pairs pings, heartbeats, acks and upgrades (its records say which packets):
+    the figures show those pairs, with the rows of their packets, and pair nothing themselves."""
+    ix = synthetic_index()
+    rows = {(r.layer, r.kind, r.frame): r.id for r in ix.rows}
+    (ping,) = latencies.ws_ping_rtts(ix)
+    assert (ping["ping_row"], ping["pong_row"]) == (
+        rows["websocket", "ping", 23],
+        rows["websocket", "pong", 24],
+    )
+    (beat,) = latencies.heartbeat_rtts(ix)
+    assert (beat["ping_row"], beat["pong_row"]) == (
+        rows["engineio", "ping", 25],
+        rows["engineio", "pong", 26],
+    )
     doc = synthetic_doc()
-    frames = doc["connections"][1]["websocket"]["frames"]
-    pong = next(f for f in frames if f["opcode"] == 10)
-    pong["payload_hex"] = "ffff"  # RFC 6455 §5.5.3: a Pong answers the Ping with the same data
-    assert figures.ws_ping_rtts(Index(doc)) == []
+    ws = doc["connections"][1]["websocket"]
+    ws["pings"][0].update(pong_frame=None, pong_ts=None, rtt_ms=None)  # the Pong had other data
+    doc["engineio_sessions"][0]["heartbeat"]["pairs"] = []
+    doc["engineio_sessions"][0]["upgrade"]["attempts"][0].update(outcome="failed", upgrade_ms=None)
+    doc["engineio_sessions"][0]["socketio"]["acks"][0]["event"] = None
+    t = latencies.latency_tables(Index(doc))
+    assert t["ws_ping"] == [] and t["heartbeat"] == []
+    assert [u["what"] for u in t["upgrades"]] == ["WebSocket handshake"]
+    assert [a["event"] for a in t["acks"]] == ["?", "hello"]
 
 
 def test_osi_layers() -> None:
@@ -110,5 +129,5 @@ def test_osi_layers() -> None:
 
 
 def test_empty_figures_say_so() -> None:
-    figs = figures.latency_figures(Index({}))
+    figs = latencies.latency_figures(Index({}))
     assert all("nothing to show" in f["layout"]["annotations"][0]["text"] for f in figs.values())

@@ -203,7 +203,7 @@ _doc_like = st.recursive(
 @settings(max_examples=int(os.environ.get("SOCKETSCOPE_FUZZ_EXAMPLES", "150")), deadline=None)
 @given(conns=st.lists(_doc_like, max_size=3), sessions=st.lists(_doc_like, max_size=2), anomalies=_doc_like)
 def test_never_raises_on_odd_documents(conns: list[Any], sessions: list[Any], anomalies: Any) -> None:
-    from webui import figures
+    from webui import figures, latencies
 
     doc = {"connections": conns, "engineio_sessions": sessions, "anomalies": anomalies, "capture": {}}
     ix = Index(doc)
@@ -213,7 +213,7 @@ def test_never_raises_on_odd_documents(conns: list[Any], sessions: list[Any], an
         ix.rows_for_frame(r.frame or 0)
     figures.timeline_figure(ix)
     figures.osi_figure(ix)
-    figures.latency_figures(ix)
+    latencies.latency_figures(ix)
 
 
 def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -234,7 +234,7 @@ _SYNTH_PATHS = _paths(synthetic_doc())
 @given(edits=st.lists(st.tuples(st.integers(0, len(_SYNTH_PATHS) - 1), _json), min_size=1, max_size=6))
 def test_never_raises_on_a_mangled_real_document(edits: list[tuple[int, Any]]) -> None:
     """Replace random fields of the synthetic document with junk of any type."""
-    from webui import figures
+    from webui import figures, latencies
 
     doc: Any = synthetic_doc()
     for pi, junk in edits:
@@ -254,4 +254,4 @@ def test_never_raises_on_a_mangled_real_document(edits: list[tuple[int, Any]]) -
         ix.search_text(r)
     figures.timeline_figure(ix)
     figures.osi_figure(ix)
-    figures.latency_figures(ix)
+    latencies.latency_figures(ix)

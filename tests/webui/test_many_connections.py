@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from webui import create_app, figures, pages
+from webui import create_app, figures, latencies, pages
 from webui.index import Index
 
 N = 40
@@ -72,6 +72,18 @@ def _doc() -> dict[str, Any]:
                     for j, (d, kind) in enumerate([("s2c", "ping"), ("c2s", "pong")])
                 ],
                 "socketio": None,
+                "heartbeat": {
+                    "pinger": "s2c",
+                    "pairs": [
+                        {
+                            "ping_frame": frame,
+                            "ping_ts": T0 + k + 0.5,
+                            "pong_frame": frame,
+                            "pong_ts": T0 + k + 0.6,
+                            "rtt_ms": 100.0,
+                        }
+                    ],
+                },
             }
         )
     return {
@@ -100,17 +112,17 @@ def test_timeline_figure_with_few_lanes(monkeypatch: Any) -> None:
 
 
 def test_latency_figures_turn_into_histograms_and_merged_series(monkeypatch: Any) -> None:
-    monkeypatch.setattr(figures, "MAX_BARS", 10)
-    monkeypatch.setattr(figures, "MAX_TRACES", 5)
-    figs = figures.latency_figures(Index(_doc()))
+    monkeypatch.setattr(latencies, "MAX_BARS", 10)
+    monkeypatch.setattr(latencies, "MAX_TRACES", 5)
+    figs = latencies.latency_figures(Index(_doc()))
     assert figs["tcp_handshake"]["data"][0]["type"] == "histogram"
     assert len(figs["tcp_handshake"]["data"][0]["x"]) == N
     beats = figs["heartbeat"]["data"]
     assert len(beats) == 1 and len(beats[0]["x"]) == N and beats[0]["name"] == f"{N} series"
     assert beats[0]["text"][0] == "EIO #0 ping s2c"
-    monkeypatch.setattr(figures, "MAX_BARS", 1000)
-    monkeypatch.setattr(figures, "MAX_TRACES", 1000)
-    figs = figures.latency_figures(Index(_doc()))
+    monkeypatch.setattr(latencies, "MAX_BARS", 1000)
+    monkeypatch.setattr(latencies, "MAX_TRACES", 1000)
+    figs = latencies.latency_figures(Index(_doc()))
     assert figs["tcp_handshake"]["data"][0]["type"] == "bar" and len(figs["heartbeat"]["data"]) == N
 
 
