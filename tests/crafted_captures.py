@@ -601,7 +601,7 @@ def _crafted() -> dict[str, Crafted]:
 
     def eio_limit(f: Any) -> None:
         """More Engine.IO packets in one polling body than the decoder takes."""
-        from analyzer.protocols.engineio import DEFAULT_MAX_PACKETS
+        from analyzer.protocols.engineio_polling import DEFAULT_MAX_PACKETS
 
         f.get(1, poll(path="/engine.io/", sid=None), OPEN4.encode())
         f.post(1, poll(path="/engine.io/"), v4(*["4x"] * (DEFAULT_MAX_PACKETS + 1)))

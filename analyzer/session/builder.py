@@ -34,14 +34,8 @@ from analyzer.model.session import (
     WebSocketLeg,
 )
 from analyzer.model.text import json_text
-from analyzer.protocols.engineio import (
-    DEFAULT_MAX_PACKETS,
-    EioQuery,
-    decode_polling_payload,
-    decode_ws_message,
-    parse_engineio_query,
-    parse_open_packet,
-)
+from analyzer.protocols.engineio import EioQuery, decode_ws_message, parse_engineio_query, parse_open_packet
+from analyzer.protocols.engineio_polling import DEFAULT_MAX_PACKETS, decode_polling_payload
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
 from analyzer.session.heartbeat import analyze_heartbeat
 from analyzer.session.jsonout import SessionSpill

@@ -23,14 +23,12 @@ from analyzer.model.common import ParserAnomaly
 from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.registry import REGISTRY
 from analyzer.protocols.engineio import (
-    PayloadEvent,
-    PollingPayloadDecoder,
     decode_packet_text,
-    decode_polling_payload,
     decode_ws_message,
     parse_engineio_query,
     parse_open_packet,
 )
+from analyzer.protocols.engineio_polling import PayloadEvent, PollingPayloadDecoder, decode_polling_payload
 
 T = EioPacketType
 H = bytes.fromhex

@@ -25,12 +25,8 @@ from analyzer.model.registry import make_anomaly
 from analyzer.model.socketio import SioPacketType
 from analyzer.model.text import terminal_text
 from analyzer.model.values import to_jsonable
-from analyzer.protocols.engineio import (
-    decode_polling_payload,
-    decode_ws_message,
-    parse_engineio_query,
-    parse_open_packet,
-)
+from analyzer.protocols.engineio import decode_ws_message, parse_engineio_query, parse_open_packet
+from analyzer.protocols.engineio_polling import decode_polling_payload
 from analyzer.protocols.socketio import SioStreamDecoder
 
 __all__ = ["LivePrinter"]
