@@ -61,7 +61,7 @@ def add_bench_parser(sub: Any) -> None:
 
 
 def find_runner() -> Path | None:
-    runner = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    runner = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
     return runner if runner.is_file() else None
 
 

@@ -96,7 +96,7 @@ def test_runner_writes_the_report(tmp_path: Path, tshark: str) -> None:
     assert tshark_frames >= len(EXPECTED["websocket"]["messages"])
     # socketscope ran from the snapshot of analyzer/ taken at the start, not from the working tree
     snapshot = Path(results["code_snapshot"])
-    assert snapshot.parent == tmp_path and (snapshot / "analyzer" / "cli.py").is_file()
+    assert snapshot.parent == tmp_path and (snapshot / "analyzer" / "cli" / "main.py").is_file()
     assert bench_run.code_fingerprint(snapshot) == results["code_at_start"]
     slice_counts = results["slice"]["socketscope_counts"]
     assert Path(slice_counts["analyzer"]).is_relative_to(snapshot)
