@@ -258,10 +258,11 @@ class PacketDecoder:
         data = pkt.data
         w = Walk(data, len(data))
         off = walk(w, kind, value, 0)
+        seg = None
         if off < 0:
             self._stopped(pkt.frame, w, False)
-            return None
-        seg = self._network(pkt, data[off] >> 4, off, w.end, w.path, w.process)
+        else:
+            seg = self._network(pkt, data[off] >> 4, off, w.end, w.path, w.process)
         for start, end in w.more:  # A-MSDU: each subframe has its own LLC header and packet
             sub = Walk(data, end, w.more_path)
             o = walk(sub, LLC, 0, start)

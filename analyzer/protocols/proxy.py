@@ -153,6 +153,8 @@ class ProxyHandshake:
     def _socks5_request(self, b: bytes) -> int:
         """Greeting (§3), username/password if the client then sends version 1 (RFC 1929 §2),
         then the request: VER 5, CMD, RSV, ATYP, address, port (§4)."""
+        if len(b) < 2:
+            return _MORE
         n = 2 + b[1]
         if len(b) < n:
             return _MORE
