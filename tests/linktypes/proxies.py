@@ -60,9 +60,87 @@ FORMS: dict[str, tuple[bytes, bytes, int]] = {
 }
 
 
+# SOCKS handshakes message by message, each in its own packet after the TCP handshake (what
+# tshark's SOCKS dissector follows): file -> (client's messages, server's messages), alternating
+STEPS: dict[str, tuple[list[bytes], list[bytes]]] = {
+    "socks4a-steps.pcap": (
+        [b"\x04\x01" + PORT + b"\0\0\0\x01" + b"alice\0app.example\0"],
+        [b"\x00\x5a" + PORT + LOCALHOST],
+    ),
+    "socks5-auth-steps.pcap": (
+        [b"\x05\x02\x00\x02", b"\x01\x05alice\x06s3cr3t", b"\x05\x01\x00\x03\x0bapp.example" + PORT],
+        [b"\x05\x02", b"\x01\x00", b"\x05\x00\x00\x01" + LOCALHOST + b"\x9c\x40"],
+    ),
+}
+
+
 def build(pkts: list[Packet]) -> Iterator[tuple[str, list[Packet]]]:
     for fname, (c_prefix, s_prefix, port) in FORMS.items():
         yield fname, insert(pkts, c_prefix, s_prefix, port)
+    for fname, (c_msgs, s_msgs) in STEPS.items():
+        yield fname, insert_steps(pkts, c_msgs, s_msgs, 1080)
+
+
+def insert_steps(pkts: list[Packet], c_msgs: list[bytes], s_msgs: list[bytes], port: int) -> list[Packet]:
+    """The messages in packets of their own after the TCP handshake (the first three packets);
+    the packets after them have their numbers moved by the bytes inserted."""
+    c_len, s_len = sum(map(len, c_msgs)), sum(map(len, s_msgs))
+    out = [(ts, _tcp(ip, 0, 0, port)) for ts, ip in pkts[:3]]
+    syn, synack = pkts[0][1], pkts[1][1]
+    c_seq = struct.unpack_from("!I", syn, (syn[0] & 0xF) * 4 + 4)[0] + 1
+    s_seq = struct.unpack_from("!I", synack, (synack[0] & 0xF) * 4 + 4)[0] + 1
+    ts = pkts[2][0]
+    for k in range(max(len(c_msgs), len(s_msgs))):
+        for up, msgs in ((True, c_msgs), (False, s_msgs)):
+            if k < len(msgs):
+                ts += 1e-5
+                out.append(
+                    (ts, _message(syn, up, c_seq if up else s_seq, s_seq if up else c_seq, msgs[k], port))
+                )
+                if up:
+                    c_seq += len(msgs[k])
+                else:
+                    s_seq += len(msgs[k])
+    for ts, ip in pkts[3:]:
+        up = struct.unpack_from("!H", ip, (ip[0] & 0xF) * 4)[0] == CLIENT_PORT
+        out.append((ts, _tcp(ip, c_len if up else s_len, s_len if up else c_len, port)))
+    return out
+
+
+def _message(syn: bytes, up: bool, seq: int, ack: int, payload: bytes, port: int) -> bytes:
+    """A PSH/ACK packet of one direction carrying `payload` (addresses from the client's SYN)."""
+    src, dst = (syn[12:16], syn[16:20]) if up else (syn[16:20], syn[12:16])
+    sport, dport = (CLIENT_PORT, port) if up else (port, CLIENT_PORT)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 0x50, 0x18, 65535, 0, 0)
+    hdr = bytearray(syn[:20])
+    hdr[12:20] = src + dst
+    hdr[0] = 0x45
+    return _checksummed(bytes(hdr), tcp + payload)
+
+
+def _tcp(ip: bytes, seq_delta: int, ack_delta: int, port: int) -> bytes:
+    """The packet with its sequence and acknowledgment numbers moved and the server's port set."""
+    ihl = (ip[0] & 0x0F) * 4
+    tcp = bytearray(ip[ihl : struct.unpack_from("!H", ip, 2)[0]])
+    sport, dport, seq, ack = struct.unpack_from("!HHII", tcp, 0)
+    up = sport == CLIENT_PORT
+    sport, dport = (sport, port) if up else (port, dport)
+    ack = ack + ack_delta if tcp[13] & 0x10 else ack
+    tcp[0:12] = struct.pack("!HHII", sport, dport, (seq + seq_delta) & 0xFFFFFFFF, ack & 0xFFFFFFFF)
+    return _checksummed(ip[:ihl], bytes(tcp))
+
+
+def _checksummed(iphdr: bytes, tcp: bytes) -> bytes:
+    """The IPv4 header and TCP segment with their lengths and checksums computed again."""
+    seg = bytearray(tcp)
+    seg[16:18] = b"\0\0"
+    pseudo = iphdr[12:20] + struct.pack("!xBH", 6, len(seg))
+    seg[16:18] = struct.pack("!H", checksum(pseudo + bytes(seg)))
+    hdr = bytearray(iphdr)
+    hdr[2:4] = struct.pack("!H", len(hdr) + len(seg))
+    hdr[10:12] = b"\0\0"
+    hdr[10:12] = struct.pack("!H", checksum(bytes(hdr)))
+    return bytes(hdr) + bytes(seg)
 
 
 def insert(pkts: list[Packet], c_prefix: bytes, s_prefix: bytes, port: int) -> list[Packet]:
@@ -90,13 +168,6 @@ def insert(pkts: list[Packet], c_prefix: bytes, s_prefix: bytes, port: int) -> l
         if flags & 0x10 and not (flags & 0x02) and (ack - isn.get(not up, ack)) & 0xFFFFFFFF > 1:
             ack = (ack + len(theirs)) & 0xFFFFFFFF
         sport, dport = (sport, port) if up else (port, dport)
-        tcp = bytearray(struct.pack("!HHII", sport, dport, seq, ack) + header[12:] + payload)
-        tcp[16:18] = b"\0\0"
-        pseudo = ip[12:20] + struct.pack("!xBH", 6, len(tcp))
-        tcp[16:18] = struct.pack("!H", checksum(pseudo + bytes(tcp)))
-        hdr = bytearray(ip[:ihl])
-        hdr[2:4] = struct.pack("!H", ihl + len(tcp))
-        hdr[10:12] = b"\0\0"
-        hdr[10:12] = struct.pack("!H", checksum(bytes(hdr)))
-        out.append((ts, bytes(hdr) + bytes(tcp)))
+        tcp = struct.pack("!HHII", sport, dport, seq, ack) + header[12:] + payload
+        out.append((ts, _checksummed(ip[:ihl], tcp)))
     return out

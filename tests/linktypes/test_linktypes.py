@@ -16,14 +16,16 @@ import pytest
 from analyzer.cli import main as cli_main
 from analyzer.pipeline import analyze_file
 from tests.linktypes import make_captures
-from tests.linktypes.proxies import FORMS
+from tests.linktypes.proxies import FORMS, STEPS
 
 HERE = Path(__file__).resolve().parent
 SOURCE = make_captures.SOURCE
-FILES = sorted({name for name, _lt, _make in make_captures.CAPTURES.values()} | set(FORMS))
+FILES = sorted({name for name, _lt, _make in make_captures.CAPTURES.values()} | set(FORMS) | set(STEPS))
 # the captures holding the source's Socket.IO session packet for packet (the A-MSDU one merges
 # packets, CONNECT leaves its tunnel opaque, USER0 holds nothing socketscope decodes)
-SAME_EVENTS = [f for f in FILES if f not in ("ieee802_11-amsdu.pcap", "http-connect.pcap", "user0.pcap")]
+SAME_EVENTS = [
+    f for f in FILES if f not in ("ieee802_11-amsdu.pcap", "http-connect.pcap", "user0.pcap", *STEPS)
+]
 # tshark 4.0 has no PKTAP dissector for link type 149 (it reads it as USER2): it reads the same
 # packets under 258. It stops after a PROXY v2 header, and its SOCKS dissector takes a request
 # sent with the client's first HTTP bytes for the whole segment: there the same traffic without
@@ -136,6 +138,24 @@ def test_agrees_with_tshark(name: str, tshark: str) -> None:
         return
     assert ours["requests"] == sorted(app["requests"]) and ours["requests"]
     assert ours["frames"] == sorted(app["frames"]) and ours["frames"]
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_socks_target_agrees_with_tshark(name: str, tshark: str) -> None:
+    """The SOCKS handshake sent message by message, as tshark's SOCKS dissector follows it."""
+    fields = ("socks.remote_name", "socks.v4a_dns_name", "socks.dstport", "socks.port", "socks.username")
+    seen: dict[str, str] = {}
+    for row in tshark_fields(tshark, HERE / name, *fields, where="socks"):
+        for f, v in zip(fields, row, strict=True):
+            if v:
+                seen.setdefault(f, v)
+    proxy = document(name)["connections"][0]["proxy"]
+    host = seen.get("socks.remote_name") or seen.get("socks.v4a_dns_name")
+    port = int(seen.get("socks.dstport") or seen["socks.port"])
+    assert proxy["target"] == {"host": host, "port": port}
+    assert proxy["user"] == seen["socks.username"] == "alice"
+    assert proxy["complete"] and proxy["reply"] in ("granted", "succeeded")
 
 
 # -- what the document and the summary say ---------------------------------------------------
