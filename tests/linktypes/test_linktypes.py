@@ -283,3 +283,11 @@ def test_ethernet_fcs_and_padding_decode() -> None:
         assert doc["capture"]["link_types"] == ["EN10MB"]
         assert doc["connections"][0]["tcp"]["payload_bytes"] == {"c2s": 1049, "s2c": 1066}
         assert doc["layer_stats"]["tcp_packets"] == 68
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_documents_match_the_schema(name: str) -> None:
+    import jsonschema
+
+    schema = json.loads((HERE.parents[1] / "analyzer" / "schema" / "analysis.schema.json").read_text())
+    jsonschema.validate(document(name), schema)
