@@ -174,8 +174,7 @@ _RAW = frozenset((101, 12, 14, 228, 229))
 class PacketDecoder:
     def __init__(self) -> None:
         self.stats = DecodeStats()
-        # the TCP segments after the first one of the last packet (A-MSDU subframes); who reads
-        # them clears the list
+        # the TCP segments after the first one of the last packet (A-MSDU subframes)
         self.more: list[Segment] = []
 
     def _bad(self, frame: int, code: str, message: str) -> None:
@@ -185,6 +184,8 @@ class PacketDecoder:
             st.malformed_frames.append((frame, code, message))
 
     def decode(self, pkt: RawPacket) -> Segment | None:
+        if self.more:  # the last packet's, whoever did not read them
+            self.more = []
         st = self.stats
         data = pkt.data
         n = len(data)

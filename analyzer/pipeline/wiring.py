@@ -133,12 +133,9 @@ class Pipeline:
         if seg is not None:
             self._seg = seg
             self.tracker.handle(seg)
-            more = self.decoder.more
-            if more:  # the other A-MSDU subframes of an 802.11 frame
-                for seg in more:
-                    self._seg = seg
-                    self.tracker.handle(seg)
-                more.clear()
+            for seg in self.decoder.more:  # the other A-MSDU subframes of an 802.11 frame
+                self._seg = seg
+                self.tracker.handle(seg)
         if self.flush_every and not cap.packets % self.flush_every:
             self.flush_sessions(pkt.ts)
 
