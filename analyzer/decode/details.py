@@ -51,6 +51,10 @@ def describe_packet(pkt: RawPacket) -> dict[str, Any]:
             off += 4
         if tags:
             link["vlan_ids"] = tags
+    if seg.path is not None:  # tunnels, tags, radio headers: every header in front of the IP header
+        link["encapsulation"] = list(seg.path)
+    if seg.process is not None:
+        link["process"] = {"name": seg.process[0], "pid": seg.process[1]}
     ip_off = seg.link_len
     net: dict[str, Any] = {
         "version": seg.ip_version,

@@ -332,11 +332,9 @@ def _match(
     seg = decoder.decode(pkt)
     if seg is None:
         return None
-    cands = by_tuple.get((seg.src, seg.sport, seg.dst, seg.dport))
-    if not cands:
-        return None
     f = pkt.frame
-    for k in cands:
-        if k.first_frame <= f <= k.last_frame:
-            return k
+    for s in (seg, *decoder.more):  # an 802.11 A-MSDU frame may carry several segments
+        for k in by_tuple.get((s.src, s.sport, s.dst, s.dport), ()):
+            if k.first_frame <= f <= k.last_frame:
+                return k
     return None

@@ -56,9 +56,14 @@ class ConnectionRecord:
     websocket: WebSocketRecord | None = None
     app_protocol: str = "unknown"  # "http" | "websocket" | "unknown"
     layer_bytes: dict[str, int] = field(default_factory=dict)  # bytes per application layer
+    # the headers in front of its IP header, outermost first (tunnels, VLAN tags, radio headers);
+    # None for a lone Ethernet, Linux cooked, loopback or raw-IP header
+    encapsulation: list[str] | None = None
+    process: dict[str, Any] | None = None  # {"name", "pid"} of its first packet's PKTAP header
+    proxy: dict[str, Any] | None = None  # a SOCKS or PROXY protocol handshake at its start
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "client": self.client,
             "server": self.server,
@@ -68,6 +73,14 @@ class ConnectionRecord:
             "http": [x.to_dict() for x in self.http],
             "websocket": self.websocket.to_dict() if self.websocket is not None else None,
         }
+        # only when there is something to say (additive: a plain connection's record is unchanged)
+        if self.encapsulation is not None:
+            out["encapsulation"] = self.encapsulation
+        if self.process is not None:
+            out["process"] = self.process
+        if self.proxy is not None:
+            out["proxy"] = self.proxy
+        return out
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from analyzer.model.spill import JsonSpill
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord, frame_json, message_json
 from analyzer.protocols import http1
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
+from analyzer.protocols.proxy import ProxyHandshake, detect
 from analyzer.protocols.websocket import WsDecoder, WsFrame, WsMessage
 from analyzer.protocols.ws_conversation import WsConversation
 from analyzer.session.builder import SessionBuilder
@@ -70,6 +71,9 @@ class ConnectionApp:
         self.layer_bytes = {"http_bytes": 0, "websocket_header_bytes": 0, "websocket_payload_bytes": 0}
         # --decode-as PORT=...: a stream that starts with HTTP is still parsed as HTTP (and upgrades)
         self.decode_as = options.decode_as.get(conn.server[1]) or options.decode_as.get(conn.client[1])
+        # a SOCKS or PROXY protocol handshake before the application's bytes (protocols/proxy.py)
+        self.proxy: ProxyHandshake | None = None
+        self._first_data = True
 
     # -- helpers --
     def _stream(self, d: Direction) -> DirectionStream:
@@ -77,6 +81,9 @@ class ConnectionApp:
 
     def _where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
         om = self._stream(d).offsets
+        if self.proxy is not None:  # the parsers count from the end of the proxy handshake
+            start += self.proxy.taken[d]
+            end += self.proxy.taken[d]
         last = max(end - 1, start)
         return om.frame_at(last), om.ts_at(last), om.frames_between(start, max(end, start + 1))
 
@@ -93,6 +100,10 @@ class ConnectionApp:
     # -- StreamSink (forwarded by the pipeline) --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
         d = stream.direction
+        if self._first_data or self.proxy is not None:
+            data, offset = self._proxy_step(d, offset, data)
+            if not data:
+                return
         if self.mode == "undecided":
             if self.observer is not None:
                 self.observer.on_connection_open(self.conn)  # first payload byte: handshake done
@@ -119,6 +130,10 @@ class ConnectionApp:
         # what the gap makes a parser say names the packet where the gap was found (as tcp.gap
         # does), not the packet before the missing bytes, which is all the offsets could tell
         d = stream.direction
+        if self.proxy is not None and not self.proxy.done[d]:
+            self.proxy.gap(d)
+            self.mode = "opaque"
+            return
         if d in self.ws_decoders:
             self._ws_events(d, self.ws_decoders[d].gap(length), frame)
         elif self.http is not None and not self.http.is_upgraded(d):
@@ -132,6 +147,28 @@ class ConnectionApp:
             self._ws_eof(d)
         elif self.http is not None and not self.http.is_upgraded(d):
             self._http_events(self.http.eof(d))
+
+    # -- proxy handshake --
+    def _proxy_step(self, d: Direction, offset: int, data: bytes) -> tuple[bytes, int]:
+        """A SOCKS or PROXY protocol handshake the connection starts with (detected in the
+        client's first bytes) takes its bytes; the rest, and its offset counted from the end of
+        the handshake, go on to the application's parsers as if there were no proxy."""
+        if self._first_data:
+            self._first_data = False
+            kind = detect(data) if d is Direction.C2S and self.mode == "undecided" else None
+            if kind is None:
+                return data, offset
+            self.proxy = ProxyHandshake(kind)
+        proxy = self.proxy
+        assert proxy is not None
+        if proxy.done[d]:
+            return data, offset - proxy.taken[d]
+        used = proxy.feed(d, data)
+        if proxy.failed:
+            self.mode = "opaque"
+        if proxy.failed or not proxy.done[d]:
+            return b"", offset
+        return data[used:], offset + used - proxy.taken[d]
 
     # -- HTTP --
     def _http_events(self, events: list[Any], gap_frame: int = 0) -> None:
@@ -254,7 +291,8 @@ class ConnectionApp:
         self._resync = resync
         if resync:
             for d in (Direction.C2S, Direction.S2C):
-                self.ws_base[d] = (at or {}).get(d, self._stream(d).next)
+                taken = self.proxy.taken[d] if self.proxy is not None else 0
+                self.ws_base[d] = (at or {}).get(d, self._stream(d).next - taken)
                 self.ws_decoders[d] = self._decoder(d)
 
     def _decoder(self, d: Direction) -> WsDecoder:
@@ -405,6 +443,8 @@ class ConnectionApp:
             "websocket" if self.ws is not None else "http" if self.mode == "http" else "unknown"
         )
         record.layer_bytes = self.layer_bytes
+        if self.proxy is not None:
+            record.proxy = self.proxy.to_dict()
         if self.http is not None:
             self.http.release()  # its sides refer back to it: a cycle the collector would have to find
             self.http = None

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from analyzer.capture.pcapfile import LINKTYPE_NAMES, RawPacket
-from analyzer.decode.packet import PacketDecoder
+from analyzer.decode.packet import PacketDecoder, Segment
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.registry import make_anomaly
@@ -51,6 +51,8 @@ class Pipeline:
         spill_payloads = on_session is not None and not retain and self.options.spill_records
         self.sessions = SessionBuilder(payloads=PayloadStore() if spill_payloads else None)
         self.linktypes: set[int] = set()  # link types seen (the fast loop reads it too)
+        self._seg: Segment | None = None  # the segment being handled (a new connection's first)
+        self._links: dict[int, tuple[tuple[str, ...] | None, tuple[str, int] | None]] = {}
         self._app_bytes: dict[str, int] = {}
         # streaming: every session goes to on_session as soon as it is over (instead of waiting
         # for finish()); with Options.retain_connections the analysis keeps them as well
@@ -64,6 +66,9 @@ class Pipeline:
         """The connection's application layer, which is also the sink of its two streams."""
         app = ConnectionApp(conn, self.options, self.sessions)
         conn.app = app
+        seg = self._seg
+        if seg is not None and (seg.path is not None or seg.process is not None):
+            self._links[conn.id] = (seg.path, seg.process)  # its encapsulation, its PKTAP process
         return app
 
     def _on_close(self, conn: TcpConnection) -> None:
@@ -78,6 +83,11 @@ class Pipeline:
             tcp=conn.tcp_dict(),
         )
         conn.app.finish(record)
+        link = self._links.pop(conn.id, None)
+        if link is not None:
+            path, process = link
+            record.encapsulation = list(path) if path is not None else None
+            record.process = {"name": process[0], "pid": process[1]} if process is not None else None
         for stream in (conn.c2s, conn.s2c):
             for code, message, frame in stream.anomalies:
                 self.anomalies.append(
@@ -121,7 +131,11 @@ class Pipeline:
             cap.link_types.append(LINKTYPE_NAMES.get(pkt.linktype, f"LINKTYPE_{pkt.linktype}"))
         seg = self.decoder.decode(pkt)
         if seg is not None:
+            self._seg = seg
             self.tracker.handle(seg)
+            for seg in self.decoder.more:  # the other A-MSDU subframes of an 802.11 frame
+                self._seg = seg
+                self.tracker.handle(seg)
         if self.flush_every and not cap.packets % self.flush_every:
             self.flush_sessions(pkt.ts)
 
@@ -162,8 +176,12 @@ class Pipeline:
                 )
             )
         if st.unsupported_link:
+            kinds = "; ".join(f"{k}: {n:,}" for k, n in st.undecoded.items() if k.startswith("link type "))
             self.anomalies.append(
-                make_anomaly("link.unsupported", f"{st.unsupported_link} packets of unsupported link types")
+                make_anomaly(
+                    "link.unsupported",
+                    f"{st.unsupported_link:,} packets of link types socketscope does not decode ({kinds})",
+                )
             )
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"

@@ -94,9 +94,30 @@ def summary_head(a: Analysis, connections: int) -> str:
     st = a.layer_stats
     out.append(
         f"Layers    {st.get('tcp_packets', 0):,} TCP packets, {st.get('non_tcp', 0):,} non-TCP,"
-        f" {st.get('non_ip', 0):,} non-IP, {connections} TCP connections\n\n"
+        f" {st.get('non_ip', 0):,} non-IP, {connections} TCP connections\n"
     )
+    out.extend(link_lines(st))
+    out.append("\n")
     return "".join(out)
+
+
+MOST_LINK_LINES = 8
+
+
+def link_lines(st: Mapping[str, Any]) -> Iterator[str]:
+    """The encapsulations the TCP packets came through (layer_stats.encapsulations) and what was
+    not decoded, and why (layer_stats.not_decoded): only for captures that have them."""
+    for label, key, count, tail in (
+        ("Link", "encapsulations", "tcp_packets", "TCP packets"),
+        ("Skipped", "not_decoded", "packets", "packets not decoded"),
+    ):
+        rows = st.get(key) or []
+        for i, row in enumerate(rows[:MOST_LINK_LINES]):
+            what = " > ".join(row["path"]) if key == "encapsulations" else row["what"]
+            head = label.ljust(10) if not i else " " * 10
+            yield f"{head}{terminal_text(what, MESSAGE_CHARS)}: {row[count]:,} {tail}\n"
+        if len(rows) > MOST_LINK_LINES:
+            yield f"{' ' * 10}... and {len(rows) - MOST_LINK_LINES} more (layer_stats.{key})\n"
 
 
 def connection_row(rec: ConnectionRecord) -> list[str]:
@@ -104,16 +125,21 @@ def connection_row(rec: ConnectionRecord) -> list[str]:
     t = rec.tcp
     hs = t["handshake"]
     rtt = hs["rtt_ms"]
+    client, app = _ep(rec.client), rec.app_protocol
+    if rec.process is not None:  # PKTAP: the process on the capturing host
+        client += f" ({terminal_text(str(rec.process['name']), 24)} {rec.process['pid']})"
+    if rec.proxy is not None:
+        app += f" via {rec.proxy['protocol']}"
     return [
         str(rec.id),
-        _ep(rec.client),
+        client,
         _ep(rec.server),
         "complete" if hs["complete"] else ("partial" if hs["syn_frame"] or hs["synack_frame"] else "none"),
         f"{rtt:.3f}" if rtt is not None else "-",
         f"{t['packets']['c2s']}/{t['packets']['s2c']}",
         f"{t['payload_bytes']['c2s']}/{t['payload_bytes']['s2c']}",
         t["end"],
-        rec.app_protocol,
+        app,
     ]
 
 
