@@ -109,7 +109,7 @@ class WsFrame:
     payload: bytes  # unmasked, not inflated, cut at keep_payload_bytes
     payload_truncated: bool
     close_code: int | None  # Close frames only; None when the body is empty or 1 byte
-    close_reason: str | None  # "" with a code and no reason; None if not UTF-8
+    close_reason: str | None  # "" with a code and no reason; lossy (U+FFFD) if not UTF-8
 
 
 @dataclass(slots=True)
@@ -168,8 +168,10 @@ def parse_close(payload: bytes, cut: bool = False) -> tuple[int | None, str | No
         issues.append((codes.INVALID_CLOSE_CODE, f"close code {code} may not be sent"))
     reason = _utf8(payload[2:], cut)
     if reason is None:
-        # §5.5.1, §8.1: the reason is UTF-8.
+        # §5.5.1, §8.1: the reason is UTF-8. Flagged, and kept as text all the same, with
+        # U+FFFD for the bytes that do not decode (what tshark shows); the bytes are in the payload.
         issues.append((codes.INVALID_UTF8, "close reason is not valid UTF-8"))
+        reason = codecs.getincrementaldecoder("utf-8")("replace").decode(payload[2:], final=not cut)
     return code, reason, issues
 
 

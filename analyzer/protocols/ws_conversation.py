@@ -47,12 +47,18 @@ class CloseInfo:
     """The first Close frame sent in one direction."""
 
     code: int | None
-    reason: str | None
+    reason: str | None  # U+FFFD for bytes that are not UTF-8 (ws.invalid-utf8 says so)
     frame: int
     ts: float
+    reason_bytes: bytes | None = None  # the reason as sent (§5.5.1); None without a code
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "reason": self.reason, "frame": self.frame}
+        return {
+            "code": self.code,
+            "reason": self.reason,
+            "reason_hex": self.reason_bytes.hex() if self.reason_bytes is not None else None,
+            "frame": self.frame,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,8 @@ class WsConversation:
             return  # data frames: nothing more here
         if op == _CLOSE:
             if direction not in self._close:
-                self._close[direction] = CloseInfo(frame.close_code, frame.close_reason, frame_no, ts)
+                raw = frame.payload[2:] if frame.close_code is not None else None
+                self._close[direction] = CloseInfo(frame.close_code, frame.close_reason, frame_no, ts, raw)
             if self._close_seen_at is None:
                 self._close_seen_at = frame_no
         elif op == _PING:

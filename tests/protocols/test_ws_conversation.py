@@ -27,8 +27,9 @@ def wsframe(
     )  # fmt: skip
 
 
-def close(code: int | None = 1000, reason: str | None = "") -> WsFrame:
-    return wsframe(8, b"" if code is None else code.to_bytes(2, "big"), code=code, reason=reason)
+def close(code: int | None = 1000, reason: str | None = "", raw: bytes | None = None) -> WsFrame:
+    body = b"" if code is None else code.to_bytes(2, "big") + (raw if raw is not None else (reason or "").encode())
+    return wsframe(8, body, code=code, reason=reason)
 
 
 def codes_of(conv: WsConversation) -> list[str]:
@@ -46,16 +47,28 @@ def test_clean_close_handshake() -> None:
     assert s.anomalies == ()
     assert (s.first_closer, s.close_completed) == (C2S, True)
     assert s.to_dict() == {
-        "c2s": {"code": 1000, "reason": "bye", "frame": 5},
-        "s2c": {"code": 1000, "reason": "", "frame": 6},
+        "c2s": {"code": 1000, "reason": "bye", "reason_hex": "627965", "frame": 5},
+        "s2c": {"code": 1000, "reason": "", "reason_hex": "", "frame": 6},
     }
+
+
+def test_close_reason_not_utf8_keeps_its_bytes() -> None:
+    """#16 item 11: the reason as sent (reason_hex) beside the lossy text the decoder gives."""
+    conv = WsConversation()
+    conv.on_frame(S2C, close(1000, "caf\ufffd!", raw=b"caf\xe9!"), 1.0, 4)
+    assert conv.finish().to_dict()["s2c"] == {
+        "code": 1000, "reason": "caf\ufffd!", "reason_hex": "636166e921", "frame": 4,
+    }  # fmt: skip
 
 
 def test_close_without_code_and_only_first_counts() -> None:
     conv = WsConversation()
     conv.on_frame(S2C, close(None, None), 1.0, 2)
     conv.on_frame(S2C, close(1001, "again"), 1.5, 3)
-    assert conv.finish().to_dict() == {"c2s": None, "s2c": {"code": None, "reason": None, "frame": 2}}
+    assert conv.finish().to_dict() == {
+        "c2s": None,
+        "s2c": {"code": None, "reason": None, "reason_hex": None, "frame": 2},
+    }
     assert conv.finish().first_closer is S2C
 
 
