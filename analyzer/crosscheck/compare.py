@@ -311,6 +311,8 @@ def _compare_http(
             ours[(ex.request.frame, "request", f"{ex.request.method} {ex.request.target}")] += 1
         if ex.response is not None:
             ours[(ex.response.frame, "response", str(ex.response.status))] += 1
+        for r in ex.interim:  # tshark lists a 1xx as a response of its own
+            ours[(r.frame, "response", str(r.status))] += 1
     tcount: Counter[tuple[int, str, str]] = Counter()
     tunnelled: set[tuple[int, str, str]] = set()
     for h in theirs:

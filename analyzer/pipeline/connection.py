@@ -36,6 +36,7 @@ __all__ = ["ConnectionApp"]
 
 _LENGTH_FORM = {"7-bit": "7-bit", "16-bit": "16-bit", "64-bit": "64-bit"}
 _OPNAME = {1: "text", 2: "binary"}
+_MAX_INTERIM = 16  # 1xx responses listed per exchange (a peer may send any number)
 _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
@@ -54,6 +55,7 @@ class ConnectionApp:
         self._req_heads: dict[int, Any] = {}
         self._requests: dict[int, HttpRequest] = {}
         self._lost: set[int] = set()  # requests whose response was lost, waiting for their own end
+        self._interim: dict[int, list[HttpResponse]] = {}  # request -> its 1xx responses so far
         self._resp_heads: dict[int | None, Any] = {}
         self._upgrade_index: int | None = None
         self._feeding = Direction.C2S  # the direction whose bytes the HTTP parser is reading
@@ -179,15 +181,26 @@ class ConnectionApp:
                     self._add_exchange(ev.index, None)
             return
         head = self._resp_heads.pop(ev.index, None)
-        if head is not None:
-            self._add_exchange(ev.index, self._response_record(head, ev.end, ev.body, ev.body_truncated))
+        if head is None:
+            return
+        resp = self._response_record(head, ev.end, ev.body, ev.body_truncated)
+        if 100 <= head.status < 200 and head.status != 101 and ev.index is not None:
+            # RFC 9110 §15.2: an interim response belongs to the request's exchange, which its
+            # final response completes (the request body may still be coming: Expect:
+            # 100-continue, §10.1.1)
+            if len(self._interim.setdefault(ev.index, [])) < _MAX_INTERIM:
+                self._interim[ev.index].append(resp)
+            return
+        self._add_exchange(ev.index, resp)
 
     def _add_exchange(self, index: int | None, resp: HttpResponse | None) -> None:
         req = None
+        interim: tuple[HttpResponse, ...] = ()
         if index is not None:
             req = self._requests.pop(index, None)
             self._req_heads.pop(index, None)
-        ex = HttpExchange(self.conn.id, len(self.exchanges), req, resp)
+            interim = tuple(self._interim.pop(index, ()))
+        ex = HttpExchange(self.conn.id, len(self.exchanges), req, resp, interim)
         self.exchanges.append(ex)
         if not (index is not None and index == self._upgrade_index):
             if self.observer is not None:
@@ -363,8 +376,8 @@ class ConnectionApp:
                     self._http_events(self.http.eof(d))
         for d in list(self.ws_decoders):
             self._ws_eof(d)
-        # requests never answered
-        for index in sorted(self._requests):
+        # requests never answered (finally), with the interim responses they got
+        for index in sorted(self._requests.keys() | self._interim.keys()):
             self._add_exchange(index, None)
         if self.conversation is not None and self.ws is not None:
             if self.conn.rst_frame is not None and self.conn.rst_direction is not None:

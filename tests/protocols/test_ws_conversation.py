@@ -28,7 +28,8 @@ def wsframe(
 
 
 def close(code: int | None = 1000, reason: str | None = "", raw: bytes | None = None) -> WsFrame:
-    body = b"" if code is None else code.to_bytes(2, "big") + (raw if raw is not None else (reason or "").encode())
+    text = raw if raw is not None else (reason or "").encode()
+    body = b"" if code is None else code.to_bytes(2, "big") + text
     return wsframe(8, body, code=code, reason=reason)
 
 

@@ -1,0 +1,112 @@
+"""HTTP exchanges as a lenient recipient reads them (#16, #22), compared with tshark 4.0.
+
+Each capture is built here from real protocol bytes (tests/crafted_captures.py writes the TCP
+connection); tshark's view of the same file is the oracle for which requests and responses
+exist and in which packet each one ends.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from analyzer import Options, analyze_file
+from analyzer.crosscheck.compare import crosscheck
+from analyzer.model.analysis import Analysis
+from tests.crafted_captures import Capture, Tcp
+
+PORT = 8080
+
+
+def analyze_capture(tmp_path: Path, cap: Capture, options: Options | None = None) -> tuple[Path, Analysis]:
+    path = tmp_path / "c.pcap"
+    path.write_bytes(cap.pcap())
+    return path, analyze_file(str(path), options)
+
+
+def tshark_http(tshark: str, path: Path) -> list[tuple[int, str]]:
+    """(frame, "METHOD target" or "status") of every HTTP message tshark decodes."""
+    out = subprocess.run(
+        [tshark, "-n", "-r", str(path), "-d", f"tcp.port=={PORT},http", "-Y", "http", "-T", "fields",
+         "-e", "frame.number", "-e", "http.request.method", "-e", "http.request.uri",
+         "-e", "http.response.code"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rows = []
+    for line in out.splitlines():
+        frame, method, uri, code = [*line.split("\t"), "", "", ""][:4]
+        rows.append((int(frame), f"{method} {uri}" if method else code))
+    return rows
+
+
+def ours(analysis: Analysis) -> list[tuple[int, str]]:
+    rows = []
+    for conn in analysis.connections:
+        for ex in conn.http:
+            if ex.request is not None:
+                rows.append((ex.request.frame, f"{ex.request.method} {ex.request.target}"))
+            rows.extend((r.frame, str(r.status)) for r in ex.interim)
+            if ex.response is not None:
+                rows.append((ex.response.frame, str(ex.response.status)))
+    return sorted(rows)
+
+
+# --- Expect: 100-continue (#16 item 7) -----------------------------------------------------------------
+BODY = b"vid=abc123&platform=10901"
+POST = (
+    b"POST /getvinfo HTTP/1.1\r\nHost: vv.example\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(BODY)
+)
+
+
+def expect_continue() -> Capture:
+    """RFC 9110 §10.1.1: the client sends the head, waits for 100 Continue, then the body."""
+    cap = Capture()
+    tcp = Tcp(cap)
+    tcp.handshake()
+    tcp.data("c", POST)  # 4
+    tcp.data("s", b"HTTP/1.1 100 Continue\r\n\r\n")  # 5
+    tcp.data("c", BODY)  # 6
+    tcp.data("s", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")  # 7
+    tcp.data("c", b"GET /next HTTP/1.1\r\nHost: vv.example\r\n\r\n")  # 8
+    tcp.data("s", b"HTTP/1.1 204 No Content\r\n\r\n")  # 9
+    tcp.close()
+    return cap
+
+
+def test_interim_response_belongs_to_the_request(tmp_path: Path) -> None:
+    _, analysis = analyze_capture(tmp_path, expect_continue())
+    (conn,) = analysis.connections
+    first, second = conn.http
+    assert first.request is not None and first.response is not None
+    assert (first.request.method, first.request.target, first.request.body) == ("POST", "/getvinfo", BODY)
+    assert (first.request.frame, first.response.status, first.response.frame) == (6, 200, 7)
+    assert [(r.status, r.reason, r.frame) for r in first.interim] == [(100, "Continue", 5)]
+    assert first.to_dict()["interim"] == [
+        {"status": 100, "reason": "Continue", "frame": 5, "ts": first.interim[0].ts, "headers": []}
+    ]
+    assert second.request is not None and second.request.target == "/next" and second.interim == ()
+    assert analysis.anomalies == []
+
+
+def test_interim_response_without_a_final_one(tmp_path: Path) -> None:
+    cap = Capture()
+    tcp = Tcp(cap)
+    tcp.handshake()
+    tcp.data("c", POST + BODY)
+    tcp.data("s", b"HTTP/1.1 100 Continue\r\n\r\n")
+    (conn,) = analyze_capture(tmp_path, cap)[1].connections
+    (ex,) = conn.http
+    assert ex.request is not None and ex.response is None and [r.status for r in ex.interim] == [100]
+
+
+@pytest.mark.tshark
+def test_interim_response_as_tshark(tmp_path: Path, tshark: str) -> None:
+    path, analysis = analyze_capture(tmp_path, expect_continue())
+    assert ours(analysis) == tshark_http(tshark, path) == [
+        (5, "100"), (6, "POST /getvinfo"), (7, "200"), (8, "GET /next"), (9, "204"),
+    ]  # fmt: skip
+    report = crosscheck(str(path))
+    assert report.ok and report.differences == []
