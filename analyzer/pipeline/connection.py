@@ -90,7 +90,10 @@ class ConnectionApp:
 
     def _start_http(self) -> None:
         self.mode = "http"
-        self.http = http1.Http1Connection()
+        # no handshake captured: the streams may begin inside a message (a capture started
+        # mid-session), so the parser looks for the first start line instead of failing on it
+        midstream = self.conn.syn is None and self.conn.synack is None
+        self.http = http1.Http1Connection(midstream=midstream)
 
     # -- StreamSink (forwarded by the pipeline) --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:

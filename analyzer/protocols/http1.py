@@ -100,7 +100,10 @@ class Http1Connection:
         max_body_bytes: int = 8 << 20,
         max_decoded_bytes: int = 8 << 20,
         max_pending: int = 64,
+        midstream: bool = False,
     ) -> None:
+        """`midstream`: the capture began after the connection did, so either stream may start
+        inside a message: each side looks for its first start line as after a gap."""
         self.max_head_bytes = max(max_head_bytes, 16)
         self.max_body_bytes = max(max_body_bytes, 0)
         self.max_decoded_bytes = max(max_decoded_bytes, 0)
@@ -108,6 +111,9 @@ class Http1Connection:
         self.events: list[HttpEvent] = []
         self.c2s = HttpSide(self, Direction.C2S)
         self.s2c = HttpSide(self, Direction.S2C)
+        if midstream:
+            self.c2s.start_midstream()
+            self.s2c.start_midstream()
         self._pending: deque[Pending] = deque()
         self._requests = 0
         self._pending_overflow = False
@@ -269,7 +275,7 @@ class Http1Connection:
         c.hold_dropped = 0
         if c.hold_gap:
             c.hold_gap = False
-            c._resync(0, False, c.offset)
+            c._resync(0, c.offset)
         c._resume()
         if dropped:
             c.gap(dropped)

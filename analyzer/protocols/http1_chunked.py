@@ -57,7 +57,7 @@ def read_chunk_size(side: HttpSide) -> bool:
     nl = work.find(b"\n", i, i + MAX_CHUNK_LINE)
     if nl < 0:
         if n - i >= MAX_CHUNK_LINE:
-            return bad_chunk(side, i, f"chunk-size line longer than {MAX_CHUNK_LINE} bytes", i, True)
+            return bad_chunk(side, i, f"chunk-size line longer than {MAX_CHUNK_LINE} bytes", i)
         return False
     end = line_end(work, nl)
     if end == nl:
@@ -65,7 +65,7 @@ def read_chunk_size(side: HttpSide) -> bool:
     size = parse_chunk_size(work[i:end])
     if isinstance(size, str):
         # The line may be the next message's start line (a missing last-chunk).
-        return bad_chunk(side, i, size, i, True)
+        return bad_chunk(side, i, size, i)
     side.i = nl + 1
     if size:
         side.left = size
@@ -101,11 +101,11 @@ def read_chunk_end(side: HttpSide) -> bool:
         if i + 1 >= n:
             return False
         if work[i + 1] != _LF:
-            return bad_chunk(side, i, "chunk data not followed by CRLF", i, False)
+            return bad_chunk(side, i, "chunk data not followed by CRLF", i)
         side.i = i + 2
     else:
         # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
-        return bad_chunk(side, i, "chunk data not followed by CRLF", i, False)
+        return bad_chunk(side, i, "chunk data not followed by CRLF", i)
     side.state = State.CHUNK_SIZE
     return True
 
@@ -124,12 +124,12 @@ def read_trailer(side: HttpSide) -> bool:
         if work[i + 1] == _LF:
             side._finish(i + 2)
             return True
-        return bad_chunk(side, i, "bare CR in the trailer section", i, True)
+        return bad_chunk(side, i, "bare CR in the trailer section", i)
     stop = i + side.conn.max_head_bytes
     lf, end = find_blank_line(work, side.scan - side.offset, stop)
     if lf < 0:
         if n >= stop:
-            return bad_chunk(side, i, "trailer section too long", stop, False)
+            return bad_chunk(side, i, "trailer section too long", stop)
         side.scan = side.offset + max(side.scan - side.offset, n - 2)
         return False
     lines, offsets, bare = split_lines(bytes(work[i : lf + 1]), side.offset + i)
@@ -144,9 +144,9 @@ def read_trailer(side: HttpSide) -> bool:
     return True
 
 
-def bad_chunk(side: HttpSide, at_rel: int, why: str, resume_rel: int, at_line: bool) -> bool:
+def bad_chunk(side: HttpSide, at_rel: int, why: str, resume_rel: int) -> bool:
     at = side.offset + at_rel
     side.anomaly(HTTP_BAD_CHUNK, why, at)
     side._done(at, truncated=True)
-    side._resync(resume_rel, at_line, at)
+    side._resync(resume_rel, at)
     return True

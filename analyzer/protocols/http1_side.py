@@ -39,9 +39,7 @@ from analyzer.protocols.http1_events import HttpAnomaly, HttpMessageDone, Upgrad
 from analyzer.protocols.http1_reader import (
     LEADING_EMPTY,
     REQUEST_START,
-    REQUEST_START_AFTER_LF,
     RESPONSE_START,
-    RESPONSE_START_AFTER_LF,
     Issue,
     find_blank_line,
     line_end,
@@ -86,7 +84,6 @@ class HttpSide:
         self.msg: Message | None = None
         self.left = 0  # body or chunk bytes still expected
         self.resync_from = 0
-        self.resync_at_line = False
         self.ended = False  # eof() was called
         self.switch_pending = False  # client: switch once the current message ends
         self.hold: Pending | None = None
@@ -189,7 +186,7 @@ class HttpSide:
                 self.scan = self.offset + n
                 return False
             line = bytes(work[start : line_end(work, nl)])
-            if not self._check_start_line(line, nl):
+            if not self._check_start_line(line):
                 return True
             self.scan = self.offset + nl  # this LF may begin the blank-line terminator
         lf, end = find_blank_line(work, self.scan - self.offset, stop)
@@ -205,7 +202,7 @@ class HttpSide:
         self._on_head(block, head_start, self.offset + end)
         return True
 
-    def _check_start_line(self, line: bytes, nl_rel: int) -> bool:
+    def _check_start_line(self, line: bytes) -> bool:
         """Parse the start line as soon as it is complete, so garbage is caught early."""
         why: str | None = None
         if self.is_client:
@@ -228,13 +225,13 @@ class HttpSide:
             return True
         code = HTTP_BAD_REQUEST_LINE if self.is_client else HTTP_BAD_STATUS_LINE
         self.anomaly(code, f"{why}: {_preview(line)}", self.head_start)
-        self._resync(nl_rel + 1, True, self.head_start)
+        self._resync(self.head_start - self.offset + 1, self.head_start)
         return False
 
     def _head_too_long(self, start: int) -> bool:
         limit = self.conn.max_head_bytes
         self.anomaly(HTTP_HEAD_TOO_LONG, f"message head longer than {limit} bytes", self.offset + start)
-        self._resync(start + limit, False, self.offset + start)
+        self._resync(start + limit, self.offset + start)
         return True
 
     def _on_head(self, block: bytes, start: int, end: int) -> None:
@@ -283,7 +280,7 @@ class HttpSide:
         if kind is BodyKind.INVALID:
             # The end of this message cannot be known: look for the next one.
             self._done(end, truncated=True)
-            self._resync(end_rel, True, end)
+            self._resync(end_rel, end)
         elif collector is None:
             self._finish(end_rel)
         elif kind is BodyKind.LENGTH:
@@ -351,57 +348,55 @@ class HttpSide:
 
     # -- resynchronisation ----------------------------------------------------
 
-    def _resync(self, at_rel: int, at_line: bool, skipped_from: int) -> None:
+    def _resync(self, at_rel: int, skipped_from: int) -> None:
         self.state = State.RESYNC
         self.i = at_rel
         self.scan = self.offset + at_rel
-        self.resync_at_line = at_line
         self.resync_from = skipped_from
         self.head_start = -1
         self.start_line = None
 
     def _read_resync(self) -> bool:
+        """Skip to the next plausible start line (RFC 9112 §2.2: a recipient that lost the
+        framing looks for one): a whole request line with a well-known method, or a status line
+        prefix, wherever it begins. Not only after a LF: a body that ran past its framing (or
+        whose start was not captured) often ends without one, right before the next message.
+        Searched incrementally, so a long stream of garbage is read once."""
         work, i, n = self.work, self.i, len(self.work)
         if self.is_client:
-            here, after_lf = REQUEST_START, REQUEST_START_AFTER_LF
-        else:
-            here, after_lf = RESPONSE_START, RESPONSE_START_AFTER_LF
-        found = -1
-        if self.resync_at_line:
-            # Judge the line at i once it can be judged: a long partial line is
-            # searched for its LF incrementally, never re-matched on every feed.
-            nl = work.find(b"\n", max(i, self.scan - self.offset))
-            if nl < 0 and (self.is_client or n - i < _STATUS_PREFIX):
-                if n - i > self.conn.max_head_bytes:
-                    self.i = n
-                    self.resync_at_line = False
-                else:
-                    self.scan = self.offset + n
+            # a request line ends with its LF: search the complete lines not searched yet
+            lf = work.rfind(b"\n", max(i, self.scan - self.offset), n)
+            m = None
+            while lf >= 0:
+                m = REQUEST_START.search(work, i, lf + 1)
+                if m is None or m.end() - m.start() <= self.conn.max_head_bytes:
+                    break
+                i = m.start() + 1  # a start line longer than a head may be is not one
+            if m is None:
+                # keep the incomplete last line (bounded: a longer one cannot start a head)
+                keep = lf + 1 if lf >= 0 else i
+                self.i = max(keep, n - self.conn.max_head_bytes)
+                self.scan = self.offset + n
                 return False
-            if here.match(work, i):
-                found = i
-        if found < 0:
-            m = after_lf.search(work, i)
-            if m is not None:
-                found = m.start() + 1
-        if found >= 0:
-            skipped = self.offset + found - self.resync_from
-            if skipped > 0:
-                message = f"next message found after {skipped} skipped bytes"
-                self.anomaly(HTTP_RESYNC, message, self.offset + found)
-            self.i = found
-            self.state = State.HEAD
-            return True
-        # Keep only the last, incomplete line: it may still become a start line.
-        last = work.rfind(b"\n", i)
-        if last >= 0:
-            self.i = last + 1
-            self.resync_at_line = True
-            self.scan = self.offset + last + 1
         else:
-            self.i = n
-            self.resync_at_line = False
-        return False
+            m = RESPONSE_START.search(work, i)
+            if m is None:
+                self.i = max(i, n - _STATUS_PREFIX + 1)  # the longest partial match is kept
+                return False
+        found = m.start()
+        skipped = self.offset + found - self.resync_from
+        if skipped > 0:
+            message = f"next message found after {skipped} skipped bytes"
+            self.anomaly(HTTP_RESYNC, message, self.offset + found)
+        self.i = found
+        self.state = State.HEAD
+        return True
+
+    def start_midstream(self) -> None:
+        """The stream was captured from its middle: its first bytes may be the rest of a
+        message. Look for the first start line as after a gap; what comes before it is
+        skipped (`http.resync`), not a malformed start line."""
+        self._resync(0, 0)
 
     # -- gaps and the end of the stream ------------------------------------------
 
@@ -431,10 +426,8 @@ class HttpSide:
         if not self.is_client:
             self.conn._responses_lost = True  # whole responses may be in the gap: see _response_head
         if state is not State.HOLD:
-            self.state = State.RESYNC
-            # a message often starts right where the missing bytes end (whole segments are lost,
-            # and messages start segments): the line there is judged like one after a LF
-            self.resync_at_line = True
+            self.state = State.RESYNC  # the next message may start right where the bytes resume
+            self.scan = at + n
             self.resync_from = at + n
             self.head_start = self.lead_start = -1
             self.start_line = None

@@ -15,7 +15,7 @@ import pytest
 from analyzer import Options, analyze_file
 from analyzer.crosscheck.compare import crosscheck
 from analyzer.model.analysis import Analysis
-from tests.crafted_captures import Capture, Tcp
+from tests.crafted_captures import ACK, Capture, Tcp
 
 PORT = 8080
 
@@ -110,3 +110,44 @@ def test_interim_response_as_tshark(tmp_path: Path, tshark: str) -> None:
     ]  # fmt: skip
     report = crosscheck(str(path))
     assert report.ok and report.differences == []
+
+
+# --- a capture that starts inside a body (#16 item 8) -------------------------------------------------
+SID = "Lbo4DLu2Ae1rLl7bAAAB"
+POLL = f"/socket.io/?EIO=4&transport=polling&sid={SID}"
+
+
+def polling_midsession() -> Capture:
+    """Engine.IO v4 long polling captured mid-session: the first bytes are the rest of a
+    response body (packets separated by 0x1e, no LF), then a poll and a post answered."""
+    cap = Capture()
+    tcp = Tcp(cap, isn=(70_000, 90_000))  # no handshake: the capture began after it
+    tcp.data("s", b'2\x1e42["chat","' + b"x" * 300 + b'"]\x1e42["chat","bye"]')  # 1
+    tcp.send("c", flags=ACK)  # 2
+    tcp.data("c", f"GET {POLL} HTTP/1.1\r\nHost: h\r\n\r\n".encode())  # 3
+    body = b'42["chat","again"]'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: %d\r\n\r\n"
+    tcp.data("s", head % len(body) + body)  # 4
+    post = f"POST {POLL} HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+    post += "Content-Length: 1\r\n\r\n3"
+    tcp.data("c", post.encode())  # 5
+    tcp.data("s", b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")  # 6
+    return cap
+
+
+def test_capture_starting_inside_a_body_recovers(tmp_path: Path) -> None:
+    _, analysis = analyze_capture(tmp_path, polling_midsession(), Options(decode_as={PORT: "http"}))
+    assert ours(analysis) == [(3, f"GET {POLL}"), (4, "200"), (5, f"POST {POLL}"), (6, "200")]
+    assert [a.code for a in analysis.anomalies if a.code.startswith("http.")] == ["http.resync"]
+    (session,) = analysis.to_dict()["engineio_sessions"]
+    assert [p["event"] for p in session["socketio"]["packets"]] == ["chat"]  # from the 200 of frame 4
+
+
+@pytest.mark.tshark
+def test_capture_starting_inside_a_body_as_tshark(tmp_path: Path, tshark: str) -> None:
+    """tshark reads the tail and the next response (frame 4) as one continuation and misses
+    that 200; everything it does decode, socketscope does too."""
+    path, analysis = analyze_capture(tmp_path, polling_midsession(), Options(decode_as={PORT: "http"}))
+    theirs = tshark_http(tshark, path)
+    assert set(theirs) - {(4, "")} <= set(ours(analysis))
+    assert (4, "200") in ours(analysis) and (4, "200") not in theirs

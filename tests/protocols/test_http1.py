@@ -736,6 +736,48 @@ def test_gap_in_until_close_body(split: Splitter) -> None:
     assert done(ev, S2C) == [HttpMessageDone(S2C, 0, b"abcd", 9, True, 0, len(head) + 9)]
 
 
+# --- streams that start inside a message, bodies past their framing (#16 item 8) --------------------------
+TAIL = b'2\x1e42["chat","' + b"x" * 40 + b'"]'  # the rest of an Engine.IO polling body: no LF
+
+
+def test_capture_starting_inside_a_response_body(split: Splitter) -> None:
+    ev = run([feed(S2C, TAIL), feed(C2S, REQ_GET), feed(S2C, RESP_OK)], split, midstream=True)
+    assert codes(ev) == [http_codes.HTTP_RESYNC]
+    (h,) = of(ev, HttpResponseHead)
+    assert (h.start, h.status, h.request_index) == (len(TAIL), 200, 0)
+    assert done(ev, S2C)[0].body == b"hello"
+    # the next response right after the tail in one segment, and a second exchange after it
+    ops = [feed(C2S, REQ_GET * 2), feed(S2C, TAIL + RESP_OK + RESP_OK)]
+    ev = run(ops, split, midstream=True)
+    assert codes(ev) == [http_codes.HTTP_RESYNC]
+    assert [h.start for h in of(ev, HttpResponseHead)] == [len(TAIL), len(TAIL) + len(RESP_OK)]
+
+
+def test_capture_starting_inside_a_request_body(split: Splitter) -> None:
+    body_tail = b"&platform=10901&vid=" + b"y" * 30
+    ev = run([feed(C2S, body_tail + REQ_GET), feed(S2C, RESP_OK)], split, midstream=True)
+    assert codes(ev) == [http_codes.HTTP_RESYNC]
+    assert [h.start for h in of(ev, HttpRequestHead)] == [len(body_tail)]
+    assert of(ev, HttpResponseHead)[0].request_index == 0
+
+
+def test_midstream_stream_that_starts_on_a_message_is_silent(split: Splitter) -> None:
+    ops = [feed(C2S, REQ_GET), feed(S2C, RESP_OK), eof(C2S), eof(S2C)]
+    assert run(ops, split, midstream=True) == run(ops, split)
+
+
+def test_body_past_its_framing_then_the_next_response(split: Splitter) -> None:
+    """More body bytes than Content-Length says, without a LF: the next response starts inside
+    the line they open. Once that line is found malformed, the search resumes inside it."""
+    extra = b"hello, and more of the body"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + extra
+    ev = run([feed(C2S, REQ_GET * 2), feed(S2C, resp + RESP_OK), eof(S2C)], split)
+    assert codes(ev) == [http_codes.HTTP_BAD_STATUS_LINE, http_codes.HTTP_RESYNC]
+    heads = of(ev, HttpResponseHead)
+    assert [(h.start, h.request_index) for h in heads] == [(0, 0), (len(resp), 1)]
+    assert [d.body for d in done(ev, S2C)] == [b"hello", b"hello"]
+
+
 # --- hostile shapes (each of these once took super-linear time) --------------------------------------
 
 
