@@ -654,6 +654,10 @@ def _crafted() -> dict[str, Crafted]:
             "http.bad-status-line",
             "http.resync",
         ),
+        "http-request-line-whitespace": _c(  # RFC 9112 §3, as tshark reads it (#22)
+            lambda: http(b"GET    /many HTTP/1.1\r\nHost: a\r\n\r\nGET\t/tab HTTP/1.1\r\n\r\n", RESP * 2),
+            "http.request-line-whitespace",
+        ),
         "http-bad-transfer-encoding": _c(
             lambda: http(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), "http.bad-transfer-encoding"
         ),

@@ -16,6 +16,7 @@ from analyzer.model.codes.http import (
     HTTP_BARE_LF,
     HTTP_HEAD_TOO_LONG,
     HTTP_LEADING_EMPTY_LINE,
+    HTTP_REQUEST_LINE_WHITESPACE,
     HTTP_RESYNC,
     HTTP_STREAM_GAP,
     HTTP_TRUNCATED_MESSAGE,
@@ -46,6 +47,7 @@ from analyzer.protocols.http1_reader import (
     parse_fields,
     parse_plain_fields,
     parse_request_line,
+    parse_request_line_lenient,
     parse_status_line,
     split_lines,
 )
@@ -207,6 +209,15 @@ class HttpSide:
         why: str | None = None
         if self.is_client:
             req = parse_request_line(line)
+            if req is None:
+                req = parse_request_line_lenient(line)
+                if req is not None:
+                    # RFC 9112 §3: read on whitespace as tshark does, never dropped; flagged
+                    self.anomaly(
+                        HTTP_REQUEST_LINE_WHITESPACE,
+                        f"request line parts not separated by single SPs: {_preview(line)}",
+                        self.head_start,
+                    )
             if req is None:
                 why = "malformed request line"  # RFC 9112 §3
             elif req[2][5] != "1" and (req[0], req[2]) != ("PRI", "HTTP/2.0"):

@@ -35,7 +35,7 @@ def tshark_http(tshark: str, path: Path) -> list[tuple[int, str]]:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     rows = []
-    for line in out.splitlines():
+    for line in out.split("\n")[:-1]:  # not splitlines(): a VT in a field is no line end
         frame, method, uri, code = [*line.split("\t"), "", "", ""][:4]
         rows.append((int(frame), f"{method} {uri}" if method else code))
     return rows
@@ -151,3 +151,54 @@ def test_capture_starting_inside_a_body_as_tshark(tmp_path: Path, tshark: str) -
     theirs = tshark_http(tshark, path)
     assert set(theirs) - {(4, "")} <= set(ours(analysis))
     assert (4, "200") in ours(analysis) and (4, "200") not in theirs
+
+
+# --- request lines parsed on whitespace, as tshark does (#22) ------------------------------------------
+MANIPULATED = [
+    b"GET    /many HTTP/1.1",  # a run of SPs: tshark's request, with an empty URI
+    b"GET /trail HTTP/1.1   ",  # trailing whitespace
+    b"GET \x0b/vt HTTP/1.1",  # VT
+    b"GET /cr\rHTTP/1.1",  # a bare CR
+    b"GET\t/tab\tHTTP/1.1",  # HTAB: tshark gives up on it; RFC 9112 §3 allows it too
+]
+
+
+def manipulated_requests() -> Capture:
+    cap = Capture()
+    tcp = Tcp(cap)
+    tcp.handshake()
+    for line in MANIPULATED:
+        tcp.data("c", line + b"\r\nHost: a\r\n\r\n")
+        tcp.data("s", b"HTTP/1.1 204 No Content\r\n\r\n")
+    tcp.data("c", b"GET /lf  HTTP/1.1\nHost: a\n\n")  # bare LF line ends too (RFC 9112 §2.2)
+    tcp.data("s", b"HTTP/1.1 204 No Content\r\n\r\n")
+    tcp.close()
+    return cap
+
+
+def test_manipulated_request_lines_are_read_and_flagged(tmp_path: Path) -> None:
+    _, analysis = analyze_capture(tmp_path, manipulated_requests())
+    (conn,) = analysis.connections
+    got = [(ex.request.frame, ex.request.method, ex.request.target) for ex in conn.http if ex.request]
+    assert got == [
+        (4, "GET", "/many"), (6, "GET", "/trail"), (8, "GET", "/vt"), (10, "GET", "/cr"),
+        (12, "GET", "/tab"), (14, "GET", "/lf"),
+    ]  # fmt: skip
+    assert all(ex.response is not None and ex.response.status == 204 for ex in conn.http)
+    flagged = sorted((a.frames, a.code) for a in analysis.anomalies)
+    assert flagged == [((f,), "http.request-line-whitespace") for f in (4, 6, 8, 10, 12)] + [
+        ((14,), "http.bare-lf"),
+        ((14,), "http.request-line-whitespace"),
+    ]
+
+
+@pytest.mark.tshark
+def test_manipulated_request_lines_as_tshark(tmp_path: Path, tshark: str) -> None:
+    """Every request tshark reads, socketscope reads at the same frame with the same method
+    (tshark splits on the first SP only, so its URI is off where whitespace runs); the HTAB
+    request, which tshark does not recognise, socketscope reads too."""
+    path, analysis = analyze_capture(tmp_path, manipulated_requests())
+    theirs = {frame: what.split(" ")[0] for frame, what in tshark_http(tshark, path) if what[:1].isalpha()}
+    mine = {frame: what.split(" ")[0] for frame, what in ours(analysis) if what[:1].isalpha()}
+    assert theirs == {4: "GET", 6: "GET", 8: "GET", 10: "GET", 14: "GET"}
+    assert mine == {**theirs, 12: "GET"}
