@@ -699,6 +699,13 @@ def _crafted() -> dict[str, Crafted]:
         "http-upgrade-unanswered": _c(http_upgrade_unanswered, "http.undecoded-bytes"),
         "http-upgrade-hold-overflow": _c(http_upgrade_hold_overflow, "http.upgrade-hold-overflow"),
         # WebSocket (RFC 6455, RFC 7692)
+        "ws-deflate-assumed": _c(  # --decode-as: no handshake, RSV1 data frames (#16 item 5)
+            lambda: conversation(
+                [("c", cframe(deflated(b"hello"), rsv=0x40)), ("s", sframe(deflated(b"hi"), rsv=0x40))]
+            ).pcap(),
+            "ws.deflate-assumed",
+            options=Options(decode_as={8080: "websocket"}),
+        ),
         "ws-handshake-request": _c(
             lambda: ws(
                 request=upgrade_request(extra="Sec-WebSocket-Protocol: chat\r\n")

@@ -9,6 +9,7 @@ timestamps with the direction's OffsetMap; Engine.IO material goes to the Sessio
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING, Any
 
 from analyzer.model.analysis import ConnectionRecord
@@ -37,6 +38,7 @@ __all__ = ["ConnectionApp"]
 _LENGTH_FORM = {"7-bit": "7-bit", "16-bit": "16-bit", "64-bit": "64-bit"}
 _OPNAME = {1: "text", 2: "binary"}
 _MAX_INTERIM = 16  # 1xx responses listed per exchange (a peer may send any number)
+_MAX_HELD = 4096  # WebSocket events held for ordering (see _ws_route) before they go out anyway
 _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
@@ -68,6 +70,8 @@ class ConnectionApp:
         self.ws_frames = 0
         self._closed: dict[Direction, bool] = {}
         self._ws_ended: set[Direction] = set()
+        # events waiting while a decoder holds bytes (see _ws_route): (packet, event, gap frame)
+        self._ws_held: dict[Direction, list[tuple[int, Any, int]]] = {}
         self._frame_counts: dict[tuple[str, int], int] = {}  # (direction, opcode) -> frames
         self.layer_bytes = {"http_bytes": 0, "websocket_header_bytes": 0, "websocket_payload_bytes": 0}
         # --decode-as PORT=...: a stream that starts with HTTP is still parsed as HTTP (and upgrades)
@@ -125,7 +129,7 @@ class ConnectionApp:
         # does), not the packet before the missing bytes, which is all the offsets could tell
         d = stream.direction
         if d in self.ws_decoders:
-            self._ws_events(d, self.ws_decoders[d].gap(length), frame)
+            self._ws_route(d, self.ws_decoders[d].gap(length), frame)
         elif self.http is not None and not self.http.is_upgraded(d):
             self._http_events(self.http.gap(d, length), frame)
 
@@ -280,6 +284,7 @@ class ConnectionApp:
             hs.deflate if hs is not None else None,
             extensions_negotiated=hs.extensions_negotiated if hs is not None else False,
             resync=self._resync,
+            handshake_unknown=hs is None,  # --decode-as: RSV1 data frames taken as deflate
             keep_payload_bytes=self.options.keep_payload_bytes,
             max_message_bytes=self.options.max_message_bytes,
         )
@@ -288,12 +293,39 @@ class ConnectionApp:
         """End a direction's WebSocket decoder once (its TCP side ended, or the capture did)."""
         if d not in self._ws_ended:
             self._ws_ended.add(d)
-            self._ws_events(d, self.ws_decoders[d].eof())
+            self._ws_route(d, self.ws_decoders[d].eof())
 
     def _ws_feed(self, d: Direction, data: bytes) -> None:
         events = self.ws_decoders[d].feed(data)
-        if events:  # most segments of a big frame end nothing
-            self._ws_events(d, events)
+        if events or self._ws_held:  # most segments of a big frame end nothing
+            self._ws_route(d, events)
+
+    def _ws_route(self, d: Direction, events: list[Any], gap_frame: int = 0) -> None:
+        """WebSocket events in capture order. A decoder that resynchronises holds the bytes of a
+        candidate frame until the headers after it confirm it, so its frames come out after
+        later ones of the other direction (a Pong before its Ping). While one holds, the events
+        of both directions wait, and are released merged by the packet that ended each one."""
+        held = self._ws_held
+        if not held and not any(dec.holding for dec in self.ws_decoders.values()):
+            self._ws_events(d, events, gap_frame)
+            return
+        offsets = self._stream(d).offsets
+        base = self.ws_base[d]
+        queue = held.setdefault(d, [])
+        for ev in events:
+            at = base + (ev.offset if isinstance(ev, ParserAnomaly) else max(ev.end - 1, ev.start))
+            queue.append((offsets.frame_at(at), ev, gap_frame))
+        if sum(len(q) for q in held.values()) > _MAX_HELD or not any(
+            dec.holding for dec in self.ws_decoders.values()
+        ):
+            self._ws_release()
+
+    def _ws_release(self) -> None:
+        held, self._ws_held = self._ws_held, {}
+        streams = [[(key, n, d, ev, gf) for key, ev, gf in q] for n, (d, q) in enumerate(held.items())]
+        # each direction keeps its order; between them, the earlier packet first
+        for _, _, d, ev, gap_frame in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+            self._ws_events(d, [ev], gap_frame)
 
     def _ws_events(self, d: Direction, events: list[Any], gap_frame: int = 0) -> None:
         base = self.ws_base[d]
@@ -379,6 +411,8 @@ class ConnectionApp:
                     self._http_events(self.http.eof(d))
         for d in list(self.ws_decoders):
             self._ws_eof(d)
+        if self._ws_held:
+            self._ws_release()
         # requests never answered (finally), with the interim responses they got
         for index in sorted(self._requests.keys() | self._interim.keys()):
             self._add_exchange(index, None)

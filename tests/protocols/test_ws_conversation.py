@@ -257,3 +257,18 @@ def test_never_raises(
     assert len(s.pings) <= 3
     s.to_dict()
     s.pings_to_list()
+
+
+def test_pong_handed_over_before_its_ping_pairs_by_time() -> None:
+    """#16 item 6: after a resync a Ping may reach the conversation after the Pong that answered
+    it 1 ms later; they pair by packet, and the next pairs do not shift by one."""
+    conv = WsConversation()
+    conv.on_frame(S2C, wsframe(10, b"a"), 25.001, 11)  # the Pong first ...
+    conv.on_frame(C2S, wsframe(9, b"a", key=b"k001"), 25.000, 10)  # ... then its Ping
+    conv.on_frame(C2S, wsframe(9, b"a", key=b"k002"), 50.000, 20)
+    conv.on_frame(S2C, wsframe(10, b"a"), 50.002, 21)
+    conv.on_tcp_end(C2S, "fin", 60.0, 30)
+    s = conv.finish()
+    pairs = [(p.ping_frame, p.pong_frame, round(p.rtt_ms or 0, 3)) for p in s.pings]
+    assert pairs == [(10, 11, 1.0), (20, 21, 2.0)]
+    assert [a[0] for a in s.anomalies if a[0] == codes.PING_UNANSWERED] == []
