@@ -142,8 +142,7 @@ class WsDecoder:
 
     @property
     def holding(self) -> bool:
-        """Bytes are held to judge a resync candidate (the headers after it, ws_resync.py): the
-        frames they hold ended in packets that came before what the caller sees next."""
+        """Bytes held to judge a resync candidate (ws_resync.py): their frames end before what comes next."""
         return self._phase == _RESYNC and bool(self._rbuf)
 
     def feed(self, data: bytes) -> list[WsEvent]:
@@ -343,37 +342,15 @@ class WsDecoder:
                     return data[pos + 1 :]
             mask_key = data[pos + hlen - 4 : pos + hlen] if b1 & 0x80 else None
             end = pos + hlen + plen
-            if end <= n and (b1 & 0x80) == mbit and minimal and b0 & 0x80:
-                # Fast path: a whole unfragmented frame masked as its sender must (§5.1, §5.2),
-                # with RSV1 only for permessage-deflate, that breaks no rule and needs no
-                # state: emitted at once.
-                op = b0 & 0x0F
-                rsv = b0 & 0x70
-                if (
-                    (op == 1 or op == 2)
-                    and (not rsv or (rsv == 0x40 and self._inflater is not None))
-                    and self._open is None
-                    and not self._close_sent
-                    and plen <= self._keep
-                    and (rsv or plen <= self._max_msg)
-                ):
-                    self._after_gap = False
-                    self._msgs.whole(data, base, pos, hlen, end, op, mask_key, form, rsv != 0, out)
-                    pos = end
-                    continue
-                if (op == 9 or op == 10) and not rsv and plen <= 125:  # §5.5.2, §5.5.3
-                    payload = (
-                        data[pos + hlen : end]
-                        if mask_key is None
-                        else unmask(data[pos + hlen : end], mask_key)
-                    )
-                    ctrl = WsFrame(
-                        base + pos, base + end, True, False, False, False, op, mask_key is not None,
-                        mask_key, plen, "7-bit", payload, False, None, None,
-                    )  # fmt: skip
-                    out.append(ctrl)
-                    pos = end
-                    continue
+            if (
+                end <= n
+                and (b1 & 0x80) == mbit
+                and minimal
+                and b0 & 0x80
+                and self._whole_frame(data, base, pos, hlen, end, b0, plen, form, mask_key, out)
+            ):
+                pos = end
+                continue
             self._begin_frame(base + pos, b0, mask_key, plen, form, hlen, minimal)
             pos += hlen
             self._pos = base + pos
@@ -381,6 +358,44 @@ class WsDecoder:
         if pos < n:
             self._pending = data[pos:]
         return None
+
+    def _whole_frame(
+        self,
+        data: bytes,
+        base: int,
+        pos: int,
+        hlen: int,
+        end: int,
+        b0: int,
+        plen: int,
+        form: int,
+        mask_key: bytes | None,
+        out: list[WsEvent],
+    ) -> bool:
+        """Fast path: a whole unfragmented frame masked as its sender must (§5.1, §5.2), RSV1 only
+        for permessage-deflate, breaking no rule: emitted at once (False: the general path)."""
+        op = b0 & 0x0F
+        rsv = b0 & 0x70
+        if (
+            (op == 1 or op == 2)
+            and (not rsv or (rsv == 0x40 and self._inflater is not None))
+            and self._open is None
+            and not self._close_sent
+            and plen <= self._keep
+            and (rsv or plen <= self._max_msg)
+        ):
+            self._after_gap = False
+            self._msgs.whole(data, base, pos, hlen, end, op, mask_key, form, rsv != 0, out)
+            return True
+        if (op == 9 or op == 10) and not rsv and plen <= 125:  # §5.5.2, §5.5.3
+            payload = data[pos + hlen : end] if mask_key is None else unmask(data[pos + hlen : end], mask_key)
+            ctrl = WsFrame(
+                base + pos, base + end, True, False, False, False, op, mask_key is not None,
+                mask_key, plen, "7-bit", payload, False, None, None,
+            )  # fmt: skip
+            out.append(ctrl)
+            return True
+        return False
 
     def _enter_resync(self) -> None:
         if self._open is not None:
