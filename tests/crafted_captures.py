@@ -654,6 +654,10 @@ def _crafted() -> dict[str, Crafted]:
             "http.bad-status-line",
             "http.resync",
         ),
+        "http-request-line-whitespace": _c(  # RFC 9112 §3, as tshark reads it (#22)
+            lambda: http(b"GET    /many HTTP/1.1\r\nHost: a\r\n\r\nGET\t/tab HTTP/1.1\r\n\r\n", RESP * 2),
+            "http.request-line-whitespace",
+        ),
         "http-bad-transfer-encoding": _c(
             lambda: http(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), "http.bad-transfer-encoding"
         ),
@@ -695,6 +699,13 @@ def _crafted() -> dict[str, Crafted]:
         "http-upgrade-unanswered": _c(http_upgrade_unanswered, "http.undecoded-bytes"),
         "http-upgrade-hold-overflow": _c(http_upgrade_hold_overflow, "http.upgrade-hold-overflow"),
         # WebSocket (RFC 6455, RFC 7692)
+        "ws-deflate-assumed": _c(  # --decode-as: no handshake, RSV1 data frames (#16 item 5)
+            lambda: conversation(
+                [("c", cframe(deflated(b"hello"), rsv=0x40)), ("s", sframe(deflated(b"hi"), rsv=0x40))]
+            ).pcap(),
+            "ws.deflate-assumed",
+            options=Options(decode_as={8080: "websocket"}),
+        ),
         "ws-handshake-request": _c(
             lambda: ws(
                 request=upgrade_request(extra="Sec-WebSocket-Protocol: chat\r\n")

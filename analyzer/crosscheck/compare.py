@@ -26,52 +26,14 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from analyzer.capture.pcapfile import CaptureReader, open_capture
+from analyzer.crosscheck.explanations import EXPLANATIONS, explain
 from analyzer.crosscheck.tshark import Payload, TsharkHttp, TsharkView, TsharkWsFrame, run_tshark
 from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.codes.http import HTTP_TRUNCATED_MESSAGE
+from analyzer.model.common import Direction
 from analyzer.pipeline import Options, analyze_reader
 
 __all__ = ["EXPLANATIONS", "ConnectionReport", "CrosscheckReport", "Difference", "crosscheck", "print_report"]
-
-# Why socketscope and tshark 4.0 may differ, and which side is right (checked by hand against the RFCs).
-EXPLANATIONS: dict[str, tuple[str, str]] = {
-    "tshark-fragmented-deflate": (
-        "socketscope",
-        "tshark 4.0 does not inflate a compressed message sent in several frames: it shows the compressed "
-        "bytes (or 'Decompression failed'); RFC 7692 §6.1 compresses a message as a whole, RSV1 on its first "
-        "frame only, and §6.2 has the receiver inflate the reassembled payload, which socketscope did "
-        "without error",
-    ),
-    "tshark-deflate-context-lost": (
-        "socketscope",
-        "with context takeover (RFC 7692 §7.2.3) a message may refer to the text of the previous ones; "
-        "tshark's inflater never saw the text of the fragmented message of frame {after}, so it inflates "
-        "the later compressed messages of this direction wrongly or reports 'Decompression failed'; "
-        "socketscope inflated every message of the direction in order, without error",
-    ),
-    "tshark-needs-decode-as": (
-        "socketscope",
-        "tshark decodes HTTP on TCP port {port} only with -d tcp.port=={port},http (its HTTP heuristic "
-        "did not take this stream); socketscope recognises HTTP by its first bytes on any port",
-    ),
-    "tshark-decode-as-port": (
-        "socketscope",
-        "-d tcp.port=={port},websocket makes tshark decode every connection on port {port} as WebSocket "
-        "from its first byte, the HTTP handshake included (tshark's Decode As is per port); socketscope's "
-        "--decode-as applies only to connections that do not start with HTTP, and parses this one's "
-        "handshake as HTTP (RFC 6455 §4)",
-    ),
-    "tshark-http-in-websocket": (
-        "both",
-        "tshark's HTTP dissector also parsed bytes that travelled inside WebSocket frames (a protocol "
-        "tunnelled over WebSocket); socketscope reports them as WebSocket message payload, which is "
-        "what they are on this connection after the 101 (RFC 6455 §4.1)",
-    ),
-    "socketscope-payload-bound": (
-        "both",
-        "socketscope keeps the first {bound} bytes of each payload for display (Options.keep_payload_bytes); "
-        "the bytes it kept are the same as tshark's",
-    ),
-}
 
 
 def _sha(raw: bytes) -> str:
@@ -120,11 +82,12 @@ class ConnectionReport:
     ws_messages: int = 0
     differences: list[Difference] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    encrypted: bool = False  # TLS: only TCP could be compared
 
     @property
     def status(self) -> str:
         if not self.differences:
-            return "agree"
+            return "not compared: encrypted" if self.encrypted else "agree"
         return "explained" if all(d.explained for d in self.differences) else "differ"
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,11 +133,6 @@ class CrosscheckReport:
             "explained": sum(1 for d in diffs if d.explained),
             "connections": [c.to_dict() for c in self.connections],
         }
-
-
-def _explain(reason: str, **values: Any) -> dict[str, Any]:
-    right, text = EXPLANATIONS[reason]
-    return {"reason": reason, "explanation": text.format(**values), "right": right}
 
 
 def _ep(ip: str, port: int) -> str:
@@ -277,13 +235,16 @@ def compare(
                     "tcp", conn.id, st.first_frame, "packets in the connection", ours_packets, st.packets
                 )
             )
-        _compare_http(conn, http_by_stream.get(st.stream, []), rep, d_opts)
+        if st.stream in view.encrypted and conn.app_protocol == "unknown":
+            rep.encrypted = True
+            rep.notes.append("TLS: the application data is encrypted; only TCP was compared")
+        _compare_http(conn, http_by_stream.get(st.stream, []), rep, d_opts, per_conn.get(conn.id, []))
         _compare_ws(conn, ws_by_stream.get(st.stream, []), rep, options, per_conn.get(conn.id, []))
         _notes(conn, per_conn.get(conn.id, []), view, st.first_frame, st.last_frame, rep)
         port = int(conn.server["port"])
         handshake = bool(conn.http) or (conn.websocket is not None and conn.websocket.handshake is not None)
         if d_opts.get(port) == "websocket" and handshake:
-            forced = _explain("tshark-decode-as-port", port=port)
+            forced = explain("tshark-decode-as-port", port=port)
             rep.differences = [replace(d, **forced) for d in rep.differences]
     for c in analysis.connections:
         if c.id not in used:
@@ -303,14 +264,30 @@ def compare(
 
 
 def _compare_http(
-    conn: ConnectionRecord, theirs: list[TsharkHttp], rep: ConnectionReport, d_opts: dict[int, str]
+    conn: ConnectionRecord,
+    theirs: list[TsharkHttp],
+    rep: ConnectionReport,
+    d_opts: dict[int, str],
+    anomalies: list[Any],
 ) -> None:
     ours: Counter[tuple[int, str, str]] = Counter()
+    # the direction whose stream ended inside a message (http.truncated-message): its last
+    # message, body cut, is one tshark does not show
+    ended_inside = {a.direction for a in anomalies if a.code == HTTP_TRUNCATED_MESSAGE}
+    cut: set[tuple[int, str, str]] = set()
     for ex in conn.http:
         if ex.request is not None:
-            ours[(ex.request.frame, "request", f"{ex.request.method} {ex.request.target}")] += 1
+            key = (ex.request.frame, "request", f"{ex.request.method} {ex.request.target}")
+            ours[key] += 1
+            if ex.request.body_truncated and Direction.C2S in ended_inside:
+                cut.add(key)
         if ex.response is not None:
-            ours[(ex.response.frame, "response", str(ex.response.status))] += 1
+            key = (ex.response.frame, "response", str(ex.response.status))
+            ours[key] += 1
+            if ex.response.body_truncated and Direction.S2C in ended_inside:
+                cut.add(key)
+        for r in ex.interim:  # tshark lists a 1xx as a response of its own
+            ours[(r.frame, "response", str(r.status))] += 1
     tcount: Counter[tuple[int, str, str]] = Counter()
     tunnelled: set[tuple[int, str, str]] = set()
     for h in theirs:
@@ -324,15 +301,15 @@ def _compare_http(
         extra: dict[str, Any] = {}
         port = int(conn.server["port"])
         if not theirs and d_opts.get(port) != "http":
-            extra = _explain("tshark-needs-decode-as", port=port)
+            extra = explain("tshark-needs-decode-as", port=port)
+        elif key in cut:
+            extra = explain("tshark-omits-cut-message", kind=kind)
         rep.differences.append(
             Difference("http", conn.id, frame, f"HTTP {kind} only in socketscope", what, None, **extra)
         )
     for key in sorted((tcount - ours).elements()):
         frame, kind, what = key
-        extra = (
-            _explain("tshark-http-in-websocket") if key in tunnelled and conn.websocket is not None else {}
-        )
+        extra = explain("tshark-http-in-websocket") if key in tunnelled and conn.websocket is not None else {}
         rep.differences.append(
             Difference("http", conn.id, frame, f"HTTP {kind} only in tshark", None, what, **extra)
         )
@@ -363,7 +340,7 @@ def _compare_ws(
             extra: dict[str, Any] = {}
             port = int(conn.server["port"])
             if t is None and not theirs and ws is not None and ws.handshake is None:
-                extra = _explain("tshark-needs-decode-as", port=port)
+                extra = explain("tshark-needs-decode-as", port=port)
             shown = _frame_text(f) if f is not None else _tframe_text(t)
             rep.differences.append(
                 Difference(
@@ -460,17 +437,17 @@ def _compare_messages(
                         f"{d} message bytes",
                         _ptext(data),
                         _pt(theirs_payload),
-                        **_explain("socketscope-payload-bound", bound=len(data)),
+                        **explain("socketscope-payload-bound", bound=len(data)),
                     )
                 )
                 continue
             extra: dict[str, Any] = {}
             ok_here = frame not in inflate_failures  # socketscope inflated this message without error
             if m.compressed and m.nframes > 1 and ok_here:
-                extra = _explain("tshark-fragmented-deflate")
+                extra = explain("tshark-fragmented-deflate")
                 failed_at.setdefault(d, frame)
             elif m.compressed and ok_here and d in failed_at and takeover.get(d, True):
-                extra = _explain("tshark-deflate-context-lost", after=failed_at[d])
+                extra = explain("tshark-deflate-context-lost", after=failed_at[d])
             what = f"{d} message bytes" + (
                 " (tshark: decompression failed)" if tf.decompression_failed else ""
             )
@@ -560,9 +537,15 @@ def print_report(report: CrosscheckReport, out: IO[str]) -> None:
             out.write(f"  [{key}] {text}\n")
     explained = sum(1 for d in diffs if d.explained)
     counts = Counter(c.status for c in report.connections)
+    encrypted = counts["not compared: encrypted"]
     out.write(
         f"\n{len(report.connections)} connections: {counts['agree']} agree,"
-        f" {counts['explained']} differ with explanations, {counts['differ']} differ unexplained;"
-        f" {len(diffs)} differences, {explained} explained\n"
+        f" {counts['explained']} differ with explanations, {counts['differ']} differ unexplained"
+        + (f", {encrypted} not compared (encrypted)" if encrypted else "")
+        + f"; {len(diffs)} differences, {explained} explained\n"
     )
-    out.write("Result: " + ("AGREE" if not diffs else "EXPLAINED" if report.ok else "DIFFERENCES") + "\n")
+    if not diffs and encrypted and encrypted == len(report.connections):
+        result = "NOT COMPARED (encrypted)"
+    else:
+        result = "AGREE" if not diffs else "EXPLAINED" if report.ok else "DIFFERENCES"
+    out.write(f"Result: {result}\n")

@@ -112,6 +112,7 @@ class TsharkView:
     packets: int = 0
     records_skipped: int = 0  # records tshark numbers that are not packets
     malformed: list[int] = field(default_factory=list)
+    encrypted: set[int] = field(default_factory=set)  # streams tshark dissects as TLS
     version: str = ""
     command: list[str] = field(default_factory=list)
 
@@ -215,6 +216,8 @@ def _packet(pkt: ET.Element, view: TsharkView) -> None:
                     st = view.streams[stream] = TsharkStream(stream, (src, dst), frame, frame)
                 st.packets += 1
                 st.last_frame = frame
+        elif name in ("tls", "ssl") and stream is not None:
+            view.encrypted.add(stream)
         elif name == "_ws.malformed":
             view.malformed.append(frame)
         elif name == "http":

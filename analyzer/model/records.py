@@ -105,12 +105,25 @@ class HttpExchange:
     index: int  # position of the exchange on its connection, from 0
     request: HttpRequest | None
     response: HttpResponse | None
+    # interim (1xx) responses to the request before its final one (RFC 9110 §15.2), e.g. a
+    # 100 Continue answering `Expect: 100-continue` (§10.1.1); 101 is final, never listed here
+    interim: tuple[HttpResponse, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The exchange in the analysis document (ANALYSIS_JSON.md "HTTP exchange")."""
         return {
             "request": self.request.to_dict() if self.request else None,
             "response": self.response.to_dict() if self.response else None,
+            "interim": [
+                {
+                    "status": r.status,
+                    "reason": r.reason,
+                    "frame": r.frame,
+                    "ts": r.ts,
+                    "headers": [list(h) for h in r.headers],
+                }
+                for r in self.interim
+            ],
         }
 
 

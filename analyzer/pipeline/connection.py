@@ -9,6 +9,7 @@ timestamps with the direction's OffsetMap; Engine.IO material goes to the Sessio
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING, Any
 
 from analyzer.model.analysis import ConnectionRecord
@@ -37,6 +38,8 @@ __all__ = ["ConnectionApp"]
 
 _LENGTH_FORM = {"7-bit": "7-bit", "16-bit": "16-bit", "64-bit": "64-bit"}
 _OPNAME = {1: "text", 2: "binary"}
+_MAX_INTERIM = 16  # 1xx responses listed per exchange (a peer may send any number)
+_MAX_HELD = 4096  # WebSocket events held for ordering (see _ws_route) before they go out anyway
 _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
@@ -55,6 +58,7 @@ class ConnectionApp:
         self._req_heads: dict[int, Any] = {}
         self._requests: dict[int, HttpRequest] = {}
         self._lost: set[int] = set()  # requests whose response was lost, waiting for their own end
+        self._interim: dict[int, list[HttpResponse]] = {}  # request -> its 1xx responses so far
         self._resp_heads: dict[int | None, Any] = {}
         self._upgrade_index: int | None = None
         self._feeding = Direction.C2S  # the direction whose bytes the HTTP parser is reading
@@ -67,6 +71,8 @@ class ConnectionApp:
         self.ws_frames = 0
         self._closed: dict[Direction, bool] = {}
         self._ws_ended: set[Direction] = set()
+        # events waiting while a decoder holds bytes (see _ws_route): (packet, event, gap frame)
+        self._ws_held: dict[Direction, list[tuple[int, Any, int]]] = {}
         self._frame_counts: dict[tuple[str, int], int] = {}  # (direction, opcode) -> frames
         self.layer_bytes = {"http_bytes": 0, "websocket_header_bytes": 0, "websocket_payload_bytes": 0}
         # --decode-as PORT=...: a stream that starts with HTTP is still parsed as HTTP (and upgrades)
@@ -95,7 +101,10 @@ class ConnectionApp:
 
     def _start_http(self) -> None:
         self.mode = "http"
-        self.http = http1.Http1Connection()
+        # no handshake captured: the streams may begin inside a message (a capture started
+        # mid-session), so the parser looks for the first start line instead of failing on it
+        midstream = self.conn.syn is None and self.conn.synack is None
+        self.http = http1.Http1Connection(midstream=midstream)
 
     # -- StreamSink (forwarded by the pipeline) --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
@@ -135,7 +144,7 @@ class ConnectionApp:
             self.mode = "opaque"
             return
         if d in self.ws_decoders:
-            self._ws_events(d, self.ws_decoders[d].gap(length), frame)
+            self._ws_route(d, self.ws_decoders[d].gap(length), frame)
         elif self.http is not None and not self.http.is_upgraded(d):
             self._http_events(self.http.gap(d, length), frame)
 
@@ -216,15 +225,26 @@ class ConnectionApp:
                     self._add_exchange(ev.index, None)
             return
         head = self._resp_heads.pop(ev.index, None)
-        if head is not None:
-            self._add_exchange(ev.index, self._response_record(head, ev.end, ev.body, ev.body_truncated))
+        if head is None:
+            return
+        resp = self._response_record(head, ev.end, ev.body, ev.body_truncated)
+        if 100 <= head.status < 200 and head.status != 101 and ev.index is not None:
+            # RFC 9110 §15.2: an interim response belongs to the request's exchange, which its
+            # final response completes (the request body may still be coming: Expect:
+            # 100-continue, §10.1.1)
+            if len(self._interim.setdefault(ev.index, [])) < _MAX_INTERIM:
+                self._interim[ev.index].append(resp)
+            return
+        self._add_exchange(ev.index, resp)
 
     def _add_exchange(self, index: int | None, resp: HttpResponse | None) -> None:
         req = None
+        interim: tuple[HttpResponse, ...] = ()
         if index is not None:
             req = self._requests.pop(index, None)
             self._req_heads.pop(index, None)
-        ex = HttpExchange(self.conn.id, len(self.exchanges), req, resp)
+            interim = tuple(self._interim.pop(index, ()))
+        ex = HttpExchange(self.conn.id, len(self.exchanges), req, resp, interim)
         self.exchanges.append(ex)
         if not (index is not None and index == self._upgrade_index):
             if self.observer is not None:
@@ -302,6 +322,7 @@ class ConnectionApp:
             hs.deflate if hs is not None else None,
             extensions_negotiated=hs.extensions_negotiated if hs is not None else False,
             resync=self._resync,
+            handshake_unknown=hs is None,  # --decode-as: RSV1 data frames taken as deflate
             keep_payload_bytes=self.options.keep_payload_bytes,
             max_message_bytes=self.options.max_message_bytes,
         )
@@ -310,12 +331,39 @@ class ConnectionApp:
         """End a direction's WebSocket decoder once (its TCP side ended, or the capture did)."""
         if d not in self._ws_ended:
             self._ws_ended.add(d)
-            self._ws_events(d, self.ws_decoders[d].eof())
+            self._ws_route(d, self.ws_decoders[d].eof())
 
     def _ws_feed(self, d: Direction, data: bytes) -> None:
         events = self.ws_decoders[d].feed(data)
-        if events:  # most segments of a big frame end nothing
-            self._ws_events(d, events)
+        if events or self._ws_held:  # most segments of a big frame end nothing
+            self._ws_route(d, events)
+
+    def _ws_route(self, d: Direction, events: list[Any], gap_frame: int = 0) -> None:
+        """WebSocket events in capture order. A decoder that resynchronises holds the bytes of a
+        candidate frame until the headers after it confirm it, so its frames come out after
+        later ones of the other direction (a Pong before its Ping). While one holds, the events
+        of both directions wait, and are released merged by the packet that ended each one."""
+        held = self._ws_held
+        if not held and not any(dec.holding for dec in self.ws_decoders.values()):
+            self._ws_events(d, events, gap_frame)
+            return
+        offsets = self._stream(d).offsets
+        base = self.ws_base[d]
+        queue = held.setdefault(d, [])
+        for ev in events:
+            at = base + (ev.offset if isinstance(ev, ParserAnomaly) else max(ev.end - 1, ev.start))
+            queue.append((offsets.frame_at(at), ev, gap_frame))
+        if sum(len(q) for q in held.values()) > _MAX_HELD or not any(
+            dec.holding for dec in self.ws_decoders.values()
+        ):
+            self._ws_release()
+
+    def _ws_release(self) -> None:
+        held, self._ws_held = self._ws_held, {}
+        streams = [[(key, n, d, ev, gf) for key, ev, gf in q] for n, (d, q) in enumerate(held.items())]
+        # each direction keeps its order; between them, the earlier packet first
+        for _, _, d, ev, gap_frame in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+            self._ws_events(d, [ev], gap_frame)
 
     def _ws_events(self, d: Direction, events: list[Any], gap_frame: int = 0) -> None:
         base = self.ws_base[d]
@@ -401,8 +449,10 @@ class ConnectionApp:
                     self._http_events(self.http.eof(d))
         for d in list(self.ws_decoders):
             self._ws_eof(d)
-        # requests never answered
-        for index in sorted(self._requests):
+        if self._ws_held:
+            self._ws_release()
+        # requests never answered (finally), with the interim responses they got
+        for index in sorted(self._requests.keys() | self._interim.keys()):
             self._add_exchange(index, None)
         if self.conversation is not None and self.ws is not None:
             if self.conn.rst_frame is not None and self.conn.rst_direction is not None:

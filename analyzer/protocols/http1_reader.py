@@ -16,15 +16,14 @@ from analyzer.model.records import Headers
 __all__ = [
     "LEADING_EMPTY",
     "REQUEST_START",
-    "REQUEST_START_AFTER_LF",
     "RESPONSE_START",
-    "RESPONSE_START_AFTER_LF",
     "Issue",
     "find_blank_line",
     "line_end",
     "parse_fields",
     "parse_plain_fields",
     "parse_request_line",
+    "parse_request_line_lenient",
     "parse_status_line",
     "split_lines",
 ]
@@ -36,6 +35,14 @@ _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version. The target
 # is any run of visible bytes (obs-text tolerated); HTTP-version is RFC 9112 §2.3.
 _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])")
+# RFC 9112 §3: "recipients MAY instead parse on whitespace-delimited word boundaries and, aside
+# from the CRLF terminator, treat any form of whitespace as the SP separator while ignoring
+# preceding or trailing whitespace; such whitespace includes one or more of the following
+# octets: SP, HTAB, VT (%x0B), FF (%x0C), or bare CR". What tshark reads as a request too.
+_WSP = rb"[ \t\x0b\x0c\r]"
+_LENIENT_REQUEST_LINE = re.compile(
+    rb"%b*+(%b)%b++([^\x00-\x20\x7f]+)%b++(HTTP/[0-9]\.[0-9])%b*+" % (_WSP, _TOKEN, _WSP, _WSP, _WSP)
+)
 # RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ], with
 # reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ). A missing SP before an empty
 # reason is common and tolerated.
@@ -56,14 +63,13 @@ _PLAIN_FIELD = re.compile(r"(" + _TOKEN_STR + r"):[ \t]*+([^\x00\r\n]*+)\r\n")
 LEADING_EMPTY = re.compile(rb"[\r\n]*")
 
 # What a resynchronising parser accepts as the start of the next message: a full
-# request line with a well-known method (RFC 9110 §9.1), or a status line prefix.
+# request line with a well-known method (RFC 9110 §9.1; on whitespace, as above), or a
+# status line prefix.
 _KNOWN_METHODS = rb"(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH)"
-_REQUEST_START = _KNOWN_METHODS + rb" [^\x00-\x20\x7f]+ HTTP/1\.[0-9]\r?\n"
+_REQUEST_START = rb"%b%b++[^\x00-\x20\x7f]++%b++HTTP/1\.[0-9]%b*+\n" % (_KNOWN_METHODS, _WSP, _WSP, _WSP)
 _RESPONSE_START = rb"HTTP/1\.[0-9] [0-9]{3}[ \r\n]"
 REQUEST_START = re.compile(_REQUEST_START)
-REQUEST_START_AFTER_LF = re.compile(rb"\n" + _REQUEST_START)
 RESPONSE_START = re.compile(_RESPONSE_START)
-RESPONSE_START_AFTER_LF = re.compile(rb"\n" + _RESPONSE_START)
 
 
 def find_blank_line(buf: bytes | bytearray, start: int, stop: int) -> tuple[int, int]:
@@ -104,6 +110,15 @@ def split_lines(block: bytes, offset: int) -> tuple[list[bytes], list[int], bool
 def parse_request_line(line: bytes) -> tuple[str, str, str] | None:
     """(method, request-target, HTTP-version) or None (RFC 9112 §3)."""
     m = _REQUEST_LINE.fullmatch(line)
+    if m is None:
+        return None
+    return m[1].decode("ascii"), m[2].decode("latin-1"), m[3].decode("ascii")
+
+
+def parse_request_line_lenient(line: bytes) -> tuple[str, str, str] | None:
+    """parse_request_line on whitespace-delimited words (RFC 9112 §3's lenient recipient), for a
+    line the strict rule rejects; the caller flags http.request-line-whitespace."""
+    m = _LENIENT_REQUEST_LINE.fullmatch(line)
     if m is None:
         return None
     return m[1].decode("ascii"), m[2].decode("latin-1"), m[3].decode("ascii")

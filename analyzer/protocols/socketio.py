@@ -30,6 +30,7 @@ from analyzer.model.codes import socketio as codes
 from analyzer.model.common import Direction, ParserAnomaly
 from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.model.values import MAX_DEPTH, map_tree, to_jsonable
+from analyzer.protocols.json_bounded import loads_bounded
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENTS",
@@ -96,7 +97,11 @@ def _loads(text: str) -> tuple[bool, Any, bool]:
     """(ok, value, depth_cut): JSON.parse semantics, nesting bounded."""
     try:
         value = _JSON.decode(text)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        # valid JSON may nest deeper than the decoder recurses: read it without recursion,
+        # keeping the head (event name, ack data) and cutting below MAX_DEPTH
+        return loads_bounded(text)
+    except ValueError:
         return False, None, False
     # counting brackets is a cheap C-speed bound on the depth; walk only when it could be deep
     if text.count("[") + text.count("{") > MAX_DEPTH:

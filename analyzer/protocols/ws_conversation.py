@@ -8,7 +8,8 @@ the conversation's anomalies as (code, message, direction, frames).
 Choices, all bounded in memory:
 
 - Ping/Pong (§5.5.2-3): a Pong answers the oldest outstanding Ping of the other
-  side with the same application data; the Pings before it count as answered by
+  side sent before it (by packet: pairing goes by time, not by the order frames are handed
+  over) with the same application data; the Pings before it count as answered by
   it ("a Pong in response to the most recent Ping" is allowed). A Pong matching no
   outstanding Ping is ws.pong-mismatch when Pings are outstanding, and an
   unsolicited heartbeat (legal) otherwise. Pings still open at the end are
@@ -47,12 +48,18 @@ class CloseInfo:
     """The first Close frame sent in one direction."""
 
     code: int | None
-    reason: str | None
+    reason: str | None  # U+FFFD for bytes that are not UTF-8 (ws.invalid-utf8 says so)
     frame: int
     ts: float
+    reason_bytes: bytes | None = None  # the reason as sent (§5.5.1); None without a code
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "reason": self.reason, "frame": self.frame}
+        return {
+            "code": self.code,
+            "reason": self.reason,
+            "reason_hex": self.reason_bytes.hex() if self.reason_bytes is not None else None,
+            "frame": self.frame,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,8 @@ class WsConversation:
         self._tcp_end: dict[Direction, tuple[str, float, int]] = {}
         self._last_c2s = -1  # packet of the latest frame of each direction (-1: none yet)
         self._last_s2c = -1
+        # Pongs that came before any Ping they could answer, per pinger: (frame, ts, payload)
+        self._early: dict[Direction, list[tuple[int, float, bytes]]] = {Direction.C2S: [], Direction.S2C: []}
         self._recent: deque[bytes] = deque()
         self._recent_count: dict[bytes, int] = {}
         self._zero_frames: list[int] = []
@@ -137,18 +146,19 @@ class WsConversation:
 
     def on_frame(self, direction: Direction, frame: WsFrame, ts: float, frame_no: int) -> None:
         if direction is _C2S:
-            self._last_c2s = frame_no
+            self._last_c2s = max(self._last_c2s, frame_no)
             if frame.mask_key is not None:
                 self._mask_key(frame.mask_key, frame_no)
         else:
-            self._last_s2c = frame_no
+            self._last_s2c = max(self._last_s2c, frame_no)
         op = frame.opcode
         if op < _CLOSE:
             return  # data frames: nothing more here
         if op == _CLOSE:
             if direction not in self._close:
-                self._close[direction] = CloseInfo(frame.close_code, frame.close_reason, frame_no, ts)
-            if self._close_seen_at is None:
+                raw = frame.payload[2:] if frame.close_code is not None else None
+                self._close[direction] = CloseInfo(frame.close_code, frame.close_reason, frame_no, ts, raw)
+            if self._close_seen_at is None or frame_no < self._close_seen_at:
                 self._close_seen_at = frame_no
         elif op == _PING:
             self._ping(direction, frame.payload, frame_no, ts)
@@ -162,11 +172,19 @@ class WsConversation:
     # --- ping / pong (§5.5.2, §5.5.3) ---------------------------------------------------------------
 
     def _ping(self, direction: Direction, payload: bytes, frame_no: int, ts: float) -> None:
+        # §5.5.2: a Pong is owed "unless it already received a Close frame" (sent before it).
+        closed = self._close_seen_at is not None and self._close_seen_at < frame_no
+        early = self._early[direction]
+        for k, (pong_frame, pong_ts, pong_payload) in enumerate(early):
+            if pong_frame > frame_no and pong_payload == payload:
+                # its Pong was handed over first (see _pong): they pair by time, not by arrival
+                del early[k]
+                self._pair(direction, _Ping(payload, frame_no, ts, closed), pong_frame, pong_ts)
+                return
         queue = self._outstanding[direction]
         if len(queue) >= self._max_outstanding:
             self._give_up(direction, queue.popleft())
-        # §5.5.2: a Pong is owed "unless it already received a Close frame".
-        queue.append(_Ping(payload, frame_no, ts, self._close_seen_at is not None))
+        queue.append(_Ping(payload, frame_no, ts, closed))
 
     def _give_up(self, direction: Direction, ping: _Ping) -> None:
         if not ping.excused:
@@ -184,9 +202,17 @@ class WsConversation:
     def _pong(self, direction: Direction, payload: bytes, frame_no: int, ts: float) -> None:
         pinger = direction.other
         queue = self._outstanding[pinger]
-        if not queue:
-            return  # unsolicited Pong: a unidirectional heartbeat (§5.5.3)
+        if not queue or queue[0].frame > frame_no:
+            # no Ping sent before it: an unsolicited Pong (§5.5.3, a unidirectional heartbeat),
+            # or one whose Ping is still to be handed over; kept a while for the latter
+            early = self._early[pinger]
+            early.append((frame_no, ts, payload))
+            if len(early) > self._max_outstanding:
+                del early[0]
+            return
         for k, ping in enumerate(queue):
+            if ping.frame > frame_no:
+                break  # sent after this Pong: not what it answers
             if ping.payload == payload:
                 for _ in range(k):
                     self._pair(pinger, queue.popleft(), None, None)

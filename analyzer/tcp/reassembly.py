@@ -4,6 +4,16 @@ Sequence numbers are unwrapped into 64-bit stream offsets (offset 0 = the first 
 after the SYN, or the first byte seen when the capture starts mid-connection).
 In-order data goes straight to the sink; out-of-order segments wait in a bounded
 buffer; bytes that were never captured become a gap, never zero-fill.
+
+Overlaps: the first copy of a byte wins, on both paths. A byte already delivered cannot be
+taken back, and a byte waiting in the out-of-order buffer is kept the same way: a later
+segment that covers it only adds the bytes nobody sent before. Where the copies differ,
+`tcp.overlap-mismatch` says so. This is Wireshark's choice (its reassembly keeps the first
+data of an overlap and reports conflicting data), so tshark, the oracle, reads the same
+stream; Suricata makes the policy per target OS (`host-os-policy`), with "first" as one
+choice and "bsd" as the default. A passive analyzer does not know the receiver's OS, and
+the receiver most often got the first copy: first-wins is the one policy that can hold for
+data already handed to the parsers as well as for data still waiting.
 """
 
 from __future__ import annotations
@@ -160,20 +170,23 @@ class DirectionStream:
                 self._retransmitted(frame, start < nxt or start in self.ooo)
             if end + missing > self.top:
                 self.top = end + missing
-            if start == nxt:
+            if start == nxt and not self.ooo:
                 self._deliver(start, payload, frame, ts)
                 if missing:
                     self._gap(missing, frame, ts, snaplen=True)
-                if self.ooo:
-                    self._drain()
             elif end <= nxt:
                 self._compare(start, payload, frame)
             elif start < nxt:
                 # §3.10.7.4: part old, part new -- only the new part is processed
                 self._compare(start, payload[: nxt - start], frame)
-                self._deliver(nxt, payload[nxt - start :], frame, ts)
-                if self.ooo:
-                    self._drain()
+                self._hold(nxt, payload[nxt - start :], frame, ts)
+            elif start == nxt:
+                # bytes already waiting behind the hole this segment fills keep their first copy
+                self._hold(start, payload, frame, ts)
+                if missing and self.next == end:  # nothing waited right behind the cut bytes
+                    self._gap(missing, frame, ts, snaplen=True)
+                    if self.ooo:
+                        self._drain()
             else:
                 self._hold(start, payload, frame, ts)
         if fin:
@@ -247,13 +260,30 @@ class DirectionStream:
                 return
 
     def _hold(self, start: int, payload: bytes, frame: int, ts: float) -> None:
-        old = self.ooo.get(start)
-        if old is not None:
-            if len(old[0]) >= len(payload):
-                return  # a copy of a waiting segment (counted in `segment`)
-            self.ooo_bytes -= len(old[0])
-        self.ooo[start] = (payload, frame, ts)
-        self.ooo_bytes += len(payload)
+        """Queue bytes at or past `next` (they are delivered from the queue once in order). Bytes
+        already waiting win (first copy, see the module docstring): only the parts of `payload`
+        that no waiting segment covers are queued, and a covered part that differs is flagged.
+        Waiting segments never overlap one another."""
+        end = start + len(payload)
+        pieces: list[tuple[int, int]] = []  # [a, b) of payload not yet waiting
+        at = start
+        for qs in sorted(k for k, v in self.ooo.items() if k < end and k + len(v[0]) > start):
+            old = self.ooo[qs][0]
+            if qs > at:
+                pieces.append((at, qs))
+            a, b = max(qs, start), min(qs + len(old), end)
+            if old[a - qs : b - qs] != payload[a - start : b - start]:
+                self.overlap_mismatches += 1
+                self._anomaly("tcp.overlap-mismatch", f"retransmitted bytes at offset {a} differ", frame)
+            at = max(at, b)
+        if at < end:
+            pieces.append((at, end))
+        for a, b in pieces:
+            piece = payload if (a, b) == (start, end) else payload[a - start : b - start]
+            self.ooo[a] = (piece, frame, ts)
+            self.ooo_bytes += b - a
+        if self.ooo and min(self.ooo) <= self.next:
+            self._drain()
         if self.ooo_bytes > MAX_OOO_BYTES or len(self.ooo) > MAX_OOO_SEGMENTS:
             self._anomaly("tcp.out-of-order-overflow", "out-of-order buffer full: hole declared lost", frame)
             self.flush_hole(frame, ts)

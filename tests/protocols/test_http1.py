@@ -461,7 +461,7 @@ def test_bad_status_line_and_unsupported_versions(split: Splitter) -> None:
     ev = run([feed(C2S, REQ_GET), feed(S2C, b"HTTP/1.1 2000 OK\r\n\r\n" + RESP_OK)], split)
     assert codes(ev) == [http_codes.HTTP_BAD_STATUS_LINE, http_codes.HTTP_RESYNC]
     assert done(ev, S2C)[0].body == b"hello"
-    for line in (b"GET / HTTP/2.0\r\n\r\n", b"GET /\r\n\r\n", b"GET  / HTTP/1.1\r\n\r\n"):
+    for line in (b"GET / HTTP/2.0\r\n\r\n", b"GET /\r\n\r\n", b"GET  /a b HTTP/1.1\r\n\r\n"):
         assert codes(run([feed(C2S, line)], split)) == [http_codes.HTTP_BAD_REQUEST_LINE]
     assert codes(run([feed(S2C, b"HTTP/1.1 600 X\r\n\r\n")], split)) == [http_codes.HTTP_BAD_STATUS_LINE]
 
@@ -734,6 +734,87 @@ def test_gap_in_until_close_body(split: Splitter) -> None:
     head = b"HTTP/1.1 200 OK\r\n\r\n"
     ev = run([feed(C2S, REQ_GET), feed(S2C, head + b"ab"), gap(S2C, 5), feed(S2C, b"cd"), eof(S2C)], split)
     assert done(ev, S2C) == [HttpMessageDone(S2C, 0, b"abcd", 9, True, 0, len(head) + 9)]
+
+
+# --- lenient request lines (#22) ----------------------------------------------------------------------------
+LENIENT = [
+    b"GET    /many HTTP/1.1",  # a run of SPs
+    b"GET\t/tab\tHTTP/1.1",  # HTAB
+    b"GET \x0b/vt\x0c HTTP/1.1",  # VT, FF
+    b"GET /cr\rHTTP/1.1",  # a bare CR
+    b"  GET /lead HTTP/1.1 \t",  # whitespace before and after
+]
+
+
+@pytest.mark.parametrize("line", LENIENT)
+def test_request_line_parsed_on_whitespace(line: bytes, split: Splitter) -> None:
+    """RFC 9112 §3: a recipient may parse the request line on whitespace-delimited words;
+    the request is kept and the deviation flagged at its first byte."""
+    ev = run([feed(C2S, line + b"\r\nHost: a\r\n\r\n" + REQ_GET), feed(S2C, RESP_OK * 2)], split)
+    assert codes(ev) == [http_codes.HTTP_REQUEST_LINE_WHITESPACE]
+    (a,) = of(ev, HttpAnomaly)
+    first, second = of(ev, HttpRequestHead)
+    assert (a.offset, first.start, first.method, first.version) == (0, 0, "GET", "HTTP/1.1")
+    assert first.target == "/" + line.split(b"/")[1].split()[0].decode()
+    assert second.target == "/index.html" and len(of(ev, HttpResponseHead)) == 2
+
+
+def test_lenient_request_line_with_bare_lf(split: Splitter) -> None:
+    ev = run([feed(C2S, b"GET  /x HTTP/1.1\nHost: a\n\n"), feed(S2C, RESP_OK)], split)
+    assert codes(ev) == [http_codes.HTTP_REQUEST_LINE_WHITESPACE, http_codes.HTTP_BARE_LF]
+    assert [h.target for h in of(ev, HttpRequestHead)] == ["/x"]
+
+
+def test_lenient_request_line_found_by_resync(split: Splitter) -> None:
+    ev = run([feed(C2S, b"\x00garbage\r\nPOST\t/p  HTTP/1.1\r\nContent-Length: 0\r\n\r\n")], split)
+    assert codes(ev) == [
+        http_codes.HTTP_BAD_REQUEST_LINE,
+        http_codes.HTTP_RESYNC,
+        http_codes.HTTP_REQUEST_LINE_WHITESPACE,
+    ]
+    assert [h.target for h in of(ev, HttpRequestHead)] == ["/p"]
+
+
+# --- streams that start inside a message, bodies past their framing (#16 item 8) --------------------------
+TAIL = b'2\x1e42["chat","' + b"x" * 40 + b'"]'  # the rest of an Engine.IO polling body: no LF
+
+
+def test_capture_starting_inside_a_response_body(split: Splitter) -> None:
+    ev = run([feed(S2C, TAIL), feed(C2S, REQ_GET), feed(S2C, RESP_OK)], split, midstream=True)
+    assert codes(ev) == [http_codes.HTTP_RESYNC]
+    (h,) = of(ev, HttpResponseHead)
+    assert (h.start, h.status, h.request_index) == (len(TAIL), 200, 0)
+    assert done(ev, S2C)[0].body == b"hello"
+    # the next response right after the tail in one segment, and a second exchange after it
+    ops = [feed(C2S, REQ_GET * 2), feed(S2C, TAIL + RESP_OK + RESP_OK)]
+    ev = run(ops, split, midstream=True)
+    assert codes(ev) == [http_codes.HTTP_RESYNC]
+    assert [h.start for h in of(ev, HttpResponseHead)] == [len(TAIL), len(TAIL) + len(RESP_OK)]
+
+
+def test_capture_starting_inside_a_request_body(split: Splitter) -> None:
+    body_tail = b"&platform=10901&vid=" + b"y" * 30
+    ev = run([feed(C2S, body_tail + REQ_GET), feed(S2C, RESP_OK)], split, midstream=True)
+    assert codes(ev) == [http_codes.HTTP_RESYNC]
+    assert [h.start for h in of(ev, HttpRequestHead)] == [len(body_tail)]
+    assert of(ev, HttpResponseHead)[0].request_index == 0
+
+
+def test_midstream_stream_that_starts_on_a_message_is_silent(split: Splitter) -> None:
+    ops = [feed(C2S, REQ_GET), feed(S2C, RESP_OK), eof(C2S), eof(S2C)]
+    assert run(ops, split, midstream=True) == run(ops, split)
+
+
+def test_body_past_its_framing_then_the_next_response(split: Splitter) -> None:
+    """More body bytes than Content-Length says, without a LF: the next response starts inside
+    the line they open. Once that line is found malformed, the search resumes inside it."""
+    extra = b"hello, and more of the body"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + extra
+    ev = run([feed(C2S, REQ_GET * 2), feed(S2C, resp + RESP_OK), eof(S2C)], split)
+    assert codes(ev) == [http_codes.HTTP_BAD_STATUS_LINE, http_codes.HTTP_RESYNC]
+    heads = of(ev, HttpResponseHead)
+    assert [(h.start, h.request_index) for h in heads] == [(0, 0), (len(resp), 1)]
+    assert [d.body for d in done(ev, S2C)] == [b"hello", b"hello"]
 
 
 # --- hostile shapes (each of these once took super-linear time) --------------------------------------

@@ -283,7 +283,27 @@ def test_deep_nesting_is_bounded() -> None:
     assert depth == MAX_DEPTH and node == {"$truncated": "depth"}
     json.dumps(packet.json_data())
     # deeper than the JSON decoder itself accepts: a bad payload, not a crash
-    packet, anomalies = decode_sio_text("2" + "[" * 100_000 + "]" * 100_000)
+    packet, anomalies = decode_sio_text("2" + "[" * 100_000 + "]" * 99_999)
+    assert packet is not None and codes_of(anomalies) == [codes.BAD_PAYLOAD]
+
+
+def test_deep_valid_json_keeps_its_head() -> None:
+    """#16 item 13: valid JSON nested deeper than json.loads recurses (~1000 levels) is JSON: the
+    event name, ack id and namespace are kept, the deep part cut at MAX_DEPTH as documented."""
+    for depth in (1_000, 100_000):
+        deep = "[" * depth + '{"k":"v"}' + "]" * depth
+        packet, anomalies = decode_sio_text(f'2/chat,17["update",{deep},3]')
+        assert packet is not None and codes_of(anomalies) == [codes.LIMIT_EXCEEDED]
+        assert (packet.event, packet.ack_id, packet.nsp) == ("update", 17, "/chat")
+        assert packet.data[2] == 3
+        node, level = packet.data[1], 1
+        while isinstance(node, list):
+            node, level = node[0], level + 1
+        assert level == MAX_DEPTH and node == {"$truncated": "depth"}
+        json.dumps(packet.json_data())
+    # the same text with a syntax error deep inside is still not JSON
+    bad = '2["update",' + "[" * 5000 + "1,," + "]" * 5000 + "]"
+    packet, anomalies = decode_sio_text(bad)
     assert packet is not None and codes_of(anomalies) == [codes.BAD_PAYLOAD]
 
 

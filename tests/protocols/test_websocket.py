@@ -451,7 +451,11 @@ def test_invalid_utf8_binary_is_fine() -> None:
 def test_invalid_utf8_close_reason() -> None:
     ev = three_ways(mkframe(8, b"\x03\xe8\xff"))
     assert codes_of(ev) == [codes.INVALID_UTF8]
-    assert (frames(ev)[0].close_code, frames(ev)[0].close_reason) == (1000, None)
+    # #16 item 11: flagged, and kept as lossy text (the bytes are the frame's payload)
+    assert (frames(ev)[0].close_code, frames(ev)[0].close_reason) == (1000, "\ufffd")
+    ev = three_ways(mkframe(8, b"\x03\xe8going caf\xe9 away"))
+    assert codes_of(ev) == [codes.INVALID_UTF8]
+    assert frames(ev)[0].close_reason == "going caf\ufffd away"
 
 
 def test_parse_close_direct() -> None:

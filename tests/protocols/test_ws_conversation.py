@@ -27,8 +27,10 @@ def wsframe(
     )  # fmt: skip
 
 
-def close(code: int | None = 1000, reason: str | None = "") -> WsFrame:
-    return wsframe(8, b"" if code is None else code.to_bytes(2, "big"), code=code, reason=reason)
+def close(code: int | None = 1000, reason: str | None = "", raw: bytes | None = None) -> WsFrame:
+    text = raw if raw is not None else (reason or "").encode()
+    body = b"" if code is None else code.to_bytes(2, "big") + text
+    return wsframe(8, body, code=code, reason=reason)
 
 
 def codes_of(conv: WsConversation) -> list[str]:
@@ -46,16 +48,28 @@ def test_clean_close_handshake() -> None:
     assert s.anomalies == ()
     assert (s.first_closer, s.close_completed) == (C2S, True)
     assert s.to_dict() == {
-        "c2s": {"code": 1000, "reason": "bye", "frame": 5},
-        "s2c": {"code": 1000, "reason": "", "frame": 6},
+        "c2s": {"code": 1000, "reason": "bye", "reason_hex": "627965", "frame": 5},
+        "s2c": {"code": 1000, "reason": "", "reason_hex": "", "frame": 6},
     }
+
+
+def test_close_reason_not_utf8_keeps_its_bytes() -> None:
+    """#16 item 11: the reason as sent (reason_hex) beside the lossy text the decoder gives."""
+    conv = WsConversation()
+    conv.on_frame(S2C, close(1000, "caf\ufffd!", raw=b"caf\xe9!"), 1.0, 4)
+    assert conv.finish().to_dict()["s2c"] == {
+        "code": 1000, "reason": "caf\ufffd!", "reason_hex": "636166e921", "frame": 4,
+    }  # fmt: skip
 
 
 def test_close_without_code_and_only_first_counts() -> None:
     conv = WsConversation()
     conv.on_frame(S2C, close(None, None), 1.0, 2)
     conv.on_frame(S2C, close(1001, "again"), 1.5, 3)
-    assert conv.finish().to_dict() == {"c2s": None, "s2c": {"code": None, "reason": None, "frame": 2}}
+    assert conv.finish().to_dict() == {
+        "c2s": None,
+        "s2c": {"code": None, "reason": None, "reason_hex": None, "frame": 2},
+    }
     assert conv.finish().first_closer is S2C
 
 
@@ -243,3 +257,18 @@ def test_never_raises(
     assert len(s.pings) <= 3
     s.to_dict()
     s.pings_to_list()
+
+
+def test_pong_handed_over_before_its_ping_pairs_by_time() -> None:
+    """#16 item 6: after a resync a Ping may reach the conversation after the Pong that answered
+    it 1 ms later; they pair by packet, and the next pairs do not shift by one."""
+    conv = WsConversation()
+    conv.on_frame(S2C, wsframe(10, b"a"), 25.001, 11)  # the Pong first ...
+    conv.on_frame(C2S, wsframe(9, b"a", key=b"k001"), 25.000, 10)  # ... then its Ping
+    conv.on_frame(C2S, wsframe(9, b"a", key=b"k002"), 50.000, 20)
+    conv.on_frame(S2C, wsframe(10, b"a"), 50.002, 21)
+    conv.on_tcp_end(C2S, "fin", 60.0, 30)
+    s = conv.finish()
+    pairs = [(p.ping_frame, p.pong_frame, round(p.rtt_ms or 0, 3)) for p in s.pings]
+    assert pairs == [(10, 11, 1.0), (20, 21, 2.0)]
+    assert [a[0] for a in s.anomalies if a[0] == codes.PING_UNANSWERED] == []

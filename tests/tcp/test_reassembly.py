@@ -195,3 +195,62 @@ def test_websocket_fin_ahead_of_its_data_points_to_real_packets(tmp_path: Path) 
     jsonschema.validate(doc, SCHEMA)
     no_close = [a for a in doc["anomalies"] if a["code"] == "ws.no-close"]
     assert [(a["direction"], a["frames"]) for a in no_close] == [("c2s", [6])]
+
+
+def _overlap_case(order: list[tuple[int, bytes]]) -> tuple[bytes, DirectionStream]:
+    sink = Collect()
+    s = DirectionStream(Direction.C2S, sink)
+    s.set_isn(0)
+    for frame, (off, chunk) in enumerate(order, 1):
+        s.segment(off, chunk, False, frame, float(frame))
+    s.finish(len(order) + 1, 0.0)
+    return bytes(sink.data), s
+
+
+def test_first_copy_wins_on_both_paths() -> None:
+    """#16 item 20: one overlap policy, first copy wins, whether the first copy was already
+    delivered or is still waiting behind a hole; every differing overlap is flagged."""
+    # delivered first: the later copy is compared, not used
+    data, s = _overlap_case([(0, b"abcdef"), (2, b"XY")])
+    assert data == b"abcdef" and s.overlap_mismatches == 1
+    # waiting first (behind the hole at 0-1), then a longer segment at the same start: the
+    # waiting bytes win, the new one adds only its tail
+    data, s = _overlap_case([(2, b"cd"), (2, b"XYef"), (0, b"ab")])
+    assert data == b"abcdef" and s.overlap_mismatches == 1
+    # waiting first, then the in-order segment that fills the hole and covers them
+    data, s = _overlap_case([(4, b"ef"), (0, b"abcdXY")])
+    assert data == b"abcdef" and s.overlap_mismatches == 1
+    # waiting first, then a segment that starts before them and covers two with a hole between
+    data, s = _overlap_case([(3, b"d"), (6, b"g"), (2, b"CXeFGh"), (0, b"ab")])
+    assert data == b"abCdeFgh" and s.overlap_mismatches == 2
+    # the same bytes again are no mismatch, whichever path
+    data, s = _overlap_case([(4, b"ef"), (2, b"cdef"), (0, b"abcdef")])
+    assert data == b"abcdef" and s.overlap_mismatches == 0
+    assert [a[0] for a in s.anomalies] == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.binary(min_size=1, max_size=12)), min_size=1, max_size=12))
+def test_first_copy_wins_per_byte(segs: list[tuple[int, bytes]]) -> None:
+    """Every delivered byte is the first copy of that byte sent (a per-byte model)."""
+    first: dict[int, int] = {}
+    for off, chunk in segs:
+        for i, b in enumerate(chunk):
+            first.setdefault(off + i, b)
+    sink = Collect()
+    s = DirectionStream(Direction.C2S, sink)
+    s.set_isn(0)
+    for frame, (off, chunk) in enumerate(segs, 1):
+        s.segment(off, chunk, False, frame, float(frame))
+    s.finish(len(segs) + 1, 0.0)
+    pos = 0
+    gaps = dict(sink.gaps)
+    got: dict[int, int] = {}
+    for b in sink.data:
+        while pos in gaps:
+            pos += gaps[pos]
+        got[pos] = b
+        pos += 1
+    # every byte sent is delivered, as its first copy
+    assert got == {k: v for k, v in first.items() if k in got}
+    assert set(got) == set(first)

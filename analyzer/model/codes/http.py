@@ -20,6 +20,7 @@ __all__ = [
     "HTTP_HEAD_TOO_LONG",
     "HTTP_LEADING_EMPTY_LINE",
     "HTTP_OBS_FOLD",
+    "HTTP_REQUEST_LINE_WHITESPACE",
     "HTTP_RESPONSE_LOST",
     "HTTP_RESPONSE_WITHOUT_REQUEST",
     "HTTP_RESYNC",
@@ -39,6 +40,14 @@ HTTP_BAD_REQUEST_LINE = register(
     Severity.ERROR,
     Layer.HTTP,
     "bytes where a request line was expected are not `method SP request-target SP HTTP-version`",
+    "RFC 9112 §3",
+)
+HTTP_REQUEST_LINE_WHITESPACE = register(
+    "http.request-line-whitespace",
+    Severity.WARN,
+    Layer.HTTP,
+    "the parts of a request line are separated by other whitespace than one SP (runs, HTAB, VT, FF, "
+    "bare CR, or whitespace before or after the line); parsed on whitespace as a lenient recipient may",
     "RFC 9112 §3",
 )
 HTTP_BAD_STATUS_LINE = register(

@@ -18,6 +18,7 @@ __all__ = [
     "CONTROL_FRAME_FRAGMENTED",
     "CONTROL_FRAME_TOO_LONG",
     "DATA_AFTER_CLOSE",
+    "DEFLATE_ASSUMED",
     "HANDSHAKE_BAD_DEFLATE",
     "HANDSHAKE_BAD_KEY",
     "HANDSHAKE_BAD_REQUEST",
@@ -130,6 +131,14 @@ INFLATE_FAILED = register(
     _L,
     "permessage-deflate data that does not inflate, or inflates past the bound",
     "RFC 7692 §7.2.2 (H5)",
+)
+DEFLATE_ASSUMED = register(
+    "ws.deflate-assumed",
+    _N,
+    _L,
+    "a stream decoded without its handshake sends data frames with RSV1: they are taken as "
+    "permessage-deflate and inflated with a context that may have begun before the capture",
+    "RFC 7692 §6, §7.2.3",
 )
 MESSAGE_TOO_BIG = register(
     "ws.message-too-big",
