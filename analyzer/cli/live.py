@@ -89,7 +89,7 @@ def run_live(args: argparse.Namespace) -> int:
     from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.text.live import LivePrinter
     from analyzer.export.text.stream import StreamingTextSummary
-    from analyzer.model.analysis import CaptureInfo, ConnectionRecord
+    from analyzer.model.analysis import CaptureInfo
     from analyzer.pipeline import Options, Pipeline
 
     if args.duration is not None and args.duration <= 0:
@@ -114,13 +114,7 @@ def run_live(args: argparse.Namespace) -> int:
         final = StreamingJsonWriter(document)
     else:
         final = StreamingTextSummary(out, messages=args.messages, events=args.events)
-    pipe: Pipeline
-
-    def closed(rec: ConnectionRecord) -> None:
-        printer.connection_closed(rec, pipe.anomalies)
-        final.connection(rec)
-
-    pipe = Pipeline(info, options, closed, final.session)
+    pipe = Pipeline(info, options, final.connection, final.session)
     capture = LiveCapture(
         args.interface,
         args.filter,
@@ -159,7 +153,7 @@ def run_live(args: argparse.Namespace) -> int:
         pass
     finally:
         stats = _stop(capture, previous)
-    analysis = pipe.finish()  # also reports the connections still open (printer.connection_closed)
+    analysis = pipe.finish()  # also reports the connections still open (their tcp_close lines)
     printer.capture_stats(stats.to_dict(), args.interface)
     try:
         if document is not None:

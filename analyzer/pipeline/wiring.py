@@ -49,7 +49,9 @@ class Pipeline:
         # streaming output: session payloads wait on disk and sessions are handed out one by one
         retain = self.options.retain_connections
         spill_payloads = on_session is not None and not retain and self.options.spill_records
-        self.sessions = SessionBuilder(payloads=PayloadStore() if spill_payloads else None)
+        self.sessions = SessionBuilder(
+            payloads=PayloadStore() if spill_payloads else None, observer=self.options.observer
+        )
         self.linktypes: set[int] = set()  # link types seen (the fast loop reads it too)
         self._seg: Segment | None = None  # the segment being handled (a new connection's first)
         self._links: dict[int, tuple[tuple[str, ...] | None, tuple[str, int] | None]] = {}
@@ -88,6 +90,7 @@ class Pipeline:
             path, process = link
             record.encapsulation = list(path) if path is not None else None
             record.process = {"name": process[0], "pid": process[1]} if process is not None else None
+        raised = len(self.anomalies)
         for stream in (conn.c2s, conn.s2c):
             for code, message, frame in stream.anomalies:
                 self.anomalies.append(
@@ -107,6 +110,8 @@ class Pipeline:
         self.anomalies.extend(conn.app.anomalies)
         for k, v in record.layer_bytes.items():
             self._app_bytes[k] = self._app_bytes.get(k, 0) + v
+        if self.options.observer is not None:
+            self.options.observer.on_connection_close(record, self.anomalies[raised:])
         if self.options.retain_connections:
             self.records.append(record)
         if self.on_connection is not None:

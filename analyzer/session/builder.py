@@ -29,6 +29,8 @@ from analyzer.protocols.engineio import EioQuery, decode_ws_message, parse_engin
 from analyzer.protocols.engineio_polling import DEFAULT_MAX_PACKETS, decode_polling_payload
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
 from analyzer.session.ending import analyse_session
+from analyzer.session.live import LiveSocketIO
+from analyzer.session.observer import SessionObserver
 from analyzer.session.payloads import PayloadStore
 from analyzer.session.state import LegState, SessionState, forget, keep_anomaly
 
@@ -73,6 +75,7 @@ class SessionBuilder:
         max_requests_per_session: int = 100_000,
         max_acks_per_session: int = 100_000,
         payloads: PayloadStore | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.max_packets_per_session = max_packets_per_session
         self.max_attachments = max_attachments
@@ -81,6 +84,7 @@ class SessionBuilder:
         self.max_requests_per_session = max_requests_per_session
         self.max_acks_per_session = max_acks_per_session
         self.payloads = payloads  # streaming: payloads of open sessions wait on disk
+        self.observer = observer  # told each packet as it is decoded (session/observer.py)
         self._sessions: dict[str, SessionState] = {}
         self._all: list[SessionState] = []
         self._legs: dict[int, LegState] = {}
@@ -455,14 +459,15 @@ class SessionBuilder:
                 keep_anomaly(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
             return
         self._seq += 1
+        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
+        if self.observer is not None:
+            self._tell(session, record, self.observer)
         store = self.payloads
         # only message packets are parked: the analysis reads the others (open, probes) itself
         if store is not None and packet.type is _MESSAGE and len(packet.data) >= store.min_size:
             ref = store.put(packet.data)
             packet = EioPacket(packet.type, "" if ref[2] else b"", packet.b64)
             record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated, ref)
-        else:
-            record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
         session.raws.append((frame, self._seq, record))
         if ts > session.last_ts:
             session.last_ts = ts
@@ -470,6 +475,15 @@ class SessionBuilder:
         if packet.type is _CLOSE:
             session.closed = True
         self._touch(session, conn, frame)
+
+    def _tell(self, session: SessionState, record: EioPacketRecord, observer: SessionObserver) -> None:
+        """The live observer: the packet now, its Socket.IO packets as they complete."""
+        live = session.live
+        if live is None:
+            live = session.live = LiveSocketIO(
+                session.version, max_attachments=self.max_attachments, max_acks=self.max_acks_per_session
+            )
+        live.feed(session.sid or session.key, record, observer)
 
     def _note(
         self,

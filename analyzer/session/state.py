@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.session import EioPacketRecord, PollingRequest, WebSocketLeg
+from analyzer.session.live import LiveSocketIO
 
 __all__ = ["MAX_SESSION_ANOMALIES", "LegState", "SessionState", "forget", "keep_anomaly"]
 
@@ -41,6 +42,7 @@ class SessionState:
     last_ts: float = 0.0  # capture time of the newest packet or request (for flush())
     last_conn: int = -1  # the connection that carried it
     closed: bool = False  # an Engine.IO close packet was seen (EIO v4 'Protocol': packet type 1)
+    live: LiveSocketIO | None = None  # with a live observer: its Socket.IO decoded as it arrives
 
 
 @dataclass(slots=True, eq=False)
@@ -94,6 +96,7 @@ def forget(s: SessionState) -> None:
     """Drop what an analysed session still holds. A session and its legs refer to each other: only
     the cyclic collector would free them, and it runs seldom during an analysis (api.py)."""
     s.raws = []
+    s.live = None
     for leg in s.legs:
         leg.session = None
     s.legs = []

@@ -32,12 +32,7 @@ def expected(cap: Path) -> dict[str, Any]:
 def run(cap: Path, fmt: str = "jsonl") -> tuple[str, Any]:
     out = io.StringIO()
     printer = LivePrinter(out, fmt)
-    pipe: Pipeline
-
-    def closed(rec: Any) -> None:
-        printer.connection_closed(rec, pipe.anomalies)
-
-    pipe = Pipeline(CaptureInfo(str(cap), "pcap"), Options(observer=printer), closed)
+    pipe = Pipeline(CaptureInfo(str(cap), "pcap"), Options(observer=printer))
     pipe.feed_all(open_capture(str(cap)))
     analysis = pipe.finish()
     return out.getvalue(), analysis
