@@ -103,9 +103,7 @@ def run_live(args: argparse.Namespace) -> int:
     # the final summary or document is made as connections and sessions end (a long capture
     # costs the memory of its open connections): text in a StreamingTextSummary, the JSON
     # document in a temporary file, copied out at the end
-    options = Options(
-        decode_as=dict(args.decode_as), observer=printer, retain_connections=False, spill_records=True
-    )
+    options = Options(decode_as=dict(args.decode_as), observer=printer, spill_records=True)
     info = CaptureInfo(path=f"live:{args.interface}", format="live")
     document = None
     final: StreamingTextSummary | StreamingJsonWriter
@@ -114,7 +112,7 @@ def run_live(args: argparse.Namespace) -> int:
         final = StreamingJsonWriter(document)
     else:
         final = StreamingTextSummary(out, messages=args.messages, events=args.events)
-    pipe = Pipeline(info, options, final.connection, final.session)
+    pipe = Pipeline(info, options, final)  # its finish() comes after the capture statistics
     capture = LiveCapture(
         args.interface,
         args.filter,

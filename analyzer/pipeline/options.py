@@ -18,9 +18,7 @@ class Options:
     # told what is decoded as it is decoded (pipeline/observer.py; the live printer,
     # export/text/live.py); None costs nothing
     observer: LiveObserver | None = None
-    # False: connection records are handed to on_connection and then dropped (streaming output,
-    # memory follows open connections only); Analysis.connections stays empty
-    retain_connections: bool = True
-    # True: WebSocket frames and messages are written to temporary files as JSON as they are
-    # decoded (JsonSpill) instead of being held as records; for streaming output of big captures
+    # True: WebSocket frames and messages, and the packets of sessions, are written to temporary
+    # files as JSON as they are decoded (JsonSpill) instead of being held as records; for sinks
+    # that write as they go (memory follows open connections); not for a CollectingSink
     spill_records: bool = False

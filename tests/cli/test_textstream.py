@@ -14,7 +14,7 @@ import pytest
 from analyzer.capture.pcapfile import open_capture
 from analyzer.export.text.stream import StreamingTextSummary
 from analyzer.export.text.summary import print_summary
-from analyzer.pipeline import Options, analyze_file, analyze_reader
+from analyzer.pipeline import CollectingSink, Options, analyze_file, run
 from tests.conftest import bundled_captures, corpus_captures, corpus_id
 from tests.tcp.test_streaming import replicated
 
@@ -24,13 +24,7 @@ CAPTURES = bundled_captures() + corpus_captures()
 def _streamed(path: str, messages: bool, events: bool, anomalies: bool) -> str:
     out = io.StringIO()
     writer = StreamingTextSummary(out, messages=messages, events=events, anomalies=anomalies)
-    analysis = analyze_reader(
-        open_capture(path),
-        Options(retain_connections=False, spill_records=True),
-        on_connection=writer.connection,
-        on_session=writer.session,
-    )
-    writer.finish(analysis)
+    run(open_capture(path), Options(spill_records=True), writer)
     return out.getvalue()
 
 
@@ -43,12 +37,12 @@ def test_streamed_summary_equals_the_in_memory_one(cap: Path) -> None:
         assert _streamed(str(cap), flags, flags, flags) == want.getvalue(), flags
 
 
-def test_retained_records_are_summarised_too() -> None:
-    """finish() takes what the pipeline kept (Options.retain_connections) as well."""
+def test_records_in_memory_are_summarised_too() -> None:
+    """Records whose messages and packets are held in memory (not spilled) give the same text."""
     cap = str(bundled_captures()[0])
     out = io.StringIO()
     writer = StreamingTextSummary(out, messages=True, events=True)
-    writer.finish(analyze_file(cap))
+    run(open_capture(cap), Options(), writer)
     want = io.StringIO()
     print_summary(analyze_file(cap), want, messages=True, events=True)
     assert out.getvalue() == want.getvalue()
@@ -65,20 +59,16 @@ def test_memory_does_not_follow_the_traffic() -> None:
 
     def held(streamed: bool) -> int:
         writer = StreamingTextSummary(io.StringIO(), messages=True, events=True)
-        pipe = Pipeline(
-            CaptureInfo("x", "pcap"),
-            Options(retain_connections=not streamed, spill_records=streamed),
-            writer.connection if streamed else None,
-            writer.session if streamed else None,
-        )
+        sink = writer if streamed else CollectingSink()
+        pipe = Pipeline(CaptureInfo("x", "pcap"), Options(spill_records=streamed), sink)
         tracemalloc.start()
         try:
             pipe.feed_all(packets)
-            analysis = pipe.finish()
+            summary = pipe.finish()
             size = tracemalloc.get_traced_memory()[0]
         finally:
             tracemalloc.stop()
-        writer.finish(analysis)
+        sink.finish(summary)
         return size
 
     streamed, whole = held(True), held(False)
