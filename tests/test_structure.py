@@ -19,7 +19,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "analyzer/protocols/websocket.py:_begin_frame": "websocket.py split (#16)",
     "analyzer/protocols/websocket.py:_decode": "websocket.py split (#16)",
     "analyzer/session/heartbeat.py:analyze_heartbeat": "session split (#15)",
-    "analyzer/cli/live.py:run_live": "live printer as a sink (#15)",
     "analyzer/session/sio.py:analyze_socketio": "session split (#15)",
     "analyzer/pipeline/fastloop.py:feed_fast": "the compiled core (#19) makes the helper calls cheap",
     "analyzer/session/transport.py:analyze_upgrades": "session split (#15)",
