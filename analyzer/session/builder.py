@@ -3,7 +3,9 @@
 The pipeline calls `on_http_exchange`, `on_websocket_open` and `on_ws_message` as the capture
 is read, and `finish()` once at the end. Exchanges come in when their response is complete,
 so a long-poll GET arrives after POSTs sent while it waited: the builder only collects
-packets while reading and analyses each session in capture (frame) order in `finish()`.
+packets while reading (session/state.py) and analyses each session in capture (frame) order
+when it is over (session/ending.py). With an observer, each packet is also told as it is
+collected, its Socket.IO decoded in arrival order (session/live.py).
 
 Session identity (EIO v4 'Handshake', 'Upgrade'):
 - the handshake GET has no sid; the open packet of its response gives it;
