@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from analyzer.model.spill import JsonSpill, dumps, iter_elements
@@ -266,13 +266,14 @@ class IndexBuilder:
         self.add_connection(conn, _values(as_list(conn, "http")), _values(frames), _values(messages))
 
     def connection(self, record: ConnectionRecord) -> None:
-        """A ConnectionRecord from the pipeline (spilled frames and messages split from their files)."""
+        """A ConnectionRecord from the pipeline (spilled frames and messages split from their files;
+        the record is not changed, its files are the pipeline's to close)."""
         self._start()
         ws = record.websocket
         frames = ws.spilled_frames if ws is not None else None
         messages = ws.spilled_messages if ws is not None else None
-        if ws is not None:
-            ws.spilled_frames = ws.spilled_messages = None
+        if ws is not None and (frames is not None or messages is not None):
+            record = replace(record, websocket=replace(ws, spilled_frames=None, spilled_messages=None))
         conn = record.to_dict()
         http = conn.pop("http", [])
         wsd = conn.get("websocket")
@@ -285,9 +286,6 @@ class IndexBuilder:
                 _spilled(frames) if frames is not None else _values(as_list(wsd, "frames")),
                 _spilled(messages) if messages is not None else _values(as_list(wsd, "messages")),
             )
-        for spill in (frames, messages):
-            if spill is not None:
-                spill.close()
 
     def _tcp_rows(self, ci: int, cid: int | None, conn: dict[str, Any]) -> None:
         tcp = as_dict(conn, "tcp")
@@ -489,9 +487,6 @@ class IndexBuilder:
                 else ((record_json(q), None) for q in sio.packets)
             )
         self.add_session(sess, _decoded(eio), _decoded(sio_items))
-        for spill in (eio_spill, sio.spilled_packets if sio is not None else None):
-            if spill is not None:
-                spill.close()
 
     # -- the end --
     def finish(self, doc_rest: dict[str, Any], anomalies: list[dict[str, Any]]) -> Built:

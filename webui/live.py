@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
-import io
 import itertools
 import json
 import os
@@ -44,7 +43,7 @@ from flask import (
     url_for,
 )
 
-from analyzer.export.text.live import LivePrinter
+from analyzer.export.text.live import LiveLine, LivePrinter
 from webui.store import CaptureStore
 from webui.web import check_csrf, csrf_token
 
@@ -126,24 +125,19 @@ def _short(value: Any) -> Any:
     return _short(str(value))
 
 
-class _Publisher(LivePrinter):
-    """The printer's decoding (Engine.IO / Socket.IO, ack latency), its lines published as events."""
+def _publisher(publish: Callable[[dict[str, Any]], None]) -> LivePrinter:
+    """The live printer (every WebSocket message, as its JSON Lines form tells them), its lines
+    published as small events."""
 
-    def __init__(self, publish: Callable[[dict[str, Any]], None]) -> None:
-        super().__init__(io.StringIO(), "jsonl")
-        self._publish = publish
-
-    def _emit(self, kind: str, ts: float | None, conn: int | None, text: str, **fields: Any) -> None:
-        self.lines += 1
-        if ts is None:
-            ts = self._last_ts
-        else:
-            self._last_ts = ts
-        ev: dict[str, Any] = {"type": kind, "ts": ts, "connection": conn, "text": _short(text)}
+    def emit(line: LiveLine) -> None:
+        ev: dict[str, Any] = {"type": line.kind, "ts": line.ts, "connection": line.connection}
+        ev["text"] = _short(line.text)
         for k in _FIELDS:
-            if fields.get(k) is not None:
-                ev[k] = _short(fields[k])
-        self._publish(ev)
+            if line.fields.get(k) is not None:
+                ev[k] = _short(line.fields[k])
+        publish(ev)
+
+    return LivePrinter(fmt="jsonl", emit=emit)
 
 
 class LiveSession:
@@ -161,7 +155,7 @@ class LiveSession:
         path: str,
         engine: str = "builtin",
     ) -> None:
-        from analyzer.model.analysis import CaptureInfo, ConnectionRecord
+        from analyzer.model.analysis import CaptureInfo
         from analyzer.pipeline import Options, Pipeline
 
         self.id = secrets.token_hex(8)
@@ -187,17 +181,11 @@ class LiveSession:
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
         self._keep: Callable[[LiveSession], str | None] = lambda s: None
-        self.observer = _Publisher(self.publish)
-        pipe: Pipeline
-
-        def closed(rec: ConnectionRecord) -> None:
-            self.observer.connection_closed(rec, pipe.anomalies)
-
-        pipe = Pipeline(
-            CaptureInfo(path=f"live:{interface}", format="live"), Options(observer=self.observer), closed
+        self.observer = _publisher(self.publish)
+        self.pipe = Pipeline(
+            CaptureInfo(path=f"live:{interface}", format="live"), Options(observer=self.observer)
         )
-        self.pipe = pipe
-        self.capture = factory(interface, bpf, pipe.feed, engine=engine, write=path, count=count)
+        self.capture = factory(interface, bpf, self.pipe.feed, engine=engine, write=path, count=count)
 
     # -- events --
     def publish(self, ev: dict[str, Any]) -> None:

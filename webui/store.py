@@ -18,10 +18,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from webui.index import Index
 from webui.indexbuild import IndexBuilder
+
+if TYPE_CHECKING:
+    from analyzer.model.analysis import Analysis, ConnectionRecord
+    from analyzer.model.session import EngineIOSession
 
 __all__ = [
     "CAPTURE_SUFFIXES",
@@ -132,22 +136,33 @@ class _TimedReader:
         job.bytes_read = nbytes
 
 
+class _Indexing:
+    """The sink that hands each record to the IndexBuilder as the pipeline finishes it."""
+
+    def __init__(self, builder: IndexBuilder) -> None:
+        self.builder = builder
+
+    def connection(self, record: ConnectionRecord) -> None:
+        self.builder.connection(record)
+
+    def session(self, record: EngineIOSession) -> None:
+        self.builder.session(record)
+
+    def finish(self, summary: Analysis) -> None:
+        pass  # the summary is what run() returns
+
+
 def _default_analyze(path: str, job: Job) -> Index:
     """Analyse a capture for the views: connections and sessions are indexed as the pipeline
     hands them over (streamed, as `analyze --format json` writes them), their records go to
     disk; memory holds the row columns and the small part of each connection and session."""
-    from analyzer.pipeline import Options, analyze_reader
+    from analyzer.pipeline import Options, run
     from analyzer.pipeline.access import CaptureReader, open_capture
 
     timed = _TimedReader(open_capture(path), job)
     builder = IndexBuilder(timed.frame_ts)
-    analysis = analyze_reader(
-        cast(CaptureReader, timed),
-        Options(retain_connections=False, spill_records=True),
-        on_connection=builder.connection,
-        on_session=builder.session,
-    )
-    doc = analysis.to_dict()  # no connections or sessions: they were streamed to the builder
+    summary = run(cast(CaptureReader, timed), Options(spill_records=True), _Indexing(builder))
+    doc = summary.to_dict()  # no connections or sessions: they were streamed to the builder
     rest = {k: v for k, v in doc.items() if k not in ("connections", "engineio_sessions", "anomalies")}
     built = builder.finish(rest, doc["anomalies"])
     built.capture_marks = timed.marks

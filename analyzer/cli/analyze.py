@@ -83,7 +83,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from analyzer.capture.pcapfile import CaptureError, open_capture
     from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.text.stream import StreamingTextSummary
-    from analyzer.pipeline import Options, analyze_reader
+    from analyzer.pipeline import Options, run
 
     text_only = [f"--{k}" for k in ("messages", "events", "anomalies") if getattr(args, k, False)]
     if args.format == "json" and text_only:
@@ -94,7 +94,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     # both outputs are made while the capture is read: memory follows open connections only
-    options = Options(decode_as=dict(args.decode_as), retain_connections=False, spill_records=True)
+    options = Options(decode_as=dict(args.decode_as), spill_records=True)
     try:
         opener = open_capture
         if getattr(args, "engine", "builtin") == "tshark":
@@ -127,16 +127,13 @@ def run_analyze(args: argparse.Namespace) -> int:
                 writer = StreamingTextSummary(
                     out, messages=args.messages, events=args.events, anomalies=args.anomalies
                 )
-            analysis = analyze_reader(
-                reader, options, on_connection=writer.connection, progress=progress, on_session=writer.session
-            )
-            writer.finish(analysis)
+            summary = run(reader, options, writer, progress=progress)
     except BrokenPipeError:
         return EXIT_OK
     finally:
         if out is not sys.stdout:
             out.close()
-    if analysis.capture.error:
-        print(f"socketscope: {args.capture}: {analysis.capture.error}", file=sys.stderr)
+    if summary.capture.error:
+        print(f"socketscope: {args.capture}: {summary.capture.error}", file=sys.stderr)
         return EXIT_DAMAGED
     return EXIT_OK

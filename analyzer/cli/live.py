@@ -13,7 +13,7 @@ import signal
 import sys
 import tempfile
 import threading
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from analyzer.cli.common import (
     EXIT_CAPTURE,
@@ -23,6 +23,10 @@ from analyzer.cli.common import (
     add_engine_option,
     wrap,
 )
+
+if TYPE_CHECKING:
+    from analyzer.model.analysis import Analysis
+    from analyzer.pipeline import Sink
 
 __all__ = ["add_live_parser", "run_live"]
 
@@ -86,10 +90,8 @@ def add_live_parser(sub: Any) -> None:
 def run_live(args: argparse.Namespace) -> int:
     from analyzer.capture.live import LiveCapture
     from analyzer.capture.livetools import LiveError
-    from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.text.live import LivePrinter
-    from analyzer.export.text.stream import StreamingTextSummary
-    from analyzer.model.analysis import CaptureInfo, ConnectionRecord
+    from analyzer.model.analysis import CaptureInfo
     from analyzer.pipeline import Options, Pipeline
 
     if args.duration is not None and args.duration <= 0:
@@ -100,27 +102,9 @@ def run_live(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = sys.stdout
     printer = LivePrinter(out, args.format, payloads=not args.no_payloads)
-    # the final summary or document is made as connections and sessions end (a long capture
-    # costs the memory of its open connections): text in a StreamingTextSummary, the JSON
-    # document in a temporary file, copied out at the end
-    options = Options(
-        decode_as=dict(args.decode_as), observer=printer, retain_connections=False, spill_records=True
-    )
-    info = CaptureInfo(path=f"live:{args.interface}", format="live")
-    document = None
-    final: StreamingTextSummary | StreamingJsonWriter
-    if args.format == "jsonl":
-        document = tempfile.TemporaryFile("w+", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
-        final = StreamingJsonWriter(document)
-    else:
-        final = StreamingTextSummary(out, messages=args.messages, events=args.events)
-    pipe: Pipeline
-
-    def closed(rec: ConnectionRecord) -> None:
-        printer.connection_closed(rec, pipe.anomalies)
-        final.connection(rec)
-
-    pipe = Pipeline(info, options, closed, final.session)
+    options = Options(decode_as=dict(args.decode_as), observer=printer, spill_records=True)
+    final, document = _final_sink(args, out)
+    pipe = Pipeline(CaptureInfo(path=f"live:{args.interface}", format="live"), options, final)
     capture = LiveCapture(
         args.interface,
         args.filter,
@@ -141,42 +125,18 @@ def run_live(args: argparse.Namespace) -> int:
         _restore(previous)
         print("socketscope: stopped before the capture started", file=sys.stderr)
         return EXIT_OK
-    what = f" (filter {args.filter!r})" if args.filter else ""
-    until = []
-    if args.duration is not None:
-        until.append(f"{args.duration:g} s")
-    if args.count is not None:
-        until.append(f"{args.count} packets")
-    stop_when = f"after {' or '.join(until)} or on Ctrl-C" if until else "on Ctrl-C"
     if not args.quiet:
-        print(
-            f"socketscope: capturing on {args.interface}{what} with {capture.source.tool}; stops {stop_when}",
-            file=sys.stderr,
-        )
+        _announce(args, capture.source.tool)
     try:
         capture.wait(args.duration)
     except KeyboardInterrupt:
         pass
     finally:
         stats = _stop(capture, previous)
-    analysis = pipe.finish()  # also reports the connections still open (printer.connection_closed)
+    summary = pipe.finish()  # also reports the connections still open (their tcp_close lines)
     printer.capture_stats(stats.to_dict(), args.interface)
-    try:
-        if document is not None:
-            final.finish(analysis)
-            live = json.dumps(stats.to_dict(), ensure_ascii=False, default=str)
-            out.write('{"type": "analysis", "live": ' + live + ', "analysis": ')
-            document.seek(0)
-            for block in iter(lambda: document.read(1 << 20), ""):
-                out.write(block.rstrip("\n"))  # the document's own last line end
-            out.write("}\n")
-            document.close()
-        else:
-            out.write("\n")
-            final.finish(analysis)
-        out.flush()
-    except OSError:  # a closed pipe, or the terminal gone (SIGHUP)
-        pass
+    with contextlib.suppress(OSError):  # a closed pipe, or the terminal gone (SIGHUP)
+        _write_final(out, final, summary, stats.to_dict(), document)
     if capture.write_error:  # disk full, I/O error: the capture stopped there
         print(
             f"socketscope: {capture.write_error} (the capture stopped after {stats.packets} packets).",
@@ -189,6 +149,50 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"socketscope: the capture stopped early: {stats.error}", file=sys.stderr)
         return EXIT_CAPTURE
     return EXIT_OK
+
+
+def _final_sink(args: argparse.Namespace, out: IO[str]) -> tuple[Sink, IO[str] | None]:
+    """The final summary or document, made as connections and sessions end (a long capture costs
+    the memory of its open connections): the text summary, or the JSON document in a temporary
+    file (returned too), copied out at the end."""
+    from analyzer.export.jsonstream import StreamingJsonWriter
+    from analyzer.export.text.stream import StreamingTextSummary
+
+    if args.format == "jsonl":
+        document = tempfile.TemporaryFile("w+", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+        return StreamingJsonWriter(document), document
+    return StreamingTextSummary(out, messages=args.messages, events=args.events), None
+
+
+def _announce(args: argparse.Namespace, tool: str) -> None:
+    what = f" (filter {args.filter!r})" if args.filter else ""
+    until = []
+    if args.duration is not None:
+        until.append(f"{args.duration:g} s")
+    if args.count is not None:
+        until.append(f"{args.count} packets")
+    stop_when = f"after {' or '.join(until)} or on Ctrl-C" if until else "on Ctrl-C"
+    print(f"socketscope: capturing on {args.interface}{what} with {tool}; stops {stop_when}", file=sys.stderr)
+
+
+def _write_final(
+    out: IO[str], final: Sink, summary: Analysis, stats: dict[str, Any], document: IO[str] | None
+) -> None:
+    """After the live lines: the text summary, or one JSON line with the capture's statistics
+    and the analysis document."""
+    if document is not None:
+        final.finish(summary)
+        live = json.dumps(stats, ensure_ascii=False, default=str)
+        out.write('{"type": "analysis", "live": ' + live + ', "analysis": ')
+        document.seek(0)
+        for block in iter(lambda: document.read(1 << 20), ""):
+            out.write(block.rstrip("\n"))  # the document's own last line end
+        out.write("}\n")
+        document.close()
+    else:
+        out.write("\n")
+        final.finish(summary)
+    out.flush()
 
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

@@ -1,4 +1,4 @@
-"""Write the analysis document while the capture is read.
+"""Write the analysis document while the capture is read: a sink (`run(reader, options, writer)`).
 
 Each connection's record is written as soon as the connection is closed and then
 dropped, so memory follows the open connections, not the length of the capture. The
@@ -11,6 +11,7 @@ temporary file (its offset and length are all that stay in memory) until those a
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import IO, Any
 
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
@@ -87,15 +88,11 @@ class StreamingJsonWriter:
         session_parts(session, self._sessions)  # pieces go to disk as the record grows
 
     def finish(self, analysis: Analysis) -> None:
-        for record in analysis.connections:  # retained ones, if the pipeline kept any
-            self.connection(record)
         for cid in sorted(self._parked):  # only if some id never came (not expected)
             self._next_id = cid
             self._drain()
         if self._park is not None:
             self._park.close()
-        for s in analysis.engineio_sessions:
-            self.session(s)
         w = self.out.write
         w('],"engineio_sessions":[')
         self._sessions.copy_to(self.out)
@@ -114,9 +111,10 @@ def _write_connection(record: ConnectionRecord, out: IO[str]) -> None:
     if ws is None or frames is None or messages is None:
         out.write(dumps(record.to_dict()))
         return
-    # frames and messages were spilled to disk: copy them in place of two markers
-    ws.spilled_frames = ws.spilled_messages = None
-    doc = record.to_dict()
+    # frames and messages were spilled to disk: copy them in place of two markers (the document
+    # of a copy without them: the record is the sinks', not this writer's to change)
+    bare = replace(record, websocket=replace(ws, spilled_frames=None, spilled_messages=None))
+    doc = bare.to_dict()
     doc["websocket"]["frames"] = _MARK_FRAMES
     doc["websocket"]["messages"] = _MARK_MESSAGES
     text = dumps(doc)
@@ -128,5 +126,3 @@ def _write_connection(record: ConnectionRecord, out: IO[str]) -> None:
     w("]" + middle + "[")
     messages.copy_to(out)
     w("]" + tail)
-    frames.close()
-    messages.close()

@@ -20,9 +20,9 @@ __all__ = ["export_capture", "export_options"]
 
 
 def export_options(decode_as: Mapping[int, str] | None = None) -> Options:
-    """How an export runs the pipeline: records are handed to the sinks and not kept, their
-    frames, messages and packets wait in temporary files, so memory follows open connections."""
-    return Options(decode_as=dict(decode_as or {}), retain_connections=False, spill_records=True)
+    """How an export runs the pipeline: the records' frames, messages and packets wait in
+    temporary files until the sinks have had them, so memory follows open connections."""
+    return Options(decode_as=dict(decode_as or {}), spill_records=True)
 
 
 def export_capture(

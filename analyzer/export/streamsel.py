@@ -11,14 +11,10 @@ from typing import Any
 
 from analyzer.model.spill import JsonSpill, iter_elements
 from analyzer.model.tempfile_fd import AppendFile
-from analyzer.pipeline.sink import close_connection_spills
-from analyzer.pipeline.sink import close_session_spills as close_spills
 
 __all__ = [
     "LineSpill",
     "Spots",
-    "close_connection_spills",
-    "close_spills",
     "eio_dicts",
     "sio_dicts",
     "spilled_values",

@@ -2,12 +2,14 @@
 
 `wiring.Pipeline` wires the layers, `connection.ConnectionApp` is the per-connection
 application dispatch (HTTP/1.1, the WebSocket upgrade, WebSocket), `fastloop.feed_fast` the
-common-case loop, `run` the entry points that drive a reader through it, and `sink` the
-contract of what the records are handed to (every output is a sink).
+common-case loop, `run` the entry points that drive a reader through it, `sink` the
+contract of what the records are handed to (every output is a sink), and `observer` the
+contract of what is told as it is decoded (the live printer).
 """
 
 from __future__ import annotations
 
+from analyzer.pipeline.observer import LiveObserver
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.run import analyze_file, analyze_packets, analyze_reader, iter_connections, run
 from analyzer.pipeline.sink import CollectingSink, Sink
@@ -15,6 +17,7 @@ from analyzer.pipeline.wiring import Pipeline
 
 __all__ = [
     "CollectingSink",
+    "LiveObserver",
     "Options",
     "Pipeline",
     "Sink",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from analyzer.pipeline.observer import LiveObserver
 
 __all__ = ["Options"]
 
@@ -14,13 +15,10 @@ class Options:
     keep_frames: bool = True  # keep every WebSocket frame record (the UI and tests want them)
     keep_payload_bytes: int = 1 << 20  # per frame/message, for display
     max_message_bytes: int = 16 << 20
-    # live printing: an object with on_connection_open(conn), on_http_exchange(ex),
-    # on_websocket_open(connection, request, response), on_ws_message(msg), on_anomaly(a)
-    # (analyzer/export/text/live.py); None costs nothing
-    observer: Any = None
-    # False: connection records are handed to on_connection and then dropped (streaming output,
-    # memory follows open connections only); Analysis.connections stays empty
-    retain_connections: bool = True
-    # True: WebSocket frames and messages are written to temporary files as JSON as they are
-    # decoded (JsonSpill) instead of being held as records; for streaming output of big captures
+    # told what is decoded as it is decoded (pipeline/observer.py; the live printer,
+    # export/text/live.py); None costs nothing
+    observer: LiveObserver | None = None
+    # True: WebSocket frames and messages, and the packets of sessions, are written to temporary
+    # files as JSON as they are decoded (JsonSpill) instead of being held as records; for sinks
+    # that write as they go (memory follows open connections); not for a CollectingSink
     spill_records: bool = False

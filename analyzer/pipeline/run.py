@@ -10,7 +10,7 @@ from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.session import EngineIOSession
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.sink import Fanout, Sink
+from analyzer.pipeline.sink import CollectingSink, Sink
 from analyzer.pipeline.wiring import Pipeline
 
 __all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections", "run"]
@@ -23,61 +23,30 @@ def run(
     progress: Callable[[int], None] | None = None,
 ) -> Analysis:
     """The one road: the pipeline over a reader, each finished record handed to every sink
-    (pipeline/sink.py), then `finish(summary)` to each; the summary is returned. Without sinks
-    the records stay in the Analysis (as with any sink when Options.retain_connections).
+    (pipeline/sink.py), then `finish(summary)` to each; the summary (no records) is returned.
     `progress(n)` is called every 16384 packets."""
-    opts = options or Options()
-    fan = Fanout(sinks, keep=opts.retain_connections) if sinks else None
     info = CaptureInfo(path=reader.path, format=reader.format)
     with _fewer_gc_passes():
-        pipe = Pipeline(info, opts) if fan is None else Pipeline(info, opts, fan.connection, fan.session)
+        pipe = Pipeline(info, options, *sinks)
         pipe.feed_all(reader, progress)
         if reader.error:
             info.complete = False
             info.error = reader.error
             info.error_kind = reader.error_kind
         summary = pipe.finish()
-    if fan is not None:
-        fan.finish(summary)
+    for sink in sinks:
+        sink.finish(summary)
     return summary
 
 
 def analyze_reader(
-    reader: CaptureReader,
-    options: Options | None = None,
-    on_connection: Callable[[ConnectionRecord], None] | None = None,
-    progress: Callable[[int], None] | None = None,
-    on_session: Callable[[EngineIOSession], None] | None = None,
+    reader: CaptureReader, options: Options | None = None, progress: Callable[[int], None] | None = None
 ) -> Analysis:
-    """`run` with callbacks for a sink. With `on_connection`/`on_session`, records are handed out
-    as soon as they are complete; with Options.retain_connections False nothing else keeps them
-    (so a session then reaches only `on_session`, and is dropped when that is None)."""
-    if on_connection is None and on_session is None:
-        return run(reader, options, progress=progress)
-    return run(reader, options, _Callbacks(on_connection, on_session), progress=progress)
-
-
-class _Callbacks:
-    """A sink made of two callbacks."""
-
-    def __init__(
-        self,
-        on_connection: Callable[[ConnectionRecord], None] | None,
-        on_session: Callable[[EngineIOSession], None] | None,
-    ) -> None:
-        self.on_connection = on_connection
-        self.on_session = on_session
-
-    def connection(self, record: ConnectionRecord) -> None:
-        if self.on_connection is not None:
-            self.on_connection(record)
-
-    def session(self, record: EngineIOSession) -> None:
-        if self.on_session is not None:
-            self.on_session(record)
-
-    def finish(self, summary: Analysis) -> None:
-        pass
+    """The whole Analysis of a reader: `run` with a CollectingSink."""
+    collected = CollectingSink()
+    run(reader, options, collected, progress=progress)
+    assert collected.analysis is not None
+    return collected.analysis
 
 
 @contextmanager
@@ -94,32 +63,53 @@ def _fewer_gc_passes() -> Iterator[None]:
 
 
 def analyze_file(path: str, options: Options | None = None) -> Analysis:
-    """Analyze a pcap/pcapng file. Raises CaptureError only when the file is not a capture at all;
-    a damaged capture is analyzed up to the damage (`analysis.capture.complete` is False)."""
+    """Analyze a pcap/pcapng file: the whole Analysis, records in memory. Raises CaptureError only
+    when the file is not a capture at all; a damaged capture is analyzed up to the damage
+    (`analysis.capture.complete` is False)."""
     return analyze_reader(open_capture(path), options)
 
 
 def analyze_packets(
     packets: Iterable[RawPacket], capture: CaptureInfo | None = None, options: Options | None = None
 ) -> Analysis:
-    pipe = Pipeline(capture or CaptureInfo(path="<packets>", format="live"), options)
+    collected = CollectingSink()
+    pipe = Pipeline(capture or CaptureInfo(path="<packets>", format="live"), options, collected)
     pipe.feed_all(packets)
-    return pipe.finish()
+    collected.finish(pipe.finish())
+    assert collected.analysis is not None
+    return collected.analysis
 
 
 def iter_connections(path: str, options: Options | None = None) -> Iterator[ConnectionRecord]:
     """Streaming form: yields each connection's record as soon as it is complete.
 
     Records are yielded when a connection is replaced (port reuse) or at the end of the file;
-    the pipeline itself holds only open connections.
+    the pipeline itself holds only open connections. The records are whole, in memory: not with
+    Options.spill_records (ValueError).
     """
-    done: list[ConnectionRecord] = []
+    done = CollectingSink()
     reader = open_capture(path)
-    pipe = Pipeline(CaptureInfo(path=reader.path, format=reader.format), options, done.append)
+    pipe = Pipeline(CaptureInfo(path=reader.path, format=reader.format), options, _Connections(done))
     for pkt in reader:
         pipe.feed(pkt)
-        if done:
-            yield from done
-            done.clear()
+        if done.connections:
+            yield from done.connections
+            done.connections.clear()
     pipe.finish()
-    yield from done
+    yield from done.connections
+
+
+class _Connections:
+    """The connections of a CollectingSink only (`iter_connections`: sessions are not kept)."""
+
+    def __init__(self, into: CollectingSink) -> None:
+        self.into = into
+
+    def connection(self, record: ConnectionRecord) -> None:
+        self.into.connection(record)
+
+    def session(self, record: EngineIOSession) -> None:
+        pass
+
+    def finish(self, summary: Analysis) -> None:
+        pass

@@ -5,21 +5,21 @@
 - `connection(record)`: each TCP connection's record, as soon as the connection is over;
 - `session(record)`: each Engine.IO session's record, as soon as the session is over;
 - `finish(summary)`: once, when the capture has been read: the Analysis with the capture
-  summary, the anomalies and the layer statistics (and the records as well when
-  `Options.retain_connections`; a sink does not rely on that: it has had them one by one).
+  summary, the anomalies and the layer statistics, without records (the sink has had them one
+  by one; `CollectingSink` keeps them, for an Analysis with everything).
 
 Records come in the order they are complete, which is neither id nor capture order: a sink
 that writes in order puts them back (connections by id, sessions by `session_order`).
 
 A record is the sinks' to read, not to change: with several sinks each is handed the same
 record, and its spill files (`Options.spill_records`: WebSocket frames and messages, session
-packets, in unnamed temporary files) are closed once every sink has had it, unless the run
-keeps the record. So a sink reads what it needs in `connection`/`session`, not later.
+packets, in unnamed temporary files) are closed by the pipeline once every sink has had it.
+So a sink reads what it needs in `connection`/`session`, not later, and closes nothing of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Protocol
 
 from analyzer.model.analysis import Analysis, ConnectionRecord
@@ -27,7 +27,6 @@ from analyzer.model.session import EngineIOSession
 
 __all__ = [
     "CollectingSink",
-    "Fanout",
     "Sink",
     "close_connection_spills",
     "close_session_spills",
@@ -49,9 +48,10 @@ def session_order(sessions: Iterable[EngineIOSession]) -> list[EngineIOSession]:
 
 
 class CollectingSink:
-    """Keeps every record in memory. After `finish`, `analysis` is the Analysis a run that retains
-    its records gives: connections in id order, sessions in the analysis' order. The records are
-    whole only when they are held in memory: `Options(spill_records=False)` (the default)."""
+    """Keeps every record in memory. After `finish`, `analysis` is the whole Analysis (what
+    `analyze_file` returns): connections in id order, sessions in the analysis' order. The
+    records are whole only when they are held in memory: `Options(spill_records=False)` (the
+    default; with spilled records it raises ValueError)."""
 
     def __init__(self) -> None:
         self.connections: list[ConnectionRecord] = []
@@ -77,31 +77,6 @@ class CollectingSink:
             anomalies=summary.anomalies,
             layer_stats=summary.layer_stats,
         )
-
-
-class Fanout:
-    """Several sinks as one: each record goes to every sink in turn; then, unless the run keeps
-    it (`keep`), its spill files are closed."""
-
-    def __init__(self, sinks: Sequence[Sink], keep: bool = False) -> None:
-        self.sinks = tuple(sinks)
-        self.keep = keep
-
-    def connection(self, record: ConnectionRecord) -> None:
-        for sink in self.sinks:
-            sink.connection(record)
-        if not self.keep:
-            close_connection_spills(record)
-
-    def session(self, record: EngineIOSession) -> None:
-        for sink in self.sinks:
-            sink.session(record)
-        if not self.keep:
-            close_session_spills(record)
-
-    def finish(self, summary: Analysis) -> None:
-        for sink in self.sinks:
-            sink.finish(summary)
 
 
 def close_connection_spills(record: ConnectionRecord) -> None:

@@ -19,7 +19,7 @@ from analyzer.model.session import EngineIOSession
 from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.sink import session_order
+from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
@@ -28,38 +28,31 @@ __all__ = ["Pipeline"]
 
 
 class Pipeline:
-    """Feed packets in capture order; `finish()` returns the Analysis."""
+    """Feed packets in capture order; `finish()` returns the summary."""
 
     FLUSH_EVERY = 4096  # packets between two looks for finished Engine.IO sessions (streaming only)
 
-    def __init__(
-        self,
-        capture: CaptureInfo,
-        options: Options | None = None,
-        on_connection: Callable[[ConnectionRecord], None] | None = None,
-        on_session: Callable[[EngineIOSession], None] | None = None,
-    ) -> None:
+    def __init__(self, capture: CaptureInfo, options: Options | None = None, *sinks: Sink) -> None:
+        """Each finished record goes to every sink (pipeline/sink.py), then its spill files are
+        closed; none is kept. `finish()` returns the summary (no connections, no sessions)."""
         self.options = options or Options()
         self.capture = capture
         self.decoder = PacketDecoder()
         self.tracker = ConnectionTracker(self._on_new, self._on_close)
-        self.records: list[ConnectionRecord] = []
         self.anomalies: list[Anomaly] = []
-        self.on_connection = on_connection
-        # streaming output: session payloads wait on disk and sessions are handed out one by one
-        retain = self.options.retain_connections
-        spill_payloads = on_session is not None and not retain and self.options.spill_records
-        self.sessions = SessionBuilder(payloads=PayloadStore() if spill_payloads else None)
+        self.sinks = sinks
+        # streaming output: session payloads wait on disk while their sessions are open
+        spill_payloads = bool(sinks) and self.options.spill_records
+        self.sessions = SessionBuilder(
+            payloads=PayloadStore() if spill_payloads else None, observer=self.options.observer
+        )
         self.linktypes: set[int] = set()  # link types seen (the fast loop reads it too)
         self._seg: Segment | None = None  # the segment being handled (a new connection's first)
         self._links: dict[int, tuple[tuple[str, ...] | None, tuple[str, int] | None]] = {}
         self._app_bytes: dict[str, int] = {}
-        # streaming: every session goes to on_session as soon as it is over (instead of waiting
-        # for finish()); with Options.retain_connections the analysis keeps them as well
-        self.on_session = on_session
-        self._kept_sessions: list[EngineIOSession] | None = [] if retain and on_session is not None else None
-        # packets between two looks for finished sessions; 0: no look (they wait for finish())
-        self.flush_every = self.FLUSH_EVERY if on_session is not None else 0
+        # packets between two looks for finished sessions, handed to the sinks as soon as they are
+        # over; 0: no look (without sinks, they are analysed at finish() for their anomalies)
+        self.flush_every = self.FLUSH_EVERY if sinks else 0
 
     # -- connections --
     def _on_new(self, conn: TcpConnection) -> ConnectionApp:
@@ -88,6 +81,7 @@ class Pipeline:
             path, process = link
             record.encapsulation = list(path) if path is not None else None
             record.process = {"name": process[0], "pid": process[1]} if process is not None else None
+        raised = len(self.anomalies)
         for stream in (conn.c2s, conn.s2c):
             for code, message, frame in stream.anomalies:
                 self.anomalies.append(
@@ -107,10 +101,11 @@ class Pipeline:
         self.anomalies.extend(conn.app.anomalies)
         for k, v in record.layer_bytes.items():
             self._app_bytes[k] = self._app_bytes.get(k, 0) + v
-        if self.options.retain_connections:
-            self.records.append(record)
-        if self.on_connection is not None:
-            self.on_connection(record)
+        if self.options.observer is not None:
+            self.options.observer.on_connection_close(record, self.anomalies[raised:])
+        for sink in self.sinks:
+            sink.connection(record)
+        close_connection_spills(record)
         # the connection, its streams and its app refer to each other: break the cycles so that
         # reference counting frees them now (the cyclic collector runs seldom, see api.py)
         for stream in (conn.c2s, conn.s2c):
@@ -140,18 +135,16 @@ class Pipeline:
             self.flush_sessions(pkt.ts)
 
     def flush_sessions(self, now_ts: float) -> None:
-        """Hand the sessions that are over to on_session (streaming output)."""
-        assert self.on_session is not None
+        """Hand the sessions that are over to the sinks (streaming output)."""
         sessions, anomalies = self.sessions.flush(now_ts)
         self.anomalies.extend(anomalies)
         for s in sessions:
             self._hand_over(s)
 
     def _hand_over(self, session: EngineIOSession) -> None:
-        assert self.on_session is not None
-        if self._kept_sessions is not None:
-            self._kept_sessions.append(session)
-        self.on_session(session)
+        for sink in self.sinks:
+            sink.session(session)
+        close_session_spills(session)
 
     def feed_all(self, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None) -> None:
         """`feed` every packet; the common ones take the flat loop of pipeline/fastloop.py.
@@ -159,8 +152,9 @@ class Pipeline:
         feed_fast(self, packets, progress)
 
     def finish(self) -> Analysis:
+        """The summary: the capture, the anomalies and the layer statistics (the records went to
+        the sinks). The sinks' `finish` is the caller's (`run`)."""
         self.tracker.finish()
-        self.records.sort(key=lambda r: r.id)
         st = self.decoder.stats
         for frame, code, message in st.malformed_frames:
             self.anomalies.append(make_anomaly(code, message, None, None, (frame,)))
@@ -186,18 +180,10 @@ class Pipeline:
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
             self.anomalies.append(make_anomaly(code, self.capture.error))
-        sessions, session_anomalies = self.sessions.finish(self._hand_over if self.on_session else None)
-        if self._kept_sessions is not None:
-            sessions = session_order(self._kept_sessions)
+        _, session_anomalies = self.sessions.finish(self._hand_over)  # one session held at a time
         self.anomalies.extend(session_anomalies)
         self.anomalies.sort(key=_anomaly_order)
-        return Analysis(
-            capture=self.capture,
-            connections=self.records,
-            engineio_sessions=sessions,
-            anomalies=self.anomalies,
-            layer_stats=self.layer_stats(),
-        )
+        return Analysis(capture=self.capture, anomalies=self.anomalies, layer_stats=self.layer_stats())
 
     def layer_stats(self) -> dict[str, Any]:
         st: dict[str, Any] = dict(self.decoder.stats.to_dict())

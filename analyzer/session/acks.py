@@ -53,7 +53,8 @@ class _Ack:
 
 
 class AckTracker:
-    """Feed every Socket.IO packet of a session in order; `finish()` gives the pairs and the leftovers."""
+    """Feed every Socket.IO packet of a session in order; `finish()` gives the pairs and the leftovers.
+    `answered()` is the pair the packet just fed completed (the live observer's ack latency)."""
 
     def __init__(self, *, max_tracked: int = 100_000) -> None:
         self.max_tracked = max_tracked
@@ -62,9 +63,11 @@ class AckTracker:
         self._answered: dict[_Key, _Ack] = {}
         self._last_nsp: dict[tuple[Direction, int], str] = {}  # namespace of the latest event per id
         self._overflow = False
+        self._paired: _Ack | None = None  # by the packet fed last
 
     def on_packet(self, rec: SioPacketRecord) -> list[Anomaly]:
         p = rec.packet
+        self._paired = None
         if p.type in _EVENTS:
             return self._request(rec) if p.ack_id is not None else []
         if p.type in _ACKS:
@@ -109,6 +112,7 @@ class AckTracker:
             ack.response_ts = rec.end_ts if rec.end_ts is not None else rec.ts
             ack.response_frame = rec.frame
             self._answered[key] = ack
+            self._paired = ack
             return []
         if key in self._answered:
             first = self._answered[key].response_frame
@@ -122,6 +126,10 @@ class AckTracker:
             return []
         msg = f"{name} id {p.ack_id} on {p.nsp} answers no event of the other side"
         return [self._anomaly(codes.ACK_UNKNOWN_ID, msg, rec)]
+
+    def answered(self) -> AckRecord | None:
+        """The event the packet fed last acknowledged, paired with it (None if it answered none)."""
+        return self._paired.record() if self._paired is not None else None
 
     def finish(self) -> tuple[list[AckRecord], list[Anomaly]]:
         out: list[Anomaly] = []

@@ -3,7 +3,9 @@
 The pipeline calls `on_http_exchange`, `on_websocket_open` and `on_ws_message` as the capture
 is read, and `finish()` once at the end. Exchanges come in when their response is complete,
 so a long-poll GET arrives after POSTs sent while it waited: the builder only collects
-packets while reading and analyses each session in capture (frame) order in `finish()`.
+packets while reading (session/state.py) and analyses each session in capture (frame) order
+when it is over (session/ending.py). With an observer, each packet is also told as it is
+collected, its Socket.IO decoded in arrival order (session/live.py).
 
 Session identity (EIO v4 'Handshake', 'Upgrade'):
 - the handshake GET has no sid; the open packet of its response gives it;
@@ -17,105 +19,28 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from operator import itemgetter
 
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
-from analyzer.model.session import (
-    EioPacketRecord,
-    EngineIOSession,
-    PollingRequest,
-    SessionEnd,
-    UpgradeAttempt,
-    WebSocketLeg,
-)
+from analyzer.model.session import EioPacketRecord, EngineIOSession, PollingRequest
 from analyzer.model.text import json_text
 from analyzer.protocols.engineio import EioQuery, decode_ws_message, parse_engineio_query, parse_open_packet
 from analyzer.protocols.engineio_polling import DEFAULT_MAX_PACKETS, decode_polling_payload
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS
-from analyzer.session.heartbeat import analyze_heartbeat
-from analyzer.session.jsonout import SessionSpill
+from analyzer.session.ending import analyse_session
+from analyzer.session.live import LiveSocketIO
+from analyzer.session.observer import SessionObserver
 from analyzer.session.payloads import PayloadStore
-from analyzer.session.sio import analyze_socketio
-from analyzer.session.transport import analyze_polling, analyze_upgrades
+from analyzer.session.state import LegState, SessionState, forget, keep_anomaly
 
 __all__ = ["SessionBuilder"]
 
 _C, _S = Direction.C2S, Direction.S2C
-_MAX_SIZE_REPORTS = 20
-# anomaly records listed per session, as ConnectionApp lists per connection: one malformed
-# packet costs the peer two bytes (an empty WebSocket message) and its record a few hundred,
-# and the records of a session stay in memory until the session is analysed (then, in the
-# analysis document, until the end of the capture); beyond it they are counted, not listed
-MAX_SESSION_ANOMALIES = 10_000
-_FRAME_SEQ = itemgetter(0, 1)  # raws are (frame, seq, record); seq is unique
 # enum members as module constants: a class attribute lookup on an Enum costs more than the test
-_OPEN, _CLOSE, _NOOP = EioPacketType.OPEN, EioPacketType.CLOSE, EioPacketType.NOOP
-_MESSAGE = EioPacketType.MESSAGE
-
-
-@dataclass(slots=True, eq=False)
-class _Session:
-    key: str
-    sid: str
-    version: int
-    path: str
-    handshake: bool = False  # the session's start is in the capture
-    known: bool = False  # something of it succeeded (200, open packet, WebSocket traffic)
-    ws_only_connection: int | None = None
-    raws: list[tuple[int, int, EioPacketRecord]] = field(default_factory=list)
-    requests: list[PollingRequest] = field(default_factory=list)
-    legs: list[_Leg] = field(default_factory=list)
-    conns: dict[int, tuple[int, int]] = field(default_factory=dict)  # connection -> (first frame, seq)
-    anomalies: list[Anomaly] = field(default_factory=list)
-    anomalies_unlisted: int = 0  # past MAX_SESSION_ANOMALIES while reading
-    first_unlisted: Anomaly | None = None
-    dropped: int = 0
-    version_warned: bool = False
-    last_ts: float = 0.0  # capture time of the newest packet or request (for flush())
-    last_conn: int = -1  # the connection that carried it
-    closed: bool = False  # an Engine.IO close packet was seen (EIO v4 'Protocol': packet type 1)
-
-
-@dataclass(slots=True, eq=False)
-class _Leg:
-    connection: int
-    version: int
-    session: _Session | None
-    request_frame: int
-    request_ts: float
-    status: int | None
-    open_frame: int | None
-    open_ts: float | None
-    s2c_seen: bool = False
-    close_direction: Direction | None = None
-    close_code: int | None = None
-    close_ts: float | None = None
-    close_frame: int | None = None
-    tcp_end: str | None = None
-    tcp_end_ts: float | None = None
-    tcp_end_frame: int | None = None
-
-    def freeze(self) -> WebSocketLeg:
-        return WebSocketLeg(
-            self.connection,
-            self.request_frame,
-            self.request_ts,
-            self.status,
-            self.open_frame,
-            self.open_ts,
-            self.close_direction,
-            self.close_code,
-            self.close_ts,
-            self.close_frame,
-            self.tcp_end,
-            self.tcp_end_ts,
-            self.tcp_end_frame,
-        )
+_OPEN, _CLOSE, _MESSAGE = EioPacketType.OPEN, EioPacketType.CLOSE, EioPacketType.MESSAGE
 
 
 def _error_body(body: bytes) -> tuple[int | None, str | None]:
@@ -152,6 +77,7 @@ class SessionBuilder:
         max_requests_per_session: int = 100_000,
         max_acks_per_session: int = 100_000,
         payloads: PayloadStore | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.max_packets_per_session = max_packets_per_session
         self.max_attachments = max_attachments
@@ -160,9 +86,10 @@ class SessionBuilder:
         self.max_requests_per_session = max_requests_per_session
         self.max_acks_per_session = max_acks_per_session
         self.payloads = payloads  # streaming: payloads of open sessions wait on disk
-        self._sessions: dict[str, _Session] = {}
-        self._all: list[_Session] = []
-        self._legs: dict[int, _Leg] = {}
+        self.observer = observer  # told each packet as it is decoded (session/observer.py)
+        self._sessions: dict[str, SessionState] = {}
+        self._all: list[SessionState] = []
+        self._legs: dict[int, LegState] = {}
         self._anomalies: list[Anomaly] = []  # not tied to a session
         self._seq = 0
         self._capped = False
@@ -205,7 +132,7 @@ class SessionBuilder:
             return
         version = query.version
         status = response.status if response is not None else None
-        leg = _Leg(
+        leg = LegState(
             connection,
             version,
             None,
@@ -293,7 +220,7 @@ class SessionBuilder:
         longer includes them. Streaming output calls this now and then."""
         done: list[tuple[tuple[int, int], EngineIOSession]] = []
         found: list[Anomaly] = []
-        keep: list[_Session] = []
+        keep: list[SessionState] = []
         ended = self._ended_conns
         for s in self._all:
             quiet = now_ts - s.last_ts
@@ -303,7 +230,7 @@ class SessionBuilder:
                 and all(c in ended for c in s.conns)
             ):
                 result, anomalies = self._analyse(s)
-                _forget(s)
+                forget(s)
                 found.extend(anomalies)
                 if result is not None:
                     done.append((min(s.conns.values()), result))
@@ -320,7 +247,7 @@ class SessionBuilder:
         return [r for _, r in done], found
 
     @staticmethod
-    def _said_over(s: _Session) -> bool:
+    def _said_over(s: SessionState) -> bool:
         if s.closed:
             return True
         return any(leg.connection == s.last_conn and leg.status == 101 and leg.s2c_seen for leg in s.legs)
@@ -369,7 +296,7 @@ class SessionBuilder:
         if query.version != session.version and not session.version_warned:
             session.version_warned = True
             msg = f"request with EIO={query.eio_raw} in a session of Engine.IO v{session.version}"
-            _keep(session, make_anomaly(codes.BAD_QUERY, msg, conn, _C, (req.frame,)))
+            keep_anomaly(session, make_anomaly(codes.BAD_QUERY, msg, conn, _C, (req.frame,)))
         ok = resp is not None and resp.status == 200
         if ok:
             session.known = True
@@ -388,12 +315,12 @@ class SessionBuilder:
                     self._add(session, _C, req.ts, req.frame, "polling", conn, p, _size(p))
             if resp is not None and ok and resp.body.strip() == b"OK":
                 msg = "POST answered 200 with 'OK' (python-engineio) instead of 'ok'"
-                _keep(session, make_anomaly(codes.POST_REPLY_CASE, msg, conn, _S, (resp.frame,)))
+                keep_anomaly(session, make_anomaly(codes.POST_REPLY_CASE, msg, conn, _S, (resp.frame,)))
             elif resp is not None and ok and resp.body.strip() != b"ok":
                 # EIO v4 'Sending and receiving data': the server answers "ok"
                 shown = resp.body[:20].decode("utf-8", "replace")
                 msg = f"POST answered 200 with {shown!r} instead of 'ok' (G3)"
-                _keep(session, make_anomaly(codes.BAD_POST_REPLY, msg, conn, _S, (resp.frame,)))
+                keep_anomaly(session, make_anomaly(codes.BAD_POST_REPLY, msg, conn, _S, (resp.frame,)))
             self._request(session, conn, req, resp, False, len(req.body), len(packets))
             return
         packets = []
@@ -422,7 +349,7 @@ class SessionBuilder:
         if session is None:
             return
         status = resp.status if resp is not None else None
-        leg = _Leg(
+        leg = LegState(
             conn,
             query.version,
             session,
@@ -448,7 +375,7 @@ class SessionBuilder:
 
     def _request(
         self,
-        session: _Session,
+        session: SessionState,
         conn: int,
         req: HttpRequest,
         resp: HttpResponse | None,
@@ -485,7 +412,7 @@ class SessionBuilder:
     # -- bookkeeping -----------------------------------------------------------------------------------
     def _session(
         self, key: str, query: EioQuery, conn: int, frame: int, *, sid: str | None = None
-    ) -> _Session | None:
+    ) -> SessionState | None:
         session = self._sessions.get(key)
         if session is None:
             if len(self._all) >= self.max_sessions:
@@ -494,20 +421,20 @@ class SessionBuilder:
                     msg = f"more than {self.max_sessions} Engine.IO sessions; the rest not analysed"
                     self._anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, None, (frame,)))
                 return None
-            session = _Session(key, key if sid is None else sid, query.version, query.path)
+            session = SessionState(key, key if sid is None else sid, query.version, query.path)
             self._sessions[key] = session
             self._all.append(session)
         self._touch(session, conn, frame)
         return session
 
-    def _rename(self, session: _Session, sid: str) -> None:
+    def _rename(self, session: SessionState, sid: str) -> None:
         session.sid = sid
         if sid not in self._sessions:
             del self._sessions[session.key]
             session.key = sid
             self._sessions[sid] = session
 
-    def _touch(self, session: _Session, conn: int, frame: int) -> None:
+    def _touch(self, session: SessionState, conn: int, frame: int) -> None:
         self._seq += 1
         first = session.conns.get(conn)
         # (frame, seq) < first: seq only grows, so the frame alone decides
@@ -516,7 +443,7 @@ class SessionBuilder:
 
     def _add(
         self,
-        session: _Session,
+        session: SessionState,
         direction: Direction,
         ts: float,
         frame: int,
@@ -531,17 +458,18 @@ class SessionBuilder:
             session.dropped += 1
             if session.dropped == 1:
                 msg = f"more than {self.max_packets_per_session} packets in one session; the rest dropped"
-                _keep(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
+                keep_anomaly(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
             return
         self._seq += 1
+        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
+        if self.observer is not None:
+            self._tell(session, record, self.observer)
         store = self.payloads
         # only message packets are parked: the analysis reads the others (open, probes) itself
         if store is not None and packet.type is _MESSAGE and len(packet.data) >= store.min_size:
             ref = store.put(packet.data)
             packet = EioPacket(packet.type, "" if ref[2] else b"", packet.b64)
             record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated, ref)
-        else:
-            record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
         session.raws.append((frame, self._seq, record))
         if ts > session.last_ts:
             session.last_ts = ts
@@ -550,20 +478,29 @@ class SessionBuilder:
             session.closed = True
         self._touch(session, conn, frame)
 
+    def _tell(self, session: SessionState, record: EioPacketRecord, observer: SessionObserver) -> None:
+        """The live observer: the packet now, its Socket.IO packets as they complete."""
+        live = session.live
+        if live is None:
+            live = session.live = LiveSocketIO(
+                session.version, max_attachments=self.max_attachments, max_acks=self.max_acks_per_session
+            )
+        live.feed(session.sid or session.key, record, observer)
+
     def _note(
         self,
-        session: _Session,
+        session: SessionState,
         problems: list[ParserAnomaly],
         conn: int,
         direction: Direction,
         frame: int,
     ) -> None:
         for p in problems:
-            _keep(session, make_anomaly(p.code, p.message, conn, direction, (frame,)))
+            keep_anomaly(session, make_anomaly(p.code, p.message, conn, direction, (frame,)))
 
-    def _note_truncated(self, session: _Session, conn: int, direction: Direction, frame: int) -> None:
+    def _note_truncated(self, session: SessionState, conn: int, direction: Direction, frame: int) -> None:
         msg = "polling body cut at the HTTP layer's bound; packets past the cut are missing"
-        _keep(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
+        keep_anomaly(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
 
     # -- analysis --------------------------------------------------------------------------------------
     def finish(
@@ -584,7 +521,7 @@ class SessionBuilder:
             s = pending.popleft()
             result, found = self._analyse(s)
             if emit is not None:
-                _forget(s)
+                forget(s)
             anomalies.extend(found)
             if result is None:
                 continue
@@ -595,203 +532,10 @@ class SessionBuilder:
         anomalies.sort(key=lambda a: a.frames[0] if a.frames else 0)
         return sessions, anomalies
 
-    def _analyse(self, s: _Session) -> tuple[EngineIOSession | None, list[Anomaly]]:
-        s.raws.sort(key=_FRAME_SEQ)
-        recs = [r for _, _, r in s.raws]
-        store = self.payloads
-        found = list(s.anomalies)
-        version = s.version
-
-        # the open packet (G2)
-        opens = [r for r in recs if r.packet.type is _OPEN]
-        info = None
-        if opens:
-            first_open = opens[0]
-            info, problems = parse_open_packet(first_open.packet, version)
-            for p in problems:
-                found.append(
-                    make_anomaly(
-                        p.code, p.message, first_open.connection, first_open.direction, (first_open.frame,)
-                    )
-                )
-            for r in opens[1:] if first_open.direction is _S else opens:
-                what = "an open packet from the client" if r.direction is _C else "a second open packet"
-                found.append(
-                    make_anomaly(codes.OPEN_NOT_FIRST, f"{what} (G2)", r.connection, r.direction, (r.frame,))
-                )
-        if s.handshake:
-            first_s2c = next((r for r in recs if r.direction is _S), None)
-            if first_s2c is not None and first_s2c.packet.type is not _OPEN:
-                msg = (
-                    f"first server packet of the session is {first_s2c.packet.type.wire_name}, not open (G2)"
-                )
-                found.append(
-                    make_anomaly(codes.OPEN_NOT_FIRST, msg, first_s2c.connection, _S, (first_s2c.frame,))
-                )
-        elif recs:
-            msg = "session traffic without its handshake in the capture; open packet checks skipped"
-            found.append(
-                make_anomaly(codes.HANDSHAKE_NOT_CAPTURED, msg, recs[0].connection, None, (recs[0].frame,))
-            )
-        interval = info.ping_interval_ms if info is not None else None
-        timeout = info.ping_timeout_ms if info is not None else None
-        max_payload = info.max_payload if info is not None and version >= 4 else None
-
-        # transports (G3, G6, G8)
-        legs = [leg.freeze() for leg in s.legs]
-        attempts, done, problems_t = analyze_upgrades(recs, legs, ws_only_connection=s.ws_only_connection)
-        found.extend(problems_t)
-        found.extend(
-            analyze_polling(
-                s.requests,
-                upgrade_frame=done.upgrade_frame if done is not None else None,
-                max_payload=max_payload,
-                session_known=s.known,
-            )
+    def _analyse(self, s: SessionState) -> tuple[EngineIOSession | None, list[Anomaly]]:
+        return analyse_session(
+            s, self.payloads, max_attachments=self.max_attachments, max_acks=self.max_acks_per_session
         )
-        if max_payload is not None:
-            big = [
-                r for r in recs if r.transport == "websocket" and r.direction is _C and r.size > max_payload
-            ]
-            for r in big[:_MAX_SIZE_REPORTS]:
-                msg = f"WebSocket message of {r.size} bytes over maxPayload {max_payload} (G8)"
-                found.append(make_anomaly(codes.PAYLOAD_TOO_LARGE, msg, r.connection, _C, (r.frame,)))
-
-        # heartbeat (G4, G5)
-        heartbeat = None
-        if recs:
-            heartbeat, problems_h = analyze_heartbeat(
-                recs,
-                version,
-                interval,
-                timeout,
-                end_ts=recs[-1].ts,
-                start_ts=opens[0].ts if opens else None,
-            )
-            found.extend(problems_h)
-
-        end, problems_e = self._end(s, recs, legs, done)
-        found.extend(problems_e)
-
-        # streaming (a payload store): the Socket.IO analysis reads the payloads one at a time and
-        # the session's packets go to disk as JSON meanwhile, so it is never held whole in memory
-        spill = SessionSpill(recs, store) if store is not None else None
-        socketio, problems_s = analyze_socketio(
-            recs,
-            version,
-            path=s.path,
-            check_connect=s.handshake,
-            max_attachments=self.max_attachments,
-            max_acks=self.max_acks_per_session,
-            load=None if spill is None else spill.load,
-            sink=None if spill is None else spill.add_sio,
-        )
-        if spill is not None:
-            spill.finish()
-            if socketio is not None:
-                socketio = replace(socketio, spilled_packets=spill.sio)
-            else:
-                spill.sio.close()
-        found.extend(problems_s)
-        found = _listed(s, found)
-
-        if not recs and not s.known:
-            return None, found  # only rejected requests: an unknown sid, reported above
-        if s.ws_only_connection is not None:
-            path: tuple[str, ...] = ("websocket",)
-        elif done is not None:
-            path = ("polling", "websocket")
-        else:
-            path = ("polling",)
-        connections = tuple(c for c, _ in sorted(s.conns.items(), key=lambda item: item[1]))
-        session = EngineIOSession(
-            sid=s.sid,
-            protocol=version,
-            transport_path=path,
-            upgraded=done is not None,
-            connections=connections,
-            ping_interval_ms=interval,
-            ping_timeout_ms=timeout,
-            max_payload=max_payload,
-            packets=tuple(recs),
-            socketio=socketio,
-            path=s.path,
-            handshake_captured=s.handshake,
-            upgrades=tuple(attempts),
-            heartbeat=heartbeat,
-            end=end,
-            requests=tuple(sorted(s.requests, key=lambda r: r.request_frame)),
-            websockets=tuple(legs),
-            packets_dropped=s.dropped,
-            anomalies=tuple(found),
-            spilled_packets=None if spill is None else spill.eio,
-        )
-        return session, found
-
-    def _end(
-        self,
-        s: _Session,
-        recs: list[EioPacketRecord],
-        legs: list[WebSocketLeg],
-        done: UpgradeAttempt | None,
-    ) -> tuple[SessionEnd, list[Anomaly]]:
-        found: list[Anomaly] = []
-        close_at = next((i for i, r in enumerate(recs) if r.packet.type is _CLOSE), None)
-        if close_at is not None:
-            close = recs[close_at]
-            after = [r for r in recs[close_at + 1 :] if r.packet.type is not _NOOP]
-            if after:
-                msg = f"{len(after)} packets after the close packet of frame {close.frame}"
-                r = after[0]
-                found.append(
-                    make_anomaly(codes.PACKET_AFTER_CLOSE, msg, r.connection, r.direction, (r.frame,))
-                )
-            return SessionEnd("close-packet", close.direction, close.ts, close.frame, close.connection), found
-        active = (
-            s.ws_only_connection if s.ws_only_connection is not None else (done.connection if done else None)
-        )
-        leg = next((w for w in legs if w.connection == active), None)
-        if leg is not None and leg.close_direction is not None:
-            return SessionEnd(
-                "ws-close", leg.close_direction, leg.close_ts, leg.close_frame, leg.connection
-            ), found
-        if leg is not None and leg.tcp_end is not None:
-            return SessionEnd("tcp-end", None, leg.tcp_end_ts, leg.tcp_end_frame, leg.connection), found
-        return SessionEnd("unknown"), found
-
-
-def _keep(session: _Session, anomaly: Anomaly) -> None:
-    """A session's anomaly found while reading: listed up to MAX_SESSION_ANOMALIES, then counted."""
-    if len(session.anomalies) < MAX_SESSION_ANOMALIES:
-        session.anomalies.append(anomaly)
-    else:
-        session.anomalies_unlisted += 1
-        if session.first_unlisted is None:
-            session.first_unlisted = anomaly
-
-
-def _listed(s: _Session, found: list[Anomaly]) -> list[Anomaly]:
-    """The session's anomalies in frame order, at most MAX_SESSION_ANOMALIES of them, and then one
-    eio.limit-exceeded saying how many more there were (at the first one not listed)."""
-    found.sort(key=lambda a: a.frames[0] if a.frames else 0)
-    unlisted = s.anomalies_unlisted + max(0, len(found) - MAX_SESSION_ANOMALIES)
-    if not unlisted:
-        return found
-    firsts = [a for a in (s.first_unlisted, *found[MAX_SESSION_ANOMALIES : MAX_SESSION_ANOMALIES + 1]) if a]
-    first = min(firsts, key=lambda a: a.frames[0] if a.frames else 0)
-    msg = f"{unlisted} more anomalies of this session not listed (at most {MAX_SESSION_ANOMALIES} are)"
-    del found[MAX_SESSION_ANOMALIES:]
-    found.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, first.connection, first.direction, first.frames))
-    return found
-
-
-def _forget(s: _Session) -> None:
-    """Drop what an analysed session still holds. A session and its legs refer to each other: only
-    the cyclic collector would free them, and it runs seldom during an analysis (api.py)."""
-    s.raws = []
-    for leg in s.legs:
-        leg.session = None
-    s.legs = []
 
 
 def _size(packet: EioPacket) -> int:

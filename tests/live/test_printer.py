@@ -16,7 +16,7 @@ import pytest
 from analyzer.capture.pcapfile import open_capture
 from analyzer.export.text.live import LivePrinter
 from analyzer.model.analysis import CaptureInfo
-from analyzer.pipeline import Options, Pipeline
+from analyzer.pipeline import CollectingSink, Options, Pipeline
 from tests.conftest import bundled_captures
 
 CAPTURES = bundled_captures()
@@ -32,15 +32,11 @@ def expected(cap: Path) -> dict[str, Any]:
 def run(cap: Path, fmt: str = "jsonl") -> tuple[str, Any]:
     out = io.StringIO()
     printer = LivePrinter(out, fmt)
-    pipe: Pipeline
-
-    def closed(rec: Any) -> None:
-        printer.connection_closed(rec, pipe.anomalies)
-
-    pipe = Pipeline(CaptureInfo(str(cap), "pcap"), Options(observer=printer), closed)
+    collected = CollectingSink()
+    pipe = Pipeline(CaptureInfo(str(cap), "pcap"), Options(observer=printer), collected)
     pipe.feed_all(open_capture(str(cap)))
-    analysis = pipe.finish()
-    return out.getvalue(), analysis
+    collected.finish(pipe.finish())
+    return out.getvalue(), collected.analysis
 
 
 SIO = [c for c in CAPTURES if expected(c).get("socketio")]

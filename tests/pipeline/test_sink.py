@@ -1,8 +1,9 @@
 """The sink contract (analyzer/pipeline/sink.py): `run` hands every record to every sink once,
-then the summary; CollectingSink gives the Analysis that retained records give."""
+unchanged, then the summary; CollectingSink keeps them (the Analysis of the Python API)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import pytest
 
 from analyzer.capture.pcapfile import open_capture
+from analyzer.export.jsonstream import StreamingJsonWriter
+from analyzer.export.text.stream import StreamingTextSummary
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.session import EngineIOSession
-from analyzer.pipeline import CollectingSink, Options, Pipeline, analyze_file, analyze_reader, run
+from analyzer.pipeline import CollectingSink, Options, Pipeline, analyze_file, run
 from tests.conftest import CAPTURES, bundled_captures, corpus_captures, corpus_id
 from tests.tcp.test_streaming import replicated
 
@@ -25,12 +28,14 @@ def _doc(a: Analysis) -> Any:
 
 
 @pytest.mark.parametrize("cap", ALL, ids=lambda p: corpus_id(p) if "corpus" in str(p) else p.name)
-def test_collected_records_are_the_retained_analysis(cap: Path) -> None:
+def test_sinks_of_one_run_share_the_records(cap: Path) -> None:
+    """The collected records and the document a writer made of the same records, in one run."""
     sink = CollectingSink()
-    summary = run(open_capture(str(cap)), Options(retain_connections=False), sink)
-    assert summary.connections == [] and summary.engineio_sessions == []  # they went to the sink
+    out = io.StringIO()
+    summary = run(open_capture(str(cap)), Options(), StreamingJsonWriter(out), sink)
+    assert summary.connections == [] and summary.engineio_sessions == []  # they went to the sinks
     assert sink.analysis is not None
-    assert _doc(sink.analysis) == _doc(analyze_file(str(cap)))
+    assert json.loads(out.getvalue()) == _doc(sink.analysis)
 
 
 class Recorder:
@@ -61,10 +66,14 @@ class Recorder:
 
 
 def test_every_sink_gets_every_record_whole() -> None:
-    """Spilled records are read by each sink in turn (the run closes their files after the last)."""
+    """Spilled records are read by each sink in turn (the run closes their files after the last):
+    the writers before a sink neither close nor change them."""
     whole = analyze_file(str(NODE))
     sinks = [Recorder(), Recorder()]
-    summary = run(open_capture(str(NODE)), Options(retain_connections=False, spill_records=True), *sinks)
+    writers = [StreamingJsonWriter(io.StringIO()), StreamingTextSummary(io.StringIO(), messages=True)]
+    summary = run(
+        open_capture(str(NODE)), Options(spill_records=True), writers[0], sinks[0], writers[1], sinks[1]
+    )
     for r in sinks:
         assert sorted(r.connections) == [c.id for c in whole.connections]
         assert r.messages == {c.id: len(c.websocket.messages) for c in whole.connections if c.websocket}
@@ -74,46 +83,28 @@ def test_every_sink_gets_every_record_whole() -> None:
     assert summary.anomalies == whole.anomalies and summary.capture.packets == whole.capture.packets
 
 
-def test_retained_records_go_to_the_sinks_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With Options.retain_connections the analysis keeps the records, and the sinks still get
-    each once, sessions flushed while reading included."""
-    sink = Recorder()
-    a = run(open_capture(str(NODE)), Options(), sink)
-    whole = analyze_file(str(NODE))
-    assert _doc(a) == _doc(whole)
-    assert sorted(sink.connections) == [c.id for c in whole.connections]
-    assert sink.sessions == [s.sid for s in whole.engineio_sessions]
-    # sessions over before the end are handed out while reading, and kept as well
+def test_sessions_handed_out_while_reading_are_the_ones_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Pipeline, "FLUSH_EVERY", 100)
     packets = replicated(12, spacing=600.0)
-    handed: list[str] = []
-    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), on_session=lambda s: handed.append(s.sid))
-    early = 0
-    for p in packets:
-        pipe.feed(p)
-        early = max(early, len(handed))
-    kept = pipe.finish().engineio_sessions
-    alone = Pipeline(CaptureInfo("x", "pcap"), Options())
-    for p in packets:
-        alone.feed(p)
-    assert early >= 10 and sorted(handed) == sorted(s.sid for s in kept)
-    assert [s.to_dict() for s in kept] == [s.to_dict() for s in alone.finish().engineio_sessions]
+
+    def collect(flush: bool) -> tuple[list[EngineIOSession], int]:
+        sink = CollectingSink()
+        pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), sink)
+        if not flush:
+            pipe.flush_every = 0
+        early = 0
+        for p in packets:
+            pipe.feed(p)
+            early = max(early, len(sink.sessions))
+        sink.finish(pipe.finish())
+        assert sink.analysis is not None
+        return sink.analysis.engineio_sessions, early
+
+    (handed, early), (at_end, none) = collect(True), collect(False)
+    assert early >= 10 and none == 0
+    assert [s.to_dict() for s in handed] == [s.to_dict() for s in at_end]
 
 
 def test_collecting_refuses_spilled_records() -> None:
     with pytest.raises(ValueError, match="spill_records"):
-        run(open_capture(str(NODE)), Options(retain_connections=False, spill_records=True), CollectingSink())
-
-
-def test_callbacks_are_a_sink() -> None:
-    ids: list[int] = []
-    sids: list[str] = []
-    a = analyze_reader(
-        open_capture(str(NODE)),
-        Options(retain_connections=False),
-        on_connection=lambda r: ids.append(r.id),
-        on_session=lambda s: sids.append(s.sid),
-    )
-    whole = analyze_file(str(NODE))
-    assert sorted(ids) == [c.id for c in whole.connections] and a.connections == []
-    assert sids == [s.sid for s in whole.engineio_sessions] and a.engineio_sessions == []
+        run(open_capture(str(NODE)), Options(spill_records=True), CollectingSink())

@@ -919,7 +919,7 @@ def test_anomalies_of_a_session_are_bounded() -> None:
     session added an eio.bad-packet-type record, with no bound: a capture of such frames filled
     memory with records (and the document with lines). At most MAX_SESSION_ANOMALIES are listed,
     then one eio.limit-exceeded says how many more there were."""
-    from analyzer.session.builder import MAX_SESSION_ANOMALIES
+    from analyzer.session.state import MAX_SESSION_ANOMALIES
 
     extra = 7
     f = Flow()

@@ -9,7 +9,7 @@ import pytest
 
 from analyzer.capture.pcapfile import open_capture
 from analyzer.model.analysis import CaptureInfo
-from analyzer.pipeline import Options, Pipeline
+from analyzer.pipeline import CollectingSink, Options, Pipeline
 from tests.conftest import bundled_captures, corpus_captures
 from tests.crafted_captures import CRAFTED
 from tests.tcp.test_streaming import replicated
@@ -17,13 +17,16 @@ from tests.tcp.test_streaming import replicated
 
 def analyse(path: Path, fast: bool, options: Options | None = None) -> dict[str, object]:
     reader = open_capture(str(path))
-    pipe = Pipeline(CaptureInfo(str(path), reader.format), options)
+    sink = CollectingSink()
+    pipe = Pipeline(CaptureInfo(str(path), reader.format), options, sink)
     if fast:
         pipe.feed_all(reader)
     else:
         for pkt in reader:
             pipe.feed(pkt)
-    return json.loads(json.dumps(pipe.finish().to_dict()))
+    sink.finish(pipe.finish())
+    assert sink.analysis is not None
+    return json.loads(json.dumps(sink.analysis.to_dict()))
 
 
 @pytest.mark.parametrize("capture", corpus_captures() + bundled_captures(), ids=lambda p: p.name)
@@ -45,7 +48,8 @@ def test_long_stream_with_lingering_and_flushes_is_the_same() -> None:
     packets = replicated(180, spacing=600.0)
 
     def run(fast: bool) -> tuple[dict[str, object], list[object], list[int]]:
-        pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), on_session=lambda s: None)
+        sink = CollectingSink()
+        pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), sink)
         seen: list[int] = []
         if fast:
             pipe.feed_all(packets, seen.append)
@@ -54,7 +58,9 @@ def test_long_stream_with_lingering_and_flushes_is_the_same() -> None:
                 pipe.feed(pkt)
                 if not i % 16384:
                     seen.append(i)
-        a = json.loads(json.dumps(pipe.finish().to_dict()))
+        sink.finish(pipe.finish())
+        assert sink.analysis is not None
+        a = json.loads(json.dumps(sink.analysis.to_dict()))
         return a, [pipe.decoder.stats.to_dict()], seen
 
     fast, slow = run(True), run(False)

@@ -17,7 +17,7 @@ from analyzer.capture.pcapfile import RawPacket, open_capture
 from analyzer.export.jsonstream import StreamingJsonWriter
 from analyzer.model import spill
 from analyzer.model.analysis import Analysis, CaptureInfo
-from analyzer.pipeline import Pipeline, analyze_reader
+from analyzer.pipeline import CollectingSink, Pipeline, run
 from analyzer.session import payloads
 from analyzer.tcp import tracker
 from tests.conftest import CAPTURES, bundled_captures
@@ -49,13 +49,27 @@ def replicated(copies: int, spacing: float = 100.0) -> list[RawPacket]:
     return out
 
 
+class Ids:
+    """A sink that notes the connections' ids and the sessions, in the order they are handed over."""
+
+    def __init__(self) -> None:
+        self.connections: list[int] = []
+        self.sessions: list[Any] = []
+
+    def connection(self, record: Any) -> None:
+        self.connections.append(record.id)
+
+    def session(self, record: Any) -> None:
+        self.sessions.append(record)
+
+    def finish(self, summary: Analysis) -> None:
+        pass
+
+
 def test_finished_connections_are_closed_while_reading() -> None:
-    emitted: list[int] = []
-    pipe = Pipeline(
-        CaptureInfo("x", "pcap"),
-        Options(retain_connections=False),
-        on_connection=lambda r: emitted.append(r.id),
-    )
+    ids = Ids()
+    emitted = ids.connections
+    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), ids)
     packets = replicated(20)
     peak = 0
     for p in packets:
@@ -96,19 +110,9 @@ def test_streamed_document_equals_the_in_memory_one(
 
 def _stream(capture: Path, out: Any) -> list[int]:
     """Stream the document of `capture` to `out`; the ids in the order the connections closed."""
-    closed: list[int] = []
-    writer = StreamingJsonWriter(out)
-
-    def on_connection(record: Any) -> None:
-        closed.append(record.id)
-        writer.connection(record)
-
-    options = Options(retain_connections=False, spill_records=True)
-    a = analyze_reader(
-        open_capture(str(capture)), options, on_connection=on_connection, on_session=writer.session
-    )
-    writer.finish(a)
-    return closed
+    ids = Ids()
+    run(open_capture(str(capture)), Options(spill_records=True), ids, StreamingJsonWriter(out))
+    return ids.connections
 
 
 def test_connections_waiting_for_their_turn_are_copied_by_the_kernel(
@@ -145,17 +149,15 @@ def test_sessions_that_said_they_are_over_are_flushed_soon(monkeypatch: pytest.M
     it is analysed exactly as at the end of the capture."""
     monkeypatch.setattr(Pipeline, "FLUSH_EVERY", 50)
     packets = replicated(12, spacing=40.0)
-    flushed: list[object] = []
-    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(retain_connections=False), on_session=flushed.append)
+    ids = Ids()
+    flushed = ids.sessions
+    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), ids)
     early = 0
     for p in packets:
         pipe.feed(p)
         early = max(early, len(flushed))
     pipe.finish()
-    whole = Pipeline(CaptureInfo("x", "pcap"), Options())
-    for p in packets:
-        whole.feed(p)
-    at_end = whole.finish().engineio_sessions
+    at_end = _sessions_at_the_end(packets)
     assert early >= 10, "sessions that ended were kept until the quiet period ran out"
 
     def key(s: Any) -> str:
@@ -166,8 +168,9 @@ def test_sessions_that_said_they_are_over_are_flushed_soon(monkeypatch: pytest.M
 
 def test_sessions_that_are_over_are_flushed_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Pipeline, "FLUSH_EVERY", 100)
-    sessions: list[object] = []
-    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(retain_connections=False), on_session=sessions.append)
+    ids = Ids()
+    sessions = ids.sessions
+    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), ids)
     for p in replicated(12, spacing=600.0):
         pipe.feed(p)
     flushed_early = len(sessions)
@@ -175,3 +178,15 @@ def test_sessions_that_are_over_are_flushed_while_reading(monkeypatch: pytest.Mo
     a = pipe.finish()
     # the rest are handed out at the end, one at a time; none is kept in the analysis
     assert len(sessions) == 12 and a.engineio_sessions == []
+
+
+def _sessions_at_the_end(packets: list[RawPacket]) -> list[Any]:
+    """The sessions all analysed at the end (`flush_every` 0: no look for finished ones while reading)."""
+    sink = CollectingSink()
+    pipe = Pipeline(CaptureInfo("x", "pcap"), Options(), sink)
+    pipe.flush_every = 0
+    for p in packets:
+        pipe.feed(p)
+    sink.finish(pipe.finish())
+    assert sink.analysis is not None
+    return sink.analysis.engineio_sessions

@@ -1,40 +1,47 @@
 """Incremental output of `socketscope live`: one line per thing decoded, as it is decoded.
 
-`LivePrinter` is the pipeline observer (`Options.observer`): the connection layer calls it
-for each connection's first payload byte, HTTP exchange, WebSocket upgrade, WebSocket
-message and anomaly. Engine.IO and Socket.IO packets are decoded here from those messages
-and polling bodies with the protocol parsers (the session builder analyses sessions only
-at the end), with acknowledgements paired on the fly for their latency. The final
-analysis remains the authority; these lines are what was seen when.
+`LivePrinter` is a live observer (`Options.observer`, pipeline/observer.py: LiveObserver): the
+connection layer tells it each connection's first payload byte, HTTP exchange, WebSocket
+upgrade, WebSocket message and anomaly; the session layer each Engine.IO packet with its
+session and each Socket.IO packet with the acknowledgement it completes (the session builder
+stitches sessions and pairs acks, session/live.py); the pipeline each connection's end. The
+printer only formats: each becomes a `LiveLine`, handed to `emit` (the web UI's live page
+publishes them) or written to `out`. The final analysis remains the authority; these lines
+are what was seen when.
 
 Formats: "text" (one line per event, captured text escaped so it cannot drive the terminal)
-and "jsonl" (one JSON object per line, `"type"` first).
+and "jsonl" (one JSON object per line, `"type"` first; every WebSocket message, also the ones
+that carry Engine.IO, which "text" shows as their Engine.IO / Socket.IO lines only).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import IO, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
 
 from analyzer.export.text.summary import fmt_clock
-from analyzer.model.common import Anomaly, Direction
-from analyzer.model.engineio import EioPacket, EioPacketType
+from analyzer.model.analysis import ConnectionRecord
+from analyzer.model.common import Anomaly
+from analyzer.model.engineio import EioPacketType
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
-from analyzer.model.registry import make_anomaly
+from analyzer.model.session import AckRecord, EioPacketRecord, SioPacketRecord
 from analyzer.model.socketio import SioPacketType
 from analyzer.model.text import terminal_text
 from analyzer.model.values import to_jsonable
-from analyzer.protocols.engineio import decode_ws_message, parse_engineio_query, parse_open_packet
-from analyzer.protocols.engineio_polling import decode_polling_payload
-from analyzer.protocols.socketio import SioStreamDecoder
+from analyzer.protocols.engineio import parse_engineio_query
 
-__all__ = ["LivePrinter"]
+if TYPE_CHECKING:
+    from analyzer.tcp.tracker import TcpConnection
+
+__all__ = ["LiveLine", "LivePrinter"]
 
 PREVIEW = 120
-MAX_SESSIONS = 10_000  # Engine.IO sessions followed at once (bound: the peer controls sids)
-MAX_PENDING_ACKS = 10_000  # per session
 MAX_CONNECTIONS = 100_000
+_EVENTS = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
+_ACKS = (SioPacketType.ACK, SioPacketType.BINARY_ACK)
+_TRANSPORT_LAYERS = ("link", "network", "transport")
 
 
 def _clean(text: str, limit: int = PREVIEW) -> str:
@@ -54,56 +61,81 @@ def _ep(e: dict[str, Any]) -> str:
     return f"[{ip}]:{e['port']}" if ":" in ip else f"{ip}:{e['port']}"
 
 
-@dataclass(slots=True)
-class _Session:
-    key: str
-    version: int
-    decoder: SioStreamDecoder
-    metas: dict[int, tuple[int, Direction, float, int, str]] = field(default_factory=dict)
-    acks: dict[tuple[str, Direction, int], tuple[float, str | None]] = field(default_factory=dict)
-    seq: int = 0
+@dataclass(frozen=True, slots=True)
+class LiveLine:
+    """One thing seen: its kind ("tcp_open", "http", "ws_upgrade", "ws_message", "eio_packet",
+    "sio_packet", "anomaly", "tcp_close", "capture_stats"), when (for anomalies and statistics:
+    the time of the line before), its connection, its text line and the fields of its JSON form."""
+
+    kind: str
+    ts: float | None
+    connection: int | None
+    text: str
+    fields: dict[str, Any]
+
+    def json_line(self) -> str:
+        doc: dict[str, Any] = {"type": self.kind, "ts": self.ts, "connection": self.connection}
+        doc.update(self.fields)
+        return json.dumps(doc, ensure_ascii=False, default=str) + "\n"
+
+    def text_line(self) -> str:
+        when = fmt_clock(self.ts) if self.ts is not None else "-"
+        where = f"#{self.connection}" if self.connection is not None else "-"
+        return f"{when}  {where:>5}  {self.kind.split('_')[0].upper():5} {self.text}\n"
+
+
+def line_writer(out: IO[str], fmt: str) -> Callable[[LiveLine], None]:
+    """Each line written to `out` in `fmt` ("text" or "jsonl"), flushed."""
+    form = LiveLine.json_line if fmt == "jsonl" else LiveLine.text_line
+
+    def write(line: LiveLine) -> None:
+        out.write(form(line))
+        out.flush()
+
+    return write
 
 
 class LivePrinter:
-    """Pipeline observer that prints; call `connection_closed(record, anomalies)` from on_connection."""
+    """A live observer that formats what it is told. `emit` gets each line (default: written to
+    `out` in `fmt`); `fmt` "jsonl" also tells every WebSocket message."""
 
-    def __init__(self, out: IO[str], fmt: str = "text", *, payloads: bool = True) -> None:
-        self.out = out
+    def __init__(
+        self,
+        out: IO[str] | None = None,
+        fmt: str = "text",
+        *,
+        payloads: bool = True,
+        emit: Callable[[LiveLine], None] | None = None,
+    ) -> None:
+        if emit is None:
+            if out is None:
+                raise ValueError("LivePrinter needs an output or an emit callable")
+            emit = line_writer(out, fmt)
+        self.emit = emit
         self.fmt = fmt
         self.payloads = payloads
         self.lines = 0
-        self._sessions: dict[str, _Session] = {}
-        self._ws_session: dict[int, str] = {}  # connection -> session key
-        self._ws_url: dict[int, str] = {}
+        self._eio_ws: set[int] = set()  # WebSocket connections upgraded with an Engine.IO query
         self._opened: set[int] = set()
         self._last_ts: float | None = None
 
-    # -- output ----------------------------------------------------------------------------------------
-    def _emit(self, kind: str, ts: float | None, conn: int | None, text: str, **fields: Any) -> None:
+    def _line(self, kind: str, ts: float | None, conn: int | None, text: str, **fields: Any) -> None:
         self.lines += 1
         if ts is None:
             ts = self._last_ts  # anomalies and statistics: when they were seen
         else:
             self._last_ts = ts
-        if self.fmt == "jsonl":
-            doc: dict[str, Any] = {"type": kind, "ts": ts, "connection": conn}
-            doc.update(fields)
-            self.out.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
-        else:
-            when = fmt_clock(ts) if ts is not None else "-"
-            where = f"#{conn}" if conn is not None else "-"
-            self.out.write(f"{when}  {where:>5}  {kind.split('_')[0].upper():5} {text}\n")
-        self.out.flush()
+        self.emit(LiveLine(kind, ts, conn, text, fields))
 
-    # -- observer hooks (called by analyzer/app) -------------------------------------------------------
-    def on_connection_open(self, conn: Any) -> None:
+    # -- the connection layer --------------------------------------------------------------------------
+    def on_connection_open(self, conn: TcpConnection) -> None:
         if conn.id in self._opened or len(self._opened) >= MAX_CONNECTIONS:
             return
         self._opened.add(conn.id)
         client, server = conn.endpoint_dict(conn.client), conn.endpoint_dict(conn.server)
         rtt = conn.handshake_rtt_ms
         shown = f"handshake RTT {rtt:.3f} ms" if rtt is not None else "no handshake seen (joined mid-stream)"
-        self._emit(
+        self._line(
             "tcp_open",
             conn.first_ts,
             conn.id,
@@ -113,17 +145,17 @@ class LivePrinter:
             rtt_ms=round(rtt, 6) if rtt is not None else None,
         )
 
-    def on_http_exchange(self, ex: HttpExchange) -> None:
-        req, resp = ex.request, ex.response
+    def on_http_exchange(self, exchange: HttpExchange) -> None:
+        req, resp = exchange.request, exchange.response
         if req is None:
             return
         status = f"{resp.status} {_clean(resp.reason, 40)}" if resp is not None else "no response"
         ms = (resp.ts - req.ts) * 1000.0 if resp is not None else None
         took = f" in {ms:.3f} ms" if ms is not None else ""
-        self._emit(
+        self._line(
             "http",
             req.ts,
-            ex.connection,
+            exchange.connection,
             f"{req.method} {_clean(req.target, 100)} -> {status}{took}",
             method=req.method,
             target=req.target,
@@ -131,17 +163,15 @@ class LivePrinter:
             response_ms=round(ms, 6) if ms is not None else None,
             frames=[req.frame] + ([resp.frame] if resp is not None else []),
         )
-        self._polling(ex.connection, req, resp)
 
     def on_websocket_open(self, connection: int, request: HttpRequest, response: HttpResponse | None) -> None:
         host = header_value(request.headers, "host") or ""
         url = f"ws://{host}{request.target}"
-        self._ws_url[connection] = url
         ext = header_value(response.headers, "sec-websocket-extensions") if response is not None else None
         status = response.status if response is not None else None
         ms = (response.ts - request.ts) * 1000.0 if response is not None else None
         detail = f" -> {status}" + (f" in {ms:.3f} ms" if ms is not None else "")
-        self._emit(
+        self._line(
             "ws_upgrade",
             request.ts,
             connection,
@@ -150,59 +180,54 @@ class LivePrinter:
             status=status,
             extensions=ext,
         )
-        query = parse_engineio_query(request.target)
-        if query is None or len(self._sessions) >= MAX_SESSIONS:
-            return
-        key = query.sid or f"\0ws:{connection}"
-        self._session(key, query.version)
-        self._ws_session[connection] = key
+        if parse_engineio_query(request.target) is not None:  # its messages: Engine.IO lines
+            self._eio_ws.add(connection)
 
-    def on_ws_message(self, msg: WsMessageRecord) -> None:
-        key = self._ws_session.get(msg.connection)
+    def on_ws_message(self, message: WsMessageRecord) -> None:
+        msg = message
+        if msg.connection in self._eio_ws and self.fmt != "jsonl":
+            return
         binary = msg.opcode == "binary"
-        if key is None or self.fmt == "jsonl":
-            data = msg.data
-            preview = (
-                _clean(data[:PREVIEW].decode("utf-8", "replace"))
-                if not binary
-                else data[:48].hex() + ("…" if len(data) > 48 else "")
-            )
-            more = f" ({msg.nframes} frames)" if msg.nframes > 1 else ""
-            comp = " compressed" if msg.compressed else ""
-            self._emit(
-                "ws_message",
-                msg.ts,
-                msg.connection,
-                f"{msg.direction.value} {msg.opcode}{comp} {msg.length} bytes{more}"
-                + (f" {preview}" if self.payloads else ""),
-                direction=msg.direction.value,
-                opcode=msg.opcode,
-                length=msg.length,
-                compressed=msg.compressed,
-                frames=list(msg.frames),
-                preview=preview if self.payloads else None,
-            )
-        if key is None:
-            return
-        session = self._sessions[key]
-        packet, _ = decode_ws_message(msg.data, binary, session.version)
-        if packet is not None:
-            if packet.type is EioPacketType.OPEN and key.startswith("\0ws:"):
-                info, _ = parse_open_packet(packet, session.version)
-                if info is not None:
-                    self._rename(key, info.sid)
-                    key = info.sid
-                    session = self._sessions[key]
-            self._eio(session, msg.connection, msg.direction, msg.ts, msg.frame, "websocket", packet)
+        data = msg.data
+        preview = (
+            _clean(data[:PREVIEW].decode("utf-8", "replace"))
+            if not binary
+            else data[:48].hex() + ("…" if len(data) > 48 else "")
+        )
+        more = f" ({msg.nframes} frames)" if msg.nframes > 1 else ""
+        comp = " compressed" if msg.compressed else ""
+        self._line(
+            "ws_message",
+            msg.ts,
+            msg.connection,
+            f"{msg.direction.value} {msg.opcode}{comp} {msg.length} bytes{more}"
+            + (f" {preview}" if self.payloads else ""),
+            direction=msg.direction.value,
+            opcode=msg.opcode,
+            length=msg.length,
+            compressed=msg.compressed,
+            frames=list(msg.frames),
+            preview=preview if self.payloads else None,
+        )
 
-    def on_anomaly(self, a: Anomaly) -> None:
-        self._anomaly(a.code, a.severity.value, a.message, a.connection, a.frames)
+    def on_anomaly(self, anomaly: Anomaly) -> None:
+        a = anomaly
+        self._line(
+            "anomaly",
+            None,
+            a.connection,
+            f"{a.severity.value} {a.code}: {_clean(a.message, 160)}"
+            + (f" (frame {a.frames[0]})" if a.frames else ""),
+            code=a.code,
+            severity=a.severity.value,
+            message=a.message,
+            frames=list(a.frames),
+        )
 
-    # -- the end of a connection (from the pipeline's on_connection callback) ---------------------------
-    def connection_closed(self, record: Any, anomalies: list[Anomaly]) -> None:
-        for a in anomalies:
-            if a.connection == record.id and a.layer.value in ("link", "network", "transport"):
-                self._anomaly(a.code, a.severity.value, a.message, a.connection, a.frames)
+    def on_connection_close(self, record: ConnectionRecord, anomalies: Sequence[Anomaly]) -> None:
+        for a in anomalies:  # the others were told as they were raised
+            if a.connection == record.id and a.layer.value in _TRANSPORT_LAYERS:
+                self.on_anomaly(a)
         t = record.tcp
         ws = record.websocket
         close = ""
@@ -213,7 +238,7 @@ class LivePrinter:
                 code = c.get("code") if isinstance(c, dict) else None
                 codes.append(str(code) if code is not None else "-")
             close = f", WebSocket close {'/'.join(codes)}"
-        self._emit(
+        self._line(
             "tcp_close",
             t.get("last_ts"),
             record.id,
@@ -224,127 +249,52 @@ class LivePrinter:
             payload_bytes=t["payload_bytes"],
             app_protocol=record.app_protocol,
         )
-        key = self._ws_session.pop(record.id, None)
-        self._ws_url.pop(record.id, None)
+        self._eio_ws.discard(record.id)
         self._opened.discard(record.id)
-        if key is not None and key.startswith("\0ws:"):
-            self._sessions.pop(key, None)
 
-    # -- Engine.IO / Socket.IO -------------------------------------------------------------------------
-    def _session(self, key: str, version: int) -> _Session:
-        s = self._sessions.get(key)
-        if s is None:
-            s = self._sessions[key] = _Session(key, version, SioStreamDecoder(5 if version >= 4 else 4))
-        return s
+    # -- the session layer -----------------------------------------------------------------------------
+    def on_eio_packet(self, session: str, record: EioPacketRecord) -> None:
+        p = record.packet
+        if p.type is EioPacketType.MESSAGE:
+            return  # told as its Socket.IO packets
+        data = p.data if isinstance(p.data, str) else p.data.hex()
+        shown = f" {_clean(data, 100)}" if data else ""
+        d = record.direction
+        self._line(
+            "eio_packet",
+            record.ts,
+            record.connection,
+            f"{d.value} {p.type.wire_name}{shown} [{record.transport}]",
+            direction=d.value,
+            packet=p.type.wire_name,
+            data=data or None,
+            transport=record.transport,
+            session=session,
+        )
 
-    def _rename(self, old: str, new: str) -> None:
-        s = self._sessions.pop(old)
-        s.key = new
-        self._sessions.setdefault(new, s)
-        for conn, key in self._ws_session.items():
-            if key == old:
-                self._ws_session[conn] = new
-
-    def _polling(self, conn: int, req: HttpRequest, resp: HttpResponse | None) -> None:
-        query = parse_engineio_query(req.target)
-        if query is None or query.transport != "polling":
-            return
-        version = query.version
-        if req.method == "POST" and query.sid is not None:
-            ctype = header_value(req.headers, "content-type")
-            packets, _ = decode_polling_payload(req.body, version, ctype)
-            if query.sid in self._sessions or len(self._sessions) < MAX_SESSIONS:
-                session = self._session(query.sid, version)
-                for p in packets:
-                    self._eio(session, conn, Direction.C2S, req.ts, req.frame, "polling", p)
-            return
-        if req.method != "GET" or resp is None or resp.status != 200:
-            return
-        ctype = header_value(resp.headers, "content-type")
-        packets, _ = decode_polling_payload(resp.body, version, ctype)
-        sid = query.sid
-        if sid is None:  # the handshake: the open packet names the session (EIO v4 'Handshake')
-            first = next((p for p in packets if p.type is EioPacketType.OPEN), None)
-            info = parse_open_packet(first, version)[0] if first is not None else None
-            sid = info.sid if info is not None else None
-        if sid is None or (sid not in self._sessions and len(self._sessions) >= MAX_SESSIONS):
-            return
-        session = self._session(sid, version)
-        for p in packets:
-            self._eio(session, conn, Direction.S2C, resp.ts, resp.frame, "polling", p)
-
-    def _eio(
-        self,
-        session: _Session,
-        conn: int,
-        d: Direction,
-        ts: float,
-        frame: int,
-        transport: str,
-        p: EioPacket,
-    ) -> None:
-        if p.type is not EioPacketType.MESSAGE:
-            data = p.data if isinstance(p.data, str) else p.data.hex()
-            shown = f" {_clean(data, 100)}" if data else ""
-            self._emit(
-                "eio_packet",
-                ts,
-                conn,
-                f"{d.value} {p.type.wire_name}{shown} [{transport}]",
-                direction=d.value,
-                packet=p.type.wire_name,
-                data=data or None,
-                transport=transport,
-                session=session.key,
-            )
-            return
-        session.seq += 1
-        tag = session.seq
-        if len(session.metas) < 10_000:
-            session.metas[tag] = (conn, d, ts, frame, transport)
-        if isinstance(p.data, bytes):
-            events = session.decoder.feed_binary(d, p.data, tag)
-        else:
-            events = session.decoder.feed_text(d, p.data, tag)
-        for ev in events:
-            head = session.metas.get(ev.tags[0]) if ev.tags else None
-            for t in ev.tags:
-                session.metas.pop(t, None)
-            h_conn, h_d, h_ts, h_frame, h_transport = head or (conn, d, ts, frame, transport)
-            for pa in ev.anomalies:
-                a = make_anomaly(pa.code, pa.message, h_conn, h_d)  # the registry's severity
-                self._anomaly(a.code, a.severity.value, a.message, h_conn, (h_frame,))
-            if ev.packet is not None:
-                self._sio(session, h_conn, h_d, h_ts, h_transport, ev.packet)
-
-    def _sio(self, session: _Session, conn: int, d: Direction, ts: float, transport: str, p: Any) -> None:
-        latency = None
-        answered = None
-        if p.type in (SioPacketType.EVENT, SioPacketType.BINARY_EVENT) and p.ack_id is not None:
-            if len(session.acks) < MAX_PENDING_ACKS:
-                session.acks[(p.nsp, d, p.ack_id)] = (ts, p.event)
-        elif p.type in (SioPacketType.ACK, SioPacketType.BINARY_ACK) and p.ack_id is not None:
-            asked = session.acks.pop((p.nsp, d.other, p.ack_id), None)  # SIO v5 'Acknowledgement'
-            if asked is not None:
-                latency = (ts - asked[0]) * 1000.0
-                answered = asked[1]
+    def on_sio_packet(self, session: str, record: SioPacketRecord, answers: AckRecord | None) -> None:
+        p = record.packet
+        d = record.direction
+        # from the ACK's first packet (its attachments may come later), as it was seen
+        latency = (record.ts - answers.request_ts) * 1000.0 if answers is not None else None
         data = to_jsonable(p.data) if p.binary_values else p.data
-        if p.type in (SioPacketType.EVENT, SioPacketType.BINARY_EVENT):
+        if p.type in _EVENTS:
             args = data[1:] if isinstance(data, list) else []
             what = f"{_clean(str(p.event), 60)!s} {_json(args)}"
-        elif p.type in (SioPacketType.ACK, SioPacketType.BINARY_ACK):
+        elif p.type in _ACKS:
             what = _json(data)
         else:
             what = _json(data) if p.has_data else ""
         ack = f" ack={p.ack_id}" if p.ack_id is not None else ""
         lat = ""
-        if latency is not None:
-            lat = f" answers {answered!r} after {latency:.3f} ms" if answered else f" after {latency:.3f} ms"
-        self._emit(
+        if answers is not None and latency is not None:
+            asked = answers.event
+            lat = f" answers {asked!r} after {latency:.3f} ms" if asked else f" after {latency:.3f} ms"
+        self._line(
             "sio_packet",
-            ts,
-            conn,
-            f"{d.value} {p.type.name} {p.nsp} {what}{ack}{lat} [{transport}]".replace("  ", " "),
+            record.ts,
+            record.connection,
+            f"{d.value} {p.type.name} {p.nsp} {what}{ack}{lat} [{record.transport}]".replace("  ", " "),
             direction=d.value,
             packet=p.type.name,
             nsp=p.nsp,
@@ -352,22 +302,8 @@ class LivePrinter:
             event=p.event,
             data=data,
             latency_ms=round(latency, 6) if latency is not None else None,
-            transport=transport,
-            session=session.key,
-        )
-
-    def _anomaly(
-        self, code: str, severity: str, message: str, conn: int | None, frames: tuple[int, ...]
-    ) -> None:
-        self._emit(
-            "anomaly",
-            None,
-            conn,
-            f"{severity} {code}: {_clean(message, 160)}" + (f" (frame {frames[0]})" if frames else ""),
-            code=code,
-            severity=severity,
-            message=message,
-            frames=list(frames),
+            transport=record.transport,
+            session=session,
         )
 
     # -- the end ---------------------------------------------------------------------------------------
@@ -379,4 +315,4 @@ class LivePrinter:
             text += f", {stats['interface_dropped']} by the interface"
         if stats.get("error"):
             text += f"; capture stopped: {stats['error']}"
-        self._emit("capture_stats", None, None, text, interface=interface, **stats)
+        self._line("capture_stats", None, None, text, interface=interface, **stats)

@@ -1,13 +1,12 @@
-"""CLI section for Engine.IO / Socket.IO sessions and the `--events` chat log."""
+"""The text summary's Engine.IO / Socket.IO sessions section and the `--events` chat log."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
 from analyzer.export.text.summary import EVENT_MARK_LAYERS, Marks, Span, fmt_clock, mark_line
-from analyzer.model.analysis import Analysis
 from analyzer.model.common import Anomaly
 from analyzer.model.text import json_text, terminal_text
 
@@ -15,7 +14,6 @@ __all__ = [
     "NO_SIO_SESSIONS",
     "EventMarks",
     "percentile",
-    "print_sessions",
     "session_event_lines",
     "session_summary",
 ]
@@ -137,22 +135,3 @@ def session_event_lines(
         yield line.rstrip() + "\n"
         if marks is not None:
             yield from marks(index, (p["connection"], p["frame"], p["frame"], p["direction"]))
-
-
-def print_sessions(a: Analysis, out: IO[str], events: bool) -> None:
-    sessions = [s.to_dict() for s in a.engineio_sessions]
-    if sessions:
-        out.write("\nEngine.IO / Socket.IO sessions\n")
-        for s in sessions:
-            sio = s.get("socketio") or None
-            out.write(session_summary(s, sio, sio["packets"] if sio else ()))
-    if events:
-        out.write("\nSocket.IO events\n")
-        wrote = False
-        for s, session in zip(sessions, a.engineio_sessions, strict=True):
-            sio = s.get("socketio")
-            for line in session_event_lines(s, sio, sio["packets"], EventMarks(session)) if sio else ():
-                out.write(line)
-                wrote = True
-        if not wrote:
-            out.write(NO_SIO_SESSIONS)

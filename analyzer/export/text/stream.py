@@ -1,4 +1,4 @@
-"""Write the text summary while the capture is read (`socketscope analyze CAPTURE`).
+"""Write the text summary while the capture is read (`socketscope analyze CAPTURE`): a sink.
 
 The summary lists connections in id order and sessions in the order of their first frame,
 but the pipeline hands them over as they end. Each one's lines are made when it is handed
@@ -9,7 +9,6 @@ messages and Socket.IO packets back from the files the pipeline spilled them to,
 The anomaly marks of `--messages` are known only at the end (the sessions a connection carried
 end later): after each message the file holds a placeholder line with its place, which `finish`
 replaces by the marks; a session's anomalies are known when it is handed over.
-The output is the one `print_summary` writes from a whole Analysis (a test keeps them equal).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import codecs
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.export.streamsel import close_connection_spills, close_spills, sio_dicts, spilled_values
+from analyzer.export.streamsel import sio_dicts, spilled_values
 from analyzer.export.text.sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
 from analyzer.export.text.summary import (
     MESSAGE_MARK_LAYERS,
@@ -149,7 +148,6 @@ class StreamingTextSummary:
         if self.messages:
             messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
             self._ws_messages.add(rec.id, ws_message_lines(rec, messages, _placeholder))
-        close_connection_spills(rec)
 
     def session(self, s: Any) -> None:
         key = _session_key(s)
@@ -162,14 +160,9 @@ class StreamingTextSummary:
             marks = EventMarks(s)  # the session's anomalies are known: no placeholders
             self._session_events.add(key, session_event_lines(head, sio_fields, sio_dicts(s), marks))
         self._sids.update(session_sids(s))
-        close_spills(s)
 
     def finish(self, a: Analysis) -> None:
         out = self.out
-        for rec in a.connections:  # retained ones, if the pipeline kept any
-            self.connection(rec)
-        for s in a.engineio_sessions:
-            self.session(s)
         out.write(summary_head(a, len(self._rows)))
         self._rows.sort(key=lambda r: r[0])
         connection_table(self._rows, a.anomalies, out)

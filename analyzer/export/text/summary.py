@@ -23,7 +23,6 @@ __all__ = [
     "fmt_clock",
     "fmt_ts",
     "mark_line",
-    "print_summary",
     "session_sids",
     "summary_head",
 ]
@@ -271,22 +270,3 @@ class Marks:
 
 def mark_line(an: Anomaly) -> str:
     return f"      !! {an.code}: {terminal_text(an.message, MESSAGE_CHARS)}\n"
-
-
-def print_summary(
-    a: Analysis, out: IO[str], messages: bool = False, events: bool = False, anomalies: bool = False
-) -> None:
-    out.write(summary_head(a, len(a.connections)))
-    connection_table([(rec.id, connection_row(rec)) for rec in a.connections], a.anomalies, out)
-    _print_extras(a, out, messages, events)
-    sids: dict[Anomaly, str] = {}
-    for s in a.engineio_sessions:
-        sids.update(session_sids(s))
-    out.writelines(anomaly_section(a.anomalies, sids, every=anomalies))
-
-
-def _print_extras(a: Analysis, out: IO[str], messages: bool, events: bool) -> None:
-    """Later layers (WebSocket, Socket.IO) add their sections here."""
-    from analyzer.export.text.websocket import print_app_sections
-
-    print_app_sections(a, out, messages=messages, events=events)

@@ -1,19 +1,16 @@
-"""CLI sections for the application layers: WebSocket connections, messages, Engine.IO/Socket.IO sessions."""
+"""The text summary's WebSocket sections: the connections, and the `--messages` log."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
-from analyzer.export.text.summary import MESSAGE_MARK_LAYERS, Mark, Marks, fmt_clock
-from analyzer.model.analysis import Analysis
+from analyzer.export.text.summary import Mark, fmt_clock
 from analyzer.model.text import terminal_text
-from analyzer.model.websocket import message_dict
 
 __all__ = [
     "NO_WS_MESSAGES",
     "WS_MESSAGES_LEGEND",
-    "print_app_sections",
     "ws_extensions",
     "ws_message_lines",
     "ws_section",
@@ -125,31 +122,3 @@ def ws_message_lines(c: Any, messages: Iterable[dict[str, Any]], mark: Mark | No
         if mark is not None:
             packets = m.get("packets") or (m["frame"],)
             yield from mark((c.id, min(packets), max(packets), m["direction"]))
-
-
-def print_app_sections(a: Analysis, out: IO[str], messages: bool = False, events: bool = False) -> None:
-    ws_conns = [c for c in a.connections if c.websocket is not None]
-    if ws_conns:
-        out.write("\nWebSocket connections\n")
-        for c in ws_conns:
-            out.write(ws_section(c))
-    if messages:
-        out.write("\nWebSocket messages\n")
-        with_messages = [c for c in ws_conns if c.websocket and c.websocket.messages]
-        if with_messages:
-            out.write(WS_MESSAGES_LEGEND)
-            marks = Marks(a.anomalies, MESSAGE_MARK_LAYERS)
-            for c in with_messages:
-                msgs = c.websocket.messages if c.websocket else ()
-                out.writelines(ws_message_lines(c, map(message_dict, msgs), marks))
-        else:
-            out.write(NO_WS_MESSAGES)
-    _print_sessions(a, out, events)
-
-
-def _print_sessions(a: Analysis, out: IO[str], events: bool) -> None:
-    try:
-        from analyzer.export.text.sessions import print_sessions
-    except ImportError:  # the session layer is wired separately
-        return
-    print_sessions(a, out, events)
