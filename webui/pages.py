@@ -313,6 +313,7 @@ def message(cid: str, rid: int) -> str | tuple[str, int]:
     detail = build_detail(ix, row, lambda fr: load_packets(entry, fr, ix))
     return _render(
         "message.html",
+        title=f"Message #{rid}",
         entry=entry,
         tab="messages",
         tabs=TABS,
@@ -338,6 +339,7 @@ def packets(cid: str) -> str | tuple[str, int]:
     carried = {int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts}
     return _render(
         "packets.html",
+        title="Packet " + ", ".join(map(str, frames[:5])) + (" …" if len(frames) > 5 else ""),
         entry=entry,
         tab="messages",
         tabs=TABS,

@@ -86,7 +86,12 @@
     }
   }
 
-  if (pick) pick.addEventListener("change", () => { offset = 0; load(); });
+  function titlePick() {
+    if (pick && pick.selectedIndex >= 0) pick.title = pick.options[pick.selectedIndex].text;
+  }
+
+  if (pick) pick.addEventListener("change", () => { offset = 0; titlePick(); load(); });
+  titlePick();
   for (const t of document.querySelectorAll(".layer-toggle")) t.addEventListener("change", () => { offset = 0; load(); });
   prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
   next.addEventListener("click", () => { offset += PAGE; load(); });
