@@ -54,3 +54,54 @@ def test_sequence_picker_shows_the_whole_label(driver: Any, served: Served) -> N
         got = driver.execute_script(SELECT_FITS)
         assert got["need"] + 24 <= got["have"], got  # the text and the arrow
         assert got["title"] == got["text"], got
+
+
+HOVER = """
+const [needle] = arguments;
+const gd = document.getElementById('timeline');
+for (let c = 0; c < gd.data.length; c++) {
+  const texts = gd.data[c].text || [];
+  for (let p = 0; p < texts.length; p++) {
+    if (texts[p].includes(needle)) { Plotly.Fx.hover(gd, [{curveNumber: c, pointNumber: p}]); return true; }
+  }
+}
+return false;
+"""
+
+
+HOVER_LABEL = """
+const h = document.querySelector('#timeline .hoverlayer .hovertext');
+return h ? h.textContent : null;
+"""
+
+
+def _hover_text(driver: Any, needle: str) -> str:
+    assert driver.execute_script(HOVER, needle), f"no timeline point with {needle!r}"
+    return str(wait_for(driver, lambda d: d.execute_script(HOVER_LABEL)))
+
+
+def test_timeline_hover_shows_json_quotes_as_quotes(driver: Any, served: Served) -> None:
+    cid = served.capture_id(REAL)
+    open_page(driver, f"{served.url}/c/{cid}/timeline")
+    wait_plots(driver)
+    texts = driver.execute_script("return document.getElementById('timeline').data.flatMap((t) => t.text || [])")
+    assert any('{"' in t for t in texts)
+    assert not [t for t in texts if "&quot;" in t or "&#x27;" in t or "&#39;" in t]
+    label = _hover_text(driver, '{"')
+    assert '"' in label and "&quot;" not in label and "&amp;" not in label
+
+
+def test_timeline_hover_keeps_hostile_payloads_inert(driver: Any, served: Served) -> None:
+    console_errors(driver)
+    cid = served.capture_id("xss-payloads.pcap")
+    open_page(driver, f"{served.url}/c/{cid}/timeline")
+    wait_plots(driver)
+    label = _hover_text(driver, "&lt;script")
+    assert "<script" in label  # shown as text
+    found = driver.execute_script(
+        "return document.querySelectorAll('#timeline script, #timeline img, #timeline iframe, "
+        "#timeline .hoverlayer a, #timeline .hoverlayer b').length"
+    )
+    assert found == 0
+    assert driver.execute_script("return window.__pwned === undefined")
+    assert console_errors(driver) == []
