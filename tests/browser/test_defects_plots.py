@@ -105,3 +105,24 @@ def test_timeline_hover_keeps_hostile_payloads_inert(driver: Any, served: Served
     assert found == 0
     assert driver.execute_script("return window.__pwned === undefined")
     assert console_errors(driver) == []
+
+
+MODEBAR_OPACITY = """
+const [sel] = arguments;
+return Array.from(document.querySelectorAll(sel + ' .modebar-group')).map((g) => getComputedStyle(g).opacity);
+"""
+
+
+@pytest.mark.parametrize(("tab", "plot"), [("latency", "#latency-heartbeat"), ("timeline", "#timeline"), ("", "#osi-plot")])
+def test_mode_bar_shows_on_hover_only(driver: Any, served: Served, tab: str, plot: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    cid = served.capture_id(REAL)
+    open_page(driver, f"{served.url}/c/{cid}/{tab}")
+    wait_plots(driver)
+    ActionChains(driver).move_to_element(driver.find_element("css selector", "header.nav")).perform()
+    time.sleep(0.6)  # the fade
+    shown = driver.execute_script(MODEBAR_OPACITY, "main")
+    assert shown and set(shown) == {"0"}, shown
+    ActionChains(driver).move_to_element(driver.find_element("css selector", plot)).perform()
+    wait_for(driver, lambda d: set(d.execute_script(MODEBAR_OPACITY, plot)) == {"1"})
