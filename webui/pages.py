@@ -13,14 +13,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask import Response as FlaskResponse
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response as WzResponse
 
-from webui import figures, latencies, plotly_js_path
+from webui import figures, latencies
 from webui.api import overview_data
 from webui.detail import build_detail, packet_sections
 from webui.index import (
@@ -30,6 +29,7 @@ from webui.index import (
     Index,
 )
 from webui.store import CaptureEntry, UploadError
+from webui.vendor import plotly_digest, serve_plotly
 from webui.web import (
     analysis,
     check_csrf,
@@ -136,9 +136,22 @@ def _bad(exc: Any) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     return _render("error.html", title="Request refused", message=getattr(exc, "description", "")), code
 
 
+@bp.url_defaults
+def _plotly_digest(endpoint: str, values: dict[str, Any]) -> None:
+    """`url_for("pages.plotly_js")` names the file's current hash (webui/vendor.py)."""
+    if endpoint == "pages.plotly_js":
+        values.setdefault("digest", plotly_digest())
+
+
+@bp.get("/vendor/plotly.<digest>.min.js")
+def plotly_js(digest: str) -> WzResponse:
+    return serve_plotly(digest)
+
+
 @bp.get("/vendor/plotly.min.js")
-def plotly_js() -> WzResponse:
-    return send_file(plotly_js_path(), mimetype="text/javascript", max_age=86400)
+def plotly_js_current() -> WzResponse:
+    """The unhashed name of earlier versions: sent on to the hashed URL."""
+    return redirect(url_for("pages.plotly_js"), code=302)
 
 
 @bp.get("/favicon.ico")

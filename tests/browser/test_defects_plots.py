@@ -126,3 +126,25 @@ def test_mode_bar_shows_on_hover_only(driver: Any, served: Served, tab: str, plo
     assert shown and set(shown) == {"0"}, shown
     ActionChains(driver).move_to_element(driver.find_element("css selector", plot)).perform()
     wait_for(driver, lambda d: set(d.execute_script(MODEBAR_OPACITY, plot)) == {"1"})
+
+
+def test_plotly_is_compressed_cached_and_hashed(driver: Any, served: Served) -> None:
+    cid = served.capture_id(REAL)
+    open_page(driver, f"{served.url}/c/{cid}/latency")
+    wait_plots(driver)
+    src = driver.execute_script("return document.querySelector('script[src*=plotly]').src")
+    assert re.search(r"/vendor/plotly\.[0-9a-f]{12,}\.min\.js$", src), src
+    sizes = driver.execute_script(
+        "const e = performance.getEntriesByName(arguments[0])[0]; return [e.encodedBodySize, e.decodedBodySize]",
+        src,
+    )
+    assert 0 < sizes[0] < sizes[1] / 2, sizes
+    req = urllib.request.Request(src, headers={"Accept-Encoding": "gzip", "Host": "127.0.0.1"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.headers["Content-Encoding"] == "gzip"
+        assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert "Accept-Encoding" in resp.headers.get("Vary", "")
+        gz = len(resp.read())
+    with urllib.request.urlopen(urllib.request.Request(src, headers={"Accept-Encoding": "identity"})) as resp:
+        assert resp.headers.get("Content-Encoding") in (None, "identity")
+        assert len(resp.read()) == sizes[1] > gz

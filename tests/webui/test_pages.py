@@ -193,11 +193,26 @@ def test_other_host_names_are_refused(synth: tuple[FlaskClient, str]) -> None:
 
 
 def test_plotly_is_served_locally(synth: tuple[FlaskClient, str]) -> None:
-    c, _ = synth
-    r = c.get("/vendor/plotly.min.js")
+    import gzip
+    import re
+
+    c, cid = synth
+    page = c.get(f"/c/{cid}/timeline").get_data(as_text=True)
+    url = re.search(r'src="(/vendor/plotly\.[0-9a-f]{16}\.min\.js)"', page)
+    assert url, "the page names plotly.min.js by its hash"
+    r = c.get(url.group(1))
     assert r.status_code == 200 and r.mimetype == "text/javascript"
-    assert b"plotly" in r.data[:2000].lower()
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert b"plotly" in r.data[:2000].lower() and "Content-Encoding" not in r.headers
+    plain = r.data
     r.close()
+    r = c.get(url.group(1), headers={"Accept-Encoding": "gzip, deflate"})
+    assert r.headers["Content-Encoding"] == "gzip" and r.headers["Vary"] == "Accept-Encoding"
+    assert len(r.data) < len(plain) / 2 and gzip.decompress(r.data) == plain
+    old = c.get("/vendor/plotly.min.js")
+    assert old.status_code == 302 and old.headers["Location"].endswith(url.group(1))
+    stale = c.get("/vendor/plotly.0123456789abcdef.min.js")
+    assert stale.status_code == 302 and "immutable" not in stale.headers.get("Cache-Control", "")
     assert c.get("/favicon.ico").status_code == 301
 
 
