@@ -396,6 +396,17 @@ class Index:
             total += 1
         return total, out
 
+    def neighbours(self, flt: Filters, rid: int) -> tuple[int | None, int | None, int]:
+        """The rows just before and just after row `rid` among those `flt` keeps, and how many
+        it keeps before `rid` (where `rid` is, or would be, in the filtered list)."""
+        before, n = None, 0
+        for i in self._filter_ids(flt):  # in row order
+            if i < rid:
+                before, n = i, n + 1
+            elif i > rid:
+                return before, i, n
+        return before, None, n
+
     def search_text(self, row: Row) -> str:
         rec = self.record(row)
         if row.layer == "websocket":

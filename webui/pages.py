@@ -304,6 +304,7 @@ def messages(cid: str) -> str | tuple[str, int]:
         t0=ix.t0,
         pg=pg,
         flt=flt,
+        keep=_kept_args(flt, limit),
         facets=ix.facets(),
         layers=LAYERS,
     )
@@ -319,6 +320,13 @@ def message(cid: str, rid: int) -> str | tuple[str, int]:
     if row is None:
         abort(404, description="no such message")
     detail = build_detail(ix, row, lambda fr: load_packets(entry, fr, ix))
+    flt = Filters.from_args(request.args)
+    _, limit = paging(request.args, PAGE)
+    if flt.active:  # prev and next among the rows the table showed, and the page it showed
+        prev_id, next_id, pos = ix.neighbours(flt, rid)
+    else:
+        prev_id, next_id, pos = rid - 1 if rid > 0 else None, rid + 1 if rid + 1 < len(ix.rows) else None, rid
+    keep = _kept_args(flt, limit)
     return _render(
         "message.html",
         title=f"Message #{rid}",
@@ -328,9 +336,17 @@ def message(cid: str, rid: int) -> str | tuple[str, int]:
         row=row,
         t=row.ts - ix.t0,
         detail=detail,
-        prev_id=rid - 1 if rid > 0 else None,
-        next_id=rid + 1 if rid + 1 < len(ix.rows) else None,
+        keep=keep,
+        filtered=flt.active,
+        prev_id=prev_id,
+        next_id=next_id,
+        all_url=url_for("pages.messages", cid=cid, **flt.to_args(), offset=pos // limit * limit, limit=limit),
     )
+
+
+def _kept_args(flt: Filters, limit: int) -> dict[str, Any]:
+    """What a link to a detail carries from the messages table: its filter and page size."""
+    return {**flt.to_args(), **({"limit": limit} if limit != PAGE else {})}
 
 
 @bp.get("/c/<cid>/packets")

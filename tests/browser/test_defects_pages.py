@@ -52,3 +52,34 @@ def _ids(served: Served, cid: str, **query: Any) -> list[int]:
     with served.app.test_client() as c:
         body = c.get(f"/api/captures/{cid}/messages", query_string={"limit": 1000, **query}).get_json()
     return [r["id"] for r in body["items"]]
+
+
+def _rid(url: str) -> int:
+    m = re.search(r"/messages/(\d+)", url)
+    assert m, url
+    return int(m.group(1))
+
+
+def test_detail_prev_next_keep_the_filter_and_the_page(driver: Any, served: Served) -> None:
+    cid = served.capture_id(REAL)
+    sio = _ids(served, cid, layer="socketio")
+    open_page(driver, f"{served.url}/c/{cid}/messages?layer=socketio&limit=5&offset=5")
+    driver.find_elements("css selector", "#messages a.detail")[0].click()
+    wait_for(driver, lambda d: _rid(d.current_url) == sio[5])
+    assert _rid(driver.find_element("id", "prev").get_attribute("href")) == sio[4]
+    assert _rid(driver.find_element("id", "next").get_attribute("href")) == sio[6]
+    back = urlsplit(driver.find_element("id", "all-messages").get_attribute("href"))
+    q = parse_qs(back.query)
+    assert q["layer"] == ["socketio"] and q["offset"] == ["5"] and q["limit"] == ["5"], back
+    driver.find_element("id", "next").click()
+    wait_for(driver, lambda d: _rid(d.current_url) == sio[6])
+    assert "Socket.IO" in driver.find_element("id", "detail-title").text
+    assert _rid(driver.find_element("id", "next").get_attribute("href")) == sio[7]
+    driver.find_element("id", "all-messages").click()
+    wait_for(driver, lambda d: "/messages?" in d.current_url)
+    shown = [int(a.text) for a in driver.find_elements("css selector", "#messages a.detail")]
+    assert shown == sio[5:10]
+    # the row's page, whatever page it was opened from
+    open_page(driver, f"{served.url}/c/{cid}/messages/{sio[12]}?layer=socketio&limit=5")
+    q = parse_qs(urlsplit(driver.find_element("id", "all-messages").get_attribute("href")).query)
+    assert q["offset"] == ["10"]

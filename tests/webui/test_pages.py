@@ -107,11 +107,11 @@ def test_message_filters_narrow_the_table(synth: tuple[FlaskClient, str]) -> Non
 def test_message_table_pages(synth: tuple[FlaskClient, str]) -> None:
     c, cid = synth
     first = c.get(f"/c/{cid}/messages", query_string={"limit": 20}).get_data(as_text=True)
-    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)"', first)
+    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)[?"]', first)
     assert ids == [str(i) for i in range(20)]
     assert 'id="next"' in first and 'id="prev"' not in first
     third = c.get(f"/c/{cid}/messages", query_string={"limit": 20, "offset": 40}).get_data(as_text=True)
-    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)"', third)
+    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)[?"]', third)
     assert ids == [str(i) for i in range(40, 51)]
     assert 'id="next"' not in third and 'id="prev"' in third
 
