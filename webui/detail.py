@@ -326,4 +326,5 @@ def build_detail(ix: Index, row: Row, load_packets: PacketLoader | None) -> dict
         "frames": wanted,
         "frames_cut": len(wanted) > MAX_PACKETS,
         "carriers": [c.to_dict() for c in carriers],
+        "ack": ix.links.ack_partner(row),
     }

@@ -83,3 +83,21 @@ def test_detail_prev_next_keep_the_filter_and_the_page(driver: Any, served: Serv
     open_page(driver, f"{served.url}/c/{cid}/messages/{sio[12]}?layer=socketio&limit=5")
     q = parse_qs(urlsplit(driver.find_element("id", "all-messages").get_attribute("href")).query)
     assert q["offset"] == ["10"]
+
+
+def test_event_and_its_ack_link_each_other_with_the_latency(driver: Any, served: Served) -> None:
+    cid = served.capture_id(REAL)
+    with served.app.test_client() as c:
+        sess = c.get(f"/api/captures/{cid}/sessions").get_json()["items"][0]
+        rows = c.get(f"/api/captures/{cid}/messages", query_string={"layer": "socketio", "limit": 1000}).get_json()
+    ack = sess["socketio"]["acks"][0]
+    event = next(r["id"] for r in rows["items"] if r["frame"] == ack["request_frame"] and "EVENT" in r["type"])
+    answer = next(r["id"] for r in rows["items"] if r["frame"] == ack["response_frame"] and "ACK" in r["type"])
+    ms = f"{ack['latency_ms']:.3f} ms"
+    open_page(driver, f"{served.url}/c/{cid}/messages/{event}")
+    link = driver.find_element("id", "ack-link")
+    assert _rid(link.get_attribute("href")) == answer and ms in link.text, link.text
+    link.click()
+    wait_for(driver, lambda d: _rid(d.current_url) == answer)
+    back = driver.find_element("id", "ack-link")
+    assert _rid(back.get_attribute("href")) == event and ms in back.text, back.text
