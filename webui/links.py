@@ -1,7 +1,8 @@
 """Links between the layers of one index: the Engine.IO packets that carried a Socket.IO packet,
 the WebSocket message or HTTP exchange that carried an Engine.IO packet, the frames of a
-WebSocket message, the HTTP exchange at a packet, the ACK of an event and the event of an ACK. Read from the row columns and the stored
-records; the detail pages walk them down the OSI stack.
+WebSocket message, the HTTP exchange at a packet; and across one layer, the ACK of an event and
+the event of an ACK. Read from the row columns and the stored records; the detail pages walk
+them down the OSI stack.
 """
 
 from __future__ import annotations
@@ -221,7 +222,13 @@ class Links:
             }
         if answer:
             return {"role": "response", "row": None, "ack_id": ack_id, "event": None, "latency_ms": None}
-        return {"role": "request", "row": None, "ack_id": ack_id, "event": rec.get("event"), "latency_ms": None}
+        return {
+            "role": "request",
+            "row": None,
+            "ack_id": ack_id,
+            "event": rec.get("event"),
+            "latency_ms": None,
+        }
 
     @staticmethod
     def _is_at(ack: dict[str, Any], side: str, rec: dict[str, Any], row: Row) -> bool:

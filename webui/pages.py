@@ -21,13 +21,15 @@ from werkzeug.wrappers import Response as WzResponse
 
 from webui import figures, latencies
 from webui.api import overview_data
-from webui.detail import build_detail, packet_sections
+from webui.detail import build_detail
 from webui.index import (
     LAYER_NAMES,
     LAYERS,
     Filters,
     Index,
+    as_int,
 )
+from webui.packets import packet_rows, packet_sections, seq_bases
 from webui.store import CaptureEntry, UploadError
 from webui.vendor import plotly_digest, serve_plotly
 from webui.web import (
@@ -293,8 +295,10 @@ def messages(cid: str) -> str | tuple[str, int]:
     flt = Filters.from_args(request.args)
     offset, limit = paging(request.args, PAGE)
     total, rows = ix.page(flt, offset, limit)
-    args = flt.to_args()
-    pg = pager(total, offset, limit, lambda o: url_for("pages.messages", cid=cid, **args, offset=o, limit=limit))
+    args = _args(flt)
+    pg = pager(
+        total, offset, limit, lambda o: url_for("pages.messages", cid=cid, **args, offset=o, limit=limit)
+    )
     return _render(
         "messages.html",
         entry=entry,
@@ -340,36 +344,65 @@ def message(cid: str, rid: int) -> str | tuple[str, int]:
         filtered=flt.active,
         prev_id=prev_id,
         next_id=next_id,
-        all_url=url_for("pages.messages", cid=cid, **flt.to_args(), offset=pos // limit * limit, limit=limit),
+        all_url=url_for("pages.messages", cid=cid, **_args(flt), offset=pos // limit * limit, limit=limit),
     )
+
+
+def _args(flt: Filters) -> dict[str, Any]:
+    return dict(flt.to_args())
 
 
 def _kept_args(flt: Filters, limit: int) -> dict[str, Any]:
     """What a link to a detail carries from the messages table: its filter and page size."""
-    return {**flt.to_args(), **({"limit": limit} if limit != PAGE else {})}
+    return {**_args(flt), **({"limit": limit} if limit != PAGE else {})}
 
 
 @bp.get("/c/<cid>/packets")
 def packets(cid: str) -> str | tuple[str, int]:
+    """The packets named by `frames=` (each layer from the link up, with prev/next packet), or
+    without it the list of every packet, a page at a time."""
     entry, ix, other = _capture_page(cid, "messages")
     if other is not None:
         return other
     assert ix is not None
+
+    def load(frames: list[int]) -> list[dict[str, Any]]:
+        return load_packets(entry, frames, ix)
+
+    count = len(ix.frame_ts) or as_int(ix.capture.get("packets")) or 0
+    if "frames" not in request.args:
+        offset, limit = paging(request.args, LIST_PAGE)
+        pkts = load(list(range(offset + 1, min(offset + limit, count) + 1)))
+        return _render(
+            "packets.html",
+            title="Packets",
+            entry=entry,
+            tab="messages",
+            tabs=TABS,
+            rows=packet_rows(ix, pkts, seq_bases(ix, pkts, load)),
+            pg=pager(
+                count, offset, limit, lambda o: url_for("pages.packets", cid=cid, offset=o, limit=limit)
+            ),
+        )
     frames = parse_frames(request.args.get("frames"))
     if not frames:
         abort(400, description="Name the packets: ?frames=1,2,3 or ?frames=1-20")
-    pkts = load_packets(entry, frames, ix)
-    sections = packet_sections(pkts)
-    carried = {int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts}
+    pkts = load(frames)
+    lo, hi = frames[0], frames[-1]
     return _render(
         "packets.html",
-        title="Packet " + ", ".join(map(str, frames[:5])) + (" …" if len(frames) > 5 else ""),
+        title=("Packet " if len(frames) == 1 else "Packets ")
+        + ", ".join(map(str, frames[:5]))
+        + (" …" if len(frames) > 5 else ""),
         entry=entry,
         tab="messages",
         tabs=TABS,
         frames=frames,
-        sections=sections,
-        carried=carried,
+        sections=packet_sections(pkts, seq_bases(ix, pkts, load)),
+        carried={int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts},
+        prev_frame=lo - 1 if lo > 1 else None,
+        next_frame=hi + 1 if hi < count else None,
+        list_url=url_for("pages.packets", cid=cid, offset=(lo - 1) // LIST_PAGE * LIST_PAGE),
     )
 
 

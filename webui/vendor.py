@@ -51,7 +51,9 @@ def plotly_bundle() -> Bundle | None:
                     data = fh.read()
             except OSError:
                 return None
-            found = Bundle(path, hashlib.sha256(data).hexdigest()[:16], len(data), gzip.compress(data, 9, mtime=0))
+            found = Bundle(
+                path, hashlib.sha256(data).hexdigest()[:16], len(data), gzip.compress(data, 9, mtime=0)
+            )
             _made.clear()
             _made[key] = found
     return found

@@ -19,7 +19,7 @@ REAL = "sio-python-polling-upgrade.pcap"
 TABS = ["", "timeline", "sequence", "messages", "latency", "anomalies"]
 
 
-@pytest.mark.parametrize("path", [*TABS, "messages/3", "packets?frames=1"])
+@pytest.mark.parametrize("path", [*TABS, "messages/3", "packets?frames=1", "packets"])
 def test_titles_name_the_product_once(driver: Any, served: Served, path: str) -> None:
     cid = served.capture_id(REAL)
     open_page(driver, f"{served.url}/c/{cid}/{path}")
@@ -84,7 +84,9 @@ def test_timeline_hover_shows_json_quotes_as_quotes(driver: Any, served: Served)
     cid = served.capture_id(REAL)
     open_page(driver, f"{served.url}/c/{cid}/timeline")
     wait_plots(driver)
-    texts = driver.execute_script("return document.getElementById('timeline').data.flatMap((t) => t.text || [])")
+    texts = driver.execute_script(
+        "return document.getElementById('timeline').data.flatMap((t) => t.text || [])"
+    )
     assert any('{"' in t for t in texts)
     assert not [t for t in texts if "&quot;" in t or "&#x27;" in t or "&#39;" in t]
     label = _hover_text(driver, '{"')
@@ -113,7 +115,9 @@ return Array.from(document.querySelectorAll(sel + ' .modebar-group')).map((g) =>
 """
 
 
-@pytest.mark.parametrize(("tab", "plot"), [("latency", "#latency-heartbeat"), ("timeline", "#timeline"), ("", "#osi-plot")])
+@pytest.mark.parametrize(
+    ("tab", "plot"), [("latency", "#latency-heartbeat"), ("timeline", "#timeline"), ("", "#osi-plot")]
+)
 def test_mode_bar_shows_on_hover_only(driver: Any, served: Served, tab: str, plot: str) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
@@ -135,7 +139,8 @@ def test_plotly_is_compressed_cached_and_hashed(driver: Any, served: Served) -> 
     src = driver.execute_script("return document.querySelector('script[src*=plotly]').src")
     assert re.search(r"/vendor/plotly\.[0-9a-f]{12,}\.min\.js$", src), src
     sizes = driver.execute_script(
-        "const e = performance.getEntriesByName(arguments[0])[0]; return [e.encodedBodySize, e.decodedBodySize]",
+        "const e = performance.getEntriesByName(arguments[0])[0];"
+        " return [e.encodedBodySize, e.decodedBodySize]",
         src,
     )
     assert 0 < sizes[0] < sizes[1] / 2, sizes

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from tests.webui.conftest import CSRF
+from tests.webui.conftest import CSRF, capture_id
 from tests.webui.synthetic import EVIL, EVIL_EVENT, EVIL_NSP, EVIL_SID
 from webui import CSP
 
@@ -158,8 +158,19 @@ def test_packets_page_lists_what_each_packet_carried(synth: tuple[FlaskClient, s
     c, cid = synth
     html = c.get(f"/c/{cid}/packets", query_string={"frames": "28"}).get_data(as_text=True)
     assert "BINARY_EVENT" in html and 'id="packet-28"' in html
-    assert c.get(f"/c/{cid}/packets").status_code == 400
     assert c.get(f"/c/{cid}/packets", query_string={"frames": "x,-1"}).status_code == 400
+    listed = c.get(f"/c/{cid}/packets", query_string={"offset": 20, "limit": 10}).get_data(as_text=True)
+    assert 'id="packet-list"' in listed and f'href="/c/{cid}/packets?frames=21"' in listed
+    assert f'href="/c/{cid}/packets?frames=31"' not in listed and "21\u201330 of 60" in listed
+
+
+def test_packet_fields_from_the_link_up_with_relative_numbers(real: FlaskClient) -> None:
+    cid = capture_id(real, "sio-python-polling-upgrade.pcap")
+    packet = real.get(f"/api/captures/{cid}/messages/1").get_json()["sections"][-1]
+    assert [p["layer"] for p in packet["protos"]] == ["link", "network", "transport"]
+    tcp = dict(packet["protos"][2]["fields"])
+    assert tcp["flags"] == "SYN, ACK" and tcp["seq"] == "0 (relative)" and tcp["ack"] == "1 (relative)"
+    assert int(tcp["seq (raw)"]) > 1
 
 
 def test_sequence_page_offers_connections_and_sessions(synth: tuple[FlaskClient, str]) -> None:
