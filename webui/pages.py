@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response as WzResponse
 from webui import figures, latencies
 from webui.api import overview_data
 from webui.detail import build_detail
+from webui.docutil import message_text
 from webui.index import (
     LAYER_NAMES,
     LAYERS,
@@ -436,7 +437,14 @@ def anomalies(cid: str) -> str | tuple[str, int]:
         frames = [f for f in a.get("frames") or [] if isinstance(f, int)]
         rows = ix.rows_for_frame(frames[0]) if frames else []
         shown.append(
-            {"a": a, "info": info, "frames": frames[:20], "more": len(frames) > 20, "rows": rows[:3]}
+            {
+                "a": a,
+                "text": message_text(a.get("message")),
+                "info": info,
+                "frames": frames[:20],
+                "more": len(frames) > 20,
+                "rows": rows[:3],
+            }
         )
     counts: dict[str, int] = {}
     for a in ix.anomalies:

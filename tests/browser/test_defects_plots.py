@@ -153,3 +153,46 @@ def test_plotly_is_compressed_cached_and_hashed(driver: Any, served: Served) -> 
     with urllib.request.urlopen(urllib.request.Request(src, headers={"Accept-Encoding": "identity"})) as resp:
         assert resp.headers.get("Content-Encoding") in (None, "identity")
         assert len(resp.read()) == sizes[1] > gz
+
+
+def test_anomaly_text_is_shown_as_written(driver: Any, served: Served, served_synthetic: Served) -> None:
+    import json
+
+    cid = served.capture_id("sio-python-polling-only.pcap")
+    with served.app.test_client() as c:
+        want = [a["message"] for a in c.get(f"/api/captures/{cid}/anomalies").get_json()["items"]]
+    open_page(driver, f"{served.url}/c/{cid}/anomalies")
+    shown = [e.text for e in driver.find_elements("css selector", "#anomalies td.message .text")]
+    assert shown == want
+    s = served_synthetic
+    cid = s.capture_id("sio-python-websocket-only.pcap")
+    with s.app.test_client() as c:
+        items = c.get(f"/api/captures/{cid}/anomalies").get_json()["items"]
+    as_dict = [a for a in items if isinstance(a["message"], dict)]
+    assert as_dict  # tests/webui/synthetic.py has one
+    open_page(driver, f"{s.url}/c/{cid}/anomalies")
+    shown = [e.text for e in driver.find_elements("css selector", "#anomalies td.message .text")]
+    assert json.dumps(as_dict[0]["message"], ensure_ascii=False, sort_keys=True) in shown
+    assert not [t for t in shown if "{'" in t]
+
+
+LANES = """
+const gd = document.getElementById('timeline');
+const y = gd.layout.yaxis;
+const marks = gd.data.filter((t) => t.name === 'anomaly').flatMap((t) => t.y);
+return {marks: marks, vals: y.tickvals, labels: y.ticktext};
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "lane"), [("sio-node-v4-default.pcap", "EIO #"), ("ws-node-ws.pcapng", "TCP #")]
+)
+def test_anomaly_marker_sits_on_its_lane(driver: Any, served: Served, name: str, lane: str) -> None:
+    cid = served.capture_id(name)
+    open_page(driver, f"{served.url}/c/{cid}/timeline")
+    wait_plots(driver)
+    got = driver.execute_script(LANES)
+    assert got["marks"], got
+    for y in got["marks"]:
+        assert y in got["vals"], got  # on a lane, not between two
+        assert got["labels"][got["vals"].index(y)].startswith(lane), got
