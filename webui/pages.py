@@ -31,6 +31,7 @@ from webui.index import (
     as_int,
 )
 from webui.packets import packet_rows, packet_sections, seq_bases
+from webui.pagedata import LIST_PAGE, latency_lists, latency_views, overview_lists
 from webui.store import CaptureEntry, UploadError
 from webui.vendor import plotly_digest, serve_plotly
 from webui.web import (
@@ -52,7 +53,7 @@ bp = Blueprint(
     "pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
 )
 
-MAX_LISTED = 500  # connections and sessions listed on the overview (all: the JSON API)
+MAX_LISTED = 500  # connections and sessions the sequence page offers (and the one asked for)
 TABS = (
     ("overview", "Overview"),
     ("timeline", "Timeline"),
@@ -61,8 +62,7 @@ TABS = (
     ("latency", "Latency"),
     ("anomalies", "Anomalies"),
 )
-PAGE = 100  # rows of the messages table
-LIST_PAGE = 50  # items of the other lists (connections, sessions, upgrades, anomalies, packets)
+PAGE = 100  # rows of the messages table (the other lists: pagedata.LIST_PAGE)
 
 
 def _render(template: str, **ctx: Any) -> str:
@@ -197,41 +197,13 @@ def overview(cid: str) -> str | tuple[str, int]:
     if other is not None:
         return other
     assert ix is not None
-    data = overview_data(ix)
-    conns = [  # the first MAX_LISTED are shown: a page of 26,000 rows helps nobody
-        {
-            "id": c.id,
-            "label": c.label,
-            "end": c.end,
-            "packets": c.packets,
-            "rtt": c.rtt_ms,
-            "http": c.http,
-            "ws_messages": c.ws_messages,
-        }
-        for c in ix.conn_summaries
-    ]
-    sessions = [
-        {
-            "index": si,
-            "label": ix.session_label(si),
-            "sid": sess.sid,
-            "protocol": sess.protocol,
-            "transport_path": list(sess.transport_path),
-            "packets": sess.packets,
-            "sio_packets": sess.sio_packets,
-        }
-        for si, sess in enumerate(ix.session_summaries)
-    ]
     return _render(
         "overview.html",
         entry=entry,
         tab="overview",
         tabs=TABS,
-        data=data,
-        conns=conns[:MAX_LISTED],
-        conns_total=len(conns),
-        sessions=sessions[:MAX_LISTED],
-        sessions_total=len(sessions),
+        data=overview_data(ix),
+        **overview_lists(ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
     )
 
 
@@ -413,7 +385,16 @@ def latency(cid: str) -> str | tuple[str, int]:
     if other is not None:
         return other
     assert ix is not None
-    return _render("latency.html", entry=entry, tab="latency", tabs=TABS, tables=latencies.latency_tables(ix))
+    tables = latencies.latency_tables(ix)
+    return _render(
+        "latency.html",
+        entry=entry,
+        tab="latency",
+        tabs=TABS,
+        tables=tables,
+        views=latency_views(tables),
+        **latency_lists(tables, request.args, lambda offsets: url_for("pages.latency", cid=cid, **offsets)),
+    )
 
 
 @bp.get("/c/<cid>/anomalies")

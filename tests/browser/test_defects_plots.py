@@ -196,3 +196,78 @@ def test_anomaly_marker_sits_on_its_lane(driver: Any, served: Served, name: str,
     for y in got["marks"]:
         assert y in got["vals"], got  # on a lane, not between two
         assert got["labels"][got["vals"].index(y)].startswith(lane), got
+
+
+TICKS = """
+const [sel] = arguments;
+const div = document.querySelector(sel);
+const ticks = Array.from(div.querySelectorAll('.xtick text, .ytick text'));
+const area = div.querySelector('.nsewdrag').getBoundingClientRect();
+return {
+  rotated: ticks.filter((t) => (t.getAttribute('transform') || '').includes('rotate'))
+    .map((t) => t.textContent),
+  smallest: Math.min(...ticks.map((t) => parseFloat(getComputedStyle(t).fontSize))),
+  area: [area.width, area.height],
+  ticks: ticks.length,
+};
+"""
+
+
+@pytest.mark.parametrize("which", ["tcp_handshake", "upgrades"])
+def test_latency_bars_have_readable_labels(
+    driver: Any, served: Served, served_many: Served, which: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webui import latencies
+
+    many = "sio-python-websocket-only.pcap"
+    # 120 connections: a histogram; then a bar each (the server runs in this process); then 1 or 2
+    for srv, name, bars in ((served_many, many, None), (served_many, many, 200), (served, REAL, None)):
+        if bars:
+            monkeypatch.setattr(latencies, "MAX_BARS", bars)
+        open_page(driver, f"{srv.url}/c/{srv.capture_id(name)}/latency")
+        wait_plots(driver)
+        got = driver.execute_script(TICKS, f"#latency-{which}")
+        assert got["ticks"] > 1 and got["rotated"] == [], (name, got)
+        assert got["smallest"] >= 10, (name, got)
+        assert got["area"][0] >= 200 and got["area"][1] >= 120, (name, got)
+
+
+def test_latency_views_without_data_take_one_line(driver: Any, served: Served) -> None:
+    cid = served.capture_id("ws-python-websockets.pcap")
+    open_page(driver, f"{served.url}/c/{cid}/latency")
+    wait_plots(driver)
+    notes = driver.find_elements("css selector", "#latency-views .empty-view")
+    assert {n.get_attribute("data-view") for n in notes} >= {"heartbeat", "acks"}
+    for n in notes:
+        assert n.size["height"] < 40 and "no " in n.text.lower()
+    assert driver.find_elements("css selector", "#latency-tcp_handshake.plot")  # the one with data
+    empty = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.plot')).filter((p) => (p.layout &&"
+        " p.layout.annotations || []).some((a) => String(a.text).includes('nothing to show')))"
+        ".map((p) => p.id)"
+    )
+    assert empty == []
+
+
+def test_long_lists_are_paged(driver: Any, served_many: Served) -> None:
+    from tests.browser.conftest import MANY
+
+    s = served_many
+    cid = s.capture_id("sio-python-websocket-only.pcap")
+    open_page(driver, f"{s.url}/c/{cid}/")
+    wait_plots(driver)
+    for table in ("connections", "sessions"):
+        assert len(driver.find_elements("css selector", f"#{table} tbody tr")) == 50
+        assert f"1\u201350 of {MANY}" in driver.find_element("id", f"{table}-pager").text
+    assert driver.execute_script("return document.documentElement.scrollHeight") < 9000
+    driver.find_element("css selector", "#connections-pager a.next").click()
+    wait_for(driver, lambda d: "conn_offset=50" in d.current_url)
+    first = driver.find_element("css selector", "#connections tbody tr td").text
+    assert first.startswith("TCP #50 ")
+    assert "51\u2013100 of" in driver.find_element("id", "connections-pager").text
+    assert driver.find_elements("css selector", "#connections-pager a.prev")
+    open_page(driver, f"{s.url}/c/{cid}/latency")
+    wait_plots(driver)
+    assert len(driver.find_elements("css selector", "#upgrades tbody tr")) == 50
+    assert driver.find_elements("css selector", "#upgrades-pager a.next")
+    assert driver.execute_script("return document.documentElement.scrollHeight") < 6000

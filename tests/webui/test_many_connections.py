@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.webui.manydoc import many_doc
-from webui import create_app, figures, latencies, pages
+from webui import create_app, figures, latencies, pagedata, pages
 from webui.index import Index
 
 N = 40
@@ -69,9 +69,21 @@ def many(tmp_path: Any) -> tuple[FlaskClient, str]:
 
 def test_overview_and_sequence_list_the_first_ones(many: tuple[FlaskClient, str], monkeypatch: Any) -> None:
     client, cid = many
+    monkeypatch.setattr(pagedata, "LIST_PAGE", 7)
     monkeypatch.setattr(pages, "MAX_LISTED", 7)
     html = client.get(f"/c/{cid}/", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
     assert html.count("TCP #") >= 7 and "TCP #8 " not in html
-    assert f"The first 7 of {N} connections" in html and f"The first 7 of {N} sessions" in html
+    assert (
+        f"1\u20137 of {N}" in html
+        and f"/c/{cid}/?conn_offset=7" in html
+        and f"/c/{cid}/?sess_offset=7" in html
+    )
+    html = client.get(f"/c/{cid}/?conn_offset=7&sess_offset=14", headers={"Host": "127.0.0.1"}).get_data(
+        as_text=True
+    )
+    assert (
+        "TCP #7 " in html and "TCP #6 " not in html and "<td>#14</td>" in html and "<td>#13</td>" not in html
+    )
+    assert f"/c/{cid}/?sess_offset=14&amp;conn_offset=14" in html  # the other list stays where it was
     seq = client.get(f"/c/{cid}/sequence?connection=30", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
     assert "TCP #30 " in seq and "TCP #20 " not in seq and "TCP #6 " in seq
