@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.browser.conftest import Served, console_errors, open_page, wait_for
+from tests.browser.conftest import Served, console_errors, open_page, wait_for, wait_plots
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +28,45 @@ PAGES = [
     "anomalies",
 ]
 FITS = "return [document.documentElement.scrollWidth, window.innerWidth]"
+LIFELINES = """
+const lines = Array.from(document.querySelectorAll('#sequence line.seq-life'));
+const svg = document.querySelector('#sequence svg').getBoundingClientRect();
+return {lines: lines.map((l) => l.getBoundingClientRect().right), svg: svg.right, width: window.innerWidth};
+"""
+
+
+@pytest.fixture
+def window(driver: Any) -> Any:
+    """Sets the browser window's width for one test, then puts it back."""
+
+    def resize(width: int) -> None:
+        driver.set_window_size(width, 1000)
+        wait_for(driver, lambda d: abs(d.execute_script("return window.innerWidth") - width) < 20)
+
+    yield resize
+    driver.set_window_size(1400, 1000)
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_pages_fit_the_window(driver: Any, served: Served, window: Any, width: int) -> None:
+    window(width)
+    cid = served.capture_id(REAL)
+    for path in PAGES:
+        open_page(driver, f"{served.url}/c/{cid}/{path}")
+        wait_plots(driver)
+        scroll, inner = driver.execute_script(FITS)
+        assert scroll <= inner, f"{path or 'overview'} at {width} px: {scroll} px wide"
+    open_page(driver, f"{served.url}/c/{cid}/sequence?connection=0")
+    wait_plots(driver)
+    got = driver.execute_script(LIFELINES)
+    assert len(got["lines"]) == 2 and max(got["lines"]) <= got["width"] and got["svg"] <= got["width"], got
+    open_page(driver, f"{served.url}/c/{cid}/messages")
+    scroller = driver.execute_script(
+        "const t = document.getElementById('messages'); const s = t.closest('.table-scroll');"
+        "return s && [s.scrollWidth, s.clientWidth, s.closest('.card').getBoundingClientRect().right];"
+    )
+    assert scroller, "the messages table scrolls inside its card"
+    assert scroller[2] <= width
 
 
 def test_offset_past_the_end_says_so(driver: Any, served: Served, served_synthetic: Served) -> None:
