@@ -19,6 +19,7 @@ from flask import Flask, Response, abort, request
 
 from webui.hosts import LOOPBACK_HOSTS, normalize_host, same_origin, split_host
 from webui.store import CaptureStore
+from webui.vendor import plotly_bundle
 
 __all__ = [
     "CSP",
@@ -129,6 +130,7 @@ def create_app(
         analyze=app.config.get("ANALYZE"),
     )
     app.extensions["socketscope.plotly_guards"] = plotly_style_guards()
+    plotly_bundle()  # its hash and gzip once per process (webui/vendor.py), not on the first page
     app.extensions["socketscope.csrf"] = app.config.get("CSRF_TOKEN") or secrets.token_urlsafe(32)
 
     from webui.api import bp as api_bp

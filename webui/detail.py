@@ -11,60 +11,19 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from webui.index import LAYER_NAMES, WS_OPCODE_NAMES, Index, Row, as_dict, as_list, record_packets
+from webui.packets import MAX_DUMP, bytes_of_hex, packet_dump, packet_sections, seq_bases, show_value
 
-__all__ = ["MAX_DUMP", "MAX_PACKETS", "build_detail", "hexdump", "packet_sections"]
+__all__ = ["MAX_PACKETS", "build_detail"]
 
-MAX_DUMP = 64 << 10  # bytes shown per hex dump
 MAX_PACKETS = 64  # packets described on one detail page
 
 PacketLoader = Callable[[list[int]], list[dict[str, Any]]]
 
 
-def hexdump(data: bytes, limit: int = MAX_DUMP) -> list[str]:
-    """Wireshark-style lines: offset, 16 hex bytes, printable ASCII."""
-    cut = data[:limit]
-    lines = []
-    for off in range(0, len(cut), 16):
-        chunk = cut[off : off + 16]
-        hexpart = " ".join(f"{b:02x}" for b in chunk[:8]) + "  " + " ".join(f"{b:02x}" for b in chunk[8:])
-        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
-        lines.append(f"{off:06x}  {hexpart:<48}  {text}")
-    if len(data) > limit:
-        lines.append(f"... {len(data) - limit:,} more bytes not shown")
-    return lines
-
-
-def _from_hex(h: Any) -> bytes | None:
-    if not isinstance(h, str):
-        return None
-    try:
-        return bytes.fromhex(h)
-    except ValueError:
-        return None
-
-
 def _section(title: str, layer: str, fields: list[tuple[str, Any]], **extra: Any) -> dict[str, Any]:
-    sec: dict[str, Any] = {"title": title, "layer": layer, "fields": [(k, _show(v)) for k, v in fields]}
+    sec: dict[str, Any] = {"title": title, "layer": layer, "fields": [(k, show_value(v)) for k, v in fields]}
     sec.update(extra)
     return sec
-
-
-def _show(v: Any) -> str:
-    if v is None:
-        return "\u2014"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.6f}"
-    if isinstance(v, list | dict):
-        return json.dumps(v, ensure_ascii=False)
-    return str(v)
-
-
-def _dump(title: str, data: bytes | None) -> list[dict[str, Any]]:
-    if data is None:
-        return []
-    return [{"title": f"{title} ({len(data):,} bytes)", "lines": hexdump(data)}]
 
 
 def _sio_section(ix: Index, row: Row) -> dict[str, Any]:
@@ -94,7 +53,7 @@ def _eio_section(ix: Index, row: Row) -> dict[str, Any]:
     p = ix.record(row)
     payload: bytes | None
     if p.get("binary"):
-        payload = _from_hex(p.get("data_hex"))
+        payload = bytes_of_hex(p.get("data_hex"))
     else:
         d = p.get("data")
         payload = d.encode("utf-8", "replace") if isinstance(d, str) else None
@@ -111,7 +70,7 @@ def _eio_section(ix: Index, row: Row) -> dict[str, Any]:
             ("time", p.get("ts")),
             ("packet", p.get("frame")),
         ],
-        dumps=_dump("packet data", payload),
+        dumps=packet_dump("packet data", payload),
         row_id=row.id,
     )
 
@@ -122,15 +81,15 @@ def _ws_frames_table(frames: Iterable[dict[str, Any]]) -> dict[str, Any]:
         op = f.get("opcode")
         rows.append(
             [
-                _show(f.get("frame")),
-                _show(f.get("direction")),
+                show_value(f.get("frame")),
+                show_value(f.get("direction")),
                 "1" if f.get("fin") else "0",
                 "".join("1" if f.get(k) else "0" for k in ("rsv1", "rsv2", "rsv3")),
                 f"{op} ({WS_OPCODE_NAMES.get(op, 'reserved') if isinstance(op, int) else '?'})",
                 "1" if f.get("masked") else "0",
-                _show(f.get("mask_key")),
-                _show(f.get("payload_length")),
-                _show(f.get("length_form")),
+                show_value(f.get("mask_key")),
+                show_value(f.get("payload_length")),
+                show_value(f.get("length_form")),
             ]
         )
     return {
@@ -146,6 +105,8 @@ def _ws_frames_table(frames: Iterable[dict[str, Any]]) -> dict[str, Any]:
             "length form",
         ],
         "rows": rows,
+        "class": "frames",
+        "packet_column": 0,  # shown as a link to the packet
     }
 
 
@@ -155,7 +116,7 @@ def _ws_sections(ix: Index, row: Row) -> list[dict[str, Any]]:
     out = []
     if row.src[0] == "ws_msg":
         text = rec.get("text")
-        payload = text.encode("utf-8") if isinstance(text, str) else _from_hex(rec.get("data_hex"))
+        payload = text.encode("utf-8") if isinstance(text, str) else bytes_of_hex(rec.get("data_hex"))
         out.append(
             _section(
                 f"WebSocket message: {row.kind}",
@@ -170,7 +131,7 @@ def _ws_sections(ix: Index, row: Row) -> list[dict[str, Any]]:
                     ("last packet", rec.get("frame")),
                 ],
                 text=text if isinstance(text, str) else None,
-                dumps=_dump("payload, unmasked and inflated", payload),
+                dumps=packet_dump("payload, unmasked and inflated", payload),
                 table=_ws_frames_table(frames),
                 table_title="frames (RFC 6455 \u00a75.2)",
                 row_id=row.id,
@@ -199,7 +160,7 @@ def _ws_sections(ix: Index, row: Row) -> list[dict[str, Any]]:
                     ("time", rec.get("ts")),
                     ("packet", rec.get("frame")),
                 ],
-                dumps=_dump("payload, unmasked", _from_hex(rec.get("payload_hex"))),
+                dumps=packet_dump("payload, unmasked", bytes_of_hex(rec.get("payload_hex"))),
                 row_id=row.id,
             )
         )
@@ -210,7 +171,7 @@ def _http_section(ix: Index, row: Row) -> dict[str, Any]:
     rec = ix.record(row)
     body = as_dict(rec, "body")
     text = body.get("text")
-    payload = text.encode("utf-8") if isinstance(text, str) else _from_hex(body.get("hex"))
+    payload = text.encode("utf-8") if isinstance(text, str) else bytes_of_hex(body.get("hex"))
     if row.kind == "request":
         start = f"{rec.get('method')} {rec.get('target')} {rec.get('version')}"
     else:
@@ -230,7 +191,7 @@ def _http_section(ix: Index, row: Row) -> dict[str, Any]:
         ],
         table={"columns": ["header", "value"], "rows": headers},
         table_title="headers",
-        dumps=_dump("body (decoded)", payload),
+        dumps=packet_dump("body (decoded)", payload),
         row_id=row.id,
     )
 
@@ -251,39 +212,6 @@ def _tcp_section(ix: Index, row: Row) -> dict[str, Any]:
             ("gaps", tcp.get("gaps")),
         ],
     )
-
-
-def packet_sections(packets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One section per packet: TCP, IP and link fields, then the raw bytes."""
-    out = []
-    for pkt in packets:
-        layers = pkt.get("layers") or []
-        fields: list[tuple[str, Any]] = [
-            ("time", pkt.get("ts")),
-            ("captured / on the wire", f"{pkt.get('captured_length')} / {pkt.get('wire_length')} bytes"),
-        ]
-        for layer in reversed(layers):
-            for k, v in (layer.get("fields") or {}).items():
-                fields.append((f"{layer.get('name')} {k}", v))
-        raw = _from_hex(pkt.get("hex")) or b""
-        off = pkt.get("payload_offset")
-        dumps = []
-        if isinstance(off, int) and 0 <= off <= len(raw):
-            dumps += _dump("link + IP + TCP headers", raw[:off])
-            if off < len(raw):
-                dumps += _dump("TCP payload (as captured: masked, compressed)", raw[off:])
-        else:
-            dumps += _dump("raw packet", raw)
-        out.append(
-            _section(
-                f"Packet {pkt.get('frame')}: " + " / ".join(str(x.get("name")) for x in layers),
-                "packet",
-                fields,
-                dumps=dumps,
-                frame=pkt.get("frame"),
-            )
-        )
-    return out
 
 
 def build_detail(ix: Index, row: Row, load_packets: PacketLoader | None) -> dict[str, Any]:
@@ -318,7 +246,7 @@ def build_detail(ix: Index, row: Row, load_packets: PacketLoader | None) -> dict
         frames.update(c.packets)
     wanted = sorted(frames)
     packets = load_packets(wanted[:MAX_PACKETS]) if load_packets and wanted else []
-    sections.extend(packet_sections(packets))
+    sections.extend(packet_sections(packets, seq_bases(ix, packets, load_packets)))
     return {
         "row": row.to_dict(),
         "layer_name": LAYER_NAMES.get(row.layer, row.layer),
@@ -326,4 +254,5 @@ def build_detail(ix: Index, row: Row, load_packets: PacketLoader | None) -> dict
         "frames": wanted,
         "frames_cut": len(wanted) > MAX_PACKETS,
         "carriers": [c.to_dict() for c in carriers],
+        "ack": ix.links.ack_partner(row),
     }

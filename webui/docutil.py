@@ -126,6 +126,19 @@ def json_text(v: Any) -> str:
         return repr(v)
 
 
+def message_text(v: Any) -> str:
+    """An anomaly's message as the views show it: the analyzer's text as it is; anything else
+    (a document written by another tool) as JSON text, never as a Python repr."""
+    if isinstance(v, str):
+        return v
+    if v is None:
+        return ""
+    try:
+        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        return json.dumps(str(v), ensure_ascii=False)
+
+
 def is_header(h: Any) -> bool:
     return isinstance(h, list | tuple) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], str)
 

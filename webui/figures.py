@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from webui.docutil import message_text
 from webui.index import LAYERS, Index, Row, as_int, as_list
 from webui.plotstyle import LAYOUT_BASE, esc
 
@@ -40,6 +41,7 @@ _OFFSETS = {
 }
 _SYMBOLS = {"c2s": "triangle-right", "s2c": "triangle-left", None: "circle"}
 _DIR_TEXT = {"c2s": "client \u2192 server", "s2c": "server \u2192 client", None: ""}
+_NO_LANE = "anomalies of no connection"
 _SEVERITY_COLOURS = {"chat": "#9467bd", "note": "#17becf", "warn": "#bcbd22", "error": "#e31a1c"}
 
 
@@ -243,7 +245,7 @@ def timeline_figure(
                 points = _row_points(ix, grp, pos, cat)
             trace.update(points)
             traces.append(trace)
-    traces.extend(_anomaly_trace(ix, pos, t0, t1))
+    traces.extend(_anomaly_trace(ix, pos, labels, t0, t1))
     return {
         "data": traces,
         "layout": _timeline_layout(labels, binned, t0, t1),
@@ -251,23 +253,41 @@ def timeline_figure(
     }
 
 
+def _anomaly_lane(ix: Index, a: dict[str, Any], frames: list[int], pos: Lanes) -> int | None:
+    """The lane an anomaly belongs on: its Engine.IO session's for an Engine.IO or Socket.IO
+    anomaly (the session of a record at its first packet), else its connection's."""
+    if a.get("layer") in ("engineio", "socketio") and frames:
+        for r in ix.rows_for_frame(frames[0]):
+            if r.session is not None and ("s", r.session) in pos:
+                return pos[("s", r.session)]
+    ci = ix.conn_pos.get(_int(a.get("connection")))
+    return pos.get(("c", ci)) if ci is not None else None
+
+
 def _anomaly_trace(
-    ix: Index, pos: dict[tuple[str, int], int], t0: float | None, t1: float | None
+    ix: Index, pos: Lanes, labels: list[str], t0: float | None, t1: float | None
 ) -> list[dict[str, Any]]:
+    """A marker per anomaly on its lane, over the records there; the anomalies of no connection
+    get a lane of their own (added to `labels`)."""
     xs, ys, texts, colours, custom = [], [], [], [], []
     for i, a in enumerate(ix.anomalies[:MAX_POINTS]):
         frames = [f for f in as_list(a, "frames") if isinstance(f, int) and not isinstance(f, bool)]
-        ts = ix.ts_of(frames[0]) if frames and isinstance(frames[0], int) else None
+        ts = ix.ts_of(frames[0]) if frames else None
         if ts is None:
             continue
         rel = ts - ix.t0
         if (t0 is not None and rel < t0) or (t1 is not None and rel > t1):
             continue
-        ci = ix.conn_pos.get(_int(a.get("connection")))
-        lane = pos.get(("c", ci)) if ci is not None else None
+        lane = _anomaly_lane(ix, a, frames, pos)
+        if lane is None:
+            if not labels or labels[-1] != _NO_LANE:
+                labels.append(_NO_LANE)
+            lane = len(labels) - 1
         xs.append(round(rel, 6))
-        ys.append(lane + 0.42 if lane is not None else -0.4)
-        texts.append(f"{esc(a.get('code'))} ({esc(a.get('severity'))})<br>{esc(str(a.get('message'))[:160])}")
+        ys.append(lane)
+        texts.append(
+            f"{esc(a.get('code'))} ({esc(a.get('severity'))})<br>{esc(message_text(a.get('message'))[:160])}"
+        )
         colours.append(_SEVERITY_COLOURS.get(str(a.get("severity")), "#000000"))
         custom.append({"anomaly": i, "frames": frames[:50]})
     if not xs:
@@ -282,7 +302,8 @@ def _anomaly_trace(
             "y": ys,
             "text": texts,
             "customdata": custom,
-            "marker": {"symbol": "x", "size": 10, "color": colours},
+            # drawn last, over the records of its lane; the white edge keeps it apart from them
+            "marker": {"symbol": "x", "size": 14, "color": colours, "line": {"width": 1, "color": "#ffffff"}},
         }
     ]
 

@@ -190,6 +190,7 @@ class Index:
         self._by_conn: dict[int, array[int]] | None = None
         self._links: Links | None = None
         self._scan_cache: tuple[str, bytearray, bytearray] | None = None
+        self._by_ends: dict[tuple[str, str], list[int]] | None = None
 
     @classmethod
     def from_built(cls, built: Built) -> Index:
@@ -265,6 +266,21 @@ class Index:
     def connection(self, cid: Any) -> dict[str, Any] | None:
         pos = self.conn_pos.get(as_int(cid))
         return self.connections[pos] if pos is not None else None
+
+    def connection_at(self, src: str, dst: str, frame: int) -> tuple[int, bool] | None:
+        """The connection (position in conn_summaries) a packet from `src` to `dst`
+        (endpoint_text) numbered `frame` belongs to, and whether it went client -> server."""
+        if self._by_ends is None:
+            by: dict[tuple[str, str], list[int]] = {}
+            for ci, c in enumerate(self.conn_summaries):
+                by.setdefault(c.ends, []).append(ci)
+            self._by_ends = by
+        for key, c2s in (((src, dst), True), ((dst, src), False)):
+            for ci in self._by_ends.get(key, ()):
+                lo, hi = self.conn_summaries[ci].frame_span
+                if (lo is None or lo <= frame) and (hi is None or frame <= hi):
+                    return ci, c2s
+        return None
 
     def rel(self, ts: float | None) -> float | None:
         return None if ts is None else ts - self.t0
@@ -395,6 +411,17 @@ class Index:
                 out.append(self.table.row(i))
             total += 1
         return total, out
+
+    def neighbours(self, flt: Filters, rid: int) -> tuple[int | None, int | None, int]:
+        """The rows just before and just after row `rid` among those `flt` keeps, and how many
+        it keeps before `rid` (where `rid` is, or would be, in the filtered list)."""
+        before, n = None, 0
+        for i in self._filter_ids(flt):  # in row order
+            if i < rid:
+                before, n = i, n + 1
+            elif i > rid:
+                return before, i, n
+        return before, None, n
 
     def search_text(self, row: Row) -> str:
         rec = self.record(row)

@@ -27,6 +27,7 @@ from webui.docutil import (
     conn_label,
     cut,
     eio_summary,
+    endpoint_text,
     record_packets,
     sio_summary,
     ws_frame_summary,
@@ -82,6 +83,9 @@ class ConnSummary(NamedTuple):
     ws_request_frame: int | None  # the Upgrade request and the 101 (RFC 6455 §4)
     ws_response_frame: int | None
     ws_pings: int = 0  # Pings the analysis paired with their Pongs (websocket.pings)
+    ends: tuple[str, str] = ("", "")  # client and server as endpoint_text writes them
+    frame_span: tuple[int | None, int | None] = (None, None)  # its first and last packet
+    syn_frames: tuple[int | None, int | None] = (None, None)  # its SYN and SYN-ACK
 
 
 class SessionSummary(NamedTuple):
@@ -173,6 +177,7 @@ class IndexBuilder:
         for lst in lists:
             self._conn_lists.extend((lst.first, lst.n) if isinstance(lst, StoredList) else (0, 0))
         tcp = as_dict(conn, "tcp")
+        tcp_hs = as_dict(tcp, "handshake")
         hs = as_dict(ws, "handshake")
         self._conn_summaries.append(
             ConnSummary(
@@ -181,12 +186,15 @@ class IndexBuilder:
                 as_float(tcp.get("first_ts")),
                 as_str(tcp.get("end")),
                 as_dict(tcp, "packets"),
-                as_float(as_dict(tcp, "handshake").get("rtt_ms")),
+                as_float(tcp_hs.get("rtt_ms")),
                 len(lists[0]),
                 len(lists[2]) if isinstance(ws, dict) else None,
                 as_int(hs.get("request_frame")),
                 as_int(hs.get("response_frame")),
                 len(as_list(ws, "pings")),
+                (endpoint_text(conn.get("client")), endpoint_text(conn.get("server"))),
+                (as_int(tcp.get("first_frame")), as_int(tcp.get("last_frame"))),
+                (as_int(tcp_hs.get("syn_frame")), as_int(tcp_hs.get("synack_frame"))),
             )
         )
 

@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from webui.docutil import cut
 from webui.index import LAYERS, Index, as_dict, as_int, as_list, as_str
 from webui.indexbuild import ConnSummary
 from webui.plotstyle import LAYOUT_BASE, esc
@@ -28,7 +29,7 @@ __all__ = [
     "ws_ping_rtts",
 ]
 
-MAX_BARS = 500  # above this, a latency is shown as a histogram instead of a bar per item
+MAX_BARS = 40  # above this, a latency is shown as a histogram instead of a bar per item
 MAX_TRACES = 30  # above this, per-connection/session series are merged into one trace
 
 RowKey = tuple[str, str | None, int]  # (type, direction, packet)
@@ -260,18 +261,12 @@ def latency_tables(ix: Index) -> dict[str, Any]:
     }
 
 
-def _fig(
-    title: str, data: list[dict[str, Any]], xtitle: str, ytitle: str, category: bool = False, **extra: Any
-) -> dict[str, Any]:
+def _fig(title: str, data: list[dict[str, Any]], xtitle: str, ytitle: str, **extra: Any) -> dict[str, Any]:
     layout = {
         **LAYOUT_BASE,
         "title": {"text": title, "x": 0.01, "xanchor": "left"},
-        "xaxis": {
-            "title": {"text": xtitle},
-            "automargin": True,
-            **({"type": "category"} if category else {}),
-        },
-        "yaxis": {"title": {"text": ytitle}, "rangemode": "tozero"},
+        "xaxis": {"title": {"text": xtitle}, "automargin": True},
+        "yaxis": {"title": {"text": ytitle}, "rangemode": "tozero", "automargin": True},
         "height": 340,
         "hovermode": "closest",
         **extra,
@@ -292,10 +287,11 @@ def _fig(
 
 
 def _bars(
-    title: str, many_title: str, items: list[tuple[str, float, str]], xtitle: str, colour: str
+    title: str, many_title: str, items: list[tuple[str, float, str]], ytitle: str, colour: str
 ) -> dict[str, Any]:
-    """A bar per (x, ms, hover text) item; beyond MAX_BARS, one bar per item no longer reads:
-    a histogram of the values does."""
+    """A horizontal bar per (label, ms, hover text) item, its label written level on the left
+    (upright labels under vertical bars were turned on their side and squeezed the plot to a few
+    pixels); beyond MAX_BARS, one bar per item no longer reads: a histogram of the values does."""
     if len(items) > MAX_BARS:
         trace = {
             "type": "histogram",
@@ -304,15 +300,33 @@ def _bars(
             "marker": {"color": colour},
         }
         return _fig(many_title, [trace], "ms", "count")
+    labels: list[str] = []
+    for label, _, _ in items:  # the bars' categories: the same label twice would make one bar
+        shown = cut(label, 36)
+        n = 2
+        while esc(shown) in labels:
+            shown = f"{cut(label, 32)} ({n})"
+            n += 1
+        labels.append(esc(shown))
     bars = {
         "type": "bar",
-        "x": [x for x, _, _ in items],
-        "y": [ms for _, ms, _ in items],
+        "orientation": "h",
+        "y": labels,
+        "x": [ms for _, ms, _ in items],
         "text": [esc(text) for _, _, text in items],
-        "hoverinfo": "text+y",
+        "hoverinfo": "text+x",
+        "textposition": "none",
         "marker": {"color": colour},
     }
-    return _fig(title, [bars], xtitle, "ms", category=True)
+    fig = _fig(title, [bars], "ms", ytitle, height=max(300, 120 + 26 * len(items)))
+    fig["layout"]["yaxis"] = {
+        "title": {"text": ytitle},
+        "type": "category",
+        "automargin": True,
+        "autorange": "reversed",
+    }
+    fig["layout"]["xaxis"]["rangemode"] = "tozero"
+    return fig
 
 
 def _few_traces(traces: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -336,6 +350,13 @@ def _few_traces(traces: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [merged]
 
 
+def _upgrade_name(u: dict[str, Any]) -> str:
+    """A short name for an upgrade's bar (the hover text has the whole label)."""
+    if u.get("session") is not None:
+        return f"EIO #{u['session']} (Engine.IO)"
+    return f"TCP #{u.get('connection')} (WebSocket)"
+
+
 def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
     t = latency_tables(ix)
     hs = [h for h in t["tcp_handshake"] if h["ms"] is not None]
@@ -343,20 +364,22 @@ def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
     figs["tcp_handshake"] = _bars(
         "TCP handshake RTT per connection (SYN \u2192 ACK)",
         f"TCP handshake RTT of {len(hs):,} connections (SYN \u2192 ACK)",
-        [(f"#{h['connection']}", h["ms"], h["label"]) for h in hs],
-        "connection",
+        [(f"TCP #{h['connection']}", h["ms"], h["label"]) for h in hs],
+        "",
         "#7f7f7f",
     )
     ups = t["upgrades"]
     figs["upgrades"] = _bars(
         "Upgrade latency",
         f"Upgrade latency of {len(ups):,} upgrades",
-        [(esc(u["label"]), u["ms"], u["what"]) for u in ups],
+        [(_upgrade_name(u), u["ms"], f"{u['what']}: {u['label']}") for u in ups],
         "",
         "#2ca02c",
     )
     pings: dict[str, dict[str, Any]] = {}
     for p in t["ws_ping"]:
+        if _ms(p["ts"]) is None:
+            continue  # a document without the ping's time (hostile or damaged)
         key = f"TCP #{p['connection']} ping {p['direction']}"
         tr = pings.setdefault(
             key, {"type": "scatter", "mode": "lines+markers", "name": key, "x": [], "y": []}
@@ -366,6 +389,8 @@ def latency_figures(ix: Index) -> dict[str, dict[str, Any]]:
     figs["ws_ping"] = _fig("WebSocket ping RTT over time", _few_traces(pings), "seconds", "ms")
     beats: dict[str, dict[str, Any]] = {}
     for p in t["heartbeat"]:
+        if _ms(p["ts"]) is None:
+            continue
         key = f"EIO #{p['session']} ping {p['direction']}"
         tr = beats.setdefault(
             key, {"type": "scatter", "mode": "lines+markers", "name": key, "x": [], "y": []}

@@ -1,7 +1,8 @@
 """Links between the layers of one index: the Engine.IO packets that carried a Socket.IO packet,
 the WebSocket message or HTTP exchange that carried an Engine.IO packet, the frames of a
-WebSocket message, the HTTP exchange at a packet. Read from the row columns and the stored
-records; the detail pages walk them down the OSI stack.
+WebSocket message, the HTTP exchange at a packet; and across one layer, the ACK of an event and
+the event of an ACK. Read from the row columns and the stored records; the detail pages walk
+them down the OSI stack.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from webui.docutil import SIO_TYPE_DIGIT, as_int
+from webui.docutil import SIO_TYPE_DIGIT, as_dict, as_int, as_list
 from webui.rowtable import Row
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["Links"]
 
 _DIR_NO = {"c2s": 1, "s2c": 2}
+_ASKS = ("EVENT", "BINARY_EVENT")
+_ANSWERS = ("ACK", "BINARY_ACK")
 
 
 class Links:
@@ -186,4 +189,63 @@ class Links:
                 found = self.ix.container(("http_req", pos, t.src_b[i]))
                 x = found[0][found[1]] if found is not None and found[1] < len(found[0]) else None
                 return x if isinstance(x, dict) else None
+        return None
+
+    def ack_partner(self, row: Row) -> dict[str, Any] | None:
+        """For a Socket.IO EVENT that asks for an ack: its ACK; for an ACK: the EVENT it answers;
+        with the latency, as the session's socketio.acks[] pairs them (Socket.IO v5
+        "Acknowledgement"). `row` is None when the other packet is not among the rows;
+        None: not a packet with an ack id. An event whose ACK is not in the capture gives
+        {"role": "request", "row": None, "latency_ms": None}."""
+        if row.layer != "socketio" or row.session is None or row.kind not in (*_ASKS, *_ANSWERS):
+            return None
+        rec = self.ix.record(row)
+        ack_id = as_int(rec.get("ack_id"))
+        if ack_id is None or not 0 <= row.session < len(self.ix.sessions):
+            return None
+        answer = row.kind in _ANSWERS
+        nsp = rec.get("nsp") or "/"
+        mine, other = ("response", "request") if answer else ("request", "response")
+        for a in as_list(as_dict(self.ix.sessions[row.session], "socketio"), "acks"):
+            if not isinstance(a, dict) or as_int(a.get("ack_id")) != ack_id or (a.get("nsp") or "/") != nsp:
+                continue
+            if not self._is_at(a, mine, rec, row):
+                continue
+            found = self._sio_row(row.session, as_int(a.get(f"{other}_frame")), ack_id, nsp, answer)
+            ms = a.get("latency_ms")
+            return {
+                "role": "response" if answer else "request",
+                "row": found,
+                "ack_id": ack_id,
+                "event": a.get("event") if isinstance(a.get("event"), str) else None,
+                "latency_ms": ms if isinstance(ms, int | float) and not isinstance(ms, bool) else None,
+            }
+        if answer:
+            return {"role": "response", "row": None, "ack_id": ack_id, "event": None, "latency_ms": None}
+        return {
+            "role": "request",
+            "row": None,
+            "ack_id": ack_id,
+            "event": rec.get("event"),
+            "latency_ms": None,
+        }
+
+    @staticmethod
+    def _is_at(ack: dict[str, Any], side: str, rec: dict[str, Any], row: Row) -> bool:
+        """Whether the ack's request (or response) is this packet: its packet number, or its time."""
+        frame = as_int(ack.get(f"{side}_frame"))
+        if frame is not None:
+            return frame == row.frame
+        return ack.get(f"{side}_ts") == rec.get("ts")
+
+    def _sio_row(self, si: int, frame: int | None, ack_id: int, nsp: str, want_ask: bool) -> int | None:
+        """The row of the session's Socket.IO EVENT (or ACK) with this ack id at `frame`."""
+        t = self.ix.table
+        kinds = _ASKS if want_ask else _ANSWERS
+        for i in self.ix.session_row_ids(si):
+            if t.src_kind[i] != 6 or t.frame[i] != frame or t.kind_of(i) not in kinds:
+                continue
+            rec = self.ix.record_at(t.src_of(i))
+            if as_int(rec.get("ack_id")) == ack_id and (rec.get("nsp") or "/") == nsp:
+                return i
         return None

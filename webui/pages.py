@@ -13,29 +13,34 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask import Response as FlaskResponse
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response as WzResponse
 
-from webui import figures, latencies, plotly_js_path
+from webui import figures, latencies
 from webui.api import overview_data
-from webui.detail import build_detail, packet_sections
+from webui.detail import build_detail
+from webui.docutil import message_text
 from webui.index import (
     LAYER_NAMES,
     LAYERS,
     Filters,
     Index,
+    as_int,
 )
+from webui.packets import packet_rows, packet_sections, seq_bases
+from webui.pagedata import LIST_PAGE, latency_lists, latency_views, overview_lists
 from webui.store import CaptureEntry, UploadError
+from webui.vendor import plotly_digest, serve_plotly
 from webui.web import (
     analysis,
     check_csrf,
     csrf_token,
     entry_or_404,
     load_packets,
+    pager,
     paging,
     parse_frames,
     store,
@@ -48,7 +53,7 @@ bp = Blueprint(
     "pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
 )
 
-MAX_LISTED = 500  # connections and sessions listed on the overview (all: the JSON API)
+MAX_LISTED = 500  # connections and sessions the sequence page offers (and the one asked for)
 TABS = (
     ("overview", "Overview"),
     ("timeline", "Timeline"),
@@ -57,7 +62,7 @@ TABS = (
     ("latency", "Latency"),
     ("anomalies", "Anomalies"),
 )
-PAGE = 100
+PAGE = 100  # rows of the messages table (the other lists: pagedata.LIST_PAGE)
 
 
 def _render(template: str, **ctx: Any) -> str:
@@ -136,9 +141,22 @@ def _bad(exc: Any) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     return _render("error.html", title="Request refused", message=getattr(exc, "description", "")), code
 
 
+@bp.url_defaults
+def _plotly_digest(endpoint: str, values: dict[str, Any]) -> None:
+    """`url_for("pages.plotly_js")` names the file's current hash (webui/vendor.py)."""
+    if endpoint == "pages.plotly_js":
+        values.setdefault("digest", plotly_digest())
+
+
+@bp.get("/vendor/plotly.<digest>.min.js")
+def plotly_js(digest: str) -> WzResponse:
+    return serve_plotly(digest)
+
+
 @bp.get("/vendor/plotly.min.js")
-def plotly_js() -> WzResponse:
-    return send_file(plotly_js_path(), mimetype="text/javascript", max_age=86400)
+def plotly_js_current() -> WzResponse:
+    """The unhashed name of earlier versions: sent on to the hashed URL."""
+    return redirect(url_for("pages.plotly_js"), code=302)
 
 
 @bp.get("/favicon.ico")
@@ -179,41 +197,13 @@ def overview(cid: str) -> str | tuple[str, int]:
     if other is not None:
         return other
     assert ix is not None
-    data = overview_data(ix)
-    conns = [  # the first MAX_LISTED are shown: a page of 26,000 rows helps nobody
-        {
-            "id": c.id,
-            "label": c.label,
-            "end": c.end,
-            "packets": c.packets,
-            "rtt": c.rtt_ms,
-            "http": c.http,
-            "ws_messages": c.ws_messages,
-        }
-        for c in ix.conn_summaries
-    ]
-    sessions = [
-        {
-            "index": si,
-            "label": ix.session_label(si),
-            "sid": sess.sid,
-            "protocol": sess.protocol,
-            "transport_path": list(sess.transport_path),
-            "packets": sess.packets,
-            "sio_packets": sess.sio_packets,
-        }
-        for si, sess in enumerate(ix.session_summaries)
-    ]
     return _render(
         "overview.html",
         entry=entry,
         tab="overview",
         tabs=TABS,
-        data=data,
-        conns=conns[:MAX_LISTED],
-        conns_total=len(conns),
-        sessions=sessions[:MAX_LISTED],
-        sessions_total=len(sessions),
+        data=overview_data(ix),
+        **overview_lists(ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
     )
 
 
@@ -278,11 +268,10 @@ def messages(cid: str) -> str | tuple[str, int]:
     flt = Filters.from_args(request.args)
     offset, limit = paging(request.args, PAGE)
     total, rows = ix.page(flt, offset, limit)
-    args = flt.to_args()
-    prev_args: dict[str, Any] = {**args, "offset": max(0, offset - limit), "limit": limit}
-    next_args: dict[str, Any] = {**args, "offset": offset + limit, "limit": limit}
-    prev_url = url_for("pages.messages", cid=cid, **prev_args)
-    next_url = url_for("pages.messages", cid=cid, **next_args)
+    args = _args(flt)
+    pg = pager(
+        total, offset, limit, lambda o: url_for("pages.messages", cid=cid, **args, offset=o, limit=limit)
+    )
     return _render(
         "messages.html",
         entry=entry,
@@ -290,14 +279,11 @@ def messages(cid: str) -> str | tuple[str, int]:
         tabs=TABS,
         rows=rows,
         t0=ix.t0,
-        total=total,
-        offset=offset,
-        limit=limit,
+        pg=pg,
         flt=flt,
+        keep=_kept_args(flt, limit),
         facets=ix.facets(),
         layers=LAYERS,
-        prev_url=prev_url if offset > 0 else None,
-        next_url=next_url if offset + limit < total else None,
     )
 
 
@@ -311,39 +297,85 @@ def message(cid: str, rid: int) -> str | tuple[str, int]:
     if row is None:
         abort(404, description="no such message")
     detail = build_detail(ix, row, lambda fr: load_packets(entry, fr, ix))
+    flt = Filters.from_args(request.args)
+    _, limit = paging(request.args, PAGE)
+    if flt.active:  # prev and next among the rows the table showed, and the page it showed
+        prev_id, next_id, pos = ix.neighbours(flt, rid)
+    else:
+        prev_id, next_id, pos = rid - 1 if rid > 0 else None, rid + 1 if rid + 1 < len(ix.rows) else None, rid
+    keep = _kept_args(flt, limit)
     return _render(
         "message.html",
+        title=f"Message #{rid}",
         entry=entry,
         tab="messages",
         tabs=TABS,
         row=row,
         t=row.ts - ix.t0,
         detail=detail,
-        prev_id=rid - 1 if rid > 0 else None,
-        next_id=rid + 1 if rid + 1 < len(ix.rows) else None,
+        keep=keep,
+        filtered=flt.active,
+        prev_id=prev_id,
+        next_id=next_id,
+        all_url=url_for("pages.messages", cid=cid, **_args(flt), offset=pos // limit * limit, limit=limit),
     )
+
+
+def _args(flt: Filters) -> dict[str, Any]:
+    return dict(flt.to_args())
+
+
+def _kept_args(flt: Filters, limit: int) -> dict[str, Any]:
+    """What a link to a detail carries from the messages table: its filter and page size."""
+    return {**_args(flt), **({"limit": limit} if limit != PAGE else {})}
 
 
 @bp.get("/c/<cid>/packets")
 def packets(cid: str) -> str | tuple[str, int]:
+    """The packets named by `frames=` (each layer from the link up, with prev/next packet), or
+    without it the list of every packet, a page at a time."""
     entry, ix, other = _capture_page(cid, "messages")
     if other is not None:
         return other
     assert ix is not None
+
+    def load(frames: list[int]) -> list[dict[str, Any]]:
+        return load_packets(entry, frames, ix)
+
+    count = len(ix.frame_ts) or as_int(ix.capture.get("packets")) or 0
+    if "frames" not in request.args:
+        offset, limit = paging(request.args, LIST_PAGE)
+        pkts = load(list(range(offset + 1, min(offset + limit, count) + 1)))
+        return _render(
+            "packets.html",
+            title="Packets",
+            entry=entry,
+            tab="messages",
+            tabs=TABS,
+            rows=packet_rows(ix, pkts, seq_bases(ix, pkts, load)),
+            pg=pager(
+                count, offset, limit, lambda o: url_for("pages.packets", cid=cid, offset=o, limit=limit)
+            ),
+        )
     frames = parse_frames(request.args.get("frames"))
     if not frames:
         abort(400, description="Name the packets: ?frames=1,2,3 or ?frames=1-20")
-    pkts = load_packets(entry, frames, ix)
-    sections = packet_sections(pkts)
-    carried = {int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts}
+    pkts = load(frames)
+    lo, hi = frames[0], frames[-1]
     return _render(
         "packets.html",
+        title=("Packet " if len(frames) == 1 else "Packets ")
+        + ", ".join(map(str, frames[:5]))
+        + (" …" if len(frames) > 5 else ""),
         entry=entry,
         tab="messages",
         tabs=TABS,
         frames=frames,
-        sections=sections,
-        carried=carried,
+        sections=packet_sections(pkts, seq_bases(ix, pkts, load)),
+        carried={int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts},
+        prev_frame=lo - 1 if lo > 1 else None,
+        next_frame=hi + 1 if hi < count else None,
+        list_url=url_for("pages.packets", cid=cid, offset=(lo - 1) // LIST_PAGE * LIST_PAGE),
     )
 
 
@@ -353,7 +385,16 @@ def latency(cid: str) -> str | tuple[str, int]:
     if other is not None:
         return other
     assert ix is not None
-    return _render("latency.html", entry=entry, tab="latency", tabs=TABS, tables=latencies.latency_tables(ix))
+    tables = latencies.latency_tables(ix)
+    return _render(
+        "latency.html",
+        entry=entry,
+        tab="latency",
+        tabs=TABS,
+        tables=tables,
+        views=latency_views(tables),
+        **latency_lists(tables, request.args, lambda offsets: url_for("pages.latency", cid=cid, **offsets)),
+    )
 
 
 @bp.get("/c/<cid>/anomalies")
@@ -366,7 +407,7 @@ def anomalies(cid: str) -> str | tuple[str, int]:
     assert ix is not None
     severity = request.args.get("severity") or None
     items = [a for a in ix.anomalies if severity is None or a.get("severity") == severity]
-    offset, limit = paging(request.args, 200)
+    offset, limit = paging(request.args, LIST_PAGE)
     shown = []
     for a in items[offset : offset + limit]:
         try:
@@ -377,7 +418,14 @@ def anomalies(cid: str) -> str | tuple[str, int]:
         frames = [f for f in a.get("frames") or [] if isinstance(f, int)]
         rows = ix.rows_for_frame(frames[0]) if frames else []
         shown.append(
-            {"a": a, "info": info, "frames": frames[:20], "more": len(frames) > 20, "rows": rows[:3]}
+            {
+                "a": a,
+                "text": message_text(a.get("message")),
+                "info": info,
+                "frames": frames[:20],
+                "more": len(frames) > 20,
+                "rows": rows[:3],
+            }
         )
     counts: dict[str, int] = {}
     for a in ix.anomalies:
@@ -388,9 +436,12 @@ def anomalies(cid: str) -> str | tuple[str, int]:
         tab="anomalies",
         tabs=TABS,
         items=shown,
-        total=len(items),
-        offset=offset,
-        limit=limit,
+        pg=pager(
+            len(items),
+            offset,
+            limit,
+            lambda o: url_for("pages.anomalies", cid=cid, severity=severity, offset=o, limit=limit),
+        ),
         severity=severity,
         counts=counts,
     )

@@ -1,8 +1,10 @@
 """What every figure shares: the layout's base and the escaping of captured text.
 
-Every string that came from the capture is HTML-escaped before it goes into a figure: plotly
-renders a small HTML subset in hover labels and tick texts, and captured bytes are hostile.
-Plotly turns the entities back into characters, shown as text.
+Every string that came from the capture is escaped before it goes into a figure: plotly
+renders a small HTML subset in hover labels and tick texts (tags such as <br>, <b>, <a>, and
+entities), and captured bytes are hostile. Escaping `&`, `<` and `>` is what keeps them text:
+no tag can start and no entity can be spelled. Plotly turns &amp; &lt; &gt; back into characters;
+it does not know &quot; or &#x27;, which would be shown as written, so quotes stay as they are.
 """
 
 from __future__ import annotations
@@ -22,4 +24,4 @@ LAYOUT_BASE: dict[str, Any] = {
 
 
 def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(str(text), quote=False)

@@ -211,8 +211,10 @@ class LazyDocs(Sequence[dict[str, Any]]):
 
     def _restore(self, d: dict[str, Any]) -> Any:
         if len(d) == 1 and _MARK in d:
-            first, n = d[_MARK]
-            return StoredList(self.store, first, n)
+            mark = d[_MARK]
+            if isinstance(mark, list) and len(mark) == 2 and all(type(x) is int for x in mark):
+                return StoredList(self.store, mark[0], mark[1])
+            return []  # only StoredList writes this key (a key no analyzer field has)
         return d
 
     def _load(self, i: int) -> dict[str, Any]:

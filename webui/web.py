@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import hmac
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, request
@@ -15,10 +16,12 @@ from webui.store import CaptureEntry, CaptureStore, Job
 
 __all__ = [
     "MAX_LIMIT",
+    "Pager",
     "check_csrf",
     "csrf_token",
     "entry_or_404",
     "load_packets",
+    "pager",
     "paging",
     "parse_frames",
     "store",
@@ -54,6 +57,51 @@ def paging(args: Mapping[str, str], default: int = 100) -> tuple[int, int]:
         return int(v) if v.isdigit() and len(v) < 10 else d
 
     return num("offset", 0), max(1, min(num("limit", default), MAX_LIMIT))
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """One page of a list on an HTML page: what it shows, and the links to the pages around it.
+    An offset past the end shows nothing and links to the last page."""
+
+    total: int
+    offset: int
+    limit: int
+    prev_url: str | None
+    next_url: str | None
+    last_url: str | None  # the last page, when the offset is past the end
+
+    @property
+    def first(self) -> int:
+        return self.offset + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.limit, self.total)
+
+    @property
+    def past_end(self) -> bool:
+        return self.total > 0 and self.offset >= self.total
+
+    @property
+    def paged(self) -> bool:
+        """Whether there is more than one page (or this one is not the first)."""
+        return self.total > self.limit or self.offset > 0
+
+
+def pager(total: int, offset: int, limit: int, url: Callable[[int], str]) -> Pager:
+    """The pager of `total` items at `offset`; `url(offset)` is the page at another offset."""
+    last_offset = max(0, (total - 1) // limit * limit)
+    if total and offset >= total:
+        return Pager(total, offset, limit, url(last_offset), None, url(last_offset))
+    return Pager(
+        total,
+        offset,
+        limit,
+        url(max(0, offset - limit)) if offset > 0 else None,
+        url(offset + limit) if offset + limit < total else None,
+        None,
+    )
 
 
 def parse_frames(text: str | None, limit: int = MAX_FRAMES) -> list[int]:

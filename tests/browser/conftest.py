@@ -131,6 +131,28 @@ def served_synthetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     s.stop()
 
 
+MANY = 120  # connections and sessions of served_many: more than a page of each list
+
+
+@pytest.fixture(scope="session")
+def served_many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One capture whose analysis is tests/webui/manydoc.py's: MANY WebSocket connections with
+    their upgrades, and MANY Engine.IO sessions with a heartbeat each."""
+    from tests.webui.manydoc import many_doc, many_frame_ts
+    from webui import create_app
+    from webui.index import Index
+
+    app = create_app(
+        captures=[str(CAPTURES / "sio-python-websocket-only.pcap")],
+        folders=[],
+        upload_dir=str(tmp_path_factory.mktemp("uploads-many")),
+        config={"ANALYSIS_WAIT": 60, "ANALYZE": lambda path, job: Index(many_doc(MANY), many_frame_ts(MANY))},
+    )
+    s = Served(app)
+    yield s
+    s.stop()
+
+
 def console_errors(driver: Any) -> list[dict[str, Any]]:
     """SEVERE browser log entries (uncaught errors, CSP violations, failed loads) since the last call."""
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
@@ -143,3 +165,20 @@ def wait_for(driver: Any, cond: Callable[[Any], Any], timeout: float = PAGE_TIME
     # pages that re-render (the live page) may replace an element between finding and reading it
     ignored = (StaleElementReferenceException,)
     return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(cond)
+
+
+def open_page(driver: Any, url: str) -> None:
+    driver.get(url)
+    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def wait_plots(driver: Any) -> None:
+    """Until every plot, the timeline and the sequence diagram have drawn (or said why not)."""
+    wait_for(
+        driver,
+        lambda d: d.execute_script(
+            "const p = document.querySelectorAll('.plot[data-figure], #timeline, #sequence');"
+            "return Array.from(p).every("
+            "  (x) => x.getAttribute('data-ready') === '1' || x.querySelector('.error-text'));"
+        ),
+    )

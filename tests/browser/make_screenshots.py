@@ -26,6 +26,7 @@ VIEWS = [
     ("sequence", "/c/{cid}/sequence"),
     ("messages", "/c/{cid}/messages?layer=socketio"),
     ("detail", "/c/{cid}/messages/{rid}"),
+    ("packet", "/c/{cid}/packets?frames={frame}"),
     ("latency", "/c/{cid}/latency"),
     ("anomalies", "/c/{cid}/anomalies"),
 ]
@@ -65,10 +66,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 events = [r for r in items.get_json()["items"] if r["type"] in ("EVENT", "BINARY_EVENT")]
             rid = events[0]["id"] if events else 0
+            frame = events[0]["frame"] if events else 1
             for name, path in VIEWS:
-                driver.get(served.url + path.format(cid=cid, rid=rid))
+                driver.get(served.url + path.format(cid=cid, rid=rid, frame=frame))
                 wait_for(driver, _ready, timeout=60)
                 driver.execute_script("window.scrollTo(0, 0)")
+                # the pointer away from the plots, as a person reading the page leaves it
+                driver.execute_script("document.activeElement && document.activeElement.blur()")
                 target = out / f"{name}.png"
                 driver.save_screenshot(str(target))
                 print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")

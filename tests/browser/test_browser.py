@@ -88,7 +88,7 @@ def test_clicking_a_message_opens_its_detail(driver: Any, served: Served) -> Non
     _open(driver, f"{served.url}/c/{cid}/messages?layer=socketio")
     link = driver.find_elements("css selector", "#messages td.summary a")[1]
     link.click()
-    wait_for(driver, lambda d: re.search(r"/messages/\d+$", d.current_url))
+    wait_for(driver, lambda d: re.search(r"/messages/\d+\?layer=socketio$", d.current_url))  # the filter kept
     titles = [e.text for e in driver.find_elements("css selector", "#stack .layer h2")]
     assert titles[0].startswith("Socket.IO packet")
     assert any(t.startswith("Engine.IO packet") for t in titles)

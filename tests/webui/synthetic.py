@@ -469,7 +469,7 @@ def synthetic_doc() -> dict[str, Any]:
                 "code": "not.registered-code",
                 "severity": "warn",
                 "layer": "socketio",
-                "message": "an unknown code",
+                "message": {"what": "an unknown code", "said": EVIL},  # not text: shown as JSON
                 "connection": None,
                 "direction": None,
                 "frames": [],

@@ -166,3 +166,16 @@ def test_api_upload(synth: tuple[FlaskClient, str]) -> None:
         "/api/captures", data={"file": (io.BytesIO(b"GIF89a..."), "x.pcap")}, headers={"X-CSRF-Token": CSRF}
     )
     assert r.status_code == 400 and "not a pcap" in r.get_json()["error"]
+
+
+def test_an_event_and_its_ack_name_each_other(synth: tuple[FlaskClient, str]) -> None:
+    c, cid = synth
+    event = c.get(f"/api/captures/{cid}/messages/24", query_string={"packets": "0"}).get_json()["ack"]
+    assert event == {"role": "request", "row": 27, "ack_id": 1, "event": "chat", "latency_ms": 10.0}
+    ack = c.get(f"/api/captures/{cid}/messages/27", query_string={"packets": "0"}).get_json()["ack"]
+    assert ack["role"] == "response" and ack["row"] == 24 and ack["latency_ms"] == 10.0
+    unanswered = c.get(f"/api/captures/{cid}/messages/44", query_string={"packets": "0"}).get_json()["ack"]
+    assert unanswered["row"] is None and unanswered["ack_id"] == 7
+    assert c.get(f"/api/captures/{cid}/messages/0", query_string={"packets": "0"}).get_json()["ack"] is None
+    html = c.get(f"/c/{cid}/messages/44").get_data(as_text=True)
+    assert "Asks for an ack (id 7)" in html and "none in the capture" in html

@@ -131,3 +131,22 @@ def test_osi_layers() -> None:
 def test_empty_figures_say_so() -> None:
     figs = latencies.latency_figures(Index({}))
     assert all("nothing to show" in f["layout"]["annotations"][0]["text"] for f in figs.values())
+
+
+def test_anomalies_sit_on_their_lane() -> None:
+    from tests.webui.synthetic import synthetic_frame_ts
+
+    doc = synthetic_doc()
+    doc["anomalies"].append(
+        {"code": "x.y", "severity": "warn", "layer": "socketio", "message": {"k": [1, 2]}, "frames": [25]}
+    )
+    doc["anomalies"].append(
+        {"code": "x.z", "severity": "chat", "layer": "link", "message": "?", "frames": [2]}
+    )
+    fig = figures.timeline_figure(Index(doc, synthetic_frame_ts()))
+    ticks = fig["layout"]["yaxis"]["ticktext"]
+    marks = next(t for t in fig["data"] if t["name"] == "anomaly")
+    lanes = [ticks[y] for y in marks["y"]]  # whole lane numbers: on a lane, not between two
+    assert lanes[0].startswith("TCP #1") and lanes[1].startswith("TCP #0")  # their connections
+    assert lanes[2].startswith("EIO #0") and lanes[3] == "anomalies of no connection"
+    assert '{"k": [1, 2]}' in marks["text"][2]

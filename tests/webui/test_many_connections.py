@@ -8,89 +8,15 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from webui import create_app, figures, latencies, pages
+from tests.webui.manydoc import many_doc
+from webui import create_app, figures, latencies, pagedata, pages
 from webui.index import Index
 
 N = 40
-T0 = 1_700_000_000.0
 
 
 def _doc() -> dict[str, Any]:
-    conns, sessions = [], []
-    frame = 0
-    for k in range(N):
-        frame += 3
-        busy = 1 + (k % 7) * 3  # some connections carry more than others
-        conns.append(
-            {
-                "id": k,
-                "client": {"ip": "127.0.0.1", "port": 40000 + k},
-                "server": {"ip": "127.0.0.1", "port": 8000},
-                "tcp": {
-                    "handshake": {
-                        "syn_frame": frame - 2,
-                        "synack_frame": frame - 1,
-                        "ack_frame": frame,
-                        "rtt_ms": 0.1 + k,
-                    },
-                    "first_ts": T0 + k,
-                    "end": "fin",
-                    "packets": {"c2s": 3, "s2c": 2},
-                },
-                "http": [],
-                "websocket": {
-                    "handshake": {"request_frame": frame, "response_frame": frame},
-                    "frames": [],
-                    "messages": [
-                        {
-                            "direction": "c2s",
-                            "ts": T0 + k + 0.01 * j,
-                            "frame": frame,
-                            "opcode": "text",
-                            "length": 2,
-                            "text": "hi",
-                        }
-                        for j in range(busy)
-                    ],
-                },
-            }
-        )
-        sessions.append(
-            {
-                "sid": f"sid{k:03d}",
-                "protocol": 4,
-                "connections": [k],
-                "packets": [
-                    {
-                        "direction": d,
-                        "ts": T0 + k + 0.5 + 0.1 * j,
-                        "frame": frame,
-                        "type": kind,
-                        "data": None,
-                        "connection": k,
-                    }
-                    for j, (d, kind) in enumerate([("s2c", "ping"), ("c2s", "pong")])
-                ],
-                "socketio": None,
-                "heartbeat": {
-                    "pinger": "s2c",
-                    "pairs": [
-                        {
-                            "ping_frame": frame,
-                            "ping_ts": T0 + k + 0.5,
-                            "pong_frame": frame,
-                            "pong_ts": T0 + k + 0.6,
-                            "rtt_ms": 100.0,
-                        }
-                    ],
-                },
-            }
-        )
-    return {
-        "capture": {"first_ts": T0, "packets": frame},
-        "connections": conns,
-        "engineio_sessions": sessions,
-    }
+    return many_doc(N)
 
 
 def test_the_quietest_share_the_last_timeline_lane() -> None:
@@ -143,9 +69,21 @@ def many(tmp_path: Any) -> tuple[FlaskClient, str]:
 
 def test_overview_and_sequence_list_the_first_ones(many: tuple[FlaskClient, str], monkeypatch: Any) -> None:
     client, cid = many
+    monkeypatch.setattr(pagedata, "LIST_PAGE", 7)
     monkeypatch.setattr(pages, "MAX_LISTED", 7)
     html = client.get(f"/c/{cid}/", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
     assert html.count("TCP #") >= 7 and "TCP #8 " not in html
-    assert f"The first 7 of {N} connections" in html and f"The first 7 of {N} sessions" in html
+    assert (
+        f"1\u20137 of {N}" in html
+        and f"/c/{cid}/?conn_offset=7" in html
+        and f"/c/{cid}/?sess_offset=7" in html
+    )
+    html = client.get(f"/c/{cid}/?conn_offset=7&sess_offset=14", headers={"Host": "127.0.0.1"}).get_data(
+        as_text=True
+    )
+    assert (
+        "TCP #7 " in html and "TCP #6 " not in html and "<td>#14</td>" in html and "<td>#13</td>" not in html
+    )
+    assert f"/c/{cid}/?sess_offset=14&amp;conn_offset=14" in html  # the other list stays where it was
     seq = client.get(f"/c/{cid}/sequence?connection=30", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
     assert "TCP #30 " in seq and "TCP #20 " not in seq and "TCP #6 " in seq

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from tests.webui.conftest import CSRF
+from tests.webui.conftest import CSRF, capture_id
 from tests.webui.synthetic import EVIL, EVIL_EVENT, EVIL_NSP, EVIL_SID
 from webui import CSP
 
@@ -107,11 +107,11 @@ def test_message_filters_narrow_the_table(synth: tuple[FlaskClient, str]) -> Non
 def test_message_table_pages(synth: tuple[FlaskClient, str]) -> None:
     c, cid = synth
     first = c.get(f"/c/{cid}/messages", query_string={"limit": 20}).get_data(as_text=True)
-    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)"', first)
+    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)[?"]', first)
     assert ids == [str(i) for i in range(20)]
     assert 'id="next"' in first and 'id="prev"' not in first
     third = c.get(f"/c/{cid}/messages", query_string={"limit": 20, "offset": 40}).get_data(as_text=True)
-    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)"', third)
+    ids = re.findall(r'class="detail" href="/c/[0-9a-f]+/messages/(\d+)[?"]', third)
     assert ids == [str(i) for i in range(40, 51)]
     assert 'id="next"' not in third and 'id="prev"' in third
 
@@ -158,8 +158,19 @@ def test_packets_page_lists_what_each_packet_carried(synth: tuple[FlaskClient, s
     c, cid = synth
     html = c.get(f"/c/{cid}/packets", query_string={"frames": "28"}).get_data(as_text=True)
     assert "BINARY_EVENT" in html and 'id="packet-28"' in html
-    assert c.get(f"/c/{cid}/packets").status_code == 400
     assert c.get(f"/c/{cid}/packets", query_string={"frames": "x,-1"}).status_code == 400
+    listed = c.get(f"/c/{cid}/packets", query_string={"offset": 20, "limit": 10}).get_data(as_text=True)
+    assert 'id="packet-list"' in listed and f'href="/c/{cid}/packets?frames=21"' in listed
+    assert f'href="/c/{cid}/packets?frames=31"' not in listed and "21\u201330 of 60" in listed
+
+
+def test_packet_fields_from_the_link_up_with_relative_numbers(real: FlaskClient) -> None:
+    cid = capture_id(real, "sio-python-polling-upgrade.pcap")
+    packet = real.get(f"/api/captures/{cid}/messages/1").get_json()["sections"][-1]
+    assert [p["layer"] for p in packet["protos"]] == ["link", "network", "transport"]
+    tcp = dict(packet["protos"][2]["fields"])
+    assert tcp["flags"] == "SYN, ACK" and tcp["seq"] == "0 (relative)" and tcp["ack"] == "1 (relative)"
+    assert int(tcp["seq (raw)"]) > 1
 
 
 def test_sequence_page_offers_connections_and_sessions(synth: tuple[FlaskClient, str]) -> None:
@@ -193,11 +204,26 @@ def test_other_host_names_are_refused(synth: tuple[FlaskClient, str]) -> None:
 
 
 def test_plotly_is_served_locally(synth: tuple[FlaskClient, str]) -> None:
-    c, _ = synth
-    r = c.get("/vendor/plotly.min.js")
+    import gzip
+    import re
+
+    c, cid = synth
+    page = c.get(f"/c/{cid}/timeline").get_data(as_text=True)
+    url = re.search(r'src="(/vendor/plotly\.[0-9a-f]{16}\.min\.js)"', page)
+    assert url, "the page names plotly.min.js by its hash"
+    r = c.get(url.group(1))
     assert r.status_code == 200 and r.mimetype == "text/javascript"
-    assert b"plotly" in r.data[:2000].lower()
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert b"plotly" in r.data[:2000].lower() and "Content-Encoding" not in r.headers
+    plain = r.data
     r.close()
+    r = c.get(url.group(1), headers={"Accept-Encoding": "gzip, deflate"})
+    assert r.headers["Content-Encoding"] == "gzip" and r.headers["Vary"] == "Accept-Encoding"
+    assert len(r.data) < len(plain) / 2 and gzip.decompress(r.data) == plain
+    old = c.get("/vendor/plotly.min.js")
+    assert old.status_code == 302 and old.headers["Location"].endswith(url.group(1))
+    stale = c.get("/vendor/plotly.0123456789abcdef.min.js")
+    assert stale.status_code == 302 and "immutable" not in stale.headers.get("Cache-Control", "")
     assert c.get("/favicon.ico").status_code == 301
 
 

@@ -2,7 +2,8 @@
 "use strict";
 
 (function () {
-  const config = {responsive: true, displaylogo: false, modeBarButtonsToRemove: ["sendDataToCloud"]};
+  // the mode bar shows while the pointer is over a plot only: it covered titles and legends
+  const config = {responsive: true, displaylogo: false, displayModeBar: "hover", modeBarButtonsToRemove: ["sendDataToCloud"]};
   for (const div of document.querySelectorAll("div.plot[data-figure]")) {
     ss.getJSON(div.dataset.figure)
       .then((fig) => Plotly.newPlot(div, fig.data, fig.layout, config))

@@ -10,9 +10,10 @@
   const prev = document.getElementById("seq-prev");
   const next = document.getElementById("seq-next");
   const PAGE = 400;
-  const ROW = 26, TOP = 56, LEFT = 110, WIDTH = 900;
+  const ROW = 26, TOP = 56, LEFT = 110, MIN_WIDTH = 480, CHAR = 7.3;
   const COLOURS = {tcp: "#7f7f7f", http: "#1f77b4", websocket: "#2ca02c", engineio: "#ff7f0e", socketio: "#d62728"};
   let offset = 0;
+  let shown = null;  // the data drawn, drawn again when the box changes width
 
   function layers() {
     return Array.from(document.querySelectorAll(".layer-toggle")).filter((x) => x.checked).map((x) => x.value);
@@ -23,11 +24,17 @@
     return text.length > n ? text.slice(0, n - 1) + "\u2026" : text;
   }
 
+  /* Drawn as wide as its box: both lifelines in view at any window width (the viewBox scales
+     it with the window until the next draw). */
   function draw(data) {
+    shown = data;
     const items = data.items;
+    const width = Math.max(MIN_WIDTH, Math.floor(box.clientWidth));
     const height = TOP + ROW * items.length + 30;
-    const clientX = LEFT + 40, serverX = LEFT + WIDTH - 40;
-    const root = ss.svg("svg", {width: LEFT + WIDTH + 20, height: height, "class": "seq-svg", role: "img"});
+    const clientX = LEFT + 40, serverX = width - 60;
+    const chars = Math.max(16, Math.floor((serverX - clientX - 16) / CHAR));
+    const root = ss.svg("svg", {viewBox: "0 0 " + width + " " + height, width: "100%",
+                                preserveAspectRatio: "xMinYMin meet", "class": "seq-svg", role: "img"});
     root.appendChild(ss.svg("title", null, data.title));
     const defs = ss.svg("defs");
     for (const [layer, colour] of Object.entries(COLOURS)) {
@@ -60,7 +67,7 @@
       if (it.layer === "socketio" || it.layer === "engineio") label = (it.layer === "socketio" ? "SIO " : "EIO ") + label;
       if (it.connection !== null && data.session !== undefined) label = "[#" + it.connection + "] " + label;
       link.appendChild(ss.svg("text", {x: (clientX + serverX) / 2, y: y - 4, "class": "seq-label",
-        "text-anchor": "middle", fill: colour}, clip(label, 110)));
+        "text-anchor": "middle", fill: colour}, clip(label, chars)));
       root.appendChild(link);
     });
     box.replaceChildren(root);
@@ -86,7 +93,17 @@
     }
   }
 
-  if (pick) pick.addEventListener("change", () => { offset = 0; load(); });
+  function titlePick() {
+    if (pick && pick.selectedIndex >= 0) pick.title = pick.options[pick.selectedIndex].text;
+  }
+
+  let resizing = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => { if (shown) draw(shown); }, 150);
+  });
+  if (pick) pick.addEventListener("change", () => { offset = 0; titlePick(); load(); });
+  titlePick();
   for (const t of document.querySelectorAll(".layer-toggle")) t.addEventListener("change", () => { offset = 0; load(); });
   prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
   next.addEventListener("click", () => { offset += PAGE; load(); });

@@ -7,7 +7,7 @@
   const div = document.getElementById("timeline");
   if (!div) return;
   const base = div.dataset.figure;
-  const config = {responsive: true, displaylogo: false, scrollZoom: true};
+  const config = {responsive: true, displaylogo: false, displayModeBar: "hover", scrollZoom: true};
   let busy = false;
   let fullRange = null;
 
