@@ -8,6 +8,7 @@ from typing import Any
 from analyzer.model.common import Anomaly
 from analyzer.model.records import HttpExchange
 from analyzer.model.session import EngineIOSession
+from analyzer.model.tls import TlsInfo
 from analyzer.model.websocket import WebSocketRecord
 from analyzer.version import __version__
 
@@ -54,11 +55,12 @@ class ConnectionRecord:
     tcp: dict[str, Any]
     http: list[HttpExchange] = field(default_factory=list)
     websocket: WebSocketRecord | None = None
-    app_protocol: str = "unknown"  # "http" | "websocket" | "unknown"
+    app_protocol: str = "unknown"  # "http" | "websocket" | "tls" (not decrypted) | "unknown"
     layer_bytes: dict[str, int] = field(default_factory=dict)  # bytes per application layer
+    tls: TlsInfo | None = None  # a TLS connection (ANALYSIS_JSON.md "TLS and HTTP/2")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "id": self.id,
             "client": self.client,
             "server": self.server,
@@ -68,6 +70,9 @@ class ConnectionRecord:
             "http": [x.to_dict() for x in self.http],
             "websocket": self.websocket.to_dict() if self.websocket is not None else None,
         }
+        if self.tls is not None:  # absent on plaintext connections
+            doc["tls"] = self.tls.to_dict()
+        return doc
 
 
 @dataclass(slots=True)

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ALERT_NAMES", "TlsAlert", "TlsInfo", "alert_name", "version_name"]
+__all__ = ["ALERT_NAMES", "KEYLOG_HINT", "TlsAlert", "TlsInfo", "alert_name", "version_name"]
+
+# what a connection that cannot be decrypted says (tls.no-key, the text summary)
+KEYLOG_HINT = (
+    "to decrypt, log the keys with SSLKEYLOGFILE=FILE (Chrome, Firefox), node --tls-keylog=FILE or"
+    " Python's SSLContext.keylog_filename, then give --keylog FILE"
+)
 
 VERSION_NAMES = {
     0x0300: "SSL 3.0",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from analyzer.protocols.tls.keylog import KeyLog
 
 __all__ = ["Options"]
 
@@ -24,3 +27,6 @@ class Options:
     # True: WebSocket frames and messages are written to temporary files as JSON as they are
     # decoded (JsonSpill) instead of being held as records; for streaming output of big captures
     spill_records: bool = False
+    # TLS secrets (NSS key log: --keylog files, pcapng Decryption Secrets Blocks); held in memory
+    # only, never printed (KeyLog's repr gives counts)
+    keylog: KeyLog | None = None

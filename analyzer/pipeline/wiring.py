@@ -20,6 +20,7 @@ from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import session_order
+from analyzer.pipeline.tls_step import keylog_anomalies
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
@@ -165,6 +166,7 @@ class Pipeline:
             self.anomalies.append(
                 make_anomaly("link.unsupported", f"{st.unsupported_link} packets of unsupported link types")
             )
+        self.anomalies.extend(keylog_anomalies(self.options.keylog))
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
             self.anomalies.append(make_anomaly(code, self.capture.error))

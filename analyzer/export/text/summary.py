@@ -252,11 +252,21 @@ def print_summary(
 ) -> None:
     out.write(summary_head(a, len(a.connections)))
     connection_table([(rec.id, connection_row(rec)) for rec in a.connections], a.anomalies, out)
+    _print_tls(a, out)
     _print_extras(a, out, messages, events)
     sids: dict[Anomaly, str] = {}
     for s in a.engineio_sessions:
         sids.update(session_sids(s))
     out.writelines(anomaly_section(a.anomalies, sids, every=anomalies))
+
+
+def _print_tls(a: Analysis, out: IO[str]) -> None:
+    from analyzer.export.text.tls import TLS_HEAD, tls_line
+
+    lines = [line for line in map(tls_line, a.connections) if line is not None]
+    if lines:
+        out.write(TLS_HEAD)
+        out.writelines(lines)
 
 
 def _print_extras(a: Analysis, out: IO[str], messages: bool, events: bool) -> None:

@@ -32,7 +32,6 @@ TLS_NO_KEY = register(
     " ClientHello in the capture); give one with --keylog (SSLKEYLOGFILE, node --tls-keylog,"
     " SSLContext.keylog_filename) or a pcapng Decryption Secrets Block",
     "draft-ietf-tls-keylogfile §2; RFC 8446 §7.1; RFC 5246 §6.3 (T15)",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_DECRYPT_FAILED = register(
     "tls.decrypt-failed",
@@ -41,7 +40,6 @@ TLS_DECRYPT_FAILED = register(
     "a protected record does not authenticate with the logged keys (AEAD tag, CBC padding or MAC:"
     " bad_record_mac, or a wrong key); its bytes are not passed on",
     "RFC 8446 §5.2, §5.4; RFC 5246 §6.2.3.2, §6.2.3.3; RFC 7366 §3 (T5)",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_RECORD_OVERFLOW = register(
     "tls.record-overflow",
@@ -50,7 +48,6 @@ TLS_RECORD_OVERFLOW = register(
     "a record longer than the protocol allows: plaintext over 2^14, TLS 1.3 ciphertext over"
     " 2^14 + 256, TLS 1.2 ciphertext over 2^14 + 2048 bytes",
     "RFC 8446 §5.1, §5.2; RFC 5246 §6.2.1, §6.2.3 (T1)",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_UNKNOWN_CIPHER_SUITE = register(
     "tls.unknown-cipher-suite",
@@ -59,7 +56,6 @@ TLS_UNKNOWN_CIPHER_SUITE = register(
     "the server chose a cipher suite socketscope cannot decrypt (not AES-GCM, ChaCha20-Poly1305,"
     " AES-CCM in TLS 1.3, or AES-CBC with HMAC-SHA1/SHA256/SHA384); the records are counted only",
     "RFC 8446 §B.4; RFC 5246 §A.5; RFC 5288 §3; RFC 7905 §2",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_ALERT = register(
     "tls.alert",
@@ -67,7 +63,6 @@ TLS_ALERT = register(
     _L,
     "a TLS alert other than close_notify (in clear, or decrypted): its level and description",
     "RFC 8446 §6; RFC 5246 §7.2",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_KEYLOG_BAD_LINE = register(
     "tls.keylog-bad-line",
@@ -76,7 +71,6 @@ TLS_KEYLOG_BAD_LINE = register(
     "a key-log line that does not parse (not LABEL CLIENT_RANDOM SECRET, bad hex or size); it is"
     " named by its line number and skipped, the rest of the file is used",
     "draft-ietf-tls-keylogfile §2 (KL2-KL4)",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_TRUNCATED_RECORD = register(
     "tls.truncated-record",
@@ -85,7 +79,6 @@ TLS_TRUNCATED_RECORD = register(
     "a TLS record cut short: the TCP stream ended, or bytes were never captured, before its last"
     " byte; it is not decrypted",
     "RFC 8446 §5.1; RFC 5246 §6.2.1",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_BAD_RECORD = register(
     "tls.bad-record",
@@ -94,7 +87,6 @@ TLS_BAD_RECORD = register(
     "a record header with an unknown content type or a version that is not 3.x: the record"
     " framing is lost and the rest of that direction is not read as TLS",
     "RFC 8446 §5, §5.1; RFC 5246 §6.2.1 (T2)",
-    reserved=True,  # produced by the pipeline from the next commit
 )
 TLS_BAD_HANDSHAKE = register(
     "tls.bad-handshake",
@@ -103,5 +95,4 @@ TLS_BAD_HANDSHAKE = register(
     "a handshake message whose lengths do not add up (ClientHello, ServerHello, extensions,"
     " Certificate), or one longer than socketscope's bound; it is skipped",
     "RFC 8446 §4, §4.2; RFC 5246 §7.4",
-    reserved=True,  # produced by the pipeline from the next commit
 )

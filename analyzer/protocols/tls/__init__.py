@@ -6,10 +6,9 @@ the protection objects only; nothing in this package prints one.
 """
 
 from analyzer.protocols.tls.keylog import BadLine, KeyLog, parse_keylog
-from analyzer.protocols.tls.session import KEYLOG_HINT, TlsConnection, TlsData, TlsEvent, TlsLost, TlsNote
+from analyzer.protocols.tls.session import TlsConnection, TlsData, TlsEvent, TlsLost, TlsNote
 
 __all__ = [
-    "KEYLOG_HINT",
     "BadLine",
     "KeyLog",
     "TlsConnection",

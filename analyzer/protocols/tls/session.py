@@ -32,7 +32,7 @@ from analyzer.model.codes.tls import (
     TLS_UNKNOWN_CIPHER_SUITE,
 )
 from analyzer.model.common import Direction, ParserAnomaly
-from analyzer.model.tls import TlsAlert, TlsInfo, alert_name, version_name
+from analyzer.model.tls import KEYLOG_HINT, TlsAlert, TlsInfo, alert_name, version_name
 from analyzer.protocols.tls import handshake as hs
 from analyzer.protocols.tls.certs import certificate_summary
 from analyzer.protocols.tls.keylog import MASTER, KeyLog
@@ -51,15 +51,11 @@ from analyzer.protocols.tls.records import (
 from analyzer.protocols.tls.schedule import HASH_LEN, key_block
 from analyzer.protocols.tls.suites import CipherSuite, suite, suite_name
 
-__all__ = ["KEYLOG_HINT", "TlsConnection", "TlsData", "TlsEvent", "TlsLost", "TlsNote"]
+__all__ = ["TlsConnection", "TlsData", "TlsEvent", "TlsLost", "TlsNote"]
 
 TLS13 = 0x0304
 MAX_PENDING = 64  # client records held until the ServerHello says how to read them (0-RTT)
 MAX_FAILURES_LISTED = 20  # tls.decrypt-failed records per direction; the rest are counted
-KEYLOG_HINT = (
-    "to decrypt, log the keys with SSLKEYLOGFILE=FILE (Chrome, Firefox), node --tls-keylog=FILE or"
-    " Python's SSLContext.keylog_filename, then give --keylog FILE"
-)
 _C2S, _S2C = Direction.C2S, Direction.S2C
 
 
@@ -94,7 +90,7 @@ TlsEvent = TlsData | TlsLost | TlsNote
 class _Side:
     """One direction: its framing, handshake buffer and keys."""
 
-    __slots__ = ("ccs", "epoch", "failed", "hs", "next", "prot", "reader")
+    __slots__ = ("ccs", "epoch", "failed", "hs", "midstream", "next", "prot", "reader")
 
     def __init__(self) -> None:
         self.reader = RecordReader()
@@ -104,6 +100,8 @@ class _Side:
         self.next: list[tuple[str, Tls13Aead]] = []  # TLS 1.3: the epochs still to come, in order
         self.ccs = False  # TLS <= 1.2: ChangeCipherSpec seen, every later record is protected
         self.failed = 0
+        # the capture started after this direction's hello (D5): no record can be read in clear
+        self.midstream: bool | None = None
 
     def advance(self) -> bool:
         if not self.next:
@@ -170,14 +168,18 @@ class TlsConnection:
         self._out.append(TlsNote(d, code, message, rec.start, rec.end))
 
     # -- records --
-    def _protected(self, side: _Side, content_type: int) -> bool:
+    def _protected(self, side: _Side, content_type: int, length: int) -> bool:
+        if side.midstream is None:  # the first record: a hello, or a plaintext alert (D1, D3)
+            side.midstream = not (content_type == HANDSHAKE or (content_type == ALERT and length == 2))
+        if side.midstream:
+            return True
         if self.version is not None and self.version < TLS13:
             return side.ccs  # RFC 5246 §7.1: every record after ChangeCipherSpec
         return content_type == APPLICATION_DATA  # RFC 8446 §5.2: opaque_type is always 23
 
     def _record(self, d: Direction, rec: TlsRecord) -> None:
         side = self.sides[d]
-        protected = self._protected(side, rec.content_type)
+        protected = self._protected(side, rec.content_type, rec.length)
         if not protected and not rec.oversize and rec.length > MAX_PLAINTEXT:
             # RFC 8446 §5.1, RFC 5246 §6.2.1: TLSPlaintext.length MUST NOT exceed 2^14
             self._note(
@@ -286,7 +288,7 @@ class TlsConnection:
 
     def _alert(self, d: Direction, data: bytes, rec: TlsRecord, encrypted: bool) -> None:
         """RFC 8446 §6, RFC 5246 §7.2: level u8, description u8."""
-        for i in range(0, len(data) - 1, 2):
+        for i in range(0, min(len(data), 8) - 1, 2):
             level, desc = data[i], data[i + 1]
             self.info.alerts.append(TlsAlert(d.value, level, desc, encrypted, rec.start, rec.end))
             if desc != 0:  # close_notify is the orderly end (RFC 8446 §6.1)
