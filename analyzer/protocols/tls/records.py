@@ -26,6 +26,7 @@ __all__ = [
     "MAX_CIPHERTEXT_13",
     "MAX_PLAINTEXT",
     "RecordReader",
+    "Resync",
     "TlsRecord",
 ]
 
@@ -63,13 +64,35 @@ class TlsRecord:
         return struct.pack("!BHH", self.content_type, self.version, self.length)
 
 
+@dataclass(slots=True)
+class Resync:
+    """The framing, lost at a gap, goes on at stream offset `at`: `skipped` bytes (never captured
+    or passed over) are behind it, and the records in them are unknown."""
+
+    at: int
+    skipped: int
+
+
+def _plausible(buf: bytearray, i: int) -> bool:
+    """A record header at i (RFC 8446 §5.1, RFC 5246 §6.2.1): type 20-24, version 3.1-3.4, a length
+    within the ciphertext bound."""
+    if not 20 <= buf[i] <= 24 or buf[i + 1] != 3 or not 1 <= buf[i + 2] <= 4:
+        return False
+    return 0 < ((buf[i + 3] << 8) | buf[i + 4]) <= MAX_CIPHERTEXT_12
+
+
+Item = TlsRecord | ParserAnomaly | Resync
+
+
 class RecordReader:
-    """Frames one direction; `lost` once the framing cannot be followed any more. `limit` is the
+    """Frames one direction; `lost` once the framing cannot be followed any more (a header that
+    is not TLS). After a gap across a record boundary it looks for the next plausible header
+    (two in a row, or one that ends where the data ends) and goes on there. `limit` is the
     longest protected record allowed (the session lowers it to TLS 1.3's once it knows the
     version); a longer record is reported as soon as its header is read, so that a record that
     never ends is reported too. The session checks plaintext records against 2^14."""
 
-    __slots__ = ("_buf", "_oversize_at", "_pos", "_skip", "limit", "lost")
+    __slots__ = ("_buf", "_lost_at", "_oversize_at", "_pos", "_searching", "_skip", "limit", "lost")
 
     def __init__(self, base: int = 0) -> None:
         self._buf = bytearray()
@@ -78,13 +101,15 @@ class RecordReader:
         self._oversize_at = -1  # the record already reported as too long
         self.limit = MAX_CIPHERTEXT_12
         self.lost = False
+        self._searching = False  # looking for a record header after a gap
+        self._lost_at = 0
 
     @property
     def position(self) -> int:
         """The stream offset of the next byte the reader expects."""
         return self._pos + len(self._buf) + self._skip
 
-    def feed(self, data: bytes) -> list[TlsRecord | ParserAnomaly]:
+    def feed(self, data: bytes) -> list[Item]:
         if self.lost:
             self._pos += len(data)
             return []
@@ -97,7 +122,9 @@ class RecordReader:
                 return []
         buf = self._buf
         buf += data
-        out: list[TlsRecord | ParserAnomaly] = []
+        out: list[Item] = []
+        if self._searching and not self._search(out):
+            return out
         i = 0
         while len(buf) - i >= HEADER:
             ctype, major, minor, length = buf[i], buf[i + 1], buf[i + 2], (buf[i + 3] << 8) | buf[i + 4]
@@ -140,17 +167,51 @@ class RecordReader:
             self._pos += i
         return out
 
-    def gap(self, n: int) -> list[TlsRecord | ParserAnomaly]:
+    def _search(self, out: list[Item]) -> bool:
+        """After a lost framing: drop the bytes before the next plausible header (True), or keep
+        the last bytes that may start one and wait for more (False)."""
+        buf = self._buf
+        n = len(buf)
+        i = 0
+        while i + HEADER <= n:
+            if _plausible(buf, i):
+                nxt = i + HEADER + ((buf[i + 3] << 8) | buf[i + 4])
+                if nxt + HEADER <= n and _plausible(buf, nxt):
+                    break
+                if nxt == n and buf[i : i + 3] == b"\x17\x03\x03":  # one whole record, data ends there
+                    break
+                if nxt + HEADER > n:
+                    del buf[:i]
+                    self._pos += i
+                    return False  # wait for the bytes after it
+            i += 1
+        else:
+            keep = min(n, HEADER - 1)
+            del buf[: n - keep]
+            self._pos += n - keep
+            return False
+        del buf[:i]
+        self._pos += i
+        self._searching = False
+        out.append(Resync(self._pos, self._pos - self._lost_at))
+        return True
+
+    def gap(self, n: int) -> list[Item]:
         """`n` bytes were never captured. Inside a record whose header is known, the framing goes
         on after it (the record is returned incomplete); otherwise it is lost."""
         if self.lost or n <= 0:
             self._pos += max(n, 0)
+            return []
+        if self._searching:
+            self._pos += len(self._buf) + n
+            self._buf.clear()
             return []
         if self._skip:
             if n <= self._skip:
                 self._skip -= n
                 self._pos += n
                 return []
+            self._skip = 0  # the rest of the damaged record is inside the gap
             return self._lose(self._pos, n)
         buf = self._buf
         if len(buf) < HEADER:
@@ -160,7 +221,7 @@ class RecordReader:
         start = self._pos
         rec = TlsRecord(buf[0], (buf[1] << 8) | buf[2], length, start, start + HEADER + length, b"", False)
         if n > need:
-            out: list[TlsRecord | ParserAnomaly] = [rec]
+            out: list[Item] = [rec]
             self._pos = start + HEADER + length
             buf.clear()
             out += self._lose(self._pos, n - need)
@@ -170,8 +231,9 @@ class RecordReader:
         buf.clear()
         return [rec]
 
-    def _lose(self, at: int, n: int) -> list[TlsRecord | ParserAnomaly]:
-        self.lost = True
+    def _lose(self, at: int, n: int) -> list[Item]:
+        self._searching = True
+        self._lost_at = at
         self._pos += len(self._buf) + self._skip + n
         self._buf.clear()
         self._skip = 0
@@ -179,14 +241,14 @@ class RecordReader:
             ParserAnomaly(
                 TLS_TRUNCATED_RECORD,
                 f"{n} bytes never captured across a record boundary at stream offset {at}: the record"
-                " framing is lost, the rest of this direction is not decrypted",
+                " framing is lost until the next plausible record header",
                 at,
             )
         ]
 
-    def eof(self) -> list[TlsRecord | ParserAnomaly]:
+    def eof(self) -> list[Item]:
         """The stream ended: a record begun and not finished is truncated (RFC 8446 §5.1)."""
-        if self.lost or not self._buf:
+        if self.lost or self._searching or not self._buf:
             return []
         buf = self._buf
         at = self._pos

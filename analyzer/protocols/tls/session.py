@@ -46,6 +46,7 @@ from analyzer.protocols.tls.records import (
     MAX_CIPHERTEXT_13,
     MAX_PLAINTEXT,
     RecordReader,
+    Resync,
     TlsRecord,
 )
 from analyzer.protocols.tls.schedule import HASH_LEN, key_block
@@ -56,6 +57,8 @@ __all__ = ["TlsConnection", "TlsData", "TlsEvent", "TlsLost", "TlsNote"]
 TLS13 = 0x0304
 MAX_PENDING = 64  # client records held until the ServerHello says how to read them (0-RTT)
 MAX_FAILURES_LISTED = 20  # tls.decrypt-failed records per direction; the rest are counted
+MAX_SEQ_SKIP = 64  # records that may have been lost in a gap: sequence numbers tried after it
+RESYNC_TRIES = 4  # records tried that way before the framing found after a gap is given up
 _C2S, _S2C = Direction.C2S, Direction.S2C
 
 
@@ -90,7 +93,7 @@ TlsEvent = TlsData | TlsLost | TlsNote
 class _Side:
     """One direction: its framing, handshake buffer and keys."""
 
-    __slots__ = ("ccs", "epoch", "failed", "hs", "midstream", "next", "prot", "reader")
+    __slots__ = ("ccs", "epoch", "failed", "hs", "midstream", "next", "prot", "reader", "resync")
 
     def __init__(self) -> None:
         self.reader = RecordReader()
@@ -100,6 +103,7 @@ class _Side:
         self.next: list[tuple[str, Tls13Aead]] = []  # TLS 1.3: the epochs still to come, in order
         self.ccs = False  # TLS <= 1.2: ChangeCipherSpec seen, every later record is protected
         self.failed = 0
+        self.resync = 0  # records still to try with later sequence numbers (after a gap)
         # the capture started after this direction's hello (D5): no record can be read in clear
         self.midstream: bool | None = None
 
@@ -154,11 +158,17 @@ class TlsConnection:
             self.info.not_decrypted = "no protected record seen"
         return out
 
-    def _run(self, d: Direction, items: list[TlsRecord | ParserAnomaly]) -> list[TlsEvent]:
+    def _run(self, d: Direction, items: list[TlsRecord | ParserAnomaly | Resync]) -> list[TlsEvent]:
         out = self._out = []
         for item in items:
             if isinstance(item, ParserAnomaly):
                 out.append(TlsNote(d, item.code, item.message, item.offset, item.offset + 1))
+            elif isinstance(item, Resync):
+                side = self.sides[d]
+                side.resync = RESYNC_TRIES  # records were lost: the sequence number is not known
+                side.hs.reset()
+                if side.epoch == "application" or (self.version != TLS13 and side.prot is not None):
+                    out.append(TlsLost(d, item.skipped, item.at, item.at))
             else:
                 self.info.records[d.value] += 1
                 self._record(d, item)
@@ -209,7 +219,10 @@ class TlsConnection:
     def _decrypt(self, d: Direction, side: _Side, rec: TlsRecord) -> None:
         assert side.prot is not None
         seq = side.prot.seq
-        res = side.prot.decrypt(rec.content_type, rec.version, rec.fragment)
+        if side.resync:
+            res = self._after_gap(side, rec)
+        else:
+            res = side.prot.decrypt(rec.content_type, rec.version, rec.fragment)
         if res is None and self.version == TLS13:
             res = self._try_next(side, rec)
         if res is None:
@@ -231,6 +244,22 @@ class TlsConnection:
         self.info.not_decrypted = None
         content_type, plain = res
         self._content(d, content_type, plain, rec, True)
+
+    def _after_gap(self, side: _Side, rec: TlsRecord) -> tuple[int, bytes] | None:
+        """The first records after a gap that lost the framing: the records in the gap moved the
+        sequence number on by an unknown count (RFC 8446 §5.3, RFC 5246 §6.1): try the next ones."""
+        prot = side.prot
+        assert prot is not None
+        base = prot.seq
+        for k in range(MAX_SEQ_SKIP):
+            prot.seq = base + k
+            res = prot.attempt(rec.content_type, rec.version, rec.fragment)
+            if res is not None:
+                side.resync = 0
+                return res
+        prot.seq = base + 1
+        side.resync -= 1
+        return None
 
     def _try_next(self, side: _Side, rec: TlsRecord) -> tuple[int, bytes] | None:
         """TLS 1.3: the record may be under the next keys (a Finished, EndOfEarlyData or KeyUpdate

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from analyzer.model.common import ParserAnomaly
-from analyzer.protocols.tls.records import RecordReader, TlsRecord
+from analyzer.protocols.tls.records import RecordReader, Resync, TlsRecord
 from tests.protocols.tls import rfc8448 as v
 
 
-def _records(items: list[TlsRecord | ParserAnomaly]) -> list[TlsRecord]:
+def _records(items: list[TlsRecord | ParserAnomaly | Resync]) -> list[TlsRecord]:
     return [i for i in items if isinstance(i, TlsRecord)]
 
 
@@ -39,12 +39,22 @@ def test_gap_inside_a_record_keeps_the_framing() -> None:
     assert [r.start for r in rest] == [774, 1001, 1073]
 
 
-def test_gap_across_a_boundary_loses_the_framing() -> None:
+def test_gap_across_a_boundary_resynchronises() -> None:
+    """The framing is lost at the gap and found again at the next plausible header (two in a row,
+    or one record that ends where the data ends)."""
     reader = RecordReader()
     reader.feed(v.SERVER_STREAM[:95])
     out = reader.gap(10)
     assert isinstance(out[0], ParserAnomaly) and out[0].code == "tls.truncated-record"
-    assert reader.lost and reader.feed(v.SERVER_STREAM[105:]) == []
+    out = reader.feed(v.SERVER_STREAM[105:])
+    assert isinstance(out[0], Resync) and (out[0].at, out[0].skipped) == (774, 679)
+    assert [r.start for r in _records(out)] == [774, 1001, 1073]
+    reader = RecordReader()
+    reader.feed(v.SERVER_HELLO_RECORD)
+    reader.gap(len(v.SERVER_HANDSHAKE_RECORD) + 3)
+    assert reader.feed(v.SERVER_TICKET_RECORD[3:]) == []  # no header in it: still looking
+    out = reader.feed(v.SERVER_APP_RECORD)  # a whole record, ending with the data
+    assert isinstance(out[0], Resync) and _records(out)[0].start == 1001
 
 
 def test_eof_in_a_record_and_bad_header() -> None:
