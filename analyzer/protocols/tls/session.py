@@ -294,7 +294,8 @@ class TlsConnection:
             reason = f"no secret in the key log for client_random {self.ch.random.hex()}"
         info.not_decrypted = reason
         where = f" to {info.sni}" if info.sni else ""
-        alpn = f", ALPN {info.alpn or ','.join(info.alpn_offered) or 'none'}"
+        offered = ",".join(info.alpn_offered) or "none"
+        alpn = f", ALPN {info.alpn}" if info.alpn else f", ALPN offered {offered}"
         version = info.version or "TLS"
         self._note(d, TLS_NO_KEY, f"{version}{where}{alpn} not decrypted: {reason}; {KEYLOG_HINT}", rec)
 
