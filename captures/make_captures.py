@@ -515,7 +515,14 @@ def write_readme() -> None:
             f"`{exp['command']}` |"
         )
     table = "| capture | libraries (versions) | what it shows | date | command |\n|---|---|---|---|---|\n"
-    (HERE / "README.md").write_text(README_HEAD + "\n" + table + "\n".join(rows) + "\n", encoding="utf-8")
+    # the TLS captures' section is written by captures/tls/make_tls_captures.py: kept as it is
+    old = (HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else ""
+    tls = old[old.find(TLS_MARK) :] if TLS_MARK in old else ""
+    text = README_HEAD + "\n" + table + "\n".join(rows) + "\n" + ("\n" + tls if tls else "")
+    (HERE / "README.md").write_text(text, encoding="utf-8")
+
+
+TLS_MARK = "<!-- tls-captures -->"
 
 
 def main(argv: list[str] | None = None) -> int:

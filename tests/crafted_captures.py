@@ -794,6 +794,9 @@ def _crafted() -> dict[str, Crafted]:
     for name, (fn, codes) in SCENARIOS.items():
         found[f"eio-{name}"] = _c(lambda fn=fn: scenario_capture(fn)().pcap(), *codes)
     found["eio-limit"] = _c(lambda: scenario_capture(eio_limit)().pcap(), "eio.limit-exceeded")
+    from tests.crafted_tls import tls_crafted
+
+    found.update(tls_crafted(_c))
     return found
 
 

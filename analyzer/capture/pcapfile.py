@@ -20,6 +20,7 @@ __all__ = [
     "CaptureReader",
     "Mark",
     "RawPacket",
+    "decryption_secrets",
     "open_capture",
 ]
 
@@ -407,6 +408,44 @@ def idb_time_options(opts: bytes, endian: str) -> tuple[float, float, int | None
             offset = float(struct.unpack(endian + "q", value[:8])[0])
         i += 4 + ((length + 3) & ~3)
     return unit, offset, decimal
+
+
+DSB = 0x0000000A  # Decryption Secrets Block (draft-ietf-opsawg-pcapng §4.7)
+SECRETS_TLS = 0x544C534B  # "TLSK": an NSS key log
+MAX_SECRETS = 64 << 20  # bytes of key log read from all the DSBs of a file
+
+
+def decryption_secrets(path: str) -> list[bytes]:
+    """The TLS key logs of a pcapng file's Decryption Secrets Blocks, in file order: a prepass
+    that reads block headers only (draft-ietf-opsawg-pcapng §3.1, §4.7), so a DSB anywhere in the
+    file applies to every packet. Other secrets types are skipped; a damaged file gives what was
+    read before the damage (the packet reader reports the damage). Never raises."""
+    out: list[bytes] = []
+    total = 0
+    try:
+        with open(path, "rb") as fh:
+            endian = "<"
+            while total <= MAX_SECRETS:
+                head = fh.read(12)
+                if len(head) < 12:
+                    break
+                if head[:4] == b"\x0a\x0d\x0d\x0a":  # a section: its byte-order magic (§4.1)
+                    endian = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+                btype, blen, first = struct.unpack(endian + "III", head)
+                if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+                    break
+                if btype == DSB and first == SECRETS_TLS and blen >= 20:
+                    body = fh.read(blen - 12)
+                    length = struct.unpack_from(endian + "I", body, 0)[0] if len(body) >= 4 else 0
+                    if len(body) < blen - 12 or length > blen - 20:  # §4.7: Secrets Length fits the block
+                        break
+                    out.append(body[4 : 4 + length])
+                    total += length
+                else:
+                    fh.seek(blen - 12, 1)
+    except OSError:
+        pass
+    return out
 
 
 def open_capture(path: str) -> CaptureReader:

@@ -16,7 +16,9 @@ from analyzer.cli.common import (
     OutputError,
     add_decode_as_option,
     add_engine_option,
+    add_keylog_option,
     add_quiet_option,
+    load_keylogs,
     open_output,
     progress_bar,
     wrap,
@@ -30,6 +32,7 @@ examples:
   socketscope analyze capture.pcap --messages --events
   socketscope analyze capture.pcap --format json -o analysis.json
   socketscope analyze midstream.pcap --decode-as 9696=websocket
+  socketscope analyze wss.pcapng --keylog keys.log --messages
 
 A progress bar is shown on stderr when it is a terminal (not with --quiet).
 
@@ -58,6 +61,7 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     a.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     add_decode_as_option(a)
+    add_keylog_option(a)
     a.add_argument(
         "--messages",
         action="store_true",
@@ -93,8 +97,13 @@ def run_analyze(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    try:
+        keylog = load_keylogs(args.keylog)
+    except OutputError as exc:
+        print(f"socketscope: analyze: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     # both outputs are made while the capture is read: memory follows open connections only
-    options = Options(decode_as=dict(args.decode_as), spill_records=True)
+    options = Options(decode_as=dict(args.decode_as), spill_records=True, keylog=keylog)
     try:
         opener = open_capture
         if getattr(args, "engine", "builtin") == "tshark":

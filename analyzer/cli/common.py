@@ -14,7 +14,10 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from analyzer.protocols.tls.keylog import KeyLog
 
 __all__ = [
     "DECODE_AS_PROTOCOLS",
@@ -30,7 +33,9 @@ __all__ = [
     "Progress",
     "add_decode_as_option",
     "add_engine_option",
+    "add_keylog_option",
     "add_quiet_option",
+    "load_keylogs",
     "open_output",
     "output_problem",
     "parse_decode_as",
@@ -80,6 +85,42 @@ def add_decode_as_option(p: argparse.ArgumentParser, extra: str = "") -> None:
         help="decode TCP PORT as WebSocket without a handshake (PORT=websocket) or as HTTP (PORT=http), "
         f"like tshark -d; repeatable{extra}",
     )
+
+
+MAX_KEYLOG_BYTES = 64 << 20  # of one --keylog file
+
+
+def add_keylog_option(p: argparse.ArgumentParser) -> None:
+    """`--keylog FILE`, repeatable; `args.keylog` is a list of paths (see `load_keylogs`)."""
+    p.add_argument(
+        "--keylog",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="TLS key log in the NSS format (SSLKEYLOGFILE of Chrome and Firefox, node --tls-keylog, "
+        "Python's SSLContext.keylog_filename) to decrypt wss:// and https://; repeatable. Keys in a "
+        "pcapng's Decryption Secrets Blocks are used without it. Secrets are never printed",
+    )
+
+
+def load_keylogs(paths: list[str]) -> KeyLog | None:
+    """The secrets of every --keylog file (None without any); OutputError, a sentence naming the
+    file and never its content, if one cannot be read. Bad lines are kept for tls.keylog-bad-line."""
+    if not paths:
+        return None
+    from analyzer.protocols.tls.keylog import KeyLog
+
+    keys = KeyLog()
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_KEYLOG_BYTES + 1)
+        except OSError as exc:
+            raise OutputError(f"cannot read the key log {path}: {exc.strerror or exc}") from None
+        if len(data) > MAX_KEYLOG_BYTES:
+            raise OutputError(f"the key log {path} is larger than {MAX_KEYLOG_BYTES >> 20} MiB")
+        keys.add_text(data, path)
+    return keys
 
 
 def add_quiet_option(p: argparse.ArgumentParser) -> None:

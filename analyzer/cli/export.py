@@ -13,8 +13,11 @@ from analyzer.cli.common import (
     EXIT_NOT_CAPTURE,
     EXIT_OK,
     EXIT_USAGE,
+    OutputError,
     add_decode_as_option,
+    add_keylog_option,
     add_quiet_option,
+    load_keylogs,
     output_problem,
     progress_bar,
     wrap,
@@ -84,6 +87,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         "else engineio when there are Engine.IO sessions, else websocket)",
     )
     add_decode_as_option(e)
+    add_keylog_option(e)
     e.add_argument(
         "--csv-raw",
         action="store_true",
@@ -134,6 +138,11 @@ def run_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     decode_as = dict(args.decode_as)
     try:
+        args.keys = load_keylogs(args.keylog)
+    except OutputError as exc:
+        print(f"socketscope: export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         reader = open_capture(args.capture)
     except CaptureError as exc:
         _err(args.capture, str(exc))
@@ -150,7 +159,7 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
     sink: StreamedSelection | None = None
     try:
         with _sink(args, selection) as sink, progress_bar(reader, args.quiet) as progress:
-            export_capture(reader, sink, decode_as=decode_as, progress=progress)
+            export_capture(reader, sink, decode_as=decode_as, progress=progress, keylog=args.keys)
     except BrokenPipeError:
         pass
     except OSError as exc:

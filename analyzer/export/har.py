@@ -299,7 +299,7 @@ def exchange_entry(conn: ConnectionRecord, x: HttpExchange, websocket: bool) -> 
     and the start and timings, made here from the exchange's own packets only (its last ones)."""
     req = x.request
     assert req is not None
-    scheme = "ws" if websocket else "http"
+    scheme = ("ws" if websocket else "http") + ("s" if conn.tls is not None else "")  # wss://, https://
     start, timings = exchange_timings(*timing_keys(x), {})
     if websocket:
         rtype = "websocket"
@@ -355,7 +355,7 @@ def headless_entry(conn: ConnectionRecord, start: float) -> dict[str, Any]:
         "time": 0,
         "request": {
             "method": "GET",
-            "url": f"ws://{host}/",
+            "url": f"{'wss' if conn.tls is not None else 'ws'}://{host}/",
             "httpVersion": "HTTP/1.1",
             "cookies": [],
             "headers": [],

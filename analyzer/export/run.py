@@ -11,18 +11,22 @@ given, and the capture is read once for them all.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from analyzer.capture.pcapfile import CaptureReader, open_capture
 from analyzer.model.analysis import Analysis
 from analyzer.pipeline import Options, Sink, run
 
+if TYPE_CHECKING:
+    from analyzer.protocols.tls.keylog import KeyLog
+
 __all__ = ["export_capture", "export_options"]
 
 
-def export_options(decode_as: Mapping[int, str] | None = None) -> Options:
+def export_options(decode_as: Mapping[int, str] | None = None, keylog: KeyLog | None = None) -> Options:
     """How an export runs the pipeline: the records' frames, messages and packets wait in
     temporary files until the sinks have had them, so memory follows open connections."""
-    return Options(decode_as=dict(decode_as or {}), spill_records=True)
+    return Options(decode_as=dict(decode_as or {}), spill_records=True, keylog=keylog)
 
 
 def export_capture(
@@ -30,7 +34,9 @@ def export_capture(
     *sinks: Sink,
     decode_as: Mapping[int, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    keylog: KeyLog | None = None,
 ) -> Analysis:
-    """Run the sinks over a capture (a path or an open reader); the summary (no records)."""
+    """Run the sinks over a capture (a path or an open reader); the summary (no records).
+    `keylog`: TLS secrets (a pcapng's Decryption Secrets Blocks are added by `run`)."""
     reader = open_capture(capture) if isinstance(capture, str) else capture
-    return run(reader, export_options(decode_as), *sinks, progress=progress)
+    return run(reader, export_options(decode_as, keylog), *sinks, progress=progress)

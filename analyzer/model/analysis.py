@@ -8,6 +8,7 @@ from typing import Any
 from analyzer.model.common import Anomaly
 from analyzer.model.records import HttpExchange
 from analyzer.model.session import EngineIOSession
+from analyzer.model.tls import TlsInfo
 from analyzer.model.websocket import WebSocketRecord
 from analyzer.version import __version__
 
@@ -54,13 +55,15 @@ class ConnectionRecord:
     tcp: dict[str, Any]
     http: list[HttpExchange] = field(default_factory=list)
     websocket: WebSocketRecord | None = None
-    app_protocol: str = "unknown"  # "http" | "websocket" | "unknown"
+    app_protocol: str = "unknown"  # "http" | "websocket" | "tls" (not decrypted) | "unknown"
     layer_bytes: dict[str, int] = field(default_factory=dict)  # bytes per application layer
     # the headers in front of its IP header, outermost first (tunnels, VLAN tags, radio headers);
     # None for a lone Ethernet, Linux cooked, loopback or raw-IP header
     encapsulation: list[str] | None = None
     process: dict[str, Any] | None = None  # {"name", "pid"} of its first packet's PKTAP header
     proxy: dict[str, Any] | None = None  # a SOCKS or PROXY protocol handshake at its start
+
+    tls: TlsInfo | None = None  # a TLS connection (ANALYSIS_JSON.md "TLS and HTTP/2")
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -80,6 +83,8 @@ class ConnectionRecord:
             out["process"] = self.process
         if self.proxy is not None:
             out["proxy"] = self.proxy
+        if self.tls is not None:  # absent on plaintext connections
+            out["tls"] = self.tls.to_dict()
         return out
 
 

@@ -29,6 +29,7 @@ class Layer(enum.Enum):
     LINK = "link"
     NETWORK = "network"
     TRANSPORT = "transport"
+    TLS = "tls"  # the presentation layer: records, handshake, decryption (RFC 8446, RFC 5246)
     HTTP = "http"
     WEBSOCKET = "websocket"
     ENGINEIO = "engineio"

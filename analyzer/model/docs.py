@@ -8,7 +8,7 @@ from analyzer.model.registry import REGISTRY, AnomalyDef, lookup
 
 __all__ = ["RESERVED_MARK", "anomaly_table"]
 
-_LAYER_ORDER = ["link", "network", "transport", "http", "websocket", "engineio", "socketio"]
+_LAYER_ORDER = ["link", "network", "transport", "tls", "http", "websocket", "engineio", "socketio"]
 # the meaning of a reserved code (registered, produced by no test capture) starts with this
 RESERVED_MARK = "*reserved:*"
 

@@ -21,9 +21,11 @@ from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMe
 from analyzer.model.registry import make_anomaly
 from analyzer.model.spill import JsonSpill
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord, frame_json, message_json
+from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.proxy import ProxyHandshake, detect
+from analyzer.protocols.tls.detect import looks_like_tls
 from analyzer.protocols.websocket import WsDecoder, WsFrame, WsMessage
 from analyzer.protocols.ws_conversation import WsConversation
 from analyzer.session.builder import SessionBuilder
@@ -80,17 +82,24 @@ class ConnectionApp:
         # a SOCKS or PROXY protocol handshake before the application's bytes (protocols/proxy.py)
         self.proxy: ProxyHandshake | None = None
         self._first_data = True
+        # TLS on any port (pipeline/tls_step.py): the parsers below read its plaintext
+        self.tls: TlsStep | None = None
+        self._opened = False
 
     # -- helpers --
     def _stream(self, d: Direction) -> DirectionStream:
         return self.conn.c2s if d is Direction.C2S else self.conn.s2c
 
     def _where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
-        om = self._stream(d).offsets
+        last = max(end - 1, start)
+        if self.tls is not None:  # offsets of the plaintext, mapped through the TLS records
+            pm = self.tls.offsets[d]
+            return pm.frame_at(last), pm.ts_at(last), pm.frames_between(start, max(end, start + 1))
         if self.proxy is not None:  # the parsers count from the end of the proxy handshake
             start += self.proxy.taken[d]
             end += self.proxy.taken[d]
-        last = max(end - 1, start)
+            last = max(end - 1, start)
+        om = self._stream(d).offsets
         return om.frame_at(last), om.ts_at(last), om.frames_between(start, max(end, start + 1))
 
     def _anomaly(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
@@ -106,16 +115,45 @@ class ConnectionApp:
         midstream = self.conn.syn is None and self.conn.synack is None
         self.http = http1.Http1Connection(midstream=midstream)
 
-    # -- StreamSink (forwarded by the pipeline) --
+    # -- StreamSink (forwarded by the pipeline); with TLS, the same for each direction's plaintext --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
         d = stream.direction
         if self._first_data or self.proxy is not None:
             data, offset = self._proxy_step(d, offset, data)
             if not data:
                 return
+        if self.tls is None and self.mode == "undecided" and looks_like_tls(data, d is Direction.C2S):
+            self._open()
+            self.tls = TlsStep(self.conn, self.options.keylog, self._data, self._gap, self._anomaly)
+        if self.tls is not None:
+            self.tls.data(d, data)
+        else:
+            self._data(d, offset, data, frame, ts)
+
+    def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
+        d = stream.direction
+        if self.proxy is not None and not self.proxy.done[d]:
+            self.proxy.gap(d)
+            self.mode = "opaque"
+            return
+        if self.tls is not None:
+            self.tls.gap(d, length)
+        else:
+            self._gap(d, offset, length, frame, ts)
+
+    def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
+        if self.tls is not None:
+            self.tls.end(stream.direction)
+        self._end(stream.direction, ts, frame)
+
+    def _open(self) -> None:
+        if self.observer is not None and not self._opened:
+            self.observer.on_connection_open(self.conn)  # first payload byte: handshake done
+        self._opened = True
+
+    def _data(self, d: Direction, offset: int, data: bytes, frame: int, ts: float) -> None:
         if self.mode == "undecided":
-            if self.observer is not None:
-                self.observer.on_connection_open(self.conn)  # first payload byte: handshake done
+            self._open()
             if (d is Direction.C2S and looks_like_http_request(data)) or (
                 d is Direction.S2C and looks_like_http_response(data)
             ):
@@ -135,21 +173,15 @@ class ConnectionApp:
             self._feeding = d
             self._http_events(self.http.feed(d, data, frame))
 
-    def on_gap(self, stream: DirectionStream, offset: int, length: int, frame: int, ts: float) -> None:
+    def _gap(self, d: Direction, offset: int, length: int, frame: int, ts: float) -> None:
         # what the gap makes a parser say names the packet where the gap was found (as tcp.gap
         # does), not the packet before the missing bytes, which is all the offsets could tell
-        d = stream.direction
-        if self.proxy is not None and not self.proxy.done[d]:
-            self.proxy.gap(d)
-            self.mode = "opaque"
-            return
         if d in self.ws_decoders:
             self._ws_route(d, self.ws_decoders[d].gap(length), frame)
         elif self.http is not None and not self.http.is_upgraded(d):
             self._http_events(self.http.gap(d, length), frame)
 
-    def on_end(self, stream: DirectionStream, offset: int, frame: int, ts: float) -> None:
-        d = stream.direction
+    def _end(self, d: Direction, ts: float, frame: int) -> None:
         if self.conversation is not None:
             self.conversation.on_tcp_end(d, "fin", ts, frame)
         if d in self.ws_decoders:
@@ -268,7 +300,7 @@ class ConnectionApp:
         assert self.ws is not None
         self.ws.handshake = self.handshake.to_dict(req_frame, resp_frame)
         host = next((v for k, v in req_head.headers if k.lower() == "host"), "")
-        self.ws.url = f"ws://{host}{req_head.target}"
+        self.ws.url = f"{'wss' if self.tls else 'ws'}://{host}{req_head.target}"
         req = self._requests.get(head.request_index) or self._request_record(req_head, req_head.end)
         resp = self._response_record(head, head.end)
         if self.observer is not None:
@@ -311,8 +343,11 @@ class ConnectionApp:
         self._resync = resync
         if resync:
             for d in (Direction.C2S, Direction.S2C):
-                taken = self.proxy.taken[d] if self.proxy is not None else 0
-                self.ws_base[d] = (at or {}).get(d, self._stream(d).next - taken)
+                if self.tls is not None:
+                    nxt = self.tls.next[d]
+                else:
+                    nxt = self._stream(d).next - (self.proxy.taken[d] if self.proxy is not None else 0)
+                self.ws_base[d] = (at or {}).get(d, nxt)
                 self.ws_decoders[d] = self._decoder(d)
 
     def _decoder(self, d: Direction) -> WsDecoder:
@@ -443,6 +478,8 @@ class ConnectionApp:
 
     # -- end --
     def finish(self, record: ConnectionRecord) -> None:
+        if self.tls is not None:
+            record.tls = self.tls.finish()
         if self.http is not None:
             for d in (Direction.C2S, Direction.S2C):
                 if not self.http.is_upgraded(d) and not self._stream(d).ended:
@@ -492,6 +529,8 @@ class ConnectionApp:
         record.app_protocol = (
             "websocket" if self.ws is not None else "http" if self.mode == "http" else "unknown"
         )
+        if record.app_protocol == "unknown" and self.tls is not None:
+            record.app_protocol = "tls"  # nothing decrypted, or not HTTP inside
         record.layer_bytes = self.layer_bytes
         if self.proxy is not None:
             record.proxy = self.proxy.to_dict()

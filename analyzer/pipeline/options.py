@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from analyzer.pipeline.observer import LiveObserver
+
+if TYPE_CHECKING:
+    from analyzer.protocols.tls.keylog import KeyLog
 
 __all__ = ["Options"]
 
@@ -22,3 +26,6 @@ class Options:
     # files as JSON as they are decoded (JsonSpill) instead of being held as records; for sinks
     # that write as they go (memory follows open connections); not for a CollectingSink
     spill_records: bool = False
+    # TLS secrets (NSS key log: --keylog files, pcapng Decryption Secrets Blocks); held in memory
+    # only, never printed (KeyLog's repr gives counts)
+    keylog: KeyLog | None = None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
+from analyzer.capture.pcapfile import CaptureReader, RawPacket, decryption_secrets, open_capture
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.session import EngineIOSession
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import CollectingSink, Sink
 from analyzer.pipeline.wiring import Pipeline
+from analyzer.protocols.tls.keylog import KeyLog
 
 __all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections", "run"]
 
@@ -25,6 +28,7 @@ def run(
     """The one road: the pipeline over a reader, each finished record handed to every sink
     (pipeline/sink.py), then `finish(summary)` to each; the summary (no records) is returned.
     `progress(n)` is called every 16384 packets."""
+    options = _with_capture_secrets(options or Options(), reader)
     info = CaptureInfo(path=reader.path, format=reader.format)
     with _fewer_gc_passes():
         pipe = Pipeline(info, options, *sinks)
@@ -37,6 +41,22 @@ def run(
     for sink in sinks:
         sink.finish(summary)
     return summary
+
+
+def _with_capture_secrets(opts: Options, reader: CaptureReader) -> Options:
+    """The options with the TLS key logs of the capture's Decryption Secrets Blocks added
+    (pcapng only; used without any option). The caller's key log is not changed."""
+    if reader.format != "pcapng" or not os.path.isfile(reader.path):
+        return opts
+    secrets = decryption_secrets(reader.path)
+    if not secrets:
+        return opts
+    keys = KeyLog()
+    if opts.keylog is not None:
+        keys.merge(opts.keylog)
+    for i, text in enumerate(secrets, 1):
+        keys.add_text(text, f"Decryption Secrets Block {i} of {os.path.basename(reader.path)}")
+    return dataclasses.replace(opts, keylog=keys)
 
 
 def analyze_reader(

@@ -20,6 +20,7 @@ from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
+from analyzer.pipeline.tls_step import keylog_anomalies
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
@@ -177,6 +178,7 @@ class Pipeline:
                     f"{st.unsupported_link:,} packets of link types socketscope does not decode ({kinds})",
                 )
             )
+        self.anomalies.extend(keylog_anomalies(self.options.keylog))
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
             self.anomalies.append(make_anomaly(code, self.capture.error))

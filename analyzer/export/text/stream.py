@@ -29,6 +29,7 @@ from analyzer.export.text.summary import (
     session_sids,
     summary_head,
 )
+from analyzer.export.text.tls import TLS_HEAD, tls_line
 from analyzer.export.text.websocket import NO_WS_MESSAGES, WS_MESSAGES_LEGEND, ws_message_lines, ws_section
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly
@@ -137,9 +138,13 @@ class StreamingTextSummary:
         self._ws_messages = _Blocks()
         self._sessions = _Blocks()
         self._session_events = _Blocks()
+        self._tls = _Blocks()
 
     def connection(self, rec: ConnectionRecord) -> None:
         self._rows.append((rec.id, connection_row(rec)))
+        line = tls_line(rec)
+        if line is not None:
+            self._tls.add(rec.id, [line])
         ws = rec.websocket
         if ws is None:
             return
@@ -166,6 +171,9 @@ class StreamingTextSummary:
         out.write(summary_head(a, len(self._rows)))
         self._rows.sort(key=lambda r: r[0])
         connection_table(self._rows, a.anomalies, out)
+        if len(self._tls):
+            out.write(TLS_HEAD)
+            self._tls.write_to(out)
         if len(self._ws):
             out.write("\nWebSocket connections\n")
             self._ws.write_to(out)

@@ -1,0 +1,451 @@
+"""Record the TLS captures of captures/tls/ (issue #17): real libraries over TLS on loopback.
+
+    python captures/tls/make_tls_captures.py            # every scenario (as root, about 20 s)
+    python captures/tls/make_tls_captures.py --only ws-websockets-tls13
+
+Each scenario runs a server and a client in one asyncio loop, over TLS with a self-signed
+certificate made here with `cryptography` (CN and SAN localhost), the server's SSLContext
+writing the NSS key log (`SSLContext.keylog_filename`), while tcpdump records the port on `lo`.
+Beside each capture: `<name>.keys` (its key log) and `<name>.expected.json` (what the
+applications' own handlers sent and received, never a dissector's output). One capture also
+gets its keys injected as a pcapng Decryption Secrets Block (`editcap --inject-secrets`).
+The key logs are of throwaway sessions on loopback: committing them is the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import random
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+SSL_OP_NO_ENCRYPT_THEN_MAC = 1 << 19  # OpenSSL 3 ssl.h: SSL_OP_BIT(19)
+
+
+# -- certificate and TLS contexts ----------------------------------------------------------------
+def make_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed RSA certificate for localhost / 127.0.0.1 (RFC 5280), valid one day."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class Tls:
+    """How a scenario's TLS is set up: the version, TLS 1.2 ciphers, encrypt-then-MAC."""
+
+    version: str = "1.3"
+    ciphers: str | None = None  # OpenSSL names, TLS 1.2 only
+    etm: bool = True
+    alpn: list[str] = field(default_factory=lambda: ["http/1.1"])
+
+    def contexts(self, cert: Path, key: Path, keylog: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        tls = ssl.TLSVersion.TLSv1_3 if self.version == "1.3" else ssl.TLSVersion.TLSv1_2
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert, key)
+        server.keylog_filename = str(keylog)
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.load_verify_locations(cert)
+        for ctx in (server, client):
+            ctx.minimum_version = ctx.maximum_version = tls
+            if self.ciphers:
+                ctx.set_ciphers(self.ciphers)
+            if not self.etm:
+                ctx.options |= SSL_OP_NO_ENCRYPT_THEN_MAC
+            if self.alpn:
+                ctx.set_alpn_protocols(self.alpn)
+        return server, client
+
+
+# -- the applications ----------------------------------------------------------------------------
+def message_entry(direction: str, message: str | bytes) -> dict[str, Any]:
+    raw = message.encode("utf-8") if isinstance(message, str) else message
+    entry: dict[str, Any] = {
+        "direction": direction,
+        "opcode": "text" if isinstance(message, str) else "binary",
+        "length": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }
+    if len(raw) <= 4096:
+        entry["text" if isinstance(message, str) else "hex"] = (
+            message if isinstance(message, str) else raw.hex()
+        )
+    return entry
+
+
+BIG = random.Random(8446).randbytes(40_960)  # incompressible: three TLS records, a 64-bit WebSocket length
+
+
+async def websockets_scenario(
+    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> dict[str, Any]:
+    """python `websockets` over TLS: text, binary, a fragmented message, a 40 KiB message,
+    a ping each way, Close 1000 with a reason. Lock-step, so the record order is wire order."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    messages: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        async for msg in ws:
+            messages.append(message_entry("c2s", msg))
+            if msg == "fragments please":
+                await ws.send(["part one, ", "part two, ", "part three"])
+            elif msg == "ping me":
+                await asyncio.wait_for(await ws.ping(b"server-ping"), 5)
+                await ws.send("pinged")
+            elif isinstance(msg, bytes):
+                await ws.send(hashlib.sha256(msg).hexdigest())
+            else:
+                await ws.send(f"echo: {msg}")
+        done.set()
+
+    async with serve(handler, HOST, port, ssl=server_ctx):
+        uri = f"wss://localhost:{port}/tls-chat"
+        async with connect(uri, ssl=client_ctx, subprotocols=None, max_size=None) as ws:
+            for out in ("hello over TLS", b"\x00\x01binary\xff", "fragments please", BIG, "ping me", "bye"):
+                await ws.send(out)
+                messages.append(message_entry("s2c", await ws.recv()))
+            await asyncio.wait_for(await ws.ping(b"client-ping"), 5)
+            await ws.close(1000, "done over TLS")
+        await asyncio.wait_for(done.wait(), 5)
+    # the handlers recorded in the order they ran; the conversation is lock-step
+    return {"websocket": {"messages": messages, "close": {"c2s": {"code": 1000, "reason": "done over TLS"}}}}
+
+
+async def socketio_scenario(
+    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> dict[str, Any]:
+    """python-socketio over aiohttp with TLS: polling, then the upgrade to WebSocket; events with
+    acks both ways, a binary attachment each way, a namespace, Engine.IO pings."""
+    import aiohttp
+    import socketio
+    from aiohttp import web
+
+    events: list[dict[str, Any]] = []
+    acks: list[dict[str, Any]] = []
+
+    class Server(socketio.AsyncServer):  # type: ignore[misc]
+        async def _handle_event(
+            self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]
+        ) -> None:
+            events.append(
+                {
+                    "direction": "c2s",
+                    "nsp": namespace or "/",
+                    "event": data[0],
+                    "args": list(data[1:]),
+                    "ack_id": id,
+                }
+            )
+            await super()._handle_event(eio_sid, namespace, id, data)
+
+        async def _handle_ack(self, eio_sid: str, namespace: str | None, id: int, data: list[Any]) -> None:
+            acks.append({"direction": "c2s", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
+            await super()._handle_ack(eio_sid, namespace, id, data)
+
+    class Client(socketio.AsyncClient):  # type: ignore[misc]
+        async def _handle_event(self, namespace: str | None, id: int | None, data: list[Any]) -> None:
+            events.append(
+                {
+                    "direction": "s2c",
+                    "nsp": namespace or "/",
+                    "event": data[0],
+                    "args": list(data[1:]),
+                    "ack_id": id,
+                }
+            )
+            await super()._handle_event(namespace, id, data)
+
+        async def _handle_ack(self, namespace: str | None, id: int, data: list[Any]) -> None:
+            acks.append({"direction": "s2c", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
+            await super()._handle_ack(namespace, id, data)
+
+    sio = Server(async_mode="aiohttp", ping_interval=1, ping_timeout=5, namespaces=["/", "/admin"])
+    state: dict[str, Any] = {}
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        state["sid"] = sio.manager.eio_sid_from_sid(sid, "/")
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def chat(sid: str, text: str) -> Any:
+        return "ack:" + text
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def upload(sid: str, data: bytes) -> Any:
+        await sio.emit("news", {"headline": "over TLS", "blob": b"\xde\xad\xbe\xef"}, to=sid)
+        return {"size": len(data)}
+
+    @sio.on("admin_cmd", namespace="/admin")  # type: ignore[untyped-decorator]
+    async def admin_cmd(sid: str, cmd: str) -> Any:
+        return {"ok": True, "cmd": cmd}
+
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, port, ssl_context=server_ctx)
+    await site.start()
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ctx))
+    client = Client(reconnection=False, request_timeout=5, http_session=http)
+    news = asyncio.Event()
+    client.on("news", lambda data: news.set())
+    try:
+        await client.connect(
+            f"https://localhost:{port}", namespaces=["/", "/admin"], transports=["polling", "websocket"]
+        )
+        await client.call("chat", "hello over polling or websocket", timeout=5)
+        await client.sleep(1.5)  # the upgrade is done, and a heartbeat goes by
+        await client.call("upload", b"\x00\x01\x02" * 10, timeout=5)
+        await asyncio.wait_for(news.wait(), 5)
+        await client.call("admin_cmd", "restart", namespace="/admin", timeout=5)
+        await client.disconnect()
+    finally:
+        await http.close()
+        await runner.cleanup()
+    return {
+        "socketio": {
+            "sid": state.get("sid"),
+            "transport_path": ["polling", "websocket"],
+            "events": events,
+            "acks": acks,
+        }
+    }
+
+
+# -- recording ------------------------------------------------------------------------------------
+@dataclass
+class Scenario:
+    name: str
+    port: int
+    run: Callable[[int, ssl.SSLContext, ssl.SSLContext], Awaitable[dict[str, Any]]]
+    tls: Tls
+    shows: str
+    dsb: bool = False  # also write <name>.pcapng with the key log as a Decryption Secrets Block
+
+
+SCENARIOS = [
+    Scenario(
+        "ws-websockets-tls13",
+        48443,
+        websockets_scenario,
+        Tls("1.3"),
+        "python websockets over TLS 1.3 (TLS_AES_256_GCM_SHA384, ALPN http/1.1 in EncryptedExtensions)",
+    ),
+    Scenario(
+        "ws-websockets-tls12-cbc",
+        48444,
+        websockets_scenario,
+        Tls("1.2", "ECDHE-RSA-AES128-SHA"),
+        "python websockets over TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA with encrypt-then-MAC (RFC 7366)",
+    ),
+    Scenario(
+        "ws-websockets-tls12-cbc-mte",
+        48445,
+        websockets_scenario,
+        Tls("1.2", "ECDHE-RSA-AES256-SHA384", etm=False),
+        "python websockets over TLS 1.2, TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, MAC-then-encrypt",
+    ),
+    Scenario(
+        "sio-aiohttp-tls13",
+        48446,
+        socketio_scenario,
+        Tls("1.3"),
+        "python-socketio over aiohttp with TLS 1.3: polling, upgrade, events, acks, binary; keys also"
+        " injected as a Decryption Secrets Block (the .pcapng)",
+        dsb=True,
+    ),
+    Scenario(
+        "sio-aiohttp-tls12-chacha",
+        48447,
+        socketio_scenario,
+        Tls("1.2", "ECDHE-RSA-CHACHA20-POLY1305"),
+        "python-socketio over aiohttp with TLS 1.2, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+]
+
+
+class Recorder:
+    """tcpdump on lo for one port, stopped with SIGINT."""
+
+    def __init__(self, port: int, path: Path) -> None:
+        self.cmd = [
+            "tcpdump",
+            "-Z",
+            "root",
+            "-i",
+            "lo",
+            "-s",
+            "0",
+            "-U",
+            "--immediate-mode",
+            "-w",
+            str(path),
+            f"tcp port {port}",
+        ]
+        self.path = path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Recorder:
+        self.path.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert self.proc.stderr is not None
+        line = self.proc.stderr.readline().decode(errors="replace")
+        if "listening on" not in line:
+            raise RuntimeError(f"tcpdump did not start: {line}")
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        time.sleep(0.5)
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=10)
+
+
+def record(s: Scenario, cert: Path, key: Path) -> None:
+    pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
+    keys.unlink(missing_ok=True)
+    server_ctx, client_ctx = s.tls.contexts(cert, key, keys)
+    with Recorder(s.port, pcap):
+        app = asyncio.run(s.run(s.port, server_ctx, client_ctx))
+    captures = [pcap.name]
+    if s.dsb:
+        subprocess.run(
+            ["editcap", "--inject-secrets", f"tls,{keys}", str(pcap), str(pcap.with_suffix(".pcapng"))],
+            check=True,
+        )
+        pcap.unlink()
+        captures = [pcap.with_suffix(".pcapng").name]
+    libraries = {
+        n: version(n) for n in ("websockets", "python-socketio", "python-engineio", "aiohttp", "cryptography")
+    }
+    expected = {
+        "scenario": s.name,
+        "captures": captures,
+        "keylog": keys.name,
+        "shows": s.shows,
+        "tls": {
+            "version": f"TLS {s.tls.version}",
+            "ciphers": s.tls.ciphers,
+            "encrypt_then_mac": s.tls.etm,
+            "alpn": s.tls.alpn,
+        },
+        "libraries": {"python": sys.version.split()[0], "openssl": ssl.OPENSSL_VERSION, **libraries},
+        "host": HOST,
+        "port": s.port,
+        "recorded": dt.date.today().isoformat(),
+        "command": f"python captures/tls/make_tls_captures.py --only {s.name}",
+        **app,
+    }
+    text = json.dumps(expected, indent=1, ensure_ascii=False, default=lambda b: {"$hex": bytes(b).hex()})
+    (HERE / f"{s.name}.expected.json").write_text(text + "\n", encoding="utf-8")
+    print(f"recorded {captures[0]} ({(HERE / captures[0]).stat().st_size} bytes)")
+
+
+README_MARK = "<!-- tls-captures -->"  # captures/README.md: from here to the end is this script's
+
+
+def write_readme() -> None:
+    """The TLS section of captures/README.md (captures/make_captures.py keeps it when it rewrites
+    the rest): how the captures are made and their provenance."""
+    rows = []
+    for path in sorted(HERE.glob("*.expected.json")):
+        exp = json.loads(path.read_text(encoding="utf-8"))
+        cap = HERE / exp["captures"][0]
+        libs = ", ".join(f"{k} {v}" for k, v in exp["libraries"].items())
+        rows.append(
+            f"| `tls/{cap.name}` ({cap.stat().st_size // 1024} KiB) + `tls/{exp['keylog']}` | {libs};"
+            f" recorded with tcpdump | {exp['shows']} | {exp['recorded']} | `{exp['command']}` |"
+        )
+    section = (
+        f"""{README_MARK}
+## TLS captures (captures/tls/)
+
+Recorded by `captures/tls/make_tls_captures.py` (as root, about 20 s): python servers and
+clients over TLS on 127.0.0.1 with a throwaway self-signed certificate made by the script
+(`cryptography`), the server's `SSLContext.keylog_filename` writing `<name>.keys` (the NSS key
+log: committed on purpose, these sessions protect nothing), tcpdump on `lo` for the port.
+`<name>.expected.json` is what the applications' handlers sent and received (same format as
+above, plus `captures`, `keylog` and `tls`). `sio-aiohttp-tls13.pcapng` has its keys injected as a
+pcapng Decryption Secrets Block (`editcap --inject-secrets tls,KEYS`), so it decrypts with no
+option. tests/tls/ checks socketscope against the records and against tshark
+(`-o tls.keylog_file:KEYS`), and that no secret reaches any output.
+
+| capture | libraries (versions) | what it shows | date | command |
+|---|---|---|---|---|
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
+    readme = HERE.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if README_MARK in text:
+        text = text[: text.index(README_MARK)]
+    readme.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = make_certificate(Path(tmp))
+        for s in SCENARIOS:
+            if args.only is None or s.name in args.only:
+                record(s, cert, key)
+    write_readme()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
