@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from analyzer.model.common import Direction
 from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.model.spill import JsonSpill, dumps
-from analyzer.model.values import MAX_DEPTH
+from analyzer.model.values import MAX_DEPTH, to_jsonable
 
 if TYPE_CHECKING:  # model/session.py imports this module: the records are only annotations here
     from analyzer.model.session import EioPacketRecord, EngineIOSession, SioPacketRecord, SocketIOSession
@@ -121,7 +121,9 @@ def _encode(v: Any, depth: int, hexes: dict[int, str]) -> str:
 
 
 def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, str]:
-    """(args, data) of the packet as json.dumps writes them from p.json_data()."""
+    """(args, data) of the packet: its decoded values as `dumps(to_jsonable(...))` writes them.
+    The fallback does not trust `binary_values`: a default-parser number such as 1e999 decodes to
+    Infinity (JSON.parse does the same), which only to_jsonable makes JSON ({"$float": "inf"})."""
     data = p.data
     try:
         if event and isinstance(data, list) and data:
@@ -129,7 +131,7 @@ def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, s
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
         return "null", _encode(data, 0, hexes)
     except (_Fallback, RecursionError):
-        data = p.json_data()
+        data = to_jsonable(data)
         if event and isinstance(data, list) and data:
             parts = [dumps(x) for x in data]
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"

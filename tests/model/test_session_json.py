@@ -18,6 +18,7 @@ from analyzer.model.engineio import EioPacket, EioPacketType
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
 from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.model.values import MAX_DEPTH, to_jsonable
+from analyzer.protocols.socketio import decode_sio_text
 from tests.model.test_record_json import HOSTILE, compact, strict_loads
 
 
@@ -113,8 +114,17 @@ _values = st.recursive(
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.lists(_values, max_size=5), event=st.booleans())
-def test_any_decoded_value_is_written_as_documented(data: list[Any], event: bool) -> None:
+@given(data=st.lists(_values, max_size=5), event=st.booleans(), flagged=st.booleans())
+def test_any_decoded_value_is_written_as_documented(data: list[Any], event: bool, flagged: bool) -> None:
     ptype = SioPacketType.BINARY_EVENT if event else SioPacketType.BINARY_ACK
-    d = read(sio_record(ptype, data, parser="msgpack", binary_values=True))
+    d = read(sio_record(ptype, data, parser="msgpack", binary_values=flagged))
     assert d["data"] == documented(data)
+
+
+def test_overflowing_json_number_is_written_as_documented() -> None:
+    """JSON.parse reads 1e999 as Infinity, and so does the decoder: JSON has no such number."""
+    packet, _ = decode_sio_text('2["ev",1e999,[-1e999],{"a":1e999}]', 5)
+    assert packet is not None
+    d = read(SioPacketRecord(Direction.C2S, 1.0, 1, "websocket", 0, packet))
+    inf, ninf = {"$float": "inf"}, {"$float": "-inf"}
+    assert d["args"] == [inf, [ninf], {"a": inf}] and d["data"] == ["ev", *d["args"]]
