@@ -7,7 +7,8 @@ in and where the payloads come from (a PayloadStore).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
 from analyzer.model.session_json import eio_packet_parts, sio_packet_parts
@@ -58,11 +59,15 @@ class SessionSpill:
         self._kept.clear()
 
     def add_sio(self, r: SioPacketRecord) -> None:
+        hexes = self._hexes
+        before = len(hexes)
         self.sio.begin()
-        sio_packet_parts(r, self.sio, self._hexes)
-        kept = self._kept
-        for key in [k for k in kept if k not in self._hexes]:  # used by this packet
-            self._kept_chars -= 2 * len(kept.pop(key))
+        sio_packet_parts(r, self.sio, hexes)
+        if len(hexes) < before:  # it wrote attachments whose hex was kept: not needed again
+            kept = self._kept
+            for key in _bytes_ids(r.packet.data):  # not a scan of `kept`: it may hold millions
+                if key in kept and key not in hexes:
+                    self._kept_chars -= 2 * len(kept.pop(key))
 
     def _payload(self, r: EioPacketRecord) -> str | bytes:
         return r.packet.data if r.stored is None else self.payloads.get(r.stored)
@@ -79,3 +84,17 @@ class SessionSpill:
                 self._kept_chars -= 2 * len(old)
                 self._hexes.pop(key, None)
         return data
+
+
+def _bytes_ids(value: Any) -> Iterator[int]:
+    """id() of every bytes object in a decoded value (the attachments of a Socket.IO packet)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is bytes:
+            yield id(v)
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.values())
