@@ -15,9 +15,9 @@ from dataclasses import replace
 from typing import IO, Any
 
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
+from analyzer.model.session_json import session_parts
 from analyzer.model.spill import JsonSpill, copy_range, dumps
 from analyzer.model.tempfile_fd import unnamed_temporary_fd
-from analyzer.session.jsonout import session_parts
 from analyzer.version import __version__
 
 __all__ = ["StreamingJsonWriter"]

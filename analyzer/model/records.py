@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.common import Direction
+from analyzer.model.jsontext import boolean, int_list, loads_dict, opt_str
 
 __all__ = [
     "BODY_PREVIEW",
@@ -142,3 +143,29 @@ class WsMessageRecord:
     length: int  # inflated length (data may be cut at the display bound)
     truncated: bool = False
     frames: tuple[int, ...] = field(default=())
+
+    def text_and_hex(self) -> tuple[str | None, str | None]:
+        """(text, data_hex): text when the message is valid UTF-8 text, else the bytes as hex."""
+        text: str | None = None
+        if self.opcode == "text" and not self.truncated:
+            try:
+                text = self.data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+        elif self.opcode == "text":
+            text = self.data.decode("utf-8", "ignore") if self.data else ""
+        return text, (None if text is not None else self.data.hex())
+
+    def to_json(self) -> str:
+        """The message in the analysis document (`websocket.messages[]`): its only serializer."""
+        text, data_hex = self.text_and_hex()
+        return (
+            f'{{"direction":"{self.direction.value}","ts":{float(self.ts)!r},"frame":{self.frame},'
+            f'"opcode":"{self.opcode}","compressed":{boolean(self.compressed)},"frames":{self.nframes},'
+            f'"length":{self.length},"text":{opt_str(text)},'
+            f'"data_hex":{"null" if data_hex is None else chr(34) + data_hex + chr(34)},'
+            f'"truncated":{boolean(self.truncated)},"packets":{int_list(self.frames)}}}'
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return loads_dict(self.to_json())

@@ -1,8 +1,10 @@
 """Records of the session layer: one Engine.IO session (sid) and the Socket.IO traffic inside it.
 
-`to_dict()` writes the ANALYSIS_JSON.md "EngineIOSession" structure; keys beyond the contract
-are extras (`path`, `handshake_captured`, `upgrade`, `heartbeat`, `end`, `requests`,
-`websockets`, packet `size`/`b64`/`frames`, Socket.IO `namespaces`...), never renames.
+`EngineIOSession.to_json()` writes the ANALYSIS_JSON.md "EngineIOSession" structure (the
+packets with the templates of model/session_json.py, the other fields from `head_dict()` /
+`tail_dict()`); `to_dict()` is that JSON read back. Keys beyond the contract are extras
+(`path`, `handshake_captured`, `upgrade`, `heartbeat`, `end`, `requests`, `websockets`, packet
+`size`/`b64`/`frames`, Socket.IO `namespaces`...), never renames.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket
-from analyzer.model.socketio import SioPacket, SioPacketType
+from analyzer.model.jsontext import loads_dict
+from analyzer.model.session_json import eio_packet_parts, session_parts, sio_packet_parts, socketio_parts
+from analyzer.model.socketio import SioPacket
 from analyzer.model.spill import JsonSpill
 
 __all__ = [
@@ -29,16 +33,6 @@ __all__ = [
     "UpgradeAttempt",
     "WebSocketLeg",
 ]
-
-
-_EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
-_SIO_NAMES = tuple(t.name for t in SioPacketType)  # by number: Enum.name is a slow lookup
-_C2S, _S2C = Direction.C2S, Direction.S2C
-
-
-def _dir(d: Direction) -> str:
-    """d.value without the Enum attribute machinery (to_dict runs once per packet)."""
-    return "c2s" if d is _C2S else "s2c" if d is _S2C else d.value
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -59,28 +53,14 @@ class EioPacketRecord:
     truncated: bool = False  # the message was cut at the display bound before decoding
     stored: tuple[int, int, bool] | None = None  # payload parked in a PayloadStore (streaming)
 
+    def to_json(self) -> str:
+        """The packet in the analysis document (written by session_json.eio_packet_parts)."""
+        out: list[str] = []
+        eio_packet_parts(self, out, {}, self.packet.data)
+        return "".join(out)
+
     def to_dict(self) -> dict[str, Any]:
-        p = self.packet
-        data = p.data
-        text = isinstance(data, str)
-        binary = isinstance(data, bytes)
-        out: dict[str, Any] = {
-            "direction": _dir(self.direction),
-            "ts": self.ts,
-            "frame": self.frame,
-            "transport": self.transport,
-            "connection": self.connection,
-            "type": p.type.wire_name,
-            "binary": binary,
-            "data": data if text and data != "" else None,
-            "data_hex": data.hex() if isinstance(data, bytes) else None,
-            "size": self.size,
-        }
-        if p.b64:
-            out["b64"] = True
-        if self.truncated:
-            out["truncated"] = True
-        return out
+        return loads_dict(self.to_json())
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
@@ -97,31 +77,14 @@ class SioPacketRecord:
     complete: bool = True  # False when attachments were missing
     end_ts: float | None = None  # when its last attachment arrived (binary packets)
 
+    def to_json(self) -> str:
+        """The packet in the analysis document (written by session_json.sio_packet_parts)."""
+        out: list[str] = []
+        sio_packet_parts(self, out, {})
+        return "".join(out)
+
     def to_dict(self) -> dict[str, Any]:
-        p = self.packet
-        data = p.json_data()
-        is_event = p.type in _EVENT_TYPES
-        args = data[1:] if is_event and isinstance(data, list) and data else None
-        out: dict[str, Any] = {
-            "direction": _dir(self.direction),
-            "ts": self.ts,
-            "frame": self.frame,
-            "transport": self.transport,
-            "connection": self.connection,
-            "type": _SIO_NAMES[p.type],
-            "nsp": p.nsp,
-            "ack_id": p.ack_id,
-            "event": p.event,
-            "args": args,
-            "data": data,
-            "attachments": p.attachments,
-            "frames": list(self.frames),
-        }
-        if p.query is not None:
-            out["query"] = p.query
-        if not self.complete:
-            out["complete"] = False
-        return out
+        return loads_dict(self.to_json())
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
@@ -190,15 +153,17 @@ class SocketIOSession:
     # the text summary prints them after their packet; several packets may share a frame)
     anomalies_at: tuple[tuple[int, Anomaly], ...] = ()
 
+    def to_json(self) -> str:
+        """`socketio` of a session in the analysis document (session_json.socketio_parts)."""
+        out: list[str] = []
+        socketio_parts(self, out, {})
+        return "".join(out)
+
     def to_dict(self) -> dict[str, Any]:
-        if self.spilled_packets is not None:
-            packets = self.spilled_packets.load()
-        else:
-            packets = [p.to_dict() for p in self.packets]
-        return {**self.head_dict(), "packets": packets, **self.tail_dict()}
+        return loads_dict(self.to_json())
 
     def head_dict(self) -> dict[str, Any]:
-        """The keys before "packets" (session/jsonout.py writes the packets with templates)."""
+        """The keys before "packets" (model/session_json.py writes the packets with templates)."""
         return {"protocol": self.protocol, "parser": self.parser}
 
     def tail_dict(self) -> dict[str, Any]:
@@ -439,18 +404,17 @@ class EngineIOSession:
     def last_ts(self) -> float | None:
         return self.packets[-1].ts if self.packets else None
 
+    def to_json(self) -> str:
+        """The session in the analysis document (session_json.session_parts)."""
+        out: list[str] = []
+        session_parts(self, out)
+        return "".join(out)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.head_dict(),
-            "packets": self.spilled_packets.load()
-            if self.spilled_packets is not None
-            else [p.to_dict() for p in self.packets],
-            "socketio": self.socketio.to_dict() if self.socketio is not None else None,
-            **self.tail_dict(),
-        }
+        return loads_dict(self.to_json())
 
     def head_dict(self) -> dict[str, Any]:
-        """The keys before "packets" (session/jsonout.py writes the packets with templates)."""
+        """The keys before "packets" (model/session_json.py writes the packets with templates)."""
         return {
             "sid": self.sid,
             "protocol": self.protocol,

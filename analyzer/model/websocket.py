@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from typing import Any
 
 from analyzer.model.common import Direction
+from analyzer.model.jsontext import boolean, int_list, loads_dict, loads_list, opt_hex, opt_int, opt_str
 from analyzer.model.records import WsMessageRecord
 from analyzer.model.spill import JsonSpill
 
-__all__ = ["WebSocketRecord", "WsFrameRecord", "frame_json", "message_dict", "message_json"]
+__all__ = ["WebSocketRecord", "WsFrameRecord", "message_dict"]
 
 LENGTH_FORMS = {"7-bit", "16-bit", "64-bit"}
 
@@ -45,60 +45,31 @@ class WsFrameRecord:
             and not self.payload_truncated
         )
 
+    def to_json(self) -> str:
+        """The frame in the analysis document (`websocket.frames[]`): its only serializer."""
+        in_message = self.in_message
+        return (
+            f'{{"direction":"{self.direction.value}","frame":{self.frame},"ts":{float(self.ts)!r},'
+            f'"fin":{boolean(self.fin)},"rsv1":{boolean(self.rsv1)},"rsv2":{boolean(self.rsv2)},'
+            f'"rsv3":{boolean(self.rsv3)},"opcode":{self.opcode},"masked":{boolean(self.masked)},'
+            f'"mask_key":{opt_hex(self.mask_key)},'
+            f'"payload_length":{self.payload_length},"length_form":"{self.length_form}",'
+            # a data frame that is a whole uncompressed message carries the same bytes as the
+            # message: written once, in `messages` (ANALYSIS_JSON.md requires payload_hex for
+            # control frames only)
+            f'"payload_hex":{"null" if in_message else opt_hex(self.payload)},'
+            f'"payload_in_message":{boolean(in_message)},'
+            f'"payload_truncated":{boolean(self.payload_truncated)},'
+            f'"close_code":{opt_int(self.close_code)},"close_reason":{opt_str(self.close_reason)},'
+            f'"packets":{int_list(self.packets)},"stream_offset":{self.offset}}}'
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "direction": self.direction.value,
-            "frame": self.frame,
-            "ts": self.ts,
-            "fin": self.fin,
-            "rsv1": self.rsv1,
-            "rsv2": self.rsv2,
-            "rsv3": self.rsv3,
-            "opcode": self.opcode,
-            "masked": self.masked,
-            "mask_key": self.mask_key.hex() if self.mask_key is not None else None,
-            "payload_length": self.payload_length,
-            "length_form": self.length_form,
-            # a data frame that is a whole uncompressed message carries the same bytes as the message:
-            # written once, in `messages` (ANALYSIS_JSON.md requires payload_hex for control frames only)
-            "payload_hex": None if self.in_message else self.payload.hex(),
-            "payload_in_message": self.in_message,
-            "payload_truncated": self.payload_truncated,
-            "close_code": self.close_code,
-            "close_reason": self.close_reason,
-            "packets": list(self.packets),
-            "stream_offset": self.offset,
-        }
+        return loads_dict(self.to_json())
 
 
-def message_dict_fields(m: WsMessageRecord) -> tuple[str | None, str | None]:
-    """(text, data_hex) of a message: text when it is valid UTF-8 text, else the bytes as hex."""
-    text: str | None = None
-    if m.opcode == "text" and not m.truncated:
-        try:
-            text = m.data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-    elif m.opcode == "text":
-        text = m.data.decode("utf-8", "ignore") if m.data else ""
-    return text, (None if text is not None else m.data.hex())
-
-
-def message_dict(m: WsMessageRecord) -> dict[str, Any]:
-    text, data_hex = message_dict_fields(m)
-    return {
-        "direction": m.direction.value,
-        "ts": m.ts,
-        "frame": m.frame,
-        "opcode": m.opcode,
-        "compressed": m.compressed,
-        "frames": m.nframes,
-        "length": m.length,
-        "text": text,
-        "data_hex": data_hex,
-        "truncated": m.truncated,
-        "packets": list(m.frames),
-    }
+# the exporters' name for WsMessageRecord.to_dict
+message_dict = WsMessageRecord.to_dict
 
 
 @dataclass(slots=True)
@@ -124,56 +95,12 @@ class WebSocketRecord:
             "url": self.url,
             "frames": self.spilled_frames.load()
             if self.spilled_frames is not None
-            else [f.to_dict() for f in self.frames],
+            else loads_list(f.to_json() for f in self.frames),
             "messages": self.spilled_messages.load()
             if self.spilled_messages is not None
-            else [message_dict(m) for m in self.messages],
+            else loads_list(m.to_json() for m in self.messages),
             "close": self.close,
             "counts": self.counts,
         }
         out.update(self.conversation)
         return out
-
-
-# --- fast JSON for the streaming writer -----------------------------------------------------------
-# json.dumps on a 100 KB hex string costs ~500 µs; an f-string ~3 µs. Frames and messages are
-# written with templates; captured text goes through the json module's C escaper (what
-# json.dumps itself uses). tests/model/test_fast_json.py keeps these equal to json.dumps(to_dict()).
-def _str(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _opt_int(value: int | None) -> str:
-    return "null" if value is None else str(value)
-
-
-def frame_json(f: WsFrameRecord) -> str:
-    """`json.dumps(f.to_dict(), ensure_ascii=False, separators=(",", ":"))`, fast."""
-    in_message = f.in_message
-    return (
-        f'{{"direction":"{f.direction.value}","frame":{f.frame},"ts":{float(f.ts)!r},'
-        f'"fin":{_bool(f.fin)},"rsv1":{_bool(f.rsv1)},"rsv2":{_bool(f.rsv2)},"rsv3":{_bool(f.rsv3)},'
-        f'"opcode":{f.opcode},"masked":{_bool(f.masked)},'
-        f'"mask_key":{"null" if f.mask_key is None else chr(34) + f.mask_key.hex() + chr(34)},'
-        f'"payload_length":{f.payload_length},"length_form":"{f.length_form}",'
-        f'"payload_hex":{"null" if in_message else chr(34) + f.payload.hex() + chr(34)},'
-        f'"payload_in_message":{_bool(in_message)},"payload_truncated":{_bool(f.payload_truncated)},'
-        f'"close_code":{_opt_int(f.close_code)},"close_reason":{_str(f.close_reason)},'
-        f'"packets":[{",".join(map(str, f.packets))}],"stream_offset":{f.offset}}}'
-    )
-
-
-def message_json(m: WsMessageRecord) -> str:
-    """`json.dumps(message_dict(m), ensure_ascii=False, separators=(",", ":"))`, fast."""
-    text, data_hex = message_dict_fields(m)
-    return (
-        f'{{"direction":"{m.direction.value}","ts":{float(m.ts)!r},"frame":{m.frame},'
-        f'"opcode":"{m.opcode}","compressed":{_bool(m.compressed)},"frames":{m.nframes},'
-        f'"length":{m.length},"text":{_str(text)},'
-        f'"data_hex":{"null" if data_hex is None else chr(34) + data_hex + chr(34)},'
-        f'"truncated":{_bool(m.truncated)},"packets":[{",".join(map(str, m.frames))}]}}'
-    )

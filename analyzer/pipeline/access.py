@@ -20,7 +20,6 @@ from analyzer.capture.livetools import LiveError
 from analyzer.capture.pcapfile import PCAP_MAGICS, PCAPNG_SHB, CaptureError, CaptureReader, Mark, open_capture
 from analyzer.decode.details import MAX_DETAIL_FRAMES, packet_details
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
-from analyzer.session.jsonout import eio_packet_json, sio_packet_json
 
 __all__ = [
     "MAX_DETAIL_FRAMES",
@@ -53,8 +52,5 @@ def read_packets(path: str, frames: Iterable[int], marks: Sequence[Mark] = ()) -
 
 
 def record_json(record: EioPacketRecord | SioPacketRecord) -> str:
-    """`json.dumps(record.to_dict())` in the document's compact form, as the streaming writer
-    makes it."""
-    if isinstance(record, EioPacketRecord):
-        return eio_packet_json(record)
-    return sio_packet_json(record)
+    """The record's JSON as the analysis document holds it: its `to_json()`."""
+    return record.to_json()

@@ -20,7 +20,7 @@ from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
 from analyzer.model.registry import make_anomaly
 from analyzer.model.spill import JsonSpill
-from analyzer.model.websocket import WebSocketRecord, WsFrameRecord, frame_json, message_json
+from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
@@ -436,7 +436,7 @@ class ConnectionApp:
                 key = (dv, ev.opcode)
                 counts[key] = counts.get(key, 0) + 1
                 if ws.spilled_frames is not None:
-                    ws.spilled_frames.add_json(frame_json(rec))
+                    ws.spilled_frames.add_json(rec.to_json())
                 elif self.options.keep_frames:
                     ws.frames.append(rec)
                 else:
@@ -462,7 +462,7 @@ class ConnectionApp:
                     packets,
                 )
                 if ws.spilled_messages is not None:
-                    ws.spilled_messages.add_json(message_json(msg))
+                    ws.spilled_messages.add_json(msg.to_json())
                 else:
                     ws.messages.append(msg)
                 ws.message_counts[d.value] += 1

@@ -25,9 +25,9 @@ from analyzer.model.session import (
 )
 from analyzer.protocols.engineio import EioOpen, parse_open_packet
 from analyzer.session.heartbeat import analyze_heartbeat
-from analyzer.session.jsonout import SessionSpill
 from analyzer.session.payloads import PayloadStore
 from analyzer.session.sio import analyze_socketio
+from analyzer.session.spill import SessionSpill
 from analyzer.session.state import MAX_SESSION_ANOMALIES, SessionState
 from analyzer.session.transport import analyze_polling, analyze_upgrades
 

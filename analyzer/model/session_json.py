@@ -1,34 +1,28 @@
-"""The streaming writer's JSON for Engine.IO sessions, packet by packet with templates.
+"""The JSON of the session records (ANALYSIS_JSON.md "EngineIOSession"): their only serializer.
 
-`json.dumps(session.to_dict())` builds a dict per packet and escapes every hex string; here the
-fixed fields are formatted directly, captured text goes through the C escaper of the json module
-(`encode_basestring`, what json.dumps itself uses), and an event's arguments are encoded once
-for both "args" and "data". tests/session/test_jsonout.py keeps the result equal to json.dumps.
+Engine.IO and Socket.IO packets are written with templates, piece by piece: big payloads are
+copied once, when the pieces are joined, and a JsonSpill sink sends them to disk as they come.
+Captured text goes through the C escaper of the json module (`encode_basestring`, what
+json.dumps itself uses), and an event's arguments are encoded once for both "args" and "data".
+The fields of a session besides its packets come from `head_dict()` / `tail_dict()` of its
+record. The records' `to_json()` / `to_dict()` (model/session.py) are these pieces joined.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Sequence
 from json.encoder import encode_basestring
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from analyzer.model.common import Direction
-from analyzer.model.session import EioPacketRecord, EngineIOSession, SioPacketRecord
 from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.model.spill import JsonSpill, dumps
-from analyzer.model.values import MAX_DEPTH
-from analyzer.session.payloads import PayloadStore
+from analyzer.model.values import MAX_DEPTH, to_jsonable
 
-__all__ = [
-    "PieceSink",
-    "SessionSpill",
-    "eio_packet_json",
-    "session_json",
-    "session_parts",
-    "sio_packet_json",
-]
+if TYPE_CHECKING:  # model/session.py imports this module: the records are only annotations here
+    from analyzer.model.session import EioPacketRecord, EngineIOSession, SioPacketRecord, SocketIOSession
+
+__all__ = ["PieceSink", "eio_packet_parts", "session_parts", "sio_packet_parts", "socketio_parts"]
 
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
 
@@ -55,7 +49,9 @@ def _where(direction: Direction, ts: float, frame: int, transport: str, connecti
 # `hexes` maps id(bytes) -> its hex for one session: a binary Engine.IO packet and the Socket.IO
 # attachment it carried are the same bytes object, hex-encoded once and written twice. The ids
 # stay valid because the session's records hold the bytes while the session is written.
-def _eio_parts(r: EioPacketRecord, out: PieceSink, hexes: dict[int, str], data: str | bytes) -> None:
+def eio_packet_parts(r: EioPacketRecord, out: PieceSink, hexes: dict[int, str], data: str | bytes) -> None:
+    """An Engine.IO packet (`engineio_sessions[].packets[]`); `data` is its payload (the record's
+    own, or read back from where the streaming writer parked it)."""
     p = r.packet
     out.append(_where(r.direction, r.ts, r.frame, r.transport, r.connection) + ',"type":"' + p.type.wire_name)
     if isinstance(data, bytes):
@@ -125,7 +121,9 @@ def _encode(v: Any, depth: int, hexes: dict[int, str]) -> str:
 
 
 def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, str]:
-    """(args, data) of the packet as json.dumps writes them from p.json_data()."""
+    """(args, data) of the packet: its decoded values as `dumps(to_jsonable(...))` writes them.
+    The fallback does not trust `binary_values`: a default-parser number such as 1e999 decodes to
+    Infinity (JSON.parse does the same), which only to_jsonable makes JSON ({"$float": "inf"})."""
     data = p.data
     try:
         if event and isinstance(data, list) and data:
@@ -133,14 +131,15 @@ def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, s
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
         return "null", _encode(data, 0, hexes)
     except (_Fallback, RecursionError):
-        data = p.json_data()
+        data = to_jsonable(data)
         if event and isinstance(data, list) and data:
             parts = [dumps(x) for x in data]
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
         return "null", dumps(data)
 
 
-def _sio_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:
+def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:
+    """A Socket.IO packet (`socketio.packets[]`)."""
     p = r.packet
     args, data = _data_json(p, p.type in _EVENT_TYPES, hexes)
     out.append(
@@ -170,84 +169,6 @@ def _sio_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> Non
     )
 
 
-class SessionSpill:
-    """A session's packets written to disk as JSON while it is analysed (streaming output).
-
-    The Socket.IO analysis reads the Engine.IO payloads in capture order through `load`, which
-    writes every Engine.IO packet up to that one on the way, so each payload is read once; its
-    Socket.IO packets go to `sio` through `add_sio`. A binary packet's hex is kept (with the
-    bytes, so that their id stays theirs) until the Socket.IO attachment it is writes it again,
-    within a budget of HEX_BUDGET characters.
-    """
-
-    HEX_BUDGET = 4 << 20
-
-    def __init__(self, records: Sequence[EioPacketRecord], payloads: PayloadStore) -> None:
-        self.records = records
-        self.payloads = payloads
-        self.eio = JsonSpill()
-        self.sio = JsonSpill()
-        self._next = 0  # records[:_next] are written
-        self._hexes: dict[int, str] = {}
-        self._kept: OrderedDict[int, bytes] = OrderedDict()
-        self._kept_chars = 0
-
-    def load(self, r: EioPacketRecord) -> str | bytes:
-        records = self.records
-        while self._next < len(records):
-            rec = records[self._next]
-            self._next += 1
-            if rec is r:
-                return self._write(rec)
-            self._write(rec)
-        return self._payload(r)  # not one of the session's records (not expected)
-
-    def finish(self) -> None:
-        """Write the Engine.IO packets after the last one the analysis read."""
-        for rec in self.records[self._next :]:
-            self._write(rec)
-        self._next = len(self.records)
-        self._hexes.clear()
-        self._kept.clear()
-
-    def add_sio(self, r: SioPacketRecord) -> None:
-        self.sio.begin()
-        _sio_parts(r, self.sio, self._hexes)
-        kept = self._kept
-        for key in [k for k in kept if k not in self._hexes]:  # used by this packet
-            self._kept_chars -= 2 * len(kept.pop(key))
-
-    def _payload(self, r: EioPacketRecord) -> str | bytes:
-        return r.packet.data if r.stored is None else self.payloads.get(r.stored)
-
-    def _write(self, r: EioPacketRecord) -> str | bytes:
-        data = self._payload(r)
-        self.eio.begin()
-        _eio_parts(r, self.eio, self._hexes, data)
-        if isinstance(data, bytes) and id(data) in self._hexes:
-            self._kept[id(data)] = data
-            self._kept_chars += 2 * len(data)
-            while self._kept_chars > self.HEX_BUDGET and len(self._kept) > 1:
-                key, old = self._kept.popitem(last=False)
-                self._kept_chars -= 2 * len(old)
-                self._hexes.pop(key, None)
-        return data
-
-
-def eio_packet_json(r: EioPacketRecord) -> str:
-    """`dumps(r.to_dict())`."""
-    out: list[str] = []
-    _eio_parts(r, out, {}, r.packet.data)
-    return "".join(out)
-
-
-def sio_packet_json(r: SioPacketRecord) -> str:
-    """`dumps(r.to_dict())`."""
-    out: list[str] = []
-    _sio_parts(r, out, {})
-    return "".join(out)
-
-
 def _copy(spill: JsonSpill, out: PieceSink) -> None:
     if isinstance(out, JsonSpill):
         out.append_spill(spill)  # file to file, no decoding
@@ -256,8 +177,20 @@ def _copy(spill: JsonSpill, out: PieceSink) -> None:
             out.append(piece)
 
 
+def socketio_parts(sio: SocketIOSession, out: PieceSink, hexes: dict[int, str]) -> None:
+    """The Socket.IO part of a session (`engineio_sessions[].socketio`)."""
+    out.append(dumps(sio.head_dict())[:-1] + ',"packets":[')
+    if sio.spilled_packets is not None:  # written while the session was analysed
+        _copy(sio.spilled_packets, out)
+    for i, q in enumerate(sio.packets):
+        if i:
+            out.append(",")
+        sio_packet_parts(q, out, hexes)
+    out.append("]," + dumps(sio.tail_dict())[1:])
+
+
 def session_parts(s: EngineIOSession, out: PieceSink) -> None:
-    """Append the pieces of `dumps(s.to_dict())` to `out`, the packets written by the templates."""
+    """An Engine.IO session (`engineio_sessions[]`)."""
     hexes: dict[int, str] = {}
     out.append(dumps(s.head_dict())[:-1] + ',"packets":[')
     if s.spilled_packets is not None:  # written while the session was analysed
@@ -265,24 +198,10 @@ def session_parts(s: EngineIOSession, out: PieceSink) -> None:
     for i, r in enumerate(s.packets if s.spilled_packets is None else ()):
         if i:
             out.append(",")
-        _eio_parts(r, out, hexes, r.packet.data)
-    sio = s.socketio
-    if sio is None:
-        out.append('],"socketio":null,')
+        eio_packet_parts(r, out, hexes, r.packet.data)
+    out.append('],"socketio":')
+    if s.socketio is None:
+        out.append("null")
     else:
-        out.append('],"socketio":' + dumps(sio.head_dict())[:-1] + ',"packets":[')
-        if sio.spilled_packets is not None:  # written while the session was analysed
-            _copy(sio.spilled_packets, out)
-        for i, q in enumerate(sio.packets):
-            if i:
-                out.append(",")
-            _sio_parts(q, out, hexes)
-        out.append("]," + dumps(sio.tail_dict())[1:] + ",")
-    out.append(dumps(s.tail_dict())[1:])
-
-
-def session_json(s: EngineIOSession) -> str:
-    """`dumps(s.to_dict())`."""
-    out: list[str] = []
-    session_parts(s, out)
-    return "".join(out)
+        socketio_parts(s.socketio, out, hexes)
+    out.append("," + dumps(s.tail_dict())[1:])

@@ -1,0 +1,100 @@
+"""Streaming output of sessions: their packets go to disk as JSON while they are analysed.
+
+The JSON is the records' own (analyzer/model/session_json.py); here are the order it is written
+in and where the payloads come from (a PayloadStore).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from analyzer.model.session import EioPacketRecord, SioPacketRecord
+from analyzer.model.session_json import eio_packet_parts, sio_packet_parts
+from analyzer.model.spill import JsonSpill
+from analyzer.session.payloads import PayloadStore
+
+__all__ = ["SessionSpill"]
+
+
+class SessionSpill:
+    """A session's packets written to disk as JSON while it is analysed (streaming output).
+
+    The Socket.IO analysis reads the Engine.IO payloads in capture order through `load`, which
+    writes every Engine.IO packet up to that one on the way, so each payload is read once; its
+    Socket.IO packets go to `sio` through `add_sio`. A binary packet's hex is kept (with the
+    bytes, so that their id stays theirs) until the Socket.IO attachment it is writes it again,
+    within a budget of HEX_BUDGET characters.
+    """
+
+    HEX_BUDGET = 4 << 20
+
+    def __init__(self, records: Sequence[EioPacketRecord], payloads: PayloadStore) -> None:
+        self.records = records
+        self.payloads = payloads
+        self.eio = JsonSpill()
+        self.sio = JsonSpill()
+        self._next = 0  # records[:_next] are written
+        self._hexes: dict[int, str] = {}
+        self._kept: OrderedDict[int, bytes] = OrderedDict()
+        self._kept_chars = 0
+
+    def load(self, r: EioPacketRecord) -> str | bytes:
+        records = self.records
+        while self._next < len(records):
+            rec = records[self._next]
+            self._next += 1
+            if rec is r:
+                return self._write(rec)
+            self._write(rec)
+        return self._payload(r)  # not one of the session's records (not expected)
+
+    def finish(self) -> None:
+        """Write the Engine.IO packets after the last one the analysis read."""
+        for rec in self.records[self._next :]:
+            self._write(rec)
+        self._next = len(self.records)
+        self._hexes.clear()
+        self._kept.clear()
+
+    def add_sio(self, r: SioPacketRecord) -> None:
+        hexes = self._hexes
+        before = len(hexes)
+        self.sio.begin()
+        sio_packet_parts(r, self.sio, hexes)
+        if len(hexes) < before:  # it wrote attachments whose hex was kept: not needed again
+            kept = self._kept
+            for key in _bytes_ids(r.packet.data):  # not a scan of `kept`: it may hold millions
+                if key in kept and key not in hexes:
+                    self._kept_chars -= 2 * len(kept.pop(key))
+
+    def _payload(self, r: EioPacketRecord) -> str | bytes:
+        return r.packet.data if r.stored is None else self.payloads.get(r.stored)
+
+    def _write(self, r: EioPacketRecord) -> str | bytes:
+        data = self._payload(r)
+        self.eio.begin()
+        eio_packet_parts(r, self.eio, self._hexes, data)
+        if isinstance(data, bytes) and id(data) in self._hexes:
+            self._kept[id(data)] = data
+            self._kept_chars += 2 * len(data)
+            while self._kept_chars > self.HEX_BUDGET and len(self._kept) > 1:
+                key, old = self._kept.popitem(last=False)
+                self._kept_chars -= 2 * len(old)
+                self._hexes.pop(key, None)
+        return data
+
+
+def _bytes_ids(value: Any) -> Iterator[int]:
+    """id() of every bytes object in a decoded value (the attachments of a Socket.IO packet)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is bytes:
+            yield id(v)
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.values())
