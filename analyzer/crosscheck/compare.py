@@ -235,7 +235,7 @@ def compare(
                     "tcp", conn.id, st.first_frame, "packets in the connection", ours_packets, st.packets
                 )
             )
-        if st.stream in view.encrypted and conn.app_protocol == "unknown":
+        if st.stream in view.encrypted and conn.app_protocol in ("unknown", "tls"):  # not decrypted
             rep.encrypted = True
             rep.notes.append("TLS: the application data is encrypted; only TCP was compared")
         _compare_http(conn, http_by_stream.get(st.stream, []), rep, d_opts, per_conn.get(conn.id, []))
