@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.pipeline.observer import LiveObserver
+from analyzer.tcp.tracker import MAX_CONNECTIONS
 
 __all__ = ["Options"]
 
@@ -22,3 +23,6 @@ class Options:
     # files as JSON as they are decoded (JsonSpill) instead of being held as records; for sinks
     # that write as they go (memory follows open connections); not for a CollectingSink
     spill_records: bool = False
+    # the connection table (analyzer/tcp/tracker.py MAX_CONNECTIONS, docs/bounds.md): past it, the
+    # oldest finished connections are closed early and idle ones without data evicted
+    max_connections: int = MAX_CONNECTIONS

@@ -38,7 +38,9 @@ class Pipeline:
         self.options = options or Options()
         self.capture = capture
         self.decoder = PacketDecoder()
-        self.tracker = ConnectionTracker(self._on_new, self._on_close)
+        self.tracker = ConnectionTracker(
+            self._on_new, self._on_close, self._on_drop, max_connections=self.options.max_connections
+        )
         self.anomalies: list[Anomaly] = []
         self.sinks = sinks
         # streaming output: session payloads wait on disk while their sessions are open
@@ -113,6 +115,14 @@ class Pipeline:
             del stream.sink
         conn.app = None
 
+    def _on_drop(self, conn: TcpConnection) -> None:
+        """A connection without data evicted from the full table: no record, its cycles broken."""
+        self._links.pop(conn.id, None)
+        for stream in (conn.c2s, conn.s2c):
+            stream.owner = None
+            del stream.sink
+        conn.app = None
+
     # -- packets --
     def feed(self, pkt: RawPacket) -> None:
         cap = self.capture
@@ -169,6 +179,16 @@ class Pipeline:
                     (st.snaplen_first,),
                 )
             )
+        if self.tracker.evicted:
+            self.anomalies.append(
+                make_anomaly(
+                    "tcp.table-full",
+                    self.tracker.table_full(),
+                    None,
+                    None,
+                    (self.tracker.evicted_first_frame,),
+                )
+            )
         if st.unsupported_link:
             kinds = "; ".join(f"{k}: {n:,}" for k, n in st.undecoded.items() if k.startswith("link type "))
             self.anomalies.append(
@@ -189,6 +209,10 @@ class Pipeline:
         st: dict[str, Any] = dict(self.decoder.stats.to_dict())
         st.update(self._app_bytes)
         st["late_packets"] = self.tracker.late_packets
+        for key in ("stray_resets", "evicted"):  # only when not 0: bounds hit (docs/bounds.md)
+            n = getattr(self.tracker, key)
+            if n:
+                st["evicted_connections" if key == "evicted" else key] = n
         return st
 
 
