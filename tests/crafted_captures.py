@@ -885,6 +885,7 @@ def _crafted() -> dict[str, Crafted]:
     for name, (fn, codes) in SCENARIOS.items():
         found[f"eio-{name}"] = _c(lambda fn=fn: scenario_capture(fn)().pcap(), *codes)
     found["eio-limit"] = _c(lambda: scenario_capture(eio_limit)().pcap(), "eio.limit-exceeded")
+    found["sio-placeholder-repeated"] = _c(lambda: sio_placeholders(3, 256), "sio.placeholder-repeated")
     return found
 
 
