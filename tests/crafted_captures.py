@@ -876,6 +876,16 @@ def _crafted() -> dict[str, Crafted]:
             options=Options(max_message_bytes=4096),
         ),
         "ws-stream-gap": _c(ws_stream_gap, "ws.stream-gap", "ws.resync", "tcp.gap"),
+        "ws-inflate-budget": _c(
+            lambda: ws_inflate_bomb(3, 256 << 10),
+            "ws.inflate-budget-exceeded",
+            options=Options(inflate_budget_bytes=1 << 20),  # 64 KiB per connection
+        ),
+        "http-inflate-budget": _c(
+            lambda: http_gzip_bomb(2, 256 << 10),
+            "http.inflate-budget-exceeded",
+            options=Options(inflate_budget_bytes=1 << 20),
+        ),
         "ws-early-data": _c(lambda: http(EARLY, upgrade_response()), "ws.handshake-early-data"),
         "ws-not-101": _c(
             lambda: http(EARLY, http_response(400, b"no", reason="Bad Request")),
@@ -885,7 +895,6 @@ def _crafted() -> dict[str, Crafted]:
     for name, (fn, codes) in SCENARIOS.items():
         found[f"eio-{name}"] = _c(lambda fn=fn: scenario_capture(fn)().pcap(), *codes)
     found["eio-limit"] = _c(lambda: scenario_capture(eio_limit)().pcap(), "eio.limit-exceeded")
-    found["sio-placeholder-repeated"] = _c(lambda: sio_placeholders(3, 256), "sio.placeholder-repeated")
     return found
 
 

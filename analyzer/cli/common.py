@@ -30,7 +30,9 @@ __all__ = [
     "Progress",
     "add_decode_as_option",
     "add_engine_option",
+    "add_inflate_budget_option",
     "add_quiet_option",
+    "inflate_budget_bytes",
     "open_output",
     "output_problem",
     "parse_decode_as",
@@ -80,6 +82,32 @@ def add_decode_as_option(p: argparse.ArgumentParser, extra: str = "") -> None:
         help="decode TCP PORT as WebSocket without a handshake (PORT=websocket) or as HTTP (PORT=http), "
         f"like tshark -d; repeatable{extra}",
     )
+
+
+def _mebibytes(value: str) -> int:
+    if value.isascii() and value.isdigit() and int(value) < 1 << 40:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of MiB (0 or more)")
+
+
+def add_inflate_budget_option(p: argparse.ArgumentParser) -> None:
+    """`--inflate-budget-mb N` (docs/bounds.md); `args.inflate_budget_mb` is None when not given."""
+    p.add_argument(
+        "--inflate-budget-mb",
+        type=_mebibytes,
+        metavar="N",
+        help="inflated bytes kept from compressed WebSocket messages and gzip/deflate HTTP bodies: N MiB "
+        "per capture and N/16 per connection (default 256: 16 MiB), each plus 32 bytes per compressed "
+        "byte; past it the payloads are dropped, lengths kept (docs/bounds.md)",
+    )
+
+
+def inflate_budget_bytes(args: argparse.Namespace) -> int:
+    """Options.inflate_budget_bytes from `--inflate-budget-mb` (its default when not given)."""
+    from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
+
+    mb = getattr(args, "inflate_budget_mb", None)
+    return INFLATE_CAPTURE_BUDGET if mb is None else int(mb) << 20
 
 
 def add_quiet_option(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,9 @@ from analyzer.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     add_decode_as_option,
+    add_inflate_budget_option,
     add_quiet_option,
+    inflate_budget_bytes,
     output_problem,
     progress_bar,
     wrap,
@@ -89,6 +91,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="CSV only: do not prefix cells starting with = + - @ with a quote (spreadsheet safety)",
     )
+    add_inflate_budget_option(e)
     add_quiet_option(e)
     return e
 
@@ -150,7 +153,13 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
     sink: StreamedSelection | None = None
     try:
         with _sink(args, selection) as sink, progress_bar(reader, args.quiet) as progress:
-            export_capture(reader, sink, decode_as=decode_as, progress=progress)
+            export_capture(
+                reader,
+                sink,
+                decode_as=decode_as,
+                progress=progress,
+                inflate_budget_bytes=inflate_budget_bytes(args),
+            )
     except BrokenPipeError:
         pass
     except OSError as exc:

@@ -22,6 +22,7 @@ from analyzer.model.registry import make_anomaly
 from analyzer.model.spill import JsonSpill
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord, frame_json, message_json
 from analyzer.protocols import http1
+from analyzer.protocols.deflate import InflateBudget
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.proxy import ProxyHandshake, detect
 from analyzer.protocols.websocket import WsDecoder, WsFrame, WsMessage
@@ -46,10 +47,17 @@ _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping
 class ConnectionApp:
     """Decides what a connection carries and runs its parsers."""
 
-    def __init__(self, conn: TcpConnection, options: Options, sessions: SessionBuilder) -> None:
+    def __init__(
+        self,
+        conn: TcpConnection,
+        options: Options,
+        sessions: SessionBuilder,
+        inflate_budget: InflateBudget | None = None,
+    ) -> None:
         self.conn = conn
         self.options = options
         self.sessions = sessions
+        self.inflate_budget = inflate_budget  # the connection's (docs/bounds.md)
         self.observer = options.observer  # sees each exchange, upgrade and message as decoded
         self.anomalies: list[Anomaly] = []
         self.mode = "undecided"  # "http" | "websocket" | "opaque"
@@ -104,7 +112,7 @@ class ConnectionApp:
         # no handshake captured: the streams may begin inside a message (a capture started
         # mid-session), so the parser looks for the first start line instead of failing on it
         midstream = self.conn.syn is None and self.conn.synack is None
-        self.http = http1.Http1Connection(midstream=midstream)
+        self.http = http1.Http1Connection(midstream=midstream, inflate_budget=self.inflate_budget)
 
     # -- StreamSink (forwarded by the pipeline) --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
@@ -325,6 +333,7 @@ class ConnectionApp:
             handshake_unknown=hs is None,  # --decode-as: RSV1 data frames taken as deflate
             keep_payload_bytes=self.options.keep_payload_bytes,
             max_message_bytes=self.options.max_message_bytes,
+            inflate_budget=self.inflate_budget,
         )
 
     def _ws_eof(self, d: Direction) -> None:

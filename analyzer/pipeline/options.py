@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.pipeline.observer import LiveObserver
+from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
 from analyzer.tcp.tracker import MAX_CONNECTIONS
 
 __all__ = ["Options"]
@@ -26,3 +27,9 @@ class Options:
     # the connection table (analyzer/tcp/tracker.py MAX_CONNECTIONS, docs/bounds.md): past it, the
     # oldest finished connections are closed early and idle ones without data evicted
     max_connections: int = MAX_CONNECTIONS
+    # inflated bytes kept (WebSocket permessage-deflate messages, gzip/deflate HTTP bodies), each
+    # budget plus INFLATE_RATIO (32) bytes per compressed byte; past it payloads are dropped, lengths
+    # kept (analyzer/protocols/deflate.py, docs/bounds.md). Per capture, and per connection (None: a
+    # sixteenth of the capture's, 16 MiB by default)
+    inflate_budget_bytes: int = INFLATE_CAPTURE_BUDGET
+    inflate_connection_budget_bytes: int | None = None

@@ -20,6 +20,7 @@ from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
+from analyzer.protocols.deflate import InflateBudget
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
@@ -41,6 +42,13 @@ class Pipeline:
         self.tracker = ConnectionTracker(
             self._on_new, self._on_close, self._on_drop, max_connections=self.options.max_connections
         )
+        opts = self.options
+        self.inflate_budget = InflateBudget(opts.inflate_budget_bytes)
+        self._conn_inflate = (
+            opts.inflate_connection_budget_bytes
+            if opts.inflate_connection_budget_bytes is not None
+            else opts.inflate_budget_bytes // 16
+        )
         self.anomalies: list[Anomaly] = []
         self.sinks = sinks
         # streaming output: session payloads wait on disk while their sessions are open
@@ -59,7 +67,7 @@ class Pipeline:
     # -- connections --
     def _on_new(self, conn: TcpConnection) -> ConnectionApp:
         """The connection's application layer, which is also the sink of its two streams."""
-        app = ConnectionApp(conn, self.options, self.sessions)
+        app = ConnectionApp(conn, self.options, self.sessions, self.inflate_budget.child(self._conn_inflate))
         conn.app = app
         seg = self._seg
         if seg is not None and (seg.path is not None or seg.process is not None):

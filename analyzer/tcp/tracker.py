@@ -326,10 +326,10 @@ class ConnectionTracker:
         connection that carried no data (see MAX_CONNECTIONS). With neither, the table grows."""
         q = self.linger
         while q:
-            conn = q.popleft()
-            if not conn.closed:
+            done = q.popleft()
+            if not done.closed:
                 self.closed_early += 1
-                self._close(conn)
+                self._close(done)
                 return
         idle = self._idle
         for _ in range(len(idle)):

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from analyzer import analyze_file
 from analyzer.cli import main
-from tests.crafted_captures import sio_placeholders
+from analyzer.pipeline import Options
+from tests.crafted_captures import http_gzip_bomb, sio_placeholders, ws_inflate_bomb
 
 
 def _analyze(tmp_path: Path, capture: bytes, *args: str) -> tuple[Path, int]:
@@ -36,3 +38,46 @@ def test_repeated_placeholders_do_not_copy_their_attachment(tmp_path: Path) -> N
     assert [a["code"] for a in doc["anomalies"]] == ["sio.placeholder-repeated"]
     text, rc = _analyze(tmp_path, capture, "--events")
     assert rc == 0 and text.stat().st_size < 2 << 20
+
+
+def test_inflated_messages_past_the_budget_are_dropped_not_written(tmp_path: Path) -> None:
+    """20 messages of one connection, each 1 MiB of zeros from about 1 KiB: 40 MB of hex from a
+    40 KB capture before the budget; `--inflate-budget-mb 1` keeps 64 KiB (+ 32x) per connection."""
+    capture = ws_inflate_bomb(20, 1 << 20)
+    assert len(capture) < 100_000
+    out, rc = _analyze(tmp_path, capture, "--format", "json", "--inflate-budget-mb", "1")
+    assert rc == 0 and out.stat().st_size < 1 << 20, out.stat().st_size
+    doc = json.loads(out.read_text())
+    [conn] = doc["connections"]
+    messages = conn["websocket"]["messages"]
+    assert len(messages) == 20 and all(m["length"] == 1 << 20 and m["truncated"] for m in messages)
+    assert all(m["data_hex"] == "" for m in messages)
+    assert len(conn["websocket"]["frames"]) == 20  # every frame is kept
+    assert [a["code"] for a in doc["anomalies"] if "budget" in a["code"]] == ["ws.inflate-budget-exceeded"]
+    text, rc = _analyze(tmp_path, capture, "--inflate-budget-mb", "1")
+    assert rc == 0 and text.stat().st_size < 64 << 10
+
+
+def test_the_default_budget_is_per_connection_and_per_capture(tmp_path: Path) -> None:
+    path = tmp_path / "ws.pcap"
+    path.write_bytes(ws_inflate_bomb(6, 4 << 20, connections=2))
+    a = analyze_file(str(path))
+    for conn in a.connections:  # 16 MiB + 32 bytes per compressed byte each: four messages
+        ws = conn.websocket
+        assert ws is not None
+        assert [len(m.data) for m in ws.messages] == [4 << 20] * 4 + [0, 0]
+        assert all(m.length == 4 << 20 for m in ws.messages)
+    assert [x.code for x in a.anomalies].count("ws.inflate-budget-exceeded") == 2
+    small = analyze_file(
+        str(path), Options(inflate_budget_bytes=24 << 20, inflate_connection_budget_bytes=16 << 20)
+    )
+    kept = [len([m for m in c.websocket.messages if m.data]) for c in small.connections if c.websocket]
+    assert kept == [4, 2]  # the capture's 24 MiB (+ 32x) ran out in the second connection
+
+
+def test_gzip_bodies_share_the_budget(tmp_path: Path) -> None:
+    path = tmp_path / "http.pcap"
+    path.write_bytes(http_gzip_bomb(3, 8 << 20))
+    [conn] = analyze_file(str(path)).connections
+    bodies = [x.response.body for x in conn.http if x.response is not None]
+    assert [len(b) for b in bodies] == [8 << 20, 8 << 20, 0]
