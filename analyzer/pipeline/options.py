@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from analyzer.pipeline.observer import LiveObserver
 from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
-from analyzer.tcp.tracker import MAX_CONNECTIONS
 
 __all__ = ["Options"]
 
@@ -24,9 +23,9 @@ class Options:
     # files as JSON as they are decoded (JsonSpill) instead of being held as records; for sinks
     # that write as they go (memory follows open connections); not for a CollectingSink
     spill_records: bool = False
-    # the connection table (analyzer/tcp/tracker.py MAX_CONNECTIONS, docs/bounds.md): past it, the
-    # oldest finished connections are closed early and idle ones without data evicted
-    max_connections: int = MAX_CONNECTIONS
+    # the connection table (docs/bounds.md): past it, the oldest finished connections are closed
+    # early and idle ones without data evicted; None: analyzer/tcp/tracker.py MAX_CONNECTIONS (16384)
+    max_connections: int | None = None
     # inflated bytes kept (WebSocket permessage-deflate messages, gzip/deflate HTTP bodies), each
     # budget plus INFLATE_RATIO (32) bytes per compressed byte; past it payloads are dropped, lengths
     # kept (analyzer/protocols/deflate.py, docs/bounds.md). Per capture, and per connection (None: a

@@ -23,6 +23,7 @@ from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_
 from analyzer.protocols.deflate import InflateBudget
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
+from analyzer.tcp import tracker as tcp_tracker
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
 
 __all__ = ["Pipeline"]
@@ -39,9 +40,9 @@ class Pipeline:
         self.options = options or Options()
         self.capture = capture
         self.decoder = PacketDecoder()
-        self.tracker = ConnectionTracker(
-            self._on_new, self._on_close, self._on_drop, max_connections=self.options.max_connections
-        )
+        table = self.options.max_connections
+        table = tcp_tracker.MAX_CONNECTIONS if table is None else table
+        self.tracker = ConnectionTracker(self._on_new, self._on_close, self._on_drop, table)
         opts = self.options
         self.inflate_budget = InflateBudget(opts.inflate_budget_bytes)
         self._conn_inflate = (
