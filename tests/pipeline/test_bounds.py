@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from analyzer import analyze_file
 from analyzer.cli import main
 from analyzer.pipeline import Options
@@ -81,3 +83,27 @@ def test_gzip_bodies_share_the_budget(tmp_path: Path) -> None:
     [conn] = analyze_file(str(path)).connections
     bodies = [x.response.body for x in conn.http if x.response is not None]
     assert [len(b) for b in bodies] == [8 << 20, 8 << 20, 0]
+
+
+def test_the_budget_option_reaches_export_and_serve(tmp_path: Path) -> None:
+    path = tmp_path / "ws.pcap"
+    path.write_bytes(ws_inflate_bomb(3, 1 << 20))
+    sizes = []
+    for extra in ([], ["--inflate-budget-mb", "1"]):
+        out = tmp_path / f"out{len(extra)}.jsonl"
+        args = ["export", str(path), "--format", "jsonl", "--layer", "websocket", "-o", str(out), "-q"]
+        assert main([*args, *extra]) == 0
+        sizes.append(out.stat().st_size)
+    assert sizes[0] > 6 << 20 and sizes[1] < 4096  # three 1 MiB messages, then none kept
+    with pytest.raises(SystemExit) as usage:  # argparse: the usage line, exit 2
+        main(["export", str(path), "--format", "har", "-o", "-", "--inflate-budget-mb", "x"])
+    assert usage.value.code == 2
+
+    from webui import create_app
+
+    app = create_app(captures=[str(path)], folders=[], config={"INFLATE_BUDGET_MB": 1})
+    store = app.extensions["socketscope.store"]
+    entry = next(e for e in store.entries() if e.source == "cli")
+    job = store.job(entry)
+    assert job.done.wait(60) and job.index is not None
+    assert any(a.get("code") == "ws.inflate-budget-exceeded" for a in job.index.anomalies)
