@@ -582,6 +582,94 @@ def ws_stream_gap() -> bytes:
     return cap.pcap()
 
 
+# --- bounds: what a small capture may cost (issue #16, docs/bounds.md) --------------------------------
+SIO_WS_TARGET = "/socket.io/?EIO=4&transport=websocket"
+SIO_OPEN = '0{"sid":"bounds","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000000}'
+PLACEHOLDER = '{"_placeholder":true,"num":%d}'
+
+
+def sio_placeholders(repeats: int = 200, size: int = 1 << 20, attachments: int = 1) -> bytes:
+    """A WebSocket-only Socket.IO session (EIO 4) whose BINARY_EVENT names the placeholder of each
+    of its `attachments` binary attachments `repeats` times (socket.io-parser writes each once)."""
+    from analyzer.model.common import Direction
+
+    c, s = Direction.C2S, Direction.S2C
+    flow = PcapFlow()
+    flow.ws_open(1, SIO_WS_TARGET)
+    flow.ws(1, s, SIO_OPEN)
+    flow.ws(1, c, "40")
+    flow.ws(1, s, '40{"sid":"n1"}')
+    holders = ",".join(PLACEHOLDER % n for _ in range(repeats) for n in range(attachments))
+    flow.ws(1, c, f'45{attachments}-["upload",{holders}]')
+    for n in range(attachments):
+        flow.ws(1, c, bytes((i + n) & 0xFF for i in range(256)) * (size // 256))
+    return flow.capture().pcap()
+
+
+def ws_inflate_bomb(messages: int = 20, size: int = 16 << 20, connections: int = 1) -> bytes:
+    """`connections` WebSocket connections with permessage-deflate, each carrying `messages` binary
+    server messages that inflate to `size` zero bytes (about 1000:1)."""
+    one = deflated(bytes(size))
+    cap = Capture()
+    for k in range(connections):
+        tcp = Tcp(cap, client=(CLIENT[0], 40000 + k), isn=(1000 + k, 5000 + k))
+        tcp.handshake()
+        tcp.data("c", upgrade_request(extra=DEFLATE))
+        tcp.data("s", upgrade_response(DEFLATE))
+        for _ in range(messages):
+            tcp.data("s", sframe(one, 2, rsv=0x40))
+        tcp.close()
+    return cap.pcap()
+
+
+def http_gzip_bomb(responses: int = 4, size: int = 8 << 20) -> bytes:
+    """One keep-alive connection: `responses` gzip responses that each inflate to `size` bytes."""
+    import gzip
+
+    bomb = gzip.compress(bytes(size))
+    resp = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb
+    return http(REQ * responses, resp * responses)
+
+
+def syn_flood(n: int, rst: bool = False) -> Capture:
+    """`n` SYNs (or RSTs), each of a new flow: distinct client address and port."""
+    cap = Capture()
+    flags = RST | ACK if rst else SYN
+    for i in range(n):
+        src = (bytes([10, 1, (i >> 16) & 0xFF, (i >> 8) & 0xFF]), 1024 + (i & 0xFF))
+        seg = tcp_header(src, SERVER, 1000 + i, 0, flags, b"" if rst else b"\x02\x04\x05\xb4")
+        cap.add(ethernet(ipv4(src[0], SERVER[0], seg)), dt=0.000001)
+    return cap
+
+
+def tcp_table_full(syns: int = 30) -> Capture:
+    """A connection with data that stays open, a finished one, then a flood of SYNs (and bare RSTs)
+    of new flows, then the first connection again: with a small table (Options.max_connections)
+    the finished connection is closed early, the flood's half-open flows are evicted, the
+    connection with data is kept whole."""
+    cap = Capture()
+    keep = Tcp(cap)
+    keep.handshake()
+    keep.data("c", REQ)
+    keep.data("s", RESP)
+    done = Tcp(cap, client=(CLIENT[0], 40001), isn=(7000, 9000))
+    done.handshake()
+    done.data("c", REQ)
+    done.data("s", RESP)
+    done.close()
+    for i in range(syns):
+        src = (bytes([10, 9, 0, 1 + i % 250]), 2000 + i)
+        syn = tcp_header(src, SERVER, 100 + i, 0, SYN, b"\x02\x04\x05\xb4")
+        cap.add(ethernet(ipv4(src[0], SERVER[0], syn)))
+        if i % 10 == 0:
+            rst = tcp_header((src[0], 60000 + i), SERVER, 1, 1, RST | ACK)
+            cap.add(ethernet(ipv4(src[0], SERVER[0], rst)))
+    keep.data("c", REQ)
+    keep.data("s", RESP)
+    keep.close()
+    return cap
+
+
 EARLY = upgrade_request() + cframe(b"too soon")
 
 
@@ -627,6 +715,9 @@ def _crafted() -> dict[str, Crafted]:
             "tcp.data-after-fin",
         ),
         "tcp-ooo-overflow": _c(tcp_ooo_overflow, "tcp.out-of-order-overflow"),
+        "tcp-table-full": _c(
+            lambda: tcp_table_full().pcap(), "tcp.table-full", options=Options(max_connections=8)
+        ),
         # HTTP/1.1 (RFC 9112)
         "http-bad-chunk": _c(
             lambda: http(
@@ -785,6 +876,16 @@ def _crafted() -> dict[str, Crafted]:
             options=Options(max_message_bytes=4096),
         ),
         "ws-stream-gap": _c(ws_stream_gap, "ws.stream-gap", "ws.resync", "tcp.gap"),
+        "ws-inflate-budget": _c(
+            lambda: ws_inflate_bomb(3, 256 << 10),
+            "ws.inflate-budget-exceeded",
+            options=Options(inflate_budget_bytes=1 << 20),  # 64 KiB per connection
+        ),
+        "http-inflate-budget": _c(
+            lambda: http_gzip_bomb(2, 256 << 10),
+            "http.inflate-budget-exceeded",
+            options=Options(inflate_budget_bytes=1 << 20),
+        ),
         "ws-early-data": _c(lambda: http(EARLY, upgrade_response()), "ws.handshake-early-data"),
         "ws-not-101": _c(
             lambda: http(EARLY, http_response(400, b"no", reason="Bad Request")),

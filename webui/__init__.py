@@ -128,6 +128,7 @@ def create_app(
         upload_dir=upload_dir,
         cache_size=int(app.config["CACHE_SIZE"]),
         analyze=app.config.get("ANALYZE"),
+        inflate_budget_mb=app.config.get("INFLATE_BUDGET_MB"),  # `serve --inflate-budget-mb`
     )
     app.extensions["socketscope.plotly_guards"] = plotly_style_guards()
     plotly_bundle()  # its hash and gzip once per process (webui/vendor.py), not on the first page

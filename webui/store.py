@@ -8,6 +8,7 @@ uploads. Analyses run in a background thread (one at a time) and are cached by
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -152,16 +153,20 @@ class _Indexing:
         pass  # the summary is what run() returns
 
 
-def _default_analyze(path: str, job: Job) -> Index:
+def _default_analyze(path: str, job: Job, inflate_budget_mb: int | None = None) -> Index:
     """Analyse a capture for the views: connections and sessions are indexed as the pipeline
     hands them over (streamed, as `analyze --format json` writes them), their records go to
-    disk; memory holds the row columns and the small part of each connection and session."""
+    disk; memory holds the row columns and the small part of each connection and session.
+    `inflate_budget_mb`: `serve --inflate-budget-mb` (docs/bounds.md)."""
     from analyzer.pipeline import Options, run
     from analyzer.pipeline.access import CaptureReader, open_capture
 
     timed = _TimedReader(open_capture(path), job)
     builder = IndexBuilder(timed.frame_ts)
-    summary = run(cast(CaptureReader, timed), Options(spill_records=True), _Indexing(builder))
+    options = Options(spill_records=True)
+    if inflate_budget_mb is not None:
+        options.inflate_budget_bytes = inflate_budget_mb << 20
+    summary = run(cast(CaptureReader, timed), options, _Indexing(builder))
     doc = summary.to_dict()  # no connections or sessions: they were streamed to the builder
     rest = {k: v for k, v in doc.items() if k not in ("connections", "engineio_sessions", "anomalies")}
     built = builder.finish(rest, doc["anomalies"])
@@ -179,11 +184,12 @@ class CaptureStore:
         upload_dir: str | None = None,
         cache_size: int = 8,
         analyze: Callable[[str, Job], Index] | None = None,
+        inflate_budget_mb: int | None = None,
     ) -> None:
         self.folders = [os.path.realpath(f) for f in folders or [] if os.path.isdir(f)]
         self.upload_dir = os.path.realpath(upload_dir) if upload_dir else None
         self.cache_size = max(1, cache_size)
-        self._analyze = analyze or _default_analyze
+        self._analyze = analyze or functools.partial(_default_analyze, inflate_budget_mb=inflate_budget_mb)
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()  # one analysis at a time
         self._cli: dict[str, CaptureEntry] = {}

@@ -16,8 +16,10 @@ from analyzer.cli.common import (
     OutputError,
     add_decode_as_option,
     add_engine_option,
+    add_inflate_budget_option,
     add_keylog_option,
     add_quiet_option,
+    inflate_budget_bytes,
     load_keylogs,
     open_output,
     progress_bar,
@@ -78,6 +80,7 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="list every anomaly (frames, connection or session, direction, message), not one line per code"
         " (text format only)",
     )
+    add_inflate_budget_option(a)
     add_quiet_option(a)
     add_engine_option(a)
     return a
@@ -103,7 +106,12 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"socketscope: analyze: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # both outputs are made while the capture is read: memory follows open connections only
-    options = Options(decode_as=dict(args.decode_as), spill_records=True, keylog=keylog)
+    options = Options(
+        decode_as=dict(args.decode_as),
+        spill_records=True,
+        keylog=keylog,
+        inflate_budget_bytes=inflate_budget_bytes(args),
+    )
     try:
         opener = open_capture
         if getattr(args, "engine", "builtin") == "tshark":

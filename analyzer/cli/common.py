@@ -33,8 +33,10 @@ __all__ = [
     "Progress",
     "add_decode_as_option",
     "add_engine_option",
+    "add_inflate_budget_option",
     "add_keylog_option",
     "add_quiet_option",
+    "inflate_budget_bytes",
     "load_keylogs",
     "open_output",
     "output_problem",
@@ -121,6 +123,32 @@ def load_keylogs(paths: list[str]) -> KeyLog | None:
             raise OutputError(f"the key log {path} is larger than {MAX_KEYLOG_BYTES >> 20} MiB")
         keys.add_text(data, path)
     return keys
+
+
+def _mebibytes(value: str) -> int:
+    if value.isascii() and value.isdigit() and int(value) < 1 << 40:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of MiB (0 or more)")
+
+
+def add_inflate_budget_option(p: argparse.ArgumentParser) -> None:
+    """`--inflate-budget-mb N` (docs/bounds.md); `args.inflate_budget_mb` is None when not given."""
+    p.add_argument(
+        "--inflate-budget-mb",
+        type=_mebibytes,
+        metavar="N",
+        help="inflated bytes kept from compressed WebSocket messages and gzip/deflate HTTP bodies: N MiB "
+        "per capture and N/16 per connection (default 256: 16 MiB), each plus 32 bytes per compressed "
+        "byte; past it the payloads are dropped, lengths kept (docs/bounds.md)",
+    )
+
+
+def inflate_budget_bytes(args: argparse.Namespace) -> int:
+    """Options.inflate_budget_bytes from `--inflate-budget-mb` (its default when not given)."""
+    from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
+
+    mb = getattr(args, "inflate_budget_mb", None)
+    return INFLATE_CAPTURE_BUDGET if mb is None else int(mb) << 20
 
 
 def add_quiet_option(p: argparse.ArgumentParser) -> None:

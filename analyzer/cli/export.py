@@ -15,8 +15,10 @@ from analyzer.cli.common import (
     EXIT_USAGE,
     OutputError,
     add_decode_as_option,
+    add_inflate_budget_option,
     add_keylog_option,
     add_quiet_option,
+    inflate_budget_bytes,
     load_keylogs,
     output_problem,
     progress_bar,
@@ -93,6 +95,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="CSV only: do not prefix cells starting with = + - @ with a quote (spreadsheet safety)",
     )
+    add_inflate_budget_option(e)
     add_quiet_option(e)
     return e
 
@@ -159,7 +162,14 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
     sink: StreamedSelection | None = None
     try:
         with _sink(args, selection) as sink, progress_bar(reader, args.quiet) as progress:
-            export_capture(reader, sink, decode_as=decode_as, progress=progress, keylog=args.keys)
+            export_capture(
+                reader,
+                sink,
+                decode_as=decode_as,
+                progress=progress,
+                keylog=args.keys,
+                inflate_budget_bytes=inflate_budget_bytes(args),
+            )
     except BrokenPipeError:
         pass
     except OSError as exc:

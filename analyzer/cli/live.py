@@ -21,6 +21,8 @@ from analyzer.cli.common import (
     EXIT_USAGE,
     add_decode_as_option,
     add_engine_option,
+    add_inflate_budget_option,
+    inflate_budget_bytes,
     wrap,
 )
 
@@ -72,6 +74,7 @@ def add_live_parser(sub: Any) -> None:
         help="text: readable lines (default); jsonl: one JSON object per line, the analysis document last",
     )
     add_decode_as_option(p)
+    add_inflate_budget_option(p)
     p.add_argument(
         "--buffer-size", type=int, default=64, metavar="MIB", help="kernel capture buffer (64 MiB)"
     )
@@ -102,7 +105,12 @@ def run_live(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = sys.stdout
     printer = LivePrinter(out, args.format, payloads=not args.no_payloads)
-    options = Options(decode_as=dict(args.decode_as), observer=printer, spill_records=True)
+    options = Options(
+        decode_as=dict(args.decode_as),
+        observer=printer,
+        spill_records=True,
+        inflate_budget_bytes=inflate_budget_bytes(args),
+    )
     final, document = _final_sink(args, out)
     pipe = Pipeline(CaptureInfo(path=f"live:{args.interface}", format="live"), options, final)
     capture = LiveCapture(

@@ -11,7 +11,7 @@ import socket
 import sys
 from typing import Any
 
-from analyzer.cli.common import EXIT_OK, EXIT_USAGE, wrap
+from analyzer.cli.common import EXIT_OK, EXIT_USAGE, add_inflate_budget_option, wrap
 
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
@@ -74,6 +74,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="MIB",
         help="largest accepted upload, MiB (default 256)",
     )
+    add_inflate_budget_option(s)
     s.add_argument(
         "--allowed-host",
         action="append",
@@ -163,6 +164,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 "ALLOWED_HOSTS": allowed,
                 "UPLOAD_SLOTS": uploads,
                 "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
+                "INFLATE_BUDGET_MB": getattr(args, "inflate_budget_mb", None),
             },
         )
     except OSError as exc:  # the upload folder cannot be made

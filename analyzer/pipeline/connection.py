@@ -23,6 +23,7 @@ from analyzer.model.spill import JsonSpill
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
+from analyzer.protocols.deflate import InflateBudget
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.proxy import ProxyHandshake, detect
 from analyzer.protocols.tls.detect import looks_like_tls
@@ -48,10 +49,17 @@ _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping
 class ConnectionApp:
     """Decides what a connection carries and runs its parsers."""
 
-    def __init__(self, conn: TcpConnection, options: Options, sessions: SessionBuilder) -> None:
+    def __init__(
+        self,
+        conn: TcpConnection,
+        options: Options,
+        sessions: SessionBuilder,
+        inflate_budget: InflateBudget | None = None,
+    ) -> None:
         self.conn = conn
         self.options = options
         self.sessions = sessions
+        self.inflate_budget = inflate_budget  # the connection's (docs/bounds.md)
         self.observer = options.observer  # sees each exchange, upgrade and message as decoded
         self.anomalies: list[Anomaly] = []
         self.mode = "undecided"  # "http" | "websocket" | "opaque"
@@ -113,7 +121,7 @@ class ConnectionApp:
         # no handshake captured: the streams may begin inside a message (a capture started
         # mid-session), so the parser looks for the first start line instead of failing on it
         midstream = self.conn.syn is None and self.conn.synack is None
-        self.http = http1.Http1Connection(midstream=midstream)
+        self.http = http1.Http1Connection(midstream=midstream, inflate_budget=self.inflate_budget)
 
     # -- StreamSink (forwarded by the pipeline); with TLS, the same for each direction's plaintext --
     def on_data(self, stream: DirectionStream, offset: int, data: bytes, frame: int, ts: float) -> None:
@@ -360,6 +368,7 @@ class ConnectionApp:
             handshake_unknown=hs is None,  # --decode-as: RSV1 data frames taken as deflate
             keep_payload_bytes=self.options.keep_payload_bytes,
             max_message_bytes=self.options.max_message_bytes,
+            inflate_budget=self.inflate_budget,
         )
 
     def _ws_eof(self, d: Direction) -> None:

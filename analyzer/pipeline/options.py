@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from analyzer.pipeline.observer import LiveObserver
+from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
 
 if TYPE_CHECKING:
     from analyzer.protocols.tls.keylog import KeyLog
@@ -29,3 +30,12 @@ class Options:
     # TLS secrets (NSS key log: --keylog files, pcapng Decryption Secrets Blocks); held in memory
     # only, never printed (KeyLog's repr gives counts)
     keylog: KeyLog | None = None
+    # the connection table (docs/bounds.md): past it, the oldest finished connections are closed
+    # early and idle ones without data evicted; None: analyzer/tcp/tracker.py MAX_CONNECTIONS (16384)
+    max_connections: int | None = None
+    # inflated bytes kept (WebSocket permessage-deflate messages, gzip/deflate HTTP bodies), each
+    # budget plus INFLATE_RATIO (32) bytes per compressed byte; past it payloads are dropped, lengths
+    # kept (analyzer/protocols/deflate.py, docs/bounds.md). Per capture, and per connection (None: a
+    # sixteenth of the capture's, 16 MiB by default)
+    inflate_budget_bytes: int = INFLATE_CAPTURE_BUDGET
+    inflate_connection_budget_bytes: int | None = None

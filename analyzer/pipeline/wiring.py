@@ -21,8 +21,10 @@ from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
 from analyzer.pipeline.tls_step import keylog_anomalies
+from analyzer.protocols.deflate import InflateBudget
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
+from analyzer.tcp import tracker as tcp_tracker
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
 
 __all__ = ["Pipeline"]
@@ -39,7 +41,16 @@ class Pipeline:
         self.options = options or Options()
         self.capture = capture
         self.decoder = PacketDecoder()
-        self.tracker = ConnectionTracker(self._on_new, self._on_close)
+        table = self.options.max_connections
+        table = tcp_tracker.MAX_CONNECTIONS if table is None else table
+        self.tracker = ConnectionTracker(self._on_new, self._on_close, self._on_drop, table)
+        opts = self.options
+        self.inflate_budget = InflateBudget(opts.inflate_budget_bytes)
+        self._conn_inflate = (
+            opts.inflate_connection_budget_bytes
+            if opts.inflate_connection_budget_bytes is not None
+            else opts.inflate_budget_bytes // 16
+        )
         self.anomalies: list[Anomaly] = []
         self.sinks = sinks
         # streaming output: session payloads wait on disk while their sessions are open
@@ -58,7 +69,7 @@ class Pipeline:
     # -- connections --
     def _on_new(self, conn: TcpConnection) -> ConnectionApp:
         """The connection's application layer, which is also the sink of its two streams."""
-        app = ConnectionApp(conn, self.options, self.sessions)
+        app = ConnectionApp(conn, self.options, self.sessions, self.inflate_budget.child(self._conn_inflate))
         conn.app = app
         seg = self._seg
         if seg is not None and (seg.path is not None or seg.process is not None):
@@ -109,6 +120,14 @@ class Pipeline:
         close_connection_spills(record)
         # the connection, its streams and its app refer to each other: break the cycles so that
         # reference counting frees them now (the cyclic collector runs seldom, see api.py)
+        for stream in (conn.c2s, conn.s2c):
+            stream.owner = None
+            del stream.sink
+        conn.app = None
+
+    def _on_drop(self, conn: TcpConnection) -> None:
+        """A connection without data evicted from the full table: no record, its cycles broken."""
+        self._links.pop(conn.id, None)
         for stream in (conn.c2s, conn.s2c):
             stream.owner = None
             del stream.sink
@@ -170,6 +189,16 @@ class Pipeline:
                     (st.snaplen_first,),
                 )
             )
+        if self.tracker.evicted:
+            self.anomalies.append(
+                make_anomaly(
+                    "tcp.table-full",
+                    self.tracker.table_full(),
+                    None,
+                    None,
+                    (self.tracker.evicted_first_frame,),
+                )
+            )
         if st.unsupported_link:
             kinds = "; ".join(f"{k}: {n:,}" for k, n in st.undecoded.items() if k.startswith("link type "))
             self.anomalies.append(
@@ -191,6 +220,10 @@ class Pipeline:
         st: dict[str, Any] = dict(self.decoder.stats.to_dict())
         st.update(self._app_bytes)
         st["late_packets"] = self.tracker.late_packets
+        for key in ("stray_resets", "evicted"):  # only when not 0: bounds hit (docs/bounds.md)
+            n = getattr(self.tracker, key)
+            if n:
+                st["evicted_connections" if key == "evicted" else key] = n
         return st
 
 

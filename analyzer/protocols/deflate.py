@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from analyzer.model.codes import websocket as codes
 
 __all__ = [
+    "INFLATE_CAPTURE_BUDGET",
+    "INFLATE_CONNECTION_BUDGET",
+    "INFLATE_RATIO",
     "PERMESSAGE_DEFLATE",
     "DeflateParams",
     "ExtensionParams",
+    "InflateBudget",
     "InflateResult",
     "Inflater",
     "negotiate_deflate",
@@ -215,6 +219,85 @@ def negotiate_deflate(
     return params, issues
 
 
+# --- the inflate budget ----------------------------------------------------------------------------------
+# What inflated data (WebSocket messages, gzip/deflate HTTP bodies) may be kept, on top of the bound of
+# each message or body (docs/bounds.md): per capture INFLATE_CAPTURE_BUDGET and per connection
+# INFLATE_CONNECTION_BUDGET, each plus INFLATE_RATIO bytes per compressed byte inflated through it.
+# Real traffic rarely compresses better than 10:1; a zip bomb does about 1000:1, so the bomb's
+# output runs out of budget while ordinary compressed traffic, however much, does not.
+INFLATE_CAPTURE_BUDGET = 256 << 20
+INFLATE_CONNECTION_BUDGET = 16 << 20
+INFLATE_RATIO = 32
+
+
+class InflateBudget:
+    """The inflated bytes one connection (with `parent`: its capture's budget) may still keep.
+
+    `fed(n)` counts compressed bytes inflated, `take(n)` asks to keep n inflated bytes: None when
+    they fit (and are counted here and in the parent), else the name of the budget that refused
+    ("connection" or "capture"); a refused payload is dropped by the caller. `first(code)` is True
+    once per code, so that each kind of drop is reported once per connection.
+    """
+
+    __slots__ = ("_reported", "compressed", "floor", "kept", "name", "parent", "ratio", "refused")
+
+    def __init__(
+        self,
+        floor: int,
+        ratio: int = INFLATE_RATIO,
+        parent: InflateBudget | None = None,
+        name: str = "capture",
+    ) -> None:
+        self.floor = max(0, floor)
+        self.ratio = max(0, ratio)
+        self.parent = parent
+        self.name = name
+        self.compressed = 0
+        self.kept = 0
+        self.refused = 0  # payloads dropped
+        self._reported: set[str] = set()
+
+    def child(self, floor: int, name: str = "connection") -> InflateBudget:
+        return InflateBudget(floor, self.ratio, self, name)
+
+    @property
+    def limit(self) -> int:
+        return self.floor + self.ratio * self.compressed
+
+    def fed(self, n: int) -> None:
+        b: InflateBudget | None = self
+        while b is not None:
+            b.compressed += n
+            b = b.parent
+
+    def take(self, n: int) -> str | None:
+        b: InflateBudget | None = self
+        while b is not None:
+            if b.kept + n > b.limit:
+                self.refused += 1
+                return b.name
+            b = b.parent
+        b = self
+        while b is not None:
+            b.kept += n
+            b = b.parent
+        return None
+
+    def describe(self, name: str) -> str:
+        """The budget called `name` (this one or a parent), in words."""
+        b: InflateBudget | None = self
+        while b is not None and b.name != name:
+            b = b.parent
+        b = b or self
+        return f"{b.floor / (1 << 20):g} MiB plus {b.ratio} bytes per compressed byte, {b.kept} bytes kept"
+
+    def first(self, code: str) -> bool:
+        if code in self._reported:
+            return False
+        self._reported.add(code)
+        return True
+
+
 # --- inflating ------------------------------------------------------------------------------------------
 
 
@@ -225,13 +308,15 @@ class InflateResult:
     `length` counts every byte inflated (when the bound stopped inflating, it is the
     bound: a lower limit of the real size); `data` is cut at the keep bound;
     `truncated` is true whenever `data` is not the whole message; `error` says why
-    inflating stopped early (corrupt data or the bound), None when it did not.
+    inflating stopped early (corrupt data or the bound), None when it did not; `dropped` names
+    the InflateBudget that refused to keep the inflated bytes (`data` is then empty).
     """
 
     data: bytes
     length: int
     truncated: bool
     error: str | None
+    dropped: str | None = None  # the budget ("connection" / "capture") that refused the inflated bytes
 
 
 def _new() -> zlib._Decompress:
@@ -255,7 +340,9 @@ class Inflater:
     """
 
     __slots__ = (
+        "_budget",
         "_chunks",
+        "_compressed",
         "_d",
         "_error",
         "_in",
@@ -269,9 +356,16 @@ class Inflater:
     )
 
     def __init__(
-        self, no_context_takeover: bool = False, *, max_output: int = 16 << 20, max_keep: int | None = None
+        self,
+        no_context_takeover: bool = False,
+        *,
+        max_output: int = 16 << 20,
+        max_keep: int | None = None,
+        budget: InflateBudget | None = None,
     ) -> None:
         self._no_ctx = no_context_takeover
+        self._budget = budget
+        self._compressed = 0  # compressed bytes of the current message
         self._max_output = max(0, max_output)
         self._max_keep = self._max_output if max_keep is None else max(0, min(max_keep, self._max_output))
         self._d = _new()
@@ -283,6 +377,10 @@ class Inflater:
         self._error: str | None = None
         self._stop = False  # error, or the stream ended (BFINAL) inside this message
 
+    @property
+    def budget(self) -> InflateBudget | None:
+        return self._budget
+
     def reset(self) -> None:
         """Forget the window (after lost bytes or an error) and any message in progress."""
         self._d = _new()
@@ -293,6 +391,7 @@ class Inflater:
         self._length = 0
         self._error = None
         self._stop = False
+        self._compressed = 0
 
     def _inflate(self, data: bytes | memoryview) -> None:
         budget = self._max_output - self._length
@@ -329,7 +428,10 @@ class Inflater:
 
     def feed(self, chunk: bytes) -> None:
         """Next piece of the current message's compressed payload (unmasked, concatenated fragments)."""
-        if not chunk or self._stop:
+        if not chunk:
+            return
+        self._compressed += len(chunk)
+        if self._stop:
             return
         if not isinstance(chunk, bytes):
             chunk = bytes(chunk)  # held without copying below: must not change under us
@@ -366,12 +468,21 @@ class Inflater:
         error = self._error
         length = self._length
         ended = self._d.eof
-        result = InflateResult(data, length, error is not None or len(data) < length, error)
+        dropped = None
+        budget = self._budget
+        if budget is not None:
+            budget.fed(self._compressed)
+            if data:
+                dropped = budget.take(len(data))
+                if dropped is not None:
+                    data = b""
+        result = InflateResult(data, length, error is not None or len(data) < length, error, dropped)
         self._chunks = []
         self._kept = 0
         self._length = 0
         self._error = None
         self._stop = False
+        self._compressed = 0
         # RFC 7692 §7.1.1: no context takeover => every message starts from an empty window.
         if self._no_ctx or ended:
             self._d = _new()

@@ -54,6 +54,7 @@ from analyzer.model.codes.http import (
 from analyzer.model.codes.websocket import HANDSHAKE_NOT_101
 from analyzer.model.common import Direction
 from analyzer.model.records import Headers, header_value
+from analyzer.protocols.deflate import InflateBudget
 from analyzer.protocols.http1_body import BodyKind, Framing, request_framing, response_framing
 from analyzer.protocols.http1_events import (
     HttpAnomaly,
@@ -101,9 +102,12 @@ class Http1Connection:
         max_decoded_bytes: int = 8 << 20,
         max_pending: int = 64,
         midstream: bool = False,
+        inflate_budget: InflateBudget | None = None,
     ) -> None:
         """`midstream`: the capture began after the connection did, so either stream may start
-        inside a message: each side looks for its first start line as after a gap."""
+        inside a message: each side looks for its first start line as after a gap.
+        `inflate_budget`: decoded bodies past it are dropped (docs/bounds.md)."""
+        self.inflate_budget = inflate_budget
         self.max_head_bytes = max(max_head_bytes, 16)
         self.max_body_bytes = max(max_body_bytes, 0)
         self.max_decoded_bytes = max(max_decoded_bytes, 0)

@@ -20,10 +20,12 @@ from analyzer.model.codes.http import (
     HTTP_BODY_TOO_LONG,
     HTTP_DECODE_FAILED,
     HTTP_DECODED_TOO_LONG,
+    HTTP_INFLATE_BUDGET_EXCEEDED,
     HTTP_TE_AND_CL,
     HTTP_UNSUPPORTED_CODING,
 )
 from analyzer.model.records import Headers
+from analyzer.protocols.deflate import InflateBudget
 
 __all__ = [
     "MAX_CHUNK_LINE",
@@ -242,6 +244,7 @@ class BodyCollector:
     """
 
     __slots__ = (
+        "_budget",
         "_capped",
         "_decoders",
         "_decoding",
@@ -257,8 +260,11 @@ class BodyCollector:
         "raw_length",
     )
 
-    def __init__(self, codings: tuple[str, ...], max_body: int, max_decoded: int) -> None:
+    def __init__(
+        self, codings: tuple[str, ...], max_body: int, max_decoded: int, budget: InflateBudget | None = None
+    ) -> None:
         self.raw_length = 0
+        self._budget = budget  # decoded bytes past it are dropped (docs/bounds.md)
         self._issues: list[CodedIssue] = []
         self._decoders: list[_Inflater] = []
         applied = [c for c in codings if c != "identity"]
@@ -335,4 +341,17 @@ class BodyCollector:
                     break
         if self._over:
             issues.append((HTTP_BODY_TOO_LONG, f"body longer than the {self._limit_raw}-byte bound"))
+        budget = self._budget
+        if budget is not None and self._decoders and not self._failed:
+            budget.fed(self._kept)
+            dropped = budget.take(len(self._out)) if self._out else None
+            if dropped is not None:
+                if budget.first(HTTP_INFLATE_BUDGET_EXCEEDED):
+                    message = (
+                        f"decoded body of {len(self._out)} bytes dropped: past the {dropped}'s inflate "
+                        f"budget ({budget.describe(dropped)}); later bodies past it are dropped without"
+                        " another record"
+                    )
+                    issues.append((HTTP_INFLATE_BUDGET_EXCEEDED, message))
+                return b"", True, issues
         return bytes(self._raw if self._failed else self._out), truncated, issues

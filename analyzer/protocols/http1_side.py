@@ -285,7 +285,9 @@ class HttpSide:
             kind is BodyKind.LENGTH and framing.length == 0
         ):
             conn = self.conn
-            collector = BodyCollector(framing.codings, conn.max_body_bytes, conn.max_decoded_bytes)
+            collector = BodyCollector(
+                framing.codings, conn.max_body_bytes, conn.max_decoded_bytes, conn.inflate_budget
+            )
         self.msg = Message(index, start, end, collector, pending, switch, bare)
         end_rel = end - self.offset
         if kind is BodyKind.INVALID:

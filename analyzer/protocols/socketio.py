@@ -36,6 +36,8 @@ __all__ = [
     "DEFAULT_MAX_ATTACHMENTS",
     "MAX_DEPTH",
     "MAX_JSON_CHARS",
+    "MAX_REPEATED_ATTACHMENT_BYTES",
+    "REF_ATTACHMENT",
     "RESERVED_EVENTS",
     "SioEvent",
     "SioPacket",
@@ -51,6 +53,10 @@ MAX_NSP = 1024
 MAX_ACK_DIGITS = 100  # python-socketio's cap
 MAX_ATTACHMENT_DIGITS = 10  # python-socketio's cap
 DEFAULT_MAX_ATTACHMENTS = 1000
+# bytes of attachments a packet's repeated placeholders may copy; past it a repeat is written as
+# {"$ref_attachment": N} (docs/bounds.md, docs/analysis-json.md)
+MAX_REPEATED_ATTACHMENT_BYTES = 1 << 20
+REF_ATTACHMENT = "$ref_attachment"
 
 # socket.io-parser 4.2.4 RESERVED_EVENTS: names an EVENT may not carry
 RESERVED_EVENTS = frozenset(
@@ -319,25 +325,53 @@ def decode_sio_msgpack(data: bytes, version: int = 5) -> tuple[SioPacket | None,
 
 
 # --- attachments --------------------------------------------------------------------------------------
-def _fill_placeholders(data: Any, buffers: list[bytes], declared: int) -> tuple[Any, set[int], list[str]]:
-    """Attachments in place of {"_placeholder": true, "num": N} (socket.io-parser reconstructPacket)."""
-    used: set[int] = set()
-    bad: list[str] = []
+@dataclass(slots=True)
+class _Fill:
+    """What putting the attachments back found: the attachments used, bad placeholder nums, and
+    the placeholders that named an attachment already put in place (`repeats`, per attachment)."""
+
+    used: set[int] = field(default_factory=set)
+    bad: list[str] = field(default_factory=list)
+    repeats: dict[int, int] = field(default_factory=dict)
+    refs: int = 0  # repeats past the bound, written {"$ref_attachment": N}
+
+
+def _fill_placeholders(
+    data: Any, buffers: list[bytes], declared: int, max_repeat_bytes: int = MAX_REPEATED_ATTACHMENT_BYTES
+) -> tuple[Any, _Fill]:
+    """Attachments in place of {"_placeholder": true, "num": N} (socket.io-parser reconstructPacket).
+
+    socket.io-parser's deconstructPacket writes one placeholder per attachment; a hostile sender
+    may name one attachment many times, and every copy would be written out (as hex) again. The
+    first placeholder of each attachment gets its bytes; a repeat gets them too while the
+    packet's repeats hold at most `max_repeat_bytes`, and is {"$ref_attachment": N} beyond."""
+    fill = _Fill()
+    used, bad, repeats = fill.used, fill.bad, fill.repeats
+    budget = max_repeat_bytes
 
     def visit(node: Any) -> tuple[bool, Any]:
+        nonlocal budget
         if isinstance(node, dict) and node.get("_placeholder") is True:
             num = node.get("num")
             valid = isinstance(num, int) and not isinstance(num, bool) and 0 <= num < declared
             if valid and isinstance(num, int) and num < len(buffers):
-                used.add(num)
-                return True, buffers[num]
+                if num not in used:
+                    used.add(num)
+                    return True, buffers[num]
+                repeats[num] = repeats.get(num, 0) + 1
+                size = len(buffers[num])
+                if size <= budget:
+                    budget -= size
+                    return True, buffers[num]
+                fill.refs += 1
+                return True, {REF_ATTACHMENT: num}
             if not valid and len(bad) < 5:
                 bad.append(str(num)[:20])
             return True, node  # left as it was on the wire
         return False, None
 
     new, _ = map_tree(data, visit)
-    return new, used, bad
+    return new, fill
 
 
 @dataclass(slots=True)
@@ -452,15 +486,28 @@ class SioStreamDecoder:
         anomalies = list(pending.anomalies)
         if problem is not None:
             anomalies.append(ParserAnomaly(codes.ATTACHMENT_MISMATCH, problem, 0))
-        data, used, bad = _fill_placeholders(packet.data, pending.buffers, packet.attachments)
-        if bad:
+        data, fill = _fill_placeholders(packet.data, pending.buffers, packet.attachments)
+        if fill.bad:
             # socket.io-parser reconstructPacket: "illegal attachments" (S6)
-            msg = f"placeholder num {', '.join(bad)} out of range for {packet.attachments} attachments (S6)"
+            nums = ", ".join(fill.bad)
+            msg = f"placeholder num {nums} out of range for {packet.attachments} attachments (S6)"
             anomalies.append(ParserAnomaly(codes.ATTACHMENT_MISMATCH, msg, 0))
-        elif problem is None and len(used) != len(pending.buffers):
-            unused = len(pending.buffers) - len(used)
+        elif problem is None and len(fill.used) != len(pending.buffers):
+            unused = len(pending.buffers) - len(fill.used)
             msg = f"{unused} of {len(pending.buffers)} attachments not referenced by a placeholder (S6)"
             anomalies.append(ParserAnomaly(codes.ATTACHMENT_MISMATCH, msg, 0))
+        if fill.repeats:
+            num, times = max(fill.repeats.items(), key=lambda kv: kv[1])
+            msg = (
+                f"{sum(fill.repeats.values())} placeholders name an attachment already in place "
+                f"(attachment {num}: {times + 1} times)"
+            )
+            if fill.refs:
+                msg += (
+                    f"; {fill.refs} past the bound of {MAX_REPEATED_ATTACHMENT_BYTES} repeated bytes"
+                    f' written as {{"{REF_ATTACHMENT}": N}}'
+                )
+            anomalies.append(ParserAnomaly(codes.PLACEHOLDER_REPEATED, msg, 0))
         filled = SioPacket(
             packet.type,
             packet.nsp,

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from analyzer.model.codes import websocket as codes
 from analyzer.model.common import ParserAnomaly
-from analyzer.protocols.deflate import DeflateParams, Inflater
+from analyzer.protocols.deflate import DeflateParams, InflateBudget, Inflater
 from analyzer.protocols.ws_frame import (
     LENGTH_FORMS,
     MIN_KEEP,
@@ -81,6 +81,7 @@ class WsDecoder:
         max_message_bytes: int = 16 << 20,
         max_inflate_bytes: int = 16 << 20,
         handshake_unknown: bool = False,
+        inflate_budget: InflateBudget | None = None,
     ) -> None:
         """`handshake_unknown`: the stream is decoded without its handshake (`resync` too),
         so the extensions are not known: RSV1 data frames are taken as permessage-deflate with
@@ -102,12 +103,9 @@ class WsDecoder:
         self._keep = max(keep_payload_bytes, MIN_KEEP)
         self._max_msg = max(max_message_bytes, 0)
         self._sane = max(self._max_msg, self._keep)
+        no_ctx = deflate is not None and deflate.no_context_takeover(sender_is_client)
         self._inflater = (
-            Inflater(
-                deflate.no_context_takeover(sender_is_client),
-                max_output=max_inflate_bytes,
-                max_keep=max_message_bytes,
-            )
+            Inflater(no_ctx, max_output=max_inflate_bytes, max_keep=max_message_bytes, budget=inflate_budget)
             if deflate is not None
             else None
         )

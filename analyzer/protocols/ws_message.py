@@ -67,6 +67,15 @@ class Messages:
         assert self.inflater is not None
         result = self.inflater.finish()
         data, length, truncated = result.data, result.length, result.truncated
+        budget = self.inflater.budget
+        if result.dropped is not None and budget is not None and budget.first(codes.INFLATE_BUDGET_EXCEEDED):
+            # docs/bounds.md: the inflated bytes do not fit the budget; frames and length are kept
+            why = (
+                f"message of {length} inflated bytes dropped: past the {result.dropped}'s inflate budget "
+                f"({budget.describe(result.dropped)}); frames and lengths are kept, later payloads past "
+                "it are dropped without another record"
+            )
+            out.append(ParserAnomaly(codes.INFLATE_BUDGET_EXCEEDED, why, msg.start))
         if self._context_unknown and not self._assumed_noted:
             self._assumed_noted = True
             why = "RSV1 data frames without a handshake: taken as permessage-deflate, context unknown"
@@ -82,7 +91,7 @@ class Messages:
                     )
                 out.append(ParserAnomaly(codes.INFLATE_FAILED, why, msg.start))  # RFC 7692 §7.2.2 (H5)
             return data, length, truncated, True
-        if truncated:
+        if truncated and result.dropped is None:
             why = f"message of {length} bytes inflated; {len(data)} kept"
             out.append(ParserAnomaly(codes.MESSAGE_TOO_BIG, why, msg.start))
         return data, length, truncated, False

@@ -161,6 +161,8 @@ class SessionBuilder:
         leg = self._legs.get(msg.connection)
         if leg is None or leg.session is None or self._finished:
             return
+        if msg.truncated and msg.length and not msg.data:
+            return  # its inflated bytes were dropped (ws.inflate-budget-exceeded): nothing to decode
         session = leg.session
         binary = msg.opcode == "binary"
         packet, problems = decode_ws_message(msg.data, binary, session.version)

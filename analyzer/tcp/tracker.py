@@ -191,6 +191,12 @@ LINGER_SECONDS = 60.0
 # Ports of closed connections are remembered so that stray packets after the close are counted,
 # not mistaken for a new connection that started mid-stream (bounded, oldest forgotten first).
 MAX_TOMBSTONES = 65536
+# The connection table (docs/bounds.md): when a new connection would make it hold more than this
+# many, room is made first by closing the oldest finished (lingering) connection early, then by
+# evicting the oldest idle connection that carried no data either way (a SYN flood's half-open
+# flows, handshakes never used, bare ACKs): dropped without a record, counted, and reported once
+# as tcp.table-full. Connections that carried data are never evicted. About 6 KB each.
+MAX_CONNECTIONS = 16384
 
 
 class ConnectionTracker:
@@ -200,16 +206,29 @@ class ConnectionTracker:
         self,
         on_new: Callable[[TcpConnection], StreamSink],
         on_close: Callable[[TcpConnection], None],
+        on_drop: Callable[[TcpConnection], None] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        """`on_new(conn)` names the sink of a new connection's two streams."""
+        """`on_new(conn)` names the sink of a new connection's two streams; `on_drop(conn)` is
+        told of a connection evicted from the full table (no record: `on_close` is not called)."""
         self.on_new = on_new
         self.on_close = on_close
-        self.active: dict[ConnKey, TcpConnection] = {}
+        self.on_drop = on_drop
+        self.max_connections = max(1, max_connections)
+        self.active: dict[ConnKey, TcpConnection] = {}  # both directions' keys (the fast loop reads it)
+        self.open = 0  # connections in `active`
         self.next_id = 0
         self.port_reuses: list[tuple[int, int]] = []  # (old id, frame of the new SYN)
         self.linger: deque[TcpConnection] = deque()
+        # connections that started without data, oldest first, as (key, id, last packet when queued):
+        # keys, not the connections, so that a closed one is not kept alive by the queue
+        self._idle: deque[tuple[ConnKey, int, int]] = deque()
         self._tombstones: OrderedDict[ConnKey, int] = OrderedDict()
         self.late_packets = 0  # packets of connections already closed
+        self.stray_resets = 0  # bare RSTs of flows the capture has no other packet of (no connection)
+        self.evicted = 0  # connections without data dropped from the full table
+        self.evicted_first_frame = 0  # the packet that made room the first time
+        self.closed_early = 0  # finished connections closed before their linger time, for room
 
     def _new(self, seg: Segment, key: ConnKey, rkey: ConnKey) -> TcpConnection:
         f = seg.flags
@@ -225,10 +244,15 @@ class ConnectionTracker:
         else:  # tentative until the first payload tells
             client, server = (a, b) if seg.sport > seg.dport else (b, a)
             known = bool(seg.payload)
+        if self.open >= self.max_connections:
+            self._make_room(seg.frame)
         conn = TcpConnection(self.next_id, seg, client, server, known, DISCARD)
         self.next_id += 1
         self.active[key] = conn
         self.active[rkey] = conn
+        self.open += 1
+        if not seg.payload:
+            self._queue_idle(key, conn.id, seg.frame)
         sink = self.on_new(conn)
         conn.c2s.sink = sink
         conn.s2c.sink = sink
@@ -244,6 +268,10 @@ class ConnectionTracker:
             old_id = self._tombstones.get(key)
             if old_id is not None and not f & SYN:
                 self.late_packets += 1
+                return None
+            if f & RST and not seg.payload:
+                # a reset of a flow the capture saw nothing else of: counted, not a connection
+                self.stray_resets += 1
                 return None
             conn = self._new(seg, key, (seg.dst, seg.dport, seg.src, seg.sport))
             if old_id is not None:
@@ -277,6 +305,72 @@ class ConnectionTracker:
             q.popleft()
             if not conn.closed:
                 self._close(conn)
+
+    def _idle_conn(self, key: ConnKey, cid: int) -> TcpConnection | None:
+        """The open connection a queue entry stands for, while it has carried no data."""
+        conn = self.active.get(key)
+        if conn is None or conn.id != cid or conn.payload_bytes[0] or conn.payload_bytes[1]:
+            return None
+        return conn
+
+    def _queue_idle(self, key: ConnKey, cid: int, frame: int) -> None:
+        idle = self._idle
+        idle.append((key, cid, frame))
+        while idle and self._idle_conn(idle[0][0], idle[0][1]) is None:
+            idle.popleft()  # closed, evicted, or carried data since
+        if len(idle) > 2 * self.max_connections:  # stale entries behind a long-lived head
+            self._idle = deque(e for e in idle if self._idle_conn(e[0], e[1]) is not None)
+
+    def _make_room(self, frame: int) -> None:
+        """The table is full: close the oldest finished connection, or else evict the oldest idle
+        connection that carried no data (see MAX_CONNECTIONS). With neither, the table grows."""
+        q = self.linger
+        while q:
+            done = q.popleft()
+            if not done.closed:
+                self.closed_early += 1
+                self._close(done)
+                return
+        idle = self._idle
+        for _ in range(len(idle)):
+            key, cid, stamp = idle.popleft()
+            conn = self._idle_conn(key, cid)
+            if conn is None:
+                continue  # gone, or carried data: never evicted
+            if conn.last_frame != stamp:
+                idle.append((key, cid, conn.last_frame))  # busy since it was queued: a second chance
+                continue
+            self._drop(conn, frame)
+            return
+        while idle:  # every one was busy: the least recently queued goes
+            key, cid, _ = idle.popleft()
+            conn = self._idle_conn(key, cid)
+            if conn is not None:
+                self._drop(conn, frame)
+                return
+
+    def table_full(self) -> str:
+        """The message of the capture's tcp.table-full record (when `evicted`)."""
+        early = self.closed_early
+        return (
+            f"the connection table was full ({self.max_connections} connections): {self.evicted} idle "
+            f"connections that carried no data were dropped without a record (the first at packet "
+            f"{self.evicted_first_frame})"
+            + (f", and {early} finished ones closed before their linger time" if early else "")
+        )
+
+    def _drop(self, conn: TcpConnection, frame: int) -> None:
+        (ca, cp), (sa, sp) = conn.client, conn.server
+        for k in ((ca, cp, sa, sp), (sa, sp, ca, cp)):
+            if self.active.get(k) is conn:
+                del self.active[k]
+        self.open -= 1
+        conn.closed = True
+        if not self.evicted:
+            self.evicted_first_frame = frame
+        self.evicted += 1
+        if self.on_drop is not None:
+            self.on_drop(conn)
 
     def _reused(self, conn: TcpConnection, seg: Segment, old_id: int, how: str) -> None:
         """RFC 9293 §3.6: a new SYN on the 4-tuple of an earlier connection (TIME-WAIT reuse)."""
@@ -379,6 +473,7 @@ class ConnectionTracker:
             self._tombstones.move_to_end(k)
         while len(self._tombstones) > MAX_TOMBSTONES:
             self._tombstones.popitem(last=False)
+        self.open -= 1
         conn.closed = True
         self.on_close(conn)
 

@@ -19,6 +19,13 @@ tests/tcp/test_streaming.py keeps on the bundled captures).
     python scripts/fuzz.py --replay DIR_OR_FILE ...      # re-run saved findings
     python scripts/fuzz.py --atheris --corpus DIR --seconds 300   # coverage-guided (pip install atheris)
 
+A share of the inputs is not mutated from a seed but generated to hit the bounds of
+docs/bounds.md (issue #16): Socket.IO placeholders repeated, inflate bombs (WebSocket
+permessage-deflate and gzip HTTP bodies) with a small `--inflate-budget-mb`, floods of new flows
+(SYN, RST, bare ACK) amid a seed's traffic with a small connection table, and giant records (a
+seed packet grown to megabytes, a record header claiming more than the file holds). For those the
+document written must also stay within a few dozen times the input (a finding otherwise).
+
 The plain loop needs nothing beyond the test extras; it keeps the inputs that showed an anomaly
 code no earlier input showed and mutates them further (a cheap stand-in for coverage). Findings
 go to --out (default $TMPDIR/socketscope-fuzz): the input and its traceback, one per signature.
@@ -680,6 +687,147 @@ class Mutator:
 
 
 # --------------------------------------------------------------------------------------------
+# generated inputs: the bounds of docs/bounds.md (issue #16)
+
+
+@dataclass
+class Bounds:
+    """How a generated input is run: `--inflate-budget-mb`, the connection table (patched into
+    analyzer.tcp.tracker.MAX_CONNECTIONS: no command-line option), and whether the size of the
+    document written is checked against the input's."""
+
+    inflate_budget_mb: int | None = None
+    max_connections: int | None = None
+    check_output: bool = False
+
+    def args(self) -> list[str]:
+        return [] if self.inflate_budget_mb is None else ["--inflate-budget-mb", str(self.inflate_budget_mb)]
+
+    def options(self, decode_as: dict[int, str]) -> Any:
+        from analyzer.pipeline import Options
+
+        opts = Options(decode_as=decode_as, max_connections=self.max_connections)
+        if self.inflate_budget_mb is not None:
+            opts.inflate_budget_bytes = self.inflate_budget_mb << 20
+        return opts
+
+    @contextlib.contextmanager
+    def table(self) -> Iterator[None]:
+        from analyzer.tcp import tracker
+
+        old = tracker.MAX_CONNECTIONS
+        if self.max_connections is not None:
+            tracker.MAX_CONNECTIONS = self.max_connections
+        try:
+            yield
+        finally:
+            tracker.MAX_CONNECTIONS = old
+
+    def text(self) -> str:
+        return f"{self.inflate_budget_mb} {self.max_connections} {int(self.check_output)}"
+
+    @classmethod
+    def parse(cls, text: str) -> Bounds:
+        mb, table, check = text.split()
+        return cls(None if mb == "None" else int(mb), None if table == "None" else int(table), check == "1")
+
+
+def from_pcap(data: bytes) -> Capture:
+    """The packets of a classic pcap (as tests/crafted_captures.py writes them)."""
+    pkts = []
+    pos = 24
+    lt = struct.unpack_from("<I", data, 20)[0]
+    while pos + 16 <= len(data):
+        sec, usec, incl, orig = struct.unpack_from("<IIII", data, pos)
+        pkts.append(Pkt(sec + usec / 1e6, lt, data[pos + 16 : pos + 16 + incl], orig))
+        pos += 16 + incl
+    return Capture(pkts)
+
+
+def gen_placeholders(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds]:
+    from tests.crafted_captures import sio_placeholders
+
+    repeats = rng.choice([2, 3, 40, 500, 3000])
+    size = rng.choice([1, 100, 4096, 65536, 300_000])
+    attachments = rng.choice([1, 1, 2, 3])
+    return from_pcap(sio_placeholders(repeats, size, attachments)), Bounds(check_output=True)
+
+
+def gen_inflate(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds]:
+    from tests.crafted_captures import http_gzip_bomb, ws_inflate_bomb
+
+    budget = rng.choice([0, 1, 2, 16])
+    if rng.random() < 0.3:
+        size = rng.choice([64 << 10, 1 << 20, 8 << 20, (8 << 20) + 1])
+        data = http_gzip_bomb(rng.randint(1, max(1, (24 << 20) // size)), size)
+    else:
+        size = rng.choice([64 << 10, 1 << 20, 4 << 20, 16 << 20, (16 << 20) + 1])
+        conns = rng.choice([1, 1, 2, 3])
+        data = ws_inflate_bomb(rng.randint(1, max(1, (48 << 20) // size // conns)), size, conns)
+    return from_pcap(data), Bounds(inflate_budget_mb=budget, check_output=True)
+
+
+def gen_flood(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds]:
+    """New flows (SYN, RST or bare ACK, each of its own addresses and ports) spread over a seed's
+    packets, and a connection table small enough for them to fill it."""
+    from tests.crafted_captures import ACK, RST, SERVER, SYN, ethernet, ipv4, tcp_header
+
+    base = rng.choice(seeds)
+    pkts = list(base.packets)
+    lt = pkts[0].linktype if pkts else 1
+    n = rng.choice([100, 1000, 4000]) if lt == 1 else 0  # Ethernet frames fit an Ethernet capture
+    at = sorted(rng.randrange(len(pkts) + 1) for _ in range(n))  # the seed's order is kept
+    merged: list[Pkt] = []
+    k = 0
+    for i in range(n):
+        flags = rng.choice([SYN, SYN, SYN, RST | ACK, ACK, SYN | ACK])
+        src = (bytes([10, 200, (i >> 8) & 0xFF, i & 0xFF]), 1024 + i % 60000)
+        seg = tcp_header(src, SERVER, rng.getrandbits(32), rng.getrandbits(32), flags)
+        frame = ethernet(ipv4(src[0], SERVER[0], seg))
+        merged += pkts[k : at[i]]
+        k = at[i]
+        ts = merged[-1].ts if merged else pkts[0].ts if pkts else 1.7e9
+        merged.append(Pkt(ts, lt, frame, len(frame)))
+    merged += pkts[k:]
+    return Capture(merged, base.fmt), Bounds(max_connections=rng.choice([4, 64, 1000]), check_output=True)
+
+
+def gen_giant(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds]:
+    """A seed packet whose payload grows to megabytes (IPv4 total length 0, as TSO segments on the
+    capturing host): a WebSocket frame or an HTTP body far longer than a record usually is."""
+    base = rng.choice(seeds)
+    pkts = list(base.packets)
+    cands = [i for i, p in enumerate(pkts) if (lay := layers(p)) is not None and lay.end > lay.payload]
+    if cands:
+        i = rng.choice(cands)
+        p = pkts[i]
+        lay = layers(p)
+        assert lay is not None
+        old = p.data[lay.payload : lay.end]
+        n = rng.choice([70_000, 300_000, 1 << 20, 4 << 20])
+        grown = old + rng.choice([b"\x00", b"a", b"\xff", b"\x82\x7f"]) * (n - len(old))
+        pkts[i] = with_payload(p, lay, grown)
+    return Capture(pkts, rng.choice(["pcap", "pcapng"])), Bounds(check_output=True)
+
+
+GENERATORS: dict[str, Callable[[random.Random, list[Capture]], tuple[Capture, Bounds]]] = {
+    "placeholders": gen_placeholders,
+    "inflate": gen_inflate,
+    "flood": gen_flood,
+    "giant": gen_giant,
+}
+GENERATED_SHARE = 0.1  # of the inputs
+
+
+def claim_giant_record(rng: random.Random, data: bytes) -> bytes:
+    """A last pcap record whose header claims far more bytes than the file holds."""
+    if data[:4] not in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        return data
+    claim = rng.choice([1 << 20, 1 << 28, 0x7FFFFFFF, 0xFFFFFFFF])
+    return data + struct.pack("<IIII", 1_700_000_000, 0, claim, claim) + rng.randbytes(rng.randrange(64))
+
+
+# --------------------------------------------------------------------------------------------
 # running one input
 
 
@@ -725,16 +873,22 @@ class Checker:
             self._validator = jsonschema.validators.validator_for(schema)(schema)
         return self._validator
 
-    def check(self, capfile: Path, decode_as: list[str], exporters: bool) -> None:
+    def check(
+        self, capfile: Path, decode_as: list[str], exporters: bool, bounds: Bounds | None = None
+    ) -> None:
         """Raise whatever the code under test raises, or Finding for a broken contract."""
+        bounds = bounds or Bounds()
+        with bounds.table():
+            self._check(capfile, decode_as, exporters, bounds)
+
+    def _check(self, capfile: Path, decode_as: list[str], exporters: bool, bounds: Bounds) -> None:
         from analyzer import analyze_file
         from analyzer.capture.pcapfile import CaptureError
         from analyzer.cli import main
         from analyzer.model.registry import lookup
-        from analyzer.pipeline import Options
 
         out = self.workdir / "out.json"
-        extra = [a for d in decode_as for a in ("--decode-as", d)]
+        extra = [a for d in decode_as for a in ("--decode-as", d)] + bounds.args()
         with contextlib.redirect_stderr(io.StringIO()) as err:
             rc = main(["analyze", str(capfile), "--format", "json", "-o", str(out), "--no-progress", *extra])
         if rc == 3:
@@ -743,6 +897,10 @@ class Checker:
             raise Finding(f"analyze --format json: exit {rc}: {err.getvalue()[:300]}")
         if rc == 4 and len(err.getvalue().strip().splitlines()) != 1:
             raise Finding(f"damaged capture: stderr is not one line: {err.getvalue()[:300]!r}")
+        if bounds.check_output:  # docs/bounds.md: nothing the input controls multiplies it
+            size, limit = out.stat().st_size, 64 * capfile.stat().st_size + (32 << 20)
+            if size > limit:
+                raise Finding(f"document of {size} bytes from a {capfile.stat().st_size}-byte input")
         text = out.read_bytes().decode("utf-8")  # Finding if not UTF-8
         try:
             streamed = json.loads(text)
@@ -758,7 +916,7 @@ class Checker:
             if (d.severity.value, d.layer.value) != (a["severity"], a["layer"]):
                 raise Finding(f"anomaly {a['code']}: severity/layer differ from the registry")
         # the in-memory model and its to_dict: the same document (tests/tcp/test_streaming.py)
-        opts = Options(decode_as={int(p): v for p, _, v in (x.partition("=") for x in decode_as)})
+        opts = bounds.options({int(p): v for p, _, v in (x.partition("=") for x in decode_as)})
         try:
             whole = json.loads(json.dumps(analyze_file(str(capfile), opts).to_dict()))
         except CaptureError:
@@ -877,7 +1035,12 @@ class Stats:
 
 
 def run_one(
-    checker: Checker, data: bytes, decode_as: list[str], exporters: bool, timeout: float
+    checker: Checker,
+    data: bytes,
+    decode_as: list[str],
+    exporters: bool,
+    timeout: float,
+    bounds: Bounds | None = None,
 ) -> tuple[BaseException | None, float]:
     path = checker.workdir / "input.pcap"
     path.write_bytes(data)
@@ -885,7 +1048,7 @@ def run_one(
     t0 = time.monotonic()
     try:
         with time_limit(timeout):
-            checker.check(path, decode_as, exporters)
+            checker.check(path, decode_as, exporters, bounds)
     except (Exception, Hang) as exc:  # every escape is a finding
         return exc, time.monotonic() - t0
     return None, time.monotonic() - t0
@@ -916,10 +1079,24 @@ def fuzz(
     with tempfile.TemporaryDirectory(prefix="socketscope-fuzz-") as tmp:
         checker = Checker(Path(tmp), rng=random.Random(seed))
         while time.monotonic() - start < seconds and (max_execs is None or stats.execs < max_execs):
-            # half the time an input that showed an anomaly code no input had shown before
-            base = rng.choice(pool) if pool and rng.random() < 0.5 else rng.choice(seeds)
-            cap, how = mut.mutate(base)
-            data = to_bytes(cap)
+            bounds = Bounds()
+            generated = rng.random() < GENERATED_SHARE
+            if generated:  # built to hit a bound (docs/bounds.md), sometimes mutated a little
+                name = rng.choice(sorted(GENERATORS))
+                cap, bounds = GENERATORS[name](rng, seeds)
+                how = [f"gen:{name}"]
+                if rng.random() < 0.3:
+                    cap, more = mut.mutate(cap)
+                    how += more
+                data = to_bytes(cap)
+                if name == "giant" and rng.random() < 0.5:
+                    data = claim_giant_record(rng, data)
+                    how.append("claim")
+            else:
+                # half the time an input that showed an anomaly code no input had shown before
+                base = rng.choice(pool) if pool and rng.random() < 0.5 else rng.choice(seeds)
+                cap, how = mut.mutate(base)
+                data = to_bytes(cap)
             if rng.random() < 0.05:
                 data = mut.file_bytes(data)
                 how.append("file")
@@ -934,7 +1111,7 @@ def fuzz(
                 if found and 0 < found[0] < 65536:
                     decode_as = [f"{found[0]}=websocket"]
             exporters = exporters_every > 0 and stats.execs % exporters_every == 0
-            exc, took = run_one(checker, data, decode_as, exporters, timeout)
+            exc, took = run_one(checker, data, decode_as, exporters, timeout, bounds)
             stats.execs += 1
             stats.slowest = max(stats.slowest, took)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -949,7 +1126,9 @@ def fuzz(
                 )
             if exc is None:
                 new = checker.features - features
-                if new:
+                if new and generated:
+                    features |= new  # big inputs: not kept for mutation
+                elif new:
                     features |= new
                     if len(pool) < MAX_POOL:
                         pool.append(cap)
@@ -967,7 +1146,10 @@ def fuzz(
                     name = f"finding-{len(seen):03d}"
                     (out_dir / f"{name}.pcap").write_bytes(data)
                     tb = "".join(traceback.format_exception(exc))
-                    meta = f"{sig}\nmutations: {' '.join(how)}\ndecode_as: {decode_as}\nseed: {seed}\n\n{tb}"
+                    meta = (
+                        f"{sig}\nmutations: {' '.join(how)}\ndecode_as: {decode_as}\n"
+                        f"bounds: {bounds.text()}\nseed: {seed}\n\n{tb}"
+                    )
                     (out_dir / f"{name}.txt").write_text(meta)
             if isinstance(exc, Hang | MemoryError):
                 break  # the process state is no longer trustworthy
@@ -986,11 +1168,16 @@ def replay(paths: list[Path], timeout: float, exporters: bool) -> int:
         for f in files:
             meta = f.with_suffix(".txt")
             decode_as: list[str] = []
+            bounds = Bounds()
             if meta.exists():
-                m = re.search(r"^decode_as: \[(.*)\]$", meta.read_text(), re.M)
+                text = meta.read_text()
+                m = re.search(r"^decode_as: \[(.*)\]$", text, re.M)
                 if m and m.group(1):
                     decode_as = [x.strip(" '") for x in m.group(1).split(",")]
-            exc, took = run_one(checker, f.read_bytes(), decode_as, exporters, timeout)
+                b = re.search(r"^bounds: (.*)$", text, re.M)
+                if b:
+                    bounds = Bounds.parse(b.group(1))
+            exc, took = run_one(checker, f.read_bytes(), decode_as, exporters, timeout, bounds)
             if exc is None:
                 print(f"ok    {f} ({took:.2f}s)")
             else:

@@ -1,13 +1,17 @@
 """A short, fixed-seed run of the pipeline fuzzer (tests/fuzz/harness.py): every mutated input
 goes through `analyze --format json` (schema-checked), the in-memory model, the text summary
-and, for some, every exporter, without an exception or a broken contract."""
+and, for some, every exporter, without an exception or a broken contract; and each generator of
+inputs that hit a bound (issue #16) once."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CAPTURES
-from tests.fuzz.harness import fuzz
+from tests.fuzz.harness import GENERATORS, Checker, fuzz, load_seed, run_one, to_bytes
 
 
 def test_fuzz_smoke(tmp_path: Path) -> None:
@@ -18,3 +22,25 @@ def test_fuzz_smoke(tmp_path: Path) -> None:
     )
     assert stats.execs == 30
     assert stats.findings == {}, f"inputs and tracebacks in {tmp_path} (scripts/fuzz.py --replay DIR)"
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("placeholders", "sio.placeholder-repeated"),
+        ("inflate", "ws.inflate-budget-exceeded"),
+        ("flood", "tcp.table-full"),
+        ("giant", None),
+    ],
+)
+def test_each_generator_hits_its_bound(name: str, code: str | None, tmp_path: Path) -> None:
+    """The generated inputs (docs/bounds.md) run clean, the document within its size bound."""
+    seeds = [
+        load_seed(CAPTURES / "sio-python-polling-upgrade.pcap"),
+        load_seed(CAPTURES / "sio-python-websocket-only.pcap"),
+    ]
+    cap, bounds = GENERATORS[name](random.Random(1), seeds)
+    checker = Checker(tmp_path)
+    exc, _ = run_one(checker, to_bytes(cap), [], True, 120.0, bounds)
+    assert exc is None, repr(exc)
+    assert bounds.check_output and (code is None or code in checker.features), sorted(checker.features)

@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from analyzer.model.codes import websocket as codes
 from analyzer.model.common import ParserAnomaly
-from analyzer.protocols.deflate import DeflateParams, Inflater, negotiate_deflate, parse_extensions
+from analyzer.protocols.deflate import (
+    INFLATE_CAPTURE_BUDGET,
+    INFLATE_CONNECTION_BUDGET,
+    INFLATE_RATIO,
+    DeflateParams,
+    InflateBudget,
+    Inflater,
+    negotiate_deflate,
+    parse_extensions,
+)
 from analyzer.protocols.websocket import WsDecoder, WsEvent, WsMessage
 
 H = bytes.fromhex
@@ -190,6 +199,47 @@ def test_keep_bound_cuts_data_not_length() -> None:
     (m,) = msgs(ev)
     assert (m.data, m.length, m.truncated) == (b"x" * 10, 1000, True)
     assert anoms(ev) == [codes.MESSAGE_TOO_BIG]
+
+
+# --- the inflate budget (docs/bounds.md, issue #16) -----------------------------------------------------
+def test_budget_is_a_floor_plus_a_ratio_of_the_compressed_bytes() -> None:
+    assert (INFLATE_CAPTURE_BUDGET, INFLATE_CONNECTION_BUDGET, INFLATE_RATIO) == (256 << 20, 16 << 20, 32)
+    capture = InflateBudget(1000, ratio=10)
+    conn = capture.child(100)
+    assert conn.take(100) is None and conn.take(1) == "connection"
+    conn.fed(10)  # 10 compressed bytes: 100 more may be kept
+    assert conn.take(100) is None and (conn.kept, capture.kept, capture.compressed) == (200, 200, 10)
+    other = capture.child(10_000)
+    assert other.take(800) is None and other.take(201) == "capture"  # 200 + 800 + 201 > 1000 + 100
+    assert (conn.refused, other.refused) == (1, 1)
+    assert conn.first("x") and not conn.first("x") and conn.first("y") and other.first("x")
+
+
+def test_inflater_keeps_the_length_and_drops_the_data_past_the_budget() -> None:
+    budget = InflateBudget(1 << 20, ratio=32).child(64 << 10)
+    inf = Inflater(budget=budget)
+    small = inf.inflate(compress(b"a" * 60_000))
+    assert small.dropped is None and small.data == b"a" * 60_000
+    bomb = compress(bytes(4 << 20))  # 4 MiB from about 4 KiB
+    r = inf.inflate(bomb)
+    assert (r.data, r.length, r.truncated, r.error, r.dropped) == (b"", 4 << 20, True, None, "connection")
+    # the window is kept: a later message that fits the budget is whole
+    assert inf.inflate(compress(b"b" * 1000)).data == b"b" * 1000
+    assert budget.compressed == len(compress(b"a" * 60_000)) + len(bomb) + len(compress(b"b" * 1000))
+
+
+def test_budget_through_the_decoder_reports_once() -> None:
+    budget = InflateBudget(64 << 10, ratio=0).child(1 << 30)
+    big = frame(compress(b"x" * 50_000), op=2)
+    ev = run(big + big + big + frame(compress(b"tail")), inflate_budget=budget)
+    assert anoms(ev) == [codes.INFLATE_BUDGET_EXCEEDED]
+    first, second, third, tail = msgs(ev)
+    assert len(first.data) == 50_000 and not first.truncated
+    assert [(m.data, m.length, m.truncated) for m in (second, third)] == [(b"", 50_000, True)] * 2
+    assert tail.text == "tail"
+    assert len([e for e in ev if not isinstance(e, (WsMessage, ParserAnomaly))]) == 4  # every frame
+    message = next(e for e in ev if isinstance(e, ParserAnomaly)).message
+    assert "past the capture's inflate budget" in message and "frames and lengths are kept" in message
 
 
 def test_corrupt_data_resets() -> None:

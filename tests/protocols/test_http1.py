@@ -358,6 +358,22 @@ def test_zip_bomb_is_bounded() -> None:
     assert codes(ev) == [http_codes.HTTP_DECODED_TOO_LONG]
 
 
+def test_decoded_bodies_past_the_inflate_budget_are_dropped() -> None:
+    """docs/bounds.md: a connection's decoded bodies share its inflate budget (issue #16)."""
+    from analyzer.protocols.deflate import InflateBudget
+
+    bomb = gzip.compress(b"\0" * (1 << 20))  # about 1 KiB expanding to 1 MiB
+    resp = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb
+    budget = InflateBudget(1 << 30).child(1 << 20)  # one body fits
+    ops = [feed(C2S, REQ_GET * 3), feed(S2C, resp * 3), eof(S2C)]
+    ev = run(ops, inflate_budget=budget)  # type: ignore[arg-type]  # (**bounds: int)
+    first, second, third = done(ev, S2C)
+    assert first.body == b"\0" * (1 << 20) and not first.body_truncated
+    for d in (second, third):
+        assert (d.body, d.body_truncated, d.raw_body_length) == (b"", True, len(bomb))
+    assert codes(ev) == [http_codes.HTTP_INFLATE_BUDGET_EXCEEDED]
+
+
 @pytest.mark.parametrize(
     ("encoded", "expect"),
     [

@@ -349,6 +349,42 @@ def test_attachment_not_referenced() -> None:
     assert codes_of(ev.anomalies) == [codes.ATTACHMENT_MISMATCH]
 
 
+def test_a_repeated_placeholder_is_filled_then_referenced_past_the_bound() -> None:
+    """socket.io-parser writes one placeholder per attachment; 200 of one must not make 200 copies
+    of it in the output (issue #16): repeats are filled while they hold at most the bound."""
+    from analyzer.protocols.socketio import MAX_REPEATED_ATTACHMENT_BYTES, REF_ATTACHMENT
+
+    blob = bytes(range(256)) * (MAX_REPEATED_ATTACHMENT_BYTES // 256 // 4)  # a quarter of the bound
+    dec = SioStreamDecoder(5)
+    dec.feed_text(C, '51-["up",' + ",".join(['{"_placeholder":true,"num":0}'] * 200) + "]", 1)
+    [ev] = dec.feed_binary(C, blob, 2)
+    assert ev.complete and codes_of(ev.anomalies) == [codes.PLACEHOLDER_REPEATED]
+    assert ev.packet is not None
+    args = ev.packet.data[1:]
+    assert args[:5] == [blob] * 5 and all(a is blob for a in args[:5])  # the first, then 4 repeats
+    assert args[5:] == [{REF_ATTACHMENT: 0}] * 195
+    assert "199 placeholders" in ev.anomalies[0].message and "195 past the bound" in ev.anomalies[0].message
+    out = json.dumps(ev.packet.json_data())
+    assert len(out) < 2 * 5 * len(blob) + 200 * 30
+
+
+def test_each_placeholder_once_is_no_repeat() -> None:
+    dec = SioStreamDecoder(5)
+    dec.feed_text(C, '52-["a",{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]')
+    dec.feed_binary(C, b"\x01")
+    [ev] = dec.feed_binary(C, b"\x02")
+    assert ev.anomalies == () and ev.packet is not None and ev.packet.data == ["a", b"\x02", b"\x01"]
+
+
+def test_small_repeats_are_filled_and_reported() -> None:
+    dec = SioStreamDecoder(5)
+    dec.feed_text(C, '51-["a",{"_placeholder":true,"num":0},[{"_placeholder":true,"num":0}]]')
+    [ev] = dec.feed_binary(C, b"\x01")
+    assert codes_of(ev.anomalies) == [codes.PLACEHOLDER_REPEATED]
+    assert ev.packet is not None and ev.packet.data == ["a", b"\x01", [b"\x01"]]
+    assert "past the bound" not in ev.anomalies[0].message
+
+
 def test_zero_attachments_are_emitted_at_once() -> None:
     dec = SioStreamDecoder(5)
     [ev] = dec.feed_text(C, '50-["a",1]')

@@ -680,6 +680,15 @@ def sc_sio_connect_error(f: Flow) -> None:
     f.get(1, poll(), b'44{"message":"Not authorized"}')
 
 
+def sc_placeholder_repeated(f: Flow) -> None:
+    """One attachment named by three placeholders (socket.io-parser writes one per attachment)."""
+    upgraded(f)
+    f.ws(3, C, "40")
+    f.ws(3, S, '40{"sid":"a"}')
+    f.ws(3, C, f'451-["up",{PH0},{PH0},{{"again":{PH0}}}]')
+    f.ws(3, C, b"\x01\x02")
+
+
 def sc_msgpack_bad(f: Flow) -> None:
     msgpack_flow(f)
     f.ws(4, C, b"\xc1")
@@ -745,6 +754,7 @@ SCENARIOS: dict[str, tuple[Callable[[Flow], None], set[str]]] = {
     ),
     "sio-connect-error": (sc_sio_connect_error, {sio_codes.CONNECT_REFUSED}),
     "msgpack-bad": (sc_msgpack_bad, {sio_codes.MSGPACK_BAD_PACKET}),
+    "placeholder-repeated": (sc_placeholder_repeated, {sio_codes.PLACEHOLDER_REPEATED}),
 }
 
 

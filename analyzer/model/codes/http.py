@@ -18,6 +18,7 @@ __all__ = [
     "HTTP_DECODE_FAILED",
     "HTTP_H2_PREFACE",
     "HTTP_HEAD_TOO_LONG",
+    "HTTP_INFLATE_BUDGET_EXCEEDED",
     "HTTP_LEADING_EMPTY_LINE",
     "HTTP_OBS_FOLD",
     "HTTP_REQUEST_LINE_WHITESPACE",
@@ -135,6 +136,15 @@ HTTP_DECODED_TOO_LONG = register(
     Layer.HTTP,
     "a compressed body inflates past the display bound (possible zip bomb); decoding stopped there",
     "socketscope bound (RFC 9110 §8.4)",
+)
+HTTP_INFLATE_BUDGET_EXCEEDED = register(
+    "http.inflate-budget-exceeded",
+    Severity.WARN,
+    Layer.HTTP,
+    "decoded gzip/deflate bodies past the inflate budget of the connection or the capture"
+    " (docs/bounds.md) were dropped (lengths kept, body empty and marked truncated); one record per"
+    " connection, at the first",
+    "socketscope bound (docs/bounds.md; RFC 9110 §8.4)",
 )
 HTTP_DECODE_FAILED = register(
     "http.decode-failed",

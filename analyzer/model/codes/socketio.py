@@ -25,6 +25,7 @@ __all__ = [
     "LIMIT_EXCEEDED",
     "MSGPACK_BAD_PACKET",
     "NO_CONNECT",
+    "PLACEHOLDER_REPEATED",
 ]
 
 _E = Severity.ERROR
@@ -74,6 +75,14 @@ MSGPACK_BAD_PACKET = register(
     _L,
     "msgpack packet that is not a map with an integer type and a string nsp, or with a non-integer id",
     "socket.io-msgpack-parser checkPacket (S8)",
+)
+PLACEHOLDER_REPEATED = register(
+    "sio.placeholder-repeated",
+    _W,
+    _L,
+    "binary packet whose placeholders name one attachment more than once (socket.io-parser writes one"
+    ' per attachment); repeats past the per-packet bound are written {"$ref_attachment": N}, not copied',
+    "socket.io-parser 4.2.4 deconstructPacket / reconstructPacket (S6); socketscope bound",
 )
 
 # --- session rules (S4-S6) ----------------------------------------------------------------------------

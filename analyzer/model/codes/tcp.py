@@ -15,6 +15,7 @@ __all__ = [
     "TCP_PORT_REUSE",
     "TCP_RETRANSMISSION",
     "TCP_RST_NOT_AT_NEXT",
+    "TCP_TABLE_FULL",
 ]
 
 TCP_RETRANSMISSION = register(
@@ -81,4 +82,13 @@ TCP_PORT_REUSE = register(
     Layer.TRANSPORT,
     "a new SYN reused the ports of a finished connection; a new connection was started",
     "RFC 9293 §3.4, §3.6 (TIME-WAIT)",
+)
+TCP_TABLE_FULL = register(
+    "tcp.table-full",
+    Severity.WARN,
+    Layer.TRANSPORT,
+    "the connection table was full: idle connections that carried no data (half-open flows of a SYN"
+    " flood, unused handshakes) were dropped without a record, oldest first; one record per capture"
+    " counts them",
+    "socketscope bound (docs/bounds.md); RFC 4987 §2 (SYN flooding)",
 )

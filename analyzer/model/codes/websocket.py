@@ -28,6 +28,7 @@ __all__ = [
     "HANDSHAKE_MISSING_HEADER",
     "HANDSHAKE_NOT_101",
     "HANDSHAKE_UNOFFERED_EXTENSION",
+    "INFLATE_BUDGET_EXCEEDED",
     "INFLATE_FAILED",
     "INTERLEAVED_MESSAGE",
     "INVALID_CLOSE_CODE",
@@ -139,6 +140,14 @@ DEFLATE_ASSUMED = register(
     "a stream decoded without its handshake sends data frames with RSV1: they are taken as "
     "permessage-deflate and inflated with a context that may have begun before the capture",
     "RFC 7692 §6, §7.2.3",
+)
+INFLATE_BUDGET_EXCEEDED = register(
+    "ws.inflate-budget-exceeded",
+    _W,
+    _L,
+    "inflated messages past the inflate budget of the connection or the capture (docs/bounds.md) had"
+    " their data dropped (frames and lengths kept); one record per connection, at the first",
+    "socketscope bound (docs/bounds.md; house rule: bound everything the peer controls)",
 )
 MESSAGE_TOO_BIG = register(
     "ws.message-too-big",
