@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 
 from analyzer.cli import build_parser
 from analyzer.cli.serve import is_loopback, run_serve, serve_url
-from tests.webui.conftest import ROOT, SYNTH_PCAP
+from tests.webui.conftest import SYNTH_PCAP
+from tests.webui.serving import served
 
 
 def test_parser_defaults_to_loopback() -> None:
@@ -41,34 +39,9 @@ def test_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_serve_prints_its_url_and_answers() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "serve", "--port", "0", str(SYNTH_PCAP)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < deadline and "serving on" not in line:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-        assert "serving on http://127.0.0.1:" in line, line + (proc.stderr.read() if proc.stderr else "")
-        url = line.split("serving on ")[1].split()[0]
+    with served(str(SYNTH_PCAP)) as url:
+        assert url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(url, timeout=10) as resp:
             body = resp.read().decode()
             assert resp.status == 200 and SYNTH_PCAP.name in body
             assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pytest
 from flask import Flask
 
 from tests.webui.conftest import CAPTURES, ROOT, SYNTH_PCAP
+from tests.webui.serving import served
 from webui import create_app, default_capture_dirs
 
 HINT = "No capture yet: name pcap/pcapng files on the command line"
@@ -24,38 +22,11 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.e
 
 def start_page(cwd: Path, *args: str) -> str:
     """Start `socketscope serve --port 0 ARGS` in `cwd`, fetch its start page, stop it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "serve", "--port", "0", *args],
-        cwd=cwd,
-        env=ENV,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < deadline and "serving on" not in line:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-        assert "serving on http://127.0.0.1:" in line, line + (proc.stderr.read() if proc.stderr else "")
-        url = line.split("serving on ")[1].split()[0]
+    with served(*args, cwd=cwd, env=ENV) as url:
+        assert url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(url, timeout=10) as resp:
             assert resp.status == 200
             return str(resp.read().decode())
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def test_serve_lists_the_captures_folder_of_the_current_directory(tmp_path: Path) -> None:

@@ -9,12 +9,9 @@ import argparse
 import contextlib
 import io
 import socket
-import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from flask.testing import FlaskClient
 from analyzer.cli import build_parser
 from analyzer.cli.serve import run_serve
 from tests.webui.conftest import CSRF, ROOT, SYNTH_PCAP, synthetic_index
+from tests.webui.serving import served
 from webui import create_app
 from webui.hosts import allowed_hosts_for, same_origin, split_host
 
@@ -198,37 +196,9 @@ def test_concurrent_uploads_beyond_the_bound_get_503(tmp_path: Path) -> None:
 # real servers
 
 
-@contextlib.contextmanager
-def _serve(*argv: str) -> Iterator[str]:
+def _serve(*argv: str) -> contextlib.AbstractContextManager[str]:
     """`socketscope serve --port 0 ARGV` until the block ends; its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "serve", "--port", "0", *argv, str(SYNTH_PCAP)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < deadline and "serving on" not in line:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-        assert "serving on http://" in line, line + (proc.stderr.read() if proc.stderr else "")
-        yield line.split("serving on ")[1].split()[0]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+    return served(*argv, str(SYNTH_PCAP))
 
 
 def _ipv6_loopback() -> bool:
