@@ -65,7 +65,8 @@ class ConnectionRecord:
 
     tls: TlsInfo | None = None  # a TLS connection (ANALYSIS_JSON.md "TLS and HTTP/2")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, lists: bool = True) -> dict[str, Any]:
+        """`lists=False`: the WebSocket's frames and messages as empty lists (WebSocketRecord.to_dict)."""
         out = {
             "id": self.id,
             "client": self.client,
@@ -74,7 +75,7 @@ class ConnectionRecord:
             "app_protocol": self.app_protocol,
             "tcp": self.tcp,
             "http": [x.to_dict() for x in self.http],
-            "websocket": self.websocket.to_dict() if self.websocket is not None else None,
+            "websocket": self.websocket.to_dict(lists=lists) if self.websocket is not None else None,
         }
         # only when there is something to say (additive: a plain connection's record is unchanged)
         if self.encapsulation is not None:

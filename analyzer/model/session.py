@@ -17,7 +17,7 @@ from analyzer.model.engineio import EioPacket
 from analyzer.model.jsontext import loads_dict
 from analyzer.model.session_json import eio_packet_parts, session_parts, sio_packet_parts, socketio_parts
 from analyzer.model.socketio import SioPacket
-from analyzer.model.spill import JsonSpill
+from analyzer.model.spill import RecordList
 
 __all__ = [
     "AckRecord",
@@ -144,11 +144,9 @@ class NamespaceRecord:
 class SocketIOSession:
     protocol: int  # 4 (over EIO3) or 5 (over EIO4)
     parser: str  # "default" | "msgpack"
-    packets: tuple[SioPacketRecord, ...]
+    packets: RecordList[SioPacketRecord]  # streaming output: JSON written while it was analysed
     acks: tuple[AckRecord, ...]
     namespaces: tuple[NamespaceRecord, ...] = ()
-    # streaming output: the packets went to disk as JSON while the session was analysed
-    spilled_packets: JsonSpill | None = None
     # (index in `packets`, anomaly) for the anomalies raised on one packet (not in the document:
     # the text summary prints them after their packet; several packets may share a frame)
     anomalies_at: tuple[tuple[int, Anomaly], ...] = ()
@@ -372,7 +370,9 @@ class EngineIOSession:
     ping_interval_ms: int | None
     ping_timeout_ms: int | None
     max_payload: int | None
-    packets: tuple[EioPacketRecord, ...]
+    # streaming output: the packets' JSON, written while the session was analysed (with the
+    # payloads read back from disk: the records themselves keep none then)
+    packets: RecordList[EioPacketRecord]
     socketio: SocketIOSession | None = None
     path: str = ""
     handshake_captured: bool = False
@@ -383,26 +383,26 @@ class EngineIOSession:
     websockets: tuple[WebSocketLeg, ...] = ()
     packets_dropped: int = 0
     anomalies: tuple[Anomaly, ...] = ()  # also in the analysis' list; kept here for per-session views
-    # streaming output: `packets` went to disk as JSON while the session was analysed (their
-    # records keep no payload then)
-    spilled_packets: JsonSpill | None = None
 
     @property
     def first_ts(self) -> float | None:
-        return self.packets[0].ts if self.packets else None
+        first = self.packets.first
+        return first.ts if first is not None else None
 
     @property
     def first_frame(self) -> int | None:
         """Its first request (polling, or the WebSocket upgrade) or packet: the order the
         analysis lists sessions in, which streamed sessions are put back into."""
         frames = [r.request_frame for r in self.requests] + [w.request_frame for w in self.websockets]
-        if self.packets:
-            frames.append(self.packets[0].frame)
+        first = self.packets.first
+        if first is not None:
+            frames.append(first.frame)
         return min(frames, default=None)
 
     @property
     def last_ts(self) -> float | None:
-        return self.packets[-1].ts if self.packets else None
+        last = self.packets.last
+        return last.ts if last is not None else None
 
     def to_json(self) -> str:
         """The session in the analysis document (session_json.session_parts)."""

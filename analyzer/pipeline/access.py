@@ -6,8 +6,7 @@ layers below through this module only (the `forbidden` contract of pyproject.tom
 - its packets: `read_packets(path, frames, marks)` describes the packets of the given frame
   numbers field by field (link, network, transport), with their bytes;
 - a live capture source: `LiveCapture(interface, bpf, on_packet, ...)`, whose `start()` raises
-  `LiveError` (one sentence) when it cannot capture;
-- the JSON of a record: `record_json(record)`, as the analysis document writes it.
+  `LiveError` (one sentence) when it cannot capture.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from analyzer.capture.live import LiveCapture
 from analyzer.capture.livetools import LiveError
 from analyzer.capture.pcapfile import PCAP_MAGICS, PCAPNG_SHB, CaptureError, CaptureReader, Mark, open_capture
 from analyzer.decode.details import MAX_DETAIL_FRAMES, packet_details
-from analyzer.model.session import EioPacketRecord, SioPacketRecord
 
 __all__ = [
     "MAX_DETAIL_FRAMES",
@@ -31,7 +29,6 @@ __all__ = [
     "is_capture_head",
     "open_capture",
     "read_packets",
-    "record_json",
 ]
 
 _PCAPNG_MAGIC = PCAPNG_SHB.to_bytes(4, "big")  # the same both byte orders
@@ -50,7 +47,3 @@ def read_packets(path: str, frames: Iterable[int], marks: Sequence[Mark] = ()) -
     CaptureError or OSError when the file cannot be read."""
     return packet_details(path, frames, marks)
 
-
-def record_json(record: EioPacketRecord | SioPacketRecord) -> str:
-    """The record's JSON as the analysis document holds it: its `to_json()`."""
-    return record.to_json()

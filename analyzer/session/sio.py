@@ -20,6 +20,7 @@ from analyzer.model.engineio import EioPacketType
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
 from analyzer.model.socketio import SioPacketType
+from analyzer.model.spill import RecordList
 from analyzer.model.text import json_text
 from analyzer.model.values import to_jsonable
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS, SioEvent, SioStreamDecoder
@@ -225,6 +226,6 @@ def analyze_socketio(
         NamespaceRecord(nsp, ns.state, ns.sid, ns.connect_frame, ns.error) for nsp, ns in book.spaces.items()
     )
     session = SocketIOSession(
-        version, decoder.parser or "default", tuple(kept), tuple(acks), namespaces, anomalies_at=tuple(at)
+        version, decoder.parser or "default", RecordList(kept), tuple(acks), namespaces, anomalies_at=tuple(at)
     )
     return session, anomalies

@@ -11,7 +11,6 @@ import pytest
 
 from analyzer.export.jsonl import LAYERS
 from analyzer.export.jsonl_stream import JsonlSink
-from analyzer.model.websocket import message_dict
 from tests.conftest import CAPTURES
 from tests.export.common import BUNDLED, SIO_CAPTURES, WS_CAPTURES, analysis, expected, export_jsonl
 from tests.export.craft import sio_over_ws
@@ -29,7 +28,7 @@ def test_websocket_layer_equals_the_analysis(capture: Path) -> None:
     got = read_back(capture, "websocket")
     want = sorted(
         (
-            (m.frame, c.id, message_dict(m))
+            (m.frame, c.id, m.to_dict())
             for c in a.connections
             if c.websocket
             for m in c.websocket.messages

@@ -17,7 +17,7 @@ import codecs
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.export.streamsel import sio_dicts, spilled_values
+from analyzer.export.streamsel import sio_dicts
 from analyzer.export.text.sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
 from analyzer.export.text.summary import (
     MESSAGE_MARK_LAYERS,
@@ -34,7 +34,6 @@ from analyzer.export.text.websocket import NO_WS_MESSAGES, WS_MESSAGES_LEGEND, w
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.tempfile_fd import AppendFile
-from analyzer.model.websocket import message_dict
 
 __all__ = ["StreamingTextSummary"]
 
@@ -149,10 +148,8 @@ class StreamingTextSummary:
         if ws is None:
             return
         self._ws.add(rec.id, [ws_section(rec)])
-        spill = ws.spilled_messages
         if self.messages:
-            messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
-            self._ws_messages.add(rec.id, ws_message_lines(rec, messages, _placeholder))
+            self._ws_messages.add(rec.id, ws_message_lines(rec, ws.messages.values(), _placeholder))
 
     def session(self, s: Any) -> None:
         key = _session_key(s)
