@@ -345,7 +345,9 @@ class ConnectionApp:
     ) -> None:
         self.mode = "websocket"
         spill = self.options.spill_records
-        self.ws = WebSocketRecord(handshake=None, frames=RecordList(spill=spill), messages=RecordList(spill=spill))
+        self.ws = WebSocketRecord(
+            handshake=None, frames=RecordList(spill=spill), messages=RecordList(spill=spill)
+        )
         self.conversation = WsConversation()
         self._resync = resync
         if resync:
