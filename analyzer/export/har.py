@@ -333,7 +333,7 @@ def upgrade_exchange(conn: ConnectionRecord) -> int | None:
     ws = conn.websocket
     if ws is None:
         return None
-    upgrade_frame = (ws.handshake or {}).get("request_frame")
+    upgrade_frame = ws.handshake["request_frame"] if ws.handshake is not None else None
     for i, x in enumerate(conn.http):
         if (
             x.request is not None

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.common import Direction
+from analyzer.model.facts import WsClose, WsConversationFacts, WsHandshake
 from analyzer.model.jsontext import boolean, int_list, loads_dict, opt_hex, opt_int, opt_str
 from analyzer.model.records import WsMessageRecord
 from analyzer.model.spill import RecordList
@@ -70,11 +71,11 @@ class WsFrameRecord:
 
 @dataclass(slots=True)
 class WebSocketRecord:
-    handshake: dict[str, Any] | None
+    handshake: WsHandshake | None
     frames: RecordList[WsFrameRecord] = field(default_factory=RecordList)
     messages: RecordList[WsMessageRecord] = field(default_factory=RecordList)
-    close: dict[str, Any] = field(default_factory=lambda: {"c2s": None, "s2c": None})
-    conversation: dict[str, Any] = field(default_factory=dict)  # close handshake, pings (extras)
+    close: WsClose = field(default_factory=lambda: WsClose(c2s=None, s2c=None))
+    conversation: WsConversationFacts | None = None  # close handshake, pings (extras)
     url: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     frames_dropped: int = 0  # frames not kept because of Options.keep_frames
@@ -92,5 +93,6 @@ class WebSocketRecord:
             "close": self.close,
             "counts": self.counts,
         }
-        out.update(self.conversation)
+        if self.conversation is not None:
+            out.update(self.conversation)
         return out
