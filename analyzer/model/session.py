@@ -9,12 +9,13 @@ packets with the templates of model/session_json.py, the other fields from `head
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket
-from analyzer.model.jsontext import loads_dict
+from analyzer.model.jsontext import JsonText
 from analyzer.model.session_json import eio_packet_parts, session_parts, sio_packet_parts, socketio_parts
 from analyzer.model.socketio import SioPacket
 from analyzer.model.spill import RecordList
@@ -40,7 +41,7 @@ def _ms(seconds: float | None) -> float | None:
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
-class EioPacketRecord:
+class EioPacketRecord(JsonText):
     """An Engine.IO packet as seen on the wire, with where it travelled."""
 
     direction: Direction
@@ -59,12 +60,9 @@ class EioPacketRecord:
         eio_packet_parts(self, out, {}, self.packet.data)
         return "".join(out)
 
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
-
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
-class SioPacketRecord:
+class SioPacketRecord(JsonText):
     """A Socket.IO packet: where its header travelled, and every packet that carried a part of it."""
 
     direction: Direction
@@ -77,14 +75,30 @@ class SioPacketRecord:
     complete: bool = True  # False when attachments were missing
     end_ts: float | None = None  # when its last attachment arrived (binary packets)
 
+    @classmethod
+    def carried_by(
+        cls, parts: Sequence[EioPacketRecord], packet: SioPacket, complete: bool
+    ) -> SioPacketRecord:
+        """The Socket.IO packet carried by these Engine.IO packets (its header's first)."""
+        head = parts[0]
+        frames = (head.frame,) if len(parts) == 1 else tuple(r.frame for r in parts)
+        return cls(
+            head.direction,
+            head.ts,
+            head.frame,
+            head.transport,
+            head.connection,
+            packet,
+            frames,
+            complete,
+            parts[-1].ts,
+        )
+
     def to_json(self) -> str:
         """The packet in the analysis document (written by session_json.sio_packet_parts)."""
         out: list[str] = []
         sio_packet_parts(self, out, {})
         return "".join(out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
@@ -141,7 +155,7 @@ class NamespaceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class SocketIOSession:
+class SocketIOSession(JsonText):
     protocol: int  # 4 (over EIO3) or 5 (over EIO4)
     parser: str  # "default" | "msgpack"
     packets: RecordList[SioPacketRecord]  # streaming output: JSON written while it was analysed
@@ -156,9 +170,6 @@ class SocketIOSession:
         out: list[str] = []
         socketio_parts(self, out, {})
         return "".join(out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
 
     def head_dict(self) -> dict[str, Any]:
         """The keys before "packets" (model/session_json.py writes the packets with templates)."""
@@ -359,7 +370,7 @@ class SessionEnd:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineIOSession:
+class EngineIOSession(JsonText):
     """One Engine.IO session (one sid) across all the TCP connections that carried it."""
 
     sid: str
@@ -409,9 +420,6 @@ class EngineIOSession:
         out: list[str] = []
         session_parts(self, out)
         return "".join(out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
 
     def head_dict(self) -> dict[str, Any]:
         """The keys before "packets" (model/session_json.py writes the packets with templates)."""

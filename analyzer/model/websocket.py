@@ -7,7 +7,7 @@ from typing import Any
 
 from analyzer.model.common import Direction
 from analyzer.model.facts import WsClose, WsConversationFacts, WsHandshake
-from analyzer.model.jsontext import boolean, int_list, loads_dict, opt_hex, opt_int, opt_str
+from analyzer.model.jsontext import JsonText, boolean, int_list, opt_hex, opt_int, opt_str
 from analyzer.model.records import WsMessageRecord
 from analyzer.model.spill import RecordList
 
@@ -17,7 +17,7 @@ LENGTH_FORMS = {"7-bit", "16-bit", "64-bit"}
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
-class WsFrameRecord:
+class WsFrameRecord(JsonText):
     direction: Direction
     frame: int  # packet with the frame's last byte
     ts: float
@@ -64,9 +64,6 @@ class WsFrameRecord:
             f'"close_code":{opt_int(self.close_code)},"close_reason":{opt_str(self.close_reason)},'
             f'"packets":{int_list(self.packets)},"stream_offset":{self.offset}}}'
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
 
 
 @dataclass(slots=True)

@@ -153,7 +153,8 @@ class _Order:
             if not tags:
                 continue
             head = records[tags[0]]
-            frames = (head.frame,) if len(tags) == 1 else tuple(records[t].frame for t in tags)
+            parts = [head] if len(tags) == 1 else [records[t] for t in tags]
+            frames = (head.frame,) if len(tags) == 1 else tuple(r.frame for r in parts)
             found = [
                 make_anomaly(a.code, a.message, head.connection, head.direction, frames) for a in ev.anomalies
             ]
@@ -161,17 +162,7 @@ class _Order:
             if self.first_clean is None:
                 self.first_clean = ev.packet is not None and ev.packet.type is _CONNECT and not ev.anomalies
             if ev.packet is not None:
-                rec = SioPacketRecord(
-                    head.direction,
-                    head.ts,
-                    head.frame,
-                    head.transport,
-                    head.connection,
-                    ev.packet,
-                    frames,
-                    ev.complete,
-                    records[tags[-1]].ts,
-                )
+                rec = SioPacketRecord.carried_by(parts, ev.packet, ev.complete)
                 heappush(self.ready, (tags[0], next(self.order), rec, found))
 
     def release(self, before: int | None) -> None:
