@@ -46,4 +46,3 @@ def read_packets(path: str, frames: Iterable[int], marks: Sequence[Mark] = ()) -
     recorded (`CaptureReader.marks`), so that the read starts near the first one. Raises
     CaptureError or OSError when the file cannot be read."""
     return packet_details(path, frames, marks)
-

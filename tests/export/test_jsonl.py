@@ -27,12 +27,7 @@ def test_websocket_layer_equals_the_analysis(capture: Path) -> None:
     a = analysis(str(capture))
     got = read_back(capture, "websocket")
     want = sorted(
-        (
-            (m.frame, c.id, m.to_dict())
-            for c in a.connections
-            if c.websocket
-            for m in c.websocket.messages
-        ),
+        ((m.frame, c.id, m.to_dict()) for c in a.connections if c.websocket for m in c.websocket.messages),
         key=lambda t: t[0],
     )
     assert len(got) == len(want)

@@ -102,7 +102,9 @@ def _lists() -> list[tuple[str, RecordList[Any]]]:
 
 
 @pytest.mark.parametrize("small", [False, True], ids=["in-memory-text", "on-disk"])
-def test_record_list_reads_the_same_wherever_the_records_are(small: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_record_list_reads_the_same_wherever_the_records_are(
+    small: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same records appended to a list that keeps them and to one that writes their JSON
     (to its file past IN_MEMORY characters) read back the same through every reader."""
     if small:
