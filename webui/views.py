@@ -83,8 +83,11 @@ def _float(name: str) -> float | None:
 @bp.get("/api/captures/<cid>/timeline")
 def timeline_api(cid: str) -> Response:
     """Lanes and points of the window t0..t1 (seconds since the first packet), decimated."""
+    from flask import current_app
+
     _, ix = ready_json(cid)
-    return jsonify(timelane.timeline_data(ix, _float("t0"), _float("t1")))
+    limit = int(current_app.config.get("TIMELINE_MAX_POINTS") or timelane.MAX_POINTS)
+    return jsonify(timelane.timeline_data(ix, _float("t0"), _float("t1"), max_points=limit))
 
 
 def _pane_query(ix: Index) -> tuple[Filters, tuple[str, ...], dict[str, str]]:
