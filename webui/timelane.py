@@ -61,6 +61,10 @@ class Columns:
     anomaly_ts: FloatArray
     anomaly_lane: IntArray
     anomaly_sev: list[str]
+    lane_keys: IntArray  # every lane with rows, and its first and last row's time and count
+    lane_first: FloatArray
+    lane_last: FloatArray
+    lane_rows: IntArray
 
 
 _CACHE: weakref.WeakKeyDictionary[Index, Columns] = weakref.WeakKeyDictionary()
@@ -101,7 +105,20 @@ def _make_columns(ix: Index) -> Columns:
         else np.zeros(0, np.int64)
     )
     a_ts, a_lane, a_sev = _anomaly_columns(ix, n_conn)
-    return Columns(ts, lane, cat, direction, a_ts, a_lane, a_sev)
+    keys, first, counts = np.unique(lane, return_index=True, return_counts=True)
+    _, last_rev = np.unique(lane[::-1], return_index=True)
+    last = len(lane) - 1 - last_rev
+    return Columns(
+        ts, lane, cat, direction, a_ts, a_lane, a_sev, keys, ts[first], ts[last], counts.astype(np.int64)
+    )
+
+
+def _open_lanes(cols: Columns, lo_t: float, hi_t: float, max_lanes: int) -> IntArray:
+    """The lanes open across a window without rows (a row before it and one after), the busiest
+    `max_lanes`: what a zoom into a quiet stretch shows, rather than an empty plot."""
+    inside = (cols.lane_first <= hi_t) & (cols.lane_last >= lo_t) & (cols.lane_keys >= 0)
+    keys, counts = cols.lane_keys[inside], cols.lane_rows[inside]
+    return np.sort(keys[np.argsort(-counts, kind="stable")[:max_lanes]])
 
 
 def _anomaly_columns(ix: Index, n_conn: int) -> tuple[FloatArray, IntArray, list[str]]:
@@ -176,7 +193,11 @@ def timeline_data(
     cols = _columns(ix)
     lo_t, hi_t, lo, hi = _window(cols, t0, t1)
     lane = cols.lane[lo:hi]
-    shown, pos, others = _lanes(ix, lane, max_lanes)
+    shown, pos, others = _lanes(ix, lane[lane >= 0], max_lanes)
+    quiet = not shown
+    if quiet:
+        shown = [int(k) for k in _open_lanes(cols, lo_t, hi_t, max_lanes)]
+        pos = {k: i for i, k in enumerate(shown)}
     labels = [_lane_label(ix, k) for k in shown]
     if others:
         labels.append(f"{others:,} other lanes")
@@ -205,7 +226,8 @@ def timeline_data(
             "binned": binned,
             "points": sum(len(tr["x"]) for tr in traces if tr.get("mode") == "markers"),
             "lanes": len(labels),
-            "lanes_active": len(shown) + others,
+            "lanes_active": 0 if quiet else len(shown) + others,
+            "quiet": quiet,
         },
     }
 

@@ -73,7 +73,8 @@
       div.setAttribute("data-window", shown.join(","));
       status.textContent = ans.meta.rows
         ? `${ans.meta.rows.toLocaleString()} records in ${ans.meta.lanes_active.toLocaleString()} lanes between ${ans.t0.toFixed(3)} s and ${ans.t1.toFixed(3)} s${ans.meta.binned ? " (binned)" : ""}.`
-        : "Nothing in this window: zoom out.";
+        : (ans.lanes.length ? "No record in this window: the connections and sessions open across it are shown; zoom out or pan for records."
+          : "Nothing in this window: zoom out.");
     } catch (err) {
       ss.showError(div, err);
     } finally {
