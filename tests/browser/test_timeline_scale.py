@@ -143,6 +143,11 @@ def test_timeline_first_paint_and_zooms(timeline_server: Served) -> None:
             "lanes_whole": len(first["lanes"]),
             "points_whole": first["points"],
             "first_paint_ms": round(float(first["first_paint"]), 1),
+            "plotly_ready_ms": round(float(driver.execute_script("return window.ssTimeline.scriptStart")), 1),
+            "fetch_draw_ms": [
+                [round(x["fetch"], 1), round(x["draw"], 1)]
+                for x in driver.execute_script("return window.ssTimeline.steps")
+            ],
             "zoom_ms": zooms,
             "rows_per_zoom": [st["rows"] for st in states[1:]],
             "lanes_per_zoom": [len(st["lanes"]) for st in states[1:]],

@@ -13,7 +13,8 @@
   const status = document.getElementById("timeline-status");
   const config = {responsive: true, displaylogo: false, displayModeBar: "hover", scrollZoom: true};
   const LANE_PX = 26;
-  const stats = window.ssTimeline = {firstPaint: null, zooms: [], loads: 0};
+  // since the navigation started: this script runs once plotly.js is parsed and run
+  const stats = window.ssTimeline = {scriptStart: performance.now(), firstPaint: null, zooms: [], loads: 0, steps: []};
   let span = null;       // [0, duration] of the whole capture
   let shown = null;      // the window the plot shows now
   let pending = null;    // the window asked for while a load runs
@@ -55,10 +56,12 @@
     const q = range ? "?" + new URLSearchParams({t0: range[0], t1: range[1]}).toString() : "";
     try {
       const ans = await ss.getJSON(api + q);
+      const fetched = performance.now();
       span = ans.span;
       shown = [ans.t0, ans.t1];
       await Plotly.react(div, ans.traces, layout(ans), config);
       const took = performance.now() - started;
+      stats.steps.push({fetch: fetched - started, draw: performance.now() - fetched});
       stats.loads += 1;
       if (stats.firstPaint === null) {
         stats.firstPaint = performance.now();  // since the navigation started
