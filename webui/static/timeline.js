@@ -31,15 +31,15 @@
     const height = plotHeight(n);
     const fit = Math.max(3, Math.floor((height - 170) / LANE_PX));
     return {
-      margin: {l: 20, r: 20, t: 60, b: 20},
+      margin: {l: 20, r: 20, t: 110, b: 30},
       font: {family: "system-ui, sans-serif", size: 12},
       paper_bgcolor: "#ffffff", plot_bgcolor: "#fafafa",
       hoverlabel: {align: "left"}, hovermode: "closest",
       height: height,
       showlegend: true,
-      legend: {orientation: "h", x: 0, y: -0.02, yanchor: "top"},
+      legend: {orientation: "h", x: 0, y: 1, yanchor: "top", yref: "container"},
       xaxis: {
-        side: "top", title: {text: "seconds since the first packet"}, zeroline: false,
+        side: "top", ticksuffix: " s", zeroline: false,
         range: [ans.t0, ans.t1],
         rangeslider: {visible: true, range: ans.span, thickness: 0.08},
       },
