@@ -13,23 +13,13 @@ from werkzeug.wrappers import Response as WzResponse
 from webui import connview, handoff, pane, timelane
 from webui.index import LAYER_NAMES, LAYERS, Filters, Index
 from webui.packets import seq_bases
+from webui.pages import TABS
 from webui.store import CaptureEntry
 from webui.web import analysis, csrf_token, entry_or_404, pager, paging
 
 __all__ = ["bp"]
 
 bp = Blueprint("views", __name__, template_folder="templates")
-
-# the tabs of base.html (pages.TABS, and the pane's)
-TABS = (
-    ("overview", "Overview"),
-    ("timeline", "Timeline"),
-    ("sequence", "Sequence"),
-    ("pane", "Pane"),
-    ("messages", "Messages"),
-    ("latency", "Latency"),
-    ("anomalies", "Anomalies"),
-)
 
 
 def ready_json(cid: str) -> tuple[CaptureEntry, Index]:
