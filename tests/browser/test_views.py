@@ -185,7 +185,9 @@ def test_pane_keeps_hostile_payloads_as_text(driver: Any, served: Served) -> Non
 
 def test_connection_packets_as_wireshark_lists_them(driver: Any, served: Served) -> None:
     cid = served.capture_id(REAL)
-    open_page(driver, f"{served.url}/c/{cid}/connections/0/packets")
+    open_page(driver, f"{served.url}/c/{cid}/")
+    driver.find_element("css selector", "a.conn-packets-link").click()  # from the overview
+    wait_for(driver, lambda d: d.current_url.endswith("/connections/0/packets"))
     rows = driver.find_elements("css selector", "#conn-packets tbody tr")
     assert len(rows) > 20
     cells = [[td.text for td in r.find_elements("css selector", "td")] for r in rows]
