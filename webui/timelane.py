@@ -292,15 +292,16 @@ def _binned_traces(
     width = width_t / bins
     out: list[dict[str, Any]] = []
     grp, bn = keys // bins, keys % bins
-    for g in np.unique(grp):
-        sel = grp == g
-        y, rest = divmod(int(g), len(CATEGORIES) * 3)
-        cat, d = divmod(rest, 3)
+    lane_of, rest = np.divmod(grp, len(CATEGORIES) * 3)
+    cat_of, dir_of = np.divmod(rest, 3)
+    for cd in np.unique(rest):  # one trace per category and direction, every lane in it
+        sel = rest == cd
+        cat, d = int(cat_of[sel][0]), int(dir_of[sel][0])
         starts = lo_t + bn[sel] * width
         cnt = counts[sel]
         tr = _trace(cat, d)
         tr["x"] = np.round(starts + width / 2, 6).tolist()
-        tr["y"] = [y + CATEGORIES[cat][2]] * int(sel.sum())
+        tr["y"] = (lane_of[sel] + CATEGORIES[cat][2]).tolist()
         tr["marker"]["size"] = np.minimum(6 + 3 * np.log2(cnt), 24).round(1).tolist()
         tr["text"] = [
             f"{c} \u00d7 {CATEGORIES[cat][0]} {DIRECTIONS[d][1]}<br>"

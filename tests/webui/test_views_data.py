@@ -31,6 +31,10 @@ def test_timeline_answer_is_bounded_and_binned_past_the_limit(real: FlaskClient,
     finally:
         real_app.config.pop("TIMELINE_MAX_POINTS")
     assert binned["meta"]["binned"] and 0 < binned["meta"]["points"] <= 40
+    names = [t["name"] for t in binned["traces"] if t["mode"] == "markers"]
+    assert len(names) == len(set(names))  # a trace per category and direction, all lanes in it
+    lanes = {y for t in binned["traces"] if t["mode"] == "markers" for y in t["y"]}
+    assert len({round(y) for y in lanes}) > 1
     zooms = [c["zoom"] for t in binned["traces"] for c in t.get("customdata", []) if "zoom" in c]
     assert zooms and all(a < b for a, b in zooms)
 
