@@ -235,7 +235,8 @@ class H2Connection:
                 self._anomaly(d, H2_PROTOCOL_ERROR, f"DATA on {state} stream {sid}", raw.start)
             if stream is None:
                 return
-        self._out.append(H2Data(d, sid, bytes(frame.data), end_stream, raw.start, raw.end))
+        data_start = raw.start + 9 + (1 if "PADDED" in frame.flags else 0)
+        self._out.append(H2Data(d, sid, bytes(frame.data), end_stream, raw.start, raw.end, data_start))
         if end_stream:
             self._end(sid, stream, d)
 

@@ -40,6 +40,7 @@ class H2Data:
     end_stream: bool
     start: int
     end: int
+    data_start: int  # offset of the first data byte (after the Pad Length field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,11 @@ class FrameReader:
             return [self._anomaly(H2_PROTOCOL_ERROR, f"frame that does not parse: {exc}", start), failed]
         return [RawFrame(ftype, flags, sid, length, start, end, frame)]
 
+    def rebase(self, at: int) -> None:
+        """Nothing fed yet: the direction's first byte is at offset `at` (after an h2c Upgrade)."""
+        if not self._buf and not self._skip:
+            self._pos = at
+
     def lose(self, length: int) -> None:
         """`length` bytes lost: the framing cannot be found again (RFC 9113 has no resync point)."""
         self.dead = True
