@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.codes.http import HTTP_STREAM_GAP
-from analyzer.model.codes.websocket import HANDSHAKE_EARLY_DATA
+from analyzer.model.codes.websocket import CLIENT_CLOSED_TCP_FIRST, HANDSHAKE_EARLY_DATA
 from analyzer.model.codes.websocket import STREAM_GAP as WS_STREAM_GAP
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
@@ -26,7 +26,7 @@ from analyzer.pipeline.h2_step import H2Step, PieceMap, h2c_settings
 from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
 from analyzer.protocols.deflate import InflateBudget
-from analyzer.protocols.h2 import PREFACE
+from analyzer.protocols.h2 import looks_like_h2
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.proxy import ProxyHandshake, detect
 from analyzer.protocols.tls.detect import looks_like_tls
@@ -97,6 +97,7 @@ class ConnectionApp(H2Tunnels):
         self.tls: TlsStep | None = None
         self._opened = False
         self.h2: H2Step | None = None  # HTTP/2 (pipeline/h2_step.py)
+        self.h2_active = False  # the parsers' bytes go to self.h2
         self.ws_maps: dict[Direction, PieceMap] | None = None  # an RFC 8441 tunnel's offsets
 
     # -- helpers --
@@ -171,14 +172,14 @@ class ConnectionApp(H2Tunnels):
         self._opened = True
 
     def _data(self, d: Direction, offset: int, data: bytes, frame: int, ts: float) -> None:
-        if self.h2 is not None and self.mode == "http2":
+        if self.h2_active and self.h2 is not None:
             self.h2.data(d, data)
             return
         if self.mode == "undecided":
             self._open()
             alpn = self.tls.session.info.alpn if self.tls is not None else None
-            if alpn == "h2" or (d is Direction.C2S and data[:24] == PREFACE[: len(data)] and len(data) >= 4):
-                self.mode = "http2"  # RFC 9113 §3.2-§3.4: ALPN h2, or the preface (prior knowledge)
+            if alpn == "h2" or looks_like_h2(d is Direction.C2S, data):
+                self.mode, self.h2_active = "http2", True  # RFC 9113 §3.2-§3.4: ALPN h2, or prior knowledge
                 self.h2 = H2Step(self, at={d: offset, d.other: self._next(d.other)})
                 self.h2.data(d, data)
                 return
@@ -202,7 +203,7 @@ class ConnectionApp(H2Tunnels):
             self._http_events(self.http.feed(d, data, frame))
 
     def _gap(self, d: Direction, offset: int, length: int, frame: int, ts: float) -> None:
-        if self.h2 is not None and self.mode == "http2":
+        if self.h2_active and self.h2 is not None:
             self.h2.gap(d, length)
             return
         # what the gap makes a parser say names the packet where the gap was found (as tcp.gap
@@ -213,7 +214,7 @@ class ConnectionApp(H2Tunnels):
             self._http_events(self.http.gap(d, length), frame)
 
     def _end(self, d: Direction, ts: float, frame: int) -> None:
-        if self.h2 is not None and self.mode == "http2":
+        if self.h2_active and self.h2 is not None:
             self.h2.end(d)
         if self.conversation is not None:
             self.conversation.on_tcp_end(d, "fin", ts, frame)
@@ -352,7 +353,7 @@ class ConnectionApp(H2Tunnels):
     def _on_upgraded(self, ev: Any) -> None:
         d = ev.direction
         if self.h2 is not None:  # h2c: the bytes after the messages are HTTP/2 (RFC 7540 §3.2)
-            self.mode = "http2"
+            self.mode, self.h2_active = "http2", True
             self.h2.parser.readers[d].rebase(ev.offset)
             if ev.data:
                 self.h2.data(d, ev.data)
@@ -543,7 +544,8 @@ class ConnectionApp(H2Tunnels):
             self.ws.close = summary.to_dict()
             self.ws.conversation = summary.facts()
             for code, message, where, frames in summary.anomalies:
-                self._anomaly(code, message, where, tuple(frames))
+                if not (self.ws_maps is not None and code == CLIENT_CLOSED_TCP_FIRST):  # a TCP rule
+                    self._anomaly(code, message, where, tuple(frames))
         conn = self.conn
         if conn.rst_frame is not None:
             self.sessions.on_connection_end(conn.id, "rst", conn.last_ts, conn.rst_frame)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from analyzer.protocols.h2.connection import H2Connection, settings_payload
 from analyzer.protocols.h2.events import H2Anomaly, H2Data, H2Event, H2GoAway, H2Head, H2Reset, H2Settings
 from analyzer.protocols.h2.fields import Fields, field
-from analyzer.protocols.h2.frames import PREFACE
+from analyzer.protocols.h2.frames import PREFACE, looks_like_h2
 
 __all__ = [
     "PREFACE",
@@ -21,5 +21,6 @@ __all__ = [
     "H2Reset",
     "H2Settings",
     "field",
+    "looks_like_h2",
     "settings_payload",
 ]

@@ -19,7 +19,7 @@ from analyzer.model.codes.h2 import H2_FRAME_SIZE, H2_PROTOCOL_ERROR
 from analyzer.model.common import Direction
 from analyzer.protocols.h2.events import H2Anomaly
 
-__all__ = ["DEFAULT_MAX_FRAME_SIZE", "FRAME_NAMES", "PREFACE", "FrameReader", "RawFrame"]
+__all__ = ["DEFAULT_MAX_FRAME_SIZE", "FRAME_NAMES", "PREFACE", "FrameReader", "RawFrame", "looks_like_h2"]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4
 DEFAULT_MAX_FRAME_SIZE = 16384  # RFC 9113 §4.2, §6.5.2
@@ -54,6 +54,21 @@ def _size_rule(ftype: int, flags: int, length: int) -> str | None:
     if ftype == 7 and length < 8:
         return f"GOAWAY frame of {length} bytes (at least 8)"
     return None
+
+
+def looks_like_h2(from_client: bool, data: bytes) -> bool:
+    """The first bytes of a cleartext direction: the client's preface (RFC 9113 §3.3), or a
+    server that speaks first with its SETTINGS frame (§3.4: type 4 on stream 0, a multiple of 6)."""
+    if from_client:
+        return len(data) >= 4 and data[:24] == PREFACE[: len(data)]
+    return (
+        len(data) >= 9
+        and data[3] == 4
+        and data[4] in (0, 1)
+        and data[5:9] == b"\0\0\0\0"
+        and int.from_bytes(data[:3], "big") % 6 == 0
+        and int.from_bytes(data[:3], "big") <= 16384
+    )
 
 
 class FrameReader:
