@@ -48,6 +48,14 @@ from make_tls_captures import Recorder, make_certificate  # noqa: E402
 NODE = HERE.parent / "node"
 
 
+class BigRecorder(Recorder):
+    """tcpdump with a 32 MiB buffer: Chromium's bursts on a loaded machine overflow the default."""
+
+    def __init__(self, port: int, path: Path) -> None:
+        super().__init__(port, path)
+        self.cmd[1:1] = ["-B", "32768"]
+
+
 @dataclass
 class Scenario:
     name: str
@@ -98,10 +106,10 @@ def chromium_run(server_js: str, page: str, timeout: float = 40.0) -> Callable[[
         try:
             driver.get(f"https://localhost:{s.port}/{page}")
             deadline = time.time() + timeout
-            while time.time() < deadline and driver.title not in ("ready", "failed"):
+            while time.time() < deadline and driver.title not in ("done", "failed"):
                 time.sleep(0.2)
             browser = driver.execute_script("return window.__record || null")
-            if driver.title == "ready":
+            if driver.title == "done":
                 driver.execute_script("window.__finish && window.__finish()")
                 deadline = time.time() + 10
                 while time.time() < deadline and driver.title != "closed":
@@ -170,7 +178,7 @@ def _node_versions() -> dict[str, str]:
 def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
-    with Recorder(s.port, pcap):
+    with BigRecorder(s.port, pcap):
         app = s.run(s, cert, key, keys)
     libraries = {n: version(n) for n in s.libraries} if s.libraries else _node_versions()
     expected = {
