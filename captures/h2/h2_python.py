@@ -62,7 +62,9 @@ class Peer:
     def until(self, want: type, stream_id: int | None = None) -> Any:
         while True:
             for i, ev in enumerate(self.events):
-                if isinstance(ev, want) and (stream_id is None or getattr(ev, "stream_id", None) == stream_id):
+                if isinstance(ev, want) and (
+                    stream_id is None or getattr(ev, "stream_id", None) == stream_id
+                ):
                     return self.events.pop(i)
             self.events.extend(self.read())
 
@@ -133,7 +135,9 @@ class Server:
                 else:
                     self._answer(ev.stream_id)
             elif isinstance(ev, h2.events.StreamReset):
-                self.seen.append({"stream_id": ev.stream_id, "reset_by": "client", "error_code": int(ev.error_code)})
+                self.seen.append(
+                    {"stream_id": ev.stream_id, "reset_by": "client", "error_code": int(ev.error_code)}
+                )
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 p.flush()
         p.flush()
@@ -143,14 +147,26 @@ class Server:
         req = self.requests[sid]
         body = bytes(self.bodies.get(sid, b""))
         path = req[":path"]
-        self.seen.append({"stream_id": sid, "method": req[":method"], "path": path, "body_sha256": sha(body), "body_length": len(body)})
+        self.seen.append(
+            {
+                "stream_id": sid,
+                "method": req[":method"],
+                "path": path,
+                "body_sha256": sha(body),
+                "body_length": len(body),
+            }
+        )
         if path == "/slow":
             p.h2.send_headers(sid, [(":status", "200"), ("content-type", "text/plain")])
             p.h2.send_data(sid, b"first part, then the client cancels")
             return
         if path == "/big":
             data = gzip.compress(BIG, mtime=0)
-            headers = [(":status", "200"), ("content-type", "application/octet-stream"), ("content-encoding", "gzip")]
+            headers = [
+                (":status", "200"),
+                ("content-type", "application/octet-stream"),
+                ("content-encoding", "gzip"),
+            ]
         elif path.startswith("/echo"):
             data, headers = body, [(":status", "200"), ("content-type", "text/plain")]
         else:
@@ -181,7 +197,14 @@ class Server:
         for ev in conn.events():
             if isinstance(ev, TextMessage | BytesMessage):
                 raw = ev.data.encode() if isinstance(ev, TextMessage) else bytes(ev.data)
-                self.ws_seen.append({"direction": "c2s", "opcode": "text" if isinstance(ev, TextMessage) else "binary", "length": len(raw), "sha256": sha(raw)})
+                self.ws_seen.append(
+                    {
+                        "direction": "c2s",
+                        "opcode": "text" if isinstance(ev, TextMessage) else "binary",
+                        "length": len(raw),
+                        "sha256": sha(raw),
+                    }
+                )
                 out += conn.send(Message(data=ev.data))
             elif isinstance(ev, CloseConnection):
                 self.ws_seen.append({"direction": "c2s", "close": ev.code})
@@ -199,7 +222,7 @@ class Client:
         p = self.peer
         sid = p.h2.get_next_available_stream_id()
         headers = [(":method", method), (":scheme", "https"), (":authority", authority), (":path", path)]
-        p.h2.send_headers(sid, headers + [("user-agent", "hyper-h2")], end_stream=not body)
+        p.h2.send_headers(sid, [*headers, ("user-agent", "hyper-h2")], end_stream=not body)
         if body:
             half = len(body) // 2
             p.h2.send_data(sid, body[:half])
@@ -216,7 +239,14 @@ class Client:
             if isinstance(ev, h2.events.StreamEnded):
                 break
             body += ev.data
-        self.got.append({"stream_id": sid, "status": int(_headers(resp.headers)[":status"]), "body_length": len(body), "body_sha256": sha(bytes(body))})
+        self.got.append(
+            {
+                "stream_id": sid,
+                "status": int(_headers(resp.headers)[":status"]),
+                "body_length": len(body),
+                "body_sha256": sha(bytes(body)),
+            }
+        )
 
     def run(self, tunnel: bool) -> list[dict[str, Any]]:
         p = self.peer
@@ -260,12 +290,26 @@ class Client:
         sends: list[str | bytes] = ["hello over RFC 8441", bytes(range(256)) * 4, "compress me " * 200]
         for msg in sends:
             raw = msg.encode() if isinstance(msg, str) else msg
-            log.append({"direction": "c2s", "opcode": "text" if isinstance(msg, str) else "binary", "length": len(raw), "sha256": sha(raw)})
+            log.append(
+                {
+                    "direction": "c2s",
+                    "opcode": "text" if isinstance(msg, str) else "binary",
+                    "length": len(raw),
+                    "sha256": sha(raw),
+                }
+            )
             p.h2.send_data(sid, conn.send(Message(data=msg)))
             p.flush()
             got = self._ws_event(conn, sid)
             raw = got.data.encode() if isinstance(got, TextMessage) else bytes(got.data)
-            log.append({"direction": "s2c", "opcode": "text" if isinstance(got, TextMessage) else "binary", "length": len(raw), "sha256": sha(raw)})
+            log.append(
+                {
+                    "direction": "s2c",
+                    "opcode": "text" if isinstance(got, TextMessage) else "binary",
+                    "length": len(raw),
+                    "sha256": sha(raw),
+                }
+            )
         p.h2.send_data(sid, conn.send(CloseConnection(code=CloseReason.NORMAL_CLOSURE, reason="done")))
         p.flush()
         close = self._ws_event(conn, sid)
@@ -295,7 +339,9 @@ def tls_contexts(cert: str, key: str, keylog: str) -> tuple[ssl.SSLContext, ssl.
     return server, client
 
 
-def run(port: int, *, tls: tuple[ssl.SSLContext, ssl.SSLContext] | None, tunnel: bool, upgrade: bool = False) -> dict[str, Any]:
+def run(
+    port: int, *, tls: tuple[ssl.SSLContext, ssl.SSLContext] | None, tunnel: bool, upgrade: bool = False
+) -> dict[str, Any]:
     """One connection: the server in a thread, the client here; what each side saw."""
     listener = socket.create_server((HOST, port))
     out: dict[str, Any] = {}

@@ -66,7 +66,9 @@ class Scenario:
     libraries: tuple[str, ...] = ("h2", "hyperframe", "hpack", "wsproto")
 
 
-def python_run(tls: bool, tunnel: bool, upgrade: bool = False) -> Callable[[Scenario, Path, Path, Path], dict[str, Any]]:
+def python_run(
+    tls: bool, tunnel: bool, upgrade: bool = False
+) -> Callable[[Scenario, Path, Path, Path], dict[str, Any]]:
     def run(s: Scenario, cert: Path, key: Path, keylog: Path) -> dict[str, Any]:
         contexts = h2_python.tls_contexts(str(cert), str(key), str(keylog)) if tls else None
         app = h2_python.run(s.port, tls=contexts, tunnel=tunnel, upgrade=upgrade)
@@ -76,7 +78,9 @@ def python_run(tls: bool, tunnel: bool, upgrade: bool = False) -> Callable[[Scen
     return run
 
 
-def chromium_run(server_js: str, page: str, timeout: float = 40.0) -> Callable[[Scenario, Path, Path, Path], dict[str, Any]]:
+def chromium_run(
+    server_js: str, page: str, timeout: float = 40.0
+) -> Callable[[Scenario, Path, Path, Path], dict[str, Any]]:
     """Start the node server, load its page in headless Chromium with SSLKEYLOGFILE, wait for
     the page's title to say it is done, and return the server's and the page's records."""
 
@@ -97,8 +101,9 @@ def chromium_run(server_js: str, page: str, timeout: float = 40.0) -> Callable[[
         profile = tempfile.mkdtemp()
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--no-first-run", f"--user-data-dir={profile}", "--ignore-certificate-errors"):  # fmt: skip
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        flags += ["--no-first-run", f"--user-data-dir={profile}", "--ignore-certificate-errors"]
+        for flag in flags:
             options.add_argument(flag)
         env_before = os.environ.get("SSLKEYLOGFILE")
         os.environ["SSLKEYLOGFILE"] = str(keylog)  # chromium inherits it from chromedriver
