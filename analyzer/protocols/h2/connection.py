@@ -295,7 +295,7 @@ class H2Connection:
                     f"header block of stream {block.stream_id} does not decode ({why}); the HPACK table of"
                     " this direction is lost, its later header blocks are not decoded"
                 )
-                self._anomaly(d, H2_HPACK_ERROR, msg, block.start)
+                self._anomaly(d, H2_LIMIT if dec.over_limit else H2_HPACK_ERROR, msg, block.start)
         self._stream_rules(d, block, fields)
         self._out.append(
             H2Head(d, block.stream_id, fields, block.end_stream, block.start, end, block.promise)

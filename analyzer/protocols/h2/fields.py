@@ -32,6 +32,7 @@ class FieldDecoder:
     def __init__(self) -> None:
         self._decoder = Decoder(max_header_list_size=MAX_HEADER_LIST)
         self.failed = False  # the dynamic table is desynchronised: no more decoding
+        self.over_limit = False  # it failed on MAX_HEADER_LIST, not on a coding error
 
     def set_table_limit(self, size: int) -> None:
         """The receiver's SETTINGS_HEADER_TABLE_SIZE, acknowledged (RFC 7541 §4.2)."""
@@ -44,7 +45,7 @@ class FieldDecoder:
         try:
             raw = self._decoder.decode(block, raw=True)
         except OversizedHeaderListError:
-            self.failed = True
+            self.failed = self.over_limit = True
             return None, f"header list over {MAX_HEADER_LIST} bytes (name + value + 32 each)"
         except HPACKError as exc:
             self.failed = True
