@@ -235,11 +235,12 @@ class H2Step:
             if ev.end_stream:  # RFC 8441 §5: END_STREAM stands for TCP FIN
                 frame, ts, _ = self.host.where(d, ev.start, ev.end)
                 self.host.tunnel_end(d, "fin", frame, ts)
+                self._ended(ev.stream_id, stream, d, ev.end)
+            return  # the exchange stays the CONNECT's headers: its frames are the WebSocket's
         msg = stream.req if d is _C2S else stream.resp
         if msg is None:
             return
-        if not stream.tunnel:
-            msg.body.add(ev.data, 0, len(ev.data))
+        msg.body.add(ev.data, 0, len(ev.data))
         msg.end = ev.end
         if ev.end_stream:
             self._ended(ev.stream_id, stream, d, ev.end)
