@@ -205,6 +205,50 @@ def record(s: Scenario, cert: Path, key: Path) -> None:
     print(f"recorded {pcap.name} ({pcap.stat().st_size} bytes)")
 
 
+README_MARK = "<!-- h2-captures -->"  # captures/README.md: from here to the end is this script's
+
+
+def write_readme() -> None:
+    """The HTTP/2 section of captures/README.md (after the TLS one, which keeps it)."""
+    rows = []
+    for path in sorted(HERE.glob("*.expected.json")):
+        exp = json.loads(path.read_text(encoding="utf-8"))
+        cap = HERE / exp["captures"][0]
+        keys = f" + `h2/{exp['keylog']}`" if exp["keylog"] else ""
+        libs = ", ".join(f"{k} {v}" for k, v in exp["libraries"].items())
+        rows.append(
+            f"| `h2/{cap.name}` ({cap.stat().st_size // 1024} KiB){keys} | {libs}; recorded with tcpdump"
+            f" | {exp['shows']} | {exp['recorded']} | `{exp['command']}` |"
+        )
+    section = (
+        f"""{README_MARK}
+## HTTP/2 captures (captures/h2/)
+
+Recorded by `captures/h2/make_h2_captures.py` (as root, about a minute): hyper-h2 clients and
+servers (`h2_python.py`, with wsproto's frame layer for the RFC 8441 WebSocket), node's `http2`
+servers (`node/sio_h2_server.js`: socket.io 4 on `http2.createSecureServer({{allowHTTP1: true}})`;
+`node/ws_h2_server.js`: `enableConnectProtocol` and the `ws` package on the CONNECT stream) loaded by
+headless Chromium started with `SSLKEYLOGFILE`, on 127.0.0.1 with a throwaway self-signed
+certificate; tcpdump on `lo` for the port. `<name>.keys` is the key log (Chromium's, or Python's
+`SSLContext.keylog_filename`; committed on purpose). `<name>.expected.json` is what the applications'
+own handlers saw: the h2 requests, bodies and resets each side logged, the WebSocket messages and
+close codes, the Socket.IO events and acks of the server (c2s) and the page (s2c).
+tests/h2/ checks socketscope against those records and against tshark (`-Y http2`: frames per type
+and direction, each stream's request and status).
+
+| capture | libraries (versions) | what it shows | date | command |
+|---|---|---|---|---|
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
+    readme = HERE.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if README_MARK in text:
+        text = text[: text.index(README_MARK)]
+    readme.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="scenario names")
@@ -216,6 +260,7 @@ def main() -> int:
         cert, key = make_certificate(Path(tmp))
         for s in chosen:
             record(s, cert, key)
+    write_readme()
     return 0
 
 
