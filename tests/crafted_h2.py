@@ -8,8 +8,6 @@ from typing import Any
 
 from hpack import Encoder
 
-from tests.crafted_captures import ACK, Capture, Tcp, conversation
-
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
@@ -33,6 +31,8 @@ def response(enc: Encoder, sid: int, body: bytes) -> bytes:
 
 
 def h2_pcap(client: bytes, server: bytes) -> bytes:
+    from tests.crafted_captures import conversation  # it imports this module to build CRAFTED
+
     return conversation(
         [
             ("c", PREFACE + SETTINGS),
@@ -74,6 +74,8 @@ def connect_not_enabled() -> bytes:
 
 def gap() -> bytes:
     """Client bytes lost in the middle of an HTTP/2 connection."""
+    from tests.crafted_captures import ACK, Capture, Tcp
+
     ce, se = Encoder(), Encoder()
     cap = Capture()
     tcp = Tcp(cap)

@@ -45,6 +45,7 @@ __all__ = ["ERROR_NAMES", "H2Host", "H2Step", "PieceMap", "h2c_settings"]
 _C2S, _S2C = Direction.C2S, Direction.S2C
 MAX_OPEN = 1000  # streams assembled at one time (the parser bounds the states it checks)
 MAX_BODY = 8 << 20  # bytes kept of one body, as for HTTP/1.1
+MAX_KEPT = 64 << 20  # body bytes kept per connection (streams are concurrent: 1000 x 8 MiB otherwise)
 ERROR_NAMES = (
     "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",
     "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR",
@@ -146,6 +147,8 @@ class H2Step:
         self.resets: dict[str, int] = {}
         self.goaway: list[dict[str, Any]] = []
         self._limited = False
+        self.kept = 0  # body bytes kept on the connection
+        self._over_kept = False
         if upgrade is not None:
             stream = self.streams[1] = _Stream()
             stream.request = upgrade
@@ -240,7 +243,14 @@ class H2Step:
         msg = stream.req if d is _C2S else stream.resp
         if msg is None:
             return
-        msg.body.add(ev.data, 0, len(ev.data))
+        if self.kept + len(ev.data) <= MAX_KEPT:
+            self.kept += len(ev.data)
+            msg.body.add(ev.data, 0, len(ev.data))
+        else:  # past the connection's bound: counted, not kept (the body is marked truncated)
+            msg.body.skip(len(ev.data))
+            if not self._over_kept:
+                self._over_kept = True
+                self._report(H2_LIMIT, f"over {MAX_KEPT} body bytes kept on the connection", d, ev.start)
         msg.end = ev.end
         if ev.end_stream:
             self._ended(ev.stream_id, stream, d, ev.end)
