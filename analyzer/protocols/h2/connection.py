@@ -44,6 +44,7 @@ __all__ = ["MAX_BLOCK", "MAX_STREAMS", "H2Connection", "settings_payload"]
 
 MAX_STREAMS = 10_000  # streams whose state is kept at one time
 MAX_BLOCK = 1 << 20  # bytes of one field block (HEADERS + CONTINUATION)
+MAX_SETTINGS = 64  # distinct SETTINGS identifiers kept per side
 _RECENT = 1024  # recently reset streams remembered (frames in flight after a RST are normal)
 _C2S, _S2C = Direction.C2S, Direction.S2C
 # SETTINGS identifiers (RFC 9113 §6.5.2; RFC 8441 §3)
@@ -362,10 +363,13 @@ class H2Connection:
         values = tuple(frame.settings.items())
         for ident, value in values:
             self._check_setting(d, ident, value, raw.start)
-        self.settings[d].update(values)
+        kept = self.settings[d]
+        for ident, value in values:
+            if ident in kept or len(kept) < MAX_SETTINGS:  # a peer may send any of 65536 ids
+                kept[ident] = value
         if len(self._unacked[d]) < 64:
             self._unacked[d].append(values)
-        if d is _S2C and self.settings[d].get(ENABLE_CONNECT) == 1:
+        if d is _S2C and dict(values).get(ENABLE_CONNECT) == 1:
             self.connect_enabled = True
         self._out.append(H2Settings(d, False, values, raw.start, raw.end))
 
