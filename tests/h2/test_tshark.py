@@ -4,7 +4,12 @@ request (method, path) and response status, agree with socketscope's `http2` obj
 
 The one difference, explained: after an h2c Upgrade (h2c-python-upgrade) stream 1's request is the
 HTTP/1.1 request (RFC 7540 §3.2); tshark shows it as HTTP, socketscope lists it as an HTTP/1.1
-request (no stream_id) answered on stream 1, so it is not among the HTTP/2 requests compared."""
+request (no stream_id) answered on stream 1, so it is not among the HTTP/2 requests compared.
+The packet of each request and response (`frame`) is the packet tshark shows its END_STREAM frame
+in, except for an RFC 8441 tunnel, whose exchange names the packets of its CONNECT and 2xx HEADERS
+(the WebSocket handshake) while END_STREAM ends the WebSocket. tshark does not decode WebSocket
+inside HTTP/2: each of the tunnel's WebSocket frames must name a packet where tshark shows a DATA
+frame of the tunnel's stream in the same direction."""
 
 from __future__ import annotations
 
@@ -18,8 +23,8 @@ from tests.h2.common import analysis, capture, expected, keylog_path, names
 
 pytestmark = pytest.mark.tshark
 
-FIELDS = ("tcp.srcport", "tcp.dstport", "http2.streamid", "http2.type", "http2.headers.method",
-          "http2.headers.path", "http2.headers.status")  # fmt: skip
+FIELDS = ("frame.number", "tcp.srcport", "tcp.dstport", "http2.streamid", "http2.type", "http2.flags",
+          "http2.headers.method", "http2.headers.path", "http2.headers.status")  # fmt: skip
 
 
 def _tshark(tshark: str, name: str) -> list[dict[str, list[str]]]:
@@ -39,6 +44,31 @@ def _tshark(tshark: str, name: str) -> list[dict[str, list[str]]]:
         cells = line.split("\t")
         rows.append({f: [v for v in c.split("|") if v] for f, c in zip(FIELDS, cells, strict=True)})
     return rows
+
+
+def _end_packets(rows: list[dict[str, list[str]]], port: int) -> dict[tuple[int, str, int], int]:
+    """(client port, direction, stream) -> the packet of its DATA or HEADERS with END_STREAM."""
+    out: dict[tuple[int, str, int], int] = {}
+    for r in rows:
+        server_sent = int(r["tcp.srcport"][0]) == port
+        client = int(r["tcp.dstport"][0]) if server_sent else int(r["tcp.srcport"][0])
+        d = "s2c" if server_sent else "c2s"
+        for sid, t, flags in zip(r["http2.streamid"], r["http2.type"], r["http2.flags"], strict=False):
+            if t in ("0", "1") and int(flags, 16) & 1:
+                out.setdefault((client, d, int(sid)), int(r["frame.number"][0]))
+    return out
+
+
+def _data_packets(rows: list[dict[str, list[str]]], port: int, client: int, sid: int) -> set[tuple[str, int]]:
+    out = set()
+    for r in rows:
+        server_sent = int(r["tcp.srcport"][0]) == port
+        if (int(r["tcp.dstport"][0]) if server_sent else int(r["tcp.srcport"][0])) != client:
+            continue
+        for s, t in zip(r["http2.streamid"], r["http2.type"], strict=False):
+            if t == "0" and int(s) == sid:
+                out.add(("s2c" if server_sent else "c2s", int(r["frame.number"][0])))
+    return out
 
 
 @pytest.mark.parametrize("name", names())
@@ -61,6 +91,7 @@ def test_frames_and_streams_agree_with_tshark(tshark: str, name: str) -> None:
         for sid, st in zip(heads, r["http2.headers.status"], strict=False):
             their_status.setdefault(client, set()).add((sid, int(st)))
     compared = 0
+    ends = _end_packets(rows, port)
     for conn in analysis(name).connections:
         if conn.http2 is None:
             continue
@@ -79,5 +110,17 @@ def test_frames_and_streams_agree_with_tshark(tshark: str, name: str) -> None:
             if x.response is not None and x.response.stream_id
         }
         assert stats == their_status.get(client, set())
-        compared += 1
-    assert compared >= 1
+        # `frame`: the packet with the last byte of the frame that carried END_STREAM
+        tunnel = (conn.websocket.handshake or {}).get("h2_stream_id") if conn.websocket is not None else None
+        for x in conn.http:
+            for d, m in (("c2s", x.request), ("s2c", x.response)):
+                if m is None or m.stream_id is None or m.stream_id == tunnel:
+                    continue  # an RFC 8441 tunnel's exchange is its CONNECT's HEADERS (the handshake)
+                if (client, d, m.stream_id) in ends:
+                    assert m.frame == ends[(client, d, m.stream_id)], (d, m.stream_id)
+                    compared += 1
+        if tunnel is not None and conn.websocket is not None:  # each WebSocket frame: a DATA packet of it
+            data = _data_packets(rows, port, client, tunnel)
+            frames = conn.websocket.to_dict()["frames"]
+            assert frames and {(f["direction"], f["frame"]) for f in frames} <= data
+    assert compared >= 3
