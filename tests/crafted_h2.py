@@ -104,6 +104,19 @@ def limit() -> bytes:
     return h2_pcap(client, b"")
 
 
+def malformed() -> bytes:
+    """Messages that break RFC 9113 §8.2-§8.3: an uppercase name, a connection-specific field, a
+    request without :path, a response without :status, a pseudo-header field in trailers."""
+    ce, se = Encoder(), Encoder()
+    client = request(ce, 1, "/a", extra=[("X-Upper", "1")]) + request(
+        ce, 3, "/b", extra=[("connection", "close")]
+    )
+    client += frame(1, 5, 5, ce.encode([(":method", "GET"), (":scheme", "http"), (":authority", "a")]))
+    server = frame(1, 4, 1, se.encode([("content-type", "text/plain")])) + frame(0, 0, 1, b"x")
+    server += frame(1, 5, 1, se.encode([(":status", "200")]))  # trailers with a pseudo-header field
+    return h2_pcap(client, server)
+
+
 def h2_crafted(make: Any) -> dict[str, Any]:
     return {
         "h2-frame-rules": make(
@@ -115,4 +128,5 @@ def h2_crafted(make: Any) -> dict[str, Any]:
         ),
         "h2-gap": make(gap, "h2.gap"),
         "h2-limit": make(limit, "h2.limit"),
+        "h2-malformed": make(malformed, "h2.malformed"),
     }

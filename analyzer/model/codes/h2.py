@@ -17,6 +17,7 @@ __all__ = [
     "H2_GOAWAY_ERROR",
     "H2_HPACK_ERROR",
     "H2_LIMIT",
+    "H2_MALFORMED",
     "H2_PROTOCOL_ERROR",
     "H2_STREAM_RESET",
 ]
@@ -66,6 +67,16 @@ H2_CONNECT_PROTOCOL_NOT_ENABLED = register(
     "an extended CONNECT (:protocol, e.g. WebSocket over HTTP/2) sent before the server's"
     " SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, or :protocol on a request that is not CONNECT",
     "RFC 8441 §3, §4 (W2-1)",
+)
+H2_MALFORMED = register(
+    "h2.malformed",
+    Severity.ERROR,
+    _L,
+    "a malformed HTTP/2 message: a field name that is not lowercase token characters, a"
+    " connection-specific field (connection, keep-alive, transfer-encoding, upgrade, te other than"
+    " trailers), a pseudo-header field unknown, repeated, after a regular field or in trailers, a"
+    " request without :method, :scheme or :path, a response without :status",
+    "RFC 9113 §8.1, §8.2.1, §8.2.2, §8.3, §8.5; RFC 8441 §4 (H2-10)",
 )
 H2_GOAWAY_ERROR = register(
     "h2.goaway-error",

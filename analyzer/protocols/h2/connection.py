@@ -10,7 +10,8 @@ themselves are the caller's to assemble (analyzer/pipeline/h2_step.py). Checked 
 preface and first SETTINGS (§3.4), frame sizes (§4.2, §6), CONTINUATION order (§4.3, §6.10),
 stream ids and states (§5.1, §5.1.1), SETTINGS values (§6.5.2, RFC 8441 §3), PUSH_PROMISE from
 a client (§8.4), extended CONNECT against SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3-§4).
-Not checked: flow-control windows, field syntax (§8.2), content-length. Bounded: streams whose
+the fields of each message (§8.1-§8.3: fields.py). Not checked: flow-control windows, field
+values (§8.2.1), content-length against the DATA. Bounded: streams whose
 state is kept, bytes of a field block, header list size (fields.py); nothing raises.
 """
 
@@ -33,11 +34,12 @@ from analyzer.model.codes.h2 import (
     H2_GAP,
     H2_HPACK_ERROR,
     H2_LIMIT,
+    H2_MALFORMED,
     H2_PROTOCOL_ERROR,
 )
 from analyzer.model.common import Direction
 from analyzer.protocols.h2.events import H2Anomaly, H2Data, H2Event, H2GoAway, H2Head, H2Reset, H2Settings
-from analyzer.protocols.h2.fields import FieldDecoder, Fields, field
+from analyzer.protocols.h2.fields import FieldDecoder, Fields, field, field_rules
 from analyzer.protocols.h2.frames import FRAME_NAMES, FrameReader, RawFrame
 
 __all__ = ["MAX_BLOCK", "MAX_STREAMS", "H2Connection", "settings_payload"]
@@ -61,10 +63,11 @@ def settings_payload(payload: bytes) -> tuple[tuple[int, int], ...]:
 
 
 class _Stream:
-    __slots__ = ("ended", "reset_by")
+    __slots__ = ("ended", "headed", "reset_by")
 
     def __init__(self) -> None:
         self.ended: set[Direction] = set()  # sides that sent END_STREAM
+        self.headed: set[Direction] = set()  # sides that sent their (final) header section
         self.reset_by: Direction | None = None
 
 
@@ -325,8 +328,20 @@ class H2Connection:
             self._anomaly(d, H2_PROTOCOL_ERROR, f"HEADERS on stream {sid} after its END_STREAM", block.start)
         if d is _C2S and fields is not None and not block.promise:
             self._extended_connect(fields, block.start)
+        if stream is not None and fields is not None and not block.promise:
+            self._message_rules(d, stream, fields, block.start)
         if stream is not None and block.end_stream and not block.promise:
             self._end(sid, stream, d)
+
+    def _message_rules(self, d: Direction, stream: _Stream, fields: Fields, start: int) -> None:
+        """RFC 9113 §8.1-§8.3: the fields of a header section or trailers."""
+        first = d not in stream.headed
+        status = field(fields, ":status") or ""
+        if not (d is _S2C and status.startswith("1")):  # §8.1: 1xx heads come before the final one
+            stream.headed.add(d)
+        bad = field_rules(fields, d is _C2S, first)
+        if bad is not None:
+            self._anomaly(d, H2_MALFORMED, bad, start)
 
     def _extended_connect(self, fields: Fields, start: int) -> None:
         protocol = field(fields, ":protocol")

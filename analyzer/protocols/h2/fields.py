@@ -11,7 +11,7 @@ from __future__ import annotations
 from hpack import Decoder
 from hpack.exceptions import HPACKError, OversizedHeaderListError
 
-__all__ = ["MAX_HEADER_LIST", "FieldDecoder", "Fields", "field"]
+__all__ = ["MAX_HEADER_LIST", "FieldDecoder", "Fields", "field", "field_rules"]
 
 MAX_HEADER_LIST = 1 << 20  # Σ(name + value + 32) of one block (RFC 7541 §4.1): the HPACK-bomb bound
 
@@ -63,3 +63,48 @@ class FieldDecoder:
     def lose(self) -> None:
         """Bytes of the direction were lost: its table can no longer be followed (RFC 7541 §2.2)."""
         self.failed = True
+
+
+_REQUEST_PSEUDO = frozenset((":method", ":scheme", ":path", ":authority", ":protocol"))  # + RFC 8441 §4
+_CONNECTION_SPECIFIC = frozenset(
+    ("connection", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade")
+)
+_BAD_NAME = frozenset(range(0x00, 0x21)) | frozenset(range(0x41, 0x5B)) | frozenset(range(0x7F, 0x100))
+
+
+def field_rules(fields: Fields, request: bool, first: bool) -> str | None:
+    """The first rule of RFC 9113 §8.2-§8.3 a field block breaks (None: none). `first`: the
+    message's header section, not its trailers."""
+    seen: set[str] = set()
+    regular = False
+    allowed = _REQUEST_PSEUDO if request else frozenset((":status",))
+    for name, value in fields:
+        if name.startswith(":"):
+            if not first:
+                return f"pseudo-header field {name} in trailers (§8.1)"
+            if regular:
+                return f"pseudo-header field {name} after a regular field (§8.3)"
+            if name not in allowed:
+                kind = "request" if request else "response"
+                return f"pseudo-header field {name} not defined for a {kind} (§8.3)"
+            if name in seen:
+                return f"pseudo-header field {name} repeated (§8.3)"
+            seen.add(name)
+            continue
+        regular = True
+        if not name or any(ord(c) in _BAD_NAME for c in name) or ":" in name:
+            return f"field name {name[:40]!r} is not lowercase token characters (§8.2.1)"
+        if name in _CONNECTION_SPECIFIC or (name == "te" and value.strip().lower() != "trailers"):
+            return f"connection-specific field {name} (§8.2.2)"
+    if not first:
+        return None
+    if not request:
+        return None if ":status" in seen else "response without :status (§8.3.2)"
+    if ":method" not in seen:
+        return "request without :method (§8.3.1)"
+    if field(fields, ":method") == "CONNECT" and ":protocol" not in seen:  # §8.5: plain CONNECT
+        if ":authority" not in seen or ":scheme" in seen or ":path" in seen:
+            return "CONNECT needs :authority and no :scheme or :path (§8.5)"
+        return None
+    missing = [p for p in (":scheme", ":path") if p not in seen]
+    return f"request without {' and '.join(missing)} (§8.3.1)" if missing else None

@@ -168,3 +168,28 @@ def test_server_first_detection() -> None:
     assert looks_like_h2(False, bytes.fromhex("000006040000000000000800000001"))
     assert looks_like_h2(True, PREFACE[:10]) and not looks_like_h2(True, b"GET / HTTP/1.1\r\n")
     assert not looks_like_h2(False, b"HTTP/1.1 200 OK\r\n")
+
+
+def test_message_rules() -> None:
+    from analyzer.protocols.h2.fields import field_rules
+
+    req = ((":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", "a"))
+    assert field_rules(req, True, True) is None
+    assert field_rules((*req, ("Upper", "x")), True, True) is not None  # §8.2.1
+    assert field_rules((*req, ("te", "trailers")), True, True) is None  # §8.2.2
+    assert field_rules((*req, ("te", "gzip")), True, True) is not None
+    assert field_rules((("x", "1"), *req), True, True) is not None  # pseudo after regular, §8.3
+    assert field_rules(req[:2], True, True) == "request without :path (§8.3.1)"
+    assert field_rules(((":method", "CONNECT"), (":authority", "h:443")), True, True) is None  # §8.5
+    tunnel = ((":method", "CONNECT"), (":protocol", "websocket"), (":authority", "h"))
+    assert field_rules(tunnel, True, True) == "request without :scheme and :path (§8.3.1)"  # RFC 8441 §4
+    assert field_rules((("x", "1"),), False, True) == "response without :status (§8.3.2)"
+    assert field_rules(((":status", "200"),), False, False) is not None  # trailers, §8.1
+    assert field_rules((("grpc-status", "0"),), False, False) is None
+
+
+def test_malformed_reported_once_per_block() -> None:
+    conn = started()
+    enc = Encoder()
+    ev = conn.feed(C, frame(1, 5, 1, enc.encode([(":method", "GET"), (":path", "/")])))
+    assert codes_of(ev) == [codes.H2_MALFORMED]
