@@ -1,6 +1,6 @@
 """Both directions of one HTTP/2 connection (RFC 9113), sans-IO.
 
-    conn = H2Connection(preface=True)          # prior knowledge or ALPN h2 (§3.2-§3.4)
+    conn = H2Connection()                      # prior knowledge or ALPN h2 (§3.2-§3.4)
     events = conn.feed(Direction.C2S, data)    # also gap(direction, n), eof(direction)
 
 Frames come from frames.py (hyperframe), field blocks are decoded by fields.py (hpack), one
@@ -9,10 +9,10 @@ blocks (`H2Head`), DATA (`H2Data`), RST_STREAM, GOAWAY, SETTINGS and anomalies; 
 themselves are the caller's to assemble (analyzer/pipeline/h2_step.py). Checked here: the
 preface and first SETTINGS (§3.4), frame sizes (§4.2, §6), CONTINUATION order (§4.3, §6.10),
 stream ids and states (§5.1, §5.1.1), SETTINGS values (§6.5.2, RFC 8441 §3), PUSH_PROMISE from
-a client (§8.4), extended CONNECT against SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3-§4).
+a client (§8.4), extended CONNECT against SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3-§4),
 the fields of each message (§8.1-§8.3: fields.py). Not checked: flow-control windows, field
-values (§8.2.1), content-length against the DATA. Bounded: streams whose
-state is kept, bytes of a field block, header list size (fields.py); nothing raises.
+values (§8.2.1), content-length against the DATA. Bounded: streams whose state is kept, bytes
+of a field block, header list size (fields.py), SETTINGS identifiers kept; nothing raises.
 """
 
 from __future__ import annotations
