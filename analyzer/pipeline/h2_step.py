@@ -373,4 +373,4 @@ def h2c_settings(headers: tuple[tuple[str, str], ...]) -> bytes:
 
 def _status(fields: tuple[tuple[str, str], ...]) -> int:
     value = field(fields, ":status") or ""
-    return int(value) if value.isdigit() and len(value) == 3 else 0
+    return int(value) if value.isascii() and value.isdigit() and len(value) == 3 else 0  # "²" isdigit()

@@ -62,3 +62,11 @@ def test_pipeline_never_raises(tmp_path: Path, items: list[tuple[bool, int, int,
     path = tmp_path / "fuzz.pcap"
     path.write_bytes(h2_pcap(client, server))
     analyze_file(str(path)).to_dict()
+
+
+def test_status_that_is_not_three_ascii_digits(tmp_path: Path) -> None:
+    """RFC 9113 §8.3.2: latin-1 digits such as "²" are digits to str.isdigit, not to HTTP."""
+    ce, se = Encoder(), Encoder()
+    server = frame(1, 5, 1, se.encode([(b":status", b"2\xb2\xb3")]))
+    _, http = _run(tmp_path, h2_pcap(request(ce, 1, "/"), server))
+    assert [x.response.status for x in http if x.response is not None] == [0]
