@@ -70,3 +70,44 @@ def test_status_that_is_not_three_ascii_digits(tmp_path: Path) -> None:
     server = frame(1, 5, 1, se.encode([(b":status", b"2\xb2\xb3")]))
     _, http = _run(tmp_path, h2_pcap(request(ce, 1, "/"), server))
     assert [x.response.status for x in http if x.response is not None] == [0]
+
+
+_FIELD = st.tuples(
+    st.sampled_from([b":status", b":method", b":path", b":scheme", b":authority", b":protocol", b"content-encoding",
+                     b"content-length", b"sec-websocket-extensions", b"sec-websocket-protocol", b"host", b"X-Odd"]),
+    st.binary(max_size=12),
+)  # fmt: skip
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.tuples(st.lists(_FIELD, max_size=6), st.lists(_FIELD, max_size=6), st.binary(max_size=30)),
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_pipeline_never_raises_on_hostile_fields(
+    tmp_path: Path,
+    streams: list[tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]], bytes]],
+    enable: bool,
+) -> None:
+    """Any decoded field values (HPACK carries any bytes) through the exchanges, the RFC 8441
+    tunnel, the session builder and every serializer."""
+    ce, se = Encoder(), Encoder()
+    client, server = b"", frame(4, 0, 0, b"\0\x08\0\0\0\x01") if enable else b""
+    for i, (req, resp, body) in enumerate(streams):
+        sid = 2 * i + 1
+        client += frame(1, 4, sid, ce.encode(req)) + frame(0, 1, sid, body)
+        server += frame(1, 4, sid, se.encode(resp)) + frame(0, 1, sid, body)
+    path = tmp_path / "fields.pcap"
+    path.write_bytes(h2_pcap(client, server))
+    a = analyze_file(str(path))
+    a.to_dict()
+    for c in a.connections:
+        if c.websocket is not None:
+            c.websocket.to_dict()
