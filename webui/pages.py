@@ -58,6 +58,7 @@ TABS = (
     ("overview", "Overview"),
     ("timeline", "Timeline"),
     ("sequence", "Sequence"),
+    ("pane", "Pane"),
     ("messages", "Messages"),
     ("latency", "Latency"),
     ("anomalies", "Anomalies"),
