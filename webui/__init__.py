@@ -129,6 +129,7 @@ def create_app(
         cache_size=int(app.config["CACHE_SIZE"]),
         analyze=app.config.get("ANALYZE"),
         inflate_budget_mb=app.config.get("INFLATE_BUDGET_MB"),  # `serve --inflate-budget-mb`
+        keylog=app.config.get("KEYLOG"),  # `serve --keylog`: a KeyLog, for every capture
     )
     app.extensions["socketscope.plotly_guards"] = plotly_style_guards()
     plotly_bundle()  # its hash and gzip once per process (webui/vendor.py), not on the first page
@@ -136,9 +137,11 @@ def create_app(
 
     from webui.api import bp as api_bp
     from webui.pages import bp as pages_bp
+    from webui.tlsroutes import bp as tls_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(tls_bp)  # key log uploads, /api/captures/<cid>/tls
     if app.config.get("ALLOW_LIVE"):  # `serve --allow-live`; otherwise /live and /api/live/* are 404
         from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
         from webui.live import bp as live_bp
@@ -177,7 +180,7 @@ def create_app(
         resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        if request.path.startswith("/api/") or request.endpoint == "pages.upload":
+        if request.path.startswith("/api/") or request.endpoint in ("pages.upload", "tls.upload_page"):
             resp.headers["Cache-Control"] = "no-store"
         return resp
 
