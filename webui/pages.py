@@ -34,7 +34,7 @@ from webui.packets import packet_rows, packet_sections, seq_bases
 from webui.pagedata import LIST_PAGE, latency_lists, latency_views, overview_lists
 from webui.store import CaptureEntry, UploadError
 from webui.tlsroutes import read_keylog_upload
-from webui.tlsview import tls_summary
+from webui.tlsview import keys_added, tls_summary
 from webui.vendor import plotly_digest, serve_plotly
 from webui.web import (
     analysis,
@@ -209,7 +209,7 @@ def overview(cid: str) -> str | tuple[str, int]:
         tabs=TABS,
         data=overview_data(ix),
         tls=tls_summary(ix),
-        keys_added=as_int(request.args.get("keys")),
+        keys_added=keys_added(request.args),
         **overview_lists(ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
     )
 

@@ -10,7 +10,7 @@ the wire or derived from it, never a secret) and from the record headers in the 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from analyzer.model.tls import KEYLOG_HINT
@@ -21,6 +21,7 @@ __all__ = [
     "MAX_SCANNED",
     "MAX_SHOWN",
     "TLS_LAYER",
+    "keys_added",
     "osi_row",
     "record_headers",
     "tls_sections",
@@ -117,6 +118,12 @@ def tls_summary(ix: Index) -> dict[str, Any]:
     }
     _cache[ix] = out
     return out
+
+
+def keys_added(args: Mapping[str, str]) -> int:
+    """`?keys=N` of the page a key log upload goes back to: the capture's count of secrets."""
+    v = args.get("keys", "")
+    return int(v) if v.isascii() and v.isdigit() and len(v) < 10 else 0
 
 
 def osi_row(ix: Index) -> dict[str, Any] | None:
