@@ -74,9 +74,19 @@ class TlsStep:
     """Feeds a connection's TLS records through the TLS layer and hands the plaintext on."""
 
     def __init__(
-        self, conn: TcpConnection, keys: KeyLog | None, deliver: Deliver, lose: Lose, report: Report
+        self,
+        conn: TcpConnection,
+        keys: KeyLog | None,
+        deliver: Deliver,
+        lose: Lose,
+        report: Report,
+        base: Callable[[Direction], int] | None = None,
     ) -> None:
         self.conn = conn
+        # the TCP offset where a direction's TLS begins: after a SOCKS or PROXY protocol handshake
+        # (protocols/proxy.py), whose bytes the TLS layer never sees; read when a record is mapped,
+        # as a direction's handshake is over before its first record
+        self._base = base or (lambda d: 0)
         self.session = TlsConnection(keys)
         self.offsets = {
             Direction.C2S: PlainOffsets(conn.c2s.offsets),
@@ -96,9 +106,11 @@ class TlsStep:
             if isinstance(ev, TlsData | TlsLost):
                 d = ev.direction
                 om = self._tcp(d)
-                frame, ts = om.frame_at(ev.end - 1), om.ts_at(ev.end - 1)
+                base = self._base(d)
+                start, end = ev.start + base, ev.end + base
+                frame, ts = om.frame_at(end - 1), om.ts_at(end - 1)
                 at = self.next[d]
-                self.offsets[d].add(at, ev.start, ev.end)
+                self.offsets[d].add(at, start, end)
                 if isinstance(ev, TlsData):
                     self.next[d] = at + len(ev.data)
                     self._deliver(d, at, ev.data, frame, ts)
@@ -108,7 +120,7 @@ class TlsStep:
             else:
                 frames: tuple[int, ...] = ()
                 if ev.direction is not None and ev.end > ev.start:
-                    frame = self._tcp(ev.direction).frame_at(ev.end - 1)
+                    frame = self._tcp(ev.direction).frame_at(ev.end - 1 + self._base(ev.direction))
                     frames = (frame,) if frame else ()
                 self._report(ev.code, ev.message, ev.direction, frames)
 
@@ -131,7 +143,7 @@ class TlsStep:
         info = self.session.info
         for alert in info.alerts:
             d = Direction.C2S if alert.direction == "c2s" else Direction.S2C
-            alert.frame = self._tcp(d).frame_at(alert.end - 1)
+            alert.frame = self._tcp(d).frame_at(alert.end - 1 + self._base(d))
         return info
 
 

@@ -122,7 +122,7 @@ BIG = random.Random(8446).randbytes(40_960)  # incompressible: three TLS records
 
 
 async def websockets_scenario(
-    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext, proxy_url: str | None = None
 ) -> dict[str, Any]:
     """python `websockets` over TLS: text, binary, a fragmented message, a 40 KiB message,
     a ping each way, Close 1000 with a reason. Lock-step, so the record order is wire order."""
@@ -148,7 +148,7 @@ async def websockets_scenario(
 
     async with serve(handler, HOST, port, ssl=server_ctx):
         uri = f"wss://localhost:{port}/tls-chat"
-        async with connect(uri, ssl=client_ctx, subprotocols=None, max_size=None) as ws:
+        async with connect(uri, ssl=client_ctx, subprotocols=None, max_size=None, proxy=proxy_url) as ws:
             for out in ("hello over TLS", b"\x00\x01binary\xff", "fragments please", BIG, "ping me", "bye"):
                 await ws.send(out)
                 messages.append(message_entry("s2c", await ws.recv()))
@@ -260,6 +260,55 @@ async def socketio_scenario(
     }
 
 
+SOCKS_PORT_OFFSET = 100  # the proxy listens on the scenario's port + 100
+
+
+async def socks5_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A tiny SOCKS5 proxy (RFC 1928): no authentication, CONNECT only, then a byte relay. The
+    reply is sent before the relay starts, so the client's TLS follows the SOCKS bytes on the
+    same TCP connection."""
+    greeting = await reader.readexactly(2)
+    await reader.readexactly(greeting[1])  # the methods (§3)
+    writer.write(b"\x05\x00")  # version 5, method "no authentication required"
+    head = await reader.readexactly(4)  # VER CMD RSV ATYP (§4)
+    if head[3] == 1:
+        host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
+    elif head[3] == 3:
+        host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+    else:
+        host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
+    port = int.from_bytes(await reader.readexactly(2))
+    up_reader, up_writer = await asyncio.open_connection(host, port)
+    writer.write(b"\x05\x00\x00\x01" + ipaddress.IPv4Address(HOST).packed + port.to_bytes(2))  # §6
+    await writer.drain()
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        finally:
+            dst.close()
+
+    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+
+async def websockets_socks_scenario(
+    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> dict[str, Any]:
+    """python `websockets` over TLS through a SOCKS5 proxy on loopback (the client side is
+    websockets' own proxy support, with python-socks): on the client's connection to the proxy
+    the SOCKS5 handshake comes first, then TLS, so every stream offset of the TLS records and
+    of the WebSocket frames is counted after the proxy's bytes."""
+    proxy = await asyncio.start_server(socks5_relay, HOST, port + SOCKS_PORT_OFFSET)
+    async with proxy:
+        result = await websockets_scenario(
+            port, server_ctx, client_ctx, proxy_url=f"socks5://{HOST}:{port + SOCKS_PORT_OFFSET}"
+        )
+    result["proxy"] = {"protocol": "socks5", "port": port + SOCKS_PORT_OFFSET, "upstream_port": port}
+    return result
+
+
 # -- recording ------------------------------------------------------------------------------------
 @dataclass
 class Scenario:
@@ -269,6 +318,7 @@ class Scenario:
     tls: Tls
     shows: str
     dsb: bool = False  # also write <name>.pcapng with the key log as a Decryption Secrets Block
+    extra_ports: tuple[int, ...] = ()  # also recorded (a proxy's port)
 
 
 SCENARIOS = [
@@ -294,6 +344,15 @@ SCENARIOS = [
         "python websockets over TLS 1.2, TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, MAC-then-encrypt",
     ),
     Scenario(
+        "ws-websockets-tls13-socks5",
+        48470,
+        websockets_socks_scenario,
+        Tls("1.3"),
+        "python websockets over TLS 1.3 through a SOCKS5 proxy (python-socks client, a relay in the"
+        " script on port 48570): the SOCKS5 handshake, then TLS, on the client's connection",
+        extra_ports=(48570,),
+    ),
+    Scenario(
         "sio-aiohttp-tls13",
         48446,
         socketio_scenario,
@@ -315,7 +374,7 @@ SCENARIOS = [
 class Recorder:
     """tcpdump on lo for one port, stopped with SIGINT."""
 
-    def __init__(self, port: int, path: Path) -> None:
+    def __init__(self, port: int, path: Path, extra_ports: tuple[int, ...] = ()) -> None:
         self.cmd = [
             "tcpdump",
             "-Z",
@@ -328,7 +387,7 @@ class Recorder:
             "--immediate-mode",
             "-w",
             str(path),
-            f"tcp port {port}",
+            " or ".join(f"tcp port {p}" for p in (port, *extra_ports)),
         ]
         self.path = path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -354,7 +413,7 @@ def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
     server_ctx, client_ctx = s.tls.contexts(cert, key, keys)
-    with Recorder(s.port, pcap):
+    with Recorder(s.port, pcap, s.extra_ports):
         app = asyncio.run(s.run(s.port, server_ctx, client_ctx))
     captures = [pcap.name]
     if s.dsb:

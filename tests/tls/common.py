@@ -27,8 +27,11 @@ def expected(name: str) -> dict[str, Any]:
     return data
 
 
-def names() -> list[str]:
-    return [p.name.removesuffix(".expected.json") for p in expected_files()]
+def names(proxied: bool = False) -> list[str]:
+    """The captures of one TLS connection; with `proxied`, also those behind a proxy (two legs:
+    client to proxy, proxy to server; tests/tls/test_proxy_tls.py)."""
+    found = [p.name.removesuffix(".expected.json") for p in expected_files()]
+    return [n for n in found if proxied or "proxy" not in expected(n)]
 
 
 def capture(name: str) -> Path:
