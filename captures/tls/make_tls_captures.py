@@ -309,6 +309,29 @@ async def websockets_socks_scenario(
     return result
 
 
+NODE_DIR = HERE.parent / "node"
+
+
+async def no_python_app(port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> dict[str, Any]:
+    """The `run` of a node scenario, never called (`run_node` runs the node application)."""
+    raise AssertionError("a node scenario runs node")
+
+
+def run_node(script: str, port: int, cert: Path, key: Path, keys: Path) -> dict[str, Any]:
+    """`node --tls-keylog=KEYS captures/node/SCRIPT` over https (its server and client in one
+    process, both writing the key log); what its handlers logged, and the libraries it used."""
+    if not (NODE_DIR / "node_modules" / "socket.io").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "record.json"
+        cmd = ["node", f"--tls-keylog={keys}", str(NODE_DIR / script), "--host", HOST, "--port", str(port)]
+        cmd += ["--out", str(out), "--parser", "default", "--cert", str(cert), "--key", str(key)]
+        subprocess.run(cmd, check=True, timeout=60, cwd=NODE_DIR)
+        app: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    app.pop("websocket", None)
+    return app
+
+
 # -- recording ------------------------------------------------------------------------------------
 @dataclass
 class Scenario:
@@ -319,6 +342,7 @@ class Scenario:
     shows: str
     dsb: bool = False  # also write <name>.pcapng with the key log as a Decryption Secrets Block
     extra_ports: tuple[int, ...] = ()  # also recorded (a proxy's port)
+    node: str | None = None  # a node application of captures/node run instead of `run`
 
 
 SCENARIOS = [
@@ -351,6 +375,16 @@ SCENARIOS = [
         "python websockets over TLS 1.3 through a SOCKS5 proxy (python-socks client, a relay in the"
         " script on port 48570): the SOCKS5 handshake, then TLS, on the client's connection",
         extra_ports=(48570,),
+    ),
+    Scenario(
+        "sio-node-https",
+        48471,
+        no_python_app,
+        Tls("1.3", alpn=[]),
+        "node socket.io 4 over https (TLS 1.3, node's defaults): polling, then the upgrade to wss; events"
+        " and acks both ways, binary attachments, namespaces, a refused namespace; keys from"
+        " node --tls-keylog",
+        node="sio_v4.js",
     ),
     Scenario(
         "sio-aiohttp-tls13",
@@ -412,9 +446,12 @@ class Recorder:
 def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
-    server_ctx, client_ctx = s.tls.contexts(cert, key, keys)
     with Recorder(s.port, pcap, s.extra_ports):
-        app = asyncio.run(s.run(s.port, server_ctx, client_ctx))
+        if s.node is not None:
+            app = run_node(s.node, s.port, cert, key, keys)
+        else:
+            server_ctx, client_ctx = s.tls.contexts(cert, key, keys)
+            app = asyncio.run(s.run(s.port, server_ctx, client_ctx))
     captures = [pcap.name]
     if s.dsb:
         subprocess.run(
@@ -426,18 +463,24 @@ def record(s: Scenario, cert: Path, key: Path) -> None:
     libraries = {
         n: version(n) for n in ("websockets", "python-socketio", "python-engineio", "aiohttp", "cryptography")
     }
+    if s.node is not None:  # the node application's own (node, socket.io, engine.io, ...)
+        libraries = app.pop("libraries")
     expected = {
         "scenario": s.name,
         "captures": captures,
         "keylog": keys.name,
         "shows": s.shows,
         "tls": {
-            "version": f"TLS {s.tls.version}",
+            "version": f"TLS {s.tls.version}",  # a node scenario: what node negotiates by default
             "ciphers": s.tls.ciphers,
             "encrypt_then_mac": s.tls.etm,
             "alpn": s.tls.alpn,
         },
-        "libraries": {"python": sys.version.split()[0], "openssl": ssl.OPENSSL_VERSION, **libraries},
+        "libraries": (
+            libraries
+            if s.node is not None
+            else {"python": sys.version.split()[0], "openssl": ssl.OPENSSL_VERSION, **libraries}
+        ),
         "host": HOST,
         "port": s.port,
         "recorded": dt.date.today().isoformat(),

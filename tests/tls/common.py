@@ -28,10 +28,13 @@ def expected(name: str) -> dict[str, Any]:
 
 
 def names(proxied: bool = False) -> list[str]:
-    """The captures of one TLS connection; with `proxied`, also those behind a proxy (two legs:
-    client to proxy, proxy to server; tests/tls/test_proxy_tls.py)."""
+    """The captures of one TLS connection between python libraries; with `proxied`, every one:
+    also those behind a proxy (two legs, tests/tls/test_proxy_tls.py) and the node application's
+    (a connection per long-poll, tests/tls/test_node_https.py)."""
     found = [p.name.removesuffix(".expected.json") for p in expected_files()]
-    return [n for n in found if proxied or "proxy" not in expected(n)]
+    return [
+        n for n in found if proxied or ("proxy" not in expected(n) and "node" not in expected(n)["libraries"])
+    ]
 
 
 def capture(name: str) -> Path:
