@@ -776,6 +776,7 @@ def tls_cost(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     plain, tls = args.capture.resolve(), args.tls.resolve()
     keylog = (args.keylog or tls.with_suffix(".keys")).resolve()
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = machine_info()
 
     def measure_cmd(cli: list[str], name: str, path: Path) -> Measurement:
         packets = pcaptools.stats(path).packets
@@ -798,7 +799,7 @@ def tls_cost(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
     results = tlscost.compare(plain, tls, keylog, args.repeat, measure_cmd, run_json, log)
     command = " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
-    results["machine"] = machine_info()
+    results["machine"] = machine
     json_path = work / f"results-tls-{tls.stem}-{started.replace(' ', '_').replace(':', '')}.json"
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     body = tlscost.render(results, started, command)

@@ -23,14 +23,17 @@ _FORM_ROOM = 64 << 10  # the multipart framing and the CSRF field around the fil
 
 
 def read_keylog_upload(field: str = "keylog") -> bytes | None:
-    """The key log file of this request's form (None when the field is absent or empty); 413
-    past MAX_KEYLOG_UPLOAD. Call with the upload slot held, before anything reads the body."""
+    """The key log file of this request's form (None when the field is absent or empty);
+    UploadError past MAX_KEYLOG_UPLOAD. Call with the upload slot held."""
     f = request.files.get(field)
     if f is None or not f.filename:
         return None
-    data = bytes(f.read(MAX_KEYLOG_UPLOAD + 1))
+    try:
+        data = bytes(f.read(MAX_KEYLOG_UPLOAD + 1))
+    finally:
+        f.close()  # its spooled temporary file, now (the secrets are not left in it)
     if len(data) > MAX_KEYLOG_UPLOAD:
-        abort(413, description=f"The key log is larger than the limit ({MAX_KEYLOG_UPLOAD >> 20} MiB).")
+        raise UploadError(f"the key log is larger than {MAX_KEYLOG_UPLOAD >> 20} MiB")
     return data
 
 
@@ -39,10 +42,10 @@ def _upload(cid: str) -> int:
     entry = entry_or_404(cid)
     request.max_content_length = MAX_KEYLOG_UPLOAD + _FORM_ROOM  # before the body is read
     check_csrf()
-    data = read_keylog_upload()
-    if data is None:
-        abort(400, description="no key log in the upload (form field 'keylog')")
     try:
+        data = read_keylog_upload()
+        if data is None:
+            abort(400, description="no key log in the upload (form field 'keylog')")
         return store().add_keylog(entry, data)
     except UploadError as exc:
         abort(400, description=str(exc))
