@@ -122,7 +122,11 @@ BIG = random.Random(8446).randbytes(40_960)  # incompressible: three TLS records
 
 
 async def websockets_scenario(
-    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext, proxy_url: str | None = None
+    port: int,
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    proxy_url: str | None = None,
+    connect_port: int | None = None,
 ) -> dict[str, Any]:
     """python `websockets` over TLS: text, binary, a fragmented message, a 40 KiB message,
     a ping each way, Close 1000 with a reason. Lock-step, so the record order is wire order."""
@@ -148,7 +152,10 @@ async def websockets_scenario(
 
     async with serve(handler, HOST, port, ssl=server_ctx):
         uri = f"wss://localhost:{port}/tls-chat"
-        async with connect(uri, ssl=client_ctx, subprotocols=None, max_size=None, proxy=proxy_url) as ws:
+        how: dict[str, Any] = {"proxy": proxy_url}
+        if connect_port is not None:  # a load balancer in front: TCP to it, TLS and Host for the server
+            how = {"host": HOST, "port": connect_port, "proxy": None}
+        async with connect(uri, ssl=client_ctx, subprotocols=None, max_size=None, **how) as ws:
             for out in ("hello over TLS", b"\x00\x01binary\xff", "fragments please", BIG, "ping me", "bye"):
                 await ws.send(out)
                 messages.append(message_entry("s2c", await ws.recv()))
@@ -332,6 +339,63 @@ def run_node(script: str, port: int, cert: Path, key: Path, keys: Path) -> dict[
     return app
 
 
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"  # HAProxy proxy-protocol.txt §2.2
+
+
+def proxy_v2_header(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
+    """A PROXY protocol v2 header (proxy-protocol.txt §2.2): version 2 PROXY command, TCP over
+    IPv4, the client's and the original destination's addresses and ports."""
+    body = (
+        ipaddress.IPv4Address(src[0]).packed
+        + ipaddress.IPv4Address(dst[0]).packed
+        + src[1].to_bytes(2)
+        + dst[1].to_bytes(2)
+    )
+    return PROXY_V2_SIGNATURE + b"\x21\x11" + len(body).to_bytes(2) + body
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    finally:
+        dst.close()
+
+
+async def websockets_proxy_v2_scenario(
+    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> dict[str, Any]:
+    """python `websockets` over TLS through a load balancer that speaks the PROXY protocol v2 to
+    its backend, as haproxy's `send-proxy-v2` does: the client connects to the balancer (port +
+    100), which opens a connection to the backend (port + 200), writes the v2 header there, then
+    relays the client's bytes; the backend reads the header and relays the rest to the TLS
+    server (port). The recorded backend connection carries the header, then TLS."""
+    front, back = port + SOCKS_PORT_OFFSET, port + 2 * SOCKS_PORT_OFFSET
+
+    async def balancer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(HOST, back)
+        peer = writer.get_extra_info("peername")
+        up_writer.write(proxy_v2_header((peer[0], peer[1]), (HOST, front)))
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+
+    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readexactly(16)  # signature, version/command, family, length (§2.2)
+        assert head[:12] == PROXY_V2_SIGNATURE
+        await reader.readexactly(int.from_bytes(head[14:16]))
+        up_reader, up_writer = await asyncio.open_connection(HOST, port)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+
+    async with (
+        await asyncio.start_server(backend, HOST, back),
+        await asyncio.start_server(balancer, HOST, front),
+    ):
+        # the client asks for wss://localhost:<port> but connects to the balancer (as DNS would send it)
+        result = await websockets_scenario(port, server_ctx, client_ctx, connect_port=front)
+    result["proxy"] = {"protocol": "proxy-v2", "port": back, "front_port": front, "upstream_port": port}
+    return result
+
+
 # -- recording ------------------------------------------------------------------------------------
 @dataclass
 class Scenario:
@@ -375,6 +439,16 @@ SCENARIOS = [
         "python websockets over TLS 1.3 through a SOCKS5 proxy (python-socks client, a relay in the"
         " script on port 48570): the SOCKS5 handshake, then TLS, on the client's connection",
         extra_ports=(48570,),
+    ),
+    Scenario(
+        "ws-websockets-tls13-proxy-v2",
+        48472,
+        websockets_proxy_v2_scenario,
+        Tls("1.3"),
+        "python websockets over TLS 1.3 behind a load balancer speaking the PROXY protocol v2 to its"
+        " backend (port 48672: the v2 header, then TLS; written by the script as haproxy's send-proxy-v2"
+        " does)",
+        extra_ports=(48572, 48672),
     ),
     Scenario(
         "sio-node-https",

@@ -1,10 +1,13 @@
-"""TLS behind a SOCKS5 proxy (captures/tls/ws-websockets-tls13-socks5.pcap, a real python
-`websockets` client through python-socks and a relay on loopback): on the client's leg the
-SOCKS5 handshake comes first, then TLS; the relay's leg carries the same TLS bytes without it.
+"""TLS behind a proxy handshake: a SOCKS5 proxy (captures/tls/ws-websockets-tls13-socks5.pcap, a
+real python `websockets` client through python-socks and a relay on loopback; on the client's leg
+the SOCKS5 handshake comes first, then TLS) and a load balancer speaking the PROXY protocol v2 to
+its backend (ws-websockets-tls13-proxy-v2.pcap: the v2 header, then TLS). The leg to the TLS
+server carries the same TLS bytes without the proxy's.
 
 The oracle is the capture itself: both legs carry the same TLS records (the relay forwards the
 ciphertext byte for byte), read here from the packets' bytes (RFC 8446 §5.1 headers; the SOCKS5
-greeting and request of RFC 1928 §3-4 skipped by their own lengths). A WebSocket frame's first
+greeting and request of RFC 1928 §3-4, or the v2 header of proxy-protocol.txt §2.2, skipped by
+their own lengths). A WebSocket frame's first
 and last packets must hold a byte of the same records on both legs: with the proxy's bytes
 counted wrongly, the proxied leg names the packet before (the HTTP request's record). The relay
 leg itself is checked against tshark in test_tshark-like fashion here, and the detail page and
@@ -23,7 +26,7 @@ from analyzer.cli import main
 from analyzer.pipeline.access import read_packets
 from tests.tls.common import analysis, capture, expected, keylog_path
 
-NAME = "ws-websockets-tls13-socks5"
+NAMES = ["ws-websockets-tls13-socks5", "ws-websockets-tls13-proxy-v2"]
 
 
 def _socks5_lengths(c2s: bytes, s2c: bytes) -> tuple[int, int]:
@@ -37,10 +40,17 @@ def _socks5_lengths(c2s: bytes, s2c: bytes) -> tuple[int, int]:
     return greeting + request, 2 + reply
 
 
-def _streams(frames: range, server_port: int) -> dict[str, list[tuple[int, int, bytes]]]:
+def _proxy_lengths(protocol: str, c2s: bytes, s2c: bytes) -> tuple[int, int]:
+    if protocol == "socks5":
+        return _socks5_lengths(c2s, s2c)
+    assert protocol == "proxy-v2" and c2s[12] == 0x21  # version 2, PROXY (§2.2)
+    return 16 + int.from_bytes(c2s[14:16]), 0
+
+
+def _streams(name: str, frames: range, server_port: int) -> dict[str, list[tuple[int, int, bytes]]]:
     """Per direction: (seq, frame, payload) of the packets of one connection, retransmissions dropped."""
     out: dict[str, dict[int, tuple[int, bytes]]] = {"c2s": {}, "s2c": {}}
-    for pkt in read_packets(str(capture(NAME)), frames):
+    for pkt in read_packets(str(capture(name)), frames):
         tcp = next(x for x in pkt["layers"] if x["name"] == "TCP")["fields"]
         payload = bytes.fromhex(pkt["hex"])[pkt["payload_offset"] :][: tcp["payload_length"]]
         if server_port not in (tcp["src_port"], tcp["dst_port"]) or not payload:
@@ -64,20 +74,20 @@ def _records(segments: list[tuple[int, int, bytes]], skip: int) -> list[tuple[by
     return out
 
 
-def _legs() -> dict[str, dict[str, Any]]:
-    a = analysis(NAME)
+def _legs(name: str) -> dict[str, dict[str, Any]]:
+    a = analysis(name)
     by_port = {c.server["port"]: c for c in a.connections}
-    proxy_port = expected(NAME)["proxy"]["port"]
-    legs = {"proxied": by_port[proxy_port], "direct": by_port[expected(NAME)["port"]]}
+    proxy = expected(name)["proxy"]
+    legs = {"proxied": by_port[proxy["port"]], "direct": by_port[expected(name)["port"]]}
     out: dict[str, dict[str, Any]] = {}
     for leg, conn in legs.items():
         span = range(conn.tcp["first_frame"], conn.tcp["last_frame"] + 1)
-        streams = _streams(span, conn.server["port"])
+        streams = _streams(name, span, conn.server["port"])
         skip = {"c2s": 0, "s2c": 0}
         if leg == "proxied":
             c2s = b"".join(p for _, _, p in streams["c2s"])
             s2c = b"".join(p for _, _, p in streams["s2c"])
-            skip["c2s"], skip["s2c"] = _socks5_lengths(c2s, s2c)
+            skip["c2s"], skip["s2c"] = _proxy_lengths(proxy["protocol"], c2s, s2c)
             assert conn.proxy is not None and conn.proxy["handshake_bytes"] == skip
         out[leg] = {"conn": conn, "records": {d: _records(streams[d], skip[d]) for d in ("c2s", "s2c")}}
     return out
@@ -87,8 +97,9 @@ def _holding(records: list[tuple[bytes, list[int]]], frame: int) -> set[int]:
     return {i for i, (_, packets) in enumerate(records) if frame in packets}
 
 
-def test_proxied_leg_maps_tls_records_to_the_right_packets() -> None:
-    legs = _legs()
+@pytest.mark.parametrize("name", NAMES)
+def test_proxied_leg_maps_tls_records_to_the_right_packets(name: str) -> None:
+    legs = _legs(name)
     proxied, direct = legs["proxied"], legs["direct"]
     for d in ("c2s", "s2c"):  # the relay forwarded the same records
         assert [r for r, _ in proxied["records"][d]] == [r for r, _ in direct["records"][d]]
@@ -115,8 +126,9 @@ def test_proxied_leg_maps_tls_records_to_the_right_packets() -> None:
     assert req[0] & req[1]
 
 
-def test_alerts_and_anomalies_name_the_proxied_packets() -> None:
-    legs = _legs()
+@pytest.mark.parametrize("name", NAMES)
+def test_alerts_and_anomalies_name_the_proxied_packets(name: str) -> None:
+    legs = _legs(name)
     for leg in legs.values():
         tls = leg["conn"].tls
         assert [a.name for a in map(_alert, tls.alerts)] == ["close_notify", "close_notify"]
@@ -130,16 +142,17 @@ def _alert(a: Any) -> Any:
     return type("A", (), {"name": alert_name(a.description)})
 
 
-def test_detail_page_and_pcap_slice_of_the_proxied_leg(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", NAMES)
+def test_detail_page_and_pcap_slice_of_the_proxied_leg(name: str, tmp_path: Path) -> None:
     from webui import create_app
 
-    legs = _legs()
+    legs = _legs(name)
     proxied = legs["proxied"]
     app = create_app(
-        captures=[str(capture(NAME))],
+        captures=[str(capture(name))],
         folders=[],
         upload_dir=str(tmp_path / "up"),
-        config={"TESTING": True, "ANALYSIS_WAIT": 120, "KEYLOG": _keys()},
+        config={"TESTING": True, "ANALYSIS_WAIT": 120, "KEYLOG": _keys(name)},
     )
     with app.test_client() as c:
         cid = c.get("/api/captures").get_json()["items"][0]["id"]
@@ -154,14 +167,14 @@ def test_detail_page_and_pcap_slice_of_the_proxied_leg(tmp_path: Path) -> None:
             assert "TLS records of TCP connection #" in html and "application_data" in html
 
     out = tmp_path / "slice.pcapng"
-    argv = ["export", str(capture(NAME)), "-q", "--format", "pcap", "--connection", str(proxied["conn"].id)]
-    argv += ["--keylog", str(keylog_path(NAME)), "-o", str(out)]
+    argv = ["export", str(capture(name)), "-q", "--format", "pcap", "--connection", str(proxied["conn"].id)]
+    argv += ["--keylog", str(keylog_path(name)), "-o", str(out)]
     with contextlib.redirect_stderr(io.StringIO()):
         assert main(argv) == 0
     from analyzer import analyze_file
     from analyzer.pipeline import Options
 
-    again = analyze_file(str(out), Options(keylog=_keys()))
+    again = analyze_file(str(out), Options(keylog=_keys(name)))
     (conn,) = again.connections
     assert conn.proxy is not None and conn.tls is not None and conn.tls.decrypted
     packets = proxied["conn"].tcp["packets"]
@@ -170,25 +183,26 @@ def test_detail_page_and_pcap_slice_of_the_proxied_leg(tmp_path: Path) -> None:
     assert ours == [(f["opcode"], f["payload_length"]) for f in proxied["conn"].websocket.to_dict()["frames"]]
 
 
-def _keys() -> Any:
+def _keys(name: str) -> Any:
     from analyzer.pipeline import KeyLog
 
     k = KeyLog()
-    k.add_text(keylog_path(NAME).read_bytes(), "keys")
+    k.add_text(keylog_path(name).read_bytes(), "keys")
     return k
 
 
 @pytest.mark.tshark
-def test_relay_leg_agrees_with_tshark(tshark: str) -> None:
+@pytest.mark.parametrize("name", NAMES)
+def test_relay_leg_agrees_with_tshark(tshark: str, name: str) -> None:
     """The direct leg's WebSocket frames are where tshark (with the key log) finds them, so the
     comparison above stands on a checked leg."""
     import subprocess
 
-    port = expected(NAME)["port"]
-    cmd = [tshark, "-r", str(capture(NAME)), "-o", f"tls.keylog_file:{keylog_path(NAME)}"]
+    port = expected(name)["port"]
+    cmd = [tshark, "-r", str(capture(name)), "-o", f"tls.keylog_file:{keylog_path(name)}"]
     cmd += ["-d", f"tcp.port=={port},tls", "-Y", f"tcp.port=={port} && websocket", "-T", "fields"]
     cmd += ["-e", "frame.number", "-e", "websocket.opcode", "-E", "occurrence=a", "-E", "aggregator=,"]
     rows = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
     theirs = [(int(r.split("\t")[0]), int(op)) for r in rows for op in r.split("\t")[1].split(",") if op]
-    direct = _legs()["direct"]["conn"]
+    direct = _legs(name)["direct"]["conn"]
     assert [(f["frame"], f["opcode"]) for f in direct.websocket.to_dict()["frames"]] == theirs
