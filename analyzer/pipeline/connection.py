@@ -132,9 +132,7 @@ class ConnectionApp:
                 return
         if self.tls is None and self.mode == "undecided" and looks_like_tls(data, d is Direction.C2S):
             self._open()
-            self.tls = TlsStep(
-                self.conn, self.options.keylog, self._data, self._gap, self._anomaly, self._proxy_bytes
-            )
+            self.tls = TlsStep(self.conn, self.options.keylog, self._data, self._gap, self._anomaly)
         if self.tls is not None:
             self.tls.data(d, data)
         else:
@@ -200,10 +198,6 @@ class ConnectionApp:
             self._http_events(self.http.eof(d))
 
     # -- proxy handshake --
-    def _proxy_bytes(self, d: Direction) -> int:
-        """The bytes of direction `d` a proxy handshake took before the application's (TLS's)."""
-        return self.proxy.taken[d] if self.proxy is not None else 0
-
     def _proxy_step(self, d: Direction, offset: int, data: bytes) -> tuple[bytes, int]:
         """A SOCKS or PROXY protocol handshake the connection starts with (detected in the
         client's first bytes) takes its bytes; the rest, and its offset counted from the end of

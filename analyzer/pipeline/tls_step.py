@@ -74,19 +74,14 @@ class TlsStep:
     """Feeds a connection's TLS records through the TLS layer and hands the plaintext on."""
 
     def __init__(
-        self,
-        conn: TcpConnection,
-        keys: KeyLog | None,
-        deliver: Deliver,
-        lose: Lose,
-        report: Report,
-        base: Callable[[Direction], int] | None = None,
+        self, conn: TcpConnection, keys: KeyLog | None, deliver: Deliver, lose: Lose, report: Report
     ) -> None:
         self.conn = conn
         # the TCP offset where a direction's TLS begins: after a SOCKS or PROXY protocol handshake
-        # (protocols/proxy.py), whose bytes the TLS layer never sees; read when a record is mapped,
-        # as a direction's handshake is over before its first record
-        self._base = base or (lambda d: 0)
+        # (protocols/proxy.py), whose bytes the TLS layer never sees. Taken from the TCP stream
+        # when the direction's first TLS bytes (or its first gap) arrive: the stream's `next` is
+        # then the end of those bytes
+        self._starts: dict[Direction, int] = {}
         self.session = TlsConnection(keys)
         self.offsets = {
             Direction.C2S: PlainOffsets(conn.c2s.offsets),
@@ -100,6 +95,15 @@ class TlsStep:
 
     def _tcp(self, d: Direction) -> OffsetMap:
         return (self.conn.c2s if d is Direction.C2S else self.conn.s2c).offsets
+
+    def _base(self, d: Direction) -> int:
+        return self._starts.get(d, 0)
+
+    def _start(self, d: Direction, length: int) -> None:
+        """The first `length` bytes of the direction's TLS have just been delivered."""
+        if d not in self._starts:
+            stream = self.conn.c2s if d is Direction.C2S else self.conn.s2c
+            self._starts[d] = max(stream.next - length, 0)
 
     def _events(self, events: list[TlsEvent]) -> None:
         for ev in events:
@@ -125,9 +129,11 @@ class TlsStep:
                 self._report(ev.code, ev.message, ev.direction, frames)
 
     def data(self, d: Direction, data: bytes) -> None:
+        self._start(d, len(data))
         self._events(self.session.feed(d, data))
 
     def gap(self, d: Direction, length: int) -> None:
+        self._start(d, length)
         self._events(self.session.gap(d, length))
 
     def end(self, d: Direction) -> None:
