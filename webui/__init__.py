@@ -118,6 +118,7 @@ def create_app(
         cache_size=int(app.config["CACHE_SIZE"]),
         analyze=app.config.get("ANALYZE"),
         inflate_budget_mb=app.config.get("INFLATE_BUDGET_MB"),  # `serve --inflate-budget-mb`
+        keylog=app.config.get("KEYLOG"),  # `serve --keylog`: a KeyLog, for every capture
     )
     app.extensions["socketscope.plotly_guards"] = plotly_style_guards()
     plotly_bundle()  # its hash and gzip once per process (webui/vendor.py), not on the first page

@@ -33,11 +33,13 @@ def register_blueprints(app: Flask) -> None:
     (otherwise /live and /api/live/* are 404)."""
     from webui.api import bp as api_bp
     from webui.pages import bp as pages_bp
+    from webui.tlsroutes import bp as tls_bp
     from webui.views import bp as views_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(views_bp)
+    app.register_blueprint(tls_bp)  # key log uploads, /api/captures/<cid>/tls
     if app.config.get("ALLOW_LIVE"):
         from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
         from webui.live import bp as live_bp
@@ -81,6 +83,6 @@ def install_guards(app: Flask, csp: str) -> None:
         resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        if request.path.startswith("/api/") or request.endpoint == "pages.upload":
+        if request.path.startswith("/api/") or request.endpoint in ("pages.upload", "tls.upload_page"):
             resp.headers["Cache-Control"] = "no-store"
         return resp
