@@ -6,7 +6,7 @@ checked by mypy where they are made (tcp/tracker.py, protocols/) and where they 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 __all__ = [
     "CloseFacts",
@@ -114,6 +114,7 @@ class WsHandshake(TypedDict):
     subprotocol: str | None
     extensions: str | None  # the response's Sec-WebSocket-Extensions lines joined with ", "
     permessage_deflate: dict[str, object] | None
+    h2_stream_id: NotRequired[int | None]  # a WebSocket over an HTTP/2 stream (RFC 8441)
 
 
 class CloseFacts(TypedDict):

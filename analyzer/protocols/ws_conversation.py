@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from analyzer.model.codes import websocket as codes
 from analyzer.model.common import Direction
-from analyzer.model.facts import CloseFacts, PingFacts, WsClose
+from analyzer.model.facts import CloseFacts, PingFacts, WsClose, WsConversationFacts
 from analyzer.protocols.websocket import Opcode, WsFrame
 
 __all__ = ["CloseInfo", "ConvAnomaly", "ConversationSummary", "PingPair", "WsConversation"]
@@ -105,6 +105,23 @@ class ConversationSummary:
 
     def pings_to_list(self) -> list[PingFacts]:
         return [p.to_dict() for p in self.pings]
+
+    def facts(self) -> WsConversationFacts:
+        """The `conversation` object of a WebSocket (docs/analysis-json.md): close handshake, pings."""
+        rtts = [p.rtt_ms for p in self.pings if p.rtt_ms is not None]
+        return {
+            "close_handshake": {
+                "first_closer": self.first_closer.value if self.first_closer else None,
+                "completed": self.close_completed,
+            },
+            "pings": self.pings_to_list(),
+            "ping_rtt_ms": {
+                "count": len(rtts),
+                "min": min(rtts) if rtts else None,
+                "max": max(rtts) if rtts else None,
+                "mean": sum(rtts) / len(rtts) if rtts else None,
+            },
+        }
 
 
 class _Ping:
