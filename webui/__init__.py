@@ -135,10 +135,12 @@ def create_app(
     app.extensions["socketscope.csrf"] = app.config.get("CSRF_TOKEN") or secrets.token_urlsafe(32)
 
     from webui.api import bp as api_bp
+    from webui.filterapi import bp as filter_bp
     from webui.pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(filter_bp)
     if app.config.get("ALLOW_LIVE"):  # `serve --allow-live`; otherwise /live and /api/live/* are 404
         from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
         from webui.live import bp as live_bp

@@ -37,7 +37,7 @@ class Token:
     kind: str  # "name", "string", "number", "op", "end"
     text: str  # the token as written (a string's value for "string")
     column: int
-    value: object = None  # a number's value
+    value: object = None  # a number's value; a string's length as written (escapes included)
 
 
 _OPS = ("==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")", "{", "}", ",")
@@ -107,7 +107,7 @@ def _string(text: str, i: int, out: list[Token]) -> int:
     while j < len(text):
         c = text[j]
         if c == quote:
-            out.append(Token("string", "".join(chars), i + 1))
+            out.append(Token("string", "".join(chars), i + 1, j - i - 1))  # value: characters as written
             return j + 1
         if c == "\\":
             if j + 1 >= len(text):

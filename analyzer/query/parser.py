@@ -210,7 +210,8 @@ class _Parser:
             pattern = regex.compile(t.text, regex.VERSION0)
         except (regex.error, OverflowError, RecursionError) as exc:
             where = getattr(exc, "pos", None)
-            col = t.column + 1 + where if isinstance(where, int) else t.column
+            exact = isinstance(where, int) and t.value == len(t.text)  # no escape moved the characters
+            col = t.column + 1 + where if exact and isinstance(where, int) else t.column
             raise self.fail(
                 col, f"this pattern is not a regular expression: {getattr(exc, 'msg', exc)}"
             ) from None
