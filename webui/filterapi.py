@@ -1,7 +1,7 @@
 """The filter language (docs/filters.md) and the indexed text search over the JSON API.
 
-- `GET /api/filter?filter=EXPR`: whether EXPR is a filter (400 with the error JSON if not: the
-  sentence, its column and the filter) and the fields it names;
+- `GET /api/filter?filter=EXPR`: whether EXPR is a filter (`valid`; if not, the error JSON: the
+  sentence, its column and the filter) and the fields it names, for the filter box as it is typed;
 - `GET /api/filter/fields`: every field, its type and the records it applies to;
 - `GET /api/captures/<cid>/search?q=TEXT`: the rows whose text holds TEXT, paged, with the time
   the answer took and the index's size (webui/search.py); `filter=` and the messages table's
@@ -57,8 +57,12 @@ def _error_page(message: str) -> str:
 
 @bp.get("/filter")
 def check() -> Response:
-    flt = compile_filter(request.args.get("filter", ""))  # FilterError: 400
-    return jsonify({"filter": flt.text, "fields": list(flt.fields)})
+    """A check, not a use: a filter that is not one is a normal answer here (200, `valid` false)."""
+    try:
+        flt = compile_filter(request.args.get("filter", ""))
+    except FilterError as exc:
+        return jsonify({"valid": False, **exc.to_dict()})
+    return jsonify({"valid": True, "filter": flt.text, "fields": list(flt.fields)})
 
 
 @bp.get("/filter/fields")

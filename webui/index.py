@@ -131,7 +131,7 @@ class Filters:
             session=i("session"),
             t0=f("t0"),
             t1=f("t1"),
-            expr=expr.strip() if isinstance(expr, str) and expr.strip() else None,
+            expr=expr if isinstance(expr, str) and expr.strip() else None,  # as typed: error columns
         )
 
     def to_args(self) -> dict[str, str]:

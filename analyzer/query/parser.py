@@ -236,12 +236,12 @@ class _Parser:
         t = self.take()
         if t.kind != "op" or t.text != "{":
             raise self.fail(t.column, f"expected '{{' after 'in', found {self.shown(t)}")
-        values = [self.value(f, op)]
+        values = [self.value(f, t)]
         while self.peek().kind == "op" and self.peek().text == ",":
-            self.take()
+            comma = self.take()
             if len(values) >= MAX_SET:
                 raise self.fail(self.peek().column, f"a set holds at most {MAX_SET} values")
-            values.append(self.value(f, op))
+            values.append(self.value(f, comma))
         close = self.take()
         if close.kind != "op" or close.text != "}":
             raise self.fail(close.column, f"expected ',' or '}}' in the set, found {self.shown(close)}")

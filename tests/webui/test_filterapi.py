@@ -72,6 +72,15 @@ def test_bad_filter_is_a_400_with_the_column(real: FlaskClient) -> None:
     assert r.status_code == 400 and "ws.opcode is a number" in r.get_json()["error"]
     r = real.get("/api/filter", query_string={"filter": "tcp.retransmission || anomaly.severity == 'error'"})
     assert r.status_code == 200 and r.get_json()["fields"] == ["tcp.retransmission", "anomaly.severity"]
+    assert r.get_json()["valid"] is True
+    r = real.get("/api/filter", query_string={"filter": "tcp.retransmission ||"})
+    assert r.status_code == 200
+    assert r.get_json() == {
+        "valid": False,
+        "error": "filter: column 22: expected a field name, found the end of the filter",
+        "column": 22,
+        "filter": "tcp.retransmission ||",
+    }
     names = {f["name"]: f for f in real.get("/api/filter/fields").get_json()["items"]}
     assert names["ack.latency_ms"]["type"] == "number"
     assert names["ack.latency_ms"]["applies_to"] == ["Socket.IO packets"]
