@@ -176,3 +176,12 @@ def test_never_raises_anything_else(atoms: list[str], noise: str) -> None:
             continue
         for s in (sio(EVENT), Subject("ws_msg", MESSAGE), Subject("anomaly", {}), Subject("tcp", {})):
             assert flt(s) in (True, False)
+
+
+def test_docs_list_every_field() -> None:
+    from pathlib import Path
+
+    from analyzer.query.docs import fields_table
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "filters.md").read_text(encoding="utf-8")
+    assert fields_table() in docs, "docs/filters.md: paste `python -m analyzer.query.docs`"
