@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-NEEDLES = ("hello", "chat", "zzzz-not-there", "sid", "token", "websocket")
+NEEDLES = ("hello", "chat", "zzzz-not-there", "token")
 FILTERS = (
     'sio.event == "chat"',
     'sio.event == "chat" && ack.latency_ms > 20',

@@ -6,10 +6,12 @@ a scan of every record on disk (seconds on a few hundred thousand rows); here ea
 is put once in an FTS5 table whose trigram tokenizer (SQLite 3.34+) answers any substring of
 three characters or more from the index, the rows in order (docs/filters.md, "Search").
 
-Bounds (docs/bounds.md): a row gives the index at most `ROW_CHARS` characters and the index
-holds at most `TOTAL_CHARS`; a row cut by either is listed in `unindexed` and checked by reading
-its text, so the answer is the scan's answer. The database is SQLite's private temporary file
-(deleted when it is closed); its size and the time it took are in `stats`.
+Bounds (docs/bounds.md): the index holds at most `TOTAL_CHARS` characters; the rows past it are
+listed in `unindexed` and checked by reading their text, so the answer is the scan's answer. A
+row's text longer than `ROW_CHARS` is indexed in pieces that overlap by `OVERLAP` characters,
+so a search of at most OVERLAP + 1 characters is in one piece (longer searches scan). The
+database is SQLite's private temporary file (deleted when it is closed); its size and the time
+it took are in `stats`.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from webui.index import Index
 
-__all__ = ["ROW_CHARS", "TOTAL_CHARS", "SearchIndex", "fts5_trigram"]
+__all__ = ["OVERLAP", "ROW_CHARS", "TOTAL_CHARS", "SearchIndex", "fts5_trigram", "row_text"]
 
-ROW_CHARS = 2048  # characters of one row in the index
+ROW_CHARS = 4096  # characters of one FTS row: a longer row text is put in pieces
+OVERLAP = 255  # characters the pieces of a long row share: searches up to 256 characters use the index
 TOTAL_CHARS = 256 << 20  # characters of all rows in the index
 _BATCH = 2000
 
@@ -52,10 +55,19 @@ def row_text(ix: Index, i: int) -> str:
 
 
 class SearchIndex:
-    def __init__(self, db: sqlite3.Connection, unindexed: array[int], stats: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        n: int,
+        chunk_row: array[int],
+        unindexed: array[int],
+        stats: dict[str, Any],
+    ) -> None:
         self._db = db
         self._lock = threading.Lock()
-        self.unindexed = unindexed  # rows whose text is longer than the index holds, in order
+        self._n = n
+        self._chunk_row = chunk_row
+        self.unindexed = unindexed  # rows past the index's bound, in order: read when searched
         self.stats = stats
 
     @classmethod
@@ -66,21 +78,28 @@ class SearchIndex:
             return None
         started = time.monotonic()
         db = sqlite3.connect("", check_same_thread=False)  # "": a private temporary file
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-65536"):
+            db.execute(f"PRAGMA {pragma}")
         # contentless (the text is on disk in the RecordStore already); detail=full keeps the
         # token positions that make a phrase of trigrams an exact substring
         db.execute("CREATE VIRTUAL TABLE rows USING fts5(text, tokenize='trigram', content='')")
+        n = len(ix.table)
         unindexed = array("q")
+        chunk_row = array("q")  # FTS rowid n + k is a piece of row chunk_row[k]
         total = 0
         batch: list[tuple[int, str]] = []
         for i in _store_order(ix):
             text = row_text(ix, i)
-            if len(text) > ROW_CHARS or total + len(text) > TOTAL_CHARS:
-                unindexed.append(i)
-                text = text[: max(0, min(ROW_CHARS, TOTAL_CHARS - total))]
+            if total + len(text) > TOTAL_CHARS:
+                unindexed.append(i)  # past the index's bound: read when searched
+                continue
             total += len(text)
-            batch.append((i, text))
+            if len(text) <= ROW_CHARS:
+                batch.append((i, text))
+            else:  # pieces overlapping by OVERLAP: a needle of OVERLAP + 1 characters is in one
+                for at in range(0, len(text) - OVERLAP, ROW_CHARS - OVERLAP):
+                    batch.append((n + len(chunk_row), text[at : at + ROW_CHARS]))
+                    chunk_row.append(i)
             if len(batch) >= _BATCH:
                 db.executemany("INSERT INTO rows(rowid, text) VALUES (?, ?)", batch)
                 batch.clear()
@@ -89,30 +108,38 @@ class SearchIndex:
         db.execute("INSERT INTO rows(rows) VALUES ('optimize')")
         db.commit()
         pages = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
-        unindexed = array("q", sorted(unindexed))
         stats = {
-            "rows": len(ix.table),
+            "rows": n,
             "indexed_chars": total,
+            "pieces_of_long_rows": len(chunk_row),
             "unindexed_rows": len(unindexed),
             "bytes": pages,
             "build_s": round(time.monotonic() - started, 3),
         }
-        return cls(db, unindexed, stats)
+        return cls(db, n, chunk_row, array("q", sorted(unindexed)), stats)
 
     @staticmethod
     def answers(needle: str) -> bool:
         """Whether the index answers a (case-folded) search: three characters or more (a trigram),
         ASCII (SQLite folds ASCII case as str.casefold does)."""
-        return len(needle) >= 3 and needle.isascii() and needle.isprintable()
+        return 3 <= len(needle) <= OVERLAP + 1 and needle.isascii() and needle.isprintable()
 
-    def hits(self, needle: str) -> array[int]:
+    def hits(self, needle: str) -> list[int]:
         """The indexed rows whose text holds `needle`, in row order."""
         query = '"' + needle.replace('"', '""') + '"'
+        n, chunk_row = self._n, self._chunk_row
         with self._lock:
             cur = self._db.execute("SELECT rowid FROM rows WHERE rows MATCH ? ORDER BY rowid", (query,))
-            out = array("q")
+            out: list[int] = []
+            pieces: set[int] = set()
             while chunk := cur.fetchmany(65536):
-                out.extend(r[0] for r in chunk)
+                for (r,) in chunk:
+                    if r < n:
+                        out.append(r)
+                    else:
+                        pieces.add(chunk_row[r - n])
+        if pieces:  # the rows of the pieces of long rows that hold it, in their place
+            out = sorted(pieces.union(out))
         return out
 
     def narrow(self, ix: Index, needle: str, cand: Iterable[int]) -> Iterator[int]:

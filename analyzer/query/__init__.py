@@ -33,6 +33,8 @@ __all__ = [
     "Subject",
     "acks_of",
     "compile_filter",
+    "connection_context",
+    "session_context",
 ]
 
 
@@ -72,3 +74,16 @@ def acks_of(sio: Mapping[str, Any] | None) -> dict[tuple[Any, Any, Any], Mapping
         if isinstance(a, Mapping):
             out[(a.get("nsp"), a.get("ack_id"), a.get("request_direction"))] = a
     return out
+
+
+def connection_context(rec: Any) -> Context:
+    """What the tcp.* fields read about the connection (a ConnectionRecord) that carried a record."""
+    return Context(connection={"id": rec.id, "client": rec.client, "server": rec.server, "tcp": rec.tcp})
+
+
+def session_context(s: Any) -> Context:
+    """The sid and the acks of an EngineIOSession, for its Engine.IO and Socket.IO packets."""
+    sio = s.socketio
+    return Context(
+        sid=s.sid, acks=acks_of({**sio.head_dict(), **sio.tail_dict()}) if sio is not None else None
+    )

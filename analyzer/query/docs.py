@@ -22,7 +22,11 @@ def fields_table() -> str:
     lines = ["| field | type | applies to | meaning |", "|---|---|---|---|"]
     for f in FIELDS.values():
         kinds = ", ".join(_SHORT[k] for k in KIND_NAMES if k in f.getters)
-        values = f" ({', '.join(f.choices)})" if f.choices and f.name not in ("anomaly.severity", "direction") else ""
+        values = (
+            f" ({', '.join(f.choices)})"
+            if f.choices and f.name not in ("anomaly.severity", "direction")
+            else ""
+        )
         lines.append(f"| `{f.name}` | {f.type} | {kinds} | {f.doc}{values} |")
     return "\n".join(lines) + "\n"
 

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import CAPTURES
@@ -123,3 +124,33 @@ def test_filter_that_cannot_apply_is_warned() -> None:
     p = run(str(UPGRADE), "--messages", "--filter", 'sio.event == "chat"')
     assert p.returncode == 0
     assert "warning: filter: no field of this filter applies to WebSocket messages (sio.event)" in p.stderr
+
+
+def test_export_jsonl_filter(tmp_path: Path) -> None:
+    doc = _doc(UPGRADE)
+    sio = doc["engineio_sessions"][0]["socketio"]
+    latency = {(a["nsp"], a["ack_id"], a["request_direction"]): a["latency_ms"] for a in sio["acks"]}
+
+    def asked(q: dict[str, Any]) -> str:  # the direction of the request an event or ACK belongs to
+        return str(q["direction"]) if "EVENT" in q["type"] else "s2c" if q["direction"] == "c2s" else "c2s"
+
+    out = tmp_path / "slow.jsonl"
+    p = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", "export", str(UPGRADE), "--format", "jsonl", "-q",
+         "-o", str(out), "--filter", "ack.latency_ms > 2 && direction == 'c2s'"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    want = [
+        q["frame"]
+        for q in sio["packets"]
+        if q["direction"] == "c2s" and (latency.get((q["nsp"], q["ack_id"], asked(q))) or 0) > 2
+    ]
+    assert want and [r["frame"] for r in got] == want and {r["layer"] for r in got} == {"socketio"}
+    bad = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", "export", str(UPGRADE), "--format", "har", "-o", str(out),
+         "--filter", "ws.fin"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--filter applies to --format jsonl only" in bad.stderr

@@ -119,3 +119,45 @@ def test_indexed_search_answers_as_the_scan(real: FlaskClient) -> None:
     both = rows(real, cid, q="hello", filter='layer == "socketio"')
     assert both and all(x["layer"] == "socketio" for x in both)
     assert real.get(f"/api/captures/{cid}/search").status_code == 400
+
+
+def test_long_rows_are_indexed_in_pieces() -> None:
+    """A row longer than a piece of the index is found by a needle in any piece, across the seams."""
+    from webui import search
+    from webui.index import Filters, Index
+
+    long_text = "".join(f"w{k:05d} " for k in range(3000))  # 21,000 characters, each word once
+    doc = {
+        "capture": {"first_ts": 1.0},
+        "connections": [
+            {
+                "id": 0,
+                "client": {"ip": "10.0.0.1", "port": 5000},
+                "server": {"ip": "10.0.0.2", "port": 80},
+                "tcp": {},
+                "http": [],
+                "websocket": {
+                    "handshake": None,
+                    "frames": [],
+                    "messages": [
+                        {"direction": "c2s", "ts": 1.0 + k, "frame": k + 1, "opcode": "text", "length": 5,
+                         "text": long_text if k == 7 else f"short {k} w00001x"}
+                        for k in range(20)
+                    ],
+                },
+            }
+        ],
+    }  # fmt: skip
+    ix = Index(doc)
+    ix.build_search()
+    assert ix.search is not None and ix.search.stats["pieces_of_long_rows"] >= 5
+    piece = search.ROW_CHARS - search.OVERLAP
+    for at in (0, piece - 3, piece, 2 * piece - 100, len(long_text) - 8):  # at and around the seams
+        needle = long_text[at : at + 20].casefold()
+        with_index = [r.id for r in ix.filter(Filters(text=needle))]
+        saved, ix.search = ix.search, None
+        scanned = [r.id for r in ix.filter(Filters(text=needle))]
+        ix.search = saved
+        assert with_index == scanned and len(scanned) == 1, (at, needle)
+    many = [r.id for r in ix.filter(Filters(text="w00001"))]  # the long row once, and the short ones
+    assert len(many) == 20 and len(set(many)) == 20

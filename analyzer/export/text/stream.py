@@ -35,7 +35,7 @@ from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.tempfile_fd import AppendFile
 from analyzer.model.websocket import message_dict
-from analyzer.query import Context, Filter, Subject, acks_of
+from analyzer.query import Context, Filter, Subject, acks_of, connection_context
 
 __all__ = ["StreamingTextSummary"]
 
@@ -130,11 +130,6 @@ def _kept(
     return (r for r in records if flt(Subject(kind, r, ctx)))
 
 
-def _conn_context(rec: ConnectionRecord) -> Context:
-    """What the tcp.* fields of a filter read about the connection that carried a message."""
-    return Context(connection={"id": rec.id, "client": rec.client, "server": rec.server, "tcp": rec.tcp})
-
-
 class StreamingTextSummary:
     def __init__(
         self,
@@ -174,7 +169,7 @@ class StreamingTextSummary:
         if self.messages:
             messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
             if self.flt is not None:
-                messages = _kept(self.flt, "ws_msg", _conn_context(rec), messages)
+                messages = _kept(self.flt, "ws_msg", connection_context(rec), messages)
             self._ws_messages.add(rec.id, ws_message_lines(rec, messages, _placeholder))
 
     def session(self, s: Any) -> None:
