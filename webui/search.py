@@ -6,12 +6,14 @@ a scan of every record on disk (seconds on a few hundred thousand rows); here ea
 is put once in an FTS5 table whose trigram tokenizer (SQLite 3.34+) answers any substring of
 three characters or more from the index, the rows in order (docs/filters.md, "Search").
 
-Bounds (docs/bounds.md): the index holds at most `TOTAL_CHARS` characters; the rows past it are
-listed in `unindexed` and checked by reading their text, so the answer is the scan's answer. A
-row's text longer than `ROW_CHARS` is indexed in pieces that overlap by `OVERLAP` characters,
-so a search of at most OVERLAP + 1 characters is in one piece (longer searches scan). The
-database is SQLite's private temporary file (deleted when it is closed); its size and the time
-it took are in `stats`.
+Bounds (docs/bounds.md): the indexed search looks into the first `ROW_CHARS` characters of each
+row's text (summary first, then the payload, headers, namespace), so that a capture of big
+messages does not make an index many times its size; the index holds at most `TOTAL_CHARS`
+characters, and the rows past it are listed in `unindexed` and read when searched (their first
+ROW_CHARS characters too). Searches the index cannot answer (under three characters, non-ASCII)
+scan the rows as before (`Index._filter_ids`: 64 Ki characters of each field). The database is
+SQLite's private temporary file (deleted when it is closed); its size and the time it took are
+in `stats`.
 """
 
 from __future__ import annotations
@@ -27,10 +29,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from webui.index import Index
 
-__all__ = ["OVERLAP", "ROW_CHARS", "TOTAL_CHARS", "SearchIndex", "fts5_trigram", "row_text"]
+__all__ = ["ROW_CHARS", "TOTAL_CHARS", "SearchIndex", "fts5_trigram", "row_text"]
 
-ROW_CHARS = 4096  # characters of one FTS row: a longer row text is put in pieces
-OVERLAP = 255  # characters the pieces of a long row share: searches up to 256 characters use the index
+ROW_CHARS = 2048  # characters of a row's text that the indexed search looks into
 TOTAL_CHARS = 256 << 20  # characters of all rows in the index
 _BATCH = 2000
 
@@ -49,24 +50,20 @@ def fts5_trigram() -> bool:
 
 
 def row_text(ix: Index, i: int) -> str:
-    """What the search looks into for row i (as `Index._filter_ids` does without the index)."""
+    """What the indexed search looks into for row i: the first ROW_CHARS characters of its summary
+    and its record's text (`Index.search_text`)."""
+    return _full_text(ix, i)[:ROW_CHARS]
+
+
+def _full_text(ix: Index, i: int) -> str:
     row = ix.table.row(i)
     return row.summary + "\n" + ix.search_text(row)
 
 
 class SearchIndex:
-    def __init__(
-        self,
-        db: sqlite3.Connection,
-        n: int,
-        chunk_row: array[int],
-        unindexed: array[int],
-        stats: dict[str, Any],
-    ) -> None:
+    def __init__(self, db: sqlite3.Connection, unindexed: array[int], stats: dict[str, Any]) -> None:
         self._db = db
         self._lock = threading.Lock()
-        self._n = n
-        self._chunk_row = chunk_row
         self.unindexed = unindexed  # rows past the index's bound, in order: read when searched
         self.stats = stats
 
@@ -83,23 +80,19 @@ class SearchIndex:
         # contentless (the text is on disk in the RecordStore already); detail=full keeps the
         # token positions that make a phrase of trigrams an exact substring
         db.execute("CREATE VIRTUAL TABLE rows USING fts5(text, tokenize='trigram', content='')")
-        n = len(ix.table)
         unindexed = array("q")
-        chunk_row = array("q")  # FTS rowid n + k is a piece of row chunk_row[k]
-        total = 0
+        total = cut = 0
         batch: list[tuple[int, str]] = []
         for i in _store_order(ix):
-            text = row_text(ix, i)
+            text = _full_text(ix, i)
+            if len(text) > ROW_CHARS:
+                cut += 1
+                text = text[:ROW_CHARS]
             if total + len(text) > TOTAL_CHARS:
                 unindexed.append(i)  # past the index's bound: read when searched
                 continue
             total += len(text)
-            if len(text) <= ROW_CHARS:
-                batch.append((i, text))
-            else:  # pieces overlapping by OVERLAP: a needle of OVERLAP + 1 characters is in one
-                for at in range(0, len(text) - OVERLAP, ROW_CHARS - OVERLAP):
-                    batch.append((n + len(chunk_row), text[at : at + ROW_CHARS]))
-                    chunk_row.append(i)
+            batch.append((i, text))
             if len(batch) >= _BATCH:
                 db.executemany("INSERT INTO rows(rowid, text) VALUES (?, ?)", batch)
                 batch.clear()
@@ -109,37 +102,29 @@ class SearchIndex:
         db.commit()
         pages = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
         stats = {
-            "rows": n,
+            "rows": len(ix.table),
             "indexed_chars": total,
-            "pieces_of_long_rows": len(chunk_row),
+            "rows_cut": cut,
             "unindexed_rows": len(unindexed),
             "bytes": pages,
             "build_s": round(time.monotonic() - started, 3),
         }
-        return cls(db, n, chunk_row, array("q", sorted(unindexed)), stats)
+        return cls(db, array("q", sorted(unindexed)), stats)
 
     @staticmethod
     def answers(needle: str) -> bool:
         """Whether the index answers a (case-folded) search: three characters or more (a trigram),
         ASCII (SQLite folds ASCII case as str.casefold does)."""
-        return 3 <= len(needle) <= OVERLAP + 1 and needle.isascii() and needle.isprintable()
+        return len(needle) >= 3 and needle.isascii() and needle.isprintable()
 
-    def hits(self, needle: str) -> list[int]:
+    def hits(self, needle: str) -> array[int]:
         """The indexed rows whose text holds `needle`, in row order."""
         query = '"' + needle.replace('"', '""') + '"'
-        n, chunk_row = self._n, self._chunk_row
+        out = array("q")
         with self._lock:
             cur = self._db.execute("SELECT rowid FROM rows WHERE rows MATCH ? ORDER BY rowid", (query,))
-            out: list[int] = []
-            pieces: set[int] = set()
             while chunk := cur.fetchmany(65536):
-                for (r,) in chunk:
-                    if r < n:
-                        out.append(r)
-                    else:
-                        pieces.add(chunk_row[r - n])
-        if pieces:  # the rows of the pieces of long rows that hold it, in their place
-            out = sorted(pieces.union(out))
+                out.extend(r for (r,) in chunk)
         return out
 
     def narrow(self, ix: Index, needle: str, cand: Iterable[int]) -> Iterator[int]:
