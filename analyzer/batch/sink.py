@@ -9,6 +9,7 @@ Spilled frames, messages and packets (Options.spill_records) are read back one a
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -77,10 +78,8 @@ class TableFiles:
 
     def abort(self) -> None:
         for writer in self._writers.values():
-            try:
+            with contextlib.suppress(Exception):  # the directory is thrown away anyway
                 writer.close()
-            except Exception:
-                pass
         self._writers.clear()
 
 

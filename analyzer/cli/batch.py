@@ -113,7 +113,8 @@ class _Bar:
     def __call__(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
         if self.show:
             sys.stderr.write(
-                f"\r{done:,} of {total:,} captures, {done_bytes / 1e6:,.1f} of {total_bytes / 1e6:,.1f} MB\033[K"
+                f"\r{done:,} of {total:,} captures, "
+                f"{done_bytes / 1e6:,.1f} of {total_bytes / 1e6:,.1f} MB\033[K"
             )
             sys.stderr.flush()
 
