@@ -99,8 +99,10 @@ class Dataset:
             except OSError:
                 raise DatasetError(f"another socketscope batch is writing {self.root}") from None
             shutil.rmtree(self.staging, ignore_errors=True)  # what a killed run left
-            yield
-            shutil.rmtree(self.staging, ignore_errors=True)
+            try:
+                yield
+            finally:
+                shutil.rmtree(self.staging, ignore_errors=True)
         finally:
             os.close(fd)
 
