@@ -1,0 +1,96 @@
+"""`socketscope batch` on N captures with 1 and 2 local workers, against `analyze --format json`.
+
+    python benchmarks/batch.py CAPTURE [--copies 20]
+
+Copies CAPTURE N times (distinct capture ids), then times: `analyze --format json` on each copy
+in one process (the per-core baseline), and `batch --workers 1` and `--workers 2` into fresh
+datasets (wall time, CPU of the whole process tree, and peak RSS of the largest worker as reported
+by psutil). Prints one JSON object. The machine may be shared: CPU seconds are the honest number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tree_rss(pid: int, peak: dict[str, int], stop: threading.Event) -> None:
+    import psutil
+
+    while not stop.is_set():
+        try:
+            kids = psutil.Process(pid).children(recursive=True)
+            for k in kids:
+                with contextlib_suppress():
+                    peak["worker"] = max(peak.get("worker", 0), k.memory_info().rss)
+        except Exception:  # noqa: BLE001 - the process ended
+            return
+        time.sleep(0.2)
+
+
+class contextlib_suppress:  # noqa: N801 - a tiny suppress(Exception) without the import
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+def _run(argv: list[str]) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak: dict[str, int] = {}
+    stop = threading.Event()
+    th = threading.Thread(target=_tree_rss, args=(p.pid, peak, stop), daemon=True)
+    th.start()
+    p.wait()
+    stop.set()
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_worker_rss_mb": round(peak.get("worker", 0) / 1e6, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("capture")
+    ap.add_argument("--copies", type=int, default=20)
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="socketscope-batch-bench-"))
+    try:
+        src = work / "in"
+        src.mkdir()
+        suffix = Path(a.capture).suffix
+        for i in range(a.copies):
+            shutil.copy(a.capture, src / f"c{i:03d}{suffix}")
+        files = sorted(str(p) for p in src.iterdir())
+        size = sum(os.path.getsize(f) for f in files)
+        py = sys.executable
+        analyze = [py, "-c", "import sys\nfrom analyzer.cli import main\nfor f in sys.argv[1:]:\n"
+                   "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])", *files]
+        out = {"captures": a.copies, "bytes": size, "cores": os.cpu_count(),
+               "analyze_json": _run(analyze)}
+        for n in (1, 2):
+            out[f"batch_{n}_workers"] = _run([py, "-m", "analyzer.cli", "batch", str(src), "--out",
+                                              str(work / f"ds{n}"), "--workers", str(n), "-q"])
+        out["speedup_2_vs_1"] = round(out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2)
+        print(json.dumps(out, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
