@@ -34,12 +34,12 @@ def _tree_rss(pid: int, peak: dict[str, int], stop: threading.Event) -> None:
             for k in kids:
                 with contextlib_suppress():
                     peak["worker"] = max(peak.get("worker", 0), k.memory_info().rss)
-        except Exception:  # noqa: BLE001 - the process ended
+        except Exception:
             return
         time.sleep(0.2)
 
 
-class contextlib_suppress:  # noqa: N801 - a tiny suppress(Exception) without the import
+class contextlib_suppress:
     def __enter__(self) -> None:
         return None
 
@@ -61,7 +61,11 @@ def _run(argv: list[str]) -> dict[str, float]:
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_worker_rss_mb": round(peak.get("worker", 0) / 1e6, 1)}
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "peak_worker_rss_mb": round(peak.get("worker", 0) / 1e6, 1),
+    }
 
 
 def main() -> None:
@@ -79,13 +83,29 @@ def main() -> None:
         files = sorted(str(p) for p in src.iterdir())
         size = sum(os.path.getsize(f) for f in files)
         py = sys.executable
-        analyze = [py, "-c", "import sys\nfrom analyzer.cli import main\nfor f in sys.argv[1:]:\n"
-                   "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])", *files]
-        out = {"captures": a.copies, "bytes": size, "cores": os.cpu_count(),
-               "analyze_json": _run(analyze)}
+        analyze = [
+            py,
+            "-c",
+            "import sys\nfrom analyzer.cli import main\nfor f in sys.argv[1:]:\n"
+            "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])",
+            *files,
+        ]
+        out = {"captures": a.copies, "bytes": size, "cores": os.cpu_count(), "analyze_json": _run(analyze)}
         for n in (1, 2):
-            out[f"batch_{n}_workers"] = _run([py, "-m", "analyzer.cli", "batch", str(src), "--out",
-                                              str(work / f"ds{n}"), "--workers", str(n), "-q"])
+            out[f"batch_{n}_workers"] = _run(
+                [
+                    py,
+                    "-m",
+                    "analyzer.cli",
+                    "batch",
+                    str(src),
+                    "--out",
+                    str(work / f"ds{n}"),
+                    "--workers",
+                    str(n),
+                    "-q",
+                ]
+            )
         out["speedup_2_vs_1"] = round(out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2)
         print(json.dumps(out, indent=1))
     finally:

@@ -46,8 +46,20 @@ def _popen(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 def _worker(address: str, log: Path) -> subprocess.Popen[bytes]:
     return _popen(
-        [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
-         "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60"],
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            address,
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+            "--death-timeout",
+            "60",
+        ],
         log,
     )
 
@@ -59,11 +71,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, lis
     logs = tmp_path_factory.mktemp("dask-logs")
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    procs = [_popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-         "--dashboard-address", "127.0.0.1:0", "--idle-timeout", "600"],
-        logs / "scheduler.log",
-    )]
+    procs = [
+        _popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                "127.0.0.1:0",
+                "--idle-timeout",
+                "600",
+            ],
+            logs / "scheduler.log",
+        )
+    ]
     try:
         procs += [_worker(address, logs / f"worker{i}.log") for i in range(2)]
         with Client(address, timeout="30s") as client:
@@ -82,8 +107,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, lis
 
 
 def _counts(ds: Path) -> dict[str, int]:
-    tables = ("captures", "connections", "http", "ws_frames", "ws_messages", "sessions", "eio_packets",
-              "sio_packets", "acks", "anomalies", "tls")
+    tables = (
+        "captures",
+        "connections",
+        "http",
+        "ws_frames",
+        "ws_messages",
+        "sessions",
+        "eio_packets",
+        "sio_packets",
+        "acks",
+        "anomalies",
+        "tls",
+    )
     return {t: run_query(str(ds), f"SELECT count(*) FROM {t}")[1][0][0] for t in tables}
 
 
@@ -99,7 +135,9 @@ def _copies(tmp: Path, n: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+def reference(
+    cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, int]:
     """Row counts of the bundled captures, written once on the cluster."""
     ds = tmp_path_factory.mktemp("ref") / "ds"
     sources, problems = expand_inputs([str(c) for c in BUNDLED])
@@ -109,8 +147,9 @@ def reference(cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path_facto
     return _counts(ds)
 
 
-def test_worker_killed_mid_job(cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path: Path,
-                               reference: dict[str, int]) -> None:
+def test_worker_killed_mid_job(
+    cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path: Path, reference: dict[str, int]
+) -> None:
     address, procs = cluster
     n = 3
     sources, _ = expand_inputs([str(_copies(tmp_path, n))])
@@ -134,7 +173,9 @@ def test_worker_killed_mid_job(cluster: tuple[str, list[subprocess.Popen[bytes]]
     procs[1] = _worker(address, tmp_path / "worker-again.log")  # for the tests after this one
 
 
-def test_incremental_rerun_adds_nothing(cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path: Path) -> None:
+def test_incremental_rerun_adds_nothing(
+    cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path: Path
+) -> None:
     src = tmp_path / "in"
     src.mkdir()
     for c in BUNDLED[:4]:
@@ -153,8 +194,9 @@ def test_incremental_rerun_adds_nothing(cluster: tuple[str, list[subprocess.Pope
     assert len(list(ds.glob("capture_id=*"))) == 4
 
 
-def test_split_on_the_cluster_equals_one_task(cluster: tuple[str, list[subprocess.Popen[bytes]]],
-                                              tmp_path: Path, reference: dict[str, int]) -> None:
+def test_split_on_the_cluster_equals_one_task(
+    cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path: Path, reference: dict[str, int]
+) -> None:
     sources, _ = expand_inputs([str(c) for c in BUNDLED])
     ds = tmp_path / "ds"
     r = run_batch(sources, str(ds), scheduler=cluster[0], split_bytes=32768)
@@ -165,11 +207,19 @@ def test_split_on_the_cluster_equals_one_task(cluster: tuple[str, list[subproces
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "analyzer.cli", *argv], env=_env(), capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", *argv],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def test_corrupt_capture_and_non_captures(cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path: Path) -> None:
+def test_corrupt_capture_and_non_captures(
+    cluster: tuple[str, list[subprocess.Popen[bytes]]], tmp_path: Path
+) -> None:
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     for c in BUNDLED[:3]:
@@ -194,13 +244,15 @@ def test_corrupt_capture_and_non_captures(cluster: tuple[str, list[subprocess.Po
 
 def test_unreachable_scheduler(tmp_path: Path) -> None:
     port = _free_port()
-    p = _cli("batch", str(BUNDLED[0]), "--out", str(tmp_path / "ds"), "--scheduler", f"tcp://127.0.0.1:{port}")
+    p = _cli(
+        "batch", str(BUNDLED[0]), "--out", str(tmp_path / "ds"), "--scheduler", f"tcp://127.0.0.1:{port}"
+    )
     assert p.returncode == 5
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the Dask scheduler" in lines[0], p.stderr
 
 
-SITE = '''
+SITE = """
 import errno, os
 if os.environ.get("SOCKETSCOPE_TEST_ENOSPC"):
     import pyarrow.parquet as pq
@@ -209,7 +261,7 @@ if os.environ.get("SOCKETSCOPE_TEST_ENOSPC"):
         _write(self, table, *a, **k)  # some bytes reach the file, then the disk is full
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     pq.ParquetWriter.write_table = write_table
-'''
+"""
 
 
 def test_full_disk_leaves_no_partition(tmp_path: Path) -> None:
@@ -220,10 +272,28 @@ def test_full_disk_leaves_no_partition(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(site) + os.pathsep + env["PYTHONPATH"]
     env["SOCKETSCOPE_TEST_ENOSPC"] = "1"
     ds = tmp_path / "ds"
-    p = subprocess.run([sys.executable, "-m", "analyzer.cli", "batch", *map(str, BUNDLED[:3]), "--out", str(ds),
-                        "--workers", "1"], env=env, capture_output=True, text=True, timeout=180, check=False)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analyzer.cli",
+            "batch",
+            *map(str, BUNDLED[:3]),
+            "--out",
+            str(ds),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert p.returncode == 2, p.stderr
-    lines = [x for x in p.stderr.strip().splitlines() if not x.startswith("socketscope: batch: Dask dashboard")]
+    lines = [
+        x for x in p.stderr.strip().splitlines() if not x.startswith("socketscope: batch: Dask dashboard")
+    ]
     assert lines == [f"socketscope: batch: cannot write {ds}: No space left on device"], p.stderr
     assert not list(ds.glob("capture_id=*"))  # no partition that looks valid
     assert not (ds / ".staging").exists()

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("duckdb")
 pytest.importorskip("distributed")
 
-from analyzer.batch.query import QueryError, run_query  # noqa: E402
-from tests.golden.outputs import ROOT  # noqa: E402
+from analyzer.batch.query import QueryError, run_query
+from tests.golden.outputs import ROOT
 
 QUERIES = re.findall(r"```sql\n(.*?)```", (ROOT / "docs" / "dataset.md").read_text(), re.S)
 
@@ -24,9 +23,26 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
     ds = tmp_path_factory.mktemp("q") / "ds"
     inputs = [str(ROOT / "captures"), str(ROOT / "captures" / "tls" / "*.pcap*")]
     keys = [a for k in sorted((ROOT / "captures" / "tls").glob("*.keys")) for a in ("--keylog", str(k))]
-    p = subprocess.run([sys.executable, "-m", "analyzer.cli", "batch", *inputs, "--out", str(ds), "--workers",
-                        "2", "-q", *keys], capture_output=True, text=True, timeout=300, check=False,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analyzer.cli",
+            "batch",
+            *inputs,
+            "--out",
+            str(ds),
+            "--workers",
+            "2",
+            "-q",
+            *keys,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert p.returncode == 0, p.stderr
     return str(ds)
 
@@ -54,10 +70,23 @@ def test_answers_mean_what_they_say(dataset: str) -> None:
 
 def test_query_cli_formats(dataset: str) -> None:
     def q(*fmt: str) -> str:
-        return subprocess.run([sys.executable, "-m", "analyzer.cli", "query", dataset,
-                               "SELECT code, count(*) AS n FROM anomalies GROUP BY code ORDER BY code", *fmt],
-                              capture_output=True, text=True, timeout=60, check=True,
-                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}).stdout
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "analyzer.cli",
+                "query",
+                dataset,
+                "SELECT code, count(*) AS n FROM anomalies GROUP BY code ORDER BY code",
+                *fmt,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        ).stdout
+
     assert q("--format", "csv").startswith("code,n\n")
     assert q("--format", "json").lstrip().startswith("[")
     assert q().splitlines()[0].split() == ["code", "n"]

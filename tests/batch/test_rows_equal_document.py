@@ -54,25 +54,73 @@ def _micros(v: Any) -> int | None:
 
 def _expected(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
     """Each table's rows, made from the document with a mapping written here, independently."""
-    e: dict[str, list[tuple[Any, ...]]] = {k: [] for k in (
-        "connections", "http", "ws_frames", "ws_messages", "tls", "sessions", "eio_packets",
-        "sio_packets", "acks", "anomalies")}
+    e: dict[str, list[tuple[Any, ...]]] = {
+        k: []
+        for k in (
+            "connections",
+            "http",
+            "ws_frames",
+            "ws_messages",
+            "tls",
+            "sessions",
+            "eio_packets",
+            "sio_packets",
+            "acks",
+            "anomalies",
+        )
+    }
     for c in doc["connections"]:
         tcp = c["tcp"]
-        e["connections"].append((c["id"], tcp["first_frame"], _us(tcp["first_ts"]), c["client"]["ip"],
-                                 c["client"]["port"], c["server"]["port"], c["app_protocol"], tcp["end"]))
+        e["connections"].append(
+            (
+                c["id"],
+                tcp["first_frame"],
+                _us(tcp["first_ts"]),
+                c["client"]["ip"],
+                c["client"]["port"],
+                c["server"]["port"],
+                c["app_protocol"],
+                tcp["end"],
+            )
+        )
         for i, x in enumerate(c["http"]):
             q, r = x["request"] or {}, x["response"] or {}
-            e["http"].append((c["id"], i, text(q.get("method")), text(q.get("target")), r.get("status"),
-                              _bytes(q["body"]["text"], q["body"]["hex"]) if q else None,
-                              _bytes(r["body"]["text"], r["body"]["hex"]) if r else None))
+            e["http"].append(
+                (
+                    c["id"],
+                    i,
+                    text(q.get("method")),
+                    text(q.get("target")),
+                    r.get("status"),
+                    _bytes(q["body"]["text"], q["body"]["hex"]) if q else None,
+                    _bytes(r["body"]["text"], r["body"]["hex"]) if r else None,
+                )
+            )
         ws = c.get("websocket")
         for f in (ws or {}).get("frames", ()):
-            e["ws_frames"].append((c["id"], f["frame"], _us(f["ts"]), f["direction"], f["opcode"],
-                                   f["payload_length"], _bytes(None, f["payload_hex"])))
+            e["ws_frames"].append(
+                (
+                    c["id"],
+                    f["frame"],
+                    _us(f["ts"]),
+                    f["direction"],
+                    f["opcode"],
+                    f["payload_length"],
+                    _bytes(None, f["payload_hex"]),
+                )
+            )
         for m in (ws or {}).get("messages", ()):
-            e["ws_messages"].append((c["id"], m["frame"], _us(m["ts"]), m["direction"], m["opcode"],
-                                     m["length"], _bytes(m["text"], m["data_hex"])))
+            e["ws_messages"].append(
+                (
+                    c["id"],
+                    m["frame"],
+                    _us(m["ts"]),
+                    m["direction"],
+                    m["opcode"],
+                    m["length"],
+                    _bytes(m["text"], m["data_hex"]),
+                )
+            )
         if c.get("tls"):
             t = c["tls"]
             e["tls"].append((c["id"], t["version"], t["sni"], t["cipher_suite"], t["decrypted"]))
@@ -80,40 +128,98 @@ def _expected(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
         e["sessions"].append((s["sid"], s["protocol"], s["upgraded"], _us(s["first_ts"]), s["anomaly_count"]))
         for p in s["packets"]:
             data = p["data"] if isinstance(p["data"], str) else None
-            e["eio_packets"].append((s["sid"], p["frame"], _us(p["ts"]), p["type"], p["direction"],
-                                     _bytes(data, p["data_hex"])))
+            e["eio_packets"].append(
+                (s["sid"], p["frame"], _us(p["ts"]), p["type"], p["direction"], _bytes(data, p["data_hex"]))
+            )
         sio = s.get("socketio") or {}
         for q in sio.get("packets", ()):
-            e["sio_packets"].append((s["sid"], q["frame"], _us(q["ts"]), q["type"], text(q["nsp"]),
-                                     text(q["event"]), q["ack_id"]))
+            e["sio_packets"].append(
+                (s["sid"], q["frame"], _us(q["ts"]), q["type"], text(q["nsp"]), text(q["event"]), q["ack_id"])
+            )
         for a in sio.get("acks", ()):
-            e["acks"].append((s["sid"], text(a["nsp"]), a["ack_id"], text(a["event"]), a["latency_ms"],
-                              a["request_frame"]))
+            e["acks"].append(
+                (s["sid"], text(a["nsp"]), a["ack_id"], text(a["event"]), a["latency_ms"], a["request_frame"])
+            )
     for a in doc["anomalies"]:
-        e["anomalies"].append((a["code"], a["connection"], a["direction"], tuple(a["frames"]), text(a["message"])))
+        e["anomalies"].append(
+            (a["code"], a["connection"], a["direction"], tuple(a["frames"]), text(a["message"]))
+        )
     return e
 
 
 def _actual(t: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[Any, ...]]]:
     return {
-        "connections": [(r["connection_id"], r["frame"], _micros(r["ts"]), r["client_ip"], r["client_port"],
-                         r["server_port"], r["app_protocol"], r["end"]) for r in t["connections"]],
-        "http": [(r["connection_id"], r["exchange"], r["method"], r["target"], r["status"], r["request_body"],
-                  r["response_body"]) for r in t["http"]],
-        "ws_frames": [(r["connection_id"], r["frame"], _micros(r["ts"]), r["direction"], r["opcode"],
-                       r["payload_length"], r["payload"]) for r in t["ws_frames"]],
-        "ws_messages": [(r["connection_id"], r["frame"], _micros(r["ts"]), r["direction"], r["opcode"],
-                         r["length"], r["payload"]) for r in t["ws_messages"]],
-        "tls": [(r["connection_id"], r["version"], r["sni"], r["cipher_suite"], r["decrypted"]) for r in t["tls"]],
-        "sessions": [(r["sid"], r["protocol"], r["upgraded"], _micros(r["ts"]), r["anomaly_count"])
-                     for r in t["sessions"]],
-        "eio_packets": [(r["sid"], r["frame"], _micros(r["ts"]), r["type"], r["direction"], r["payload"])
-                        for r in t["eio_packets"]],
-        "sio_packets": [(r["sid"], r["frame"], _micros(r["ts"]), r["type"], r["nsp"], r["event"], r["ack_id"])
-                        for r in t["sio_packets"]],
-        "acks": [(r["sid"], r["nsp"], r["ack_id"], r["event"], r["latency_ms"], r["frame"]) for r in t["acks"]],
-        "anomalies": [(r["code"], r["connection_id"], r["direction"], tuple(r["frames"]), r["message"])
-                      for r in t["anomalies"]],
+        "connections": [
+            (
+                r["connection_id"],
+                r["frame"],
+                _micros(r["ts"]),
+                r["client_ip"],
+                r["client_port"],
+                r["server_port"],
+                r["app_protocol"],
+                r["end"],
+            )
+            for r in t["connections"]
+        ],
+        "http": [
+            (
+                r["connection_id"],
+                r["exchange"],
+                r["method"],
+                r["target"],
+                r["status"],
+                r["request_body"],
+                r["response_body"],
+            )
+            for r in t["http"]
+        ],
+        "ws_frames": [
+            (
+                r["connection_id"],
+                r["frame"],
+                _micros(r["ts"]),
+                r["direction"],
+                r["opcode"],
+                r["payload_length"],
+                r["payload"],
+            )
+            for r in t["ws_frames"]
+        ],
+        "ws_messages": [
+            (
+                r["connection_id"],
+                r["frame"],
+                _micros(r["ts"]),
+                r["direction"],
+                r["opcode"],
+                r["length"],
+                r["payload"],
+            )
+            for r in t["ws_messages"]
+        ],
+        "tls": [
+            (r["connection_id"], r["version"], r["sni"], r["cipher_suite"], r["decrypted"]) for r in t["tls"]
+        ],
+        "sessions": [
+            (r["sid"], r["protocol"], r["upgraded"], _micros(r["ts"]), r["anomaly_count"])
+            for r in t["sessions"]
+        ],
+        "eio_packets": [
+            (r["sid"], r["frame"], _micros(r["ts"]), r["type"], r["direction"], r["payload"])
+            for r in t["eio_packets"]
+        ],
+        "sio_packets": [
+            (r["sid"], r["frame"], _micros(r["ts"]), r["type"], r["nsp"], r["event"], r["ack_id"])
+            for r in t["sio_packets"]
+        ],
+        "acks": [
+            (r["sid"], r["nsp"], r["ack_id"], r["event"], r["latency_ms"], r["frame"]) for r in t["acks"]
+        ],
+        "anomalies": [
+            (r["code"], r["connection_id"], r["direction"], tuple(r["frames"]), r["message"])
+            for r in t["anomalies"]
+        ],
     }
 
 
@@ -121,7 +227,9 @@ def _key(v: tuple[Any, ...]) -> str:
     return repr(v)
 
 
-def _run(path: Path, staging: str, shares: int, keys: tuple[tuple[bytes, str], ...]) -> dict[str, list[dict[str, Any]]]:
+def _run(
+    path: Path, staging: str, shares: int, keys: tuple[tuple[bytes, str], ...]
+) -> dict[str, list[dict[str, Any]]]:
     spec = TaskSpec(str(path), "c0", staging, shares=shares, keylogs=keys)
     results = [analyze_share(replace(spec, share=k)) for k in range(shares)]
     assert all(r["error"] is None for r in results), results
