@@ -139,6 +139,10 @@ def create_app(
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    if app.config.get("DATASET"):  # `serve --dataset DATASET`: the page across its captures
+        from webui.dataset import bp as dataset_bp
+
+        app.register_blueprint(dataset_bp)
     if app.config.get("ALLOW_LIVE"):  # `serve --allow-live`; otherwise /live and /api/live/* are 404
         from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
         from webui.live import bp as live_bp

@@ -60,7 +60,10 @@ class TableFiles:
     def _flush(self, table: str) -> None:
         buf = self._rows[table]
         schema = TABLES[table]
-        batch = pa.Table.from_pylist(buf, schema=schema)
+        # column by column: several times faster than Table.from_pylist on dicts
+        batch = pa.Table.from_arrays(
+            [pa.array([r.get(f.name) for r in buf], type=f.type) for f in schema], schema=schema
+        )
         writer = self._writers.get(table)
         if writer is None:
             path = table_path(self.directory, table, self.part)

@@ -11,7 +11,7 @@ import socket
 import sys
 from typing import Any
 
-from analyzer.cli.common import EXIT_OK, EXIT_USAGE, add_inflate_budget_option, wrap
+from analyzer.cli.common import EXIT_CAPTURE, EXIT_OK, EXIT_USAGE, add_inflate_budget_option, wrap
 
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
@@ -20,6 +20,7 @@ examples:
   socketscope serve                        # the captures of ./captures/, and uploads
   socketscope serve capture.pcap other.pcapng --port 8080
   socketscope serve --allow-live           # adds the Live page (needs the capture privilege)
+  socketscope serve --dataset dataset/     # adds /dataset, across a `socketscope batch` dataset
 
 It prints its URL and serves until Ctrl-C; loopback only unless --host says otherwise.
 
@@ -84,6 +85,12 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         "bound to 0.0.0.0 or ::, this machine's names and addresses); repeatable",
     )
     s.add_argument(
+        "--dataset",
+        metavar="DATASET",
+        help="also serve /dataset: a page across the captures of a `socketscope batch` dataset (needs "
+        "the batch extra); its captures that are local files are listed, and its rows link to them",
+    )
+    s.add_argument(
         "--idle-timeout",
         type=float,
         default=DEFAULT_IDLE_TIMEOUT,
@@ -145,6 +152,20 @@ def run_serve(args: argparse.Namespace) -> int:
     if idle <= 0 or uploads <= 0:
         print("socketscope: --idle-timeout and --max-concurrent-uploads must be positive", file=sys.stderr)
         return EXIT_USAGE
+    dataset = getattr(args, "dataset", None)
+    if dataset is not None:
+        from analyzer.cli.batch import need_batch_extra
+
+        if need_batch_extra("serve --dataset"):
+            return EXIT_CAPTURE
+        from analyzer.batch.query import QueryError
+        from webui.dataset import dataset_captures
+
+        try:
+            args.captures = [*args.captures, *dataset_captures(dataset)]
+        except QueryError as exc:
+            print(f"socketscope: serve: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     # DNS rebinding: only these names are answered, whatever the address bound (webui/hosts.py)
     allowed = allowed_hosts_for(args.host, getattr(args, "allowed_host", None) or [])
     if not is_loopback(args.host):
@@ -165,6 +186,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 "UPLOAD_SLOTS": uploads,
                 "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
                 "INFLATE_BUDGET_MB": getattr(args, "inflate_budget_mb", None),
+                "DATASET": dataset,
             },
         )
     except OSError as exc:  # the upload folder cannot be made
@@ -179,6 +201,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"socketscope: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"socketscope: serving on {serve_url(args.host, server.server_port)}  (Ctrl-C stops)", flush=True)
+    if dataset is not None:
+        print(f"socketscope: the dataset: {serve_url(args.host, server.server_port)}dataset", flush=True)
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does: a live capture is kept
         with contextlib.suppress(ValueError, OSError):
