@@ -3,7 +3,8 @@
     python benchmarks/batch.py CAPTURE [--copies 20]
 
 Copies CAPTURE N times (distinct capture ids), then times: `analyze --format json` on each copy
-in one process (the per-core baseline), and `batch --workers 1` and `--workers 2` into fresh
+in one process (the per-core baseline), the batch task (pipeline + Parquet) on each copy in one
+process (the same work without Dask), and `batch --workers 1` and `--workers 2` into fresh
 datasets (wall time, CPU of the whole process tree, and peak RSS of the largest worker as reported
 by psutil). Prints one JSON object. The machine may be shared: CPU seconds are the honest number.
 """
@@ -107,6 +108,9 @@ def main() -> None:
                 ]
             )
         out["speedup_2_vs_1"] = round(out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2)
+        mb = size / 1e6
+        for k in ("analyze_json", "batch_tasks_in_one_process", "batch_1_workers", "batch_2_workers"):
+            out[k]["mb_per_cpu_s"] = round(mb / max(out[k]["cpu_s"], 1e-9), 2)
         print(json.dumps(out, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)

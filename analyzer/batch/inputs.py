@@ -87,14 +87,13 @@ def _url_matches(pattern: str) -> list[str]:
     import fsspec
 
     fs, _, paths = fsspec.get_fs_token_paths(pattern)
-    protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
     out = []
     for p in paths:
         if fs.isdir(p):
             out += [f for f in fs.find(p) if looks_like_capture(f)]
         else:
             out.append(p)
-    return [f"{protocol}://{p}" if "://" not in p else p for p in sorted(out)]
+    return [str(fs.unstrip_protocol(p)) for p in sorted(out)]
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[Source], list[str]]:
