@@ -45,8 +45,15 @@ exit codes:
   5  the batch could not run: the batch extra is missing, the scheduler cannot be reached"""
 
 
+def _absent(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is None
+    except (ImportError, ValueError):
+        return True
+
+
 def missing_batch_modules() -> list[str]:
-    return [m for m in BATCH_MODULES if importlib.util.find_spec(m) is None]
+    return [m for m in BATCH_MODULES if _absent(m)]
 
 
 def need_batch_extra(command: str) -> bool:
