@@ -301,7 +301,7 @@ def test_full_disk_leaves_no_partition(tmp_path: Path) -> None:
 
 def test_default_local_cluster(tmp_path: Path) -> None:
     ds = tmp_path / "ds"
-    p = _cli("batch", *map(str, BUNDLED[:4]), "--out", str(ds), "--workers", "2")
+    p = _cli("batch", *map(str, BUNDLED[:4]), "--out", str(ds))  # the default: one worker per core
     assert p.returncode == 0, p.stderr
     assert "Dask dashboard: http://127.0.0.1:" in p.stderr
     assert run_query(str(ds), "SELECT count(*) FROM captures WHERE error IS NULL")[1][0][0] == 4
