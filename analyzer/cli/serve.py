@@ -128,6 +128,24 @@ def serve_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _add_dataset_captures(args: argparse.Namespace, dataset: str) -> int | None:
+    """`--dataset`: its local captures join the list (its rows link to them); an exit code if it
+    cannot be read or the batch extra is missing."""
+    from analyzer.cli.batch import need_batch_extra
+
+    if need_batch_extra("serve --dataset"):
+        return EXIT_CAPTURE
+    from analyzer.batch.query import QueryError
+    from webui.dataset import dataset_captures
+
+    try:
+        args.captures = [*args.captures, *dataset_captures(dataset)]
+    except QueryError as exc:
+        print(f"socketscope: serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
@@ -153,19 +171,9 @@ def run_serve(args: argparse.Namespace) -> int:
         print("socketscope: --idle-timeout and --max-concurrent-uploads must be positive", file=sys.stderr)
         return EXIT_USAGE
     dataset = getattr(args, "dataset", None)
-    if dataset is not None:
-        from analyzer.cli.batch import need_batch_extra
-
-        if need_batch_extra("serve --dataset"):
-            return EXIT_CAPTURE
-        from analyzer.batch.query import QueryError
-        from webui.dataset import dataset_captures
-
-        try:
-            args.captures = [*args.captures, *dataset_captures(dataset)]
-        except QueryError as exc:
-            print(f"socketscope: serve: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+    failed = _add_dataset_captures(args, dataset) if dataset is not None else None
+    if failed is not None:
+        return failed
     # DNS rebinding: only these names are answered, whatever the address bound (webui/hosts.py)
     allowed = allowed_hosts_for(args.host, getattr(args, "allowed_host", None) or [])
     if not is_loopback(args.host):
@@ -201,8 +209,6 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"socketscope: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"socketscope: serving on {serve_url(args.host, server.server_port)}  (Ctrl-C stops)", flush=True)
-    if dataset is not None:
-        print(f"socketscope: the dataset: {serve_url(args.host, server.server_port)}dataset", flush=True)
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does: a live capture is kept
         with contextlib.suppress(ValueError, OSError):
