@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,7 +92,19 @@ def main() -> None:
             "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])",
             *files,
         ]
-        out = {"captures": a.copies, "bytes": size, "cores": os.cpu_count(), "analyze_json": _run(analyze)}
+        tasks = [
+            py,
+            "-c",
+            "import sys, tempfile\nfrom analyzer.batch.task import TaskSpec, analyze_share\n"
+            "for i, f in enumerate(sys.argv[2:]):\n"
+            "    analyze_share(TaskSpec(f, str(i), tempfile.mkdtemp(dir=sys.argv[1])))",
+            str(work),
+            *files,
+        ]
+        out: dict[str, Any] = {"captures": a.copies, "bytes": size, "cores": os.cpu_count()}
+        for key, argv in (("analyze_json", analyze), ("batch_tasks_in_one_process", tasks)):
+            out[key] = _run(argv)
+            print(key, out[key], file=sys.stderr, flush=True)
         for n in (1, 2):
             out[f"batch_{n}_workers"] = _run(
                 [
@@ -107,6 +120,7 @@ def main() -> None:
                     "-q",
                 ]
             )
+            print(n, out[f"batch_{n}_workers"], file=sys.stderr, flush=True)
         out["speedup_2_vs_1"] = round(out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2)
         mb = size / 1e6
         for k in ("analyze_json", "batch_tasks_in_one_process", "batch_1_workers", "batch_2_workers"):
