@@ -148,9 +148,7 @@ def merge_sessions(spec: TaskSpec, results: list[dict[str, Any]]) -> dict[str, A
     except BaseException:
         files.abort()
         raise
-    files.close()
-    for p in paths:
-        os.unlink(p)
+    files.close()  # the calls files stay until the commit (a rerun of this task reads them again)
     return {"share": spec.shares, "sessions": sink.n_sessions, "anomalies": sink.n_anomalies}
 
 
