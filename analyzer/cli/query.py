@@ -42,9 +42,14 @@ def add_query_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    q.add_argument("dataset", metavar="DATASET")
-    q.add_argument("sql", metavar="SQL")
-    q.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    q.add_argument("dataset", metavar="DATASET", help="a dataset directory written by socketscope batch")
+    q.add_argument("sql", metavar="SQL", help="one SQL statement (DuckDB); the tables are views")
+    q.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default: aligned columns, long cells cut), csv or json (every value whole)",
+    )
     return q
 
 
