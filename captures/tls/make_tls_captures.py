@@ -427,9 +427,11 @@ option. tests/tls/ checks socketscope against the records and against tshark
     )
     readme = HERE.parent / "README.md"
     text = readme.read_text(encoding="utf-8")
+    h2 = "<!-- h2-captures -->"  # captures/h2/make_h2_captures.py's section follows, kept
+    tail = "\n" + text[text.index(h2) :] if h2 in text else ""
     if README_MARK in text:
         text = text[: text.index(README_MARK)]
-    readme.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+    readme.write_text(text.rstrip("\n") + "\n\n" + section + tail, encoding="utf-8")
 
 
 def main() -> int:
