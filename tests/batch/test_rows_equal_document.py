@@ -20,7 +20,9 @@ from analyzer.protocols.tls.keylog import KeyLog  # noqa: E402
 from tests.golden.outputs import ROOT, captures  # noqa: E402
 
 # the golden set (bundled and corpus captures) and the TLS captures with their key logs
-CAPTURES = captures() + sorted(p.relative_to(ROOT) for p in (ROOT / "captures" / "tls").glob("*.pcap*"))
+CAPTURES = captures() + sorted(
+    p.relative_to(ROOT) for d in ("tls", "h2") for p in (ROOT / "captures" / d).glob("*.pcap*")
+)
 
 
 def _us(ts: float | None) -> int | None:
@@ -254,7 +256,7 @@ def test_rows_equal_document_and_split(capture: Path, tmp_path: Path) -> None:
     for table, rows in expected.items():
         assert sorted(actual[table], key=_key) == sorted(rows, key=_key), table
     assert all(r["capture_id"] == "c0" for rows in whole.values() for r in rows)
-    if capture.parent.name == "tls":
+    if keys:  # a capture with its key log: every TLS connection decrypted
         assert whole["tls"] and all(r["decrypted"] for r in whole["tls"])
     split_tables = _run(path, str(tmp_path / "three"), 3, keys)
     if len(doc["connections"]) >= 4:  # the split did split: connections in at least two shares
