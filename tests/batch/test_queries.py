@@ -22,7 +22,8 @@ QUERIES = re.findall(r"```sql\n(.*?)```", (ROOT / "docs" / "dataset.md").read_te
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
     ds = tmp_path_factory.mktemp("q") / "ds"
     inputs = [str(ROOT / "captures"), str(ROOT / "captures" / "tls" / "*.pcap*")]
-    keys = [a for k in sorted((ROOT / "captures" / "tls").glob("*.keys")) for a in ("--keylog", str(k))]
+    keyfiles = sorted((ROOT / "captures").glob("*/*.keys"))  # tls/ and h2/
+    keys = [a for k in keyfiles for a in ("--keylog", str(k))]
     p = subprocess.run(
         [
             sys.executable,
