@@ -11,7 +11,16 @@ import socket
 import sys
 from typing import Any
 
-from analyzer.cli.common import EXIT_CAPTURE, EXIT_OK, EXIT_USAGE, add_inflate_budget_option, wrap
+from analyzer.cli.common import (
+    EXIT_CAPTURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    OutputError,
+    add_inflate_budget_option,
+    add_keylog_option,
+    load_keylogs,
+    wrap,
+)
 
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
@@ -21,13 +30,14 @@ examples:
   socketscope serve capture.pcap other.pcapng --port 8080
   socketscope serve --allow-live           # adds the Live page (needs the capture privilege)
   socketscope serve --dataset dataset/     # adds /dataset, across a `socketscope batch` dataset
+  socketscope serve wss.pcapng --keylog keys.log   # decrypts TLS in every capture it serves
 
 It prints its URL and serves until Ctrl-C; loopback only unless --host says otherwise.
 
 exit codes:
   0  stopped with Ctrl-C
-  2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, the address
-     cannot be listened on)"""
+  2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, a --keylog
+     that cannot be read, the address cannot be listened on)"""
 DEFAULT_IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent (a slow client keeps a thread)
 DEFAULT_UPLOAD_SLOTS = 2  # = webui.DEFAULT_UPLOAD_SLOTS (not imported: the parser loads no Flask)
 
@@ -76,6 +86,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="largest accepted upload, MiB (default 256)",
     )
     add_inflate_budget_option(s)
+    add_keylog_option(s)
     s.add_argument(
         "--allowed-host",
         action="append",
@@ -146,6 +157,19 @@ def _add_dataset_captures(args: argparse.Namespace, dataset: str) -> int | None:
     return None
 
 
+def _prepare(args: argparse.Namespace) -> int | None:
+    """An exit code if --upload-dir cannot be used or --dataset cannot be read; the dataset's
+    local captures join the list."""
+    from analyzer.cli.common import output_problem
+
+    problem = args.upload_dir and output_problem(args.upload_dir, directory=True)
+    if problem:
+        print(f"socketscope: --upload-dir: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    dataset = getattr(args, "dataset", None)
+    return _add_dataset_captures(args, dataset) if dataset is not None else None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
@@ -159,21 +183,19 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
         print("socketscope: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE
-    from analyzer.cli.common import output_problem
-
-    problem = args.upload_dir and output_problem(args.upload_dir, directory=True)
-    if problem:
-        print(f"socketscope: --upload-dir: {problem}", file=sys.stderr)
+    failed = _prepare(args)
+    if failed is not None:
+        return failed
+    try:
+        keylog = load_keylogs(list(getattr(args, "keylog", None) or []))
+    except OutputError as exc:
+        print(f"socketscope: {exc}", file=sys.stderr)
         return EXIT_USAGE
     idle = float(getattr(args, "idle_timeout", DEFAULT_IDLE_TIMEOUT))
     uploads = int(getattr(args, "max_concurrent_uploads", DEFAULT_UPLOAD_SLOTS))
     if idle <= 0 or uploads <= 0:
         print("socketscope: --idle-timeout and --max-concurrent-uploads must be positive", file=sys.stderr)
         return EXIT_USAGE
-    dataset = getattr(args, "dataset", None)
-    failed = _add_dataset_captures(args, dataset) if dataset is not None else None
-    if failed is not None:
-        return failed
     # DNS rebinding: only these names are answered, whatever the address bound (webui/hosts.py)
     allowed = allowed_hosts_for(args.host, getattr(args, "allowed_host", None) or [])
     if not is_loopback(args.host):
@@ -194,7 +216,8 @@ def run_serve(args: argparse.Namespace) -> int:
                 "UPLOAD_SLOTS": uploads,
                 "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
                 "INFLATE_BUDGET_MB": getattr(args, "inflate_budget_mb", None),
-                "DATASET": dataset,
+                "DATASET": getattr(args, "dataset", None),
+                "KEYLOG": keylog,
             },
         )
     except OSError as exc:  # the upload folder cannot be made

@@ -150,8 +150,10 @@ def tshark_decode_as(analysis: Analysis, options: Options) -> dict[int, str]:
     """The `-d` options tshark needs to see what socketscope saw."""
     out: dict[int, str] = {}
     for c in analysis.connections:
-        if c.http or (c.websocket is not None and c.websocket.handshake is not None):
-            out[int(c.server["port"])] = "http"
+        if c.tls is not None:  # tshark finds HTTP inside TLS itself; `http` on the port would hide TLS
+            out[int(c.server["port"])] = "tls"
+        elif c.http or (c.websocket is not None and c.websocket.handshake is not None):
+            out.setdefault(int(c.server["port"]), "http")
     for port, proto in options.decode_as.items():
         out[port] = proto
     return out
@@ -166,9 +168,11 @@ def crosscheck(
     reader: CaptureReader | None = None,
     progress: Callable[[int], None] | None = None,
     status: Callable[[str], None] | None = None,
+    keylog_file: str | None = None,
 ) -> CrosscheckReport:
     """Compare socketscope's analysis of `path` with tshark's dissection of it. `reader`: `path`
-    already opened; `progress(packets)` as in analyze_reader; `status(text)` says when tshark runs.
+    already opened; `progress(packets)` as in analyze_reader; `status(text)` says when tshark runs;
+    `keylog_file`: the key log tshark reads (`-o tls.keylog_file:`), the keys of `options.keylog`.
 
     Raises CaptureError when the file is not a capture, TsharkError when tshark is missing or fails.
     """
@@ -178,7 +182,7 @@ def crosscheck(
     d_opts = tshark_decode_as(analysis, options) if decode_as else dict(options.decode_as)
     if status is not None:
         status("running tshark on the capture ...")
-    view = run_tshark(path, d_opts, tshark)
+    view = run_tshark(path, d_opts, tshark, keylog_file=keylog_file)
     report = CrosscheckReport(path, view.version, view.command)
     compare(analysis, view, report, d_opts, options)
     return report
