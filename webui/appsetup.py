@@ -42,6 +42,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(views_bp)
     app.register_blueprint(tls_bp)  # key log uploads, /api/captures/<cid>/tls
     app.register_blueprint(filter_bp)  # filter= errors, /api/filter, /api/captures/<cid>/search
+    if app.config.get("DATASET"):  # `serve --dataset DATASET`: the page across its captures
+        from webui.dataset import bp as dataset_bp
+
+        app.register_blueprint(dataset_bp)
     if app.config.get("ALLOW_LIVE"):
         from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
         from webui.live import bp as live_bp
