@@ -415,6 +415,16 @@ def capture_snaplen() -> bytes:
     return _small_http().pcap(orig_extra=100)  # every packet was 100 bytes longer on the wire
 
 
+def capture_time_backwards() -> bytes:
+    """A small exchange whose third and fifth packets are stamped before the packets ahead of them
+    (as a merged or edited file can be)."""
+    cap = _small_http()
+    for i, back in ((2, 0.5), (4, 0.002)):
+        ts, data = cap.packets[i]
+        cap.packets[i] = (round(ts - back, 6), data)
+    return cap.pcap()
+
+
 def link_malformed() -> bytes:
     cap = _small_http()
     cap.add(ETH_DST + ETH_SRC)  # 12 bytes: no EtherType
@@ -698,6 +708,7 @@ def _crafted() -> dict[str, Crafted]:
         "capture-truncated": _c(capture_truncated, "capture.truncated"),
         "capture-corrupt": _c(capture_corrupt, "capture.corrupt"),
         "capture-snaplen": _c(capture_snaplen, "capture.snaplen-truncated"),
+        "capture-time-backwards": _c(capture_time_backwards, "capture.time-backwards"),
         "link-malformed": _c(link_malformed, "link.malformed"),
         "link-unsupported": _c(link_unsupported, "link.unsupported"),
         "ip-problems": _c(ip_problems, "ip.fragment", "ip.malformed"),

@@ -59,6 +59,7 @@ class HttpRequest:
     body: bytes = b""  # after transfer-coding and content-coding are undone, bounded
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
+    ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class HttpResponse:
     body: bytes = b""
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
+    ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +145,7 @@ class WsMessageRecord:
     length: int  # inflated length (data may be cut at the display bound)
     truncated: bool = False
     frames: tuple[int, ...] = field(default=())
+    ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def text_and_hex(self) -> tuple[str | None, str | None]:
         """(text, data_hex): text when the message is valid UTF-8 text, else the bytes as hex."""

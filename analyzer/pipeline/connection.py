@@ -99,6 +99,7 @@ class ConnectionApp:
         return self.conn.c2s if d is Direction.C2S else self.conn.s2c
 
     def _where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
+        """The packet with the byte before `end`, its time, and every packet of [start, end)."""
         last = max(end - 1, start)
         if self.tls is not None:  # offsets of the plaintext, mapped through the TLS records
             pm = self.tls.offsets[d]
@@ -109,6 +110,15 @@ class ConnectionApp:
             last = max(end - 1, start)
         om = self._stream(d).offsets
         return om.frame_at(last), om.ts_at(last), om.frames_between(start, max(end, start + 1))
+
+    def _ns(self, d: Direction, start: int, end: int) -> int:
+        """`_where`'s time in integer nanoseconds."""
+        last = max(end - 1, start)
+        if self.tls is not None:
+            return self.tls.offsets[d].ns_at(last)
+        if self.proxy is not None:
+            last = max(end + self.proxy.taken[d] - 1, start + self.proxy.taken[d])
+        return self._stream(d).offsets.ns_at(last)
 
     def _anomaly(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
         if len(self.anomalies) < 10000:
@@ -247,12 +257,16 @@ class ConnectionApp:
 
     def _request_record(self, head: Any, end: int, body: bytes = b"", cut: bool = False) -> HttpRequest:
         frame, ts, frames = self._where(Direction.C2S, head.start, end)
-        return HttpRequest(frame, ts, head.method, head.target, head.version, head.headers, body, cut, frames)
+        ns = self._ns(Direction.C2S, head.start, end)
+        return HttpRequest(
+            frame, ts, head.method, head.target, head.version, head.headers, body, cut, frames, ns
+        )
 
     def _response_record(self, head: Any, end: int, body: bytes = b"", cut: bool = False) -> HttpResponse:
         frame, ts, frames = self._where(Direction.S2C, head.start, end)
+        ns = self._ns(Direction.S2C, head.start, end)
         return HttpResponse(
-            frame, ts, head.version, head.status, head.reason, head.headers, body, cut, frames
+            frame, ts, head.version, head.status, head.reason, head.headers, body, cut, frames, ns
         )
 
     def _http_done(self, ev: Any) -> None:
@@ -451,7 +465,8 @@ class ConnectionApp:
                 else:
                     ws.frames_dropped += 1
                 if self.conversation is not None:
-                    self.conversation.on_frame(d, ev, ts, frame)
+                    ns = self._ns(d, base + ev.start, base + ev.end) if ev.opcode >= 8 else None
+                    self.conversation.on_frame(d, ev, ts, frame, ns)
                 if ev.opcode == 8 and not self._closed.get(d):
                     self._closed[d] = True
                     self.sessions.on_websocket_close(self.conn.id, d, ev.close_code, ts, frame)
@@ -469,6 +484,7 @@ class ConnectionApp:
                     ev.length,
                     ev.truncated,
                     packets,
+                    self._ns(d, base + ev.start, base + ev.end),
                 )
                 if ws.spilled_messages is not None:
                     ws.spilled_messages.add_json(msg.to_json())

@@ -40,17 +40,23 @@ def feed_fast(
     active = tracker.active
     linger = tracker.linger
     expire = tracker.expire
-    linger_packets, linger_seconds = tcp_tracker.LINGER_PACKETS, tcp_tracker.LINGER_SECONDS
+    linger_packets, linger_ns = tcp_tracker.LINGER_PACKETS, tcp_tracker.LINGER_NS
     slow = pipe.feed
     linktypes = pipe.linktypes
     eth_seen = 1 in linktypes  # the general path records a link type the first time it sees it
     flush_every = pipe.flush_every
+    clock = pipe.clock
+    last_ns = clock.last_ns  # CaptureClock.tick, inlined
     # counters kept in locals and added to their objects at the end (or before a slow packet)
     n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
     count = 0
     try:
         for pkt in packets:
             count += 1
+            ts_ns = pkt.ts_ns
+            if ts_ns < last_ns:
+                clock.back(pkt.frame, last_ns - ts_ns)
+            last_ns = ts_ns
             data = pkt.data
             n = len(data)
             # Ethernet II + IPv4 with a 20-byte header (IHL 5), RFC 791 §3.1; not a fragment; TCP
@@ -74,9 +80,9 @@ def feed_fast(
                         # ConnectionTracker.handle: expire before the lookup (expire's first test inlined)
                         if linger and (
                             pkt.frame - linger[0].last_frame >= linger_packets
-                            or pkt.ts - linger[0].last_ts >= linger_seconds
+                            or ts_ns - linger[0].last_ns >= linger_ns
                         ):
-                            expire(pkt.frame, pkt.ts)
+                            expire(pkt.frame, ts_ns)
                         src = data[26:30]
                         conn = active.get((src, sport, data[30:34], dport))
                         slow_packet = (
@@ -89,6 +95,7 @@ def feed_fast(
                 if n_pkts:  # the general path may read the counters: bring them up to date first
                     _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
                     n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
+                clock.last_ns = ts_ns  # Pipeline.feed ticks the clock again: the same time
                 slow(pkt)
                 eth_seen = 1 in linktypes
                 if progress is not None and not count % PROGRESS_EVERY:
@@ -112,13 +119,14 @@ def feed_fast(
             conn.packets[i] += 1
             conn.payload_bytes[i] += len(payload)
             conn.last_ts = ts
+            conn.last_ns = ts_ns
             conn.last_frame = frame
             if flags & _ACK:  # ConnectionTracker._segment: a hole the peer acknowledged is lost
                 other = conn.s2c if c2s else conn.c2s
                 if other.ooo:
                     other.acked(ack, frame, ts)
             if payload:
-                (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, 0)
+                (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, ts_ns, 0)
             if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):
                 conn.lingering = True
                 linger.append(conn)
@@ -127,6 +135,7 @@ def feed_fast(
             if progress is not None and not count % PROGRESS_EVERY:
                 progress(count)
     finally:
+        clock.last_ns = last_ns
         _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
 
 

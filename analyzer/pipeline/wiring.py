@@ -16,6 +16,7 @@ from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EngineIOSession
+from analyzer.pipeline.clock import CaptureClock
 from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
@@ -41,6 +42,7 @@ class Pipeline:
         self.options = options or Options()
         self.capture = capture
         self.decoder = PacketDecoder()
+        self.clock = CaptureClock()
         table = self.options.max_connections
         table = tcp_tracker.MAX_CONNECTIONS if table is None else table
         self.tracker = ConnectionTracker(self._on_new, self._on_close, self._on_drop, table)
@@ -136,6 +138,7 @@ class Pipeline:
     # -- packets --
     def feed(self, pkt: RawPacket) -> None:
         cap = self.capture
+        self.clock.tick(pkt.frame, pkt.ts_ns)
         if cap.first_ts is None:
             cap.first_ts = pkt.ts
         cap.last_ts = pkt.ts
@@ -189,6 +192,9 @@ class Pipeline:
                     (st.snaplen_first,),
                 )
             )
+        went_back = self.clock.anomaly()
+        if went_back is not None:
+            self.anomalies.append(went_back)
         if self.tracker.evicted:
             self.anomalies.append(
                 make_anomaly(

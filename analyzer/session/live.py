@@ -67,6 +67,8 @@ class LiveSocketIO:
                 frames,
                 ev.complete,
                 parts[-1].ts,
+                head.ts_ns,
+                parts[-1].ts_ns,
             )
             self._acks.on_packet(rec)  # its anomalies are the session analysis' to report
             observer.on_sio_packet(session, rec, self._acks.answered())

@@ -183,6 +183,8 @@ def analyze_socketio(
                     frames,
                     ev.complete,
                     records[tags[-1]].ts,
+                    head.ts_ns,
+                    records[tags[-1]].ts_ns,
                 )
                 heappush(ready, (tags[0], next(order), rec, found))
 
