@@ -598,6 +598,14 @@ SIO_OPEN = '0{"sid":"bounds","upgrades":[],"pingInterval":25000,"pingTimeout":20
 PLACEHOLDER = '{"_placeholder":true,"num":%d}'
 
 
+def ws_tiny_frames(n: int = 1000, close: bool = True) -> bytes:
+    """An upgrade, then `n` empty continuation frames of 2 bytes each from the server (`00 00`:
+    FIN clear, opcode 0, length 0), between a text frame that opens the message and one that ends
+    it (RFC 6455 §5.4): the most frame records per byte a capture can ask for."""
+    body = sframe(b"first ", fin=False) + b"\x00\x00" * n + sframe(b"last", opcode=0)
+    return ws(("s", body), close=close)
+
+
 def sio_placeholders(repeats: int = 200, size: int = 1 << 20, attachments: int = 1) -> bytes:
     """A WebSocket-only Socket.IO session (EIO 4) whose BINARY_EVENT names the placeholder of each
     of its `attachments` binary attachments `repeats` times (socket.io-parser writes each once)."""
@@ -887,6 +895,11 @@ def _crafted() -> dict[str, Crafted]:
             options=Options(max_message_bytes=4096),
         ),
         "ws-stream-gap": _c(ws_stream_gap, "ws.stream-gap", "ws.resync", "tcp.gap"),
+        "ws-frame-records-capped": _c(
+            lambda: ws_tiny_frames(300),
+            "ws.frame-records-capped",
+            options=Options(max_frame_records=100),
+        ),
         "ws-inflate-budget": _c(
             lambda: ws_inflate_bomb(3, 256 << 10),
             "ws.inflate-budget-exceeded",

@@ -21,7 +21,9 @@ from analyzer.cli.common import (
     EXIT_USAGE,
     add_decode_as_option,
     add_engine_option,
+    add_frame_records_option,
     add_inflate_budget_option,
+    frame_records,
     inflate_budget_bytes,
     wrap,
 )
@@ -75,6 +77,7 @@ def add_live_parser(sub: Any) -> None:
     )
     add_decode_as_option(p)
     add_inflate_budget_option(p)
+    add_frame_records_option(p)
     p.add_argument(
         "--buffer-size", type=int, default=64, metavar="MIB", help="kernel capture buffer (64 MiB)"
     )
@@ -110,6 +113,7 @@ def run_live(args: argparse.Namespace) -> int:
         observer=printer,
         spill_records=True,
         inflate_budget_bytes=inflate_budget_bytes(args),
+        max_frame_records=frame_records(args),
     )
     final, document = _final_sink(args, out)
     pipe = Pipeline(CaptureInfo(path=f"live:{args.interface}", format="live"), options, final)

@@ -21,6 +21,7 @@ from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMe
 from analyzer.model.registry import make_anomaly
 from analyzer.model.spill import JsonSpill
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
+from analyzer.pipeline.frame_cap import FrameRecords
 from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
 from analyzer.protocols.deflate import InflateBudget
@@ -55,11 +56,13 @@ class ConnectionApp:
         options: Options,
         sessions: SessionBuilder,
         inflate_budget: InflateBudget | None = None,
+        frame_records: FrameRecords | None = None,
     ) -> None:
         self.conn = conn
         self.options = options
         self.sessions = sessions
         self.inflate_budget = inflate_budget  # the connection's (docs/bounds.md)
+        self.frame_records = frame_records or FrameRecords(options.max_frame_records, None)
         self.observer = options.observer  # sees each exchange, upgrade and message as decoded
         self.anomalies: list[Anomaly] = []
         self.mode = "undecided"  # "http" | "websocket" | "opaque"
@@ -432,38 +435,39 @@ class ConnectionApp:
         for ev in events:
             if isinstance(ev, WsFrame):
                 frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
-                rec = WsFrameRecord(
-                    d,
-                    frame,
-                    ts,
-                    ev.fin,
-                    ev.rsv1,
-                    ev.rsv2,
-                    ev.rsv3,
-                    ev.opcode,
-                    ev.masked,
-                    ev.mask_key,
-                    ev.payload_length,
-                    ev.length_form,
-                    ev.payload,
-                    ev.payload_truncated,
-                    ev.close_code,
-                    ev.close_reason,
-                    packets,
-                    base + ev.start,
-                )
                 self.ws_frames += 1
                 hdr = ev.end - ev.start - ev.payload_length
                 self.layer_bytes["websocket_header_bytes"] += hdr
                 self.layer_bytes["websocket_payload_bytes"] += ev.payload_length
                 key = (dv, ev.opcode)
                 counts[key] = counts.get(key, 0) + 1
-                if ws.spilled_frames is not None:
-                    ws.spilled_frames.add_json(rec.to_json())
-                elif self.options.keep_frames:
-                    ws.frames.append(rec)
-                else:
+                if ws.spilled_frames is None and not self.options.keep_frames:
                     ws.frames_dropped += 1
+                elif self.frame_records.take(ws, frame, d):  # else not listed: past the bound
+                    rec = WsFrameRecord(
+                        d,
+                        frame,
+                        ts,
+                        ev.fin,
+                        ev.rsv1,
+                        ev.rsv2,
+                        ev.rsv3,
+                        ev.opcode,
+                        ev.masked,
+                        ev.mask_key,
+                        ev.payload_length,
+                        ev.length_form,
+                        ev.payload,
+                        ev.payload_truncated,
+                        ev.close_code,
+                        ev.close_reason,
+                        packets,
+                        base + ev.start,
+                    )
+                    if ws.spilled_frames is not None:
+                        ws.spilled_frames.add_json(rec.to_json())
+                    else:
+                        ws.frames.append(rec)
                 if self.conversation is not None:
                     ns = self._ns(d, base + ev.start, base + ev.end) if ev.opcode >= 8 else None
                     self.conversation.on_frame(d, ev, ts, frame, ns)
@@ -546,6 +550,9 @@ class ConnectionApp:
         elif conn.fin_frames:
             self.sessions.on_connection_end(conn.id, "fin", conn.last_ts, max(conn.fin_frames.values()))
         if self.ws is not None:
+            capped = self.frame_records.anomaly(self.ws, conn.id)
+            if capped is not None:
+                self.anomalies.append(capped)
             for (dv, op), n in self._frame_counts.items():
                 key = f"{dv}:{_OPCODE_NAMES.get(op, 'reserved')}"
                 self.ws.counts[key] = self.ws.counts.get(key, 0) + n

@@ -19,6 +19,7 @@ from analyzer.model.session import EngineIOSession
 from analyzer.pipeline.clock import CaptureClock
 from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
+from analyzer.pipeline.frame_cap import FrameRecordBudget, FrameRecords
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
 from analyzer.pipeline.tls_step import keylog_anomalies
@@ -53,6 +54,10 @@ class Pipeline:
             if opts.inflate_connection_budget_bytes is not None
             else opts.inflate_budget_bytes // 16
         )
+        capture_frames = opts.max_frame_records_capture
+        self.frame_budget = FrameRecordBudget(
+            10 * opts.max_frame_records if capture_frames is None else capture_frames
+        )
         self.anomalies: list[Anomaly] = []
         self.sinks = sinks
         # streaming output: session payloads wait on disk while their sessions are open
@@ -71,7 +76,13 @@ class Pipeline:
     # -- connections --
     def _on_new(self, conn: TcpConnection) -> ConnectionApp:
         """The connection's application layer, which is also the sink of its two streams."""
-        app = ConnectionApp(conn, self.options, self.sessions, self.inflate_budget.child(self._conn_inflate))
+        app = ConnectionApp(
+            conn,
+            self.options,
+            self.sessions,
+            self.inflate_budget.child(self._conn_inflate),
+            FrameRecords(self.options.max_frame_records, self.frame_budget),
+        )
         conn.app = app
         seg = self._seg
         if seg is not None and (seg.path is not None or seg.process is not None):

@@ -31,6 +31,9 @@ def test_fuzz_smoke(tmp_path: Path) -> None:
         ("inflate", "ws.inflate-budget-exceeded"),
         ("flood", "tcp.table-full"),
         ("giant", None),
+        ("ws-frames", None),
+        ("tunnel", None),
+        ("resync", "ws.deflate-assumed"),
     ],
 )
 def test_each_generator_hits_its_bound(name: str, code: str | None, tmp_path: Path) -> None:
