@@ -25,17 +25,19 @@ class OffsetMap:
         self._frames = array("q")
         self._ts = array("d")
         self._ns = array("q")  # nanoseconds after _ns0 (a pcapng if_tsoffset can make times huge)
-        self._ns0: int | None = None
+        self._ns0 = 0  # the first entry's time (entries are never all discarded)
         self._base = 0  # entries before this index were discarded
 
     def add(self, offset: int, frame: int, ts: float, ts_ns: int) -> None:
+        if not self._starts:
+            self._ns0 = ts_ns
         self._starts.append(offset)
         self._frames.append(frame)
         self._ts.append(ts)
-        if self._ns0 is None:
-            self._ns0 = ts_ns
-        delta = ts_ns - self._ns0
-        self._ns.append(delta if -_Q_MAX <= delta <= _Q_MAX else (_Q_MAX if delta > 0 else -_Q_MAX))
+        try:
+            self._ns.append(ts_ns - self._ns0)
+        except OverflowError:  # more than 292 years from the first entry
+            self._ns.append(_Q_MAX if ts_ns > self._ns0 else -_Q_MAX)
 
     def _index(self, offset: int) -> int:
         i = bisect_right(self._starts, offset) - 1
@@ -54,7 +56,7 @@ class OffsetMap:
 
     def ns_at(self, offset: int) -> int:
         """`ts_at` in integer nanoseconds."""
-        if not self._starts or self._ns0 is None:
+        if not self._starts:
             return 0
         return self._ns0 + self._ns[self._index(offset)]
 
