@@ -1012,7 +1012,7 @@ class Checker:
             streamed = json.loads(text)
         except ValueError as exc:
             raise Finding(f"analyze --format json: not JSON: {exc}") from None
-        errors = sorted(self.validator().iter_errors(_sampled(streamed)), key=lambda e: list(e.path))
+        errors = sorted(self.validator().iter_errors(sampled(streamed)), key=lambda e: list(e.path))
         if errors:
             e = errors[0]
             raise Finding(f"schema: {e.message[:200]} at {'/'.join(map(str, e.path))}")
@@ -1100,16 +1100,16 @@ class Checker:
 SCHEMA_SAMPLE = 1000  # items of a long list validated: its first and last
 
 
-def _sampled(doc: Any) -> Any:
+def sampled(doc: Any) -> Any:
     """The document with every list longer than 2 x SCHEMA_SAMPLE cut to its first and last
     SCHEMA_SAMPLE items: every item of a list has the same schema, and validating 100000 frame
     records took the harness a minute (jsonschema), long after the analyzer had finished."""
     if isinstance(doc, dict):
-        return {k: _sampled(v) for k, v in doc.items()}
+        return {k: sampled(v) for k, v in doc.items()}
     if isinstance(doc, list):
         if len(doc) > 2 * SCHEMA_SAMPLE:
             doc = doc[:SCHEMA_SAMPLE] + doc[-SCHEMA_SAMPLE:]
-        return [_sampled(v) for v in doc]
+        return [sampled(v) for v in doc]
     return doc
 
 
