@@ -20,7 +20,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "analyzer/session/sio.py:analyze_socketio": "session split (#15)",
     "analyzer/pipeline/fastloop.py:feed_fast": "the compiled core (#19) makes the helper calls cheap",
     "analyzer/session/transport.py:analyze_upgrades": "session split (#15)",
-    "webui/__init__.py:create_app": "webui split (#15)",
 }
 
 

@@ -33,6 +33,8 @@ from webui.index import (
 from webui.packets import packet_rows, packet_sections, seq_bases
 from webui.pagedata import LIST_PAGE, latency_lists, latency_views, overview_lists
 from webui.store import CaptureEntry, UploadError
+from webui.tlsroutes import read_keylog_upload
+from webui.tlsview import keys_added, tls_summary
 from webui.vendor import plotly_digest, serve_plotly
 from webui.web import (
     analysis,
@@ -58,6 +60,7 @@ TABS = (
     ("overview", "Overview"),
     ("timeline", "Timeline"),
     ("sequence", "Sequence"),
+    ("pane", "Pane"),
     ("messages", "Messages"),
     ("latency", "Latency"),
     ("anomalies", "Anomalies"),
@@ -186,6 +189,9 @@ def upload() -> WzResponse | tuple[str, int]:
             return _render("error.html", title="Upload refused", message="Choose a pcap or pcapng file."), 400
         try:
             e = store().add_upload(f.filename, f.read())
+            keys = read_keylog_upload()  # a TLS key log beside it (webui/tlsroutes.py), optional
+            if keys is not None:
+                store().add_keylog(e, keys)
         except UploadError as exc:
             return _render("error.html", title="Upload refused", message=str(exc)), 400
     return redirect(url_for("pages.overview", cid=e.id), code=303)
@@ -203,6 +209,8 @@ def overview(cid: str) -> str | tuple[str, int]:
         tab="overview",
         tabs=TABS,
         data=overview_data(ix),
+        tls=tls_summary(ix),
+        keys_added=keys_added(request.args),
         **overview_lists(ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
     )
 

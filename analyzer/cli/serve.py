@@ -11,7 +11,15 @@ import socket
 import sys
 from typing import Any
 
-from analyzer.cli.common import EXIT_OK, EXIT_USAGE, add_inflate_budget_option, wrap
+from analyzer.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    OutputError,
+    add_inflate_budget_option,
+    add_keylog_option,
+    load_keylogs,
+    wrap,
+)
 
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
@@ -20,13 +28,14 @@ examples:
   socketscope serve                        # the captures of ./captures/, and uploads
   socketscope serve capture.pcap other.pcapng --port 8080
   socketscope serve --allow-live           # adds the Live page (needs the capture privilege)
+  socketscope serve wss.pcapng --keylog keys.log   # decrypts TLS in every capture it serves
 
 It prints its URL and serves until Ctrl-C; loopback only unless --host says otherwise.
 
 exit codes:
   0  stopped with Ctrl-C
-  2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, the address
-     cannot be listened on)"""
+  2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, a --keylog
+     that cannot be read, the address cannot be listened on)"""
 DEFAULT_IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent (a slow client keeps a thread)
 DEFAULT_UPLOAD_SLOTS = 2  # = webui.DEFAULT_UPLOAD_SLOTS (not imported: the parser loads no Flask)
 
@@ -75,6 +84,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="largest accepted upload, MiB (default 256)",
     )
     add_inflate_budget_option(s)
+    add_keylog_option(s)
     s.add_argument(
         "--allowed-host",
         action="append",
@@ -140,6 +150,11 @@ def run_serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"socketscope: --upload-dir: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        keylog = load_keylogs(list(getattr(args, "keylog", None) or []))
+    except OutputError as exc:
+        print(f"socketscope: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     idle = float(getattr(args, "idle_timeout", DEFAULT_IDLE_TIMEOUT))
     uploads = int(getattr(args, "max_concurrent_uploads", DEFAULT_UPLOAD_SLOTS))
     if idle <= 0 or uploads <= 0:
@@ -165,6 +180,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 "UPLOAD_SLOTS": uploads,
                 "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
                 "INFLATE_BUDGET_MB": getattr(args, "inflate_budget_mb", None),
+                "KEYLOG": keylog,
             },
         )
     except OSError as exc:  # the upload folder cannot be made

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from analyzer.export.streamsel import sio_dicts, spilled_values
+from analyzer.export.text.h2 import H2_HEAD, h2_lines
 from analyzer.export.text.sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
 from analyzer.export.text.summary import (
     MESSAGE_MARK_LAYERS,
@@ -139,12 +140,16 @@ class StreamingTextSummary:
         self._sessions = _Blocks()
         self._session_events = _Blocks()
         self._tls = _Blocks()
+        self._h2 = _Blocks()
 
     def connection(self, rec: ConnectionRecord) -> None:
         self._rows.append((rec.id, connection_row(rec)))
         line = tls_line(rec)
         if line is not None:
             self._tls.add(rec.id, [line])
+        h2 = h2_lines(rec)
+        if h2 is not None:
+            self._h2.add(rec.id, h2)
         ws = rec.websocket
         if ws is None:
             return
@@ -174,6 +179,9 @@ class StreamingTextSummary:
         if len(self._tls):
             out.write(TLS_HEAD)
             self._tls.write_to(out)
+        if len(self._h2):
+            out.write(H2_HEAD)
+            self._h2.write_to(out)
         if len(self._ws):
             out.write("\nWebSocket connections\n")
             self._ws.write_to(out)
