@@ -132,8 +132,7 @@ class ConnectionApp(H2Tunnels):
     def _ws_ns(self, d: Direction, start: int, end: int) -> int:
         """`_ws_where`'s time in integer nanoseconds."""
         if self.ws_maps is not None:  # an RFC 8441 tunnel: WebSocket offsets -> its DATA frames
-            pm = self.ws_maps[d]
-            start, end = pm.at(start), pm.at(max(end - 1, start)) + 1
+            start, end = self.ws_maps[d].at(start), self.ws_maps[d].at(max(end - 1, start)) + 1
         return self._ns(d, start, end)
 
     def _next(self, d: Direction) -> int:
@@ -435,9 +434,10 @@ class ConnectionApp(H2Tunnels):
             self._ws_route(d, self.ws_decoders[d].eof())
 
     def _ws_feed(self, d: Direction, data: bytes) -> None:
-        events = self.ws_decoders[d].feed(data)
-        if events or self._ws_held:  # most segments of a big frame end nothing
-            self._ws_route(d, events)
+        for i in range(0, len(data), 1 << 16):  # 64 KiB at a time: 4 MB of 2-byte frames were 2M events
+            events = self.ws_decoders[d].feed(data[i : i + (1 << 16)])
+            if events or self._ws_held:  # most segments of a big frame end nothing
+                self._ws_route(d, events)
 
     def _ws_route(self, d: Direction, events: list[Any], gap_frame: int = 0) -> None:
         """WebSocket events in capture order. A decoder that resynchronises holds the bytes of a
