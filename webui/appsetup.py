@@ -32,6 +32,7 @@ def register_blueprints(app: Flask) -> None:
     """Pages, API, the new views, and the live capture when `serve --allow-live` asked for it
     (otherwise /live and /api/live/* are 404)."""
     from webui.api import bp as api_bp
+    from webui.filterapi import bp as filter_bp
     from webui.pages import bp as pages_bp
     from webui.tlsroutes import bp as tls_bp
     from webui.views import bp as views_bp
@@ -40,6 +41,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(views_bp)
     app.register_blueprint(tls_bp)  # key log uploads, /api/captures/<cid>/tls
+    app.register_blueprint(filter_bp)  # filter= errors, /api/filter, /api/captures/<cid>/search
+    if app.config.get("DATASET"):  # `serve --dataset DATASET`: the page across its captures
+        from webui.dataset import bp as dataset_bp
+
+        app.register_blueprint(dataset_bp)
     if app.config.get("ALLOW_LIVE"):
         from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
         from webui.live import bp as live_bp

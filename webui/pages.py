@@ -19,6 +19,7 @@ from flask import Response as FlaskResponse
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response as WzResponse
 
+from analyzer.query import FilterError, FilterRunError
 from webui import figures, latencies
 from webui.api import overview_data
 from webui.detail import build_detail
@@ -275,7 +276,11 @@ def messages(cid: str) -> str | tuple[str, int]:
     assert ix is not None
     flt = Filters.from_args(request.args)
     offset, limit = paging(request.args, PAGE)
-    total, rows = ix.page(flt, offset, limit)
+    try:
+        total, rows = ix.page(flt, offset, limit)
+        filter_error = None
+    except (FilterError, FilterRunError) as exc:  # shown above the table, the filter kept in its box
+        total, rows, filter_error = 0, [], exc
     args = _args(flt)
     pg = pager(
         total, offset, limit, lambda o: url_for("pages.messages", cid=cid, **args, offset=o, limit=limit)
@@ -290,6 +295,7 @@ def messages(cid: str) -> str | tuple[str, int]:
         pg=pg,
         flt=flt,
         keep=_kept_args(flt, limit),
+        filter_error=filter_error,
         facets=ix.facets(),
         layers=LAYERS,
     )

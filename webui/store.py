@@ -177,7 +177,9 @@ def _default_analyze(path: str, job: Job, inflate_budget_mb: int | None = None) 
     rest = {k: v for k, v in doc.items() if k not in ("connections", "engineio_sessions", "anomalies")}
     built = builder.finish(rest, doc["anomalies"])
     built.capture_marks = timed.marks
-    return Index.from_built(built)
+    ix = Index.from_built(built)
+    ix.build_search()  # the text search's index (webui/search.py), part of the analysis
+    return ix
 
 
 class CaptureStore:
