@@ -15,9 +15,11 @@ from analyzer.cli.common import (
     EXIT_USAGE,
     OutputError,
     add_decode_as_option,
+    add_frame_records_option,
     add_inflate_budget_option,
     add_keylog_option,
     add_quiet_option,
+    frame_records,
     inflate_budget_bytes,
     load_keylogs,
     output_problem,
@@ -103,6 +105,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="CSV only: do not prefix cells starting with = + - @ with a quote (spreadsheet safety)",
     )
     add_inflate_budget_option(e)
+    add_frame_records_option(e)
     add_quiet_option(e)
     return e
 
@@ -188,6 +191,7 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
                 progress=progress,
                 keylog=args.keys,
                 inflate_budget_bytes=inflate_budget_bytes(args),
+                max_frame_records=frame_records(args),
             )
     except BrokenPipeError:
         pass
