@@ -92,7 +92,8 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument(
         "--filter",
         metavar="EXPR",
-        help="JSON Lines only: keep the records EXPR matches (docs/filters.md), e.g. "
+        help="keep the records EXPR matches (docs/filters.md; every format: CSV rows, HAR entries "
+        "and WebSocket messages, the packets of the kept records in a pcapng slice), e.g. "
         "'sio.event == \"chat\" && ack.latency_ms > 200'",
     )
     add_decode_as_option(e)
@@ -142,9 +143,6 @@ def run_export(args: argparse.Namespace) -> int:
     if args.filter is not None:
         from analyzer.query import FilterError, compile_filter
 
-        if fmt != "jsonl":
-            print("socketscope: export: --filter applies to --format jsonl only", file=sys.stderr)
-            return EXIT_USAGE
         try:
             args.flt = compile_filter(args.filter)
         except FilterError as exc:
@@ -218,17 +216,21 @@ def _sink(args: argparse.Namespace, selection: Selection) -> Iterator[StreamedSe
     from analyzer.export.pcapslice import PcapSliceSink
 
     if args.format == "csv":
-        yield CsvSink(args.output, selection, raw=args.csv_raw)
+        yield CsvSink(args.output, selection, raw=args.csv_raw, flt=getattr(args, "flt", None))
     elif args.format == "pcap":
         with _binary_out(args.output) as bout:
-            yield PcapSliceSink(bout, selection, capture=args.capture)
+            yield PcapSliceSink(bout, selection, capture=args.capture, flt=getattr(args, "flt", None))
     else:
         with _text_out(args.output) as out:
             if args.format == "jsonl":
                 yield JsonlSink(out, selection, args.layer, getattr(args, "flt", None))
             else:
                 yield HarSink(
-                    out, selection, comment=f"socketscope export of {args.capture}", capture=args.capture
+                    out,
+                    selection,
+                    comment=f"socketscope export of {args.capture}",
+                    capture=args.capture,
+                    flt=getattr(args, "flt", None),
                 )
 
 
