@@ -30,18 +30,20 @@ def ws_message_dicts(record: ConnectionRecord) -> Iterator[dict[str, Any]]:
 
 
 def record_frames(rec: Any) -> Iterator[int]:
-    """The packet numbers a record dict names: `frames[]`, else `frame`; both halves of an HTTP
-    exchange."""
+    """The packet numbers a record dict names: `frames[]` (`packets[]`), else `frame`; both halves
+    of an HTTP exchange."""
     if not isinstance(rec, dict):
         return
     if "request" in rec or "response" in rec:
         for half in (rec.get("request"), rec.get("response")):
             yield from record_frames(half)
         return
-    frames = rec.get("frames")
-    if isinstance(frames, list) and frames:
-        yield from (f for f in frames if type(f) is int)
-    elif type(rec.get("frame")) is int:
+    for key in ("frames", "packets"):  # WebSocket messages: `packets`
+        frames = rec.get(key)
+        if isinstance(frames, list) and frames:
+            yield from (f for f in frames if type(f) is int)
+            return
+    if type(rec.get("frame")) is int:
         yield rec["frame"]
 
 
