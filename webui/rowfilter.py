@@ -12,13 +12,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from analyzer.query import Context, Filter, Subject, acks_of
+from analyzer.query import Context, Filter, Subject, acks_of, compile_filter
 from webui.docutil import as_dict
 
 if TYPE_CHECKING:
     from webui.index import Index
 
-__all__ = ["RowMatcher"]
+__all__ = ["RowMatcher", "anomalies_kept"]
 
 _KINDS = {
     "tcp": ("tcp", None),
@@ -128,3 +128,13 @@ def _exchange(ix: Index, src: tuple[str, int, int]) -> Mapping[str, Any]:
     items, b = found
     x = items[b] if 0 <= b < len(items) else None
     return x if isinstance(x, dict) else {}
+
+
+def anomalies_kept(items: list[dict[str, Any]], expr: str | None) -> list[dict[str, Any]]:
+    """The anomalies (as the analysis document writes them) that the filter `expr` keeps
+    (`anomaly.severity == "error"`); all of them without one. Raises FilterError for a filter
+    that is not one, FilterRunError for a pattern that runs too long."""
+    if not expr:
+        return items
+    flt = compile_filter(expr)
+    return [a for a in items if flt(Subject("anomaly", a))]

@@ -121,3 +121,29 @@ def test_a_bad_filter_is_a_400_naming_the_column(driver: Any, served: Served) ->
     open_page(driver, f"{served.url}/c/{cid}/pane?filter={quote('sio.event ==')}")
     assert "column 13" in driver.find_element("id", "filter-error").text
     assert not driver.find_elements("id", "downloads") and not driver.find_elements("id", "pane-list")
+
+
+POLLING = "sio-python-polling-only.pcap"  # 1 warn, 11 chat anomalies
+
+
+def test_anomalies_page_and_api_take_a_filter(driver: Any, served: Served) -> None:
+    cid = served.capture_id(POLLING)
+    every = json.loads(_get(served, f"/api/captures/{cid}/anomalies?limit=1000"))["items"]
+    flt = 'anomaly.severity == "warn" || anomaly.code matches "ping"'
+    want = [a for a in every if a["severity"] == "warn" or "ping" in a["code"]]
+    assert 0 < len(want) < len(every)
+    got = json.loads(_get(served, f"/api/captures/{cid}/anomalies?limit=1000&filter={quote(flt)}"))
+    assert got["items"] == want and got["total"] == len(want)
+    open_page(driver, f"{served.url}/c/{cid}/anomalies")
+    _type_filter(driver, flt)
+    codes = [e.text for e in driver.find_elements("css selector", "#anomalies tbody td.mono")]
+    assert codes == [a["code"] for a in want]
+    sev = driver.find_element("css selector", "a.sev-warn")
+    assert "filter=" in (sev.get_attribute("href") or "")  # the severity links keep the filter
+    with served.app.test_client() as c:
+        fatal = quote('anomaly.severity == "fatal"')  # not one of its values
+        bad = c.get(f"/api/captures/{cid}/anomalies?filter={fatal}")
+        assert bad.status_code == 400 and bad.get_json()["column"] == 21
+    _type_filter(driver, "anomaly.code ==")
+    assert "column 16" in driver.find_element("id", "filter-error").text
+    assert not driver.find_elements("css selector", "#anomalies tbody td.mono")
