@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.browser.conftest import Served, open_page, wait_for
-from tests.browser.test_views import _downloaded, _downloads, _pane, _rows
+from tests.browser.test_views import _downloaded, _downloads, _open_row, _pane, _rows
 
 NODE = "sio-node-v4-default.pcap"  # polling and WebSocket, acks, binary events
 EVENTS = 'sio.type == "EVENT"'
@@ -107,6 +107,12 @@ def test_pane_filter_box_lists_and_downloads_what_it_keeps(
     driver.find_element("css selector", "#downloads a[data-format='jsonl']").click()
     lines = [json.loads(x) for x in _downloaded(tmp_path, ".jsonl").read_text(encoding="utf-8").splitlines()]
     assert [x["frame"] for x in lines] == [it["frame"] for it in api["items"]]
+    ids = [it["id"] for it in api["items"]]
+    _open_row(driver, ids[1])
+    driver.find_element("id", "pane-detail-link").click()  # the detail page: prev/next inside the filter
+    wait_for(driver, lambda d: d.find_elements("id", "next"))
+    assert driver.find_element("id", "next").text.startswith(f"#{ids[2]} ")
+    assert driver.find_element("id", "prev").text.endswith(f"#{ids[0]}")
 
 
 def test_a_bad_filter_is_a_400_naming_the_column(driver: Any, served: Served) -> None:
