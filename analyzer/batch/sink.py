@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -22,8 +21,6 @@ from analyzer.batch import rows
 from analyzer.batch.schema import TABLES
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
-from analyzer.model.spill import JsonSpill, iter_elements
-from analyzer.model.websocket import message_dict
 
 __all__ = ["CONNECTION_TABLES", "SESSION_TABLES", "DatasetSink", "TableFiles", "table_path"]
 
@@ -86,23 +83,13 @@ class TableFiles:
         self._writers.clear()
 
 
-def _spilled(spill: JsonSpill) -> Iterator[Any]:
-    return (value for _, value in iter_elements(spill.pieces()))
-
-
 def eio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
-    if s.spilled_packets is not None:
-        return _spilled(s.spilled_packets)
-    return (p.to_dict() for p in s.packets)
+    return s.packets.values()
 
 
 def sio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
     sio = s.socketio
-    if sio is None:
-        return iter(())
-    if sio.spilled_packets is not None:
-        return _spilled(sio.spilled_packets)
-    return (q.to_dict() for q in sio.packets)
+    return iter(()) if sio is None else sio.packets.values()
 
 
 class DatasetSink:
@@ -131,18 +118,10 @@ class DatasetSink:
         messages: Iterable[dict[str, Any]] = ()
         n_frames = n_messages = None
         if ws is not None:
-            fs, ms = ws.spilled_frames, ws.spilled_messages
-            n_frames = (fs.count if fs is not None else len(ws.frames)) + ws.frames_dropped
-            n_messages = ms.count if ms is not None else len(ws.messages)
-            frames = _spilled(fs) if fs is not None else (f.to_dict() for f in ws.frames)
-            messages = _spilled(ms) if ms is not None else map(message_dict, ws.messages)
-            bare = replace(
-                record,
-                websocket=replace(ws, spilled_frames=None, spilled_messages=None, frames=[], messages=[]),
-            )
-            doc = bare.to_dict()
-        else:
-            doc = record.to_dict()
+            n_frames = len(ws.frames) + ws.frames_dropped
+            n_messages = len(ws.messages)
+            frames, messages = ws.frames.values(), ws.messages.values()
+        doc = record.to_dict(lists=False)
         self.n_connections += 1
         add("connections", rows.connection_row(doc, n_frames, n_messages))
         for row in rows.http_rows(doc):

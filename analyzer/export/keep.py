@@ -11,22 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from analyzer.export.streamsel import spilled_values
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.records import HttpExchange
-from analyzer.model.websocket import message_dict
 from analyzer.query import Context, Filter, Subject, connection_context
 
 __all__ = ["Keep", "record_frames", "ws_message_dicts"]
 
 
 def ws_message_dicts(record: ConnectionRecord) -> Iterator[dict[str, Any]]:
-    """A connection's WebSocket messages as dicts (read back from their spill when spilled)."""
+    """A connection's WebSocket messages as dicts."""
     ws = record.websocket
-    if ws is None:
-        return iter(())
-    spill = ws.spilled_messages
-    return spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
+    return iter(()) if ws is None else iter(ws.messages.values())
 
 
 def record_frames(rec: Any) -> Iterator[int]:
