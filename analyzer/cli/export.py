@@ -38,6 +38,7 @@ examples:
   socketscope export capture.pcap --format jsonl --filter 'ack.latency_ms > 200' -o slow.jsonl
   socketscope export capture.pcap --format csv -o tables/
   socketscope export capture.pcap --format pcap --sid SID -o session.pcapng
+  socketscope export capture.pcap --format pcap --filter 'sio.event == "chat"' -o chat.pcapng
 
 A progress bar is shown on stderr while the capture is read, when stderr is a terminal
 (not with --quiet).
