@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 __all__ = ["add_export_parser", "run_export"]
 
 FORMATS = ("har", "jsonl", "csv", "pcap")
+_FILTERED = {  # the record kinds (analyzer.query.KINDS) a format's --filter tests
+    "har": ("http", "ws_msg"),
+    "csv": ("sio", "eio", "ws_msg", "http", "tcp", "anomaly"),
+    "pcap": ("sio", "eio", "ws_msg", "http", "tcp"),
+    "jsonl": ("sio", "eio", "ws_msg"),
+    "socketio": ("sio",),
+    "engineio": ("eio",),
+    "websocket": ("ws_msg",),
+}
 EPILOG = """\
 examples:
   socketscope export capture.pcap --format har -o capture.har
@@ -149,6 +158,9 @@ def run_export(args: argparse.Namespace) -> int:
         except FilterError as exc:
             print(f"socketscope: export: {exc}\n{exc.caret()}", file=sys.stderr)
             return EXIT_USAGE
+        warning = args.flt.kind_warning(_FILTERED[fmt if fmt != "jsonl" else args.layer or fmt])
+        if warning is not None:  # only negations can keep anything: likely not what was meant
+            print(f"socketscope: export: warning: {warning}", file=sys.stderr)
     if fmt == "csv" and args.output == "-":
         print("socketscope: export: --format csv writes several files: -o wants a directory", file=sys.stderr)
         return EXIT_USAGE

@@ -127,3 +127,14 @@ def test_jsonl_at_each_layer(tmp_path: Path) -> None:
         some = (tmp_path / f"{layer}-s2c.jsonl").read_text(encoding="utf-8").splitlines()
         want = [x for x in whole if json.loads(x)["direction"] == "s2c"]
         assert want and some == want and len(some) < len(whole), layer
+
+
+def test_a_filter_no_record_of_the_format_has_warns(tmp_path: Path) -> None:
+    out = tmp_path / "x.har"
+    args = ["export", str(NODE), "--format", "har", "-q", "-o", str(out), "--filter", 'sio.event == "chat"']
+    p = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", *args], capture_output=True, text=True, timeout=300
+    )
+    assert p.returncode == 0
+    assert "warning: filter: no field of this filter applies to HTTP requests" in p.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["log"]["entries"] == []
