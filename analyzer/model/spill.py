@@ -6,12 +6,13 @@ from __future__ import annotations
 import codecs
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["JsonSpill", "copy_range", "dumps", "iter_elements"]
+__all__ = ["JsonSpill", "NameTally", "TalliedSpill", "copy_range", "dumps", "iter_elements"]
 
 IN_MEMORY = 256 << 10  # characters held before they go to the file (and the size of each write)
 _READ = 1 << 20
@@ -155,6 +156,21 @@ class JsonSpill:
 
 
 _SKIP = frozenset(", \t\r\n")
+
+
+NameTally = Counter[tuple[str, str | None]]
+
+
+class TalliedSpill(JsonSpill):
+    """A JsonSpill of Socket.IO packets that also counts their (namespace, event name) pairs as
+    they are written: the text summary lists those and reads no packet back (memory: one entry
+    per distinct pair, as the summary's own count had)."""
+
+    __slots__ = ("tally",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tally: NameTally = Counter()
 
 
 def iter_elements(pieces: Iterable[str]) -> Iterator[tuple[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
 from analyzer.model.session_json import eio_packet_parts, sio_packet_parts
-from analyzer.model.spill import JsonSpill
+from analyzer.model.spill import JsonSpill, TalliedSpill
 from analyzer.session.payloads import PayloadStore
 
 __all__ = ["SessionSpill"]
@@ -34,7 +34,7 @@ class SessionSpill:
         self.records = records
         self.payloads = payloads
         self.eio = JsonSpill()
-        self.sio = JsonSpill()
+        self.sio = TalliedSpill()
         self._next = 0  # records[:_next] are written
         self._hexes: dict[int, str] = {}
         self._kept: OrderedDict[int, bytes] = OrderedDict()
@@ -63,6 +63,7 @@ class SessionSpill:
         before = len(hexes)
         self.sio.begin()
         sio_packet_parts(r, self.sio, hexes)
+        self.sio.tally[r.packet.nsp, r.packet.event] += 1
         if len(hexes) < before:  # it wrote attachments whose hex was kept: not needed again
             kept = self._kept
             for key in _bytes_ids(r.packet.data):  # not a scan of `kept`: it may hold millions
