@@ -131,7 +131,11 @@ def _deeper_than(text: str, limit: int) -> bool:
     as many passes as it nests levels."""
     if text.count("[") + text.count("{") <= limit:
         return False
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).translate(_ONE_KIND)
+    if "\\" in text:
+        outside = _JSON_STRING.sub("", text)
+    else:  # no escape: every other '"' opens a string, and the text outside is every other piece
+        outside = "".join(text.split('"')[0::2])
+    brackets = _NOT_BRACKET.sub("", outside).translate(_ONE_KIND)
     for _ in range(limit):
         if not brackets:
             return False
