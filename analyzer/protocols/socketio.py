@@ -131,10 +131,8 @@ def _deeper_than(text: str, limit: int) -> bool:
     as many passes as it nests levels."""
     if text.count("[") + text.count("{") <= limit:
         return False
-    if "\\" in text:
-        outside = _JSON_STRING.sub("", text)
-    else:  # no escape: every other '"' opens a string, and the text outside is every other piece
-        outside = "".join(text.split('"')[0::2])
+    # no escape: every other '"' opens a string, and the text outside is every other piece
+    outside = _JSON_STRING.sub("", text) if "\\" in text else "".join(text.split('"')[0::2])
     brackets = _NOT_BRACKET.sub("", outside).translate(_ONE_KIND)
     for _ in range(limit):
         if not brackets:
