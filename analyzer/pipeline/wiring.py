@@ -55,9 +55,8 @@ class Pipeline:
         self.sinks = sinks
         # streaming output: session payloads wait on disk while their sessions are open
         spill_payloads = bool(sinks) and self.options.spill_records
-        self.sessions = SessionBuilder(
-            payloads=PayloadStore() if spill_payloads else None, observer=self.options.observer
-        )
+        store = PayloadStore(spill_packets=self.options.spill_session_packets) if spill_payloads else None
+        self.sessions = SessionBuilder(payloads=store, observer=self.options.observer)
         self.linktypes: set[int] = set()  # link types seen (the fast loop reads it too)
         self._seg: Segment | None = None  # the segment being handled (a new connection's first)
         self._links: dict[int, tuple[tuple[str, ...] | None, tuple[str, int] | None]] = {}

@@ -41,6 +41,8 @@ class SessionSpill:
         self._kept_chars = 0
 
     def load(self, r: EioPacketRecord) -> str | bytes:
+        if not self.payloads.spill_packets:  # nothing is written: the payload is all it needs
+            return self._payload(r)
         records = self.records
         while self._next < len(records):
             rec = records[self._next]
@@ -52,13 +54,16 @@ class SessionSpill:
 
     def finish(self) -> None:
         """Write the Engine.IO packets after the last one the analysis read."""
-        for rec in self.records[self._next :]:
+        for rec in self.records[self._next :] if self.payloads.spill_packets else ():
             self._write(rec)
         self._next = len(self.records)
         self._hexes.clear()
         self._kept.clear()
 
     def add_sio(self, r: SioPacketRecord) -> None:
+        if not self.payloads.spill_packets:
+            self.sio.tally[r.packet.nsp, r.packet.event] += 1
+            return
         hexes = self._hexes
         before = len(hexes)
         self.sio.begin()
