@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,7 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "analyze (text summary)": ["analyze", "{cap}", "-o", "{out}"],
     "analyze --events": ["analyze", "{cap}", "--events", "-o", "{out}"],
     "analyze --format json": ["analyze", "{cap}", "--format", "json", "-o", "{out}"],
-    "export --format csv": ["export", "{cap}", "--format", "csv", "-o", "{out}"],
+    "export --format csv": ["export", "{cap}", "--format", "csv", "-o", "{out}-csv"],  # a folder
     "export --format jsonl": ["export", "{cap}", "--format", "jsonl", "-o", "{out}"],
 }
 
@@ -64,6 +65,8 @@ def _run(name: str, cmd: list[str], cap: Path, out: Path | None, timeout: float)
         stdout_path=out,
         sample=True,
     )
+    if m.returncode != 0 or m.timed_out:
+        raise SystemExit(f"sidebyside: {' '.join(cmd)} failed (exit {m.returncode})")
     return {"wall": m.wall_s, "cpu": m.cpu_s, "rss_mb": (m.tree_peak_kb or m.maxrss_kb or 0) / 1024}
 
 
@@ -78,7 +81,8 @@ def side_by_side(
         for r in range(rounds):
             per["tshark"].append(_run("tshark", _tshark(cap), cap, work / "tshark.txt", timeout))
             for name, args in COMMANDS.items():
-                out = work / f"out-{profile}"
+                out = work / f"out-{profile}-{len(per)}"
+                shutil.rmtree(f"{out}-csv", ignore_errors=True)
                 argv = [a.format(cap=cap, out=out) for a in args]
                 cmd = [bench.PY, "-m", "analyzer.cli", *argv, "--no-progress"]
                 per.setdefault(name, []).append(_run(name, cmd, cap, None, timeout))
