@@ -19,7 +19,8 @@ fi
 # compiled core in place, once (setup.py: mypyc, or pure Python with one warning line)
 SOCKETSCOPE_PURE=1 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 python3 setup.py -q build_ext --inplace
-python3 -m analyzer.cli --version
+# CI tests the compiled build: a build that fell back to pure Python fails here
+python3 -m analyzer.cli --version | tee /dev/stderr | grep -q "compiled (mypyc)"
 # (node packages are needed only to re-record captures: captures/make_captures.py runs npm ci itself)
 
 python3 -m ruff check .
