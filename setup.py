@@ -30,34 +30,38 @@ def _warn(why: str) -> None:
 
 
 class OptionalMypycBuild(build_ext):
-    """mypycify() runs here, not when setup.py is loaded: pip loads setup.py several times
-    (metadata, wheel), and the type check behind it takes a while. Any failure, from mypyc or
-    from the C compiler, leaves no compiled file behind and installs the pure modules."""
+    """mypycify() runs when build_ext is set up, not when setup.py is loaded: pip loads setup.py
+    several times (metadata, wheel), and the type check behind it takes a while. Any failure, from
+    mypyc or from the C compiler, leaves no compiled file behind and installs the pure modules."""
 
-    def run(self) -> None:
+    def finalize_options(self) -> None:
+        self.distribution.ext_modules = self._mypyc_extensions()
+        super().finalize_options()  # prepares the extensions it is given (names, file names)
+
+    def _mypyc_extensions(self) -> list[Any]:
         if os.environ.get("SOCKETSCOPE_PURE"):
-            self.extensions = []
-            return
+            return []
         try:
             from mypyc.build import mypycify
 
             modules = runpy.run_path(str(HERE / "analyzer" / "compiled.py"))["COMPILED"]
             paths = [str(Path(*m.split("."))) + ".py" for m in modules]
-            # the dependencies (msgpack, cryptography...) are not in the isolated build
-            # environment: what they give is typed Any here, as for a library without stubs
+            # the dependencies without types (msgpack, scapy...) are Any, as in the project's
+            # own mypy run
             args = ["--config-file", str(HERE / "pyproject.toml"), "--ignore-missing-imports", *paths]
-            self.extensions = mypycify(args, opt_level="3", debug_level="0")
+            return list(mypycify(args, opt_level="3", debug_level="0"))
         except BaseException as exc:  # mypy reports type errors with SystemExit
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            self.extensions = []
             _warn(f"mypyc could not compile the core ({type(exc).__name__}: {str(exc)[:120]})")
-            return
+            return []
+
+    def run(self) -> None:
         try:
             super().run()
         except Exception as exc:  # no compiler, or it failed: CompileError, LinkError, ...
             self._remove_outputs()
-            _warn(f"no C compiler could build the compiled core ({type(exc).__name__})")
+            _warn(f"no C compiler could build the compiled core ({type(exc).__name__}: {str(exc)[:120]})")
 
     def _remove_outputs(self) -> None:
         for ext in self.extensions:
@@ -71,7 +75,7 @@ class OptionalMypycBuild(build_ext):
 
 
 # a placeholder so that setuptools runs build_ext (and tags the wheel for this platform);
-# OptionalMypycBuild replaces it with the real extensions before anything is built
+# OptionalMypycBuild replaces it with the real extensions when build_ext is set up
 _PLACEHOLDER: list[Any] = [Extension("analyzer._mypyc_placeholder", sources=[])]
 
 setup(ext_modules=_PLACEHOLDER, cmdclass={"build_ext": OptionalMypycBuild})
