@@ -34,6 +34,12 @@ What it records (see benchmarks/README.md for the whole story):
   itself when the files reach ``--size-mb`` (or after ``--max-seconds``); the namespaces are
   deleted at the end, whatever happens.
 
+With ``--tls`` the same traffic runs over TLS (https and wss on the same ports): a throwaway
+self-signed certificate for the server's address is made for the run (``cryptography``), the
+clients write the NSS key log, kept beside the capture as ``<capture>.keys``
+(``socketscope analyze CAPTURE --keylog CAPTURE.keys`` decrypts it; benchmarks/run.py --tls
+measures the cost of that against the plaintext capture).
+
 Variants (``--scale``): a size below the recorded one is the capture's first records up to that
 size (whole records); a size above it is made of copies of the recording one after the other,
 copy k shifted in time by k x (duration + 1 s) and with its client ports rotated inside the
@@ -202,9 +208,42 @@ def _stop(proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM, timeout
         proc.wait(5)
 
 
+def make_certificate(folder: Path) -> None:
+    """cert.pem / key.pem for the server's addresses (RFC 5280 SAN), valid one day."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ssbench")])
+    now = dt.datetime.now(dt.UTC)
+    san = [x509.IPAddress(ipaddress.ip_address(a)) for a in (SERVER_IP, "127.0.0.1")]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+
 def record(
     out: Path,
     *,
+    tls: bool = False,
     size_mb: float,
     max_seconds: float,
     sio_clients: int,
@@ -226,6 +265,10 @@ def record(
     work = Path(tempfile.mkdtemp(prefix=".record-", dir=out.parent))
     routed, loop, stop_file = work / "routed.pcap", work / "loopback.pcap", work / "stop"
     target = int(size_mb * 1e6)
+    tls_args: list[str] = []
+    if tls:
+        make_certificate(work)
+        tls_args = ["--tls-dir", str(work)]
     procs: list[subprocess.Popen[Any]] = []
     meta: dict[str, Any] = {
         "kind": "recording",
@@ -242,6 +285,7 @@ def record(
             "pace": pace,
             "max_seconds": max_seconds,
             "profile": profile,
+            "tls": tls,
         },
         "network": {
             "clients": CLIENT_IP,
@@ -313,6 +357,7 @@ def record(
             str(RAW_WS_PORT),
             "--profile",
             profile,
+            *tls_args,
         ]
         server = subprocess.Popen(
             _ns(
@@ -428,6 +473,10 @@ def record(
         _run("mergecap", "-F", "pcap", "-w", str(out), str(routed), str(loop))
     else:
         shutil.move(str(routed), out)
+    if tls:  # the key log the clients wrote, beside the capture
+        keys = out.with_suffix(".keys")
+        shutil.copyfile(work / "keys.log", keys)
+        meta["keylog"] = keys.name
     shutil.rmtree(work, ignore_errors=True)
     st = pcaptools.stats(out)
     meta.update(_describe(st))
@@ -515,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         help="traffic profile: mixed (the first benchmark) or state (python-socketio events with "
         "nested JSON state skewed up to 64 KiB and 16 B-40 KiB binary attachments)",
     )
+    p.add_argument("--tls", action="store_true", help="the same traffic over TLS; the key log beside it")
     args = p.parse_args(argv)
     sizes = [float(s) for s in args.scale.split(",") if s.strip()]
     if args.ws_clients is None:
@@ -525,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         meta = record(
             args.output,
+            tls=args.tls,
             size_mb=args.size_mb,
             max_seconds=args.max_seconds,
             sio_clients=args.sio_clients,

@@ -766,6 +766,51 @@ def _capture_facts(path: Path) -> dict[str, Any]:
     return facts
 
 
+def tls_cost(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """`--tls`: plaintext against TLS-decrypted, in one run (benchmarks/tlscost.py)."""
+    import tlscost
+
+    global CODE_ROOT
+    work: Path = args.work_dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if args.code == "snapshot":
+        CODE_ROOT, _ = snapshot_code(work)
+    plain, tls = args.capture.resolve(), args.tls.resolve()
+    keylog = (args.keylog or tls.with_suffix(".keys")).resolve()
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = machine_info()
+
+    def measure_cmd(cli: list[str], name: str, path: Path) -> Measurement:
+        packets = pcaptools.stats(path).packets
+        m, _ = measure(
+            [PY, "-m", "analyzer.cli", *cli],
+            method=name,
+            scope="full",
+            file=path,
+            packets=packets,
+            timeout=args.timeout,
+        )
+        return m
+
+    def run_json(cli: list[str]) -> dict[str, Any]:
+        env = dict(os.environ, PYTHONPATH=str(CODE_ROOT))
+        subprocess.run(
+            [PY, "-m", "analyzer.cli", *cli], check=True, cwd=CODE_ROOT, env=env, timeout=args.timeout
+        )
+        return {}
+
+    results = tlscost.compare(plain, tls, keylog, args.repeat, measure_cmd, run_json, log)
+    command = " ".join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
+    results["machine"] = machine
+    json_path = work / f"results-tls-{tls.stem}-{started.replace(' ', '_').replace(':', '')}.json"
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    body = tlscost.render(results, started, command)
+    tlscost.write(args.report, body)
+    log(f"report section written to {args.report}")
+    print(body)
+    return 0 if results["plaintext"]["ok"] and results["tls"]["ok"] else 1
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -806,12 +851,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="instead: every command beside tshark on the captures of both profiles, 3 interleaved "
         "rounds (benchmarks/sidebyside.py), e.g. mixed=big.pcap state=state.pcap",
     )
+    p.add_argument(
+        "--tls",
+        type=Path,
+        metavar="TLS.pcap",
+        help="only the cost of decryption: socketscope on CAPTURE (plaintext) and on TLS.pcap (the same "
+        "workload over TLS, generate.py --tls) with its key log, in turns; its own report section",
+    )
+    p.add_argument("--keylog", type=Path, help="with --tls: the key log (default: TLS.keys beside it)")
     args = p.parse_args(argv)
     rep = args.repeat
     if args.side_by_side:
         import sidebyside
 
         return sidebyside.main(args.side_by_side)
+    if args.tls is not None:
+        if args.capture is None:
+            p.error("--tls needs the plaintext capture too")
+        return tls_cost(args, argv)
 
     if args.render is not None:
         saved = json.loads(args.render.read_text(encoding="utf-8"))

@@ -11,6 +11,10 @@ Two roles, each one asyncio process:
              polling-only) and python ``websockets`` clients, each looping: connect, a random
              number of actions, disconnect (or Close with a code), reconnect.
 
+With ``--tls-dir DIR`` everything runs over TLS (https, wss): the servers use DIR/cert.pem and
+DIR/key.pem, the clients trust that certificate and write the NSS key log DIR/keys.log
+(``SSLContext.keylog_filename``), as a browser with SSLKEYLOGFILE would.
+
 Both stop by themselves: when ``--stop-file`` appears or after ``--max-seconds``.  Payload
 sizes and the mix of actions come from ``random.Random(--seed)``; what reaches the wire (its
 timing, the interleaving of the clients, masks, sids) differs on every run.
@@ -24,6 +28,7 @@ import contextlib
 import json
 import os
 import random
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -103,6 +108,27 @@ def _state(rng: random.Random, target: int) -> Any:
         }
     side = max(1, int((target / 20) ** 0.5))
     return {"shape": [side, side], "m": [[round(rng.random(), 6) for _ in range(side)] for _ in range(side)]}
+
+
+# ---------------------------------------------------------------- TLS
+
+
+def server_tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_dir:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(args.tls_dir, "cert.pem"), os.path.join(args.tls_dir, "key.pem"))
+    return ctx
+
+
+def client_tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The clients' context: trusts the run's certificate, logs the keys (one file for every client)."""
+    if not args.tls_dir:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(os.path.join(args.tls_dir, "cert.pem"))
+    ctx.keylog_filename = os.path.join(args.tls_dir, "keys.log")
+    return ctx
 
 
 # ---------------------------------------------------------------- server
@@ -205,6 +231,7 @@ async def run_server(args: argparse.Namespace) -> None:
                 else:
                     await conn.send("echo: " + msg)
 
+    tls = server_tls(args)
     config = uvicorn.Config(
         socketio.ASGIApp(sio),
         host=args.host,
@@ -213,12 +240,36 @@ async def run_server(args: argparse.Namespace) -> None:
         lifespan="off",
         ws="websockets-sansio",
         backlog=1024,
+        **(
+            {
+                "ssl_certfile": os.path.join(args.tls_dir, "cert.pem"),
+                "ssl_keyfile": os.path.join(args.tls_dir, "key.pem"),
+            }
+            if tls is not None
+            else {}
+        ),
     )
     server = uvicorn.Server(config)
     server_task = asyncio.create_task(server.serve())
     async with (
-        serve(ws_handler, args.host, args.ws_port, compression="deflate", ping_interval=3, max_size=16 << 20),
-        serve(ws_handler, "0.0.0.0", args.raw_ws_port, compression=None, ping_interval=3, max_size=16 << 20),
+        serve(
+            ws_handler,
+            args.host,
+            args.ws_port,
+            compression="deflate",
+            ping_interval=3,
+            max_size=16 << 20,
+            ssl=tls,
+        ),
+        serve(
+            ws_handler,
+            "0.0.0.0",
+            args.raw_ws_port,
+            compression=None,
+            ping_interval=3,
+            max_size=16 << 20,
+            ssl=tls,
+        ),
     ):
         btask = asyncio.create_task(broadcaster())
         print("server ready", flush=True)
@@ -241,12 +292,18 @@ async def sio_client_loop(args: argparse.Namespace, idx: int, stop: Stop, stats:
     import socketio
 
     rng = random.Random(args.seed * 1000 + idx)
-    url = f"http://{args.host}:{args.sio_port}"
+    tls = client_tls(args)
+    url = f"{'https' if tls else 'http'}://{args.host}:{args.sio_port}"
     while not stop():
         r = rng.random()
         transports = ["polling", "websocket"] if r < 0.65 else ["websocket"] if r < 0.92 else ["polling"]
         namespaces = ["/", "/live"] if rng.random() < 0.4 else ["/"]
-        client = socketio.AsyncClient(reconnection=False, request_timeout=10)
+        http = None
+        if tls is not None:
+            import aiohttp
+
+            http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls))
+        client = socketio.AsyncClient(reconnection=False, request_timeout=10, http_session=http)
 
         @client.event  # type: ignore[untyped-decorator]
         async def question(data: Any) -> Any:
@@ -281,6 +338,8 @@ async def sio_client_loop(args: argparse.Namespace, idx: int, stop: Stop, stats:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 5)
+            if http is not None:
+                await http.close()
         await asyncio.sleep(rng.random() * 0.2)
 
 
@@ -348,11 +407,13 @@ async def ws_client_loop(
     from websockets.asyncio.client import connect
 
     rng = random.Random(args.seed * 2000 + idx + (7 if compress else 0))
+    tls = client_tls(args)
     while not stop():
         path = rng.choice(["/feed", "/chat?room=1", "/stream"])
         try:
             async with connect(
-                f"ws://{host}:{port}{path}",
+                f"{'wss' if tls else 'ws'}://{host}:{port}{path}",
+                ssl=tls,
                 compression="deflate" if compress else None,
                 max_size=16 << 20,
                 open_timeout=10,
@@ -450,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop-file")
     p.add_argument("--max-seconds", type=float, default=300.0)
     p.add_argument("--linger", type=float, default=3.0, help="server: seconds to wait for clients to leave")
+    p.add_argument("--tls-dir", help="TLS: cert.pem and key.pem here; the clients write keys.log here")
     args = p.parse_args(argv)
     runner: Callable[[argparse.Namespace], Awaitable[None]] = (
         run_server if args.role == "server" else run_clients

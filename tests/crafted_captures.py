@@ -773,8 +773,8 @@ def _crafted() -> dict[str, Crafted]:
             "http.decode-failed",
             "http.unsupported-coding",
         ),
-        "http-h2-preface": _c(  # prior knowledge (RFC 9113 §3.3): nothing says HTTP but the port
-            lambda: http(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00"),
+        "http-h2-preface": _c(  # the HTTP/2 preface after an HTTP/1.1 request (not prior knowledge)
+            lambda: http(REQ + b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00"),
             "http.h2-preface",
             options=Options(decode_as={8080: "http"}),
         ),
@@ -898,6 +898,9 @@ def _crafted() -> dict[str, Crafted]:
     from tests.crafted_tls import tls_crafted
 
     found.update(tls_crafted(_c))
+    from tests.crafted_h2 import h2_crafted
+
+    found.update(h2_crafted(_c))
     return found
 
 

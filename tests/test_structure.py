@@ -21,7 +21,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "analyzer/pipeline/fastloop.py:feed_fast": "the compiled core (#19) makes the helper calls cheap",
     "analyzer/session/transport.py:analyze_upgrades": "session split (#15)",
     "analyzer/capture/pcapfile.py:_read_pcapng": "reader split (#19)",
-    "webui/__init__.py:create_app": "webui split (#15)",
     "analyzer/capture/pcapfile.py:_read_pcap": "reader split (#19)",
 }
 

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, request
+from flask import Flask
 
-from webui.hosts import LOOPBACK_HOSTS, normalize_host, same_origin, split_host
+from webui.appsetup import install_guards, register_blueprints
+from webui.hosts import LOOPBACK_HOSTS
 from webui.store import CaptureStore
 from webui.vendor import plotly_bundle
 
@@ -46,26 +47,15 @@ CSP = "; ".join(
     ]
 )
 DEFAULT_UPLOAD_SLOTS = 2  # uploads read at the same time (each up to MAX_CONTENT_LENGTH in memory)
-_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def _same_origin_request(host: str) -> bool:
-    """A change is accepted from this server's own pages, and from clients that are not browsers
-    (no Origin, no Sec-Fetch-Site; the CSRF token is still needed). The browser's Sec-Fetch-Site
-    is trusted first: a form posted by our pages says `Origin: null`, as the Referrer-Policy
-    no-referrer asks, and "same-origin" there."""
-    site = request.headers.get("Sec-Fetch-Site")
-    origin = request.headers.get("Origin")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
-    if origin is None:
-        return True
-    if origin.strip() == "null":  # an opaque origin (sandboxed frame, file:, or no-referrer)
-        return site is not None
-    return same_origin(origin, host, request.scheme)
 
 
 def plotly_js_path() -> str:
+    """plotly.js as the pages load it: the strict bundle beside this module (webui/plotlyjs/: its
+    WebGL traces need no `'unsafe-eval'`, which the CSP does not allow), else the plotly
+    package's own plotly.min.js."""
+    strict = os.path.join(os.path.dirname(__file__), "plotlyjs", "plotly-strict.min.js")
+    if os.path.exists(strict):
+        return strict
     import plotly
 
     return os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
@@ -116,7 +106,6 @@ def create_app(
         app.config.update(config)
     # the Host check is ours (Flask's TRUSTED_HOSTS never matches a bracketed IPv6 Host)
     app.config["TRUSTED_HOSTS"] = None
-    allowed = frozenset(normalize_host(h) for h in app.config["ALLOWED_HOSTS"] or LOOPBACK_HOSTS)
     slots = max(1, int(app.config["UPLOAD_SLOTS"]))
     app.extensions["socketscope.upload_slots"] = (threading.BoundedSemaphore(slots), slots)
     app.jinja_env.autoescape = True  # every template, whatever its name
@@ -129,56 +118,11 @@ def create_app(
         cache_size=int(app.config["CACHE_SIZE"]),
         analyze=app.config.get("ANALYZE"),
         inflate_budget_mb=app.config.get("INFLATE_BUDGET_MB"),  # `serve --inflate-budget-mb`
+        keylog=app.config.get("KEYLOG"),  # `serve --keylog`: a KeyLog, for every capture
     )
     app.extensions["socketscope.plotly_guards"] = plotly_style_guards()
     plotly_bundle()  # its hash and gzip once per process (webui/vendor.py), not on the first page
     app.extensions["socketscope.csrf"] = app.config.get("CSRF_TOKEN") or secrets.token_urlsafe(32)
-
-    from webui.api import bp as api_bp
-    from webui.pages import bp as pages_bp
-
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(api_bp)
-    if app.config.get("ALLOW_LIVE"):  # `serve --allow-live`; otherwise /live and /api/live/* are 404
-        from webui.live import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, LiveManager
-        from webui.live import bp as live_bp
-
-        app.register_blueprint(live_bp)
-        app.extensions["socketscope.live"] = LiveManager(
-            app.extensions["socketscope.store"],
-            app.config.get("LIVE_CAPTURE"),  # a LiveCapture-like factory (tests inject a fake)
-            max_duration=float(app.config.get("LIVE_MAX_DURATION") or DEFAULT_MAX_DURATION),
-            max_bytes=int(app.config.get("LIVE_MAX_BYTES") or DEFAULT_MAX_BYTES),
-            engine=str(app.config.get("LIVE_ENGINE") or "builtin"),
-        )
-
-    @app.before_request
-    def _guard() -> Response | None:
-        """Before anything else (the body is not read yet): a Host this server does not answer
-        to is refused (DNS rebinding), and so is a change requested by another origin's page."""
-        host = request.headers.get("Host", "")
-        parsed = split_host(host)
-        if parsed is None or parsed[0] not in allowed:
-            return Response(
-                "Bad request: this server does not answer to that host name "
-                "(`socketscope serve --allowed-host NAME` adds one).\n",
-                400,
-                mimetype="text/plain",
-            )
-        if request.method in _CHANGES and not _same_origin_request(host):
-            abort(403, description="a page of another site cannot change anything here")
-        return None
-
-    @app.after_request
-    def _headers(resp: Response) -> Response:
-        resp.headers["Content-Security-Policy"] = CSP
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Referrer-Policy"] = "no-referrer"
-        resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        resp.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        if request.path.startswith("/api/") or request.endpoint == "pages.upload":
-            resp.headers["Cache-Control"] = "no-store"
-        return resp
-
+    register_blueprints(app)
+    install_guards(app, CSP)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 
 from webui.index import LAYER_NAMES, WS_OPCODE_NAMES, Index, Row, as_dict, as_list, record_packets
 from webui.packets import MAX_DUMP, bytes_of_hex, packet_dump, packet_sections, seq_bases, show_value
+from webui.tlsview import tls_sections
 
 __all__ = ["MAX_PACKETS", "build_detail"]
 
@@ -219,9 +220,11 @@ def build_detail(ix: Index, row: Row, load_packets: PacketLoader | None) -> dict
     sections: list[dict[str, Any]] = []
     frames: set[int] = set(row.packets)
     carriers: list[Row] = []
+    conns = [row.connection]
     if row.layer == "socketio":
         sections.append(_sio_section(ix, row))
         for e in ix.sio_eio_rows(row):
+            conns.append(e.connection)
             sections.append(_eio_section(ix, e))
             frames.update(e.packets)
             carriers.extend(c for c in ix.carrier_rows(e) if c not in carriers)
@@ -246,6 +249,7 @@ def build_detail(ix: Index, row: Row, load_packets: PacketLoader | None) -> dict
         frames.update(c.packets)
     wanted = sorted(frames)
     packets = load_packets(wanted[:MAX_PACKETS]) if load_packets and wanted else []
+    sections.extend(tls_sections(ix, [*conns, *(c.connection for c in carriers)], packets))
     sections.extend(packet_sections(packets, seq_bases(ix, packets, load_packets)))
     return {
         "row": row.to_dict(),

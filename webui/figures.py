@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from webui.docutil import message_text
 from webui.index import LAYERS, Index, Row, as_int, as_list
 from webui.plotstyle import LAYOUT_BASE, esc
+from webui.tlsview import osi_row
 
 _int = as_int
 
@@ -351,10 +352,12 @@ def osi_layers(ix: Index) -> list[dict[str, Any]]:
             for i, layer in enumerate(t.layer)
             if layer == eio_no and t.kind_of(i) == "message"
         )
+    tls = osi_row(ix)  # the presentation layer, when the capture has TLS (webui/tlsview.py)
     return [
         {"layer": "Link", "packets": packets_total, "bytes": _stat(ix, "link_header_bytes")},
         {"layer": "IP", "packets": ip_packets, "bytes": _stat(ix, "ip_header_bytes")},
         {"layer": "TCP", "packets": tcp_packets, "bytes": _stat(ix, "tcp_header_bytes")},
+        *([tls] if tls is not None else []),
         {
             "layer": "HTTP",
             "packets": packets["http"],
@@ -375,6 +378,8 @@ def osi_figure(ix: Index) -> dict[str, Any]:
     layers = osi_layers(ix)
     names = [x["layer"] for x in layers]
     colours = ["#c7c7c7", "#aec7e8", "#7f7f7f", "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"]
+    if len(layers) > len(colours):  # TLS between TCP and HTTP
+        colours.insert(3, "#9467bd")
     data = [
         {
             "type": "bar",

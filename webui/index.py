@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from analyzer.query import compile_filter
 from webui.docutil import (
     EIO_TYPE_DIGIT,
     LAYER_NAMES,
@@ -47,7 +48,9 @@ from webui.docutil import (
 from webui.indexbuild import Built, IndexBuilder
 from webui.links import Links
 from webui.recstore import StoredList, json_pieces
+from webui.rowfilter import RowMatcher
 from webui.rowtable import LAYERS, Row, RowTable
+from webui.search import SearchIndex
 
 __all__ = [
     "EIO_TYPE_DIGIT",
@@ -92,6 +95,7 @@ class Filters:
     session: int | None = None
     t0: float | None = None
     t1: float | None = None
+    expr: str | None = None  # a filter of docs/filters.md (`filter=`), compiled when rows are read
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> Filters:
@@ -115,6 +119,7 @@ class Filters:
 
         direction = s("direction")
         layer = s("layer")
+        expr = args.get("filter")
         return cls(
             direction=direction if direction in ("c2s", "s2c") else None,
             layer=layer if layer in LAYERS else None,
@@ -126,6 +131,7 @@ class Filters:
             session=i("session"),
             t0=f("t0"),
             t1=f("t1"),
+            expr=expr if isinstance(expr, str) and expr.strip() else None,  # as typed: error columns
         )
 
     def to_args(self) -> dict[str, str]:
@@ -141,6 +147,7 @@ class Filters:
             ("session", self.session),
             ("t0", self.t0),
             ("t1", self.t1),
+            ("filter", self.expr),
         ):
             if v is not None:
                 out[key] = str(v)
@@ -191,10 +198,15 @@ class Index:
         self._links: Links | None = None
         self._scan_cache: tuple[str, bytearray, bytearray] | None = None
         self._by_ends: dict[tuple[str, str], list[int]] | None = None
+        self.search: SearchIndex | None = None  # webui/search.py, made by build_search()
 
     @classmethod
     def from_built(cls, built: Built) -> Index:
         return cls(built=built)
+
+    def build_search(self) -> None:
+        """The text index of the rows (webui/search.py), made once the rows are in."""
+        self.search = SearchIndex.build(self)
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -328,8 +340,10 @@ class Index:
     # -- filtering and paging --
     def _filter_ids(self, flt: Filters) -> Iterator[int]:
         t = self.table
+        matcher = RowMatcher(self, compile_filter(flt.expr)) if flt.expr else None  # FilterError
+        cand: Iterable[int]
         if flt.session is not None:
-            cand: Sequence[int] = self.session_row_ids(flt.session)
+            cand = self.session_row_ids(flt.session)
         elif flt.connection is not None:
             cand = self.connection_row_ids(flt.connection)
         else:
@@ -352,6 +366,8 @@ class Index:
         lo = None if flt.t0 is None else self.t0 + flt.t0
         hi = None if flt.t1 is None else self.t0 + flt.t1
         needle = flt.text.casefold() if flt.text else None
+        if needle and self.search is not None and self.search.answers(needle):
+            cand, needle = self.search.narrow(self, needle, cand), None
         scans = self._scans(needle) if needle else None
         for i in cand:
             if layer is not None and t.layer[i] != layer:
@@ -371,6 +387,8 @@ class Index:
             if (lo is not None and t.ts[i] < lo) or (hi is not None and t.ts[i] > hi):
                 continue
             if needle and not self._has_text(i, needle, scans):
+                continue
+            if matcher is not None and not matcher(i):
                 continue
             yield i
 

@@ -19,6 +19,7 @@ from flask import Response as FlaskResponse
 from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response as WzResponse
 
+from analyzer.query import FilterError, FilterRunError
 from webui import figures, latencies
 from webui.api import overview_data
 from webui.detail import build_detail
@@ -33,6 +34,8 @@ from webui.index import (
 from webui.packets import packet_rows, packet_sections, seq_bases
 from webui.pagedata import LIST_PAGE, latency_lists, latency_views, overview_lists
 from webui.store import CaptureEntry, UploadError
+from webui.tlsroutes import read_keylog_upload
+from webui.tlsview import keys_added, tls_summary
 from webui.vendor import plotly_digest, serve_plotly
 from webui.web import (
     analysis,
@@ -58,6 +61,7 @@ TABS = (
     ("overview", "Overview"),
     ("timeline", "Timeline"),
     ("sequence", "Sequence"),
+    ("pane", "Pane"),
     ("messages", "Messages"),
     ("latency", "Latency"),
     ("anomalies", "Anomalies"),
@@ -186,6 +190,9 @@ def upload() -> WzResponse | tuple[str, int]:
             return _render("error.html", title="Upload refused", message="Choose a pcap or pcapng file."), 400
         try:
             e = store().add_upload(f.filename, f.read())
+            keys = read_keylog_upload()  # a TLS key log beside it (webui/tlsroutes.py), optional
+            if keys is not None:
+                store().add_keylog(e, keys)
         except UploadError as exc:
             return _render("error.html", title="Upload refused", message=str(exc)), 400
     return redirect(url_for("pages.overview", cid=e.id), code=303)
@@ -203,6 +210,8 @@ def overview(cid: str) -> str | tuple[str, int]:
         tab="overview",
         tabs=TABS,
         data=overview_data(ix),
+        tls=tls_summary(ix),
+        keys_added=keys_added(request.args),
         **overview_lists(ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
     )
 
@@ -267,7 +276,11 @@ def messages(cid: str) -> str | tuple[str, int]:
     assert ix is not None
     flt = Filters.from_args(request.args)
     offset, limit = paging(request.args, PAGE)
-    total, rows = ix.page(flt, offset, limit)
+    try:
+        total, rows = ix.page(flt, offset, limit)
+        filter_error = None
+    except (FilterError, FilterRunError) as exc:  # shown above the table, the filter kept in its box
+        total, rows, filter_error = 0, [], exc
     args = _args(flt)
     pg = pager(
         total, offset, limit, lambda o: url_for("pages.messages", cid=cid, **args, offset=o, limit=limit)
@@ -282,6 +295,7 @@ def messages(cid: str) -> str | tuple[str, int]:
         pg=pg,
         flt=flt,
         keep=_kept_args(flt, limit),
+        filter_error=filter_error,
         facets=ix.facets(),
         layers=LAYERS,
     )

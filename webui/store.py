@@ -27,6 +27,7 @@ from webui.indexbuild import IndexBuilder
 if TYPE_CHECKING:
     from analyzer.model.analysis import Analysis, ConnectionRecord
     from analyzer.model.session import EngineIOSession
+    from analyzer.pipeline import KeyLog
 
 __all__ = [
     "CAPTURE_SUFFIXES",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+MAX_KEYLOG_UPLOAD = 4 << 20  # bytes of one key log sent beside a capture (browsers write ~200 B a connection)
+MAX_KEYLOG_CAPTURES = 64  # captures with uploaded keys held in memory (the oldest is forgotten)
 _NAME_OK = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -91,6 +94,9 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    # TLS secrets for this analysis only (serve --keylog and uploaded ones); dropped when it ends
+    keylog: KeyLog | None = field(default=None, repr=False)
+    keys_uploaded: int = 0  # secrets uploaded beside the capture (a count: what the page may say)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -163,7 +169,7 @@ def _default_analyze(path: str, job: Job, inflate_budget_mb: int | None = None) 
 
     timed = _TimedReader(open_capture(path), job)
     builder = IndexBuilder(timed.frame_ts)
-    options = Options(spill_records=True)
+    options = Options(spill_records=True, keylog=job.keylog)
     if inflate_budget_mb is not None:
         options.inflate_budget_bytes = inflate_budget_mb << 20
     summary = run(cast(CaptureReader, timed), options, _Indexing(builder))
@@ -171,7 +177,9 @@ def _default_analyze(path: str, job: Job, inflate_budget_mb: int | None = None) 
     rest = {k: v for k, v in doc.items() if k not in ("connections", "engineio_sessions", "anomalies")}
     built = builder.finish(rest, doc["anomalies"])
     built.capture_marks = timed.marks
-    return Index.from_built(built)
+    ix = Index.from_built(built)
+    ix.build_search()  # the text search's index (webui/search.py), part of the analysis
+    return ix
 
 
 class CaptureStore:
@@ -185,6 +193,7 @@ class CaptureStore:
         cache_size: int = 8,
         analyze: Callable[[str, Job], Index] | None = None,
         inflate_budget_mb: int | None = None,
+        keylog: KeyLog | None = None,
     ) -> None:
         self.folders = [os.path.realpath(f) for f in folders or [] if os.path.isdir(f)]
         self.upload_dir = os.path.realpath(upload_dir) if upload_dir else None
@@ -194,7 +203,11 @@ class CaptureStore:
         self._run_lock = threading.Lock()  # one analysis at a time
         self._cli: dict[str, CaptureEntry] = {}
         self._uploads: dict[str, CaptureEntry] = {}
-        self._jobs: OrderedDict[tuple[str, int, int], Job] = OrderedDict()
+        self._jobs: OrderedDict[tuple[str, int, int, int], Job] = OrderedDict()
+        self.keylog = keylog  # `serve --keylog`: for every capture
+        # capture id -> (upload number, uploaded keys); a new number makes a new analysis
+        self._uploaded_keys: OrderedDict[str, tuple[int, KeyLog]] = OrderedDict()
+        self._keys_gen = 0
         for f in files or []:
             real = os.path.realpath(f)
             if os.path.isfile(real):
@@ -274,21 +287,63 @@ class CaptureStore:
             self._uploads[e.id] = e
         return e
 
+    # -- TLS key logs --
+    def add_keylog(self, entry: CaptureEntry, data: bytes) -> int:
+        """Keys uploaded beside a capture: parsed and held in memory only (never written, never
+        sent back), added to the keys uploaded before for it; the capture is analyzed again with
+        them. Returns how many secrets the capture now has; UploadError for a file that is too
+        large or has no key-log line."""
+        if len(data) > MAX_KEYLOG_UPLOAD:
+            raise UploadError(f"the key log is larger than {MAX_KEYLOG_UPLOAD >> 20} MiB")
+        from analyzer.pipeline import KeyLog
+
+        new = KeyLog()
+        new.add_text(data, "uploaded key log")
+        if not len(new):
+            raise UploadError(
+                "no TLS secret in that file: a key log has lines like 'CLIENT_RANDOM <64 hex> <96 hex>' "
+                "(SSLKEYLOGFILE, node --tls-keylog, SSLContext.keylog_filename)"
+            )
+        with self._lock:
+            keys = KeyLog()  # a new object: the running analysis keeps its own
+            _, old = self._uploaded_keys.pop(entry.id, (0, None))
+            if old is not None:
+                keys.merge(old)
+            keys.merge(new)
+            self._keys_gen += 1
+            self._uploaded_keys[entry.id] = (self._keys_gen, keys)
+            while len(self._uploaded_keys) > MAX_KEYLOG_CAPTURES:
+                self._uploaded_keys.popitem(last=False)
+            return len(keys)
+
+    def _keys_for(self, uploaded: KeyLog | None) -> KeyLog | None:
+        """The keys of one analysis: serve --keylog and those uploaded beside the capture."""
+        if uploaded is None or self.keylog is None:
+            return uploaded if uploaded is not None else self.keylog
+        from analyzer.pipeline import KeyLog
+
+        keys = KeyLog()
+        keys.merge(self.keylog)
+        keys.merge(uploaded)
+        return keys
+
     # -- analyses --
     def job(self, entry: CaptureEntry, start: bool = True) -> Job | None:
         """The analysis of a capture: cached, running, or started now (when `start`)."""
         st = entry.stat()
         if st is None:
             return None
-        key = (entry.path, st[0], st[1])
         with self._lock:
+            gen, uploaded = self._uploaded_keys.get(entry.id, (0, None))
+            key = (entry.path, st[0], st[1], gen)
             job = self._jobs.get(key)
             if job is not None:  # done, running, or failed: a changed file has another key
                 self._jobs.move_to_end(key)
                 return job
             if not start:
                 return None
-            job = Job(key, st[1])
+            job = Job(key[:3], st[1], keylog=self._keys_for(uploaded))
+            job.keys_uploaded = len(uploaded) if uploaded is not None else 0
             self._jobs[key] = job
             while len(self._jobs) > self.cache_size:
                 old_key, old = next(iter(self._jobs.items()))
@@ -307,6 +362,7 @@ class CaptureStore:
                 job.error = f"{type(exc).__name__}: {exc}"
                 job.state = "error"
             finally:
+                job.keylog = None  # the secrets are not kept past the analysis
                 job.finished = time.monotonic()
                 job.done.set()
 

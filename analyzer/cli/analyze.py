@@ -35,6 +35,8 @@ examples:
   socketscope analyze capture.pcap --format json -o analysis.json
   socketscope analyze midstream.pcap --decode-as 9696=websocket
   socketscope analyze wss.pcapng --keylog keys.log --messages
+  socketscope analyze capture.pcap --events --filter 'sio.event == "chat" && ack.latency_ms > 200'
+  socketscope analyze capture.pcap --anomalies --filter 'anomaly.severity in {"warn", "error"}'
 
 A progress bar is shown on stderr when it is a terminal (not with --quiet).
 
@@ -80,10 +82,46 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="list every anomaly (frames, connection or session, direction, message), not one line per code"
         " (text format only)",
     )
+    a.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="keep only the messages, events and anomalies that EXPR matches, e.g. "
+        "'ws.opcode == 8', 'payload contains \"token\"' (with --messages, --events, --anomalies; "
+        "the language and its fields: docs/filters.md)",
+    )
     add_inflate_budget_option(a)
     add_quiet_option(a)
     add_engine_option(a)
     return a
+
+
+def _compile(args: argparse.Namespace) -> tuple[Any, int | None]:
+    """The --filter of the command line, or the exit code of a filter that is not one."""
+    from analyzer.query import FilterError, compile_filter
+
+    if args.filter is None:
+        return None, None
+    kinds = [
+        k
+        for k, opt in (("ws_msg", "messages"), ("sio", "events"), ("anomaly", "anomalies"))
+        if getattr(args, opt)
+    ]
+    if not kinds:
+        print(
+            "socketscope analyze: --filter keeps lines of --messages, --events or --anomalies:"
+            " give one of them",
+            file=sys.stderr,
+        )
+        return None, EXIT_USAGE
+    try:
+        flt = compile_filter(args.filter)
+    except FilterError as exc:
+        print(f"socketscope analyze: {exc}\n{exc.caret()}", file=sys.stderr)
+        return None, EXIT_USAGE
+    warning = flt.kind_warning(kinds)
+    if warning is not None:
+        print(f"socketscope analyze: warning: {warning}", file=sys.stderr)
+    return flt, None
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -91,8 +129,9 @@ def run_analyze(args: argparse.Namespace) -> int:
     from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.text.stream import StreamingTextSummary
     from analyzer.pipeline import Options, run
+    from analyzer.query import FilterRunError
 
-    text_only = [f"--{k}" for k in ("messages", "events", "anomalies") if getattr(args, k, False)]
+    text_only = [f"--{k}" for k in ("messages", "events", "anomalies", "filter") if getattr(args, k, None)]
     if args.format == "json" and text_only:
         print(
             f"socketscope analyze: {', '.join(text_only)} cannot be used with --format json"
@@ -100,6 +139,9 @@ def run_analyze(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    flt, failed = _compile(args)
+    if failed is not None:
+        return failed
     try:
         keylog = load_keylogs(args.keylog)
     except OutputError as exc:
@@ -144,11 +186,14 @@ def run_analyze(args: argparse.Namespace) -> int:
                 writer = StreamingJsonWriter(out)
             else:
                 writer = StreamingTextSummary(
-                    out, messages=args.messages, events=args.events, anomalies=args.anomalies
+                    out, messages=args.messages, events=args.events, anomalies=args.anomalies, flt=flt
                 )
             summary = run(reader, options, writer, progress=progress)
     except BrokenPipeError:
         return EXIT_OK
+    except FilterRunError as exc:
+        print(f"socketscope analyze: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if out is not sys.stdout:
             out.close()

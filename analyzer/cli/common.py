@@ -38,6 +38,7 @@ __all__ = [
     "add_quiet_option",
     "inflate_budget_bytes",
     "load_keylogs",
+    "merged_keylog_file",
     "open_output",
     "output_problem",
     "parse_decode_as",
@@ -123,6 +124,37 @@ def load_keylogs(paths: list[str]) -> KeyLog | None:
             raise OutputError(f"the key log {path} is larger than {MAX_KEYLOG_BYTES >> 20} MiB")
         keys.add_text(data, path)
     return keys
+
+
+@contextlib.contextmanager
+def merged_keylog_file(paths: list[str]) -> Iterator[str | None]:
+    """One key log file for a tool that reads one (tshark's `-o tls.keylog_file:`): the file itself
+    when there is one, else the files joined in a temporary file only this user can read (0600),
+    deleted when the block ends. None without any --keylog. OutputError if one cannot be read."""
+    if not paths:
+        yield None
+        return
+    if len(paths) == 1:
+        yield paths[0]
+        return
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="socketscope-keys-", suffix=".log")  # mode 0600 (mkstemp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)
+            for path in paths:
+                try:
+                    with open(path, "rb") as fh:
+                        data = fh.read(MAX_KEYLOG_BYTES + 1)
+                except OSError as exc:
+                    raise OutputError(f"cannot read the key log {path}: {exc.strerror or exc}") from None
+                out.write(data[:MAX_KEYLOG_BYTES])
+                out.write(b"\n")
+        yield name
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 def _mebibytes(value: str) -> int:

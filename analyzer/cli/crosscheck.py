@@ -19,7 +19,10 @@ from analyzer.cli.common import (
     EXIT_USAGE,
     OutputError,
     add_decode_as_option,
+    add_keylog_option,
     add_quiet_option,
+    load_keylogs,
+    merged_keylog_file,
     open_output,
     progress_bar,
     wrap,
@@ -33,6 +36,7 @@ examples:
   socketscope crosscheck capture.pcap
   socketscope crosscheck capture.pcap --format json -o report.json
   socketscope crosscheck midstream.pcap --decode-as 9696=websocket
+  socketscope crosscheck wss.pcapng --keylog keys.log    # tshark gets the same keys
 
 A progress bar is shown on stderr while socketscope reads the capture, when stderr is a
 terminal (not with --quiet).
@@ -53,7 +57,8 @@ def add_crosscheck_parser(sub: Any) -> None:
             "Runs tshark on the same capture and compares TCP connections, HTTP messages, WebSocket "
             "frames and messages with socketscope's; explains each difference it knows (e.g. tshark 4.0 not "
             "inflating fragmented permessage-deflate messages). tshark gets -d tcp.port==N,http for the "
-            "ports where socketscope found HTTP."
+            "ports where socketscope found HTTP (tls where it found TLS), and the keys of --keylog "
+            "(-o tls.keylog_file:)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -73,6 +78,7 @@ def add_crosscheck_parser(sub: Any) -> None:
         help="do not give tshark -d tcp.port==N,http for the ports where socketscope found HTTP",
     )
     p.add_argument("--tshark", default="tshark", metavar="PATH", help="the tshark to run (default: tshark)")
+    add_keylog_option(p)
     add_quiet_option(p)
 
 
@@ -82,7 +88,12 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     from analyzer.crosscheck.tshark import TsharkError
     from analyzer.pipeline import Options
 
-    options = Options(decode_as=dict(args.decode_as))
+    try:
+        keylog = load_keylogs(args.keylog)
+    except OutputError as exc:
+        print(f"socketscope: crosscheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    options = Options(decode_as=dict(args.decode_as), keylog=keylog)
     try:
         reader = open_capture(args.capture)
     except CaptureError as exc:
@@ -97,7 +108,7 @@ def run_crosscheck(args: argparse.Namespace) -> int:
             print(f"socketscope: crosscheck: {exc}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        with progress_bar(reader, args.quiet) as progress:
+        with progress_bar(reader, args.quiet) as progress, merged_keylog_file(args.keylog) as keyfile:
             report = crosscheck(
                 args.capture,
                 options,
@@ -106,6 +117,7 @@ def run_crosscheck(args: argparse.Namespace) -> int:
                 reader=reader,
                 progress=progress,
                 status=progress.status if progress is not None else None,
+                keylog_file=keyfile,
             )
         if args.format == "json":
             json.dump(report.to_dict(), out, indent=1, ensure_ascii=False, default=str)
@@ -115,6 +127,9 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     except TsharkError as exc:
         print(f"socketscope: {exc}", file=sys.stderr)
         return EXIT_CAPTURE
+    except OutputError as exc:  # a key log that could be read a moment ago cannot any more
+        print(f"socketscope: crosscheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:
         pass
     finally:

@@ -35,6 +35,7 @@ EPILOG = """\
 examples:
   socketscope export capture.pcap --format har -o capture.har
   socketscope export capture.pcap --format jsonl --event chat --namespace / -o chat.jsonl
+  socketscope export capture.pcap --format jsonl --filter 'ack.latency_ms > 200' -o slow.jsonl
   socketscope export capture.pcap --format csv -o tables/
   socketscope export capture.pcap --format pcap --sid SID -o session.pcapng
 
@@ -88,6 +89,12 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="JSON Lines only: which layer's messages (default socketio when there is Socket.IO, "
         "else engineio when there are Engine.IO sessions, else websocket)",
     )
+    e.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="JSON Lines only: keep the records EXPR matches (docs/filters.md), e.g. "
+        "'sio.event == \"chat\" && ack.latency_ms > 200'",
+    )
     add_decode_as_option(e)
     add_keylog_option(e)
     e.add_argument(
@@ -132,6 +139,17 @@ def run_export(args: argparse.Namespace) -> int:
     if args.layer is not None and fmt != "jsonl":
         print("socketscope: export: --layer applies to --format jsonl only", file=sys.stderr)
         return EXIT_USAGE
+    if args.filter is not None:
+        from analyzer.query import FilterError, compile_filter
+
+        if fmt != "jsonl":
+            print("socketscope: export: --filter applies to --format jsonl only", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            args.flt = compile_filter(args.filter)
+        except FilterError as exc:
+            print(f"socketscope: export: {exc}\n{exc.caret()}", file=sys.stderr)
+            return EXIT_USAGE
     if fmt == "csv" and args.output == "-":
         print("socketscope: export: --format csv writes several files: -o wants a directory", file=sys.stderr)
         return EXIT_USAGE
@@ -158,6 +176,7 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
     """Every export is a sink, made while the capture is read (the selection is worked out as
     connections and sessions end: analyzer/export/select.py)."""
     from analyzer.export.run import export_capture
+    from analyzer.query import FilterRunError
 
     sink: StreamedSelection | None = None
     try:
@@ -172,6 +191,10 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
             )
     except BrokenPipeError:
         pass
+    except FilterRunError as exc:
+        reader.close()
+        print(f"socketscope: export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         reader.close()
         print(f"socketscope: export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
@@ -202,7 +225,7 @@ def _sink(args: argparse.Namespace, selection: Selection) -> Iterator[StreamedSe
     else:
         with _text_out(args.output) as out:
             if args.format == "jsonl":
-                yield JsonlSink(out, selection, args.layer)
+                yield JsonlSink(out, selection, args.layer, getattr(args, "flt", None))
             else:
                 yield HarSink(
                     out, selection, comment=f"socketscope export of {args.capture}", capture=args.capture

@@ -22,6 +22,7 @@ from analyzer.cli.common import (
     add_decode_as_option,
     add_engine_option,
     add_inflate_budget_option,
+    add_keylog_option,
     inflate_budget_bytes,
     wrap,
 )
@@ -38,6 +39,8 @@ examples:
   sudo socketscope live -i lo -f 'tcp port 5000'
   sudo socketscope live -i eth0 -f 'tcp port 443 or tcp port 80' -w out.pcapng --duration 30
   sudo socketscope live -i lo --format jsonl --count 1000 > live.jsonl
+  SSLKEYLOGFILE=/tmp/keys.log chromium &   # then:
+  sudo socketscope live -i any -f 'tcp port 443' --keylog /tmp/keys.log
 
 exit codes:
   0  done
@@ -75,6 +78,15 @@ def add_live_parser(sub: Any) -> None:
     )
     add_decode_as_option(p)
     add_inflate_budget_option(p)
+    add_keylog_option(p)
+    p.add_argument(
+        "--keylog-wait",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="with --keylog: how long to wait for a connection's key-log line that is not written yet "
+        "(the files are read again as they grow; default 1 s per connection without a key)",
+    )
     p.add_argument(
         "--buffer-size", type=int, default=64, metavar="MIB", help="kernel capture buffer (64 MiB)"
     )
@@ -103,9 +115,14 @@ def run_live(args: argparse.Namespace) -> int:
     if args.count is not None and args.count <= 0:
         print("socketscope: --count must be positive", file=sys.stderr)
         return EXIT_USAGE
+    keylog = _growing_keylog(args)
+    if isinstance(keylog, str):
+        print(f"socketscope: {keylog}", file=sys.stderr)
+        return EXIT_USAGE
     out = sys.stdout
     printer = LivePrinter(out, args.format, payloads=not args.no_payloads)
     options = Options(
+        keylog=keylog,
         decode_as=dict(args.decode_as),
         observer=printer,
         spill_records=True,
@@ -157,6 +174,26 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"socketscope: the capture stopped early: {stats.error}", file=sys.stderr)
         return EXIT_CAPTURE
     return EXIT_OK
+
+
+def _growing_keylog(args: argparse.Namespace) -> Any:
+    """The --keylog files as a GrowingKeyLog (read again as the browser appends to them), None
+    without any, or why one cannot be used (a sentence). A file that does not exist yet is fine:
+    SSLKEYLOGFILE is created by the browser's first TLS connection."""
+    paths = list(getattr(args, "keylog", None) or [])
+    if not paths:
+        return None
+    wait = float(getattr(args, "keylog_wait", 1.0))
+    if not 0 <= wait <= 60:
+        return "--keylog-wait must be between 0 and 60 seconds"
+    import os
+
+    for path in paths:
+        if os.path.isdir(path):
+            return f"the key log {path} is a directory"
+    from analyzer.pipeline.livekeys import GrowingKeyLog
+
+    return GrowingKeyLog(paths, wait=wait)
 
 
 def _final_sink(args: argparse.Namespace, out: IO[str]) -> tuple[Sink, IO[str] | None]:

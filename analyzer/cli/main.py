@@ -1,4 +1,4 @@
-"""Command line: `socketscope analyze | export | live | serve | crosscheck | bench`.
+"""Command line: `socketscope analyze | export | live | serve | crosscheck | bench | batch | query`.
 
 Each subcommand is a module of this package with `add_*_parser(subparsers)` and `run_*(args)`;
 they load their heavy parts (the pipeline, Flask, tshark) only when they run. Exit codes are
@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from analyzer.cli import analyze, bench, crosscheck, export, live, serve
+from analyzer.cli import analyze, batch, bench, crosscheck, export, live, query, serve
 from analyzer.cli.common import wrap
 from analyzer.compiled import build_name
 from analyzer.version import __version__
@@ -53,6 +53,8 @@ COMMANDS: dict[str, tuple[Callable[[Any], object], Callable[[argparse.Namespace]
     "serve": (serve.add_serve_parser, serve.run_serve),
     "export": (export.add_export_parser, export.run_export),
     "bench": (bench.add_bench_parser, bench.run_bench),
+    "batch": (batch.add_batch_parser, batch.run_batch_command),
+    "query": (query.add_query_parser, query.run_query_command),
 }
 
 

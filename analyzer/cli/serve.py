@@ -11,7 +11,16 @@ import socket
 import sys
 from typing import Any
 
-from analyzer.cli.common import EXIT_OK, EXIT_USAGE, add_inflate_budget_option, wrap
+from analyzer.cli.common import (
+    EXIT_CAPTURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    OutputError,
+    add_inflate_budget_option,
+    add_keylog_option,
+    load_keylogs,
+    wrap,
+)
 
 __all__ = ["add_serve_parser", "is_loopback", "run_serve", "serve_url"]
 
@@ -20,13 +29,15 @@ examples:
   socketscope serve                        # the captures of ./captures/, and uploads
   socketscope serve capture.pcap other.pcapng --port 8080
   socketscope serve --allow-live           # adds the Live page (needs the capture privilege)
+  socketscope serve --dataset dataset/     # adds /dataset, across a `socketscope batch` dataset
+  socketscope serve wss.pcapng --keylog keys.log   # decrypts TLS in every capture it serves
 
 It prints its URL and serves until Ctrl-C; loopback only unless --host says otherwise.
 
 exit codes:
   0  stopped with Ctrl-C
-  2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, the address
-     cannot be listened on)"""
+  2  usage error (a CAPTURE that does not exist, a bad --port or --upload-dir, a --keylog
+     that cannot be read, the address cannot be listened on)"""
 DEFAULT_IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent (a slow client keeps a thread)
 DEFAULT_UPLOAD_SLOTS = 2  # = webui.DEFAULT_UPLOAD_SLOTS (not imported: the parser loads no Flask)
 
@@ -75,6 +86,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="largest accepted upload, MiB (default 256)",
     )
     add_inflate_budget_option(s)
+    add_keylog_option(s)
     s.add_argument(
         "--allowed-host",
         action="append",
@@ -82,6 +94,12 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="NAME",
         help="also answer to this host name (besides the loopback names, the bound address and, "
         "bound to 0.0.0.0 or ::, this machine's names and addresses); repeatable",
+    )
+    s.add_argument(
+        "--dataset",
+        metavar="DATASET",
+        help="also serve /dataset: a page across the captures of a `socketscope batch` dataset (needs "
+        "the batch extra); its captures that are local files are listed, and its rows link to them",
     )
     s.add_argument(
         "--idle-timeout",
@@ -121,6 +139,37 @@ def serve_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _add_dataset_captures(args: argparse.Namespace, dataset: str) -> int | None:
+    """`--dataset`: its local captures join the list (its rows link to them); an exit code if it
+    cannot be read or the batch extra is missing."""
+    from analyzer.cli.batch import need_batch_extra
+
+    if need_batch_extra("serve --dataset"):
+        return EXIT_CAPTURE
+    from analyzer.batch.query import QueryError
+    from webui.dataset import dataset_captures
+
+    try:
+        args.captures = [*args.captures, *dataset_captures(dataset)]
+    except QueryError as exc:
+        print(f"socketscope: serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
+
+
+def _prepare(args: argparse.Namespace) -> int | None:
+    """An exit code if --upload-dir cannot be used or --dataset cannot be read; the dataset's
+    local captures join the list."""
+    from analyzer.cli.common import output_problem
+
+    problem = args.upload_dir and output_problem(args.upload_dir, directory=True)
+    if problem:
+        print(f"socketscope: --upload-dir: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    dataset = getattr(args, "dataset", None)
+    return _add_dataset_captures(args, dataset) if dataset is not None else None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
@@ -134,11 +183,13 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
         print("socketscope: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE
-    from analyzer.cli.common import output_problem
-
-    problem = args.upload_dir and output_problem(args.upload_dir, directory=True)
-    if problem:
-        print(f"socketscope: --upload-dir: {problem}", file=sys.stderr)
+    failed = _prepare(args)
+    if failed is not None:
+        return failed
+    try:
+        keylog = load_keylogs(list(getattr(args, "keylog", None) or []))
+    except OutputError as exc:
+        print(f"socketscope: {exc}", file=sys.stderr)
         return EXIT_USAGE
     idle = float(getattr(args, "idle_timeout", DEFAULT_IDLE_TIMEOUT))
     uploads = int(getattr(args, "max_concurrent_uploads", DEFAULT_UPLOAD_SLOTS))
@@ -165,6 +216,8 @@ def run_serve(args: argparse.Namespace) -> int:
                 "UPLOAD_SLOTS": uploads,
                 "ALLOW_LIVE": bool(getattr(args, "allow_live", False)),
                 "INFLATE_BUDGET_MB": getattr(args, "inflate_budget_mb", None),
+                "DATASET": getattr(args, "dataset", None),
+                "KEYLOG": keylog,
             },
         )
     except OSError as exc:  # the upload folder cannot be made

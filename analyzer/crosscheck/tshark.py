@@ -264,10 +264,17 @@ def read_pdml(stream: IO[bytes], view: TsharkView | None = None) -> TsharkView:
 
 
 def run_tshark(
-    path: str, decode_as: dict[int, str], tshark: str = "tshark", timeout: float = 600.0
+    path: str,
+    decode_as: dict[int, str],
+    tshark: str = "tshark",
+    timeout: float = 600.0,
+    keylog_file: str | None = None,
 ) -> TsharkView:
-    """tshark -n -r PATH -T pdml, with `-d tcp.port==N,PROTO` for every port in `decode_as`."""
+    """tshark -n -r PATH -T pdml, with `-d tcp.port==N,PROTO` for every port in `decode_as` and
+    `-o tls.keylog_file:FILE` with a key log (its path only is on the command line)."""
     cmd = [tshark, "-n", "-r", path, "-T", "pdml"]
+    if keylog_file:
+        cmd += ["-o", f"tls.keylog_file:{keylog_file}"]
     for port, proto in sorted(decode_as.items()):
         cmd += ["-d", f"tcp.port=={port},{proto}"]
     try:

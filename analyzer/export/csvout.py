@@ -305,7 +305,9 @@ def http_row(sid: str | None, x: HttpExchange) -> Row:
         sid,
         q.method if q else None,
         q.target if q else None,
-        header_value(q.headers, "host") if q else None,
+        (header_value(q.headers, "host") or header_value(q.headers, ":authority"))
+        if q
+        else None,  # HTTP/2: RFC 9113 §8.3.1
         q.version if q else None,
         q.frame if q else None,
         q.ts if q else None,

@@ -121,7 +121,7 @@ def _response_cookies(headers: Headers) -> list[dict[str, Any]]:
 
 
 def _host(conn: ConnectionRecord, headers: Headers) -> str:
-    host = header_value(headers, "host")
+    host = header_value(headers, "host") or header_value(headers, ":authority")  # HTTP/2: RFC 9113 §8.3.1
     if host:
         return host
     ip, port = str(conn.server.get("ip", "")), conn.server.get("port", "")
@@ -329,16 +329,18 @@ def exchange_entry(conn: ConnectionRecord, x: HttpExchange, websocket: bool) -> 
 
 def upgrade_exchange(conn: ConnectionRecord) -> int | None:
     """Index in conn.http of the exchange that opened its WebSocket: the first 101 answer to
-    the handshake's request (RFC 6455 §4), None when the handshake is not in the capture."""
+    the handshake's request (RFC 6455 §4), or the extended CONNECT of its HTTP/2 stream (RFC 8441),
+    None when the handshake is not in the capture."""
     ws = conn.websocket
     if ws is None:
         return None
     upgrade_frame = (ws.handshake or {}).get("request_frame")
+    h2_stream = (ws.handshake or {}).get("h2_stream_id")  # RFC 8441: a 2xx to the extended CONNECT
     for i, x in enumerate(conn.http):
         if (
             x.request is not None
             and x.response is not None
-            and x.response.status == 101
+            and (x.response.status == 101 or (h2_stream is not None and x.request.stream_id == h2_stream))
             and (upgrade_frame is None or x.request.frame == upgrade_frame)
         ):
             return i

@@ -23,6 +23,7 @@ from analyzer.export.streamsel import LineSpill, Spots, spilled_values
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
 from analyzer.model.websocket import message_dict
+from analyzer.query import Filter, Subject, connection_context, session_context
 
 __all__ = ["JsonlSink"]
 
@@ -33,7 +34,14 @@ class JsonlSink(StreamedSelection):
     """The records of one layer (`layer`, or None: decided at the end) to `out`, one JSON text a
     line; `written` is how many, `layer` the layer, once finished."""
 
-    def __init__(self, out: IO[str], selection: Selection | None = None, layer: str | None = None) -> None:
+    def __init__(
+        self,
+        out: IO[str],
+        selection: Selection | None = None,
+        layer: str | None = None,
+        flt: Filter | None = None,
+    ) -> None:
+        """`flt` (`export --filter`, docs/filters.md) keeps the records it matches."""
         if layer is not None and layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}; one of {', '.join(LAYERS)}")
         super().__init__(selection or Selection())
@@ -42,6 +50,7 @@ class JsonlSink(StreamedSelection):
         self.written = 0
         self._lines = LineSpill()
         self._ws: dict[int, Spots] = {}  # connection -> its messages' lines
+        self.flt = flt
 
     def _wants(self, layer: str) -> bool:
         return self.layer is None or self.layer == layer
@@ -54,7 +63,10 @@ class JsonlSink(StreamedSelection):
         spill = ws.spilled_messages
         lines = self._ws.setdefault(record.id, Spots())
         messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
+        flt, ctx = self.flt, connection_context(record)
         for m in messages:
+            if flt is not None and not flt(Subject("ws_msg", m, ctx)):
+                continue
             line = json_line(ws_record(None, record.id, m))
             assert line.startswith(_WS_HEAD + '"sid":null,')
             lines.append(m["frame"], self._lines.add(line[len(_WS_HEAD) + len('"sid":null,') :]))
@@ -65,11 +77,16 @@ class JsonlSink(StreamedSelection):
         seen.kept = [eio_lines, sio_lines]
         if not seen.selected:
             return
+        flt, ctx = self.flt, session_context(record)
         if self._wants("engineio"):
             for d in self.eio_packets(record):
+                if flt is not None and not flt(Subject("eio", d, ctx)):
+                    continue
                 eio_lines.append(d["frame"], self._lines.add(json_line(eio_record(record.sid, d))))
         if self._wants("socketio"):
             for d in self.sio_packets(record):
+                if flt is not None and not flt(Subject("sio", d, ctx)):
+                    continue
                 sio_lines.append(d["frame"], self._lines.add(json_line(sio_record(record.sid, d))))
 
     def finish(self, summary: Analysis) -> None:

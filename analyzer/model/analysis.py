@@ -64,6 +64,9 @@ class ConnectionRecord:
     proxy: dict[str, Any] | None = None  # a SOCKS or PROXY protocol handshake at its start
 
     tls: TlsInfo | None = None  # a TLS connection (ANALYSIS_JSON.md "TLS and HTTP/2")
+    http2: dict[str, Any] | None = (
+        None  # an HTTP/2 connection: streams, frames, settings (docs/analysis-json.md)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -85,6 +88,8 @@ class ConnectionRecord:
             out["proxy"] = self.proxy
         if self.tls is not None:  # absent on plaintext connections
             out["tls"] = self.tls.to_dict()
+        if self.http2 is not None:  # absent unless the connection spoke HTTP/2
+            out["http2"] = self.http2
         return out
 
 

@@ -59,9 +59,10 @@ class HttpRequest:
     body: bytes = b""  # after transfer-coding and content-coding are undone, bounded
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
+    stream_id: int | None = None  # HTTP/2: the stream of the exchange (None for HTTP/1.x)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "frame": self.frame,
             "ts": self.ts,
             "method": self.method,
@@ -72,6 +73,9 @@ class HttpRequest:
             "body_truncated": self.body_truncated,
             "frames": list(self.frames),
         }
+        if self.stream_id is not None:  # additive: HTTP/1.x exchanges are unchanged
+            out["stream_id"] = self.stream_id
+        return out
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
@@ -85,9 +89,10 @@ class HttpResponse:
     body: bytes = b""
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
+    stream_id: int | None = None  # HTTP/2: the stream of the exchange (None for HTTP/1.x)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "frame": self.frame,
             "ts": self.ts,
             "version": self.version,
@@ -98,6 +103,9 @@ class HttpResponse:
             "body_truncated": self.body_truncated,
             "frames": list(self.frames),
         }
+        if self.stream_id is not None:  # additive: HTTP/1.x exchanges are unchanged
+            out["stream_id"] = self.stream_id
+        return out
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower

@@ -14,9 +14,11 @@ from analyzer.pipeline.options import Options
 from analyzer.pipeline.run import analyze_file, analyze_packets, analyze_reader, iter_connections, run
 from analyzer.pipeline.sink import CollectingSink, Sink
 from analyzer.pipeline.wiring import Pipeline
+from analyzer.protocols.tls.keylog import KeyLog  # TLS secrets (Options.keylog), for the web UI
 
 __all__ = [
     "CollectingSink",
+    "KeyLog",
     "LiveObserver",
     "Options",
     "Pipeline",

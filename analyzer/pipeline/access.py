@@ -5,6 +5,8 @@ layers below through this module only (the `forbidden` contract of pyproject.tom
   a capture; `is_capture_head(head)` tells the same from its first bytes (an upload);
 - its packets: `read_packets(path, frames, marks)` describes the packets of the given frame
   numbers field by field (link, network, transport), with their bytes;
+- a connection's packets: `connection_packets(path, ends, offset, limit, marks)` lists them a
+  page at a time, `connection_stream(path, ends, marks)` gives their payloads ("follow stream");
 - a live capture source: `LiveCapture(interface, bpf, on_packet, ...)`, whose `start()` raises
   `LiveError` (one sentence) when it cannot capture;
 - the JSON of a record: `record_json(record)`, as the analysis document writes it.
@@ -18,6 +20,7 @@ from typing import Any
 from analyzer.capture.live import LiveCapture
 from analyzer.capture.livetools import LiveError
 from analyzer.capture.pcapfile import PCAP_MAGICS, PCAPNG_SHB, CaptureError, CaptureReader, Mark, open_capture
+from analyzer.decode.connpackets import ConnEnds, StreamPiece, connection_packets, connection_stream
 from analyzer.decode.details import MAX_DETAIL_FRAMES, packet_details
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
 
@@ -25,9 +28,13 @@ __all__ = [
     "MAX_DETAIL_FRAMES",
     "CaptureError",
     "CaptureReader",
+    "ConnEnds",
     "LiveCapture",
     "LiveError",
     "Mark",
+    "StreamPiece",
+    "connection_packets",
+    "connection_stream",
     "is_capture_head",
     "open_capture",
     "read_packets",

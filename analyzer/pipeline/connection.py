@@ -14,16 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.codes.http import HTTP_STREAM_GAP
-from analyzer.model.codes.websocket import HANDSHAKE_EARLY_DATA
+from analyzer.model.codes.websocket import CLIENT_CLOSED_TCP_FIRST, HANDSHAKE_EARLY_DATA
 from analyzer.model.codes.websocket import STREAM_GAP as WS_STREAM_GAP
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
-from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord
+from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
 from analyzer.model.spill import JsonSpill
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
+from analyzer.pipeline.h2_host import H2Tunnels
+from analyzer.pipeline.h2_step import H2Step, PieceMap, h2c_settings
 from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
 from analyzer.protocols.deflate import InflateBudget
+from analyzer.protocols.h2 import looks_like_h2
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.proxy import ProxyHandshake, detect
 from analyzer.protocols.tls.detect import looks_like_tls
@@ -46,7 +49,7 @@ _MAX_HELD = 4096  # WebSocket events held for ordering (see _ws_route) before th
 _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
-class ConnectionApp:
+class ConnectionApp(H2Tunnels):
     """Decides what a connection carries and runs its parsers."""
 
     def __init__(
@@ -93,6 +96,9 @@ class ConnectionApp:
         # TLS on any port (pipeline/tls_step.py): the parsers below read its plaintext
         self.tls: TlsStep | None = None
         self._opened = False
+        self.h2: H2Step | None = None  # HTTP/2 (pipeline/h2_step.py)
+        self.h2_active = False  # the parsers' bytes go to self.h2
+        self.ws_maps: dict[Direction, PieceMap] | None = None  # an RFC 8441 tunnel's offsets
 
     # -- helpers --
     def _stream(self, d: Direction) -> DirectionStream:
@@ -109,6 +115,12 @@ class ConnectionApp:
             last = max(end - 1, start)
         om = self._stream(d).offsets
         return om.frame_at(last), om.ts_at(last), om.frames_between(start, max(end, start + 1))
+
+    def _next(self, d: Direction) -> int:
+        """Offset, as the parsers count, of the direction's next byte."""
+        if self.tls is not None:
+            return self.tls.next[d]
+        return self._stream(d).next - (self.proxy.taken[d] if self.proxy is not None else 0)
 
     def _anomaly(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
         if len(self.anomalies) < 10000:
@@ -160,8 +172,17 @@ class ConnectionApp:
         self._opened = True
 
     def _data(self, d: Direction, offset: int, data: bytes, frame: int, ts: float) -> None:
+        if self.h2_active and self.h2 is not None:
+            self.h2.data(d, data)
+            return
         if self.mode == "undecided":
             self._open()
+            alpn = self.tls.session.info.alpn if self.tls is not None else None
+            if alpn == "h2" or looks_like_h2(d is Direction.C2S, data):
+                self.mode, self.h2_active = "http2", True  # RFC 9113 §3.2-§3.4: ALPN h2, or prior knowledge
+                self.h2 = H2Step(self, at={d: offset, d.other: self._next(d.other)})
+                self.h2.data(d, data)
+                return
             if (d is Direction.C2S and looks_like_http_request(data)) or (
                 d is Direction.S2C and looks_like_http_response(data)
             ):
@@ -182,6 +203,9 @@ class ConnectionApp:
             self._http_events(self.http.feed(d, data, frame))
 
     def _gap(self, d: Direction, offset: int, length: int, frame: int, ts: float) -> None:
+        if self.h2_active and self.h2 is not None:
+            self.h2.gap(d, length)
+            return
         # what the gap makes a parser say names the packet where the gap was found (as tcp.gap
         # does), not the packet before the missing bytes, which is all the offsets could tell
         if d in self.ws_decoders:
@@ -190,6 +214,8 @@ class ConnectionApp:
             self._http_events(self.http.gap(d, length), frame)
 
     def _end(self, d: Direction, ts: float, frame: int) -> None:
+        if self.h2_active and self.h2 is not None:
+            self.h2.end(d)
         if self.conversation is not None:
             self.conversation.on_tcp_end(d, "fin", ts, frame)
         if d in self.ws_decoders:
@@ -293,6 +319,11 @@ class ConnectionApp:
 
     def _on_101(self, head: Any) -> None:
         req_head = self._req_heads.get(head.request_index)
+        if req_head is not None and "h2c" in (header_value(head.headers, "upgrade") or "").lower():
+            # RFC 7540 §3.2: HTTP/2 after the 101; the request is stream 1, answered there
+            req = self._requests.get(head.request_index) or self._request_record(req_head, req_head.end)
+            self.h2 = H2Step(self, at={}, upgrade=req, upgrade_settings=h2c_settings(req_head.headers))
+            return
         if req_head is None or not is_websocket_upgrade(req_head.headers):
             return
         self._upgrade_index = head.request_index
@@ -321,6 +352,12 @@ class ConnectionApp:
 
     def _on_upgraded(self, ev: Any) -> None:
         d = ev.direction
+        if self.h2 is not None:  # h2c: the bytes after the messages are HTTP/2 (RFC 7540 §3.2)
+            self.mode, self.h2_active = "http2", True
+            self.h2.parser.readers[d].rebase(ev.offset)
+            if ev.data:
+                self.h2.data(d, ev.data)
+            return
         if self.ws is None:
             return  # Upgrade to something other than WebSocket (e.g. CONNECT, h2c): left opaque
         if d not in self.ws_base:
@@ -351,11 +388,7 @@ class ConnectionApp:
         self._resync = resync
         if resync:
             for d in (Direction.C2S, Direction.S2C):
-                if self.tls is not None:
-                    nxt = self.tls.next[d]
-                else:
-                    nxt = self._stream(d).next - (self.proxy.taken[d] if self.proxy is not None else 0)
-                self.ws_base[d] = (at or {}).get(d, nxt)
+                self.ws_base[d] = (at or {}).get(d, self._next(d))
                 self.ws_decoders[d] = self._decoder(d)
 
     def _decoder(self, d: Direction) -> WsDecoder:
@@ -417,7 +450,7 @@ class ConnectionApp:
         dv = "c2s" if d is Direction.C2S else "s2c"  # d.value is a slow Enum property
         for ev in events:
             if isinstance(ev, WsFrame):
-                frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
+                frame, ts, packets = self._ws_where(d, base + ev.start, base + ev.end)
                 rec = WsFrameRecord(
                     d,
                     frame,
@@ -456,7 +489,7 @@ class ConnectionApp:
                     self._closed[d] = True
                     self.sessions.on_websocket_close(self.conn.id, d, ev.close_code, ts, frame)
             elif isinstance(ev, WsMessage):
-                frame, ts, packets = self._where(d, base + ev.start, base + ev.end)
+                frame, ts, packets = self._ws_where(d, base + ev.start, base + ev.end)
                 msg = WsMessageRecord(
                     self.conn.id,
                     d,
@@ -482,7 +515,7 @@ class ConnectionApp:
                 if gap_frame and ev.code == WS_STREAM_GAP:
                     frame = gap_frame  # the packet where the gap was found (see on_gap)
                 else:
-                    frame = self._where(d, base + ev.offset, base + ev.offset + 1)[0]
+                    frame = self._ws_where(d, base + ev.offset, base + ev.offset + 1)[0]
                 self._anomaly(ev.code, ev.message, d, (frame,) if frame else ())
 
     # -- end --
@@ -493,6 +526,8 @@ class ConnectionApp:
             for d in (Direction.C2S, Direction.S2C):
                 if not self.http.is_upgraded(d) and not self._stream(d).ended:
                     self._http_events(self.http.eof(d))
+        if self.h2 is not None:
+            record.http2 = self.h2.finish()
         for d in list(self.ws_decoders):
             self._ws_eof(d)
         if self._ws_held:
@@ -507,23 +542,10 @@ class ConnectionApp:
                 )
             summary = self.conversation.finish()
             self.ws.close = summary.to_dict()
-            pings = summary.pings_to_list()
-            rtts = [p.rtt_ms for p in summary.pings if p.rtt_ms is not None]
-            self.ws.conversation = {
-                "close_handshake": {
-                    "first_closer": summary.first_closer.value if summary.first_closer else None,
-                    "completed": summary.close_completed,
-                },
-                "pings": pings,
-                "ping_rtt_ms": {
-                    "count": len(rtts),
-                    "min": min(rtts) if rtts else None,
-                    "max": max(rtts) if rtts else None,
-                    "mean": sum(rtts) / len(rtts) if rtts else None,
-                },
-            }
+            self.ws.conversation = summary.facts()
             for code, message, where, frames in summary.anomalies:
-                self._anomaly(code, message, where, tuple(frames))
+                if not (self.ws_maps is not None and code == CLIENT_CLOSED_TCP_FIRST):  # a TCP rule
+                    self._anomaly(code, message, where, tuple(frames))
         conn = self.conn
         if conn.rst_frame is not None:
             self.sessions.on_connection_end(conn.id, "rst", conn.last_ts, conn.rst_frame)
@@ -536,7 +558,7 @@ class ConnectionApp:
         record.http = self.exchanges
         record.websocket = self.ws
         record.app_protocol = (
-            "websocket" if self.ws is not None else "http" if self.mode == "http" else "unknown"
+            "websocket" if self.ws is not None else "http" if self.mode in ("http", "http2") else "unknown"
         )
         if record.app_protocol == "unknown" and self.tls is not None:
             record.app_protocol = "tls"  # nothing decrypted, or not HTTP inside

@@ -9,6 +9,9 @@ from analyzer.pipeline.observer import LiveObserver
 from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from analyzer.protocols.tls.keylog import KeyLog
 
 __all__ = ["Options"]
@@ -43,3 +46,9 @@ class Options:
     # sixteenth of the capture's, 16 MiB by default)
     inflate_budget_bytes: int = INFLATE_CAPTURE_BUDGET
     inflate_connection_budget_bytes: int | None = None
+    # split a capture across runs (pipeline/split.py, `socketscope batch`): (k, n) decodes only the
+    # connections whose flow hash is k modulo n (every connection is still tracked, ids unchanged)
+    flow_share: tuple[int, int] | None = None
+    # with it, the session layer's input goes to this callable (pipeline/split.SessionCall) instead
+    # of being stitched into sessions: the caller merges the shares' calls into one SessionBuilder
+    session_tap: Callable[[tuple[str, tuple[Any, ...], int, float]], None] | None = None

@@ -77,6 +77,11 @@ class TlsStep:
         self, conn: TcpConnection, keys: KeyLog | None, deliver: Deliver, lose: Lose, report: Report
     ) -> None:
         self.conn = conn
+        # the TCP offset where a direction's TLS begins: after a SOCKS or PROXY protocol handshake
+        # (protocols/proxy.py), whose bytes the TLS layer never sees. Taken from the TCP stream
+        # when the direction's first TLS bytes (or its first gap) arrive: the stream's `next` is
+        # then the end of those bytes
+        self._starts: dict[Direction, int] = {}
         self.session = TlsConnection(keys)
         self.offsets = {
             Direction.C2S: PlainOffsets(conn.c2s.offsets),
@@ -91,14 +96,25 @@ class TlsStep:
     def _tcp(self, d: Direction) -> OffsetMap:
         return (self.conn.c2s if d is Direction.C2S else self.conn.s2c).offsets
 
+    def _base(self, d: Direction) -> int:
+        return self._starts.get(d, 0)
+
+    def _start(self, d: Direction, length: int) -> None:
+        """The first `length` bytes of the direction's TLS have just been delivered."""
+        if d not in self._starts:
+            stream = self.conn.c2s if d is Direction.C2S else self.conn.s2c
+            self._starts[d] = max(stream.next - length, 0)
+
     def _events(self, events: list[TlsEvent]) -> None:
         for ev in events:
             if isinstance(ev, TlsData | TlsLost):
                 d = ev.direction
                 om = self._tcp(d)
-                frame, ts = om.frame_at(ev.end - 1), om.ts_at(ev.end - 1)
+                base = self._base(d)
+                start, end = ev.start + base, ev.end + base
+                frame, ts = om.frame_at(end - 1), om.ts_at(end - 1)
                 at = self.next[d]
-                self.offsets[d].add(at, ev.start, ev.end)
+                self.offsets[d].add(at, start, end)
                 if isinstance(ev, TlsData):
                     self.next[d] = at + len(ev.data)
                     self._deliver(d, at, ev.data, frame, ts)
@@ -108,14 +124,16 @@ class TlsStep:
             else:
                 frames: tuple[int, ...] = ()
                 if ev.direction is not None and ev.end > ev.start:
-                    frame = self._tcp(ev.direction).frame_at(ev.end - 1)
+                    frame = self._tcp(ev.direction).frame_at(ev.end - 1 + self._base(ev.direction))
                     frames = (frame,) if frame else ()
                 self._report(ev.code, ev.message, ev.direction, frames)
 
     def data(self, d: Direction, data: bytes) -> None:
+        self._start(d, len(data))
         self._events(self.session.feed(d, data))
 
     def gap(self, d: Direction, length: int) -> None:
+        self._start(d, length)
         self._events(self.session.gap(d, length))
 
     def end(self, d: Direction) -> None:
@@ -131,7 +149,7 @@ class TlsStep:
         info = self.session.info
         for alert in info.alerts:
             d = Direction.C2S if alert.direction == "c2s" else Direction.S2C
-            alert.frame = self._tcp(d).frame_at(alert.end - 1)
+            alert.frame = self._tcp(d).frame_at(alert.end - 1 + self._base(d))
         return info
 
 

@@ -20,6 +20,7 @@ from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
+from analyzer.pipeline.split import SkippedApp, TapSessions, in_share
 from analyzer.pipeline.tls_step import keylog_anomalies
 from analyzer.protocols.deflate import InflateBudget
 from analyzer.session.builder import SessionBuilder
@@ -56,7 +57,11 @@ class Pipeline:
         # streaming output: session payloads wait on disk while their sessions are open
         spill_payloads = bool(sinks) and self.options.spill_records
         store = PayloadStore(spill_packets=self.options.spill_session_packets) if spill_payloads else None
-        self.sessions = SessionBuilder(payloads=store, observer=self.options.observer)
+        self.sessions: SessionBuilder = (
+            SessionBuilder(payloads=store, observer=opts.observer)
+            if self.options.session_tap is None
+            else TapSessions(self.options.session_tap)
+        )
         self.linktypes: set[int] = set()  # link types seen (the fast loop reads it too)
         self._seg: Segment | None = None  # the segment being handled (a new connection's first)
         self._links: dict[int, tuple[tuple[str, ...] | None, tuple[str, int] | None]] = {}
@@ -66,8 +71,12 @@ class Pipeline:
         self.flush_every = self.FLUSH_EVERY if sinks else 0
 
     # -- connections --
-    def _on_new(self, conn: TcpConnection) -> ConnectionApp:
+    def _on_new(self, conn: TcpConnection) -> ConnectionApp | SkippedApp:
         """The connection's application layer, which is also the sink of its two streams."""
+        share = self.options.flow_share
+        if share is not None and not in_share(conn, share):
+            conn.app = skipped = SkippedApp()  # another run of a split capture decodes it
+            return skipped
         app = ConnectionApp(conn, self.options, self.sessions, self.inflate_budget.child(self._conn_inflate))
         conn.app = app
         seg = self._seg
@@ -76,6 +85,9 @@ class Pipeline:
         return app
 
     def _on_close(self, conn: TcpConnection) -> None:
+        if isinstance(conn.app, SkippedApp):
+            self._on_drop(conn)
+            return
         last = (conn.last_frame, conn.last_ts)
         conn.c2s.finish(*last)
         conn.s2c.finish(*last)

@@ -105,6 +105,23 @@ class ConversationSummary:
     def pings_to_list(self) -> list[dict[str, object]]:
         return [p.to_dict() for p in self.pings]
 
+    def facts(self) -> dict[str, object]:
+        """The `conversation` object of a WebSocket (docs/analysis-json.md): close handshake, pings."""
+        rtts = [p.rtt_ms for p in self.pings if p.rtt_ms is not None]
+        return {
+            "close_handshake": {
+                "first_closer": self.first_closer.value if self.first_closer else None,
+                "completed": self.close_completed,
+            },
+            "pings": self.pings_to_list(),
+            "ping_rtt_ms": {
+                "count": len(rtts),
+                "min": min(rtts) if rtts else None,
+                "max": max(rtts) if rtts else None,
+                "mean": sum(rtts) / len(rtts) if rtts else None,
+            },
+        }
+
 
 class _Ping:
     __slots__ = ("excused", "frame", "payload", "ts")

@@ -3,8 +3,12 @@
 // Engine.IO 4 / Socket.IO protocol 5, polling then websocket upgrade, namespaces /, /chat, /admin and a
 // refused /private (CONNECT_ERROR), events and acks both ways, binary attachments both ways.
 // Usage: node sio_v4.js --host 127.0.0.1 --port N --out record.json --parser default|msgpack
+//        [--cert cert.pem --key key.pem]   (https and wss: captures/tls/make_tls_captures.py runs it
+//        as `node --tls-keylog=KEYS sio_v4.js ...`, the client trusting that certificate)
 
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const { Server } = require('socket.io');
 const { Manager, Socket: ClientSocket } = require('socket.io-client');
 const ServerSocket = require('socket.io').Socket;
@@ -19,8 +23,10 @@ const state = {};
 R.hookSocket(ServerSocket.prototype, '_onpacket', log, 'c2s');
 R.hookSocket(ClientSocket.prototype, 'onpacket', log, 's2c');
 
+const tls = args.cert ? { cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) } : null;
+
 function startServer() {
-  const httpServer = http.createServer();
+  const httpServer = tls ? https.createServer(tls) : http.createServer();
   const io = new Server(httpServer, {
     ...(parser ? { parser } : {}),
     pingInterval: 1000, // Engine.IO heartbeats inside the capture
@@ -88,8 +94,10 @@ function startServer() {
 
 async function runClient() {
   const host = args.host.includes(':') ? `[${args.host}]` : args.host;
-  const manager = new Manager(`http://${host}:${args.port}`, {
+  const url = `${tls ? 'https' : 'http'}://${host}:${args.port}`; // the certificate names 127.0.0.1 too
+  const manager = new Manager(url, {
     ...(parser ? { parser } : {}),
+    ...(tls ? { ca: tls.cert } : {}),
     transports: ['polling', 'websocket'],
     reconnection: false,
     timeout: 5000,

@@ -122,7 +122,11 @@ BIG = random.Random(8446).randbytes(40_960)  # incompressible: three TLS records
 
 
 async def websockets_scenario(
-    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+    port: int,
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    proxy_url: str | None = None,
+    connect_port: int | None = None,
 ) -> dict[str, Any]:
     """python `websockets` over TLS: text, binary, a fragmented message, a 40 KiB message,
     a ping each way, Close 1000 with a reason. Lock-step, so the record order is wire order."""
@@ -148,7 +152,10 @@ async def websockets_scenario(
 
     async with serve(handler, HOST, port, ssl=server_ctx):
         uri = f"wss://localhost:{port}/tls-chat"
-        async with connect(uri, ssl=client_ctx, subprotocols=None, max_size=None) as ws:
+        how: dict[str, Any] = {"proxy": proxy_url}
+        if connect_port is not None:  # a load balancer in front: TCP to it, TLS and Host for the server
+            how = {"host": HOST, "port": connect_port, "proxy": None}
+        async with connect(uri, ssl=client_ctx, subprotocols=None, max_size=None, **how) as ws:
             for out in ("hello over TLS", b"\x00\x01binary\xff", "fragments please", BIG, "ping me", "bye"):
                 await ws.send(out)
                 messages.append(message_entry("s2c", await ws.recv()))
@@ -260,6 +267,135 @@ async def socketio_scenario(
     }
 
 
+SOCKS_PORT_OFFSET = 100  # the proxy listens on the scenario's port + 100
+
+
+async def socks5_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A tiny SOCKS5 proxy (RFC 1928): no authentication, CONNECT only, then a byte relay. The
+    reply is sent before the relay starts, so the client's TLS follows the SOCKS bytes on the
+    same TCP connection."""
+    greeting = await reader.readexactly(2)
+    await reader.readexactly(greeting[1])  # the methods (§3)
+    writer.write(b"\x05\x00")  # version 5, method "no authentication required"
+    head = await reader.readexactly(4)  # VER CMD RSV ATYP (§4)
+    if head[3] == 1:
+        host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
+    elif head[3] == 3:
+        host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+    else:
+        host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
+    port = int.from_bytes(await reader.readexactly(2))
+    up_reader, up_writer = await asyncio.open_connection(host, port)
+    writer.write(b"\x05\x00\x00\x01" + ipaddress.IPv4Address(HOST).packed + port.to_bytes(2))  # §6
+    await writer.drain()
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        finally:
+            dst.close()
+
+    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+
+async def websockets_socks_scenario(
+    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> dict[str, Any]:
+    """python `websockets` over TLS through a SOCKS5 proxy on loopback (the client side is
+    websockets' own proxy support, with python-socks): on the client's connection to the proxy
+    the SOCKS5 handshake comes first, then TLS, so every stream offset of the TLS records and
+    of the WebSocket frames is counted after the proxy's bytes."""
+    proxy = await asyncio.start_server(socks5_relay, HOST, port + SOCKS_PORT_OFFSET)
+    async with proxy:
+        result = await websockets_scenario(
+            port, server_ctx, client_ctx, proxy_url=f"socks5://{HOST}:{port + SOCKS_PORT_OFFSET}"
+        )
+    result["proxy"] = {"protocol": "socks5", "port": port + SOCKS_PORT_OFFSET, "upstream_port": port}
+    return result
+
+
+NODE_DIR = HERE.parent / "node"
+
+
+async def no_python_app(port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> dict[str, Any]:
+    """The `run` of a node scenario, never called (`run_node` runs the node application)."""
+    raise AssertionError("a node scenario runs node")
+
+
+def run_node(script: str, port: int, cert: Path, key: Path, keys: Path) -> dict[str, Any]:
+    """`node --tls-keylog=KEYS captures/node/SCRIPT` over https (its server and client in one
+    process, both writing the key log); what its handlers logged, and the libraries it used."""
+    if not (NODE_DIR / "node_modules" / "socket.io").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "record.json"
+        cmd = ["node", f"--tls-keylog={keys}", str(NODE_DIR / script), "--host", HOST, "--port", str(port)]
+        cmd += ["--out", str(out), "--parser", "default", "--cert", str(cert), "--key", str(key)]
+        subprocess.run(cmd, check=True, timeout=60, cwd=NODE_DIR)
+        app: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    app.pop("websocket", None)
+    return app
+
+
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"  # HAProxy proxy-protocol.txt §2.2
+
+
+def proxy_v2_header(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
+    """A PROXY protocol v2 header (proxy-protocol.txt §2.2): version 2 PROXY command, TCP over
+    IPv4, the client's and the original destination's addresses and ports."""
+    body = (
+        ipaddress.IPv4Address(src[0]).packed
+        + ipaddress.IPv4Address(dst[0]).packed
+        + src[1].to_bytes(2)
+        + dst[1].to_bytes(2)
+    )
+    return PROXY_V2_SIGNATURE + b"\x21\x11" + len(body).to_bytes(2) + body
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    finally:
+        dst.close()
+
+
+async def websockets_proxy_v2_scenario(
+    port: int, server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext
+) -> dict[str, Any]:
+    """python `websockets` over TLS through a load balancer that speaks the PROXY protocol v2 to
+    its backend, as haproxy's `send-proxy-v2` does: the client connects to the balancer (port +
+    100), which opens a connection to the backend (port + 200), writes the v2 header there, then
+    relays the client's bytes; the backend reads the header and relays the rest to the TLS
+    server (port). The recorded backend connection carries the header, then TLS."""
+    front, back = port + SOCKS_PORT_OFFSET, port + 2 * SOCKS_PORT_OFFSET
+
+    async def balancer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(HOST, back)
+        peer = writer.get_extra_info("peername")
+        up_writer.write(proxy_v2_header((peer[0], peer[1]), (HOST, front)))
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+
+    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readexactly(16)  # signature, version/command, family, length (§2.2)
+        assert head[:12] == PROXY_V2_SIGNATURE
+        await reader.readexactly(int.from_bytes(head[14:16]))
+        up_reader, up_writer = await asyncio.open_connection(HOST, port)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+
+    async with (
+        await asyncio.start_server(backend, HOST, back),
+        await asyncio.start_server(balancer, HOST, front),
+    ):
+        # the client asks for wss://localhost:<port> but connects to the balancer (as DNS would send it)
+        result = await websockets_scenario(port, server_ctx, client_ctx, connect_port=front)
+    result["proxy"] = {"protocol": "proxy-v2", "port": back, "front_port": front, "upstream_port": port}
+    return result
+
+
 # -- recording ------------------------------------------------------------------------------------
 @dataclass
 class Scenario:
@@ -269,6 +405,8 @@ class Scenario:
     tls: Tls
     shows: str
     dsb: bool = False  # also write <name>.pcapng with the key log as a Decryption Secrets Block
+    extra_ports: tuple[int, ...] = ()  # also recorded (a proxy's port)
+    node: str | None = None  # a node application of captures/node run instead of `run`
 
 
 SCENARIOS = [
@@ -294,6 +432,35 @@ SCENARIOS = [
         "python websockets over TLS 1.2, TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, MAC-then-encrypt",
     ),
     Scenario(
+        "ws-websockets-tls13-socks5",
+        48470,
+        websockets_socks_scenario,
+        Tls("1.3"),
+        "python websockets over TLS 1.3 through a SOCKS5 proxy (python-socks client, a relay in the"
+        " script on port 48570): the SOCKS5 handshake, then TLS, on the client's connection",
+        extra_ports=(48570,),
+    ),
+    Scenario(
+        "ws-websockets-tls13-proxy-v2",
+        48472,
+        websockets_proxy_v2_scenario,
+        Tls("1.3"),
+        "python websockets over TLS 1.3 behind a load balancer speaking the PROXY protocol v2 to its"
+        " backend (port 48672: the v2 header, then TLS; written by the script as haproxy's send-proxy-v2"
+        " does)",
+        extra_ports=(48572, 48672),
+    ),
+    Scenario(
+        "sio-node-https",
+        48471,
+        no_python_app,
+        Tls("1.3", alpn=[]),
+        "node socket.io 4 over https (TLS 1.3, node's defaults): polling, then the upgrade to wss; events"
+        " and acks both ways, binary attachments, namespaces, a refused namespace; keys from"
+        " node --tls-keylog",
+        node="sio_v4.js",
+    ),
+    Scenario(
         "sio-aiohttp-tls13",
         48446,
         socketio_scenario,
@@ -315,7 +482,7 @@ SCENARIOS = [
 class Recorder:
     """tcpdump on lo for one port, stopped with SIGINT."""
 
-    def __init__(self, port: int, path: Path) -> None:
+    def __init__(self, port: int, path: Path, extra_ports: tuple[int, ...] = ()) -> None:
         self.cmd = [
             "tcpdump",
             "-Z",
@@ -328,7 +495,7 @@ class Recorder:
             "--immediate-mode",
             "-w",
             str(path),
-            f"tcp port {port}",
+            " or ".join(f"tcp port {p}" for p in (port, *extra_ports)),
         ]
         self.path = path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -353,9 +520,12 @@ class Recorder:
 def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
-    server_ctx, client_ctx = s.tls.contexts(cert, key, keys)
-    with Recorder(s.port, pcap):
-        app = asyncio.run(s.run(s.port, server_ctx, client_ctx))
+    with Recorder(s.port, pcap, s.extra_ports):
+        if s.node is not None:
+            app = run_node(s.node, s.port, cert, key, keys)
+        else:
+            server_ctx, client_ctx = s.tls.contexts(cert, key, keys)
+            app = asyncio.run(s.run(s.port, server_ctx, client_ctx))
     captures = [pcap.name]
     if s.dsb:
         subprocess.run(
@@ -367,18 +537,24 @@ def record(s: Scenario, cert: Path, key: Path) -> None:
     libraries = {
         n: version(n) for n in ("websockets", "python-socketio", "python-engineio", "aiohttp", "cryptography")
     }
+    if s.node is not None:  # the node application's own (node, socket.io, engine.io, ...)
+        libraries = app.pop("libraries")
     expected = {
         "scenario": s.name,
         "captures": captures,
         "keylog": keys.name,
         "shows": s.shows,
         "tls": {
-            "version": f"TLS {s.tls.version}",
+            "version": f"TLS {s.tls.version}",  # a node scenario: what node negotiates by default
             "ciphers": s.tls.ciphers,
             "encrypt_then_mac": s.tls.etm,
             "alpn": s.tls.alpn,
         },
-        "libraries": {"python": sys.version.split()[0], "openssl": ssl.OPENSSL_VERSION, **libraries},
+        "libraries": (
+            libraries
+            if s.node is not None
+            else {"python": sys.version.split()[0], "openssl": ssl.OPENSSL_VERSION, **libraries}
+        ),
         "host": HOST,
         "port": s.port,
         "recorded": dt.date.today().isoformat(),
@@ -427,9 +603,11 @@ option. tests/tls/ checks socketscope against the records and against tshark
     )
     readme = HERE.parent / "README.md"
     text = readme.read_text(encoding="utf-8")
+    h2 = "<!-- h2-captures -->"  # captures/h2/make_h2_captures.py's section follows, kept
+    tail = "\n" + text[text.index(h2) :] if h2 in text else ""
     if README_MARK in text:
         text = text[: text.index(README_MARK)]
-    readme.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
+    readme.write_text(text.rstrip("\n") + "\n\n" + section + tail, encoding="utf-8")
 
 
 def main() -> int:

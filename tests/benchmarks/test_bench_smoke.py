@@ -170,3 +170,36 @@ def test_repeated_whole_file_runs_take_turns_and_the_fastest_is_kept() -> None:
         ("a", 1.0, [3.0, 1.0, 2.0]),
         ("b", 4.0, [5.0, 6.0, 4.0]),
     ]
+
+
+def test_runner_tls_mode_compares_plaintext_and_decrypted(tmp_path: Path) -> None:
+    """`run.py PLAIN --tls TLS.pcap`: both measured in turns, the TLS one decrypted with its key
+    log (checked from its document), its own section written between its markers, the rest of
+    the report kept."""
+    tls_dir = CAPTURES / "tls"
+    report = tmp_path / "bench.md"
+    report.write_text("# Benchmarks\n\n" + bench_run.BEGIN + "\nmain section\n" + bench_run.END + "\n")
+    rc = bench_run.main(
+        [
+            str(CAPTURE),
+            "--tls", str(tls_dir / "ws-websockets-tls13.pcap"),
+            "--keylog", str(tls_dir / "ws-websockets-tls13.keys"),
+            "--repeat", "2",
+            "--report", str(report),
+            "--work-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    text = report.read_text(encoding="utf-8")
+    assert "\nmain section\n" in text  # the main section is left as it is
+    assert "### Decryption cost: run of" in text and "Decrypting costs" in text
+    assert "| tls | `ws-websockets-tls13.pcap` | 43 |" in text
+    results = json.loads(next(tmp_path.glob("results-tls-*.json")).read_text(encoding="utf-8"))
+    assert results["tls"]["found"]["decrypted"] == results["tls"]["found"]["tls_connections"] == 1
+    assert results["tls"]["found"]["ws_messages"] > 0
+    assert results["plaintext"]["found"]["tls_connections"] == 0
+    assert len(results["tls"]["cpus"]) == len(results["plaintext"]["cpus"]) == 2
+    # run again: the section is replaced, not added twice
+    assert bench_run.main([str(CAPTURE), "--tls", str(tls_dir / "ws-websockets-tls13.pcap"), "--report",
+                           str(report), "--work-dir", str(tmp_path)]) == 0  # fmt: skip
+    assert report.read_text(encoding="utf-8").count("### Decryption cost") == 1

@@ -40,6 +40,7 @@ def make_driver(width: int = 1400, height: int = 1000) -> Any:
         "--disable-background-networking",
         "--no-first-run",
         "--no-default-browser-check",
+        "--enable-unsafe-swiftshader",  # WebGL on the CPU (the timeline: scattergl)
         "--disable-extensions",
         f"--user-data-dir={profile}",
         f"--window-size={width},{height}",

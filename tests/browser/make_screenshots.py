@@ -27,6 +27,9 @@ VIEWS = [
     ("messages", "/c/{cid}/messages?layer=socketio"),
     ("detail", "/c/{cid}/messages/{rid}"),
     ("packet", "/c/{cid}/packets?frames={frame}"),
+    ("pane", "/c/{cid}/pane"),
+    ("connection-packets", "/c/{cid}/connections/0/packets?select={frame}&layer=payload"),
+    ("follow-stream", "/c/{cid}/connections/0/stream"),
     ("latency", "/c/{cid}/latency"),
     ("anomalies", "/c/{cid}/anomalies"),
 ]
@@ -36,7 +39,7 @@ def _ready(driver: object) -> bool:
     return bool(
         driver.execute_script(  # type: ignore[attr-defined]
             "if (document.readyState !== 'complete') return false;"
-            "const p = document.querySelectorAll('.plot[data-figure], #timeline, #sequence');"
+            "const p = document.querySelectorAll('.plot[data-figure], #timeline, #sequence, #pane-list');"
             "return Array.from(p).every((x) => x.getAttribute('data-ready') === '1');"
         )
     )
@@ -70,7 +73,21 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in VIEWS:
                 driver.get(served.url + path.format(cid=cid, rid=rid, frame=frame))
                 wait_for(driver, _ready, timeout=60)
-                driver.execute_script("window.scrollTo(0, 0)")
+                if name == "pane":  # the event's side pane open, as a click leaves it
+                    driver.execute_script(
+                        "const r = document.querySelector(`#pane-table tr[data-row='${arguments[0]}'] td`);"
+                        "if (r) r.click();",
+                        rid,
+                    )
+                    wait_for(
+                        driver,
+                        lambda d: d.find_element("id", "pane-list").get_attribute("data-open"),
+                        timeout=60,
+                    )
+                if name == "connection-packets":  # the selected packet's bytes, under the list
+                    driver.execute_script("document.getElementById('selected').scrollIntoView()")
+                else:
+                    driver.execute_script("window.scrollTo(0, 0)")
                 # the pointer away from the plots, as a person reading the page leaves it
                 driver.execute_script("document.activeElement && document.activeElement.blur()")
                 target = out / f"{name}.png"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Served, console_errors, wait_for
+from tests.browser.plotpoint import find_point, move_to_point
 
 pytestmark = pytest.mark.browser
 
@@ -66,18 +67,17 @@ def test_timeline_has_traces_and_a_click_opens_the_detail(driver: Any, served: S
     _wait_plots(driver)
     names = driver.execute_script("return document.getElementById('timeline').data.map((t) => t.name)")
     assert any(n.startswith("Socket.IO") for n in names) and any(n.startswith("WebSocket") for n in names)
-    points = driver.find_elements("css selector", "#timeline .scatterlayer .trace .point")
-    assert len(points) > 20
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    # A Socket.IO marker: the last trace group is drawn on top, so its points are clickable.
-    target = None
-    for trace in driver.find_elements("css selector", "#timeline .scatterlayer .trace"):
-        pts = trace.find_elements("css selector", ".point")
-        if pts:
-            target = pts[len(pts) // 2]
-    assert target is not None
-    ActionChains(driver).move_to_element(target).pause(0.3).click().perform()
+    types = driver.execute_script("return document.getElementById('timeline').data.map((t) => t.type)")
+    assert set(types) == {"scattergl"}  # WebGL: the points are drawn on a canvas
+    points = driver.execute_script(
+        "return document.getElementById('timeline').data.filter((t) => t.mode === 'markers')"
+        ".reduce((n, t) => n + t.x.length, 0)"
+    )
+    assert points > 20
+    # A Socket.IO marker, clicked where it is drawn.
+    found = find_point(driver, "timeline", "socketio", "Socket.IO")
+    assert found is not None
+    move_to_point(driver, "timeline", *found, click=True)
     wait_for(driver, lambda d: re.search(r"/messages/\d+$", d.current_url))
     assert driver.find_elements("css selector", "#stack .layer")
     _assert_clean(driver, "timeline click")

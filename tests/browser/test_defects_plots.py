@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Served, console_errors, open_page, wait_for, wait_plots
+from tests.browser.plotpoint import hover_text
 
 pytestmark = pytest.mark.browser
 
@@ -56,28 +57,9 @@ def test_sequence_picker_shows_the_whole_label(driver: Any, served: Served) -> N
         assert got["title"] == got["text"], got
 
 
-HOVER = """
-const [needle] = arguments;
-const gd = document.getElementById('timeline');
-for (let c = 0; c < gd.data.length; c++) {
-  const texts = gd.data[c].text || [];
-  for (let p = 0; p < texts.length; p++) {
-    if (texts[p].includes(needle)) { Plotly.Fx.hover(gd, [{curveNumber: c, pointNumber: p}]); return true; }
-  }
-}
-return false;
-"""
-
-
-HOVER_LABEL = """
-const h = document.querySelector('#timeline .hoverlayer .hovertext');
-return h ? h.textContent : null;
-"""
-
-
 def _hover_text(driver: Any, needle: str) -> str:
-    assert driver.execute_script(HOVER, needle), f"no timeline point with {needle!r}"
-    return str(wait_for(driver, lambda d: d.execute_script(HOVER_LABEL)))
+    """The timeline's hover label with the mouse on the first point whose text has `needle`."""
+    return str(hover_text(driver, "timeline", needle))
 
 
 def test_timeline_hover_shows_json_quotes_as_quotes(driver: Any, served: Served) -> None:
@@ -179,7 +161,8 @@ def test_anomaly_text_is_shown_as_written(driver: Any, served: Served, served_sy
 LANES = """
 const gd = document.getElementById('timeline');
 const y = gd.layout.yaxis;
-const marks = gd.data.filter((t) => t.name === 'anomaly').flatMap((t) => t.y);
+const marks = gd.data.filter((t) => (t.name || '').startsWith('anomalies'))
+  .flatMap((t) => t.y).filter((y) => y !== null);
 return {marks: marks, vals: y.tickvals, labels: y.ticktext};
 """
 

@@ -24,6 +24,7 @@ SECTIONS = (
     "Web UI",
     "Live capture and cross-checking with Wireshark",
     "Exporting",
+    "Many captures: a Parquet dataset",
     "Performance",
 )
 # options that need not appear in the README (minor ones; each with its reason)

@@ -143,7 +143,7 @@ def test_one_decode_as_parser_for_every_subcommand() -> None:
                 assert action.type is parse_decode_as, name
                 assert "PORT=websocket" in (action.help or "") and "PORT=http" in (action.help or "")
                 seen.append(name)
-    assert sorted(seen) == ["analyze", "crosscheck", "export", "live"]
+    assert sorted(seen) == ["analyze", "batch", "crosscheck", "export", "live"]
     assert parse_decode_as("9696=websocket") == (9696, "websocket")
     assert parse_decode_as("80=http") == (80, "http")
     with pytest.raises(argparse.ArgumentTypeError):

@@ -27,8 +27,14 @@ def expected(name: str) -> dict[str, Any]:
     return data
 
 
-def names() -> list[str]:
-    return [p.name.removesuffix(".expected.json") for p in expected_files()]
+def names(proxied: bool = False) -> list[str]:
+    """The captures of one TLS connection between python libraries; with `proxied`, every one:
+    also those behind a proxy (two legs, tests/tls/test_proxy_tls.py) and the node application's
+    (a connection per long-poll, tests/tls/test_node_https.py)."""
+    found = [p.name.removesuffix(".expected.json") for p in expected_files()]
+    return [
+        n for n in found if proxied or ("proxy" not in expected(n) and "node" not in expected(n)["libraries"])
+    ]
 
 
 def capture(name: str) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from analyzer.export.text.summary import EVENT_MARK_LAYERS, Marks, Span, fmt_clock, mark_line
@@ -110,13 +110,20 @@ class EventMarks:
 
 
 def session_event_lines(
-    s: dict[str, Any], sio: dict[str, Any], packets: Iterable[dict[str, Any]], marks: EventMarks | None = None
+    s: dict[str, Any],
+    sio: dict[str, Any],
+    packets: Iterable[dict[str, Any]],
+    marks: EventMarks | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterator[str]:
     """The `--events` log of one session (Socket.IO packets with their ack latency); nothing for
-    a session without Socket.IO packets. `marks` gives the lines that follow a packet: its anomalies."""
+    a session without Socket.IO packets. `marks` gives the lines that follow a packet: its anomalies;
+    `keep` (a filter) the packets listed."""
     head = f"  session {_safe(s['sid'], 40)}\n"
     acks = {(x["nsp"], x["ack_id"], x["request_direction"]): x for x in sio.get("acks", [])}
     for index, p in enumerate(packets):
+        if keep is not None and not keep(p):
+            continue
         if head:
             yield head
             head = ""

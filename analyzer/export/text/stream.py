@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from analyzer.export.streamsel import sio_dicts, spilled_values
+from analyzer.export.text.h2 import H2_HEAD, h2_lines
 from analyzer.export.text.sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
 from analyzer.export.text.summary import (
     MESSAGE_MARK_LAYERS,
@@ -37,10 +38,12 @@ from analyzer.model.common import Anomaly
 from analyzer.model.spill import NameTally, TalliedSpill
 from analyzer.model.tempfile_fd import AppendFile
 from analyzer.model.websocket import message_dict
+from analyzer.query import Context, Filter, Subject, acks_of, connection_context
 
 __all__ = ["StreamingTextSummary"]
 
 _WRITE = 256 << 10
+_NONE_KEPT = "  no {} matches the filter\n"
 _PLACE = "\0"  # starts a placeholder line: no line of the summary holds a NUL (captured text is escaped)
 
 
@@ -138,13 +141,27 @@ def _session_key(s: Any) -> tuple[int, int]:
     return (0, first) if first is not None else (1, 0)
 
 
+def _kept(
+    flt: Filter, kind: str, ctx: Context, records: Iterable[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    return (r for r in records if flt(Subject(kind, r, ctx)))
+
+
 class StreamingTextSummary:
     def __init__(
-        self, out: IO[str], messages: bool = False, events: bool = False, anomalies: bool = False
+        self,
+        out: IO[str],
+        messages: bool = False,
+        events: bool = False,
+        anomalies: bool = False,
+        flt: Filter | None = None,
     ) -> None:
         """`out` is written at `finish` only (opened with errors="backslashreplace", as for JSON).
-        `anomalies`: list every anomaly, not one line per code (`analyze --anomalies`)."""
+        `anomalies`: list every anomaly, not one line per code (`analyze --anomalies`); `flt`
+        (`analyze --filter`, docs/filters.md) keeps the messages, events and anomalies those
+        three lists print."""
         self.out = out
+        self.flt = flt
         self.messages = messages
         self.events = events
         self.anomalies = anomalies
@@ -155,12 +172,16 @@ class StreamingTextSummary:
         self._sessions = _Blocks()
         self._session_events = _Blocks()
         self._tls = _Blocks()
+        self._h2 = _Blocks()
 
     def connection(self, rec: ConnectionRecord) -> None:
         self._rows.append((rec.id, connection_row(rec)))
         line = tls_line(rec)
         if line is not None:
             self._tls.add(rec.id, [line])
+        h2 = h2_lines(rec)
+        if h2 is not None:
+            self._h2.add(rec.id, h2)
         ws = rec.websocket
         if ws is None:
             return
@@ -168,6 +189,8 @@ class StreamingTextSummary:
         spill = ws.spilled_messages
         if self.messages:
             messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
+            if self.flt is not None:
+                messages = _kept(self.flt, "ws_msg", connection_context(rec), messages)
             self._ws_messages.add(rec.id, ws_message_lines(rec, messages, _placeholder))
 
     def session(self, s: Any) -> None:
@@ -179,7 +202,11 @@ class StreamingTextSummary:
         self._sessions.add(key, [session_summary(head, sio_fields, _name_tally(s))])
         if self.events and sio_fields:
             marks = EventMarks(s)  # the session's anomalies are known: no placeholders
-            self._session_events.add(key, session_event_lines(head, sio_fields, sio_dicts(s), marks))
+            keep = None
+            if self.flt is not None:
+                flt, ctx = self.flt, Context(sid=s.sid, acks=acks_of(sio_fields))
+                keep = lambda p: flt(Subject("sio", p, ctx))  # noqa: E731
+            self._session_events.add(key, session_event_lines(head, sio_fields, sio_dicts(s), marks, keep))
         self._sids.update(session_sids(s))
 
     def finish(self, a: Analysis) -> None:
@@ -190,6 +217,9 @@ class StreamingTextSummary:
         if len(self._tls):
             out.write(TLS_HEAD)
             self._tls.write_to(out)
+        if len(self._h2):
+            out.write(H2_HEAD)
+            self._h2.write_to(out)
         if len(self._ws):
             out.write("\nWebSocket connections\n")
             self._ws.write_to(out)
@@ -199,7 +229,7 @@ class StreamingTextSummary:
                 out.write(WS_MESSAGES_LEGEND)
                 self._ws_messages.write_to(out, Marks(a.anomalies, MESSAGE_MARK_LAYERS))
             else:
-                out.write(NO_WS_MESSAGES)
+                out.write(NO_WS_MESSAGES if self.flt is None else _NONE_KEPT.format("WebSocket message"))
         if len(self._sessions):
             out.write("\nEngine.IO / Socket.IO sessions\n")
             self._sessions.write_to(out)
@@ -208,5 +238,11 @@ class StreamingTextSummary:
             if len(self._session_events):
                 self._session_events.write_to(out)
             else:
-                out.write(NO_SIO_SESSIONS)
-        out.writelines(anomaly_section(a.anomalies, self._sids, every=self.anomalies))
+                out.write(NO_SIO_SESSIONS if self.flt is None else _NONE_KEPT.format("Socket.IO packet"))
+        listed = a.anomalies
+        if self.anomalies and self.flt is not None:
+            flt = self.flt
+            listed = [an for an in listed if flt(Subject("anomaly", an.to_dict()))]
+            if not listed and a.anomalies:
+                out.write("\nAnomalies\n" + _NONE_KEPT.format("anomaly"))
+        out.writelines(anomaly_section(listed, self._sids, every=self.anomalies))

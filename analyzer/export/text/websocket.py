@@ -63,9 +63,13 @@ def ws_section(c: Any) -> str:
     n_msg = ws.message_counts
     out = [f"  #{c.id} {ws.url or '(no handshake in capture: decoded as WebSocket)'}\n"]
     if hs is not None:
+        # RFC 8441 §5: a WebSocket over HTTP/2 has no key and no accept; its stream is named instead
+        accept = "valid" if hs.get("accept_valid") else "INVALID"
+        if hs.get("h2_stream_id") is not None:
+            accept = f"none (HTTP/2 stream {hs['h2_stream_id']}, RFC 8441)"
         out.append(
             f"     subprotocol {_preview(hs.get('subprotocol') or '-', 60)}, extensions {ws_extensions(hs)},"
-            f" accept {'valid' if hs.get('accept_valid') else 'INVALID'}\n"
+            f" accept {accept}\n"
         )
     ctrl = {k.split(":")[1]: 0 for k in counts}
     for k, v in counts.items():

@@ -95,14 +95,16 @@ class KeyLog:
         if len(self.bad_lines) < MAX_BAD_LINES:
             self.bad_lines.append(BadLine(source, number, reason))
 
-    def add_text(self, text: str | bytes, source: str) -> None:
-        """Every line of a key log (KL1-KL5); bad lines are recorded and skipped (KL4)."""
+    def add_text(self, text: str | bytes, source: str, first_line: int = 1) -> None:
+        """Every line of a key log (KL1-KL5); bad lines are recorded and skipped (KL4).
+        `first_line`: the number of the text's first line (a log read in pieces as it grows)."""
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        self.sources.append(source)
+        if source not in self.sources:
+            self.sources.append(source)
         if text.startswith("\ufeff"):
             text = text[1:]  # KL1: one BOM is tolerated
-        for number, line in enumerate(_LINES.split(text), 1):
+        for number, line in enumerate(_LINES.split(text), first_line):
             if not line or line.startswith("#"):
                 continue
             if len(line) > MAX_LINE:

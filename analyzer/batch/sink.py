@@ -1,0 +1,183 @@
+"""The dataset sink: the pipeline's records as Parquet files, one per table, in a directory.
+
+`DatasetSink(directory, capture_id)` is one more sink on the record stream
+(analyzer/pipeline/sink.py): each connection and session becomes rows (batch/rows.py) as the
+pipeline hands it over; rows wait in memory by the thousand (`FLUSH_ROWS`) and then go to the
+table's Parquet file as one row group, so memory follows open connections, not the capture.
+Spilled frames, messages and packets (Options.spill_records) are read back one at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analyzer.batch import rows
+from analyzer.batch.schema import TABLES
+from analyzer.model.analysis import Analysis, ConnectionRecord
+from analyzer.model.session import EngineIOSession
+from analyzer.model.spill import JsonSpill, iter_elements
+from analyzer.model.websocket import message_dict
+
+__all__ = ["CONNECTION_TABLES", "SESSION_TABLES", "DatasetSink", "TableFiles", "table_path"]
+
+FLUSH_ROWS = 4096
+CONNECTION_TABLES = ("connections", "http", "ws_frames", "ws_messages", "tls")
+SESSION_TABLES = ("sessions", "eio_packets", "sio_packets", "acks")
+
+
+def table_path(directory: str, table: str, part: int) -> str:
+    return os.path.join(directory, table, f"part-{part}.parquet")
+
+
+class TableFiles:
+    """One Parquet file per table under `directory/<table>/part-<part>.parquet`; rows are dicts
+    without `capture_id` (added here). `close()` writes the file of every table in `tables`, empty
+    ones too (so a partition always has all of them)."""
+
+    def __init__(self, directory: str, capture_id: str, part: int, tables: Iterable[str]) -> None:
+        self.directory = directory
+        self.capture_id = capture_id
+        self.part = part
+        self.tables = tuple(tables)
+        self.counts = dict.fromkeys(self.tables, 0)
+        self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in self.tables}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        row["capture_id"] = self.capture_id
+        buf = self._rows[table]
+        buf.append(row)
+        if len(buf) >= FLUSH_ROWS:
+            self._flush(table)
+
+    def _flush(self, table: str) -> None:
+        buf = self._rows[table]
+        schema = TABLES[table]
+        # column by column: several times faster than Table.from_pylist on dicts
+        batch = pa.Table.from_arrays(
+            [pa.array([r.get(f.name) for r in buf], type=f.type) for f in schema], schema=schema
+        )
+        writer = self._writers.get(table)
+        if writer is None:
+            path = table_path(self.directory, table, self.part)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            writer = self._writers[table] = pq.ParquetWriter(path, schema, compression="zstd")
+        writer.write_table(batch)
+        self.counts[table] += len(buf)
+        buf.clear()
+
+    def close(self) -> None:
+        for table in self.tables:
+            if self._rows[table] or table not in self._writers:
+                self._flush(table)
+            self._writers.pop(table).close()
+
+    def abort(self) -> None:
+        for writer in self._writers.values():
+            with contextlib.suppress(Exception):  # the directory is thrown away anyway
+                writer.close()
+        self._writers.clear()
+
+
+def _spilled(spill: JsonSpill) -> Iterator[Any]:
+    return (value for _, value in iter_elements(spill.pieces()))
+
+
+def eio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
+    if s.spilled_packets is not None:
+        return _spilled(s.spilled_packets)
+    return (p.to_dict() for p in s.packets)
+
+
+def sio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
+    sio = s.socketio
+    if sio is None:
+        return iter(())
+    if sio.spilled_packets is not None:
+        return _spilled(sio.spilled_packets)
+    return (q.to_dict() for q in sio.packets)
+
+
+class DatasetSink:
+    """Rows of every record into TableFiles. `connections=False` leaves the connection tables
+    out, `sessions=False` the session tables; `global_anomalies=False` keeps only the anomalies of
+    a connection (a share of a split capture: the others are the first share's)."""
+
+    def __init__(
+        self,
+        files: TableFiles,
+        *,
+        sessions: bool = True,
+        global_anomalies: bool = True,
+    ) -> None:
+        self.files = files
+        self.sessions = sessions
+        self.global_anomalies = global_anomalies
+        self.n_connections = 0
+        self.n_sessions = 0
+        self.n_anomalies = 0
+
+    def connection(self, record: ConnectionRecord) -> None:
+        add = self.files.add
+        ws = record.websocket
+        frames: Iterable[dict[str, Any]] = ()
+        messages: Iterable[dict[str, Any]] = ()
+        n_frames = n_messages = None
+        if ws is not None:
+            fs, ms = ws.spilled_frames, ws.spilled_messages
+            n_frames = (fs.count if fs is not None else len(ws.frames)) + ws.frames_dropped
+            n_messages = ms.count if ms is not None else len(ws.messages)
+            frames = _spilled(fs) if fs is not None else (f.to_dict() for f in ws.frames)
+            messages = _spilled(ms) if ms is not None else map(message_dict, ws.messages)
+            bare = replace(
+                record,
+                websocket=replace(ws, spilled_frames=None, spilled_messages=None, frames=[], messages=[]),
+            )
+            doc = bare.to_dict()
+        else:
+            doc = record.to_dict()
+        self.n_connections += 1
+        add("connections", rows.connection_row(doc, n_frames, n_messages))
+        for row in rows.http_rows(doc):
+            add("http", row)
+        tls = rows.tls_row(doc)
+        if tls is not None:
+            add("tls", tls)
+        for f in frames:
+            add("ws_frames", rows.ws_frame_row(record.id, f))
+        for m in messages:
+            add("ws_messages", rows.ws_message_row(record.id, m))
+
+    def session(self, record: EngineIOSession) -> None:
+        if not self.sessions:
+            return
+        add = self.files.add
+        self.n_sessions += 1
+        sid = record.sid
+        info = {**record.head_dict(), **record.tail_dict()}
+        sio = record.socketio
+        sio_info = {**sio.head_dict(), **sio.tail_dict()} if sio is not None else None
+        add("sessions", rows.session_row(info, sio_info, record.first_frame))
+        for p in eio_dicts(record):
+            add("eio_packets", rows.eio_row(sid, p))
+        for q in sio_dicts(record):
+            add("sio_packets", rows.sio_row(sid, q))
+        for a in sio.acks if sio is not None else ():
+            add("acks", rows.ack_row(sid, a.to_dict()))
+
+    def anomalies(self, anomalies: Iterable[Any]) -> None:
+        for a in anomalies:
+            if a.connection is None and not self.global_anomalies:
+                continue
+            self.n_anomalies += 1
+            self.files.add("anomalies", rows.anomaly_row(a.to_dict()))
+
+    def finish(self, summary: Analysis) -> None:
+        self.anomalies(summary.anomalies)

@@ -1,0 +1,159 @@
+"""One task of a batch: a capture (or one share of a split capture) into Parquet files.
+
+`analyze_share(spec)` runs the pipeline over the capture with a DatasetSink writing into the
+capture's staging directory (part number = share); a split capture's shares also write the
+session layer's input (pipeline/split.py) to `calls-<k>.pickle`, and `merge_sessions` replays
+those of every share, merged by packet number, into one SessionBuilder whose sessions become
+the session tables (part number = shares). Results are small dicts for the client.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from analyzer.batch.inputs import InputError, local_copy
+from analyzer.batch.sink import CONNECTION_TABLES, SESSION_TABLES, DatasetSink, TableFiles
+from analyzer.capture.pcapfile import CaptureError, open_capture
+from analyzer.pipeline import Options, run
+from analyzer.pipeline.split import SessionCall
+from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
+from analyzer.protocols.tls.keylog import KeyLog
+from analyzer.session.builder import SessionBuilder
+from analyzer.session.payloads import PayloadStore
+
+__all__ = ["TaskSpec", "analyze_share", "merge_sessions"]
+
+FLUSH_EVERY = 4096  # as Pipeline.FLUSH_EVERY: a look for finished sessions every so many packets
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    location: str  # a local path or a URL
+    capture_id: str
+    staging: str  # the capture's staging directory (renamed into the dataset when complete)
+    share: int = 0
+    shares: int = 1
+    decode_as: dict[int, str] = field(default_factory=dict)
+    keylogs: tuple[tuple[bytes, str], ...] = ()  # (text, name) of each --keylog file; never printed
+    inflate_budget_bytes: int = INFLATE_CAPTURE_BUDGET
+
+    def __repr__(self) -> str:  # the key logs stay out of logs and dashboards
+        return f"TaskSpec({self.location!r}, share {self.share}/{self.shares})"
+
+
+def _options(spec: TaskSpec, tap: Any) -> Options:
+    keys = None
+    if spec.keylogs:
+        keys = KeyLog()
+        for text, name in spec.keylogs:
+            keys.add_text(text, name)
+    split = spec.shares > 1
+    return Options(
+        decode_as=dict(spec.decode_as),
+        spill_records=True,
+        keylog=keys,
+        inflate_budget_bytes=spec.inflate_budget_bytes,
+        flow_share=(spec.share, spec.shares) if split else None,
+        session_tap=tap if split else None,
+    )
+
+
+def analyze_share(spec: TaskSpec) -> dict[str, Any]:
+    """Analyze the capture (or its share). A file that is not a capture, or cannot be read, is a
+    result with `error` (not an exception: retrying would not help); anything else raises, and the
+    engine retries the task."""
+    split = spec.shares > 1
+    tables = (*CONNECTION_TABLES, "anomalies", *(() if split else SESSION_TABLES))
+    os.makedirs(spec.staging, exist_ok=True)
+    calls_path = os.path.join(spec.staging, f"calls-{spec.share}.pickle") if split else None
+    calls: IO[bytes] | None = None
+    try:
+        with local_copy(spec.location) as path:
+            try:
+                reader = open_capture(path)
+            except CaptureError as exc:
+                return {"share": spec.share, "error": f"not a readable capture: {exc}"}
+            files = TableFiles(spec.staging, spec.capture_id, spec.share, tables)
+            sink = DatasetSink(files, sessions=not split, global_anomalies=spec.share == 0)
+            if calls_path is not None:
+                calls = open(calls_path, "wb")  # noqa: SIM115 - closed below
+            tap = _Tap(calls) if calls is not None else None
+            try:
+                summary = run(reader, _options(spec, tap), sink)
+            except BaseException:
+                files.abort()
+                raise
+            files.close()
+    except InputError as exc:
+        return {"share": spec.share, "error": str(exc)}
+    finally:
+        if calls is not None:
+            calls.close()
+    info = summary.capture.to_dict()
+    info["path"] = spec.location
+    return {
+        "share": spec.share,
+        "error": None,
+        "capture": info,
+        "connections": sink.n_connections,
+        "sessions": sink.n_sessions,
+        "anomalies": sink.n_anomalies,
+        "calls": calls_path,
+    }
+
+
+class _Tap:
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+
+    def __call__(self, call: SessionCall) -> None:
+        pickle.dump(call, self.out, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _read_calls(path: str) -> Iterator[SessionCall]:
+    with open(path, "rb") as fh:
+        while True:
+            try:
+                call: SessionCall = pickle.load(fh)
+            except EOFError:
+                return
+            yield call
+
+
+def merge_sessions(spec: TaskSpec, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sessions of a split capture: the session layer's input of every share, merged by
+    packet number (each share's own order kept), replayed into one SessionBuilder."""
+    paths = [r["calls"] for r in sorted(results, key=lambda r: r["share"]) if r.get("calls")]
+    files = TableFiles(spec.staging, spec.capture_id, spec.shares, (*SESSION_TABLES, "anomalies"))
+    sink = DatasetSink(files)
+    builder = SessionBuilder(payloads=PayloadStore())
+    streams = [_read_calls(p) for p in paths]
+    mark = FLUSH_EVERY
+    try:
+        for name, args, frame, ts in heapq.merge(*streams, key=lambda c: c[2]):
+            while frame >= mark:  # the pipeline looks for finished sessions every FLUSH_EVERY packets
+                mark += FLUSH_EVERY
+                done, found = builder.flush(ts)
+                for s in done:
+                    _hand(sink, s)
+                sink.anomalies(found)
+            getattr(builder, name)(*args)
+        _, found = builder.finish(lambda s: _hand(sink, s))
+        sink.anomalies(found)
+    except BaseException:
+        files.abort()
+        raise
+    files.close()  # the calls files stay until the commit (a rerun of this task reads them again)
+    return {"share": spec.shares, "sessions": sink.n_sessions, "anomalies": sink.n_anomalies}
+
+
+def _hand(sink: DatasetSink, session: Any) -> None:
+    from analyzer.pipeline.sink import close_session_spills
+
+    sink.session(session)
+    close_session_spills(session)

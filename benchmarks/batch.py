@@ -1,0 +1,134 @@
+"""`socketscope batch` on N captures with 1 and 2 local workers, against `analyze --format json`.
+
+    python benchmarks/batch.py CAPTURE [--copies 20]
+
+Copies CAPTURE N times (distinct capture ids), then times: `analyze --format json` on each copy
+in one process (the per-core baseline), the batch task (pipeline + Parquet) on each copy in one
+process (the same work without Dask), and `batch --workers 1` and `--workers 2` into fresh
+datasets (wall time, CPU of the whole process tree, and peak RSS of the largest worker as reported
+by psutil). Prints one JSON object. The machine may be shared: CPU seconds are the honest number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tree_rss(pid: int, peak: dict[str, int], stop: threading.Event) -> None:
+    import psutil
+
+    while not stop.is_set():
+        try:
+            kids = psutil.Process(pid).children(recursive=True)
+            for k in kids:
+                with contextlib_suppress():
+                    peak["worker"] = max(peak.get("worker", 0), k.memory_info().rss)
+        except Exception:
+            return
+        time.sleep(0.2)
+
+
+class contextlib_suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+def _run(argv: list[str]) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak: dict[str, int] = {}
+    stop = threading.Event()
+    th = threading.Thread(target=_tree_rss, args=(p.pid, peak, stop), daemon=True)
+    th.start()
+    p.wait()
+    stop.set()
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "peak_worker_rss_mb": round(peak.get("worker", 0) / 1e6, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("capture")
+    ap.add_argument("--copies", type=int, default=20)
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="socketscope-batch-bench-"))
+    try:
+        src = work / "in"
+        src.mkdir()
+        suffix = Path(a.capture).suffix
+        for i in range(a.copies):
+            shutil.copy(a.capture, src / f"c{i:03d}{suffix}")
+        files = sorted(str(p) for p in src.iterdir())
+        size = sum(os.path.getsize(f) for f in files)
+        py = sys.executable
+        analyze = [
+            py,
+            "-c",
+            "import sys\nfrom analyzer.cli import main\nfor f in sys.argv[1:]:\n"
+            "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])",
+            *files,
+        ]
+        tasks = [
+            py,
+            "-c",
+            "import sys, tempfile\nfrom analyzer.batch.task import TaskSpec, analyze_share\n"
+            "for i, f in enumerate(sys.argv[2:]):\n"
+            "    analyze_share(TaskSpec(f, str(i), tempfile.mkdtemp(dir=sys.argv[1])))",
+            str(work),
+            *files,
+        ]
+        out: dict[str, Any] = {"captures": a.copies, "bytes": size, "cores": os.cpu_count()}
+        for key, argv in (("analyze_json", analyze), ("batch_tasks_in_one_process", tasks)):
+            out[key] = _run(argv)
+            print(key, out[key], file=sys.stderr, flush=True)
+        for n in (1, 2):
+            out[f"batch_{n}_workers"] = _run(
+                [
+                    py,
+                    "-m",
+                    "analyzer.cli",
+                    "batch",
+                    str(src),
+                    "--out",
+                    str(work / f"ds{n}"),
+                    "--workers",
+                    str(n),
+                    "-q",
+                ]
+            )
+            print(n, out[f"batch_{n}_workers"], file=sys.stderr, flush=True)
+        out["speedup_2_vs_1"] = round(out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2)
+        mb = size / 1e6
+        for k in ("analyze_json", "batch_tasks_in_one_process", "batch_1_workers", "batch_2_workers"):
+            out[k]["mb_per_cpu_s"] = round(mb / max(out[k]["cpu_s"], 1e-9), 2)
+        print(json.dumps(out, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

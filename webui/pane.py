@@ -1,0 +1,104 @@
+"""The messages pane's rows, as Chrome DevTools' WebSocket Messages panel lists them but across
+layers: by default the Socket.IO packets (events, acks, connects...), or the WebSocket messages
+and control frames where there is no Socket.IO; TCP, HTTP and Engine.IO rows when asked for.
+
+Each row: direction (an arrow, up for client -> server), time since the first packet and since
+the row before it in the list, length, the event or the opcode, and the payload text the index
+keeps (the side pane shows the whole record: webui/static/pane.js reads the detail API)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from webui.index import LAYERS, WS_OPCODE_NAMES, Filters, Index, Row
+
+__all__ = ["PANE_PAGE", "default_layers", "pane_page", "parse_layers"]
+
+PANE_PAGE = 200  # rows the pane loads at a time (more as it scrolls or the keys go past the end)
+
+_OPCODES = {name: code for code, name in WS_OPCODE_NAMES.items()}
+_ARROWS = {"c2s": "\u2191", "s2c": "\u2193"}  # DevTools: up = sent by the client, down = received
+
+
+def default_layers(ix: Index) -> tuple[str, ...]:
+    """Socket.IO when the capture has any, else WebSocket, else HTTP, else TCP."""
+    counts = ix.counts()
+    for layer in ("socketio", "websocket", "http"):
+        if counts.get(layer):
+            return (layer,)
+    return ("tcp",)
+
+
+def parse_layers(ix: Index, text: str | None) -> tuple[str, ...]:
+    """`layers=socketio,websocket` (known names only), `all`, or the default."""
+    if text == "all":
+        return LAYERS
+    asked = tuple(x for x in LAYERS if x in (text or "").split(","))
+    return asked or default_layers(ix)
+
+
+def _ids(ix: Index, flt: Filters, layers: Sequence[str]) -> Iterator[int]:
+    """Row ids the pane lists, in time order: the layers asked for, and the filter."""
+    want = {LAYERS.index(x) for x in layers}
+    if flt.active:
+        for r in ix.filter(flt):
+            if LAYERS.index(r.layer) in want:
+                yield r.id
+        return
+    t = ix.table
+    if not len(t):
+        return
+    col = np.frombuffer(bytes(t.layer), dtype=np.uint8)
+    yield from np.flatnonzero(np.isin(col, list(want))).tolist()
+
+
+def _label(row: Row) -> str:
+    """The event (Socket.IO), the opcode (WebSocket), the method or status (HTTP), else the type."""
+    if row.layer == "socketio":
+        return row.event or row.kind
+    if row.layer == "websocket":
+        code = _OPCODES.get(row.kind)
+        return f"{row.kind} (opcode {code})" if code is not None else row.kind
+    return row.kind
+
+
+def pane_page(ix: Index, flt: Filters, layers: Sequence[str], offset: int, limit: int) -> dict[str, Any]:
+    """One page of the pane's rows, with the total and the time of the row before the page
+    (for the first row's delta)."""
+    total = 0
+    prev_ts: float | None = None
+    items: list[dict[str, Any]] = []
+    ts = ix.table.ts
+    last_ts: float | None = None
+    for i in _ids(ix, flt, layers):
+        if offset <= total < offset + limit:
+            if not items:
+                prev_ts = last_ts
+            r = ix.table.row(i)
+            before = items[-1]["ts"] if items else prev_ts
+            items.append(
+                {
+                    "id": r.id,
+                    "ts": r.ts,
+                    "t": round(r.ts - ix.t0, 6),
+                    "delta": None if before is None else round(r.ts - before, 6),
+                    "arrow": _ARROWS.get(r.direction or "", "\u00b7"),
+                    "direction": r.direction,
+                    "layer": r.layer,
+                    "type": r.kind,
+                    "label": _label(r),
+                    "length": r.length,
+                    "payload": r.summary,
+                    "connection": r.connection,
+                    "session": r.session,
+                    "frame": r.frame,
+                }
+            )
+        last_ts = ts[i]
+        total += 1
+    for it in items:
+        del it["ts"]
+    return {"layers": list(layers), "offset": offset, "limit": limit, "total": total, "items": items}
