@@ -20,7 +20,12 @@ fi
 SOCKETSCOPE_PURE=1 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 python3 setup.py -q build_ext --inplace
 # CI tests the compiled build: a build that fell back to pure Python fails here
-python3 -m analyzer.cli --version | tee /dev/stderr | grep -q "compiled (mypyc)"
+build=$(python3 -m analyzer.cli --version)
+echo "$build"
+case "$build" in
+  *"compiled (mypyc)"*) ;;
+  *) echo "scripts/test.sh: the compiled core did not build (see the warning above)" >&2; exit 1 ;;
+esac
 # (node packages are needed only to re-record captures: captures/make_captures.py runs npm ci itself)
 
 python3 -m ruff check .
