@@ -292,7 +292,12 @@ def eio_row(sid: str, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _json_column(raw: str | None) -> str | None:
+    return None if raw is None or raw == "null" else text(raw)
+
+
 def sio_row(sid: str, p: dict[str, Any]) -> dict[str, Any]:
+    """`p`: the packet's JSON form with `args` and `data` as JSON text (rawjson.iter_objects)."""
     return {
         "frame": p["frame"],
         "ts": micros(p["ts"]),
@@ -304,8 +309,8 @@ def sio_row(sid: str, p: dict[str, Any]) -> dict[str, Any]:
         "nsp": text(p.get("nsp")),
         "ack_id": p.get("ack_id"),
         "event": text(p.get("event")),
-        "args": None if p.get("args") is None else json_text(p["args"]),
-        "data": None if p.get("data") is None else json_text(p["data"]),
+        "args": _json_column(p.get("args")),
+        "data": _json_column(p.get("data")),
         "attachments": p.get("attachments"),
         "packets": _frames(p.get("frames")),
     }

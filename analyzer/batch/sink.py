@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analyzer.batch import rows
+from analyzer.batch.rawjson import iter_objects
 from analyzer.batch.schema import TABLES
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
@@ -104,9 +105,18 @@ def sio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
     sio = s.socketio
     if sio is None:
         return iter(())
-    if sio.spilled_packets is not None:
-        return _spilled(sio.spilled_packets)
-    return (q.to_dict() for q in sio.packets)
+    if sio.spilled_packets is not None:  # args and data sliced out as JSON text, not decoded and encoded
+        return iter_objects(sio.spilled_packets.pieces(), _JSON_KEYS)
+    return map(_with_json_text, (q.to_dict() for q in sio.packets))
+
+
+_JSON_KEYS = frozenset(("args", "data"))
+
+
+def _with_json_text(d: dict[str, Any]) -> dict[str, Any]:
+    for k in _JSON_KEYS:
+        d[k] = rows.json_text(d.get(k))
+    return d
 
 
 class DatasetSink:

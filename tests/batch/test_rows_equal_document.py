@@ -3,6 +3,7 @@ and a capture split into three shares by flow hash (sessions merged) gives the s
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +35,11 @@ def _bytes(t: str | None, h: str | None) -> bytes | None:
     if h is not None:
         return bytes.fromhex(h)
     return None if t is None else t.encode("utf-8", "surrogatepass")
+
+
+def _json(v: Any) -> str | None:
+    """A Socket.IO value as the dataset's JSON text: compact, not ASCII-escaped."""
+    return None if v is None else text(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
 
 
 def _read(staging: str) -> dict[str, list[dict[str, Any]]]:
@@ -155,7 +161,17 @@ def _expected(doc: dict[str, Any], times: list[float]) -> dict[str, list[tuple[A
         sio = s.get("socketio") or {}
         for q in sio.get("packets", ()):
             e["sio_packets"].append(
-                (s["sid"], q["frame"], _us(q["ts"]), q["type"], text(q["nsp"]), text(q["event"]), q["ack_id"])
+                (
+                    s["sid"],
+                    q["frame"],
+                    _us(q["ts"]),
+                    q["type"],
+                    text(q["nsp"]),
+                    text(q["event"]),
+                    q["ack_id"],
+                    _json(q["args"]),
+                    _json(q["data"]),
+                )
             )
         for a in sio.get("acks", ()):
             e["acks"].append(
@@ -248,7 +264,17 @@ def _actual(t: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[Any, ...
             for r in t["eio_packets"]
         ],
         "sio_packets": [
-            (r["sid"], r["frame"], _micros(r["ts"]), r["type"], r["nsp"], r["event"], r["ack_id"])
+            (
+                r["sid"],
+                r["frame"],
+                _micros(r["ts"]),
+                r["type"],
+                r["nsp"],
+                r["event"],
+                r["ack_id"],
+                r["args"],
+                r["data"],
+            )
             for r in t["sio_packets"]
         ],
         "acks": [
