@@ -10,13 +10,13 @@ it is sliced out instead of being decoded into Python values and encoded again.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from json.scanner import make_scanner
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 __all__ = ["iter_objects"]
 
-_SCAN = make_scanner(json.JSONDecoder())  # the json module's C scanner: (value, end) at an index
+# the json module's C scanner of a default decoder: (value, end) of the JSON value at an index
+_SCAN: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 - untyped
 _WS = frozenset(" \t\r\n")
 _SEP = frozenset(", \t\r\n")
 _READ = 1 << 16
