@@ -3,20 +3,19 @@
 `IndexBuilder` takes the analysis either as a document (a dict, ANALYSIS_JSON.md) or as the
 pipeline streams it (`connection(record)`, `session(session)`: the records of a capture of any
 size, each handed over once complete). Every growing list of a record goes to the RecordStore
-as it is read (spilled frames and packets are split straight from their temporary files), a
+as it is read (frames and packets written to disk are split straight from their files), a
 StoredList takes its place, and the record's rows go to the RowTable. What stays in memory is
 the small part of each connection and session, and the row columns.
 """
 
 from __future__ import annotations
 
-import json
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from analyzer.model.spill import JsonSpill, dumps, iter_elements
+from analyzer.model.spill import dumps
 from webui.docutil import (
     WS_OPCODE_NAMES,
     as_dict,
@@ -103,10 +102,6 @@ Items = Iterable[tuple[str | None, Any]]  # (the value's JSON text when known, t
 
 def _values(values: Iterable[Any]) -> Items:
     return ((None, v) for v in values)
-
-
-def _spilled(spill: JsonSpill) -> Items:
-    return iter_elements(spill.pieces())
 
 
 def _frame_key(sess: dict[str, Any]) -> int:
@@ -274,26 +269,16 @@ class IndexBuilder:
         self.add_connection(conn, _values(as_list(conn, "http")), _values(frames), _values(messages))
 
     def connection(self, record: ConnectionRecord) -> None:
-        """A ConnectionRecord from the pipeline (spilled frames and messages split from their files;
-        the record is not changed, its files are the pipeline's to close)."""
+        """A ConnectionRecord from the pipeline (frames and messages read from their lists one at
+        a time; the record is not changed, its files are the pipeline's to close)."""
         self._start()
         ws = record.websocket
-        frames = ws.spilled_frames if ws is not None else None
-        messages = ws.spilled_messages if ws is not None else None
-        if ws is not None and (frames is not None or messages is not None):
-            record = replace(record, websocket=replace(ws, spilled_frames=None, spilled_messages=None))
-        conn = record.to_dict()
+        conn = record.to_dict(lists=False)
         http = conn.pop("http", [])
-        wsd = conn.get("websocket")
-        if not isinstance(wsd, dict):
+        if ws is None:
             self.add_connection(conn, _values(http), (), ())
         else:
-            self.add_connection(
-                conn,
-                _values(http),
-                _spilled(frames) if frames is not None else _values(as_list(wsd, "frames")),
-                _spilled(messages) if messages is not None else _values(as_list(wsd, "messages")),
-            )
+            self.add_connection(conn, _values(http), ws.frames.items(), ws.messages.items())
 
     def _tcp_rows(self, ci: int, cid: int | None, conn: dict[str, Any]) -> None:
         tcp = as_dict(conn, "tcp")
@@ -475,26 +460,15 @@ class IndexBuilder:
         self.add_session(sess, _values(as_list(sess, "packets")), _values(sio_packets))
 
     def session(self, s: EngineIOSession) -> None:
-        """An EngineIOSession from the pipeline; packets written while it was analysed are split
-        from their files, the others are serialized one at a time."""
-        from analyzer.pipeline.access import record_json
-
+        """An EngineIOSession from the pipeline, its packets read from their lists one at a time."""
         self._start()
         sess = {**s.head_dict(), "packets": [], "socketio": None, **s.tail_dict()}
-        eio_spill = s.spilled_packets
-        eio: Items = (
-            _spilled(eio_spill) if eio_spill is not None else ((record_json(r), None) for r in s.packets)
-        )
         sio = s.socketio
         sio_items: Items = ()
         if sio is not None:
             sess["socketio"] = {**sio.head_dict(), "packets": [], **sio.tail_dict()}
-            sio_items = (
-                _spilled(sio.spilled_packets)
-                if sio.spilled_packets is not None
-                else ((record_json(q), None) for q in sio.packets)
-            )
-        self.add_session(sess, _decoded(eio), _decoded(sio_items))
+            sio_items = sio.packets.items()
+        self.add_session(sess, s.packets.items(), sio_items)
 
     # -- the end --
     def finish(self, doc_rest: dict[str, Any], anomalies: list[dict[str, Any]]) -> Built:
@@ -543,11 +517,3 @@ class IndexBuilder:
         }
         anomalies = [a for a in as_list(doc, "anomalies") if isinstance(a, dict)]
         return b.finish(rest, anomalies)
-
-
-def _decoded(items: Items) -> Iterator[tuple[str | None, Any]]:
-    """Items whose value is missing (JSON text only) get it parsed."""
-    for raw, value in items:
-        if value is None and raw is not None:
-            value = json.loads(raw)
-        yield raw, value

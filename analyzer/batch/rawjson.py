@@ -1,8 +1,8 @@
 """Spilled JSON objects read key by key, some values kept as their JSON text.
 
-`iter_objects(pieces, raw)` splits comma-separated JSON objects arriving as text pieces (a
-JsonSpill's contents, as model/spill.py's iter_elements does) and returns each as a dict whose
-keys in `raw` hold the value's JSON text instead of the value. The Socket.IO tables want `args`
+`ObjectFeed(raw, emit)` takes comma-separated JSON objects as text pieces (a RecordList's JSON,
+from its `write_to`) and hands each to `emit` as a dict whose keys in `raw` hold the value's JSON
+text instead of the value. The Socket.IO tables want `args`
 and `data` as JSON text: the spill already has that text (compact, as `json_text` writes it), so
 it is sliced out instead of being decoded into Python values and encoded again.
 """
@@ -10,20 +10,15 @@ it is sliced out instead of being decoded into Python values and encoded again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["iter_objects"]
+__all__ = ["ObjectFeed"]
 
 # the json module's C scanner of a default decoder: (value, end) of the JSON value at an index
 _SCAN: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 - untyped
 _WS = frozenset(" \t\r\n")
 _SEP = frozenset(", \t\r\n")
-_READ = 1 << 16
-
-
-class _Short(Exception):
-    """The object goes on past the text read so far (or is not JSON)."""
 
 
 def _ws(s: str, i: int) -> int:
@@ -60,43 +55,44 @@ def _object(s: str, i: int, raw: frozenset[str]) -> tuple[dict[str, Any], int]:
         i = _ws(s, i + 1)
 
 
-def iter_objects(pieces: Iterable[str], raw: frozenset[str]) -> Iterator[dict[str, Any]]:
-    """Each object of the pieces, one at a time (only the largest has to fit in memory).
-    Raises ValueError when the text is not comma-separated JSON objects."""
-    it = iter(pieces)
-    buf = ""
-    pos = 0
-    more = True
-    while True:
+class ObjectFeed:
+    """A PieceSink (model/spill.py): text pieces of comma-separated JSON objects in, as
+    `RecordList.write_to` hands them, each complete object out to `emit` as a dict whose keys in
+    `raw` hold their value's JSON text. Only the object under way is kept (it is parsed again when
+    the text held has doubled, so a long object costs linear time). `close()` raises ValueError
+    when text that is not a whole object is left."""
+
+    def __init__(self, raw: frozenset[str], emit: Callable[[dict[str, Any]], None]) -> None:
+        self.raw = raw
+        self.emit = emit
+        self._buf = ""
+        self._need = 0  # parse again once this much text is held
+
+    def append(self, piece: str, /) -> None:
+        buf = self._buf + piece if self._buf else piece
         n = len(buf)
-        while pos < n and buf[pos] in _SEP:
-            pos += 1
-        if pos >= n:
-            if not more:
+        if n < self._need:
+            self._buf = buf
+            return
+        pos = 0
+        while True:
+            while pos < n and buf[pos] in _SEP:
+                pos += 1
+            if pos >= n:
+                self._buf, self._need = "", 0
                 return
-            buf, pos, more = _refill(buf, pos, it, 1)
-            continue
-        try:
-            value, end = _object(buf, pos, raw)
-        except (IndexError, StopIteration, ValueError) as exc:
-            if not more:
-                raise ValueError(f"spilled records are not JSON objects at {pos}") from exc
-            buf, pos, more = _refill(buf, pos, it, 2 * (n - pos) + _READ)  # it goes on in the next pieces
-            continue
-        pos = end
-        yield value
+            try:
+                value, end = _object(buf, pos, self.raw)
+            except (IndexError, StopIteration, ValueError):
+                self._buf = buf[pos:]  # it goes on in the next pieces
+                self._need = 2 * len(self._buf)
+                return
+            pos = end
+            self.emit(value)
 
-
-def _refill(buf: str, pos: int, it: Iterator[str], at_least: int) -> tuple[str, int, bool]:
-    parts = [buf[pos:]]
-    got = len(parts[0])
-    more = True
-    while got < at_least:
-        try:
-            piece = next(it)
-        except StopIteration:
-            more = False
-            break
-        parts.append(piece)
-        got += len(piece)
-    return "".join(parts), 0, more
+    def close(self) -> None:
+        rest, self._buf, self._need = self._buf, "", 0
+        if rest:
+            self.append(rest)  # parsed once more whatever its length
+            if self._buf:
+                raise ValueError(f"records that are not JSON objects: {self._buf[:40]!r}")

@@ -297,7 +297,7 @@ def _json_column(raw: str | None) -> str | None:
 
 
 def sio_row(sid: str, p: dict[str, Any]) -> dict[str, Any]:
-    """`p`: the packet's JSON form with `args` and `data` as JSON text (rawjson.iter_objects)."""
+    """`p`: the packet's JSON form with `args` and `data` as JSON text (rawjson.ObjectFeed)."""
     return {
         "frame": p["frame"],
         "ts": micros(p["ts"]),

@@ -4,7 +4,8 @@
 (analyzer/pipeline/sink.py): each connection and session becomes rows (batch/rows.py) as the
 pipeline hands it over; rows wait in memory by the thousand (`FLUSH_ROWS`) and then go to the
 table's Parquet file as one row group, so memory follows open connections, not the capture.
-Spilled frames, messages and packets (Options.spill_records) are read back one at a time.
+Spilled frames, messages and packets (Options.spill_records) are read back one at a time; the
+Socket.IO packets' JSON goes through rawjson.ObjectFeed, which keeps `args`/`data` as text.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from operator import itemgetter
 from typing import Any
 
@@ -20,12 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analyzer.batch import rows
-from analyzer.batch.rawjson import iter_objects
+from analyzer.batch.rawjson import ObjectFeed
 from analyzer.batch.schema import TABLES
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
-from analyzer.model.spill import JsonSpill, iter_elements
-from analyzer.model.websocket import message_dict
 
 __all__ = ["CONNECTION_TABLES", "SESSION_TABLES", "DatasetSink", "TableFiles", "table_path"]
 
@@ -91,32 +89,11 @@ class TableFiles:
         self._writers.clear()
 
 
-def _spilled(spill: JsonSpill) -> Iterator[Any]:
-    return (value for _, value in iter_elements(spill.pieces()))
-
-
 def eio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
-    if s.spilled_packets is not None:
-        return _spilled(s.spilled_packets)
-    return (p.to_dict() for p in s.packets)
-
-
-def sio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
-    sio = s.socketio
-    if sio is None:
-        return iter(())
-    if sio.spilled_packets is not None:  # args and data sliced out as JSON text, not decoded and encoded
-        return iter_objects(sio.spilled_packets.pieces(), _JSON_KEYS)
-    return map(_with_json_text, (q.to_dict() for q in sio.packets))
+    return s.packets.values()
 
 
 _JSON_KEYS = frozenset(("args", "data"))
-
-
-def _with_json_text(d: dict[str, Any]) -> dict[str, Any]:
-    for k in _JSON_KEYS:
-        d[k] = rows.json_text(d.get(k))
-    return d
 
 
 class DatasetSink:
@@ -146,18 +123,10 @@ class DatasetSink:
         messages: Iterable[dict[str, Any]] = ()
         n_frames = n_messages = None
         if ws is not None:
-            fs, ms = ws.spilled_frames, ws.spilled_messages
-            n_frames = (fs.count if fs is not None else len(ws.frames)) + ws.frames_dropped
-            n_messages = ms.count if ms is not None else len(ws.messages)
-            frames = _spilled(fs) if fs is not None else (f.to_dict() for f in ws.frames)
-            messages = _spilled(ms) if ms is not None else map(message_dict, ws.messages)
-            bare = replace(
-                record,
-                websocket=replace(ws, spilled_frames=None, spilled_messages=None, frames=[], messages=[]),
-            )
-            doc = bare.to_dict()
-        else:
-            doc = record.to_dict()
+            n_frames = len(ws.frames) + ws.frames_dropped
+            n_messages = len(ws.messages)
+            frames, messages = ws.frames.values(), ws.messages.values()
+        doc = record.to_dict(lists=False)
         self.n_connections += 1
         add("connections", rows.connection_row(doc, n_frames, n_messages))
         for row in rows.http_rows(doc):
@@ -185,10 +154,14 @@ class DatasetSink:
         add("sessions", rows.session_row(info, sio_info, record.first_frame))
         for p in eio_dicts(record):
             add("eio_packets", rows.eio_row(sid, p))
-        for q in sio_dicts(record):
-            add("sio_packets", rows.sio_row(sid, q))
-        for a in sio.acks if sio is not None else ():
-            add("acks", rows.ack_row(sid, a.to_dict()))
+        if sio is not None:
+            # the packets' JSON read once, args and data kept as the JSON text the column wants
+            # (not decoded into values and encoded again)
+            feed = ObjectFeed(_JSON_KEYS, lambda q: add("sio_packets", rows.sio_row(sid, q)))
+            sio.packets.write_to(feed)
+            feed.close()
+            for a in sio.acks:
+                add("acks", rows.ack_row(sid, a.to_dict()))
 
     def anomalies(self, anomalies: Iterable[Any]) -> None:
         """Kept until `write_anomalies`: their rows need the time of their first packet, which the

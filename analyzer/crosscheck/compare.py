@@ -276,7 +276,8 @@ def _h2_note(conn: ConnectionRecord, rep: ConnectionReport) -> bool:
             f"HTTP/2: {conn.http2['streams']} streams not compared here (tshark -Y http2 is the"
             " oracle of tests/h2/test_tshark.py)"
         )
-    return conn.websocket is not None and (conn.websocket.handshake or {}).get("h2_stream_id") is not None
+    hs = conn.websocket.handshake if conn.websocket is not None else None
+    return hs is not None and hs.get("h2_stream_id") is not None
 
 
 def _compare_http(
@@ -419,7 +420,7 @@ def _compare_messages(
     for t in finals:
         theirs_by[("c2s" if t.src == client else "s2c", t.frame)].append(t)
     failed_at: dict[str, int] = {}  # direction -> frame of tshark's first failed fragmented inflate
-    pmd = (ws.handshake or {}).get("permessage_deflate") if ws is not None else None
+    pmd = ws.handshake["permessage_deflate"] if ws is not None and ws.handshake is not None else None
     takeover = {  # RFC 7692 §7.1.1: no_context_takeover resets the window after each message
         "c2s": not (isinstance(pmd, dict) and pmd.get("client_no_context_takeover")),
         "s2c": not (isinstance(pmd, dict) and pmd.get("server_no_context_takeover")),

@@ -32,10 +32,9 @@ from analyzer.export.csvout import (
     ws_row,
 )
 from analyzer.export.select import Selection, SessionSeen, StreamedSelection
-from analyzer.export.streamsel import LineSpill, Spots, spilled_values
+from analyzer.export.streamsel import LineSpill, Spots
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
-from analyzer.model.websocket import message_dict
 from analyzer.protocols.engineio import parse_engineio_query
 
 __all__ = ["CsvSink"]
@@ -83,18 +82,10 @@ class CsvSink(StreamedSelection):
         ws = record.websocket
         n_frames = n_messages = None
         if ws is not None:
-            frames_spill, messages_spill = ws.spilled_frames, ws.spilled_messages
-            n_frames = (
-                frames_spill.count if frames_spill is not None else len(ws.frames)
-            ) + ws.frames_dropped
-            n_messages = messages_spill.count if messages_spill is not None else len(ws.messages)
-            messages = (
-                spilled_values(messages_spill)
-                if messages_spill is not None
-                else map(message_dict, ws.messages)
-            )
+            n_frames = len(ws.frames) + ws.frames_dropped
+            n_messages = len(ws.messages)
             spots = self._ws[record.id] = Spots()
-            for m in messages:
+            for m in ws.messages.values():
                 at, spot = self._put_open("websocket_messages", ws_row(record.id, None, m), _WS_SID)
                 spots.append(at, spot)
         self._conn_rows[record.id] = connection_row(record, [], n_frames, n_messages)

@@ -334,8 +334,9 @@ def upgrade_exchange(conn: ConnectionRecord) -> int | None:
     ws = conn.websocket
     if ws is None:
         return None
-    upgrade_frame = (ws.handshake or {}).get("request_frame")
-    h2_stream = (ws.handshake or {}).get("h2_stream_id")  # RFC 8441: a 2xx to the extended CONNECT
+    hs = ws.handshake
+    upgrade_frame = hs["request_frame"] if hs is not None else None
+    h2_stream = hs.get("h2_stream_id") if hs is not None else None  # RFC 8441: a 2xx to the extended CONNECT
     for i, x in enumerate(conn.http):
         if (
             x.request is not None

@@ -29,10 +29,9 @@ from analyzer.export.har import (
 )
 from analyzer.export.jsonl import json_line
 from analyzer.export.select import Selection, StreamedSelection
-from analyzer.export.streamsel import LineSpill, spilled_values
+from analyzer.export.streamsel import LineSpill
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
-from analyzer.model.websocket import message_dict
 from analyzer.protocols.engineio import parse_engineio_query
 
 __all__ = ["HarSink"]
@@ -79,9 +78,8 @@ class HarSink(StreamedSelection):
         earliest message time."""
         ws = rec.websocket
         assert ws is not None
-        spill = ws.spilled_messages
         at = length = 0
-        for i, m in enumerate(spilled_values(spill) if spill is not None else map(message_dict, ws.messages)):
+        for i, m in enumerate(ws.messages.values()):
             if not i:
                 first_ts.append(m["ts"])
             elif m["ts"] < first_ts[0]:  # capture times can go backwards

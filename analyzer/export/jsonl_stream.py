@@ -19,10 +19,9 @@ from typing import IO
 
 from analyzer.export.jsonl import LAYERS, eio_record, json_line, sio_record, ws_record
 from analyzer.export.select import Selection, StreamedSelection
-from analyzer.export.streamsel import LineSpill, Spots, spilled_values
+from analyzer.export.streamsel import LineSpill, Spots
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
-from analyzer.model.websocket import message_dict
 from analyzer.query import Filter, Subject, connection_context, session_context
 
 __all__ = ["JsonlSink"]
@@ -60,11 +59,9 @@ class JsonlSink(StreamedSelection):
         ws = record.websocket
         if ws is None or not self._wants("websocket") or not self.wants_connection(record.id):
             return
-        spill = ws.spilled_messages
         lines = self._ws.setdefault(record.id, Spots())
-        messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
         flt, ctx = self.flt, connection_context(record)
-        for m in messages:
+        for m in ws.messages.values():
             if flt is not None and not flt(Subject("ws_msg", m, ctx)):
                 continue
             line = json_line(ws_record(None, record.id, m))

@@ -11,7 +11,6 @@ temporary file (its offset and length are all that stay in memory) until those a
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import IO, Any
 
 from analyzer.model.analysis import SCHEMA_VERSION, Analysis, ConnectionRecord
@@ -23,8 +22,8 @@ from analyzer.version import __version__
 __all__ = ["StreamingJsonWriter"]
 
 # placeholders that cannot come from captured data (captured strings never reach these keys)
-_MARK_FRAMES = "\u0000socketscope:spilled-frames\u0000"
-_MARK_MESSAGES = "\u0000socketscope:spilled-messages\u0000"
+_MARK_FRAMES = "\u0000socketscope:frames\u0000"
+_MARK_MESSAGES = "\u0000socketscope:messages\u0000"
 
 
 class StreamingJsonWriter:
@@ -106,15 +105,11 @@ class StreamingJsonWriter:
 
 def _write_connection(record: ConnectionRecord, out: IO[str]) -> None:
     ws = record.websocket
-    frames: JsonSpill | None = ws.spilled_frames if ws is not None else None
-    messages: JsonSpill | None = ws.spilled_messages if ws is not None else None
-    if ws is None or frames is None or messages is None:
+    if ws is None:
         out.write(dumps(record.to_dict()))
         return
-    # frames and messages were spilled to disk: copy them in place of two markers (the document
-    # of a copy without them: the record is the sinks', not this writer's to change)
-    bare = replace(record, websocket=replace(ws, spilled_frames=None, spilled_messages=None))
-    doc = bare.to_dict()
+    # frames and messages are copied (from disk, when they went there) in place of two markers
+    doc = record.to_dict(lists=False)
     doc["websocket"]["frames"] = _MARK_FRAMES
     doc["websocket"]["messages"] = _MARK_MESSAGES
     text = dumps(doc)
@@ -122,7 +117,7 @@ def _write_connection(record: ConnectionRecord, out: IO[str]) -> None:
     middle, tail = rest.split(dumps(_MARK_MESSAGES), 1)
     w = out.write
     w(head + "[")
-    frames.copy_to(out)
+    ws.frames.copy_to(out)
     w("]" + middle + "[")
-    messages.copy_to(out)
+    ws.messages.copy_to(out)
     w("]" + tail)

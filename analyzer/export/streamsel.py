@@ -1,6 +1,6 @@
-"""What the sinks that write outputs share: the records the pipeline spilled to temporary files
-(Options.spill_records), read back one at a time, and a temporary file of finished lines that
-wait there until the end, when the order and the selection are known.
+"""What the sinks that write outputs share: a session's packets as dicts, one at a time (from
+the session's record lists, wherever they are), and a temporary file of finished lines that wait
+there until the end, when the order and the selection are known.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
-from analyzer.model.spill import JsonSpill, iter_elements
+from analyzer.model.session import EngineIOSession
 from analyzer.model.tempfile_fd import AppendFile
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "Spots",
     "eio_dicts",
     "sio_dicts",
-    "spilled_values",
 ]
 
 _WRITE = 256 << 10
@@ -44,11 +43,6 @@ class Spots:
 
     def __iter__(self) -> Iterator[tuple[int, int, int]]:
         return zip(self.frames, self.offsets, self.lengths, strict=True)
-
-
-def spilled_values(spill: JsonSpill) -> Iterator[Any]:
-    """The records a JsonSpill holds, decoded one at a time."""
-    return (value for _, value in iter_elements(spill.pieces()))
 
 
 class LineSpill:
@@ -86,18 +80,12 @@ class LineSpill:
         self._file.close()
 
 
-def eio_dicts(s: Any) -> Iterator[dict[str, Any]]:
-    """A streamed session's Engine.IO packets as in the analysis document, one at a time."""
-    if s.spilled_packets is not None:
-        return spilled_values(s.spilled_packets)
-    return (p.to_dict() for p in s.packets)
+def eio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
+    """A session's Engine.IO packets as in the analysis document, one at a time."""
+    return s.packets.values()
 
 
-def sio_dicts(s: Any) -> Iterator[dict[str, Any]]:
+def sio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
     """Its Socket.IO packets the same way (none without Socket.IO)."""
     sio = s.socketio
-    if sio is None:
-        return iter(())
-    if sio.spilled_packets is not None:
-        return spilled_values(sio.spilled_packets)
-    return (q.to_dict() for q in sio.packets)
+    return iter(()) if sio is None else sio.packets.values()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.common import Anomaly
+from analyzer.model.facts import Endpoint, ProcessInfo, ProxyFacts, TcpFacts
 from analyzer.model.records import HttpExchange
 from analyzer.model.session import EngineIOSession
 from analyzer.model.tls import TlsInfo
@@ -49,10 +50,10 @@ class ConnectionRecord:
     """One TCP connection and what it carried, layer by layer."""
 
     id: int
-    client: dict[str, Any]
-    server: dict[str, Any]
+    client: Endpoint
+    server: Endpoint
     ip_version: int
-    tcp: dict[str, Any]
+    tcp: TcpFacts
     http: list[HttpExchange] = field(default_factory=list)
     websocket: WebSocketRecord | None = None
     app_protocol: str = "unknown"  # "http" | "websocket" | "tls" (not decrypted) | "unknown"
@@ -60,15 +61,16 @@ class ConnectionRecord:
     # the headers in front of its IP header, outermost first (tunnels, VLAN tags, radio headers);
     # None for a lone Ethernet, Linux cooked, loopback or raw-IP header
     encapsulation: list[str] | None = None
-    process: dict[str, Any] | None = None  # {"name", "pid"} of its first packet's PKTAP header
-    proxy: dict[str, Any] | None = None  # a SOCKS or PROXY protocol handshake at its start
+    process: ProcessInfo | None = None  # {"name", "pid"} of its first packet's PKTAP header
+    proxy: ProxyFacts | None = None  # a SOCKS or PROXY protocol handshake at its start
 
     tls: TlsInfo | None = None  # a TLS connection (ANALYSIS_JSON.md "TLS and HTTP/2")
     http2: dict[str, Any] | None = (
         None  # an HTTP/2 connection: streams, frames, settings (docs/analysis-json.md)
     )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, lists: bool = True) -> dict[str, Any]:
+        """`lists=False`: the WebSocket's frames and messages as empty lists (WebSocketRecord.to_dict)."""
         out = {
             "id": self.id,
             "client": self.client,
@@ -77,7 +79,7 @@ class ConnectionRecord:
             "app_protocol": self.app_protocol,
             "tcp": self.tcp,
             "http": [x.to_dict() for x in self.http],
-            "websocket": self.websocket.to_dict() if self.websocket is not None else None,
+            "websocket": self.websocket.to_dict(lists=lists) if self.websocket is not None else None,
         }
         # only when there is something to say (additive: a plain connection's record is unchanged)
         if self.encapsulation is not None:

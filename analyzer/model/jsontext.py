@@ -14,7 +14,17 @@ from collections.abc import Iterable
 from json.encoder import encode_basestring
 from typing import Any, cast
 
-__all__ = ["boolean", "int_list", "loads_dict", "loads_list", "opt_hex", "opt_int", "opt_str", "string"]
+__all__ = [
+    "JsonText",
+    "boolean",
+    "int_list",
+    "loads_dict",
+    "loads_list",
+    "opt_hex",
+    "opt_int",
+    "opt_str",
+    "string",
+]
 
 string = encode_basestring  # a str as a JSON string
 
@@ -48,3 +58,16 @@ def loads_dict(text: str) -> dict[str, Any]:
 def loads_list(texts: Iterable[str]) -> list[Any]:
     """A list of records' JSON texts read back in one pass."""
     return cast(list[Any], json.loads("[" + ",".join(texts) + "]"))
+
+
+class JsonText:
+    """Base of the records with one serializer: `to_json()` writes their text, `to_dict()` is
+    that text read back."""
+
+    __slots__ = ()
+
+    def to_json(self) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return loads_dict(self.to_json())

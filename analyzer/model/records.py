@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.common import Direction
-from analyzer.model.jsontext import boolean, int_list, loads_dict, opt_str
+from analyzer.model.jsontext import JsonText, boolean, int_list, opt_str
 
 __all__ = [
     "BODY_PREVIEW",
@@ -137,7 +137,7 @@ class HttpExchange:
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
-class WsMessageRecord:
+class WsMessageRecord(JsonText):
     """A complete WebSocket text or binary message (control frames are not messages)."""
 
     connection: int
@@ -174,6 +174,3 @@ class WsMessageRecord:
             f'"data_hex":{"null" if data_hex is None else chr(34) + data_hex + chr(34)},'
             f'"truncated":{boolean(self.truncated)},"packets":{int_list(self.frames)}}}'
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())

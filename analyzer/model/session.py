@@ -9,15 +9,16 @@ packets with the templates of model/session_json.py, the other fields from `head
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket
-from analyzer.model.jsontext import loads_dict
+from analyzer.model.jsontext import JsonText
 from analyzer.model.session_json import eio_packet_parts, session_parts, sio_packet_parts, socketio_parts
 from analyzer.model.socketio import SioPacket
-from analyzer.model.spill import JsonSpill
+from analyzer.model.spill import RecordList
 
 __all__ = [
     "AckRecord",
@@ -40,7 +41,7 @@ def _ms(seconds: float | None) -> float | None:
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
-class EioPacketRecord:
+class EioPacketRecord(JsonText):
     """An Engine.IO packet as seen on the wire, with where it travelled."""
 
     direction: Direction
@@ -59,12 +60,9 @@ class EioPacketRecord:
         eio_packet_parts(self, out, {}, self.packet.data)
         return "".join(out)
 
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
-
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
-class SioPacketRecord:
+class SioPacketRecord(JsonText):
     """A Socket.IO packet: where its header travelled, and every packet that carried a part of it."""
 
     direction: Direction
@@ -77,14 +75,30 @@ class SioPacketRecord:
     complete: bool = True  # False when attachments were missing
     end_ts: float | None = None  # when its last attachment arrived (binary packets)
 
+    @classmethod
+    def carried_by(
+        cls, parts: Sequence[EioPacketRecord], packet: SioPacket, complete: bool
+    ) -> SioPacketRecord:
+        """The Socket.IO packet carried by these Engine.IO packets (its header's first)."""
+        head = parts[0]
+        frames = (head.frame,) if len(parts) == 1 else tuple(r.frame for r in parts)
+        return cls(
+            head.direction,
+            head.ts,
+            head.frame,
+            head.transport,
+            head.connection,
+            packet,
+            frames,
+            complete,
+            parts[-1].ts,
+        )
+
     def to_json(self) -> str:
         """The packet in the analysis document (written by session_json.sio_packet_parts)."""
         out: list[str] = []
         sio_packet_parts(self, out, {})
         return "".join(out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
@@ -141,14 +155,12 @@ class NamespaceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class SocketIOSession:
+class SocketIOSession(JsonText):
     protocol: int  # 4 (over EIO3) or 5 (over EIO4)
     parser: str  # "default" | "msgpack"
-    packets: tuple[SioPacketRecord, ...]
+    packets: RecordList[SioPacketRecord]  # streaming output: JSON written while it was analysed
     acks: tuple[AckRecord, ...]
     namespaces: tuple[NamespaceRecord, ...] = ()
-    # streaming output: the packets went to disk as JSON while the session was analysed
-    spilled_packets: JsonSpill | None = None
     # (index in `packets`, anomaly) for the anomalies raised on one packet (not in the document:
     # the text summary prints them after their packet; several packets may share a frame)
     anomalies_at: tuple[tuple[int, Anomaly], ...] = ()
@@ -158,9 +170,6 @@ class SocketIOSession:
         out: list[str] = []
         socketio_parts(self, out, {})
         return "".join(out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
 
     def head_dict(self) -> dict[str, Any]:
         """The keys before "packets" (model/session_json.py writes the packets with templates)."""
@@ -361,7 +370,7 @@ class SessionEnd:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineIOSession:
+class EngineIOSession(JsonText):
     """One Engine.IO session (one sid) across all the TCP connections that carried it."""
 
     sid: str
@@ -372,7 +381,9 @@ class EngineIOSession:
     ping_interval_ms: int | None
     ping_timeout_ms: int | None
     max_payload: int | None
-    packets: tuple[EioPacketRecord, ...]
+    # streaming output: the packets' JSON, written while the session was analysed (with the
+    # payloads read back from disk: the records themselves keep none then)
+    packets: RecordList[EioPacketRecord]
     socketio: SocketIOSession | None = None
     path: str = ""
     handshake_captured: bool = False
@@ -383,35 +394,32 @@ class EngineIOSession:
     websockets: tuple[WebSocketLeg, ...] = ()
     packets_dropped: int = 0
     anomalies: tuple[Anomaly, ...] = ()  # also in the analysis' list; kept here for per-session views
-    # streaming output: `packets` went to disk as JSON while the session was analysed (their
-    # records keep no payload then)
-    spilled_packets: JsonSpill | None = None
 
     @property
     def first_ts(self) -> float | None:
-        return self.packets[0].ts if self.packets else None
+        first = self.packets.first
+        return first.ts if first is not None else None
 
     @property
     def first_frame(self) -> int | None:
         """Its first request (polling, or the WebSocket upgrade) or packet: the order the
         analysis lists sessions in, which streamed sessions are put back into."""
         frames = [r.request_frame for r in self.requests] + [w.request_frame for w in self.websockets]
-        if self.packets:
-            frames.append(self.packets[0].frame)
+        first = self.packets.first
+        if first is not None:
+            frames.append(first.frame)
         return min(frames, default=None)
 
     @property
     def last_ts(self) -> float | None:
-        return self.packets[-1].ts if self.packets else None
+        last = self.packets.last
+        return last.ts if last is not None else None
 
     def to_json(self) -> str:
         """The session in the analysis document (session_json.session_parts)."""
         out: list[str] = []
         session_parts(self, out)
         return "".join(out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
 
     def head_dict(self) -> dict[str, Any]:
         """The keys before "packets" (model/session_json.py writes the packets with templates)."""

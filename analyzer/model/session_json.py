@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from analyzer.model.common import Direction
 from analyzer.model.socketio import SioPacket, SioPacketType
-from analyzer.model.spill import JsonSpill, dumps
+from analyzer.model.spill import PieceSink, dumps
 from analyzer.model.values import MAX_DEPTH, to_jsonable
 
 if TYPE_CHECKING:  # model/session.py imports this module: the records are only annotations here
@@ -25,12 +25,6 @@ if TYPE_CHECKING:  # model/session.py imports this module: the records are only 
 __all__ = ["PieceSink", "eio_packet_parts", "session_parts", "sio_packet_parts", "socketio_parts"]
 
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
-
-
-class PieceSink(Protocol):
-    """Where the pieces go: a list, or a JsonSpill record that goes to disk as it grows."""
-
-    def append(self, piece: str, /) -> None: ...
 
 
 _SIO_NAMES = tuple('"' + t.name + '"' for t in SioPacketType)
@@ -169,23 +163,10 @@ def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) 
     )
 
 
-def _copy(spill: JsonSpill, out: PieceSink) -> None:
-    if isinstance(out, JsonSpill):
-        out.append_spill(spill)  # file to file, no decoding
-    else:
-        for piece in spill.pieces():
-            out.append(piece)
-
-
 def socketio_parts(sio: SocketIOSession, out: PieceSink, hexes: dict[int, str]) -> None:
     """The Socket.IO part of a session (`engineio_sessions[].socketio`)."""
     out.append(dumps(sio.head_dict())[:-1] + ',"packets":[')
-    if sio.spilled_packets is not None:  # written while the session was analysed
-        _copy(sio.spilled_packets, out)
-    for i, q in enumerate(sio.packets):
-        if i:
-            out.append(",")
-        sio_packet_parts(q, out, hexes)
+    sio.packets.write_to(out, lambda q, o: sio_packet_parts(q, o, hexes))
     out.append("]," + dumps(sio.tail_dict())[1:])
 
 
@@ -193,12 +174,7 @@ def session_parts(s: EngineIOSession, out: PieceSink) -> None:
     """An Engine.IO session (`engineio_sessions[]`)."""
     hexes: dict[int, str] = {}
     out.append(dumps(s.head_dict())[:-1] + ',"packets":[')
-    if s.spilled_packets is not None:  # written while the session was analysed
-        _copy(s.spilled_packets, out)
-    for i, r in enumerate(s.packets if s.spilled_packets is None else ()):
-        if i:
-            out.append(",")
-        eio_packet_parts(r, out, hexes, r.packet.data)
+    s.packets.write_to(out, lambda r, o: eio_packet_parts(r, o, hexes, r.packet.data))
     out.append('],"socketio":')
     if s.socketio is None:
         out.append("null")

@@ -1,17 +1,18 @@
-"""A list of JSON records kept on disk: long connections stream their frames and messages here
-instead of holding them, so memory follows open connections, not the traffic they carried."""
+"""Record lists: `RecordList` holds a record's frames, messages or packets, as records in memory
+or, for streaming output, as their JSON in a `JsonSpill` that goes to disk past IN_MEMORY
+characters, so memory follows open connections, not the traffic they carried."""
 
 from __future__ import annotations
 
 import codecs
 import json
 import os
-from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, Generic, Protocol, TypeVar, overload
 
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["JsonSpill", "copy_range", "dumps", "iter_elements"]
+__all__ = ["JsonRecord", "JsonSpill", "PieceSink", "RecordList", "copy_range", "dumps", "iter_elements"]
 
 IN_MEMORY = 256 << 10  # characters held before they go to the file (and the size of each write)
 _READ = 1 << 20
@@ -204,3 +205,173 @@ def iter_elements(pieces: Iterable[str]) -> Iterator[tuple[str, Any]]:
             continue
         yield buf[pos:end], value
         pos = end
+
+
+class JsonRecord(Protocol):
+    """A record with its one JSON serializer."""
+
+    def to_json(self) -> str: ...
+
+
+class PieceSink(Protocol):
+    """Where JSON text goes in pieces: a list, or a JsonSpill record that goes to disk as it grows."""
+
+    def append(self, piece: str, /) -> None: ...
+
+
+R = TypeVar("R", bound=JsonRecord)
+
+
+class RecordList(Generic[R]):
+    """The list of a record (WebSocket frames and messages, Engine.IO and Socket.IO packets),
+    one API wherever it lives: `append`, `len`, and reading it as JSON (`copy_to`, `write_to`,
+    `texts`, `values`, `items`, `to_list`), which every output uses.
+
+    `RecordList()` keeps the records themselves (the Python API, tests: `list(...)`, indexing
+    and iteration give records). `RecordList(spill=True)` (streaming output, Options.spill_records)
+    writes each record's JSON as it is appended to a JsonSpill, which keeps the text in memory up
+    to IN_MEMORY characters and then moves it to an unnamed temporary file; only the first and
+    the last record stay as records (a session's first and last times). `RecordList.written`
+    takes a JsonSpill another writer filled (a session's packets, with payloads read back from
+    disk). The JSON is the same either way: each record's `to_json()`.
+    """
+
+    __slots__ = ("_count", "_first", "_items", "_last", "_spill")
+
+    def __init__(self, items: Iterable[R] = (), *, spill: bool = False) -> None:
+        self._items: list[R] = []
+        self._spill: JsonSpill | None = JsonSpill() if spill else None
+        self._count = 0
+        self._first: R | None = None
+        self._last: R | None = None
+        for r in items:
+            self.append(r)
+
+    @classmethod
+    def written(cls, spill: JsonSpill, first: R | None, last: R | None) -> RecordList[R]:
+        """A list whose JSON another writer put in `spill` (`spill.count` records)."""
+        out: RecordList[R] = cls()
+        out._spill = spill
+        out._count = spill.count
+        out._first, out._last = first, last
+        return out
+
+    def append(self, record: R) -> None:
+        spill = self._spill
+        if spill is None:
+            self._items.append(record)
+        else:
+            spill.add_json(record.to_json())
+            if self._first is None:
+                self._first = record
+            self._last = record
+        self._count += 1
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the records themselves are held (else only their JSON)."""
+        return self._spill is None
+
+    @property
+    def first(self) -> R | None:
+        return self._first if self._spill is not None else (self._items[0] if self._items else None)
+
+    @property
+    def last(self) -> R | None:
+        return self._last if self._spill is not None else (self._items[-1] if self._items else None)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def _records(self) -> list[R]:
+        if self._spill is not None:
+            raise ValueError("these records were written to disk as JSON: read them with values()")
+        return self._items
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self._records())
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[R]: ...
+
+    def __getitem__(self, index: int | slice) -> R | list[R]:
+        return self._records()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecordList):
+            return NotImplemented
+        if self._spill is not None or other._spill is not None:
+            return self is other
+        return self._items == other._items
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        where = "in memory" if self._spill is None else "as JSON"
+        return f"RecordList({self._count} records {where})"
+
+    def texts(self) -> Iterator[str]:
+        """Each record's JSON text."""
+        if self._spill is None:
+            return (r.to_json() for r in self._items)
+        return (text for text, _ in iter_elements(self._spill.pieces()))
+
+    def values(self) -> Iterator[Any]:
+        """Each record as a dict (its JSON read back), one at a time."""
+        if self._spill is None:
+            return (json.loads(r.to_json()) for r in self._items)
+        return (value for _, value in iter_elements(self._spill.pieces()))
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(JSON text, dict) of each record."""
+        if self._spill is None:
+            return ((t, json.loads(t)) for t in map(_to_json, self._items))
+        return iter_elements(self._spill.pieces())
+
+    def to_list(self) -> list[Any]:
+        """Every record as a dict, in one list."""
+        if self._spill is None:
+            return list(json.loads("[" + ",".join(r.to_json() for r in self._items) + "]"))
+        return self._spill.load()
+
+    def copy_to(self, out: IO[str]) -> None:
+        """The records' JSON, comma-separated, without brackets, to a text output."""
+        if self._spill is None:
+            for i, r in enumerate(self._items):
+                out.write(("," if i else "") + r.to_json())
+        else:
+            self._spill.copy_to(out)
+
+    def write_to(self, out: PieceSink, write: Callable[[R, PieceSink], None] | None = None) -> None:
+        """The records' JSON, comma-separated, as pieces; `write(record, out)` writes one record
+        held in memory (default: its to_json()). JSON on disk is copied file to file into a
+        JsonSpill."""
+        spill = self._spill
+        if spill is None:
+            for i, r in enumerate(self._items):
+                if i:
+                    out.append(",")
+                if write is None:
+                    out.append(r.to_json())
+                else:
+                    write(r, out)
+        elif isinstance(out, JsonSpill):
+            out.append_spill(spill)
+        else:
+            for piece in spill.pieces():
+                out.append(piece)
+
+    def close(self) -> None:
+        """Free the file of a list written as JSON (harmless twice; records in memory stay)."""
+        if self._spill is not None:
+            self._spill.close()
+
+
+def _to_json(record: JsonRecord) -> str:
+    return record.to_json()

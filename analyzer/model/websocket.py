@@ -6,17 +6,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.common import Direction
-from analyzer.model.jsontext import boolean, int_list, loads_dict, loads_list, opt_hex, opt_int, opt_str
+from analyzer.model.facts import WsClose, WsConversationFacts, WsHandshake
+from analyzer.model.jsontext import JsonText, boolean, int_list, opt_hex, opt_int, opt_str
 from analyzer.model.records import WsMessageRecord
-from analyzer.model.spill import JsonSpill
+from analyzer.model.spill import RecordList
 
-__all__ = ["WebSocketRecord", "WsFrameRecord", "message_dict"]
+__all__ = ["WebSocketRecord", "WsFrameRecord"]
 
 LENGTH_FORMS = {"7-bit", "16-bit", "64-bit"}
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
-class WsFrameRecord:
+class WsFrameRecord(JsonText):
     direction: Direction
     frame: int  # packet with the frame's last byte
     ts: float
@@ -64,43 +65,31 @@ class WsFrameRecord:
             f'"packets":{int_list(self.packets)},"stream_offset":{self.offset}}}'
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return loads_dict(self.to_json())
-
-
-# the exporters' name for WsMessageRecord.to_dict
-message_dict = WsMessageRecord.to_dict
-
 
 @dataclass(slots=True)
 class WebSocketRecord:
-    handshake: dict[str, Any] | None
-    frames: list[WsFrameRecord] = field(default_factory=list)
-    messages: list[WsMessageRecord] = field(default_factory=list)
-    close: dict[str, Any] = field(default_factory=lambda: {"c2s": None, "s2c": None})
-    conversation: dict[str, Any] = field(default_factory=dict)  # close handshake, pings (extras)
+    handshake: WsHandshake | None
+    frames: RecordList[WsFrameRecord] = field(default_factory=RecordList)
+    messages: RecordList[WsMessageRecord] = field(default_factory=RecordList)
+    close: WsClose = field(default_factory=lambda: WsClose(c2s=None, s2c=None))
+    conversation: WsConversationFacts | None = None  # close handshake, pings (extras)
     url: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     frames_dropped: int = 0  # frames not kept because of Options.keep_frames
     # complete messages per direction (not in the document: its `messages` list has them), for
     # summaries of records whose messages went to disk
     message_counts: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
-    # Options.spill_records: frames and messages went to disk as JSON instead of the lists above
-    spilled_frames: JsonSpill | None = None
-    spilled_messages: JsonSpill | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, lists: bool = True) -> dict[str, Any]:
+        """`lists=False`: frames and messages as empty lists (a writer that copies them itself)."""
         out: dict[str, Any] = {
             "handshake": self.handshake,
             "url": self.url,
-            "frames": self.spilled_frames.load()
-            if self.spilled_frames is not None
-            else loads_list(f.to_json() for f in self.frames),
-            "messages": self.spilled_messages.load()
-            if self.spilled_messages is not None
-            else loads_list(m.to_json() for m in self.messages),
+            "frames": self.frames.to_list() if lists else [],
+            "messages": self.messages.to_list() if lists else [],
             "close": self.close,
             "counts": self.counts,
         }
-        out.update(self.conversation)
+        if self.conversation is not None:
+            out.update(self.conversation)
         return out

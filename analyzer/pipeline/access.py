@@ -8,8 +8,7 @@ layers below through this module only (the `forbidden` contract of pyproject.tom
 - a connection's packets: `connection_packets(path, ends, offset, limit, marks)` lists them a
   page at a time, `connection_stream(path, ends, marks)` gives their payloads ("follow stream");
 - a live capture source: `LiveCapture(interface, bpf, on_packet, ...)`, whose `start()` raises
-  `LiveError` (one sentence) when it cannot capture;
-- the JSON of a record: `record_json(record)`, as the analysis document writes it.
+  `LiveError` (one sentence) when it cannot capture.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from analyzer.capture.livetools import LiveError
 from analyzer.capture.pcapfile import PCAP_MAGICS, PCAPNG_SHB, CaptureError, CaptureReader, Mark, open_capture
 from analyzer.decode.connpackets import ConnEnds, StreamPiece, connection_packets, connection_stream
 from analyzer.decode.details import MAX_DETAIL_FRAMES, packet_details
-from analyzer.model.session import EioPacketRecord, SioPacketRecord
 
 __all__ = [
     "MAX_DETAIL_FRAMES",
@@ -38,7 +36,6 @@ __all__ = [
     "is_capture_head",
     "open_capture",
     "read_packets",
-    "record_json",
 ]
 
 _PCAPNG_MAGIC = PCAPNG_SHB.to_bytes(4, "big")  # the same both byte orders
@@ -56,8 +53,3 @@ def read_packets(path: str, frames: Iterable[int], marks: Sequence[Mark] = ()) -
     recorded (`CaptureReader.marks`), so that the read starts near the first one. Raises
     CaptureError or OSError when the file cannot be read."""
     return packet_details(path, frames, marks)
-
-
-def record_json(record: EioPacketRecord | SioPacketRecord) -> str:
-    """The record's JSON as the analysis document holds it: its `to_json()`."""
-    return record.to_json()

@@ -19,7 +19,7 @@ from analyzer.model.codes.websocket import STREAM_GAP as WS_STREAM_GAP
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
-from analyzer.model.spill import JsonSpill
+from analyzer.model.spill import RecordList
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.h2_host import H2Tunnels
 from analyzer.pipeline.h2_step import H2Step, PieceMap, h2c_settings
@@ -381,9 +381,10 @@ class ConnectionApp(H2Tunnels):
         self, hs: HandshakeResult | None, resync: bool, at: dict[Direction, int] | None = None
     ) -> None:
         self.mode = "websocket"
-        self.ws = WebSocketRecord(handshake=None)
-        if self.options.spill_records:
-            self.ws.spilled_frames, self.ws.spilled_messages = JsonSpill(), JsonSpill()
+        spill = self.options.spill_records
+        self.ws = WebSocketRecord(
+            handshake=None, frames=RecordList(spill=spill), messages=RecordList(spill=spill)
+        )
         self.conversation = WsConversation()
         self._resync = resync
         if resync:
@@ -477,9 +478,7 @@ class ConnectionApp(H2Tunnels):
                 self.layer_bytes["websocket_payload_bytes"] += ev.payload_length
                 key = (dv, ev.opcode)
                 counts[key] = counts.get(key, 0) + 1
-                if ws.spilled_frames is not None:
-                    ws.spilled_frames.add_json(rec.to_json())
-                elif self.options.keep_frames:
+                if self.options.keep_frames:
                     ws.frames.append(rec)
                 else:
                     ws.frames_dropped += 1
@@ -503,10 +502,7 @@ class ConnectionApp(H2Tunnels):
                     ev.truncated,
                     packets,
                 )
-                if ws.spilled_messages is not None:
-                    ws.spilled_messages.add_json(msg.to_json())
-                else:
-                    ws.messages.append(msg)
+                ws.messages.append(msg)
                 ws.message_counts[d.value] += 1
                 if self.observer is not None:
                     self.observer.on_ws_message(msg)

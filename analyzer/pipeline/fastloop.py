@@ -20,7 +20,22 @@ from analyzer.capture.pcapfile import RawPacket
 from analyzer.tcp import tracker as tcp_tracker
 
 if TYPE_CHECKING:
+    from collections import deque
+
+    from analyzer.model.analysis import CaptureInfo
     from analyzer.pipeline.wiring import Pipeline
+    from analyzer.tcp.tracker import ConnKey, TcpConnection
+
+    _Locals = tuple[
+        CaptureInfo,
+        dict[ConnKey, TcpConnection],
+        deque[TcpConnection],
+        Callable[[int, float], None],
+        set[int],
+        int,
+        int,
+        float,
+    ]
 
 __all__ = ["feed_fast"]
 
@@ -35,26 +50,18 @@ PROGRESS_EVERY = 0x4000
 def feed_fast(
     pipe: Pipeline, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None
 ) -> None:
-    cap = pipe.capture
-    tracker = pipe.tracker
-    active = tracker.active
-    linger = tracker.linger
-    expire = tracker.expire
-    linger_packets, linger_seconds = tcp_tracker.LINGER_PACKETS, tcp_tracker.LINGER_SECONDS
-    slow = pipe.feed
-    linktypes = pipe.linktypes
+    cap, active, linger, expire, linktypes, flush_every, linger_packets, linger_seconds = _state(pipe)
     eth_seen = 1 in linktypes  # the general path records a link type the first time it sees it
-    flush_every = pipe.flush_every
     # counters kept in locals and added to their objects at the end (or before a slow packet)
-    n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
-    count = 0
+    n_pkts = n_bytes = n_tcp = n_payload = n_hdr = count = 0
     try:
         for pkt in packets:
             count += 1
+            if progress is not None and not count % PROGRESS_EVERY:
+                progress(count)
             data = pkt.data
             n = len(data)
-            # Ethernet II + IPv4 with a 20-byte header (IHL 5), RFC 791 §3.1; not a fragment; TCP
-            slow_packet = True
+            slow_packet = True  # unless: Ethernet II + IPv4 with a 20-byte header (IHL 5), RFC 791 §3.1; TCP
             if (
                 pkt.linktype == 1
                 and n >= 54
@@ -89,24 +96,18 @@ def feed_fast(
                 if n_pkts:  # the general path may read the counters: bring them up to date first
                     _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
                     n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
-                slow(pkt)
+                pipe.feed(pkt)
                 eth_seen = 1 in linktypes
-                if progress is not None and not count % PROGRESS_EVERY:
-                    progress(count)
                 continue
             assert conn is not None
-            frame = pkt.frame
-            ts = pkt.ts
-            # Pipeline.feed: the capture summary
-            n_pkts += 1
+            frame, ts = pkt.frame, pkt.ts
+            n_pkts += 1  # Pipeline.feed: the capture summary
             n_bytes += n
             cap.last_ts = ts
-            # PacketDecoder.decode: the counters
-            n_tcp += 1
+            n_tcp += 1  # PacketDecoder.decode: the counters
             n_hdr += thl
             payload = data[34 + thl : end]
             n_payload += len(payload)
-            # ConnectionTracker.handle / _segment
             c2s = src == conn.client[0] and sport == conn.client[1]
             i = 0 if c2s else 1
             conn.packets[i] += 1
@@ -117,17 +118,30 @@ def feed_fast(
                 other = conn.s2c if c2s else conn.c2s
                 if other.ooo:
                     other.acked(ack, frame, ts)
-            if payload:
+            if payload:  # ConnectionTracker.handle / _segment: the stream
                 (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, 0)
             if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):
                 conn.lingering = True
                 linger.append(conn)
             if flush_every and not (cap.packets + n_pkts) % flush_every:
                 pipe.flush_sessions(ts)
-            if progress is not None and not count % PROGRESS_EVERY:
-                progress(count)
     finally:
         _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
+
+
+def _state(pipe: Pipeline) -> _Locals:
+    """What the loop reads of the pipeline, as locals."""
+    tracker = pipe.tracker
+    return (
+        pipe.capture,
+        tracker.active,
+        tracker.linger,
+        tracker.expire,
+        pipe.linktypes,
+        pipe.flush_every,
+        tcp_tracker.LINGER_PACKETS,
+        tcp_tracker.LINGER_SECONDS,
+    )
 
 
 def _add_counts(pipe: Pipeline, packets: int, nbytes: int, tcp: int, payload: int, tcp_headers: int) -> None:

@@ -81,7 +81,9 @@ class H2Tunnels:
             self.ws_base[d] = 0
             self.ws_decoders[d] = self._decoder(d)
         assert self.ws is not None
-        self.ws.handshake = hs.to_dict(req.frame, resp.frame) | {"h2_stream_id": req.stream_id}
+        handshake = hs.to_dict(req.frame, resp.frame)
+        handshake["h2_stream_id"] = req.stream_id
+        self.ws.handshake = handshake
         self.ws.url = url
         if self.observer is not None:
             self.observer.on_websocket_open(self.conn.id, req, resp)

@@ -20,10 +20,11 @@ So a sink reads what it needs in `connection`/`session`, not later, and closes n
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
+from analyzer.model.spill import RecordList
 
 __all__ = [
     "CollectingSink",
@@ -50,8 +51,8 @@ def session_order(sessions: Iterable[EngineIOSession]) -> list[EngineIOSession]:
 class CollectingSink:
     """Keeps every record in memory. After `finish`, `analysis` is the whole Analysis (what
     `analyze_file` returns): connections in id order, sessions in the analysis' order. The
-    records are whole only when they are held in memory: `Options(spill_records=False)` (the
-    default; with spilled records it raises ValueError)."""
+    records are whole only when their lists hold the records: `Options(spill_records=False)`
+    (the default; with lists written to disk it raises ValueError, as the pipeline closes them)."""
 
     def __init__(self) -> None:
         self.connections: list[ConnectionRecord] = []
@@ -59,14 +60,11 @@ class CollectingSink:
         self.analysis: Analysis | None = None
 
     def connection(self, record: ConnectionRecord) -> None:
-        ws = record.websocket
-        if ws is not None and (ws.spilled_frames is not None or ws.spilled_messages is not None):
-            raise ValueError("CollectingSink keeps records in memory: run it without Options.spill_records")
+        _in_memory(_connection_lists(record))
         self.connections.append(record)
 
     def session(self, record: EngineIOSession) -> None:
-        if record.spilled_packets is not None:
-            raise ValueError("CollectingSink keeps records in memory: run it without Options.spill_records")
+        _in_memory(_session_lists(record))
         self.sessions.append(record)
 
     def finish(self, summary: Analysis) -> None:
@@ -79,18 +77,28 @@ class CollectingSink:
         )
 
 
+def _connection_lists(record: ConnectionRecord) -> tuple[RecordList[Any], ...]:
+    ws = record.websocket
+    return () if ws is None else (ws.frames, ws.messages)
+
+
+def _session_lists(record: EngineIOSession) -> tuple[RecordList[Any], ...]:
+    sio = record.socketio
+    return (record.packets,) if sio is None else (record.packets, sio.packets)
+
+
+def _in_memory(lists: Iterable[RecordList[Any]]) -> None:
+    if not all(x.in_memory for x in lists):
+        raise ValueError("CollectingSink keeps records in memory: run it without Options.spill_records")
+
+
 def close_connection_spills(record: ConnectionRecord) -> None:
     """A connection's spill files (its WebSocket frames and messages); closing twice is harmless."""
-    ws = record.websocket
-    if ws is not None:
-        for spill in (ws.spilled_frames, ws.spilled_messages):
-            if spill is not None:
-                spill.close()
+    for x in _connection_lists(record):
+        x.close()
 
 
 def close_session_spills(record: EngineIOSession) -> None:
     """A session's spill files (its Engine.IO and Socket.IO packets)."""
-    sio = record.socketio
-    for spill in (record.spilled_packets, sio.spilled_packets if sio is not None else None):
-        if spill is not None:
-            spill.close()
+    for x in _session_lists(record):
+        x.close()

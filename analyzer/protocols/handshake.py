@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from analyzer.model.codes import websocket as codes
+from analyzer.model.facts import WsHandshake
 from analyzer.model.records import Headers, header_value
 from analyzer.protocols.deflate import DeflateParams, negotiate_deflate, parse_extensions
 
@@ -85,7 +86,7 @@ class HandshakeResult:
     extensions_negotiated: bool
     anomalies: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
 
-    def to_dict(self, request_frame: int | None, response_frame: int | None) -> dict[str, object]:
+    def to_dict(self, request_frame: int | None, response_frame: int | None) -> WsHandshake:
         """The `handshake` object of ANALYSIS_JSON.md."""
         return {
             "request_frame": request_frame,

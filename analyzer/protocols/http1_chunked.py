@@ -90,22 +90,33 @@ def read_chunk_data(side: HttpSide) -> bool:
     return True
 
 
-def read_chunk_end(side: HttpSide) -> bool:
-    work, i, n = side.work, side.i, len(side.work)
-    if i >= n:
-        return False
+_NEED_MORE, _BARE_CR, _NOT_EOL = 0, -1, -2
+
+
+def _line_end(side: HttpSide, i: int) -> int:
+    """At work[i] (which exists): the index after a CRLF or a bare LF (noted, RFC 9112 §2.2),
+    _NEED_MORE when a CR is the last byte, _BARE_CR for a CR without LF, else _NOT_EOL."""
+    work = side.work
     if work[i] == _LF:
         side._note_bare_lf(i)
-        side.i = i + 1
-    elif work[i] == _CR:
-        if i + 1 >= n:
-            return False
-        if work[i + 1] != _LF:
-            return bad_chunk(side, i, "chunk data not followed by CRLF", i)
-        side.i = i + 2
-    else:
-        # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+        return i + 1
+    if work[i] != _CR:
+        return _NOT_EOL
+    if i + 1 >= len(work):
+        return _NEED_MORE
+    return i + 2 if work[i + 1] == _LF else _BARE_CR
+
+
+def read_chunk_end(side: HttpSide) -> bool:
+    i = side.i
+    if i >= len(side.work):
+        return False
+    end = _line_end(side, i)
+    if end == _NEED_MORE:
+        return False
+    if end < 0:  # RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
         return bad_chunk(side, i, "chunk data not followed by CRLF", i)
+    side.i = end
     side.state = State.CHUNK_SIZE
     return True
 
@@ -114,16 +125,13 @@ def read_trailer(side: HttpSide) -> bool:
     work, i, n = side.work, side.i, len(side.work)
     if i >= n:
         return False
-    if work[i] == _LF:
-        side._note_bare_lf(i)
-        side._finish(i + 1)
+    end = _line_end(side, i)
+    if end == _NEED_MORE:
+        return False
+    if end > 0:  # no trailer fields: the empty line ends the message
+        side._finish(end)
         return True
-    if work[i] == _CR:
-        if i + 1 >= n:
-            return False
-        if work[i + 1] == _LF:
-            side._finish(i + 2)
-            return True
+    if end == _BARE_CR:
         return bad_chunk(side, i, "bare CR in the trailer section", i)
     stop = i + side.conn.max_head_bytes
     lf, end = find_blank_line(work, side.scan - side.offset, stop)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from typing import Any
+from typing import Literal
 
 from analyzer.model.common import Direction
+from analyzer.model.facts import Endpoint, ProxyFacts
 
 __all__ = ["V2_SIGNATURE", "ProxyHandshake", "detect"]
 
@@ -56,7 +57,7 @@ def detect(data: bytes) -> str | None:
     return None
 
 
-def _endpoint(ip: bytes, port: int) -> dict[str, Any]:
+def _endpoint(ip: bytes, port: int) -> Endpoint:
     return {"ip": str(ipaddress.ip_address(ip)), "port": port}
 
 
@@ -69,7 +70,7 @@ class ProxyHandshake:
 
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol  # "socks4" (becomes "socks4a"), "socks5", "proxy-v1", "proxy-v2"
-        self.info: dict[str, Any] = {"protocol": protocol}
+        self.info: ProxyFacts = {"protocol": protocol}
         self._buf = {Direction.C2S: bytearray(), Direction.S2C: bytearray()}
         self.taken = {Direction.C2S: 0, Direction.S2C: 0}  # bytes that were the handshake
         # a side is done when its part is over; PROXY headers have no server part
@@ -112,8 +113,8 @@ class ProxyHandshake:
     def finished(self) -> bool:
         return self.done[Direction.C2S] and self.done[Direction.S2C]
 
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(self.info)
+    def to_dict(self) -> ProxyFacts:
+        out = self.info.copy()
         out["complete"] = self.finished and not self.failed
         out["handshake_bytes"] = {"c2s": self.taken[Direction.C2S], "s2c": self.taken[Direction.S2C]}
         return out
@@ -175,7 +176,7 @@ class ProxyHandshake:
         self.info["command"] = COMMANDS.get(b[n + 1], str(b[n + 1]))
         return addr
 
-    def _socks5_address(self, b: bytes, n: int, key: str) -> int:
+    def _socks5_address(self, b: bytes, n: int, key: Literal["target", "bound"]) -> int:
         """VER CMD RSV ATYP DST.ADDR DST.PORT at `n` (RFC 1928 §4, §5): the end, or _MORE/_BAD."""
         if len(b) < n + 5:
             return _MORE

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from analyzer.model.codes import websocket as codes
 from analyzer.model.common import Direction
+from analyzer.model.facts import CloseFacts, PingFacts, WsClose, WsConversationFacts
 from analyzer.protocols.websocket import Opcode, WsFrame
 
 __all__ = ["CloseInfo", "ConvAnomaly", "ConversationSummary", "PingPair", "WsConversation"]
@@ -53,7 +54,7 @@ class CloseInfo:
     ts: float
     reason_bytes: bytes | None = None  # the reason as sent (§5.5.1); None without a code
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> CloseFacts:
         return {
             "code": self.code,
             "reason": self.reason,
@@ -74,7 +75,7 @@ class PingPair:
     pong_ts: float | None
     rtt_ms: float | None
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> PingFacts:
         return {
             "direction": self.direction.value,
             "ping_frame": self.ping_frame,
@@ -95,17 +96,17 @@ class ConversationSummary:
     pings: tuple[PingPair, ...]
     anomalies: tuple[ConvAnomaly, ...]
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> WsClose:
         """The `close` object of ANALYSIS_JSON.md."""
         return {
             "c2s": self.close_c2s.to_dict() if self.close_c2s is not None else None,
             "s2c": self.close_s2c.to_dict() if self.close_s2c is not None else None,
         }
 
-    def pings_to_list(self) -> list[dict[str, object]]:
+    def pings_to_list(self) -> list[PingFacts]:
         return [p.to_dict() for p in self.pings]
 
-    def facts(self) -> dict[str, object]:
+    def facts(self) -> WsConversationFacts:
         """The `conversation` object of a WebSocket (docs/analysis-json.md): close handshake, pings."""
         rtts = [p.rtt_ms for p in self.pings if p.rtt_ms is not None]
         return {

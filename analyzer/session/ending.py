@@ -23,6 +23,7 @@ from analyzer.model.session import (
     UpgradeAttempt,
     WebSocketLeg,
 )
+from analyzer.model.spill import RecordList
 from analyzer.protocols.engineio import EioOpen, parse_open_packet
 from analyzer.session.heartbeat import analyze_heartbeat
 from analyzer.session.payloads import PayloadStore
@@ -92,7 +93,7 @@ def analyse_session(
         ping_interval_ms=interval,
         ping_timeout_ms=timeout,
         max_payload=max_payload,
-        packets=tuple(recs),
+        packets=RecordList(recs) if spill is None else spill.eio_list(),
         socketio=socketio,
         path=s.path,
         handshake_captured=s.handshake,
@@ -103,7 +104,6 @@ def analyse_session(
         websockets=tuple(legs),
         packets_dropped=s.dropped,
         anomalies=tuple(found),
-        spilled_packets=None if spill is None else spill.eio,
     )
     return session, found
 
@@ -192,7 +192,7 @@ def _socketio(
     if spill is not None:
         spill.finish()
         if socketio is not None:
-            socketio = replace(socketio, spilled_packets=spill.sio)
+            socketio = replace(socketio, packets=spill.sio_list())
         else:
             spill.sio.close()
     found.extend(problems_s)

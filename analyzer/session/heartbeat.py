@@ -23,6 +23,121 @@ _PING, _PONG = EioPacketType.PING, EioPacketType.PONG
 _PING_PONG = (_PING, _PONG)
 
 
+class _Reports:
+    """Anomalies of one session, at most _MAX_REPORTS per code, the rest counted."""
+
+    def __init__(self) -> None:
+        self.anomalies: list[Anomaly] = []
+        self.counts: dict[str, int] = {}
+
+    def report(self, code: str, message: str, rec: EioPacketRecord) -> None:
+        n = self.counts.get(code, 0)
+        self.counts[code] = n + 1
+        if n < _MAX_REPORTS:
+            self.anomalies.append(make_anomaly(code, message, rec.connection, rec.direction, (rec.frame,)))
+
+    def finish(self, records: Sequence[EioPacketRecord]) -> list[Anomaly]:
+        for code, n in self.counts.items():
+            if n > _MAX_REPORTS and records:
+                last = records[-1]
+                msg = f"{n - _MAX_REPORTS} more {code} anomalies in this session not listed"
+                self.anomalies.append(make_anomaly(code, msg, last.connection, None, (last.frame,)))
+        return self.anomalies
+
+
+class _Pairing:
+    """Pings and pongs of one session as they come, in capture order."""
+
+    def __init__(
+        self, version: int, ping_interval_ms: int | None, ping_timeout_ms: int | None, start_ts: float | None
+    ) -> None:
+        self.version = version
+        self.pinger = Direction.S2C if version >= 4 else Direction.C2S
+        self.interval_ms, self.timeout_ms = ping_interval_ms, ping_timeout_ms
+        self.timeout_s = ping_timeout_ms / 1000.0 if ping_timeout_ms is not None else None
+        self.gap_limit_s = (
+            (ping_interval_ms + ping_timeout_ms) / 1000.0
+            if ping_interval_ms is not None and ping_timeout_ms is not None
+            else None
+        )
+        self.reports = _Reports()
+        self.pings = self.pongs = self.unanswered = self.unsolicited = self.late = 0
+        self.rtts: list[float] = []
+        self.pairs: list[HeartbeatPair] = []
+        self.gaps: list[float] = []
+        self.outstanding: EioPacketRecord | None = None
+        self.last_ping_ts = start_ts if version >= 4 else None
+
+    def ping(self, rec: EioPacketRecord) -> None:
+        report = self.reports.report
+        if rec.direction is not self.pinger:
+            # G4: v4 clients do not ping (only 2probe); v3 servers do not
+            who = "client" if rec.direction is Direction.C2S else "server"
+            report(codes.UNEXPECTED_PING, f"ping from the {who} in Engine.IO v{self.version}", rec)
+            return
+        self.pings += 1
+        outstanding = self.outstanding
+        if outstanding is not None:
+            self.unanswered += 1
+            if self.timeout_s is not None and rec.ts - outstanding.ts > self.timeout_s:
+                msg = f"ping not answered within pingTimeout {self.timeout_ms} ms, next ping came (G5)"
+                report(codes.PING_TIMEOUT, msg, outstanding)
+        if self.last_ping_ts is not None:
+            gap = rec.ts - self.last_ping_ts
+            if self.pings > 1:
+                self.gaps.append(round(gap * 1000.0, 3))
+            if self.gap_limit_s is not None and gap > self.gap_limit_s:
+                # G5 (v4): the client "SHOULD" give up after pingInterval + pingTimeout
+                msg = (
+                    f"{gap * 1000.0:.0f} ms without a ping, more than pingInterval + pingTimeout "
+                    f"({self.interval_ms} + {self.timeout_ms} ms)"
+                )
+                report(codes.PING_INTERVAL_EXCEEDED, msg, rec)
+        self.last_ping_ts = rec.ts
+        self.outstanding = rec
+
+    def pong(self, rec: EioPacketRecord) -> None:
+        if rec.direction is self.pinger:
+            who = "server" if rec.direction is Direction.S2C else "client"
+            self.reports.report(
+                codes.UNEXPECTED_PONG, f"pong from the {who} in Engine.IO v{self.version}", rec
+            )
+            return
+        self.pongs += 1
+        outstanding = self.outstanding
+        if outstanding is None:
+            self.unsolicited += 1
+            return
+        rtt = rec.ts - outstanding.ts
+        rtt_ms = round(rtt * 1000.0, 3)
+        self.rtts.append(rtt_ms)
+        self.pairs.append(HeartbeatPair(outstanding.frame, outstanding.ts, rec.frame, rec.ts, rtt_ms))
+        if self.timeout_s is not None and rtt > self.timeout_s:
+            self.late += 1
+            msg = f"pong {rtt * 1000.0:.0f} ms after its ping, over pingTimeout {self.timeout_ms} ms (G5)"
+            self.reports.report(codes.PING_TIMEOUT, msg, rec)
+        self.outstanding = None
+
+    def finish(self, end_ts: float | None) -> HeartbeatStats:
+        outstanding = self.outstanding
+        if outstanding is not None:
+            self.unanswered += 1
+            if self.timeout_s is not None and end_ts is not None and end_ts - outstanding.ts > self.timeout_s:
+                msg = f"ping never answered within pingTimeout {self.timeout_ms} ms (G5)"
+                self.reports.report(codes.PING_TIMEOUT, msg, outstanding)
+        return HeartbeatStats(
+            pinger=self.pinger,
+            pings=self.pings,
+            pongs=self.pongs,
+            rtt_ms=tuple(self.rtts),
+            unanswered=self.unanswered,
+            unsolicited_pongs=self.unsolicited,
+            ping_gaps_ms=tuple(self.gaps),
+            late_pongs=self.late,
+            pairs=tuple(self.pairs),
+        )
+
+
 def analyze_heartbeat(
     records: Sequence[EioPacketRecord],
     version: int,
@@ -38,94 +153,14 @@ def analyze_heartbeat(
     pingTimeout before it counts as timed out); `start_ts` is the open packet's time
     (the first ping is due within pingInterval + pingTimeout of it).
     """
-    pinger = Direction.S2C if version >= 4 else Direction.C2S
-    anomalies: list[Anomaly] = []
-    reported: dict[str, int] = {}
-
-    def report(code: str, message: str, rec: EioPacketRecord) -> None:
-        n = reported.get(code, 0)
-        reported[code] = n + 1
-        if n < _MAX_REPORTS:
-            anomalies.append(make_anomaly(code, message, rec.connection, rec.direction, (rec.frame,)))
-
-    timeout_s = ping_timeout_ms / 1000.0 if ping_timeout_ms is not None else None
-    gap_limit_s = (
-        (ping_interval_ms + ping_timeout_ms) / 1000.0
-        if ping_interval_ms is not None and ping_timeout_ms is not None
-        else None
-    )
-    pings = pongs = unanswered = unsolicited = late = 0
-    rtts: list[float] = []
-    pairs: list[HeartbeatPair] = []
-    gaps: list[float] = []
-    outstanding: EioPacketRecord | None = None
-    last_ping_ts = start_ts if version >= 4 else None
+    pairing = _Pairing(version, ping_interval_ms, ping_timeout_ms, start_ts)
     for rec in records:
         ptype = rec.packet.type
         if ptype not in _PING_PONG or rec.packet.is_probe:
             continue
         if ptype is _PING:
-            if rec.direction is not pinger:
-                # G4: v4 clients do not ping (only 2probe); v3 servers do not
-                who = "client" if rec.direction is Direction.C2S else "server"
-                report(codes.UNEXPECTED_PING, f"ping from the {who} in Engine.IO v{version}", rec)
-                continue
-            pings += 1
-            if outstanding is not None:
-                unanswered += 1
-                if timeout_s is not None and rec.ts - outstanding.ts > timeout_s:
-                    msg = f"ping not answered within pingTimeout {ping_timeout_ms} ms, next ping came (G5)"
-                    report(codes.PING_TIMEOUT, msg, outstanding)
-            if last_ping_ts is not None:
-                gap = rec.ts - last_ping_ts
-                if pings > 1:
-                    gaps.append(round(gap * 1000.0, 3))
-                if gap_limit_s is not None and gap > gap_limit_s:
-                    # G5 (v4): the client "SHOULD" give up after pingInterval + pingTimeout
-                    msg = (
-                        f"{gap * 1000.0:.0f} ms without a ping, more than pingInterval + pingTimeout "
-                        f"({ping_interval_ms} + {ping_timeout_ms} ms)"
-                    )
-                    report(codes.PING_INTERVAL_EXCEEDED, msg, rec)
-            last_ping_ts = rec.ts
-            outstanding = rec
-            continue
-        if rec.direction is pinger:
-            who = "server" if rec.direction is Direction.S2C else "client"
-            report(codes.UNEXPECTED_PONG, f"pong from the {who} in Engine.IO v{version}", rec)
-            continue
-        pongs += 1
-        if outstanding is None:
-            unsolicited += 1
-            continue
-        rtt = rec.ts - outstanding.ts
-        rtt_ms = round(rtt * 1000.0, 3)
-        rtts.append(rtt_ms)
-        pairs.append(HeartbeatPair(outstanding.frame, outstanding.ts, rec.frame, rec.ts, rtt_ms))
-        if timeout_s is not None and rtt > timeout_s:
-            late += 1
-            msg = f"pong {rtt * 1000.0:.0f} ms after its ping, over pingTimeout {ping_timeout_ms} ms (G5)"
-            report(codes.PING_TIMEOUT, msg, rec)
-        outstanding = None
-    if outstanding is not None:
-        unanswered += 1
-        if timeout_s is not None and end_ts is not None and end_ts - outstanding.ts > timeout_s:
-            msg = f"ping never answered within pingTimeout {ping_timeout_ms} ms (G5)"
-            report(codes.PING_TIMEOUT, msg, outstanding)
-    for code, n in reported.items():
-        if n > _MAX_REPORTS and records:
-            last = records[-1]
-            msg = f"{n - _MAX_REPORTS} more {code} anomalies in this session not listed"
-            anomalies.append(make_anomaly(code, msg, last.connection, None, (last.frame,)))
-    stats = HeartbeatStats(
-        pinger=pinger,
-        pings=pings,
-        pongs=pongs,
-        rtt_ms=tuple(rtts),
-        unanswered=unanswered,
-        unsolicited_pongs=unsolicited,
-        ping_gaps_ms=tuple(gaps),
-        late_pongs=late,
-        pairs=tuple(pairs),
-    )
-    return stats, anomalies
+            pairing.ping(rec)
+        else:
+            pairing.pong(rec)
+    stats = pairing.finish(end_ts)  # before the reports are closed: it may add one
+    return stats, pairing.reports.finish(records)

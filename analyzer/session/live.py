@@ -56,17 +56,6 @@ class LiveSocketIO:
                 observer.on_anomaly(make_anomaly(a.code, a.message, *where))
             if ev.packet is None:
                 continue
-            frames = (head.frame,) if len(parts) == 1 else tuple(r.frame for r in parts)
-            rec = SioPacketRecord(
-                head.direction,
-                head.ts,
-                head.frame,
-                head.transport,
-                head.connection,
-                ev.packet,
-                frames,
-                ev.complete,
-                parts[-1].ts,
-            )
+            rec = SioPacketRecord.carried_by(parts, ev.packet, ev.complete)
             self._acks.on_packet(rec)  # its anomalies are the session analysis' to report
             observer.on_sio_packet(session, rec, self._acks.answered())

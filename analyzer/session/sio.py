@@ -20,6 +20,7 @@ from analyzer.model.engineio import EioPacketType
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
 from analyzer.model.socketio import SioPacketType
+from analyzer.model.spill import RecordList
 from analyzer.model.text import json_text
 from analyzer.model.values import to_jsonable
 from analyzer.protocols.socketio import DEFAULT_MAX_ATTACHMENTS, SioEvent, SioStreamDecoder
@@ -123,6 +124,62 @@ def _payload(rec: EioPacketRecord) -> str | bytes:
     return rec.packet.data
 
 
+class _Order:
+    """Socket.IO packets from the decoder, handed out in the order of their header's record: to
+    the book (namespaces, acks), then to `sink` or kept."""
+
+    def __init__(
+        self,
+        records: Sequence[EioPacketRecord],
+        book: _Book,
+        sink: Callable[[SioPacketRecord], None] | None,
+    ) -> None:
+        self.records = records
+        self.book = book
+        self.sink = sink
+        # a heap by the header's record index, each packet with the decoder's anomalies about it
+        self.ready: list[tuple[int, int, SioPacketRecord, list[Anomaly]]] = []
+        self.released = count()
+        self.order = count()
+        self.at: list[tuple[int, Anomaly]] = []  # (packet index, anomaly) of the anomalies raised on a packet
+        self.kept: list[SioPacketRecord] = []
+        self.anomalies: list[Anomaly] = []
+        self.first_clean: bool | None = None
+
+    def take(self, events: Iterable[SioEvent]) -> None:
+        records = self.records
+        for ev in events:
+            tags = ev.tags
+            if not tags:
+                continue
+            head = records[tags[0]]
+            parts = [head] if len(tags) == 1 else [records[t] for t in tags]
+            frames = (head.frame,) if len(tags) == 1 else tuple(r.frame for r in parts)
+            found = [
+                make_anomaly(a.code, a.message, head.connection, head.direction, frames) for a in ev.anomalies
+            ]
+            self.anomalies.extend(found)
+            if self.first_clean is None:
+                self.first_clean = ev.packet is not None and ev.packet.type is _CONNECT and not ev.anomalies
+            if ev.packet is not None:
+                rec = SioPacketRecord.carried_by(parts, ev.packet, ev.complete)
+                heappush(self.ready, (tags[0], next(self.order), rec, found))
+
+    def release(self, before: int | None) -> None:
+        """Hand out, in order, the packets whose header came before record `before`."""
+        ready, book = self.ready, self.book
+        while ready and (before is None or ready[0][0] < before):
+            _, _, rec, found = heappop(ready)
+            index = next(self.released)
+            seen = len(book.anomalies)
+            book.on_packet(rec)
+            self.at.extend((index, a) for a in found + book.anomalies[seen:])
+            if self.sink is not None:
+                self.sink(rec)
+            else:
+                self.kept.append(rec)
+
+
 def analyze_socketio(
     records: Sequence[EioPacketRecord],
     eio_version: int,
@@ -148,75 +205,27 @@ def analyze_socketio(
     if load is None:
         load = _payload
     decoder = SioStreamDecoder(version, max_attachments=max_attachments)
-    # a heap by the header's record index, each packet with the decoder's anomalies about it
-    ready: list[tuple[int, int, SioPacketRecord, list[Anomaly]]] = []
-    released = count()
-    at: list[tuple[int, Anomaly]] = []  # (packet index, anomaly) of the anomalies raised on a packet
-    order = count()
-    kept: list[SioPacketRecord] = []
     book = _Book(version, check_connect, max_acks)
-    anomalies: list[Anomaly] = []
-    first_clean: bool | None = None
-
-    def take(events: Iterable[SioEvent]) -> None:
-        nonlocal first_clean
-        for ev in events:
-            tags = ev.tags
-            if not tags:
-                continue
-            head = records[tags[0]]
-            frames = (head.frame,) if len(tags) == 1 else tuple(records[t].frame for t in tags)
-            found = [
-                make_anomaly(a.code, a.message, head.connection, head.direction, frames) for a in ev.anomalies
-            ]
-            anomalies.extend(found)
-            if first_clean is None:
-                first_clean = ev.packet is not None and ev.packet.type is _CONNECT and not ev.anomalies
-            if ev.packet is not None:
-                rec = SioPacketRecord(
-                    head.direction,
-                    head.ts,
-                    head.frame,
-                    head.transport,
-                    head.connection,
-                    ev.packet,
-                    frames,
-                    ev.complete,
-                    records[tags[-1]].ts,
-                )
-                heappush(ready, (tags[0], next(order), rec, found))
-
-    def release(before: int | None) -> None:
-        """Hand out, in order, the packets whose header came before record `before`."""
-        while ready and (before is None or ready[0][0] < before):
-            _, _, rec, found = heappop(ready)
-            index = next(released)
-            seen = len(book.anomalies)
-            book.on_packet(rec)
-            at.extend((index, a) for a in found + book.anomalies[seen:])
-            if sink is not None:
-                sink(rec)
-            else:
-                kept.append(rec)
-
+    run = _Order(records, book, sink)
+    anomalies = run.anomalies
     for i, eio in enumerate(records):
         if eio.packet.type is not _MESSAGE:
             continue
         data = load(eio)
         if isinstance(data, bytes):
-            take(decoder.feed_binary(eio.direction, data, i))
+            run.take(decoder.feed_binary(eio.direction, data, i))
         elif eio.truncated:
             msg = "text message cut at the display bound; not decoded as Socket.IO"
             where = (eio.connection, eio.direction, (eio.frame,))
             anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, *where))
         else:
-            take(decoder.feed_text(eio.direction, data, i))
-        if ready:
-            release(decoder.pending_tag())
-    take(decoder.eof())
-    release(None)
+            run.take(decoder.feed_text(eio.direction, data, i))
+        if run.ready:
+            run.release(decoder.pending_tag())
+    run.take(decoder.eof())
+    run.release(None)
 
-    if not ("socket.io" in path.lower() or decoder.parser == "msgpack" or first_clean):
+    if not ("socket.io" in path.lower() or decoder.parser == "msgpack" or run.first_clean):
         return None, []
     acks, leftovers = book.tracker.finish()
     anomalies.extend(book.anomalies)
@@ -224,7 +233,8 @@ def analyze_socketio(
     namespaces = tuple(
         NamespaceRecord(nsp, ns.state, ns.sid, ns.connect_frame, ns.error) for nsp, ns in book.spaces.items()
     )
+    packets = RecordList(run.kept)
     session = SocketIOSession(
-        version, decoder.parser or "default", tuple(kept), tuple(acks), namespaces, anomalies_at=tuple(at)
+        version, decoder.parser or "default", packets, tuple(acks), namespaces, anomalies_at=tuple(run.at)
     )
     return session, anomalies

@@ -12,7 +12,7 @@ from typing import Any
 
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
 from analyzer.model.session_json import eio_packet_parts, sio_packet_parts
-from analyzer.model.spill import JsonSpill
+from analyzer.model.spill import JsonSpill, RecordList
 from analyzer.session.payloads import PayloadStore
 
 __all__ = ["SessionSpill"]
@@ -39,6 +39,7 @@ class SessionSpill:
         self._hexes: dict[int, str] = {}
         self._kept: OrderedDict[int, bytes] = OrderedDict()
         self._kept_chars = 0
+        self._sio_ends: list[SioPacketRecord] = []  # the first and the last Socket.IO packet
 
     def load(self, r: EioPacketRecord) -> str | bytes:
         records = self.records
@@ -58,7 +59,22 @@ class SessionSpill:
         self._hexes.clear()
         self._kept.clear()
 
+    def eio_list(self) -> RecordList[EioPacketRecord]:
+        """The Engine.IO packets as the session's record list (after `finish`)."""
+        records = self.records
+        return RecordList.written(self.eio, records[0] if records else None, records[-1] if records else None)
+
+    def sio_list(self) -> RecordList[SioPacketRecord]:
+        """The Socket.IO packets `add_sio` wrote, as a record list."""
+        ends = self._sio_ends
+        return RecordList.written(self.sio, ends[0] if ends else None, ends[-1] if ends else None)
+
     def add_sio(self, r: SioPacketRecord) -> None:
+        ends = self._sio_ends
+        if len(ends) == 2:
+            ends[1] = r
+        else:
+            ends.append(r)
         hexes = self._hexes
         before = len(hexes)
         self.sio.begin()

@@ -54,6 +54,66 @@ def _describe(packet: EioPacket) -> str:
     return f"'{event}'" if event != "packet" else f"{packet.type.wire_name} packet"
 
 
+def _walk(
+    attempt: UpgradeAttempt, recs: Sequence[EioPacketRecord], anomalies: list[Anomaly]
+) -> tuple[UpgradeAttempt, str]:
+    """One WebSocket's packets through the upgrade table: the attempt's times, its last state."""
+    state = "open"
+    complained = False
+    for rec in recs:
+        event = _event(rec.packet)
+        if event == "packet" and state == "upgraded":
+            continue  # the table's ("upgraded", either direction, "packet") entries, cheaply
+        nxt = _UPGRADE_TABLE.get((state, rec.direction, event))
+        if nxt is None:
+            if not complained:
+                complained = True
+                who = "client" if rec.direction is _C else "server"
+                msg = f"{_describe(rec.packet)} from the {who} {_STATE_TEXT[state]} (G6)"
+                anomalies.append(
+                    make_anomaly(codes.UPGRADE_OUT_OF_ORDER, msg, rec.connection, rec.direction, (rec.frame,))
+                )
+            continue
+        if event == "2probe":
+            attempt = dataclasses.replace(attempt, probe_ts=rec.ts, probe_frame=rec.frame)
+        elif event == "3probe":
+            attempt = dataclasses.replace(attempt, probe_reply_ts=rec.ts, probe_reply_frame=rec.frame)
+        elif event == "5" and state == "probed":
+            attempt = dataclasses.replace(attempt, upgrade_ts=rec.ts, upgrade_frame=rec.frame)
+        state = nxt
+    return attempt, state
+
+
+def _with_noop(attempt: UpgradeAttempt, records: Sequence[EioPacketRecord]) -> UpgradeAttempt:
+    """The noop the server sent on the pending GET after the probe, if any."""
+    if attempt.probe_frame is None:
+        return attempt
+    after = attempt.probe_reply_frame or attempt.probe_frame
+    noop = next(
+        (
+            r
+            for r in records
+            if r.packet.type is _NOOP and r.transport == "polling" and r.direction is _S and r.frame >= after
+        ),
+        None,
+    )
+    return attempt if noop is None else dataclasses.replace(attempt, noop_frame=noop.frame)
+
+
+def _unfinished(
+    attempt: UpgradeAttempt, leg: WebSocketLeg, state: str, anomalies: list[Anomaly]
+) -> UpgradeAttempt:
+    """An attempt that stopped short of `5`: failed if its WebSocket ended, else incomplete."""
+    ended = leg.close_direction is not None or leg.tcp_end is not None
+    reason = _WAITING_FOR[state]
+    attempt = dataclasses.replace(attempt, outcome="failed" if ended else "incomplete", reason=reason)
+    frame = attempt.probe_reply_frame or attempt.probe_frame or leg.open_frame or leg.request_frame
+    how = "WebSocket closed" if ended else "capture ended"
+    msg = f"WebSocket upgrade not completed: {how} with {reason}"
+    anomalies.append(make_anomaly(codes.UPGRADE_FAILED, msg, leg.connection, None, (frame,)))
+    return attempt
+
+
 def analyze_upgrades(
     records: Sequence[EioPacketRecord],
     legs: Sequence[WebSocketLeg],
@@ -91,58 +151,14 @@ def analyze_upgrades(
             anomalies.append(make_anomaly(codes.UPGRADE_FAILED, msg, leg.connection, _S, (frame,)))
             continue
         attempt = UpgradeAttempt(leg.connection, "incomplete", None, leg.status, leg.open_ts)
-        state = "open"
-        complained = False
-        for rec in by_conn.get(leg.connection, []):
-            event = _event(rec.packet)
-            if event == "packet" and state == "upgraded":
-                continue  # the table's ("upgraded", either direction, "packet") entries, cheaply
-            nxt = _UPGRADE_TABLE.get((state, rec.direction, event))
-            if nxt is None:
-                if not complained:
-                    complained = True
-                    who = "client" if rec.direction is _C else "server"
-                    msg = f"{_describe(rec.packet)} from the {who} {_STATE_TEXT[state]} (G6)"
-                    anomalies.append(
-                        make_anomaly(
-                            codes.UPGRADE_OUT_OF_ORDER, msg, rec.connection, rec.direction, (rec.frame,)
-                        )
-                    )
-                continue
-            if event == "2probe":
-                attempt = dataclasses.replace(attempt, probe_ts=rec.ts, probe_frame=rec.frame)
-            elif event == "3probe":
-                attempt = dataclasses.replace(attempt, probe_reply_ts=rec.ts, probe_reply_frame=rec.frame)
-            elif event == "5" and state == "probed":
-                attempt = dataclasses.replace(attempt, upgrade_ts=rec.ts, upgrade_frame=rec.frame)
-            state = nxt
-        if attempt.probe_frame is not None:
-            after = attempt.probe_reply_frame or attempt.probe_frame
-            noop = next(
-                (
-                    r
-                    for r in records
-                    if r.packet.type is _NOOP
-                    and r.transport == "polling"
-                    and r.direction is _S
-                    and r.frame >= after
-                ),
-                None,
-            )
-            if noop is not None:
-                attempt = dataclasses.replace(attempt, noop_frame=noop.frame)
+        attempt, state = _walk(attempt, by_conn.get(leg.connection, []), anomalies)
+        attempt = _with_noop(attempt, records)
         if state == "upgraded":
             attempt = dataclasses.replace(attempt, outcome="upgraded")
             if done is None:
                 done = attempt
         else:
-            ended = leg.close_direction is not None or leg.tcp_end is not None
-            reason = _WAITING_FOR[state]
-            attempt = dataclasses.replace(attempt, outcome="failed" if ended else "incomplete", reason=reason)
-            frame = attempt.probe_reply_frame or attempt.probe_frame or leg.open_frame or leg.request_frame
-            how = "WebSocket closed" if ended else "capture ended"
-            msg = f"WebSocket upgrade not completed: {how} with {reason}"
-            anomalies.append(make_anomaly(codes.UPGRADE_FAILED, msg, leg.connection, None, (frame,)))
+            attempt = _unfinished(attempt, leg, state, anomalies)
         attempts.append(attempt)
     return attempts, done, anomalies
 

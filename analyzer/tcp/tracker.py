@@ -12,6 +12,7 @@ from typing import Any
 
 from analyzer.decode.packet import ACK, FIN, RST, SYN, Segment, ip_text, parse_tcp_options
 from analyzer.model.common import Direction
+from analyzer.model.facts import Endpoint, TcpFacts
 from analyzer.tcp.reassembly import DISCARD, DirectionStream, StreamSink
 
 __all__ = ["ConnectionTracker", "TcpConnection", "looks_like_http_request", "looks_like_http_response"]
@@ -132,10 +133,10 @@ class TcpConnection:
             return "fin"
         return "open"
 
-    def endpoint_dict(self, ep: tuple[bytes, int]) -> dict[str, object]:
+    def endpoint_dict(self, ep: tuple[bytes, int]) -> Endpoint:
         return {"ip": ip_text(ep[0]), "port": ep[1]}
 
-    def tcp_dict(self) -> dict[str, object]:
+    def tcp_dict(self) -> TcpFacts:
         hs_complete = bool(self.syn and self.synack and self.hs_ack)
         rtt = self.handshake_rtt_ms
         return {

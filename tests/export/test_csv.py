@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.export.csvout import TABLES, csv_line
-from analyzer.model.websocket import message_dict
 from tests.conftest import CAPTURES, ROOT
 from tests.export.common import BUNDLED, SIO_CAPTURES, analysis, expected, export_csv
 from tests.export.craft import sio_over_ws
@@ -39,7 +38,7 @@ def test_tables_equal_the_analysis(capture: Path, tmp_path: Path) -> None:
             == c.tcp["packets"]["c2s"] + c.tcp["packets"]["s2c"]
         )
         assert float(row["first_ts"]) == c.tcp["first_ts"]
-    msgs = [(c.id, message_dict(m)) for c in a.connections if c.websocket for m in c.websocket.messages]
+    msgs = [(c.id, m.to_dict()) for c in a.connections if c.websocket for m in c.websocket.messages]
     assert len(t["websocket_messages"]) == len(msgs)
     for row, (cid, m) in zip(t["websocket_messages"], msgs, strict=True):
         assert int(row["connection"]) == cid and row["direction"] == m["direction"]

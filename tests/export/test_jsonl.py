@@ -11,7 +11,6 @@ import pytest
 
 from analyzer.export.jsonl import LAYERS
 from analyzer.export.jsonl_stream import JsonlSink
-from analyzer.model.websocket import message_dict
 from tests.conftest import CAPTURES
 from tests.export.common import BUNDLED, SIO_CAPTURES, WS_CAPTURES, analysis, expected, export_jsonl
 from tests.export.craft import sio_over_ws
@@ -28,12 +27,7 @@ def test_websocket_layer_equals_the_analysis(capture: Path) -> None:
     a = analysis(str(capture))
     got = read_back(capture, "websocket")
     want = sorted(
-        (
-            (m.frame, c.id, message_dict(m))
-            for c in a.connections
-            if c.websocket
-            for m in c.websocket.messages
-        ),
+        ((m.frame, c.id, m.to_dict()) for c in a.connections if c.websocket for m in c.websocket.messages),
         key=lambda t: t[0],
     )
     assert len(got) == len(want)

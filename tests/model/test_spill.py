@@ -6,11 +6,13 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from analyzer.model import spill
-from analyzer.model.spill import JsonSpill
+from analyzer.model.spill import JsonSpill, RecordList
+from analyzer.pipeline.run import analyze_file
 
 
 def fill(n: int) -> tuple[JsonSpill, list[object]]:
@@ -77,3 +79,76 @@ def test_a_spill_appended_into_another_record(
     buf = io.StringIO()
     outer.copy_to(buf)
     assert json.loads("[" + buf.getvalue() + "]") == expected
+
+
+# -- RecordList: one list type, records in memory or their JSON on disk -------------------------
+
+MSGPACK = Path(__file__).resolve().parents[2] / "captures" / "sio-node-v4-msgpack.pcap"
+
+
+def _lists() -> list[tuple[str, RecordList[Any]]]:
+    """Every record list of a real capture (frames, messages, Engine.IO and Socket.IO packets)."""
+    a = analyze_file(str(MSGPACK))
+    out: list[tuple[str, RecordList[Any]]] = []
+    for c in a.connections:
+        if c.websocket is not None:
+            out += [("frames", c.websocket.frames), ("messages", c.websocket.messages)]
+    for s in a.engineio_sessions:
+        out.append(("eio", s.packets))
+        if s.socketio is not None:
+            out.append(("sio", s.socketio.packets))
+    assert {kind for kind, _ in out} == {"frames", "messages", "eio", "sio"}
+    return out
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["in-memory-text", "on-disk"])
+def test_record_list_reads_the_same_wherever_the_records_are(
+    small: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same records appended to a list that keeps them and to one that writes their JSON
+    (to its file past IN_MEMORY characters) read back the same through every reader."""
+    if small:
+        monkeypatch.setattr(spill, "IN_MEMORY", 64)
+    for _kind, kept in _lists():
+        records = list(kept)
+        written: RecordList[Any] = RecordList(spill=True)
+        for r in records:
+            written.append(r)
+        assert kept.in_memory and not written.in_memory
+        assert len(written) == len(kept) == len(records) and bool(written) == bool(records)
+        assert written.first is kept.first and written.last is kept.last
+        texts = [r.to_json() for r in records]
+        for x in (kept, written):
+            assert list(x.texts()) == texts
+            assert list(x.values()) == [json.loads(t) for t in texts] == x.to_list()
+            assert [t for t, _ in x.items()] == texts
+            buf = io.StringIO()
+            x.copy_to(buf)
+            assert buf.getvalue() == ",".join(texts)
+            pieces: list[str] = []
+            x.write_to(pieces)
+            assert "".join(pieces) == ",".join(texts)
+            into = JsonSpill()  # a record of another list: file to file when on disk
+            into.begin()
+            into.append("[")
+            x.write_to(into)
+            into.append("]")
+            assert into.load() == [[json.loads(t) for t in texts]]
+        if records:
+            with pytest.raises(ValueError, match="values"):
+                list(written)
+        written.close()
+        written.close()  # harmless twice
+        assert kept[:] == records  # closing a list in memory keeps its records
+
+
+def test_record_list_written_by_another_writer() -> None:
+    """A session's packets written by SessionSpill (payloads from disk) are such a list too."""
+    for kind, kept in _lists():
+        sp = JsonSpill()
+        for r in kept:
+            sp.add_json(r.to_json())
+        got: RecordList[Any] = RecordList.written(sp, kept.first, kept.last)
+        assert len(got) == len(kept), kind
+        assert got.to_list() == kept.to_list()
+        assert got != kept and got == got

@@ -25,6 +25,7 @@ from analyzer.export.text.summary import fmt_clock
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.engineio import EioPacketType
+from analyzer.model.facts import Endpoint
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.session import AckRecord, EioPacketRecord, SioPacketRecord
 from analyzer.model.socketio import SioPacketType
@@ -56,7 +57,7 @@ def _json(value: Any, limit: int = PREVIEW) -> str:
     return _clean(text, limit)
 
 
-def _ep(e: dict[str, Any]) -> str:
+def _ep(e: Endpoint) -> str:
     ip = e["ip"]
     return f"[{ip}]:{e['port']}" if ":" in ip else f"{ip}:{e['port']}"
 

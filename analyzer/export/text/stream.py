@@ -17,7 +17,7 @@ import codecs
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.export.streamsel import sio_dicts, spilled_values
+from analyzer.export.streamsel import sio_dicts
 from analyzer.export.text.h2 import H2_HEAD, h2_lines
 from analyzer.export.text.sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
 from analyzer.export.text.summary import (
@@ -35,7 +35,6 @@ from analyzer.export.text.websocket import NO_WS_MESSAGES, WS_MESSAGES_LEGEND, w
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.tempfile_fd import AppendFile
-from analyzer.model.websocket import message_dict
 from analyzer.query import Context, Filter, Subject, acks_of, connection_context
 
 __all__ = ["StreamingTextSummary"]
@@ -170,9 +169,8 @@ class StreamingTextSummary:
         if ws is None:
             return
         self._ws.add(rec.id, [ws_section(rec)])
-        spill = ws.spilled_messages
         if self.messages:
-            messages = spilled_values(spill) if spill is not None else map(message_dict, ws.messages)
+            messages: Iterator[Any] = ws.messages.values()
             if self.flt is not None:
                 messages = _kept(self.flt, "ws_msg", connection_context(rec), messages)
             self._ws_messages.add(rec.id, ws_message_lines(rec, messages, _placeholder))

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly, Layer
+from analyzer.model.facts import Endpoint
 from analyzer.model.text import terminal_text
 
 __all__ = [
@@ -55,7 +56,7 @@ def _fmt(ts: float, pattern: str) -> str:
         return f"{ts:.6f}s"
 
 
-def _ep(e: dict[str, Any]) -> str:
+def _ep(e: Endpoint) -> str:
     ip = e["ip"]
     return f"[{ip}]:{e['port']}" if ":" in ip else f"{ip}:{e['port']}"
 
