@@ -11,6 +11,8 @@ Writes (never commit them; benchmarks/out/ is git-ignored):
 * ``ws-inflate.pcap`` (about 330 KB): 20 permessage-deflate messages of one connection, each
   inflating to the 16 MiB per-message bound;
 * ``http-gzip.pcap``: 40 gzip responses on one connection, each inflating to 8 MiB;
+* ``ws-tiny-frames.pcap`` (about 1 MB): one WebSocket message of 500 000 empty continuation
+  frames of 2 bytes each (``00 00``), the most frame records per byte;
 * ``syn-N.pcap``: N SYNs, each of a new flow (distinct address and port), and ``rst-N.pcap``:
   N RSTs the same way; written packet by packet, so N = 1 000 000 needs no memory.
 
@@ -40,6 +42,7 @@ from tests.crafted_captures import (  # noqa: E402
     sio_placeholders,
     tcp_header,
     ws_inflate_bomb,
+    ws_tiny_frames,
 )
 
 
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "sio-placeholders.pcap").write_bytes(sio_placeholders(200, 1 << 20))
     (out / "ws-inflate.pcap").write_bytes(ws_inflate_bomb(20, 16 << 20))
     (out / "http-gzip.pcap").write_bytes(http_gzip_bomb(40, 8 << 20))
+    (out / "ws-tiny-frames.pcap").write_bytes(ws_tiny_frames(500_000))
     for n in args.syns or [100_000, 1_000_000]:
         write_flood(out / f"syn-{n}.pcap", n)
         write_flood(out / f"rst-{n}.pcap", n, rst=True)

@@ -415,6 +415,16 @@ def capture_snaplen() -> bytes:
     return _small_http().pcap(orig_extra=100)  # every packet was 100 bytes longer on the wire
 
 
+def capture_time_backwards() -> bytes:
+    """A small exchange whose third and fifth packets are stamped before the packets ahead of them
+    (as a merged or edited file can be)."""
+    cap = _small_http()
+    for i, back in ((2, 0.5), (4, 0.002)):
+        ts, data = cap.packets[i]
+        cap.packets[i] = (round(ts - back, 6), data)
+    return cap.pcap()
+
+
 def link_malformed() -> bytes:
     cap = _small_http()
     cap.add(ETH_DST + ETH_SRC)  # 12 bytes: no EtherType
@@ -588,6 +598,14 @@ SIO_OPEN = '0{"sid":"bounds","upgrades":[],"pingInterval":25000,"pingTimeout":20
 PLACEHOLDER = '{"_placeholder":true,"num":%d}'
 
 
+def ws_tiny_frames(n: int = 1000, close: bool = True) -> bytes:
+    """An upgrade, then `n` empty continuation frames of 2 bytes each from the server (`00 00`:
+    FIN clear, opcode 0, length 0), between a text frame that opens the message and one that ends
+    it (RFC 6455 §5.4): the most frame records per byte a capture can ask for."""
+    body = sframe(b"first ", fin=False) + b"\x00\x00" * n + sframe(b"last", opcode=0)
+    return ws(("s", body), close=close)
+
+
 def sio_placeholders(repeats: int = 200, size: int = 1 << 20, attachments: int = 1) -> bytes:
     """A WebSocket-only Socket.IO session (EIO 4) whose BINARY_EVENT names the placeholder of each
     of its `attachments` binary attachments `repeats` times (socket.io-parser writes each once)."""
@@ -698,6 +716,7 @@ def _crafted() -> dict[str, Crafted]:
         "capture-truncated": _c(capture_truncated, "capture.truncated"),
         "capture-corrupt": _c(capture_corrupt, "capture.corrupt"),
         "capture-snaplen": _c(capture_snaplen, "capture.snaplen-truncated"),
+        "capture-time-backwards": _c(capture_time_backwards, "capture.time-backwards"),
         "link-malformed": _c(link_malformed, "link.malformed"),
         "link-unsupported": _c(link_unsupported, "link.unsupported"),
         "ip-problems": _c(ip_problems, "ip.fragment", "ip.malformed"),
@@ -876,6 +895,11 @@ def _crafted() -> dict[str, Crafted]:
             options=Options(max_message_bytes=4096),
         ),
         "ws-stream-gap": _c(ws_stream_gap, "ws.stream-gap", "ws.resync", "tcp.gap"),
+        "ws-frame-records-capped": _c(
+            lambda: ws_tiny_frames(300),
+            "ws.frame-records-capped",
+            options=Options(max_frame_records=100),
+        ),
         "ws-inflate-budget": _c(
             lambda: ws_inflate_bomb(3, 256 << 10),
             "ws.inflate-budget-exceeded",

@@ -31,20 +31,21 @@ def pcapng_bytes(
     packets: Iterable[tuple[int, float, bytes]],
     endian: str = "<",
     extra_blocks: bool = True,
+    tsoffsets: dict[int, int] | None = None,
 ) -> bytes:
-    """interfaces: (linktype, if_tsresol byte or None); packets: (interface, ts, data)."""
+    """interfaces: (linktype, if_tsresol byte or None); packets: (interface, ts, data), ts in
+    seconds, or an int: the timestamp's ticks as written; tsoffsets: interface -> if_tsoffset (s)."""
     shb = struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1)
     out = [_block(0x0A0D0D0A, shb, endian)]
     resolutions = []
-    for lt, tsresol in interfaces:
+    for n, (lt, tsresol) in enumerate(interfaces):
         opts = b""
         if tsresol is not None:
-            opts = (
-                struct.pack(endian + "HH", 9, 1)
-                + bytes([tsresol])
-                + b"\0\0\0"
-                + struct.pack(endian + "HH", 0, 0)
-            )
+            opts += struct.pack(endian + "HH", 9, 1) + bytes([tsresol]) + b"\0\0\0"
+        if tsoffsets and n in tsoffsets:
+            opts += struct.pack(endian + "HHq", 14, 8, tsoffsets[n])  # if_tsoffset (§4.2)
+        if opts:
+            opts += struct.pack(endian + "HH", 0, 0)
         out.append(_block(1, struct.pack(endian + "HHI", lt, 0, 0) + opts, endian))
         if tsresol is None:
             resolutions.append(1e-6)
@@ -55,7 +56,7 @@ def pcapng_bytes(
     if extra_blocks:
         out.append(_block(0x00000BAD, b"custom block to skip", endian))
     for iface, ts, data in packets:
-        t = round(ts / resolutions[iface])
+        t = ts if isinstance(ts, int) else round(ts / resolutions[iface])
         body = struct.pack(endian + "IIIII", iface, t >> 32, t & 0xFFFFFFFF, len(data), len(data)) + data
         out.append(_block(6, body, endian))
         if extra_blocks:

@@ -23,6 +23,7 @@ from webui.index import (
     session_label,
 )
 from webui.recstore import LazyDocs, json_pieces
+from webui.rowfilter import anomalies_kept
 from webui.store import UploadError
 from webui.web import (
     analysis,
@@ -177,6 +178,7 @@ def anomalies(cid: str) -> Response:
         v = request.args.get(key)
         if v:
             items = [a for a in items if a.get(key) == v]
+    items = anomalies_kept(items, request.args.get("filter"))  # 400 naming the column: webui/filterapi.py
     codes: dict[str, Any] = {}
     for a in items:
         code = str(a.get("code"))

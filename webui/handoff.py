@@ -2,8 +2,9 @@
 JSON Lines, CSV (one table, or every table in a zip) or a pcapng slice of the packets.
 
 The scope is the view's: a TCP connection, an Engine.IO session, a namespace, an event (the
-export's `Selection`), or the whole capture. The capture is read again by the export's sinks into
-a temporary file, which is sent and then removed."""
+export's `Selection`), or the whole capture; and its filter (`filter=`, docs/filters.md), which
+keeps what `export --filter` keeps (analyzer/export/keep.py). The capture is read again by the
+export's sinks into a temporary file, which is sent and then removed."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from typing import Any
 
 from analyzer.export.csvout import TABLES
 from analyzer.export.select import Selection
+from analyzer.query import compile_filter
 from webui.index import Filters, Index
 
 __all__ = [
     "FORMATS",
     "Download",
     "csv_table",
+    "download_label",
     "make_download",
     "remove",
     "scope_args",
@@ -66,7 +69,7 @@ def selection_for(ix: Index, flt: Filters) -> Selection:
 def scope_args(flt: Filters) -> dict[str, str]:
     """The query arguments of a download link that keep the view's scope."""
     args = flt.to_args()
-    return {k: v for k, v in args.items() if k in ("connection", "session", "nsp", "event")}
+    return {k: v for k, v in args.items() if k in ("connection", "session", "nsp", "event", "filter")}
 
 
 def scope_text(flt: Filters) -> str:
@@ -79,6 +82,8 @@ def scope_text(flt: Filters) -> str:
         parts.append(f"namespace {flt.nsp}")
     if flt.event:
         parts.append(f"event {flt.event}")
+    if flt.expr:
+        parts.append(f"filter {flt.expr}")
     return ", ".join(parts) if parts else "the whole capture"
 
 
@@ -92,15 +97,30 @@ def csv_table(name: str | None, layers: list[str]) -> str | None:
     return None
 
 
-def make_download(capture: str, label: str, fmt: str, selection: Selection, table: str | None) -> Download:
-    """Run the export of `fmt` over the capture into a new temporary folder. Raises ValueError
-    for an unknown format."""
+def download_label(name: str, flt: Filters) -> str:
+    """The file name's stem: the capture's name and the scope (not the filter's text)."""
+    args = scope_args(flt)
+    args.pop("filter", None)
+    return (
+        name.rsplit(".", 1)[0]
+        + "".join(f"-{k}{v}" for k, v in args.items())
+        + ("-filtered" if flt.expr else "")
+    )
+
+
+def make_download(
+    capture: str, label: str, fmt: str, selection: Selection, table: str | None, expr: str | None = None
+) -> Download:
+    """Run the export of `fmt` over the capture into a new temporary folder, keeping what the
+    filter `expr` keeps. Raises ValueError for an unknown format, FilterError for a filter that
+    is not one (before anything is read)."""
     from analyzer.export.csv_stream import CsvSink
     from analyzer.export.har_stream import HarSink
     from analyzer.export.jsonl_stream import JsonlSink
     from analyzer.export.pcapslice import PcapSliceSink
     from analyzer.export.run import export_capture
 
+    flt = compile_filter(expr) if expr else None
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:80] or "capture"
     folder = tempfile.mkdtemp(prefix="socketscope-download-")
     try:
@@ -109,22 +129,24 @@ def make_download(capture: str, label: str, fmt: str, selection: Selection, tabl
             with open(path, "w", encoding="utf-8") as out:
                 export_capture(
                     capture,
-                    HarSink(out, selection, comment=f"socketscope export of {label}", capture=capture),
+                    HarSink(
+                        out, selection, comment=f"socketscope export of {label}", capture=capture, flt=flt
+                    ),
                 )
             return Download(path, folder, os.path.basename(path), "application/json")
         if fmt == "jsonl":
             path = os.path.join(folder, stem + ".jsonl")
             with open(path, "w", encoding="utf-8") as out:
-                export_capture(capture, JsonlSink(out, selection))
+                export_capture(capture, JsonlSink(out, selection, flt=flt))
             return Download(path, folder, os.path.basename(path), "application/x-ndjson")
         if fmt == "pcapng":
             path = os.path.join(folder, stem + ".pcapng")
             with open(path, "wb") as bout:
-                export_capture(capture, PcapSliceSink(bout, selection, capture=capture))
+                export_capture(capture, PcapSliceSink(bout, selection, capture=capture, flt=flt))
             return Download(path, folder, os.path.basename(path), "application/octet-stream")
         if fmt == "csv":
             tables = os.path.join(folder, "tables")
-            export_capture(capture, CsvSink(tables, selection))
+            export_capture(capture, CsvSink(tables, selection, flt=flt))
             if table is not None:
                 path = os.path.join(tables, table + ".csv")
                 return Download(path, folder, f"{stem}-{table}.csv", "text/csv")

@@ -33,6 +33,7 @@ from webui.index import (
 )
 from webui.packets import packet_rows, packet_sections, seq_bases
 from webui.pagedata import LIST_PAGE, latency_lists, latency_views, overview_lists
+from webui.rowfilter import anomalies_kept
 from webui.store import CaptureEntry, UploadError
 from webui.tlsroutes import read_keylog_upload
 from webui.tlsview import keys_added, tls_summary
@@ -421,6 +422,11 @@ def anomalies(cid: str) -> str | tuple[str, int]:
     assert ix is not None
     severity = request.args.get("severity") or None
     items = [a for a in ix.anomalies if severity is None or a.get("severity") == severity]
+    expr = request.args.get("filter") or None  # docs/filters.md: anomaly.* fields
+    try:
+        items, filter_error = anomalies_kept(items, expr), None
+    except (FilterError, FilterRunError) as exc:  # shown above the table, the filter kept in its box
+        items, filter_error = [], exc
     offset, limit = paging(request.args, LIST_PAGE)
     shown = []
     for a in items[offset : offset + limit]:
@@ -454,8 +460,12 @@ def anomalies(cid: str) -> str | tuple[str, int]:
             len(items),
             offset,
             limit,
-            lambda o: url_for("pages.anomalies", cid=cid, severity=severity, offset=o, limit=limit),
+            lambda o: url_for(
+                "pages.anomalies", cid=cid, severity=severity, filter=expr, offset=o, limit=limit
+            ),
         ),
         severity=severity,
+        expr=expr,
+        filter_error=filter_error,
         counts=counts,
     )

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from analyzer.query import FilterError, compile_filter
 from webui.index import LAYERS, WS_OPCODE_NAMES, Filters, Index, Row
 
-__all__ = ["PANE_PAGE", "default_layers", "pane_page", "parse_layers"]
+__all__ = ["PANE_PAGE", "default_layers", "filter_problem", "pane_page", "parse_layers"]
 
 PANE_PAGE = 200  # rows the pane loads at a time (more as it scrolls or the keys go past the end)
 
@@ -38,6 +39,18 @@ def parse_layers(ix: Index, text: str | None) -> tuple[str, ...]:
         return LAYERS
     asked = tuple(x for x in LAYERS if x in (text or "").split(","))
     return asked or default_layers(ix)
+
+
+def filter_problem(flt: Filters) -> FilterError | None:
+    """Why the pane's `filter=` is not a filter (shown above the list, which is then not loaded;
+    the pane's JSON API answers 400 with it), or None."""
+    if not flt.expr:
+        return None
+    try:
+        compile_filter(flt.expr)
+    except FilterError as exc:
+        return exc
+    return None
 
 
 def _ids(ix: Index, flt: Filters, layers: Sequence[str]) -> Iterator[int]:

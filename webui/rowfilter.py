@@ -1,9 +1,12 @@
 """A filter of the language of docs/filters.md (analyzer.query) applied to the rows of an Index.
 
 Each row is a `Subject` whose cheap fields (layer, direction, packet, connection, Socket.IO event
-and namespace, packet types) come from the row columns; the record behind the row, the
-connection that carried it and its session's acks are read from the RecordStore only when a
-field of the filter needs them, so `sio.event == "chat"` never reads a record.
+and namespace, packet types, the WebSocket opcode, a WebSocket message's or control frame's
+length) come from the row columns; the record behind the row, the connection that carried it and
+its session's acks are read from the RecordStore only when a field of the filter needs them, so
+`sio.event == "chat"` or `ws.opcode == 8` never reads a record. What the tcp.* fields read of a
+connection (its ends and `tcp` object, not its messages) is kept for the whole run of a filter:
+rows of thousands of connections interleave in time.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from analyzer.query import Context, Filter, Subject, acks_of
-from webui.docutil import as_dict
+from analyzer.query import Context, Filter, Subject, acks_of, compile_filter
+from webui.docutil import WS_OPCODE_NAMES, as_dict
 
 if TYPE_CHECKING:
     from webui.index import Index
 
-__all__ = ["RowMatcher"]
+__all__ = ["RowMatcher", "anomalies_kept"]
 
 _KINDS = {
     "tcp": ("tcp", None),
@@ -29,7 +32,8 @@ _KINDS = {
     "eio": ("eio", None),
     "sio": ("sio", None),
 }
-_CACHED = 64  # connections and sessions whose parts stay decoded while a filter runs
+_CACHED = 1024  # sessions whose acks stay decoded while a filter runs
+_OPCODE = {name: code for code, name in WS_OPCODE_NAMES.items()}  # a row's kind -> ws.opcode
 
 
 class _Lazy(Mapping[Any, Any]):
@@ -67,10 +71,13 @@ class RowMatcher:
         ctx = self._conns.get(pos)
         if ctx is None:
             conns = self.ix.connections
-            ctx = Context(connection=_Lazy(lambda: conns[pos] if 0 <= pos < len(conns) else {}))
+
+            def head() -> Mapping[str, Any]:
+                c = conns[pos] if 0 <= pos < len(conns) else {}
+                return {k: c[k] for k in ("id", "client", "server", "tcp") if k in c}
+
+            ctx = Context(connection=_Lazy(head))
             self._conns[pos] = ctx
-            if len(self._conns) > _CACHED:
-                self._conns.popitem(last=False)
         return ctx
 
     def _session_ctx(self, si: int) -> Context:
@@ -109,6 +116,13 @@ class RowMatcher:
             known["sio.type"] = t.kind_of(i)
         elif kind == "eio":
             known["eio.type"] = t.kind_of(i)
+        elif kind in ("ws_msg", "ws_frame"):  # webui/indexbuild.py: the opcode's name, the length
+            code = _OPCODE.get(t.kind_of(i))
+            if code is not None:
+                known["ws.opcode"] = code
+            n = t.length[i]
+            if n >= 0:
+                known["length"] = n
         ctx = self._session_ctx(src[1]) if kind in ("sio", "eio") else self._conn_ctx(src[1])
         if kind == "tcp":
             return Subject(kind, ctx=ctx, known=known, load=lambda: ctx.connection or {})
@@ -128,3 +142,13 @@ def _exchange(ix: Index, src: tuple[str, int, int]) -> Mapping[str, Any]:
     items, b = found
     x = items[b] if 0 <= b < len(items) else None
     return x if isinstance(x, dict) else {}
+
+
+def anomalies_kept(items: list[dict[str, Any]], expr: str | None) -> list[dict[str, Any]]:
+    """The anomalies (as the analysis document writes them) that the filter `expr` keeps
+    (`anomaly.severity == "error"`); all of them without one. Raises FilterError for a filter
+    that is not one, FilterRunError for a pattern that runs too long."""
+    if not expr:
+        return items
+    flt = compile_filter(expr)
+    return [a for a in items if flt(Subject("anomaly", a))]

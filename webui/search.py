@@ -8,9 +8,10 @@ three characters or more from the index, the rows in order (docs/filters.md, "Se
 
 Bounds (docs/bounds.md): the indexed search looks into the first `ROW_CHARS` characters of each
 row's text (summary first, then the payload, headers, namespace), so that a capture of big
-messages does not make an index many times its size; the index holds at most `TOTAL_CHARS`
-characters, and the rows past it are listed in `unindexed` and read when searched (their first
-ROW_CHARS characters too). Searches the index cannot answer (under three characters, non-ASCII)
+messages does not make an index many times its size: the rows whose text is longer are listed in
+`cut`, and a search reads their whole text again unless the index already found them there. The
+index holds at most `TOTAL_CHARS` characters; the rows past it are listed in `unindexed` and read
+when searched. So the result is always the plain scan's; only its cost depends on the bounds. Searches the index cannot answer (under three characters, non-ASCII)
 scan the rows as before (`Index._filter_ids`: 64 Ki characters of each field). The database is
 SQLite's private temporary file (deleted when it is closed); its size and the time it took are
 in `stats`.
@@ -61,10 +62,13 @@ def _full_text(ix: Index, i: int) -> str:
 
 
 class SearchIndex:
-    def __init__(self, db: sqlite3.Connection, unindexed: array[int], stats: dict[str, Any]) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, unindexed: array[int], cut: array[int], stats: dict[str, Any]
+    ) -> None:
         self._db = db
         self._lock = threading.Lock()
         self.unindexed = unindexed  # rows past the index's bound, in order: read when searched
+        self.cut = cut  # rows indexed by their first ROW_CHARS characters only, in order
         self.stats = stats
 
     @classmethod
@@ -80,13 +84,13 @@ class SearchIndex:
         # contentless (the text is on disk in the RecordStore already); detail=full keeps the
         # token positions that make a phrase of trigrams an exact substring
         db.execute("CREATE VIRTUAL TABLE rows USING fts5(text, tokenize='trigram', content='')")
-        unindexed = array("q")
-        total = cut = 0
+        unindexed, cut_rows = array("q"), array("q")
+        total = 0
         batch: list[tuple[int, str]] = []
         for i in _store_order(ix):
             text = _full_text(ix, i)
             if len(text) > ROW_CHARS:
-                cut += 1
+                cut_rows.append(i)
                 text = text[:ROW_CHARS]
             if total + len(text) > TOTAL_CHARS:
                 unindexed.append(i)  # past the index's bound: read when searched
@@ -104,12 +108,12 @@ class SearchIndex:
         stats = {
             "rows": len(ix.table),
             "indexed_chars": total,
-            "rows_cut": cut,
+            "rows_cut": len(cut_rows),
             "unindexed_rows": len(unindexed),
             "bytes": pages,
             "build_s": round(time.monotonic() - started, 3),
         }
-        return cls(db, array("q", sorted(unindexed)), stats)
+        return cls(db, array("q", sorted(unindexed)), array("q", sorted(cut_rows)), stats)
 
     @staticmethod
     def answers(needle: str) -> bool:
@@ -128,9 +132,12 @@ class SearchIndex:
         return out
 
     def narrow(self, ix: Index, needle: str, cand: Iterable[int]) -> Iterator[int]:
-        """The rows of `cand` (row order) whose text holds `needle`: the index's hits and the
-        unindexed rows that hold it when read."""
-        found = merge(self.hits(needle), (i for i in self.unindexed if needle in row_text(ix, i).casefold()))
+        """The rows of `cand` (row order) whose text holds `needle`: the index's hits, and the
+        unindexed or cut rows that hold it when their whole text is read."""
+        hits = self.hits(needle)
+        seen = set(hits)
+        reread = merge(self.unindexed, (i for i in self.cut if i not in seen))
+        found = merge(hits, (i for i in reread if needle in _full_text(ix, i).casefold()))
         if isinstance(cand, range):
             lo, hi = cand.start, cand.stop
             return (i for i in found if lo <= i < hi)

@@ -111,6 +111,7 @@ def pane_page(cid: str) -> str | tuple[str, int]:
         formats=handoff.FORMATS,
         scope={**handoff.scope_args(flt), "layers": ",".join(layers)},
         scope_text=handoff.scope_text(flt),
+        filter_error=pane.filter_problem(flt),
     )
 
 
@@ -124,7 +125,8 @@ def pane_api(cid: str) -> Response:
 
 @bp.get("/c/<cid>/download")
 def download(cid: str) -> WzResponse:
-    """The export of `format` (har, jsonl, csv, pcapng) of the scope the view shows."""
+    """The export of `format` (har, jsonl, csv, pcapng) of the scope the view shows, kept to its
+    filter (`filter=`; one that is not a filter: 400 naming the column)."""
     from flask import send_file
 
     entry, ix = ready_json(cid)
@@ -134,8 +136,8 @@ def download(cid: str) -> WzResponse:
     flt = Filters.from_args(request.args)
     layers = list(pane.parse_layers(ix, request.args.get("layers")))
     table = handoff.csv_table(request.args.get("table"), layers) if fmt == "csv" else None
-    label = entry.name.rsplit(".", 1)[0] + "".join(f"-{k}{v}" for k, v in handoff.scope_args(flt).items())
-    d = handoff.make_download(entry.path, label, fmt, handoff.selection_for(ix, flt), table)
+    label = handoff.download_label(entry.name, flt)
+    d = handoff.make_download(entry.path, label, fmt, handoff.selection_for(ix, flt), table, flt.expr)
     resp = send_file(d.path, mimetype=d.mimetype, as_attachment=True, download_name=d.name)
     resp.call_on_close(handoff.remove(d))
     return resp

@@ -97,6 +97,7 @@ class PcapStreamParser:
         rec = self._rec
         unit = self._unit
         scale: int = 10**self.resolution
+        tick_ns: int = 10 ** (9 - self.resolution)
         linktype = self.linktype or 0
         end = len(buf)
         while end - pos >= 16:
@@ -111,7 +112,13 @@ class PcapStreamParser:
             self.frame += 1
             ticks = sec * scale + frac
             pkt = RawPacket(
-                self.frame, ticks * unit + 0.0, linktype, bytes(buf[data_start:pos]), max(origlen, caplen)
+                self.frame,
+                ticks * unit + 0.0,
+                linktype,
+                bytes(buf[data_start:pos]),
+                max(origlen, caplen),
+                0,
+                ticks * tick_ns,
             )
             out.append(StreamPacket(pkt, ticks))
         if pos > (1 << 20) and pos * 2 > len(buf):

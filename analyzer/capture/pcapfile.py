@@ -13,11 +13,14 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
+from analyzer.model.times import NS_PER_S as NS
+
 __all__ = [
     "LINKTYPE_NAMES",
     "MARK_EVERY",
     "CaptureError",
     "CaptureReader",
+    "Interface",
     "Mark",
     "RawPacket",
     "decryption_secrets",
@@ -121,9 +124,24 @@ PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
+PCAP_NS_PER_TICK = {1e-6: 1000, 1e-9: 1}  # the record's fraction in nanoseconds
 PCAPNG_SHB = 0x0A0D0D0A
 MAX_BLOCK = 256 << 20  # a larger pcapng block is treated as corruption, not allocated
 MARK_EVERY = 4096  # packets between two resume points (CaptureReader.marks)
+
+
+class Interface(NamedTuple):
+    """A pcapng interface's link type and clock (§4.2 if_tsresol, if_tsoffset). A timestamp of
+    `ticks` is `ticks * unit + offset` seconds as a float (what the outputs show) and
+    `ticks * ns_num // ns_den + offset_ns` integer nanoseconds (what durations are computed from:
+    a float of an epoch time cannot hold a microsecond once an offset of 2^62 s is added)."""
+
+    linktype: int
+    unit: float
+    offset: float
+    ns_num: int
+    ns_den: int
+    offset_ns: int
 
 
 class Mark(NamedTuple):
@@ -132,17 +150,27 @@ class Mark(NamedTuple):
 
     frame: int
     offset: int
-    state: tuple[str, tuple[tuple[int, float, float], ...]] | None
+    state: tuple[str, tuple[Interface, ...]] | None
 
 
 class RawPacket:
     """One captured packet. A plain slotted class, not a frozen dataclass: it is built once per
-    packet on the hot path, where a frozen dataclass's __init__ costs five times as much."""
+    packet on the hot path, where a frozen dataclass's __init__ costs five times as much.
 
-    __slots__ = ("data", "frame", "interface", "linktype", "orig_len", "ts")
+    `ts` is the time in seconds as the outputs show it; `ts_ns` the same time in integer
+    nanoseconds, exact, which every duration is computed from (analyzer/model/times.py)."""
+
+    __slots__ = ("data", "frame", "interface", "linktype", "orig_len", "ts", "ts_ns")
 
     def __init__(
-        self, frame: int, ts: float, linktype: int, data: bytes, orig_len: int, interface: int = 0
+        self,
+        frame: int,
+        ts: float,
+        linktype: int,
+        data: bytes,
+        orig_len: int,
+        interface: int,
+        ts_ns: int,
     ) -> None:
         self.frame = frame  # 1-based, as Wireshark counts
         self.ts = ts
@@ -150,6 +178,7 @@ class RawPacket:
         self.data = data
         self.orig_len = orig_len
         self.interface = interface
+        self.ts_ns = ts_ns
 
     def __repr__(self) -> str:
         return f"RawPacket(frame={self.frame}, ts={self.ts}, linktype={self.linktype}, len={len(self.data)})"
@@ -215,6 +244,8 @@ class CaptureReader:
         fh = self._fh
         hdr = fh.read(24)
         endian, unit = PCAP_MAGICS[hdr[:4]]
+        tick_ns = PCAP_NS_PER_TICK[unit]
+        ns = NS
         # the link type is the low 16 bits; above them reserved bits, the P bit (26) and the FCS
         # length in 16-bit words (28-31): draft-ietf-opsawg-pcap §4, libpcap's LT_LINKTYPE
         linktype = struct.unpack(endian + "I", hdr[20:24])[0] & 0xFFFF
@@ -223,7 +254,6 @@ class CaptureReader:
         # read1() returns what is there without waiting for a full block, so the same reader
         # serves files and pipes (a live tcpdump -w -) alike
         read1 = getattr(fh, "read1", fh.read)
-        seekable = fh.seekable()
         buf = b""
         i = 0  # start of the next record in buf
         frame = 0
@@ -252,26 +282,15 @@ class CaptureReader:
                     linktype,
                     buf[i + 16 : j],
                     origlen if origlen > caplen else caplen,
+                    0,
+                    sec * ns + frac * tick_ns,
                 )
                 i = j
             if n - i >= 16:
-                # a record's header without all of its data: the rest in one sized read (reading
-                # it a MiB at a time, each added to the buffer, was quadratic in the record size)
+                # a record's header without all of its data: the rest in one sized read
                 sec, frac, caplen, origlen = unpack(buf, i)
-                if caplen > MAX_BLOCK:
-                    self._fail(
-                        "corrupt", f"record at byte {pos} claims {caplen} bytes (after packet {frame})"
-                    )
-                    break
-                if seekable:  # read again from the file: the record's bytes are copied once
-                    fh.seek(pos + 16)
-                    data = fh.read(caplen)
-                else:
-                    data = buf[i + 16 :] + fh.read(caplen - (n - i - 16))
-                if len(data) < caplen:
-                    self._fail(
-                        "truncated", f"packet {frame + 1} at byte {pos} has {len(data)} of its {caplen} bytes"
-                    )
+                data = self._pcap_long_record(buf[i + 16 :], caplen, pos, frame)
+                if data is None:
                     break
                 frame += 1
                 pos += 16 + caplen
@@ -281,26 +300,49 @@ class CaptureReader:
                 buf = b""
                 i = 0
                 yield RawPacket(
-                    frame, sec + frac * unit, linktype, data, origlen if origlen > caplen else caplen
+                    frame,
+                    sec + frac * unit,
+                    linktype,
+                    data,
+                    origlen if origlen > caplen else caplen,
+                    0,
+                    sec * ns + frac * tick_ns,
                 )
                 del data
                 continue
             more = read1(1 << 20)
             if not more:
-                if n - i == 0:
-                    break
-                self._fail("truncated", f"record header cut short at byte {pos} after packet {frame}")
+                if n - i:
+                    self._fail("truncated", f"record header cut short at byte {pos} after packet {frame}")
                 break
             buf = buf[i:] + more  # at most 15 bytes of a record header are carried over
             i = 0
         self.packets = frame
         self.bytes = nbytes
 
+    def _pcap_long_record(self, have: bytes, caplen: int, pos: int, frame: int) -> bytes | None:
+        """The data of the record at byte `pos` (its header read, `have` its first bytes), read in
+        one sized read (reading it a MiB at a time, each added to the buffer, was quadratic in
+        the record size); None, with the reason noted, when it is damaged or cut short."""
+        if caplen > MAX_BLOCK:
+            self._fail("corrupt", f"record at byte {pos} claims {caplen} bytes (after packet {frame})")
+            return None
+        fh = self._fh
+        if fh.seekable():  # read again from the file: the record's bytes are copied once
+            fh.seek(pos + 16)
+            data = fh.read(caplen)
+        else:
+            data = have + fh.read(caplen - len(have))
+        if len(data) < caplen:
+            self._fail("truncated", f"packet {frame + 1} at byte {pos} has {len(data)} of its {caplen} bytes")
+            return None
+        return data
+
     # pcapng: blocks of type/length/body/length (draft-ietf-opsawg-pcapng §3, §4)
     def _read_pcapng(self) -> Iterator[RawPacket]:
         read = self._fh.read
         endian = "<"
-        interfaces: list[tuple[int, float, float]] = []  # (linktype, ts unit, ts offset)
+        interfaces: list[Interface] = []
         frame = 0
         pos = 0
         marks = self.marks
@@ -310,28 +352,15 @@ class CaptureReader:
             endian, interfaces = self._start.state[0], list(self._start.state[1])
         while True:
             head = read(8)
-            if not head:
-                return
             if len(head) < 8:
-                self._fail("truncated", f"block header cut short at byte {pos} after packet {frame}")
+                if head:
+                    self._fail("truncated", f"block header cut short at byte {pos} after packet {frame}")
                 return
             if head[:4] == b"\x0a\x0d\x0d\x0a":
-                bom = read(4)
-                if bom == b"\x4d\x3c\x2b\x1a":
-                    endian = "<"
-                elif bom == b"\x1a\x2b\x3c\x4d":
-                    endian = ">"
-                else:
-                    self._fail("corrupt", f"section header at byte {pos} has a bad byte-order magic")
+                section = self._pcapng_section(head, pos)
+                if section is None:
                     return
-                blen = struct.unpack(endian + "I", head[4:8])[0]
-                if blen < 28 or blen % 4 or blen > MAX_BLOCK:
-                    self._fail("corrupt", f"section header at byte {pos} has bad length {blen}")
-                    return
-                rest = read(blen - 12)
-                if len(rest) < blen - 12:
-                    self._fail("truncated", f"section header at byte {pos} cut short")
-                    return
+                endian, blen = section
                 interfaces = []  # §4.1: interface ids restart in every section
                 pos += blen
                 continue
@@ -345,53 +374,128 @@ class CaptureReader:
                 return
             pos += blen
             end = blen - 12  # the body without the trailing length (not copied: blocks can be big)
-            if btype == 1:  # Interface Description Block §4.2
-                if end < 8:
-                    self._fail("corrupt", f"interface block at byte {pos - blen} too short")
-                    return
-                linktype = struct.unpack_from(endian + "H", body, 0)[0]
-                unit, offset, _ = idb_time_options(body[8:end], endian)
-                interfaces.append((linktype, unit, offset))
-                self._note_link(linktype)
-            elif btype in (6, 2):  # Enhanced Packet Block §4.3 / obsolete Packet Block
+            if btype == 6:  # Enhanced Packet Block §4.3
                 if end < 20:
                     self._fail("corrupt", f"packet block at byte {pos - blen} too short")
                     return
-                if btype == 6:
-                    iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
-                else:
-                    iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
+                iface, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", body, 0)
                 if iface >= len(interfaces) or 20 + caplen > end:
                     self._fail("corrupt", f"packet block at byte {pos - blen} is inconsistent")
                     return
-                linktype, unit, offset = interfaces[iface]
+                linktype, unit, offset, ns_num, ns_den, offset_ns = interfaces[iface]
+                ticks = (hi << 32) | lo
                 frame += 1
                 self.packets = frame
                 self.bytes += caplen
-                ts = ((hi << 32) | lo) * unit + offset
                 if not frame % MARK_EVERY:
                     marks.append(Mark(frame, pos, (endian, tuple(interfaces))))
-                yield RawPacket(frame, ts, linktype, body[20 : 20 + caplen], max(origlen, caplen), iface)
-            elif btype == 3:  # Simple Packet Block §4.4: interface 0, no timestamp
-                if not interfaces or end < 4:
-                    self._fail("corrupt", f"simple packet block at byte {pos - blen} without an interface")
+                yield RawPacket(
+                    frame,
+                    ticks * unit + offset,
+                    linktype,
+                    body[20 : 20 + caplen],
+                    origlen if origlen > caplen else caplen,
+                    iface,
+                    (ticks * ns_num if ns_den == 1 else ticks * ns_num // ns_den) + offset_ns,
+                )
+                continue
+            elif btype in (1, 2, 3):
+                got = self._pcapng_block(btype, body, end, pos - blen, endian, interfaces, frame + 1)
+                if self.error is not None:
                     return
-                origlen = struct.unpack_from(endian + "I", body, 0)[0]
-                data = body[4 : min(4 + origlen, end)]
-                frame += 1
-                self.packets = frame
-                self.bytes += len(data)
-                if not frame % MARK_EVERY:
-                    marks.append(Mark(frame, pos, (endian, tuple(interfaces))))
-                yield RawPacket(frame, 0.0, interfaces[0][0], data, origlen, 0)
-            # every other block type (statistics, name resolution, custom, ...) is skipped (§3.1)
+                if got is None:
+                    continue
+                pkt = got
+            else:
+                continue  # every other block type (statistics, name resolution, custom, ...) §3.1
+            frame += 1
+            self.packets = frame
+            self.bytes += len(pkt.data)
+            if not frame % MARK_EVERY:
+                marks.append(Mark(frame, pos, (endian, tuple(interfaces))))
+            yield pkt
+
+    def _pcapng_section(self, head: bytes, pos: int) -> tuple[str, int] | None:
+        """A Section Header Block (§4.1) whose first 8 bytes are `head`: its byte order and length,
+        the rest of it read; None, with the reason noted, when it is damaged."""
+        bom = self._fh.read(4)
+        if bom == b"\x4d\x3c\x2b\x1a":
+            endian = "<"
+        elif bom == b"\x1a\x2b\x3c\x4d":
+            endian = ">"
+        else:
+            self._fail("corrupt", f"section header at byte {pos} has a bad byte-order magic")
+            return None
+        blen = struct.unpack(endian + "I", head[4:8])[0]
+        if blen < 28 or blen % 4 or blen > MAX_BLOCK:
+            self._fail("corrupt", f"section header at byte {pos} has bad length {blen}")
+            return None
+        if len(self._fh.read(blen - 12)) < blen - 12:
+            self._fail("truncated", f"section header at byte {pos} cut short")
+            return None
+        return endian, blen
+
+    def _pcapng_block(
+        self, btype: int, body: bytes, end: int, at: int, endian: str, interfaces: list[Interface], frame: int
+    ) -> RawPacket | None:
+        """An Interface Description Block (added to `interfaces`), an obsolete Packet Block or a
+        Simple Packet Block (the packet numbered `frame`); None when there is no packet, and with
+        the reason noted when the block is damaged."""
+        if btype == 1:  # Interface Description Block §4.2
+            if end < 8:
+                self._fail("corrupt", f"interface block at byte {at} too short")
+                return None
+            linktype = struct.unpack_from(endian + "H", body, 0)[0]
+            interfaces.append(Interface(linktype, *idb_clock(body[8:end], endian)))
+            self._note_link(linktype)
+            return None
+        if btype == 2:  # obsolete Packet Block (Appendix A)
+            if end < 20:
+                self._fail("corrupt", f"packet block at byte {at} too short")
+                return None
+            iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(endian + "HHIIII", body, 0)
+            if iface >= len(interfaces) or 20 + caplen > end:
+                self._fail("corrupt", f"packet block at byte {at} is inconsistent")
+                return None
+            itf = interfaces[iface]
+            ticks = (hi << 32) | lo
+            ts_ns = ticks * itf.ns_num // itf.ns_den + itf.offset_ns
+            ts = ticks * itf.unit + itf.offset
+            data = body[20 : 20 + caplen]
+            return RawPacket(frame, ts, itf.linktype, data, max(origlen, caplen), iface, ts_ns)
+        # Simple Packet Block §4.4: interface 0, no timestamp
+        if not interfaces or end < 4:
+            self._fail("corrupt", f"simple packet block at byte {at} without an interface")
+            return None
+        origlen = struct.unpack_from(endian + "I", body, 0)[0]
+        return RawPacket(frame, 0.0, interfaces[0].linktype, body[4 : min(4 + origlen, end)], origlen, 0, 0)
+
+
+def idb_clock(opts: bytes, endian: str) -> tuple[float, float, int, int, int]:
+    """An interface's clock from its IDB options (§4.2): (unit, offset) as floats, and
+    (ns_num, ns_den, offset_ns) as integers (see `Interface`)."""
+    unit, offset, decimal, binary, offset_s = _time_options(opts, endian)
+    if binary is not None:  # 2^-binary s: ticks * 10^9 / 2^binary ns, rounded down
+        return unit, offset, NS, 1 << binary, offset_s * NS
+    assert decimal is not None
+    if decimal <= 9:
+        return unit, offset, 10 ** (9 - decimal), 1, offset_s * NS
+    return unit, offset, 1, 10 ** (decimal - 9), offset_s * NS
 
 
 def idb_time_options(opts: bytes, endian: str) -> tuple[float, float, int | None]:
     """if_tsresol (code 9) and if_tsoffset (code 14) of an IDB (pcapng §4.2): the timestamp unit in
     seconds, the offset in seconds, and the decimal exponent (None for a power-of-two resolution)."""
+    unit, offset, decimal, _, _ = _time_options(opts, endian)
+    return unit, offset, decimal
+
+
+def _time_options(opts: bytes, endian: str) -> tuple[float, float, int | None, int | None, int]:
+    """(unit, offset, decimal exponent or None, binary exponent or None, offset in whole seconds)."""
     unit, offset = 1e-6, 0.0
     decimal: int | None = 6
+    binary: int | None = None
+    offset_s = 0
     i = 0
     while i + 4 <= len(opts):
         code, length = struct.unpack_from(endian + "HH", opts, i)
@@ -401,13 +505,14 @@ def idb_time_options(opts: bytes, endian: str) -> tuple[float, float, int | None
         if code == 9 and length >= 1:
             v = value[0]
             if v & 0x80:
-                decimal, unit = None, 2.0 ** -(v & 0x7F)
+                decimal, binary, unit = None, v & 0x7F, 2.0 ** -(v & 0x7F)
             else:
-                decimal, unit = v & 0x7F, 10.0 ** -(v & 0x7F)
+                decimal, binary, unit = v & 0x7F, None, 10.0 ** -(v & 0x7F)
         elif code == 14 and length >= 8:
-            offset = float(struct.unpack(endian + "q", value[:8])[0])
+            offset_s = struct.unpack(endian + "q", value[:8])[0]  # if_tsoffset: whole seconds
+            offset = float(offset_s)
         i += 4 + ((length + 3) & ~3)
-    return unit, offset, decimal
+    return unit, offset, decimal, binary, offset_s
 
 
 DSB = 0x0000000A  # Decryption Secrets Block (draft-ietf-opsawg-pcapng §4.7)

@@ -224,8 +224,9 @@ class TsharkReader(CaptureReader):
                 data = p.get_raw_packet()
                 self.packets += 1
                 self.bytes += len(data)
-                ts = file_timestamp(epoch_ns(str(fi.time_epoch)), fmt, iface)
-                yield RawPacket(frame, ts, iface.linktype, data, max(int(fi.len), len(data)), iface_id)
+                ts_ns = epoch_ns(str(fi.time_epoch))
+                ts = file_timestamp(ts_ns, fmt, iface)
+                yield RawPacket(frame, ts, iface.linktype, data, max(int(fi.len), len(data)), iface_id, ts_ns)
             ended = True
             rc = loop.run_until_complete(asyncio.wait_for(proc.wait(), 60))
             loop.run_until_complete(asyncio.wait_for(asyncio.gather(*cap._stderr_handling_tasks), 10))
@@ -457,7 +458,9 @@ class TsharkLiveSource:
         self.linktype = linktype
         ticks = epoch_ns(str(fi.time_epoch))
         self._frame += 1
-        pkt = RawPacket(self._frame, ticks * 10.0**-9 + 0.0, linktype, data, max(int(fi.len), len(data)))
+        pkt = RawPacket(
+            self._frame, ticks * 10.0**-9 + 0.0, linktype, data, max(int(fi.len), len(data)), 0, ticks
+        )
         self.deliver(StreamPacket(pkt, ticks), 9)
 
     def wait(self, timeout: float | None) -> bool:

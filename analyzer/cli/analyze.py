@@ -16,9 +16,11 @@ from analyzer.cli.common import (
     OutputError,
     add_decode_as_option,
     add_engine_option,
+    add_frame_records_option,
     add_inflate_budget_option,
     add_keylog_option,
     add_quiet_option,
+    frame_records,
     inflate_budget_bytes,
     load_keylogs,
     open_output,
@@ -90,6 +92,7 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
         "the language and its fields: docs/filters.md)",
     )
     add_inflate_budget_option(a)
+    add_frame_records_option(a)
     add_quiet_option(a)
     add_engine_option(a)
     return a
@@ -153,6 +156,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         spill_records=True,
         keylog=keylog,
         inflate_budget_bytes=inflate_budget_bytes(args),
+        max_frame_records=frame_records(args),
     )
     try:
         opener = open_capture

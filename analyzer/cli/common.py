@@ -33,9 +33,11 @@ __all__ = [
     "Progress",
     "add_decode_as_option",
     "add_engine_option",
+    "add_frame_records_option",
     "add_inflate_budget_option",
     "add_keylog_option",
     "add_quiet_option",
+    "frame_records",
     "inflate_budget_bytes",
     "load_keylogs",
     "merged_keylog_file",
@@ -173,6 +175,32 @@ def add_inflate_budget_option(p: argparse.ArgumentParser) -> None:
         "per capture and N/16 per connection (default 256: 16 MiB), each plus 32 bytes per compressed "
         "byte; past it the payloads are dropped, lengths kept (docs/bounds.md)",
     )
+
+
+def _count(value: str) -> int:
+    if value.isascii() and value.isdigit() and int(value) < 1 << 40:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (0 or more)")
+
+
+def add_frame_records_option(p: argparse.ArgumentParser) -> None:
+    """`--max-frame-records N` (docs/bounds.md); `args.max_frame_records` is None when not given."""
+    p.add_argument(
+        "--max-frame-records",
+        type=_count,
+        metavar="N",
+        help="WebSocket frame records listed: N per connection and 10 x N per capture (default 100000);"
+        " past it frames are still decoded, counted and assembled into messages, not listed"
+        " (ws.frame-records-capped; docs/bounds.md)",
+    )
+
+
+def frame_records(args: argparse.Namespace) -> int:
+    """Options.max_frame_records from `--max-frame-records` (its default when not given)."""
+    from analyzer.pipeline.frame_cap import MAX_FRAME_RECORDS
+
+    n = getattr(args, "max_frame_records", None)
+    return MAX_FRAME_RECORDS if n is None else int(n)
 
 
 def inflate_budget_bytes(args: argparse.Namespace) -> int:

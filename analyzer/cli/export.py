@@ -15,9 +15,11 @@ from analyzer.cli.common import (
     EXIT_USAGE,
     OutputError,
     add_decode_as_option,
+    add_frame_records_option,
     add_inflate_budget_option,
     add_keylog_option,
     add_quiet_option,
+    frame_records,
     inflate_budget_bytes,
     load_keylogs,
     output_problem,
@@ -31,6 +33,15 @@ if TYPE_CHECKING:
 __all__ = ["add_export_parser", "run_export"]
 
 FORMATS = ("har", "jsonl", "csv", "pcap")
+_FILTERED = {  # the record kinds (analyzer.query.KINDS) a format's --filter tests
+    "har": ("http", "ws_msg"),
+    "csv": ("sio", "eio", "ws_msg", "http", "tcp", "anomaly"),
+    "pcap": ("sio", "eio", "ws_msg", "http", "tcp"),
+    "jsonl": ("sio", "eio", "ws_msg"),
+    "socketio": ("sio",),
+    "engineio": ("eio",),
+    "websocket": ("ws_msg",),
+}
 EPILOG = """\
 examples:
   socketscope export capture.pcap --format har -o capture.har
@@ -38,6 +49,7 @@ examples:
   socketscope export capture.pcap --format jsonl --filter 'ack.latency_ms > 200' -o slow.jsonl
   socketscope export capture.pcap --format csv -o tables/
   socketscope export capture.pcap --format pcap --sid SID -o session.pcapng
+  socketscope export capture.pcap --format pcap --filter 'sio.event == "chat"' -o chat.pcapng
 
 A progress bar is shown on stderr while the capture is read, when stderr is a terminal
 (not with --quiet).
@@ -92,7 +104,8 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument(
         "--filter",
         metavar="EXPR",
-        help="JSON Lines only: keep the records EXPR matches (docs/filters.md), e.g. "
+        help="keep the records EXPR matches (docs/filters.md; every format: CSV rows, HAR entries "
+        "and WebSocket messages, the packets of the kept records in a pcapng slice), e.g. "
         "'sio.event == \"chat\" && ack.latency_ms > 200'",
     )
     add_decode_as_option(e)
@@ -103,6 +116,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="CSV only: do not prefix cells starting with = + - @ with a quote (spreadsheet safety)",
     )
     add_inflate_budget_option(e)
+    add_frame_records_option(e)
     add_quiet_option(e)
     return e
 
@@ -142,14 +156,14 @@ def run_export(args: argparse.Namespace) -> int:
     if args.filter is not None:
         from analyzer.query import FilterError, compile_filter
 
-        if fmt != "jsonl":
-            print("socketscope: export: --filter applies to --format jsonl only", file=sys.stderr)
-            return EXIT_USAGE
         try:
             args.flt = compile_filter(args.filter)
         except FilterError as exc:
             print(f"socketscope: export: {exc}\n{exc.caret()}", file=sys.stderr)
             return EXIT_USAGE
+        warning = args.flt.kind_warning(_FILTERED[fmt if fmt != "jsonl" else args.layer or fmt])
+        if warning is not None:  # only negations can keep anything: likely not what was meant
+            print(f"socketscope: export: warning: {warning}", file=sys.stderr)
     if fmt == "csv" and args.output == "-":
         print("socketscope: export: --format csv writes several files: -o wants a directory", file=sys.stderr)
         return EXIT_USAGE
@@ -188,6 +202,7 @@ def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection
                 progress=progress,
                 keylog=args.keys,
                 inflate_budget_bytes=inflate_budget_bytes(args),
+                max_frame_records=frame_records(args),
             )
     except BrokenPipeError:
         pass
@@ -218,17 +233,21 @@ def _sink(args: argparse.Namespace, selection: Selection) -> Iterator[StreamedSe
     from analyzer.export.pcapslice import PcapSliceSink
 
     if args.format == "csv":
-        yield CsvSink(args.output, selection, raw=args.csv_raw)
+        yield CsvSink(args.output, selection, raw=args.csv_raw, flt=getattr(args, "flt", None))
     elif args.format == "pcap":
         with _binary_out(args.output) as bout:
-            yield PcapSliceSink(bout, selection, capture=args.capture)
+            yield PcapSliceSink(bout, selection, capture=args.capture, flt=getattr(args, "flt", None))
     else:
         with _text_out(args.output) as out:
             if args.format == "jsonl":
                 yield JsonlSink(out, selection, args.layer, getattr(args, "flt", None))
             else:
                 yield HarSink(
-                    out, selection, comment=f"socketscope export of {args.capture}", capture=args.capture
+                    out,
+                    selection,
+                    comment=f"socketscope export of {args.capture}",
+                    capture=args.capture,
+                    flt=getattr(args, "flt", None),
                 )
 
 

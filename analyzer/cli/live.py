@@ -21,8 +21,10 @@ from analyzer.cli.common import (
     EXIT_USAGE,
     add_decode_as_option,
     add_engine_option,
+    add_frame_records_option,
     add_inflate_budget_option,
     add_keylog_option,
+    frame_records,
     inflate_budget_bytes,
     wrap,
 )
@@ -78,6 +80,7 @@ def add_live_parser(sub: Any) -> None:
     )
     add_decode_as_option(p)
     add_inflate_budget_option(p)
+    add_frame_records_option(p)
     add_keylog_option(p)
     p.add_argument(
         "--keylog-wait",
@@ -127,6 +130,7 @@ def run_live(args: argparse.Namespace) -> int:
         observer=printer,
         spill_records=True,
         inflate_budget_bytes=inflate_budget_bytes(args),
+        max_frame_records=frame_records(args),
     )
     final, document = _final_sink(args, out)
     pipe = Pipeline(CaptureInfo(path=f"live:{args.interface}", format="live"), options, final)

@@ -55,6 +55,7 @@ class Segment:
         "src",
         "tcp_len",
         "ts",
+        "ts_ns",
         "window",
         "wire_len",
     )
@@ -63,6 +64,7 @@ class Segment:
         self,
         frame: int,
         ts: float,
+        ts_ns: int,
         ip_version: int,
         src: bytes,
         dst: bytes,
@@ -84,6 +86,7 @@ class Segment:
     ) -> None:
         self.frame = frame
         self.ts = ts
+        self.ts_ns = ts_ns  # the same time in integer nanoseconds: durations are computed from it
         self.ip_version = ip_version
         self.src = src
         self.dst = dst
@@ -433,6 +436,7 @@ class PacketDecoder:
         return Segment(
             pkt.frame,
             pkt.ts,
+            pkt.ts_ns,
             4 if len(src) == 4 else 6,
             src,
             dst,

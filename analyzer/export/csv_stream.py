@@ -31,11 +31,13 @@ from analyzer.export.csvout import (
     write_table,
     ws_row,
 )
+from analyzer.export.keep import Keep
 from analyzer.export.select import Selection, SessionSeen, StreamedSelection
 from analyzer.export.streamsel import LineSpill, Spots
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
 from analyzer.protocols.engineio import parse_engineio_query
+from analyzer.query import Filter, connection_context, session_context
 
 __all__ = ["CsvSink"]
 
@@ -48,7 +50,13 @@ class CsvSink(StreamedSelection):
     """`<table>.csv` for every table into `directory` (created if needed); `counts` is the rows
     per table, once finished. Free-text cells are defused for spreadsheets unless `raw`."""
 
-    def __init__(self, directory: str, selection: Selection | None = None, raw: bool = False) -> None:
+    def __init__(
+        self, directory: str, selection: Selection | None = None, raw: bool = False, flt: Filter | None = None
+    ) -> None:
+        """`flt` (`export --filter`, docs/filters.md) keeps the rows of the records it matches
+        (analyzer/export/keep.py); the acks table keeps the pairs whose request it keeps."""
+        self.keep = Keep(flt) if flt is not None else None
+        self._conn_kept: set[int] = set()
         super().__init__(selection or Selection())
         self.directory = directory
         self.raw = raw
@@ -85,12 +93,19 @@ class CsvSink(StreamedSelection):
             n_frames = len(ws.frames) + ws.frames_dropped
             n_messages = len(ws.messages)
             spots = self._ws[record.id] = Spots()
+            keep, ctx = self.keep, connection_context(record)
             for m in ws.messages.values():
+                if keep is not None and not keep.ws_msg(m, ctx):
+                    continue
                 at, spot = self._put_open("websocket_messages", ws_row(record.id, None, m), _WS_SID)
                 spots.append(at, spot)
         self._conn_rows[record.id] = connection_row(record, [], n_frames, n_messages)
+        if self.keep is None or self.keep.tcp(record):
+            self._conn_kept.add(record.id)
         http = self._http.setdefault(record.id, [])
         for x in record.http:
+            if self.keep is not None and not self.keep.http(x, connection_context(record)):
+                continue
             q = x.request
             fallback = None
             if q is not None:
@@ -108,12 +123,17 @@ class CsvSink(StreamedSelection):
         if not seen.selected:
             return
         sid = record.sid
+        keep, ctx = self.keep, session_context(record)
         for d in self.eio_packets(record):
-            eio_spots.append(0, self._put("engineio_packets", eio_row(sid, d)))
+            if keep is None or keep.eio(d, ctx):
+                eio_spots.append(0, self._put("engineio_packets", eio_row(sid, d)))
         frames: set[int] = set()
+        kept: set[int] = set()
         for d in self.sio_packets(record, frames):
-            sio_spots.append(0, self._put("socketio_packets", sio_row(sid, d)))
-        for a in self.acks(record, frames):
+            if keep is None or keep.sio(d, ctx):
+                kept.add(d["frame"])
+                sio_spots.append(0, self._put("socketio_packets", sio_row(sid, d)))
+        for a in self.acks(record, frames if keep is None else frames & kept):
             ack_spots.append(0, self._put("acks", ack_row(sid, a)))
 
     def finish(self, summary: Analysis) -> None:
@@ -128,7 +148,11 @@ class CsvSink(StreamedSelection):
         }
         rows = {
             "connections": self._connection_rows(cids, sessions),
-            "anomalies": (anomaly_row(a) for a in self.anomalies(summary.anomalies)),
+            "anomalies": (
+                anomaly_row(a)
+                for a in self.anomalies(summary.anomalies)
+                if self.keep is None or self.keep.anomaly(a)
+            ),
         }
         os.makedirs(self.directory, exist_ok=True)
         self.counts = {
@@ -142,6 +166,8 @@ class CsvSink(StreamedSelection):
     def _connection_rows(self, cids: list[int], sessions: list[SessionSeen]) -> Iterator[list[Any]]:
         sids_of = _sids_of(sessions)
         for c in cids:
+            if c not in self._conn_kept:
+                continue
             row = self._conn_rows[c]
             row[7] = sids_of.get(c, [])
             yield row

@@ -28,11 +28,13 @@ from analyzer.export.har import (
     ws_message,
 )
 from analyzer.export.jsonl import json_line
+from analyzer.export.keep import Keep, ws_message_dicts
 from analyzer.export.select import Selection, StreamedSelection
 from analyzer.export.streamsel import LineSpill
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
 from analyzer.protocols.engineio import parse_engineio_query
+from analyzer.query import Filter, connection_context
 
 __all__ = ["HarSink"]
 
@@ -63,8 +65,12 @@ class HarSink(StreamedSelection):
         selection: Selection | None = None,
         comment: str | None = None,
         capture: str | None = None,
+        flt: Filter | None = None,
     ) -> None:
+        """`flt` (`export --filter`, docs/filters.md): the entries of the HTTP exchanges it keeps,
+        and of the WebSockets with a message it keeps (listing those messages only)."""
         super().__init__(selection or Selection())
+        self.keep = Keep(flt) if flt is not None else None
         self.out = out
         self.comment = comment
         self.capture = capture
@@ -74,12 +80,12 @@ class HarSink(StreamedSelection):
         self._requests: list[list[tuple[int, int]]] = []  # per session (arrival): its requests
 
     def _messages(self, rec: ConnectionRecord, first_ts: list[float]) -> tuple[int, int]:
-        """Write a WebSocket's messages, comma-separated; where they are. `first_ts` gets the
-        earliest message time."""
-        ws = rec.websocket
-        assert ws is not None
+        """Write a WebSocket's messages (those the filter keeps), comma-separated; where they are
+        (length 0: none). `first_ts` gets the earliest message time."""
         at = length = 0
-        for i, m in enumerate(ws.messages.values()):
+        keep, ctx = self.keep, connection_context(rec)
+        kept = (m for m in ws_message_dicts(rec) if keep is None or keep.ws_msg(m, ctx))
+        for i, m in enumerate(kept):
             if not i:
                 first_ts.append(m["ts"])
             elif m["ts"] < first_ts[0]:  # capture times can go backwards
@@ -97,12 +103,15 @@ class HarSink(StreamedSelection):
             return
         ws = record.websocket
         upgrade = upgrade_exchange(record)
+        ctx = connection_context(record)
         for i, x in enumerate(record.http):
             q = x.request
             if q is None:
                 continue  # HAR 1.2 requires a request
             websocket = ws is not None and i == upgrade
             messages = self._messages(record, []) if websocket else None
+            if self.keep is not None and not (messages and messages[1]) and not self.keep.http(x, ctx):
+                continue
             spot = self._spill.add(json_line(exchange_entry(record, x, websocket)))
             query = parse_engineio_query(q.target)
             sid = query.sid if query is not None else None
@@ -112,6 +121,8 @@ class HarSink(StreamedSelection):
         if ws is not None and upgrade is None:
             first: list[float] = []
             messages = self._messages(record, first)
+            if self.keep is not None and not messages[1]:
+                return
             start = first[0] if first else record.tcp.get("first_ts") or 0.0
             spot = self._spill.add(json_line(headless_entry(record, start)))
             self._entries.append(_Waiting(record.id, 1 << 30, spot, messages, start, None, None, None))

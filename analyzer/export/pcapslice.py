@@ -27,9 +27,11 @@ from typing import IO, BinaryIO
 
 from analyzer.capture.pcapfile import MAX_BLOCK, PCAP_MAGICS, RawPacket, open_capture
 from analyzer.decode.packet import PacketDecoder
+from analyzer.export.keep import Keep
 from analyzer.export.select import Selection, StreamedSelection
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.session import EngineIOSession
+from analyzer.query import Filter, session_context
 
 __all__ = ["ConnectionKey", "PcapSliceSink", "SliceResult", "connection_keys", "write_pcapng_slice_keys"]
 
@@ -78,27 +80,45 @@ class PcapSliceSink(StreamedSelection):
     summary's capture path) at the end; `result` says what was written, once finished."""
 
     def __init__(
-        self, out: IO[bytes], selection: Selection | None = None, capture: str | None = None
+        self,
+        out: IO[bytes],
+        selection: Selection | None = None,
+        capture: str | None = None,
+        flt: Filter | None = None,
     ) -> None:
+        """`flt` (`export --filter`, docs/filters.md): only the packets of the records it keeps
+        (every packet of a connection it keeps as a `tcp` record)."""
         super().__init__(selection or Selection())
         self.out = out
         self.capture = capture
         self.result: SliceResult | None = None
         self._keys: list[ConnectionKey] = []
+        self.keep = Keep(flt) if flt is not None else None
+        self._whole: set[int] = set()  # with a filter: connections kept whole
+        self._frames: set[int] = set()  # with a filter: the packets of the kept records
 
     def connection(self, record: ConnectionRecord) -> None:
         self.see_connection(record.id)
         if self.wants_connection(record.id):
             self._keys.extend(connection_keys([record]))
+            if self.keep is not None:
+                whole, frames = self.keep.connection_frames(record)
+                if whole:
+                    self._whole.add(record.id)
+                self._frames |= frames
 
     def session(self, record: EngineIOSession) -> None:
-        self.see_session(record)
+        seen = self.see_session(record)
+        if self.keep is not None and seen.selected:
+            ctx = session_context(record)
+            self._frames |= self.keep.session_frames(self.eio_packets(record), self.sio_packets(record), ctx)
 
     def finish(self, summary: Analysis) -> None:
         self.resolve()
         ids = self.selected_connections
         keys = sorted((k for k in self._keys if k.id in ids), key=lambda k: k.id)
-        self.result = write_pcapng_slice_keys(self.capture or summary.capture.path, keys, self.out)
+        only = None if self.keep is None else (self._frames, self._whole)
+        self.result = write_pcapng_slice_keys(self.capture or summary.capture.path, keys, self.out, only)
 
 
 # -- exact timestamps: the record headers, walked in step with the reader ----------------------------
@@ -257,8 +277,14 @@ def _float_ns(ts: float, fmt_unit_us: bool) -> int:
     return round(ts * 1e9)
 
 
-def write_pcapng_slice_keys(path: str, keys: list[ConnectionKey], out: IO[bytes]) -> SliceResult:
-    """Write the packets of the connections `keys` name to `out` as pcapng."""
+def write_pcapng_slice_keys(
+    path: str,
+    keys: list[ConnectionKey],
+    out: IO[bytes],
+    only: tuple[set[int], set[int]] | None = None,
+) -> SliceResult:
+    """Write the packets of the connections `keys` name to `out` as pcapng; with `only` (packet
+    numbers, connection ids) just those packets and every packet of those connections."""
     from analyzer.version import __version__
 
     result = SliceResult(per_connection={k.id: 0 for k in keys})
@@ -285,7 +311,7 @@ def write_pcapng_slice_keys(path: str, keys: list[ConnectionKey], out: IO[bytes]
             if pkt.frame > hi:
                 break
             key = _match(decoder, pkt, by_tuple)
-            if key is None:
+            if key is None or (only is not None and pkt.frame not in only[0] and key.id not in only[1]):
                 continue
             if pkt.linktype not in iface_of:
                 iface_of[pkt.linktype] = len(iface_of)

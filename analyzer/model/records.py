@@ -60,6 +60,7 @@ class HttpRequest:
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
     stream_id: int | None = None  # HTTP/2: the stream of the exchange (None for HTTP/1.x)
+    ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,6 +91,7 @@ class HttpResponse:
     body_truncated: bool = False
     frames: tuple[int, ...] = ()
     stream_id: int | None = None  # HTTP/2: the stream of the exchange (None for HTTP/1.x)
+    ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -151,6 +153,7 @@ class WsMessageRecord(JsonText):
     length: int  # inflated length (data may be cut at the display bound)
     truncated: bool = False
     frames: tuple[int, ...] = field(default=())
+    ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def text_and_hex(self) -> tuple[str | None, str | None]:
         """(text, data_hex): text when the message is valid UTF-8 text, else the bytes as hex."""

@@ -19,6 +19,7 @@ from analyzer.model.jsontext import JsonText
 from analyzer.model.session_json import eio_packet_parts, session_parts, sio_packet_parts, socketio_parts
 from analyzer.model.socketio import SioPacket
 from analyzer.model.spill import RecordList
+from analyzer.model.times import ns_of, span_ms
 
 __all__ = [
     "AckRecord",
@@ -36,8 +37,9 @@ __all__ = [
 ]
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000.0, 3)
+def _span(start: float, start_ns: int | None, end: float, end_ns: int | None) -> float:
+    """From one time to another in milliseconds, to the microsecond, from integer nanoseconds."""
+    return round(span_ms(ns_of(start, start_ns), ns_of(end, end_ns)), 3)
 
 
 @dataclass(slots=True)  # not frozen: one per packet, and a frozen __init__ costs several times more
@@ -53,6 +55,7 @@ class EioPacketRecord(JsonText):
     size: int = 0  # bytes of the WebSocket message, or of the packet's text in a polling body
     truncated: bool = False  # the message was cut at the display bound before decoding
     stored: tuple[int, int, bool] | None = None  # payload parked in a PayloadStore (streaming)
+    ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def to_json(self) -> str:
         """The packet in the analysis document (written by session_json.eio_packet_parts)."""
@@ -74,6 +77,8 @@ class SioPacketRecord(JsonText):
     frames: tuple[int, ...] = ()  # the header's frame, then each attachment's
     complete: bool = True  # False when attachments were missing
     end_ts: float | None = None  # when its last attachment arrived (binary packets)
+    ts_ns: int | None = None  # `ts` and `end_ts` in integer nanoseconds (durations)
+    end_ns: int | None = None
 
     @classmethod
     def carried_by(
@@ -92,6 +97,8 @@ class SioPacketRecord(JsonText):
             frames,
             complete,
             parts[-1].ts,
+            head.ts_ns,
+            parts[-1].ts_ns,
         )
 
     def to_json(self) -> str:
@@ -113,12 +120,14 @@ class AckRecord:
     event: str | None = None
     response_ts: float | None = None
     response_frame: int | None = None
+    request_ns: int | None = None  # the times in integer nanoseconds (the latency)
+    response_ns: int | None = None
 
     @property
     def latency_ms(self) -> float | None:
         if self.response_ts is None:
             return None
-        return _ms(self.response_ts - self.request_ts)
+        return _span(self.request_ts, self.request_ns, self.response_ts, self.response_ns)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -270,19 +279,22 @@ class UpgradeAttempt:
     noop_frame: int | None = None
     upgrade_ts: float | None = None
     upgrade_frame: int | None = None
+    probe_ns: int | None = None  # the times in integer nanoseconds (the durations)
+    probe_reply_ns: int | None = None
+    upgrade_ns: int | None = None
 
     @property
     def upgrade_ms(self) -> float | None:
         """From the client's 2probe to its 5."""
         if self.probe_ts is None or self.upgrade_ts is None:
             return None
-        return _ms(self.upgrade_ts - self.probe_ts)
+        return _span(self.probe_ts, self.probe_ns, self.upgrade_ts, self.upgrade_ns)
 
     @property
     def probe_rtt_ms(self) -> float | None:
         if self.probe_ts is None or self.probe_reply_ts is None:
             return None
-        return _ms(self.probe_reply_ts - self.probe_ts)
+        return _span(self.probe_ts, self.probe_ns, self.probe_reply_ts, self.probe_reply_ns)
 
     def to_dict(self) -> dict[str, Any]:
         return {

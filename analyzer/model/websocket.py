@@ -76,6 +76,7 @@ class WebSocketRecord:
     url: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     frames_dropped: int = 0  # frames not kept because of Options.keep_frames
+    frames_not_listed: int = 0  # frames past Options.max_frame_records (docs/bounds.md)
     # complete messages per direction (not in the document: its `messages` list has them), for
     # summaries of records whose messages went to disk
     message_counts: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
@@ -90,6 +91,8 @@ class WebSocketRecord:
             "close": self.close,
             "counts": self.counts,
         }
+        if self.frames_not_listed:  # only past the bound: documents of ordinary captures keep their shape
+            out["frames_not_listed"] = self.frames_not_listed
         if self.conversation is not None:
             out.update(self.conversation)
         return out

@@ -21,6 +21,7 @@ from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMe
 from analyzer.model.registry import make_anomaly
 from analyzer.model.spill import RecordList
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
+from analyzer.pipeline.frame_cap import FrameRecords
 from analyzer.pipeline.h2_host import H2Tunnels
 from analyzer.pipeline.h2_step import H2Step, PieceMap, h2c_settings
 from analyzer.pipeline.tls_step import TlsStep
@@ -58,11 +59,13 @@ class ConnectionApp(H2Tunnels):
         options: Options,
         sessions: SessionBuilder,
         inflate_budget: InflateBudget | None = None,
+        frame_records: FrameRecords | None = None,
     ) -> None:
         self.conn = conn
         self.options = options
         self.sessions = sessions
         self.inflate_budget = inflate_budget  # the connection's (docs/bounds.md)
+        self.frame_records = frame_records or FrameRecords(options.max_frame_records, None)
         self.observer = options.observer  # sees each exchange, upgrade and message as decoded
         self.anomalies: list[Anomaly] = []
         self.mode = "undecided"  # "http" | "websocket" | "opaque"
@@ -105,6 +108,7 @@ class ConnectionApp(H2Tunnels):
         return self.conn.c2s if d is Direction.C2S else self.conn.s2c
 
     def _where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
+        """The packet with the byte before `end`, its time, and every packet of [start, end)."""
         last = max(end - 1, start)
         if self.tls is not None:  # offsets of the plaintext, mapped through the TLS records
             pm = self.tls.offsets[d]
@@ -115,6 +119,21 @@ class ConnectionApp(H2Tunnels):
             last = max(end - 1, start)
         om = self._stream(d).offsets
         return om.frame_at(last), om.ts_at(last), om.frames_between(start, max(end, start + 1))
+
+    def _ns(self, d: Direction, start: int, end: int) -> int:
+        """`_where`'s time in integer nanoseconds."""
+        last = max(end - 1, start)
+        if self.tls is not None:
+            return self.tls.offsets[d].ns_at(last)
+        if self.proxy is not None:
+            last = max(end + self.proxy.taken[d] - 1, start + self.proxy.taken[d])
+        return self._stream(d).offsets.ns_at(last)
+
+    def _ws_ns(self, d: Direction, start: int, end: int) -> int:
+        """`_ws_where`'s time in integer nanoseconds."""
+        if self.ws_maps is not None:  # an RFC 8441 tunnel: WebSocket offsets -> its DATA frames
+            start, end = self.ws_maps[d].at(start), self.ws_maps[d].at(max(end - 1, start)) + 1
+        return self._ns(d, start, end)
 
     def _next(self, d: Direction) -> int:
         """Offset, as the parsers count, of the direction's next byte."""
@@ -273,12 +292,16 @@ class ConnectionApp(H2Tunnels):
 
     def _request_record(self, head: Any, end: int, body: bytes = b"", cut: bool = False) -> HttpRequest:
         frame, ts, frames = self._where(Direction.C2S, head.start, end)
-        return HttpRequest(frame, ts, head.method, head.target, head.version, head.headers, body, cut, frames)
+        ns = self._ns(Direction.C2S, head.start, end)
+        return HttpRequest(
+            frame, ts, head.method, head.target, head.version, head.headers, body, cut, frames, ts_ns=ns
+        )
 
     def _response_record(self, head: Any, end: int, body: bytes = b"", cut: bool = False) -> HttpResponse:
         frame, ts, frames = self._where(Direction.S2C, head.start, end)
+        ns = self._ns(Direction.S2C, head.start, end)
         return HttpResponse(
-            frame, ts, head.version, head.status, head.reason, head.headers, body, cut, frames
+            frame, ts, head.version, head.status, head.reason, head.headers, body, cut, frames, ts_ns=ns
         )
 
     def _http_done(self, ev: Any) -> None:
@@ -412,9 +435,10 @@ class ConnectionApp(H2Tunnels):
             self._ws_route(d, self.ws_decoders[d].eof())
 
     def _ws_feed(self, d: Direction, data: bytes) -> None:
-        events = self.ws_decoders[d].feed(data)
-        if events or self._ws_held:  # most segments of a big frame end nothing
-            self._ws_route(d, events)
+        for i in range(0, len(data), 1 << 16):  # 64 KiB at a time: 4 MB of 2-byte frames were 2M events
+            events = self.ws_decoders[d].feed(data[i : i + (1 << 16)])
+            if events or self._ws_held:  # most segments of a big frame end nothing
+                self._ws_route(d, events)
 
     def _ws_route(self, d: Direction, events: list[Any], gap_frame: int = 0) -> None:
         """WebSocket events in capture order. A decoder that resynchronises holds the bytes of a
@@ -452,38 +476,39 @@ class ConnectionApp(H2Tunnels):
         for ev in events:
             if isinstance(ev, WsFrame):
                 frame, ts, packets = self._ws_where(d, base + ev.start, base + ev.end)
-                rec = WsFrameRecord(
-                    d,
-                    frame,
-                    ts,
-                    ev.fin,
-                    ev.rsv1,
-                    ev.rsv2,
-                    ev.rsv3,
-                    ev.opcode,
-                    ev.masked,
-                    ev.mask_key,
-                    ev.payload_length,
-                    ev.length_form,
-                    ev.payload,
-                    ev.payload_truncated,
-                    ev.close_code,
-                    ev.close_reason,
-                    packets,
-                    base + ev.start,
-                )
                 self.ws_frames += 1
                 hdr = ev.end - ev.start - ev.payload_length
                 self.layer_bytes["websocket_header_bytes"] += hdr
                 self.layer_bytes["websocket_payload_bytes"] += ev.payload_length
                 key = (dv, ev.opcode)
                 counts[key] = counts.get(key, 0) + 1
-                if self.options.keep_frames:
-                    ws.frames.append(rec)
-                else:
+                if not self.options.keep_frames:
                     ws.frames_dropped += 1
+                elif self.frame_records.take(ws, frame, d):  # else not listed: past the bound
+                    rec = WsFrameRecord(
+                        d,
+                        frame,
+                        ts,
+                        ev.fin,
+                        ev.rsv1,
+                        ev.rsv2,
+                        ev.rsv3,
+                        ev.opcode,
+                        ev.masked,
+                        ev.mask_key,
+                        ev.payload_length,
+                        ev.length_form,
+                        ev.payload,
+                        ev.payload_truncated,
+                        ev.close_code,
+                        ev.close_reason,
+                        packets,
+                        base + ev.start,
+                    )
+                    ws.frames.append(rec)
                 if self.conversation is not None:
-                    self.conversation.on_frame(d, ev, ts, frame)
+                    ns = self._ws_ns(d, base + ev.start, base + ev.end) if ev.opcode >= 8 else None
+                    self.conversation.on_frame(d, ev, ts, frame, ns)
                 if ev.opcode == 8 and not self._closed.get(d):
                     self._closed[d] = True
                     self.sessions.on_websocket_close(self.conn.id, d, ev.close_code, ts, frame)
@@ -501,6 +526,7 @@ class ConnectionApp(H2Tunnels):
                     ev.length,
                     ev.truncated,
                     packets,
+                    self._ws_ns(d, base + ev.start, base + ev.end),
                 )
                 ws.messages.append(msg)
                 ws.message_counts[d.value] += 1
@@ -548,6 +574,9 @@ class ConnectionApp(H2Tunnels):
         elif conn.fin_frames:
             self.sessions.on_connection_end(conn.id, "fin", conn.last_ts, max(conn.fin_frames.values()))
         if self.ws is not None:
+            capped = self.frame_records.anomaly(self.ws, conn.id)
+            if capped is not None:
+                self.anomalies.append(capped)
             for (dv, op), n in self._frame_counts.items():
                 key = f"{dv}:{_OPCODE_NAMES.get(op, 'reserved')}"
                 self.ws.counts[key] = self.ws.counts.get(key, 0) + n

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections import deque
 
     from analyzer.model.analysis import CaptureInfo
+    from analyzer.pipeline.clock import CaptureClock
     from analyzer.pipeline.wiring import Pipeline
     from analyzer.tcp.tracker import ConnKey, TcpConnection
 
@@ -30,11 +31,12 @@ if TYPE_CHECKING:
         CaptureInfo,
         dict[ConnKey, TcpConnection],
         deque[TcpConnection],
-        Callable[[int, float], None],
+        Callable[[int, int], None],
         set[int],
         int,
         int,
-        float,
+        int,
+        CaptureClock,
     ]
 
 __all__ = ["feed_fast"]
@@ -50,8 +52,9 @@ PROGRESS_EVERY = 0x4000
 def feed_fast(
     pipe: Pipeline, packets: Iterable[RawPacket], progress: Callable[[int], None] | None = None
 ) -> None:
-    cap, active, linger, expire, linktypes, flush_every, linger_packets, linger_seconds = _state(pipe)
+    cap, active, linger, expire, linktypes, flush_every, linger_packets, linger_ns, clock = _state(pipe)
     eth_seen = 1 in linktypes  # the general path records a link type the first time it sees it
+    last_ns = clock.last_ns  # CaptureClock.tick, inlined
     # counters kept in locals and added to their objects at the end (or before a slow packet)
     n_pkts = n_bytes = n_tcp = n_payload = n_hdr = count = 0
     try:
@@ -59,8 +62,10 @@ def feed_fast(
             count += 1
             if progress is not None and not count % PROGRESS_EVERY:
                 progress(count)
-            data = pkt.data
-            n = len(data)
+            if (ts_ns := pkt.ts_ns) < last_ns:
+                clock.back(pkt.frame, last_ns - ts_ns)
+            last_ns = ts_ns
+            n = len(data := pkt.data)
             slow_packet = True  # unless: Ethernet II + IPv4 with a 20-byte header (IHL 5), RFC 791 §3.1; TCP
             if (
                 pkt.linktype == 1
@@ -81,11 +86,10 @@ def feed_fast(
                         # ConnectionTracker.handle: expire before the lookup (expire's first test inlined)
                         if linger and (
                             pkt.frame - linger[0].last_frame >= linger_packets
-                            or pkt.ts - linger[0].last_ts >= linger_seconds
+                            or ts_ns - linger[0].last_ns >= linger_ns
                         ):
-                            expire(pkt.frame, pkt.ts)
-                        src = data[26:30]
-                        conn = active.get((src, sport, data[30:34], dport))
+                            expire(pkt.frame, ts_ns)
+                        conn = active.get((src := data[26:30], sport, data[30:34], dport))
                         slow_packet = (
                             conn is None
                             or conn.hs_ack is None
@@ -96,36 +100,34 @@ def feed_fast(
                 if n_pkts:  # the general path may read the counters: bring them up to date first
                     _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
                     n_pkts = n_bytes = n_tcp = n_payload = n_hdr = 0
+                clock.last_ns = ts_ns  # Pipeline.feed ticks the clock again: the same time
                 pipe.feed(pkt)
                 eth_seen = 1 in linktypes
                 continue
             assert conn is not None
             frame, ts = pkt.frame, pkt.ts
-            n_pkts += 1  # Pipeline.feed: the capture summary
-            n_bytes += n
+            n_pkts, n_bytes, n_tcp, n_hdr = n_pkts + 1, n_bytes + n, n_tcp + 1, n_hdr + thl  # feed, decode
             cap.last_ts = ts
-            n_tcp += 1  # PacketDecoder.decode: the counters
-            n_hdr += thl
             payload = data[34 + thl : end]
             n_payload += len(payload)
             c2s = src == conn.client[0] and sport == conn.client[1]
             i = 0 if c2s else 1
             conn.packets[i] += 1
             conn.payload_bytes[i] += len(payload)
-            conn.last_ts = ts
-            conn.last_frame = frame
+            conn.last_ts, conn.last_ns, conn.last_frame = ts, ts_ns, frame
             if flags & _ACK:  # ConnectionTracker._segment: a hole the peer acknowledged is lost
                 other = conn.s2c if c2s else conn.c2s
                 if other.ooo:
                     other.acked(ack, frame, ts)
             if payload:  # ConnectionTracker.handle / _segment: the stream
-                (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, 0)
+                (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, ts_ns, 0)
             if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):
                 conn.lingering = True
                 linger.append(conn)
             if flush_every and not (cap.packets + n_pkts) % flush_every:
                 pipe.flush_sessions(ts)
     finally:
+        clock.last_ns = last_ns
         _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
 
 
@@ -140,7 +142,8 @@ def _state(pipe: Pipeline) -> _Locals:
         pipe.linktypes,
         pipe.flush_every,
         tcp_tracker.LINGER_PACKETS,
-        tcp_tracker.LINGER_SECONDS,
+        tcp_tracker.LINGER_NS,
+        pipe.clock,
     )
 
 

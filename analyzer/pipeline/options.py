@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from analyzer.pipeline.frame_cap import MAX_FRAME_RECORDS
 from analyzer.pipeline.observer import LiveObserver
 from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
 
@@ -42,6 +43,10 @@ class Options:
     # sixteenth of the capture's, 16 MiB by default)
     inflate_budget_bytes: int = INFLATE_CAPTURE_BUDGET
     inflate_connection_budget_bytes: int | None = None
+    # WebSocket frame records listed per connection, and per capture (None: ten times as many);
+    # past them frames are decoded, counted and assembled, not listed (pipeline/frame_cap.py)
+    max_frame_records: int = MAX_FRAME_RECORDS
+    max_frame_records_capture: int | None = None
     # split a capture across runs (pipeline/split.py, `socketscope batch`): (k, n) decodes only the
     # connections whose flow hash is k modulo n (every connection is still tracked, ids unchanged)
     flow_share: tuple[int, int] | None = None

@@ -36,7 +36,7 @@ Report = Callable[[str, str, Direction | None, tuple[int, ...]], None]  # code, 
 
 class PlainOffsets:
     """Plaintext offsets of one direction -> the TCP offsets of the record that carried them.
-    Answers like the TCP OffsetMap (frame_at, ts_at, frames_between)."""
+    Answers like the TCP OffsetMap (frame_at, ts_at, ns_at, frames_between)."""
 
     __slots__ = ("_ends", "_plain", "_starts", "_tcp")
 
@@ -63,6 +63,11 @@ class PlainOffsets:
         if not self._plain:
             return 0.0
         return self._tcp.ts_at(self._ends[self._index(offset)] - 1)
+
+    def ns_at(self, offset: int) -> int:
+        if not self._plain:
+            return 0
+        return self._tcp.ns_at(self._ends[self._index(offset)] - 1)
 
     def frames_between(self, start: int, end: int) -> tuple[int, ...]:
         if not self._plain or end <= start:

@@ -16,8 +16,10 @@ from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EngineIOSession
+from analyzer.pipeline.clock import CaptureClock
 from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
+from analyzer.pipeline.frame_cap import FrameRecordBudget, FrameRecords
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
 from analyzer.pipeline.split import SkippedApp, TapSessions, in_share
@@ -42,6 +44,7 @@ class Pipeline:
         self.options = options or Options()
         self.capture = capture
         self.decoder = PacketDecoder()
+        self.clock = CaptureClock()
         table = self.options.max_connections
         table = tcp_tracker.MAX_CONNECTIONS if table is None else table
         self.tracker = ConnectionTracker(self._on_new, self._on_close, self._on_drop, table)
@@ -51,6 +54,10 @@ class Pipeline:
             opts.inflate_connection_budget_bytes
             if opts.inflate_connection_budget_bytes is not None
             else opts.inflate_budget_bytes // 16
+        )
+        capture_frames = opts.max_frame_records_capture
+        self.frame_budget = FrameRecordBudget(
+            10 * opts.max_frame_records if capture_frames is None else capture_frames
         )
         self.anomalies: list[Anomaly] = []
         self.sinks = sinks
@@ -76,7 +83,13 @@ class Pipeline:
         if share is not None and not in_share(conn, share):
             conn.app = skipped = SkippedApp()  # another run of a split capture decodes it
             return skipped
-        app = ConnectionApp(conn, self.options, self.sessions, self.inflate_budget.child(self._conn_inflate))
+        app = ConnectionApp(
+            conn,
+            self.options,
+            self.sessions,
+            self.inflate_budget.child(self._conn_inflate),
+            FrameRecords(self.options.max_frame_records, self.frame_budget),
+        )
         conn.app = app
         seg = self._seg
         if seg is not None and (seg.path is not None or seg.process is not None):
@@ -146,6 +159,7 @@ class Pipeline:
     # -- packets --
     def feed(self, pkt: RawPacket) -> None:
         cap = self.capture
+        self.clock.tick(pkt.frame, pkt.ts_ns)
         if cap.first_ts is None:
             cap.first_ts = pkt.ts
         cap.last_ts = pkt.ts
@@ -199,6 +213,9 @@ class Pipeline:
                     (st.snaplen_first,),
                 )
             )
+        went_back = self.clock.anomaly()
+        if went_back is not None:
+            self.anomalies.append(went_back)
         if self.tracker.evicted:
             self.anomalies.append(
                 make_anomaly(

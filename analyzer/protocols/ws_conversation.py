@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from analyzer.model.codes import websocket as codes
 from analyzer.model.common import Direction
 from analyzer.model.facts import CloseFacts, PingFacts, WsClose, WsConversationFacts
+from analyzer.model.times import ns_of, span_ms
 from analyzer.protocols.websocket import Opcode, WsFrame
 
 __all__ = ["CloseInfo", "ConvAnomaly", "ConversationSummary", "PingPair", "WsConversation"]
@@ -125,12 +126,13 @@ class ConversationSummary:
 
 
 class _Ping:
-    __slots__ = ("excused", "frame", "payload", "ts")
+    __slots__ = ("excused", "frame", "ns", "payload", "ts")
 
-    def __init__(self, payload: bytes, frame: int, ts: float, excused: bool) -> None:
+    def __init__(self, payload: bytes, frame: int, ts: float, ns: int, excused: bool) -> None:
         self.payload = payload
         self.frame = frame
         self.ts = ts
+        self.ns = ns  # `ts` in integer nanoseconds: the round trip is computed from it
         self.excused = excused  # sent after a Close: the peer need not answer
 
 
@@ -151,8 +153,11 @@ class WsConversation:
         self._tcp_end: dict[Direction, tuple[str, float, int]] = {}
         self._last_c2s = -1  # packet of the latest frame of each direction (-1: none yet)
         self._last_s2c = -1
-        # Pongs that came before any Ping they could answer, per pinger: (frame, ts, payload)
-        self._early: dict[Direction, list[tuple[int, float, bytes]]] = {Direction.C2S: [], Direction.S2C: []}
+        # Pongs that came before any Ping they could answer, per pinger: (frame, ts, ns, payload)
+        self._early: dict[Direction, list[tuple[int, float, int, bytes]]] = {
+            Direction.C2S: [],
+            Direction.S2C: [],
+        }
         self._recent: deque[bytes] = deque()
         self._recent_count: dict[bytes, int] = {}
         self._zero_frames: list[int] = []
@@ -162,7 +167,11 @@ class WsConversation:
 
     # --- input ------------------------------------------------------------------------------------
 
-    def on_frame(self, direction: Direction, frame: WsFrame, ts: float, frame_no: int) -> None:
+    def on_frame(
+        self, direction: Direction, frame: WsFrame, ts: float, frame_no: int, ts_ns: int | None = None
+    ) -> None:
+        """A frame of packet `frame_no`, at `ts` seconds = `ts_ns` integer nanoseconds (the round
+        trips of Pings come from the latter; it matters for control frames only)."""
         if direction is _C2S:
             self._last_c2s = max(self._last_c2s, frame_no)
             if frame.mask_key is not None:
@@ -179,9 +188,9 @@ class WsConversation:
             if self._close_seen_at is None or frame_no < self._close_seen_at:
                 self._close_seen_at = frame_no
         elif op == _PING:
-            self._ping(direction, frame.payload, frame_no, ts)
+            self._ping(direction, frame.payload, frame_no, ts, ns_of(ts, ts_ns))
         elif op == _PONG:
-            self._pong(direction, frame.payload, frame_no, ts)
+            self._pong(direction, frame.payload, frame_no, ts, ns_of(ts, ts_ns))
 
     def on_tcp_end(self, direction: Direction, kind: str, ts: float, frame_no: int) -> None:
         """That direction's FIN or RST (`kind` 'fin' | 'rst'); only the first one counts."""
@@ -189,42 +198,44 @@ class WsConversation:
 
     # --- ping / pong (§5.5.2, §5.5.3) ---------------------------------------------------------------
 
-    def _ping(self, direction: Direction, payload: bytes, frame_no: int, ts: float) -> None:
+    def _ping(self, direction: Direction, payload: bytes, frame_no: int, ts: float, ns: int) -> None:
         # §5.5.2: a Pong is owed "unless it already received a Close frame" (sent before it).
         closed = self._close_seen_at is not None and self._close_seen_at < frame_no
         early = self._early[direction]
-        for k, (pong_frame, pong_ts, pong_payload) in enumerate(early):
+        for k, (pong_frame, pong_ts, pong_ns, pong_payload) in enumerate(early):
             if pong_frame > frame_no and pong_payload == payload:
                 # its Pong was handed over first (see _pong): they pair by time, not by arrival
                 del early[k]
-                self._pair(direction, _Ping(payload, frame_no, ts, closed), pong_frame, pong_ts)
+                self._pair(direction, _Ping(payload, frame_no, ts, ns, closed), pong_frame, pong_ts, pong_ns)
                 return
         queue = self._outstanding[direction]
         if len(queue) >= self._max_outstanding:
             self._give_up(direction, queue.popleft())
-        queue.append(_Ping(payload, frame_no, ts, closed))
+        queue.append(_Ping(payload, frame_no, ts, ns, closed))
 
     def _give_up(self, direction: Direction, ping: _Ping) -> None:
         if not ping.excused:
             self._unanswered_n[direction] += 1
             if len(self._unanswered[direction]) < self._max_listed:
                 self._unanswered[direction].append(ping.frame)
-        self._pair(direction, ping, None, None)
+        self._pair(direction, ping, None, None, 0)
 
-    def _pair(self, direction: Direction, ping: _Ping, pong_frame: int | None, pong_ts: float | None) -> None:
+    def _pair(
+        self, direction: Direction, ping: _Ping, pong_frame: int | None, pong_ts: float | None, pong_ns: int
+    ) -> None:
         if len(self._pairs) >= self._max_pings:
             return
-        rtt = (pong_ts - ping.ts) * 1000.0 if pong_ts is not None else None
+        rtt = span_ms(ping.ns, pong_ns) if pong_ts is not None else None
         self._pairs.append(PingPair(direction, ping.frame, ping.ts, ping.payload, pong_frame, pong_ts, rtt))
 
-    def _pong(self, direction: Direction, payload: bytes, frame_no: int, ts: float) -> None:
+    def _pong(self, direction: Direction, payload: bytes, frame_no: int, ts: float, ns: int) -> None:
         pinger = direction.other
         queue = self._outstanding[pinger]
         if not queue or queue[0].frame > frame_no:
             # no Ping sent before it: an unsolicited Pong (§5.5.3, a unidirectional heartbeat),
             # or one whose Ping is still to be handed over; kept a while for the latter
             early = self._early[pinger]
-            early.append((frame_no, ts, payload))
+            early.append((frame_no, ts, ns, payload))
             if len(early) > self._max_outstanding:
                 del early[0]
             return
@@ -233,8 +244,8 @@ class WsConversation:
                 break  # sent after this Pong: not what it answers
             if ping.payload == payload:
                 for _ in range(k):
-                    self._pair(pinger, queue.popleft(), None, None)
-                self._pair(pinger, queue.popleft(), frame_no, ts)
+                    self._pair(pinger, queue.popleft(), None, None, 0)
+                self._pair(pinger, queue.popleft(), frame_no, ts, ns)
                 return
         if len(self._mismatches) < self._max_listed:
             latest = queue[-1]

@@ -38,6 +38,8 @@ class _Ack:
     event: str | None
     response_ts: float | None = None
     response_frame: int | None = None
+    ns: int | None = None  # `ts` and `response_ts` in integer nanoseconds (the latency)
+    response_ns: int | None = None
 
     def record(self) -> AckRecord:
         return AckRecord(
@@ -49,6 +51,8 @@ class _Ack:
             self.event,
             self.response_ts,
             self.response_frame,
+            self.ns,
+            self.response_ns,
         )
 
 
@@ -92,7 +96,7 @@ class AckTracker:
                 msg = f"more than {self.max_tracked} acknowledgements in one session; the rest not tracked"
                 out.append(self._anomaly(codes.LIMIT_EXCEEDED, msg, rec))
             return out
-        ack = _Ack(p.nsp, p.ack_id, rec.direction, rec.ts, rec.frame, rec.connection, p.event)
+        ack = _Ack(p.nsp, p.ack_id, rec.direction, rec.ts, rec.frame, rec.connection, p.event, ns=rec.ts_ns)
         self._acks.append(ack)
         self._pending[key] = ack
         self._answered.pop(key, None)
@@ -110,6 +114,7 @@ class AckTracker:
         if ack is not None:
             # the ACK counts once whole: with binary attachments, when the last one arrived
             ack.response_ts = rec.end_ts if rec.end_ts is not None else rec.ts
+            ack.response_ns = rec.end_ns if rec.end_ts is not None else rec.ts_ns
             ack.response_frame = rec.frame
             self._answered[key] = ack
             self._paired = ack

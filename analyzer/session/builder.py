@@ -193,6 +193,7 @@ class SessionBuilder:
                 packet,
                 msg.length,
                 truncated=msg.truncated,
+                ts_ns=msg.ts_ns,
             )
 
     def on_websocket_close(
@@ -288,7 +289,9 @@ class SessionBuilder:
         if resp.body_truncated:
             self._note_truncated(session, conn, _S, resp.frame)
         for packet in packets:
-            self._add(session, _S, resp.ts, resp.frame, "polling", conn, packet, _size(packet))
+            self._add(
+                session, _S, resp.ts, resp.frame, "polling", conn, packet, _size(packet), ts_ns=resp.ts_ns
+            )
 
     def _polling(self, conn: int, query: EioQuery, req: HttpRequest, resp: HttpResponse | None) -> None:
         assert query.sid is not None
@@ -314,7 +317,7 @@ class SessionBuilder:
                 if req.body_truncated:
                     self._note_truncated(session, conn, _C, req.frame)
                 for p in packets:
-                    self._add(session, _C, req.ts, req.frame, "polling", conn, p, _size(p))
+                    self._add(session, _C, req.ts, req.frame, "polling", conn, p, _size(p), ts_ns=req.ts_ns)
             if resp is not None and ok and resp.body.strip() == b"OK":
                 msg = "POST answered 200 with 'OK' (python-engineio) instead of 'ok'"
                 keep_anomaly(session, make_anomaly(codes.POST_REPLY_CASE, msg, conn, _S, (resp.frame,)))
@@ -335,7 +338,7 @@ class SessionBuilder:
             if resp.body_truncated:
                 self._note_truncated(session, conn, _S, resp.frame)
             for p in packets:
-                self._add(session, _S, resp.ts, resp.frame, "polling", conn, p, _size(p))
+                self._add(session, _S, resp.ts, resp.frame, "polling", conn, p, _size(p), ts_ns=resp.ts_ns)
         size = len(resp.body) if resp is not None else 0
         self._request(session, conn, req, resp, False, size, len(packets))
 
@@ -455,6 +458,7 @@ class SessionBuilder:
         size: int,
         *,
         truncated: bool = False,
+        ts_ns: int | None = None,
     ) -> None:
         if len(session.raws) >= self.max_packets_per_session:
             session.dropped += 1
@@ -463,7 +467,7 @@ class SessionBuilder:
                 keep_anomaly(session, make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, direction, (frame,)))
             return
         self._seq += 1
-        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated)
+        record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated, None, ts_ns)
         if self.observer is not None:
             self._tell(session, record, self.observer)
         store = self.payloads
@@ -471,7 +475,9 @@ class SessionBuilder:
         if store is not None and packet.type is _MESSAGE and len(packet.data) >= store.min_size:
             ref = store.put(packet.data)
             packet = EioPacket(packet.type, "" if ref[2] else b"", packet.b64)
-            record = EioPacketRecord(direction, ts, frame, transport, conn, packet, size, truncated, ref)
+            record = EioPacketRecord(
+                direction, ts, frame, transport, conn, packet, size, truncated, ref, ts_ns
+            )
         session.raws.append((frame, self._seq, record))
         if ts > session.last_ts:
             session.last_ts = ts

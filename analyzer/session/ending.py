@@ -67,6 +67,8 @@ def analyse_session(
             timeout,
             end_ts=recs[-1].ts,
             start_ts=first_open.ts if first_open is not None else None,
+            end_ns=recs[-1].ts_ns,
+            start_ns=first_open.ts_ns if first_open is not None else None,
         )
         found.extend(problems_h)
 

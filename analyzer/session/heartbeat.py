@@ -14,6 +14,7 @@ from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacketType
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EioPacketRecord, HeartbeatPair, HeartbeatStats
+from analyzer.model.times import ns_of, span_ms
 
 __all__ = ["analyze_heartbeat"]
 
@@ -21,6 +22,7 @@ _MAX_REPORTS = 100  # per code and session; the stats still count everything
 # enum members as module constants: a class attribute lookup on an Enum costs more than the test
 _PING, _PONG = EioPacketType.PING, EioPacketType.PONG
 _PING_PONG = (_PING, _PONG)
+_NS_PER_MS = 1_000_000
 
 
 class _Reports:
@@ -46,17 +48,18 @@ class _Reports:
 
 
 class _Pairing:
-    """Pings and pongs of one session as they come, in capture order."""
+    """Pings and pongs of one session as they come, in capture order; every interval in integer
+    nanoseconds (the records' `ts_ns`), milliseconds only when written."""
 
     def __init__(
-        self, version: int, ping_interval_ms: int | None, ping_timeout_ms: int | None, start_ts: float | None
+        self, version: int, ping_interval_ms: int | None, ping_timeout_ms: int | None, start_ns: int | None
     ) -> None:
         self.version = version
         self.pinger = Direction.S2C if version >= 4 else Direction.C2S
         self.interval_ms, self.timeout_ms = ping_interval_ms, ping_timeout_ms
-        self.timeout_s = ping_timeout_ms / 1000.0 if ping_timeout_ms is not None else None
-        self.gap_limit_s = (
-            (ping_interval_ms + ping_timeout_ms) / 1000.0
+        self.timeout_ns = ping_timeout_ms * _NS_PER_MS if ping_timeout_ms is not None else None
+        self.gap_limit_ns = (
+            (ping_interval_ms + ping_timeout_ms) * _NS_PER_MS
             if ping_interval_ms is not None and ping_timeout_ms is not None
             else None
         )
@@ -66,7 +69,8 @@ class _Pairing:
         self.pairs: list[HeartbeatPair] = []
         self.gaps: list[float] = []
         self.outstanding: EioPacketRecord | None = None
-        self.last_ping_ts = start_ts if version >= 4 else None
+        self.outstanding_ns = 0
+        self.last_ping_ns = start_ns if version >= 4 else None
 
     def ping(self, rec: EioPacketRecord) -> None:
         report = self.reports.report
@@ -76,25 +80,27 @@ class _Pairing:
             report(codes.UNEXPECTED_PING, f"ping from the {who} in Engine.IO v{self.version}", rec)
             return
         self.pings += 1
+        now = ns_of(rec.ts, rec.ts_ns)
         outstanding = self.outstanding
         if outstanding is not None:
             self.unanswered += 1
-            if self.timeout_s is not None and rec.ts - outstanding.ts > self.timeout_s:
+            if self.timeout_ns is not None and now - self.outstanding_ns > self.timeout_ns:
                 msg = f"ping not answered within pingTimeout {self.timeout_ms} ms, next ping came (G5)"
                 report(codes.PING_TIMEOUT, msg, outstanding)
-        if self.last_ping_ts is not None:
-            gap = rec.ts - self.last_ping_ts
+        if self.last_ping_ns is not None:
+            gap = now - self.last_ping_ns
             if self.pings > 1:
-                self.gaps.append(round(gap * 1000.0, 3))
-            if self.gap_limit_s is not None and gap > self.gap_limit_s:
+                self.gaps.append(round(span_ms(0, gap), 3))
+            if self.gap_limit_ns is not None and gap > self.gap_limit_ns:
                 # G5 (v4): the client "SHOULD" give up after pingInterval + pingTimeout
                 msg = (
-                    f"{gap * 1000.0:.0f} ms without a ping, more than pingInterval + pingTimeout "
+                    f"{span_ms(0, gap):.0f} ms without a ping, more than pingInterval + pingTimeout "
                     f"({self.interval_ms} + {self.timeout_ms} ms)"
                 )
                 report(codes.PING_INTERVAL_EXCEEDED, msg, rec)
-        self.last_ping_ts = rec.ts
+        self.last_ping_ns = now
         self.outstanding = rec
+        self.outstanding_ns = now
 
     def pong(self, rec: EioPacketRecord) -> None:
         if rec.direction is self.pinger:
@@ -108,21 +114,22 @@ class _Pairing:
         if outstanding is None:
             self.unsolicited += 1
             return
-        rtt = rec.ts - outstanding.ts
-        rtt_ms = round(rtt * 1000.0, 3)
+        rtt = ns_of(rec.ts, rec.ts_ns) - self.outstanding_ns
+        rtt_ms = round(span_ms(0, rtt), 3)
         self.rtts.append(rtt_ms)
         self.pairs.append(HeartbeatPair(outstanding.frame, outstanding.ts, rec.frame, rec.ts, rtt_ms))
-        if self.timeout_s is not None and rtt > self.timeout_s:
+        if self.timeout_ns is not None and rtt > self.timeout_ns:
             self.late += 1
-            msg = f"pong {rtt * 1000.0:.0f} ms after its ping, over pingTimeout {self.timeout_ms} ms (G5)"
+            msg = f"pong {span_ms(0, rtt):.0f} ms after its ping, over pingTimeout {self.timeout_ms} ms (G5)"
             self.reports.report(codes.PING_TIMEOUT, msg, rec)
         self.outstanding = None
 
-    def finish(self, end_ts: float | None) -> HeartbeatStats:
+    def finish(self, seen_ns: int | None) -> HeartbeatStats:
         outstanding = self.outstanding
         if outstanding is not None:
             self.unanswered += 1
-            if self.timeout_s is not None and end_ts is not None and end_ts - outstanding.ts > self.timeout_s:
+            timeout_ns = self.timeout_ns
+            if timeout_ns is not None and seen_ns is not None and seen_ns - self.outstanding_ns > timeout_ns:
                 msg = f"ping never answered within pingTimeout {self.timeout_ms} ms (G5)"
                 self.reports.report(codes.PING_TIMEOUT, msg, outstanding)
         return HeartbeatStats(
@@ -146,14 +153,18 @@ def analyze_heartbeat(
     *,
     end_ts: float | None = None,
     start_ts: float | None = None,
+    end_ns: int | None = None,
+    start_ns: int | None = None,
 ) -> tuple[HeartbeatStats, list[Anomaly]]:
     """Pair each ping with the next pong of the other side; `records` in capture order.
 
     `end_ts` is when the session was last seen (a ping still unanswered more than
     pingTimeout before it counts as timed out); `start_ts` is the open packet's time
-    (the first ping is due within pingInterval + pingTimeout of it).
+    (the first ping is due within pingInterval + pingTimeout of it); `end_ns`, `start_ns` the same
+    in integer nanoseconds, which every interval is computed from (as the records' `ts_ns`).
     """
-    pairing = _Pairing(version, ping_interval_ms, ping_timeout_ms, start_ts)
+    start = ns_of(start_ts, start_ns) if start_ts is not None else None
+    pairing = _Pairing(version, ping_interval_ms, ping_timeout_ms, start)
     for rec in records:
         ptype = rec.packet.type
         if ptype not in _PING_PONG or rec.packet.is_probe:
@@ -162,5 +173,6 @@ def analyze_heartbeat(
             pairing.ping(rec)
         else:
             pairing.pong(rec)
-    stats = pairing.finish(end_ts)  # before the reports are closed: it may add one
+    seen_ns = ns_of(end_ts, end_ns) if end_ts is not None else None
+    stats = pairing.finish(seen_ns)  # before the reports are closed: it may add one
     return stats, pairing.reports.finish(records)

@@ -75,11 +75,15 @@ def _walk(
                 )
             continue
         if event == "2probe":
-            attempt = dataclasses.replace(attempt, probe_ts=rec.ts, probe_frame=rec.frame)
+            attempt = dataclasses.replace(attempt, probe_ts=rec.ts, probe_frame=rec.frame, probe_ns=rec.ts_ns)
         elif event == "3probe":
-            attempt = dataclasses.replace(attempt, probe_reply_ts=rec.ts, probe_reply_frame=rec.frame)
+            attempt = dataclasses.replace(
+                attempt, probe_reply_ts=rec.ts, probe_reply_frame=rec.frame, probe_reply_ns=rec.ts_ns
+            )
         elif event == "5" and state == "probed":
-            attempt = dataclasses.replace(attempt, upgrade_ts=rec.ts, upgrade_frame=rec.frame)
+            attempt = dataclasses.replace(
+                attempt, upgrade_ts=rec.ts, upgrade_frame=rec.frame, upgrade_ns=rec.ts_ns
+            )
         state = nxt
     return attempt, state
 

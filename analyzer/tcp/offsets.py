@@ -1,7 +1,8 @@
 """Map stream offsets back to the packets that carried them.
 
 Each direction records, per delivered segment, the stream offset of its first new
-byte with the packet number and timestamp. Lookups are binary searches. Entries
+byte with the packet number and timestamp (seconds as the outputs show them, and integer
+nanoseconds, which durations are computed from). Lookups are binary searches. Entries
 below the lowest offset an upper layer can still ask for may be discarded, so that
 memory follows what is open, not the length of the stream.
 """
@@ -13,20 +14,30 @@ from bisect import bisect_right
 
 __all__ = ["OffsetMap"]
 
+_Q_MAX = (1 << 63) - 1  # an array("q") item; a capture's times span far less (292 years)
+
 
 class OffsetMap:
-    __slots__ = ("_base", "_frames", "_starts", "_ts")
+    __slots__ = ("_base", "_frames", "_ns", "_ns0", "_starts", "_ts")
 
     def __init__(self) -> None:
         self._starts = array("q")
         self._frames = array("q")
         self._ts = array("d")
+        self._ns = array("q")  # nanoseconds after _ns0 (a pcapng if_tsoffset can make times huge)
+        self._ns0 = 0  # the first entry's time (entries are never all discarded)
         self._base = 0  # entries before this index were discarded
 
-    def add(self, offset: int, frame: int, ts: float) -> None:
+    def add(self, offset: int, frame: int, ts: float, ts_ns: int) -> None:
+        if not self._starts:
+            self._ns0 = ts_ns
         self._starts.append(offset)
         self._frames.append(frame)
         self._ts.append(ts)
+        try:
+            self._ns.append(ts_ns - self._ns0)
+        except OverflowError:  # more than 292 years from the first entry
+            self._ns.append(_Q_MAX if ts_ns > self._ns0 else -_Q_MAX)
 
     def _index(self, offset: int) -> int:
         i = bisect_right(self._starts, offset) - 1
@@ -42,6 +53,12 @@ class OffsetMap:
         if not self._starts:
             return 0.0
         return self._ts[self._index(offset)]
+
+    def ns_at(self, offset: int) -> int:
+        """`ts_at` in integer nanoseconds."""
+        if not self._starts:
+            return 0
+        return self._ns0 + self._ns[self._index(offset)]
 
     def frames_between(self, start: int, end: int) -> tuple[int, ...]:
         """Every packet that carried a byte of [start, end), in stream order, without repeats."""
@@ -61,6 +78,7 @@ class OffsetMap:
             del self._starts[:i]
             del self._frames[:i]
             del self._ts[:i]
+            del self._ns[:i]
 
     def __len__(self) -> int:
         return len(self._starts)

@@ -100,7 +100,7 @@ class DirectionStream:
         self.sink = sink
         self.isn: int | None = None  # sequence number of stream offset 0
         self.next = 0  # offset of the next byte expected
-        self.ooo: dict[int, tuple[bytes, int, float]] = {}
+        self.ooo: dict[int, tuple[bytes, int, float, int]] = {}
         self.ooo_bytes = 0
         # the last delivered segments, by reference (no copy): retransmissions are compared with them
         self.history: deque[tuple[int, bytes]] = deque()
@@ -139,8 +139,11 @@ class DirectionStream:
             d -= 0x100000000
         return self.next + d
 
-    def segment(self, seq: int, payload: bytes, fin: bool, frame: int, ts: float, missing: int = 0) -> None:
-        """One segment's data (seq = sequence number of its first data byte) and FIN flag.
+    def segment(
+        self, seq: int, payload: bytes, fin: bool, frame: int, ts: float, ts_ns: int, missing: int = 0
+    ) -> None:
+        """One segment's data (seq = sequence number of its first data byte) and FIN flag, from
+        packet `frame` of time `ts` (seconds) = `ts_ns` (integer nanoseconds).
 
         A segment with data or FIN that starts below the highest sequence offset seen so far in
         this direction (`top`) is a retransmission, as tshark's `tcp.analysis.retransmission`
@@ -171,7 +174,7 @@ class DirectionStream:
             if end + missing > self.top:
                 self.top = end + missing
             if start == nxt and not self.ooo:
-                self._deliver(start, payload, frame, ts)
+                self._deliver(start, payload, frame, ts, ts_ns)
                 if missing:
                     self._gap(missing, frame, ts, snaplen=True)
             elif end <= nxt:
@@ -179,16 +182,16 @@ class DirectionStream:
             elif start < nxt:
                 # §3.10.7.4: part old, part new -- only the new part is processed
                 self._compare(start, payload[: nxt - start], frame)
-                self._hold(nxt, payload[nxt - start :], frame, ts)
+                self._hold(nxt, payload[nxt - start :], frame, ts, ts_ns)
             elif start == nxt:
                 # bytes already waiting behind the hole this segment fills keep their first copy
-                self._hold(start, payload, frame, ts)
+                self._hold(start, payload, frame, ts, ts_ns)
                 if missing and self.next == end:  # nothing waited right behind the cut bytes
                     self._gap(missing, frame, ts, snaplen=True)
                     if self.ooo:
                         self._drain()
             else:
-                self._hold(start, payload, frame, ts)
+                self._hold(start, payload, frame, ts, ts_ns)
         if fin:
             if not n and start < self.top:
                 self.control_retransmission(frame)  # a FIN sent again
@@ -235,8 +238,8 @@ class DirectionStream:
         listed = "" if n <= MAX_LISTED_RETRANSMISSIONS else f"; the first {MAX_LISTED_RETRANSMISSIONS} listed"
         return f"{n} segment{'s' if n != 1 else ''} retransmitted: {', '.join(parts)}{listed}"
 
-    def _deliver(self, start: int, data: bytes, frame: int, ts: float) -> None:
-        self.offsets.add(start, frame, ts)
+    def _deliver(self, start: int, data: bytes, frame: int, ts: float, ts_ns: int) -> None:
+        self.offsets.add(start, frame, ts, ts_ns)
         self.next = start + len(data)
         self.bytes += len(data)
         h = self.history
@@ -259,7 +262,7 @@ class DirectionStream:
                 self._anomaly("tcp.overlap-mismatch", f"retransmitted bytes at offset {a} differ", frame)
                 return
 
-    def _hold(self, start: int, payload: bytes, frame: int, ts: float) -> None:
+    def _hold(self, start: int, payload: bytes, frame: int, ts: float, ts_ns: int) -> None:
         """Queue bytes at or past `next` (they are delivered from the queue once in order). Bytes
         already waiting win (first copy, see the module docstring): only the parts of `payload`
         that no waiting segment covers are queued, and a covered part that differs is flagged.
@@ -280,7 +283,7 @@ class DirectionStream:
             pieces.append((at, end))
         for a, b in pieces:
             piece = payload if (a, b) == (start, end) else payload[a - start : b - start]
-            self.ooo[a] = (piece, frame, ts)
+            self.ooo[a] = (piece, frame, ts, ts_ns)
             self.ooo_bytes += b - a
         if self.ooo and min(self.ooo) <= self.next:
             self._drain()
@@ -294,7 +297,7 @@ class DirectionStream:
             first = min(ooo)
             if first > self.next:
                 return
-            data, frame, ts = ooo.pop(first)
+            data, frame, ts, ts_ns = ooo.pop(first)
             self.ooo_bytes -= len(data)
             end = first + len(data)
             if end <= self.next:
@@ -302,7 +305,7 @@ class DirectionStream:
                 continue
             if first < self.next:
                 self._compare(first, data[: self.next - first], frame)
-            self._deliver(self.next, data[self.next - first :], frame, ts)
+            self._deliver(self.next, data[self.next - first :], frame, ts, ts_ns)
         if self.fin_offset is not None and self.next >= self.fin_offset and not self.ended:
             self._end()
 

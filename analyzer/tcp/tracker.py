@@ -44,6 +44,7 @@ class TcpConnection:
         "id",
         "ip_version",
         "last_frame",
+        "last_ns",
         "last_ts",
         "lingering",
         "mss_non_syn",
@@ -57,7 +58,7 @@ class TcpConnection:
         "server",
         "server_isn",
         "syn",
-        "syn_last_ts",
+        "syn_last_ns",
         "syn_options",
         "syn_retransmissions",
         "synack",
@@ -85,9 +86,10 @@ class TcpConnection:
         # per direction, indexed [c2s, s2c]: lists, not Direction-keyed dicts (enum hashing per packet)
         self.packets = [0, 0]
         self.payload_bytes = [0, 0]
-        self.syn: tuple[int, float] | None = None
-        self.synack: tuple[int, float] | None = None
-        self.hs_ack: tuple[int, float] | None = None
+        # (packet, time in seconds, time in integer nanoseconds): durations come from the latter
+        self.syn: tuple[int, float, int] | None = None
+        self.synack: tuple[int, float, int] | None = None
+        self.hs_ack: tuple[int, float, int] | None = None
         self.syn_options: dict[str, object] = {}
         self.synack_options: dict[str, object] = {}
         self.fin_frames: dict[Direction, int] = {}
@@ -95,6 +97,7 @@ class TcpConnection:
         self.rst_direction: Direction | None = None
         self.first_ts = seg.ts
         self.last_ts = seg.ts
+        self.last_ns = seg.ts_ns
         self.first_frame = seg.frame
         self.last_frame = seg.frame
         self.app: Any = None  # the application-layer analyzer attached by the pipeline
@@ -103,7 +106,7 @@ class TcpConnection:
         self.closed = False
         self.mss_non_syn = 0
         self.rst_out_of_seq = 0
-        self.syn_last_ts = 0.0  # the SYN that was answered: retransmitted SYNs move it (Karn, RFC 6298 §3)
+        self.syn_last_ns = 0  # the SYN that was answered: retransmitted SYNs move it (Karn, RFC 6298 §3)
         self.syn_retransmissions = 0
         self.lingering = False  # finished (RST, or FIN both ways) and waiting to be closed
 
@@ -122,7 +125,7 @@ class TcpConnection:
     @property
     def handshake_rtt_ms(self) -> float | None:
         if self.syn and self.hs_ack:
-            return (self.hs_ack[1] - self.syn_last_ts) * 1000.0
+            return (self.hs_ack[2] - self.syn_last_ns) / 1e6
         return None
 
     @property
@@ -146,10 +149,10 @@ class TcpConnection:
                 "ack_frame": self.hs_ack[0] if self.hs_ack else None,
                 "rtt_ms": round(rtt, 6) if rtt is not None else None,
                 "syn_retransmissions": self.syn_retransmissions,
-                "syn_synack_ms": round((self.synack[1] - self.syn_last_ts) * 1000.0, 6)
+                "syn_synack_ms": round((self.synack[2] - self.syn_last_ns) / 1e6, 6)
                 if self.syn and self.synack
                 else None,
-                "synack_ack_ms": round((self.hs_ack[1] - self.synack[1]) * 1000.0, 6)
+                "synack_ack_ms": round((self.hs_ack[2] - self.synack[2]) / 1e6, 6)
                 if self.synack and self.hs_ack
                 else None,
                 "complete": hs_complete,
@@ -189,6 +192,7 @@ ConnKey = tuple[bytes, int, bytes, int]
 # of its own: the last ACK of a FIN handshake and late retransmissions still count for it.
 LINGER_PACKETS = 4096
 LINGER_SECONDS = 60.0
+LINGER_NS = int(LINGER_SECONDS * 1e9)
 # Ports of closed connections are remembered so that stray packets after the close are counted,
 # not mistaken for a new connection that started mid-stream (bounded, oldest forgotten first).
 MAX_TOMBSTONES = 65536
@@ -261,7 +265,7 @@ class ConnectionTracker:
 
     def handle(self, seg: Segment) -> tuple[TcpConnection, Direction] | None:
         if self.linger:
-            self.expire(seg.frame, seg.ts)
+            self.expire(seg.frame, seg.ts_ns)
         key = (seg.src, seg.sport, seg.dst, seg.dport)
         conn = self.active.get(key)
         f = seg.flags
@@ -296,12 +300,12 @@ class ConnectionTracker:
             self.linger.append(conn)
         return conn, direction
 
-    def expire(self, frame: int, ts: float) -> None:
-        """Close lingering connections that have been quiet long enough."""
+    def expire(self, frame: int, ts_ns: int) -> None:
+        """Close lingering connections that have been quiet long enough (`ts_ns`: now, in ns)."""
         q = self.linger
         while q:
             conn = q[0]
-            if frame - conn.last_frame < LINGER_PACKETS and ts - conn.last_ts < LINGER_SECONDS:
+            if frame - conn.last_frame < LINGER_PACKETS and ts_ns - conn.last_ns < LINGER_NS:
                 return
             q.popleft()
             if not conn.closed:
@@ -396,6 +400,7 @@ class ConnectionTracker:
         conn.packets[i] += 1
         conn.payload_bytes[i] += len(payload)
         conn.last_ts = seg.ts
+        conn.last_ns = seg.ts_ns
         conn.last_frame = seg.frame
         stream = conn.c2s if c2s else conn.s2c
         if f & ACK:  # what the peer got, before this segment's own data (it was sent after)
@@ -411,7 +416,7 @@ class ConnectionTracker:
         ):
             # the common case: an established connection, no SYN/RST/FIN, no MSS option to flag
             if payload:
-                stream.segment(seq, payload, False, seg.frame, seg.ts, seg.snap_cut)
+                stream.segment(seq, payload, False, seg.frame, seg.ts, seg.ts_ns, seg.snap_cut)
             return
         if f & SYN:
             opts = parse_tcp_options(seg.options) if seg.options else {}
@@ -420,16 +425,16 @@ class ConnectionTracker:
                     if not payload:  # with data, `segment` counts it
                         stream.control_retransmission(seg.frame)
                     if conn.synack is None:
-                        conn.syn_last_ts = seg.ts
+                        conn.syn_last_ns = seg.ts_ns
                         conn.syn_retransmissions += 1
                 if conn.syn is None:
-                    conn.syn = (seg.frame, seg.ts)
-                    conn.syn_last_ts = seg.ts
+                    conn.syn = (seg.frame, seg.ts, seg.ts_ns)
+                    conn.syn_last_ns = seg.ts_ns
                     conn.syn_options = opts
                     conn.client_isn = seq
                     stream.set_isn(seq + 1)  # RFC 9293 §3.4: SYN takes one sequence number
             elif f & ACK and d is Direction.S2C and conn.synack is None:
-                conn.synack = (seg.frame, seg.ts)
+                conn.synack = (seg.frame, seg.ts, seg.ts_ns)
                 conn.synack_options = opts
                 conn.server_isn = seq
                 stream.set_isn(seq + 1)
@@ -448,7 +453,7 @@ class ConnectionTracker:
             and conn.server_isn is not None
             and seg.ack == (conn.server_isn + 1) & 0xFFFFFFFF
         ):
-            conn.hs_ack = (seg.frame, seg.ts)
+            conn.hs_ack = (seg.frame, seg.ts, seg.ts_ns)
         if f & RST:
             if conn.rst_frame is None:
                 conn.rst_frame = seg.frame
@@ -463,7 +468,7 @@ class ConnectionTracker:
         if fin and d not in conn.fin_frames:
             conn.fin_frames[d] = seg.frame
         if seg.payload or fin:
-            stream.segment(seq, seg.payload, fin, seg.frame, seg.ts, seg.snap_cut)
+            stream.segment(seq, seg.payload, fin, seg.frame, seg.ts, seg.ts_ns, seg.snap_cut)
 
     def _close(self, conn: TcpConnection) -> None:
         (ca, cp), (sa, sp) = conn.client, conn.server

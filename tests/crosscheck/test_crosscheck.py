@@ -208,3 +208,15 @@ def test_cli_not_a_capture_and_no_tshark(tmp_path: Path) -> None:
     cap = next(c for c in bundled_captures() if c.name == "xss-payloads.pcap")
     res = _cli("--tshark", str(tmp_path / "no-such-tshark"), str(cap))
     assert res.returncode == 5 and "tshark is not installed" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.tshark
+def test_every_frame_is_compared_past_the_frame_record_bound(tmp_path: Path, tshark: str) -> None:
+    """crosscheck lists every frame to compare it with tshark's, whatever --max-frame-records says
+    (docs/bounds.md): unlisted frames would be reported as missing."""
+    from tests.crafted_captures import ws_tiny_frames
+
+    cap = tmp_path / "tiny.pcap"
+    cap.write_bytes(ws_tiny_frames(40))
+    report = crosscheck(str(cap), Options(max_frame_records=5))
+    assert report.ok and report.differences == [], [d.to_dict() for d in report.differences]

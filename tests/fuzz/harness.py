@@ -699,9 +699,14 @@ class Bounds:
     inflate_budget_mb: int | None = None
     max_connections: int | None = None
     check_output: bool = False
+    max_frame_records: int | None = None  # --max-frame-records
+    decode_as: int | None = None  # a server port the input must be decoded --decode-as WebSocket
 
     def args(self) -> list[str]:
-        return [] if self.inflate_budget_mb is None else ["--inflate-budget-mb", str(self.inflate_budget_mb)]
+        out = [] if self.inflate_budget_mb is None else ["--inflate-budget-mb", str(self.inflate_budget_mb)]
+        if self.max_frame_records is not None:
+            out += ["--max-frame-records", str(self.max_frame_records)]
+        return out
 
     def options(self, decode_as: dict[int, str]) -> Any:
         from analyzer.pipeline import Options
@@ -709,6 +714,8 @@ class Bounds:
         opts = Options(decode_as=decode_as, max_connections=self.max_connections)
         if self.inflate_budget_mb is not None:
             opts.inflate_budget_bytes = self.inflate_budget_mb << 20
+        if self.max_frame_records is not None:
+            opts.max_frame_records = self.max_frame_records
         return opts
 
     @contextlib.contextmanager
@@ -724,12 +731,18 @@ class Bounds:
             tracker.MAX_CONNECTIONS = old
 
     def text(self) -> str:
-        return f"{self.inflate_budget_mb} {self.max_connections} {int(self.check_output)}"
+        check = int(self.check_output)
+        return f"{self.inflate_budget_mb} {self.max_connections} {check} {self.max_frame_records}"
 
     @classmethod
     def parse(cls, text: str) -> Bounds:
-        mb, table, check = text.split()
-        return cls(None if mb == "None" else int(mb), None if table == "None" else int(table), check == "1")
+        mb, table, check, *more = text.split()
+        frames = more[0] if more else "None"
+
+        def num(x: str) -> int | None:
+            return None if x == "None" else int(x)
+
+        return cls(num(mb), num(table), check == "1", num(frames))
 
 
 def from_pcap(data: bytes) -> Capture:
@@ -810,11 +823,102 @@ def gen_giant(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds
     return Capture(pkts, rng.choice(["pcap", "pcapng"])), Bounds(check_output=True)
 
 
+def gen_ws_frames(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds]:
+    """A message of many 2-byte frames (empty continuations): the most frame records per byte."""
+    from tests.crafted_captures import ws_tiny_frames
+
+    n = rng.choice([100, 5000, 60_000, 150_000])  # 150000 frames: past the default bound of 100000
+    frames = rng.choice([None, None, 10, 1000])
+    data = ws_tiny_frames(n, close=rng.random() < 0.7)
+    return from_pcap(data), Bounds(check_output=True, max_frame_records=frames)
+
+
+def _tunnel(rng: random.Random) -> Callable[[bytes], bytes | None]:
+    """One encapsulation for every packet of a capture: an Ethernet frame carrying IPv4 in, the
+    frame as a tunnel's traffic (or its IP packet behind more link headers) out."""
+    from tests.crafted_captures import ETH_DST, ETH_SRC, ethernet, ipv4
+
+    outer = (bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]))
+
+    def udp(port: int, body: bytes) -> bytes:
+        return ethernet(ipv4(*outer, struct.pack("!HHHH", 50000, port, 8 + len(body), 0) + body, proto=17))
+
+    kinds: dict[str, Callable[[bytes, bytes], bytes]] = {
+        "vxlan": lambda eth, ip: udp(4789, b"\x08\x00\x00\x00" + struct.pack("!I", 42 << 8) + eth),
+        "geneve": lambda eth, ip: udp(6081, struct.pack("!BBHI", 0, 0, 0x6558, 7 << 8) + eth),
+        "gtpu": lambda eth, ip: udp(2152, struct.pack("!BBHI", 0x30, 0xFF, len(ip), 99) + ip),
+        "gre-eth": lambda eth, ip: ethernet(ipv4(*outer, struct.pack("!HH", 0, 0x6558) + eth, proto=47)),
+        "gre-ip": lambda eth, ip: ethernet(ipv4(*outer, struct.pack("!HH", 0, 0x0800) + ip, proto=47)),
+        "ipip": lambda eth, ip: ethernet(ipv4(*outer, ip, proto=4)),
+        "mpls": lambda eth, ip: ETH_DST + ETH_SRC + b"\x88\x47" + struct.pack("!I", 16 << 12 | 256 | 64) + ip,
+        "qinq": lambda eth, ip: ETH_DST + ETH_SRC + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00" + ip,
+        "pppoe": lambda eth, ip: ETH_DST
+        + ETH_SRC
+        + b"\x88\x64"
+        + struct.pack("!BBHH", 0x11, 0, 1, len(ip) + 2)
+        + b"\x00\x21"
+        + ip,
+    }
+    kind = rng.choice(sorted(kinds))
+    wrap = kinds[kind]
+
+    def one(frame: bytes) -> bytes | None:
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00":
+            return None
+        return wrap(frame, frame[14:])
+
+    return one
+
+
+def gen_tunnel(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds]:
+    """A seed's Ethernet/IPv4 packets inside one tunnel (VXLAN, Geneve, GTP-U, GRE, IP in IP, MPLS,
+    QinQ, PPPoE), sometimes two deep; packets it cannot wrap are kept as they are."""
+    base = rng.choice(seeds)
+    wraps = [_tunnel(rng) for _ in range(rng.choice([1, 1, 1, 2]))]
+    pkts = []
+    for p in base.packets:
+        data: bytes | None = p.data
+        if p.linktype == 1:
+            for w in wraps:
+                data = w(data) if data is not None else None
+        pkts.append(Pkt(p.ts, p.linktype, data, len(data)) if data is not None else p)
+    return Capture(pkts, base.fmt), Bounds(check_output=True)
+
+
+def gen_resync(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds]:
+    """A permessage-deflate WebSocket stream captured without its handshake (decoded --decode-as):
+    compressed frames with RSV1, with or without context takeover, some cut or repeated, so the
+    resynchronisation search meets compressed payload (issue #16 item 5)."""
+    import zlib
+
+    from tests.crafted_captures import SERVER, cframe, conversation, sframe
+
+    takeover = rng.random() < 0.5
+    comp = {d: zlib.compressobj(9, zlib.DEFLATED, -15) for d in "cs"}
+    chunks: list[tuple[str, bytes]] = []
+    for i in range(rng.choice([3, 20, 200])):
+        side = rng.choice("cs")
+        text = (f'42["event{i}",{{"n":{i},"pad":"' + "x" * rng.choice([1, 50, 3000]) + '"}]').encode()
+        c = comp[side] if takeover else zlib.compressobj(9, zlib.DEFLATED, -15)
+        body = (c.compress(text) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        frame = (cframe if side == "c" else sframe)(body, rsv=0x40)
+        if rng.random() < 0.1:
+            frame = frame[: rng.randrange(1, len(frame))]  # a frame cut short: the next is a resync
+        chunks.append((side, frame))
+    cap = conversation(chunks, close=rng.random() < 0.5)
+    if rng.random() < 0.5:  # the capture starts after the handshake and a few segments
+        cap.packets = cap.packets[3 + rng.randrange(3) :]
+    return from_pcap(cap.pcap()), Bounds(check_output=True, decode_as=SERVER[1])
+
+
 GENERATORS: dict[str, Callable[[random.Random, list[Capture]], tuple[Capture, Bounds]]] = {
     "placeholders": gen_placeholders,
     "inflate": gen_inflate,
     "flood": gen_flood,
     "giant": gen_giant,
+    "ws-frames": gen_ws_frames,
+    "tunnel": gen_tunnel,
+    "resync": gen_resync,
 }
 GENERATED_SHARE = 0.1  # of the inputs
 
@@ -888,6 +992,8 @@ class Checker:
         from analyzer.model.registry import lookup
 
         out = self.workdir / "out.json"
+        if bounds.decode_as is not None and not decode_as:
+            decode_as = [f"{bounds.decode_as}=websocket"]
         extra = [a for d in decode_as for a in ("--decode-as", d)] + bounds.args()
         with contextlib.redirect_stderr(io.StringIO()) as err:
             rc = main(["analyze", str(capfile), "--format", "json", "-o", str(out), "--no-progress", *extra])
@@ -906,7 +1012,7 @@ class Checker:
             streamed = json.loads(text)
         except ValueError as exc:
             raise Finding(f"analyze --format json: not JSON: {exc}") from None
-        errors = sorted(self.validator().iter_errors(streamed), key=lambda e: list(e.path))
+        errors = sorted(self.validator().iter_errors(sampled(streamed)), key=lambda e: list(e.path))
         if errors:
             e = errors[0]
             raise Finding(f"schema: {e.message[:200]} at {'/'.join(map(str, e.path))}")
@@ -989,6 +1095,22 @@ class Checker:
                 list(reader)
                 if reader.error:
                     raise Finding(f"export pcap: the slice is damaged: {reader.error}")
+
+
+SCHEMA_SAMPLE = 1000  # items of a long list validated: its first and last
+
+
+def sampled(doc: Any) -> Any:
+    """The document with every list longer than 2 x SCHEMA_SAMPLE cut to its first and last
+    SCHEMA_SAMPLE items: every item of a list has the same schema, and validating 100000 frame
+    records took the harness a minute (jsonschema), long after the analyzer had finished."""
+    if isinstance(doc, dict):
+        return {k: sampled(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        if len(doc) > 2 * SCHEMA_SAMPLE:
+            doc = doc[:SCHEMA_SAMPLE] + doc[-SCHEMA_SAMPLE:]
+        return [sampled(v) for v in doc]
+    return doc
 
 
 def _first_diff(a: Any, b: Any, path: str = "") -> str:
@@ -1110,6 +1232,8 @@ def fuzz(
                 ]
                 if found and 0 < found[0] < 65536:
                     decode_as = [f"{found[0]}=websocket"]
+            if bounds.decode_as is not None:
+                decode_as = [f"{bounds.decode_as}=websocket"]
             exporters = exporters_every > 0 and stats.execs % exporters_every == 0
             exc, took = run_one(checker, data, decode_as, exporters, timeout, bounds)
             stats.execs += 1

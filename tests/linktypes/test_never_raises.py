@@ -37,7 +37,7 @@ def seeds() -> list[RawPacket]:
 
 def decode(lt: int, data: bytes) -> PacketDecoder:
     dec = PacketDecoder()
-    dec.decode(RawPacket(1, 0.0, lt, data, len(data)))
+    dec.decode(RawPacket(1, 0.0, lt, data, len(data), 0, 0))
     st_ = dec.stats
     assert st_.packets == 1
     json.dumps(st_.to_dict())

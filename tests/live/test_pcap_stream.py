@@ -155,7 +155,7 @@ def test_pcapng_writer_nanosecond_resolution() -> None:
     fh = io.BytesIO()
     w = PcapngWriter(fh)
     ticks = 1_795_632_654_438_270_123
-    pkt = RawPacket(1, ticks * 10.0**-9 + 0.0, 1, b"\xaa" * 60, 60)
+    pkt = RawPacket(1, ticks * 10.0**-9 + 0.0, 1, b"\xaa" * 60, 60, 0, ticks)
     w.start(1, 9, interface="lo")
     w.write(pkt, ticks)
     w.finish()

@@ -19,6 +19,7 @@ import analyzer.cli
 import analyzer.cli.crosscheck
 import analyzer.cli.live
 import analyzer.export.text.live
+import analyzer.export.text.stream
 import analyzer.export.text.summary
 import analyzer.export.text.websocket
 import analyzer.pipeline

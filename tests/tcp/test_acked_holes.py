@@ -32,8 +32,8 @@ def _stream() -> tuple[DirectionStream, Sink]:
     sink = Sink()
     s = DirectionStream(Direction.S2C, sink)
     s.set_isn(ISN)
-    s.segment(ISN, b"0123456789", False, 1, 1.0)
-    s.segment(ISN + 20, b"KLMNOPQRST", False, 3, 3.0)  # 10..20 not (yet) captured
+    s.segment(ISN, b"0123456789", False, 1, 1.0, 1000000000)
+    s.segment(ISN + 20, b"KLMNOPQRST", False, 3, 3.0, 3000000000)  # 10..20 not (yet) captured
     return s, sink
 
 
@@ -48,7 +48,7 @@ def test_a_partly_acknowledged_hole_waits_for_the_rest() -> None:
     s, sink = _stream()
     s.acked(ISN + 15, 4, 4.0)  # the peer has 10..15: lost; 15..20 may still be retransmitted
     assert sink.log[1:] == [("gap", 10, 5, 4)]
-    s.segment(ISN + 15, b"FGHIJ", False, 5, 5.0)
+    s.segment(ISN + 15, b"FGHIJ", False, 5, 5.0, 5000000000)
     assert sink.log[2:] == [("data", 15, b"FGHIJ", 5), ("data", 20, b"KLMNOPQRST", 3)]
     assert s.gaps == 1
 

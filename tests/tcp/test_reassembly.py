@@ -67,8 +67,8 @@ def test_any_segmentation_order_and_duplication_reassembles(
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(isn)
     for i, (off, chunk) in enumerate(segs, 1):
-        s.segment((isn + off) & 0xFFFFFFFF, chunk, False, i, float(i))
-    s.segment((isn + len(data)) & 0xFFFFFFFF, b"", True, len(segs) + 1, 0.0)
+        s.segment((isn + off) & 0xFFFFFFFF, chunk, False, i, float(i), int(i * 1e9))
+    s.segment((isn + len(data)) & 0xFFFFFFFF, b"", True, len(segs) + 1, 0.0, 0)
     s.finish(0, 0.0)
     assert bytes(sink.data) == data
     assert sink.gaps == []
@@ -80,8 +80,8 @@ def test_sequence_wraparound() -> None:
     sink = Collect()
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(0xFFFFFFF0)
-    s.segment(0xFFFFFFF0, b"a" * 32, False, 1, 0.0)
-    s.segment(0x10, b"b" * 16, False, 2, 0.0)
+    s.segment(0xFFFFFFF0, b"a" * 32, False, 1, 0.0, 0)
+    s.segment(0x10, b"b" * 16, False, 2, 0.0, 0)
     assert bytes(sink.data) == b"a" * 32 + b"b" * 16
     assert s.offsets.frame_at(33) == 2 and s.offsets.frame_at(31) == 1
 
@@ -90,8 +90,8 @@ def test_lost_segment_becomes_a_gap_never_zero_fill() -> None:
     sink = Collect()
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(1000)
-    s.segment(1000, b"abc", False, 1, 0.0)
-    s.segment(1010, b"xyz", False, 3, 0.0)  # bytes 3..9 never captured
+    s.segment(1000, b"abc", False, 1, 0.0, 0)
+    s.segment(1010, b"xyz", False, 3, 0.0, 0)  # bytes 3..9 never captured
     assert bytes(sink.data) == b"abc"
     s.finish(4, 0.0)
     assert sink.gaps == [(3, 7)]
@@ -103,8 +103,8 @@ def test_overlap_with_different_bytes_is_flagged() -> None:
     sink = Collect()
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(0)
-    s.segment(0, b"hello world", False, 1, 0.0)
-    s.segment(6, b"WORLD!", False, 2, 0.0)
+    s.segment(0, b"hello world", False, 1, 0.0, 0)
+    s.segment(6, b"WORLD!", False, 2, 0.0, 0)
     assert bytes(sink.data) == b"hello world!"
     assert s.overlap_mismatches == 1
     assert [a[0] for a in s.anomalies] == ["tcp.overlap-mismatch"]
@@ -114,8 +114,8 @@ def test_keepalive_byte_is_not_data() -> None:
     sink = Collect()
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(0)
-    s.segment(0, b"abc", False, 1, 0.0)
-    s.segment(2, b"\x00", False, 2, 0.0)  # SEG.SEQ = SND.NXT-1 with one junk byte (RFC 9293 §3.8.4)
+    s.segment(0, b"abc", False, 1, 0.0, 0)
+    s.segment(2, b"\x00", False, 2, 0.0, 0)  # SEG.SEQ = SND.NXT-1 with one junk byte (RFC 9293 §3.8.4)
     assert bytes(sink.data) == b"abc"
     assert s.keepalives == 1 and s.retransmissions == 0
 
@@ -129,7 +129,7 @@ def test_out_of_order_bound_declares_gap() -> None:
     chunk = b"x" * 1000
     n = reassembly.MAX_OOO_SEGMENTS + 1
     for i in range(n):
-        s.segment(10 + i * 1000, chunk, False, i + 1, 0.0)
+        s.segment(10 + i * 1000, chunk, False, i + 1, 0.0, 0)
     assert sink.gaps == [(0, 10)]
     assert len(sink.data) == n * 1000
     assert len(s.ooo) == 0
@@ -151,9 +151,9 @@ def test_fin_ahead_of_a_hole_ends_the_stream_when_plain_data_fills_it() -> None:
     sink = CollectEnd()
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(1000)
-    s.segment(1000, b"abc", False, 1, 1.0)
-    s.segment(1006, b"", True, 2, 2.0)  # FIN, 3 bytes early
-    s.segment(1003, b"def", False, 3, 3.0)
+    s.segment(1000, b"abc", False, 1, 1.0, 1000000000)
+    s.segment(1006, b"", True, 2, 2.0, 2000000000)  # FIN, 3 bytes early
+    s.segment(1003, b"def", False, 3, 3.0, 3000000000)
     assert s.ended and sink.ended_at == 6
     assert sink.end_frames == [2]  # the packet that carried the FIN
 
@@ -164,9 +164,9 @@ def test_fin_with_data_ahead_of_a_hole_ends_at_its_own_packet() -> None:
     sink = CollectEnd()
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(1000)
-    s.segment(1000, b"abc", False, 1, 1.0)
-    s.segment(1006, b"ghi", True, 2, 2.0)
-    s.segment(1003, b"def", False, 3, 3.0)
+    s.segment(1000, b"abc", False, 1, 1.0, 1000000000)
+    s.segment(1006, b"ghi", True, 2, 2.0, 2000000000)
+    s.segment(1003, b"def", False, 3, 3.0, 3000000000)
     assert bytes(sink.data) == b"abcdefghi"
     assert sink.end_frames == [2]
 
@@ -202,7 +202,7 @@ def _overlap_case(order: list[tuple[int, bytes]]) -> tuple[bytes, DirectionStrea
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(0)
     for frame, (off, chunk) in enumerate(order, 1):
-        s.segment(off, chunk, False, frame, float(frame))
+        s.segment(off, chunk, False, frame, float(frame), int(frame * 1e9))
     s.finish(len(order) + 1, 0.0)
     return bytes(sink.data), s
 
@@ -241,7 +241,7 @@ def test_first_copy_wins_per_byte(segs: list[tuple[int, bytes]]) -> None:
     s = DirectionStream(Direction.C2S, sink)
     s.set_isn(0)
     for frame, (off, chunk) in enumerate(segs, 1):
-        s.segment(off, chunk, False, frame, float(frame))
+        s.segment(off, chunk, False, frame, float(frame), int(frame * 1e9))
     s.finish(len(segs) + 1, 0.0)
     pos = 0
     gaps = dict(sink.gaps)

@@ -45,7 +45,9 @@ def replicated(copies: int, spacing: float = 100.0) -> list[RawPacket]:
             # a sid of its own per copy (same length, so TCP sequence numbers still hold)
             d = bytearray(bytes(d).replace(SID, SID[:-4] + b"%04d" % k))
             frame += 1
-            out.append(RawPacket(frame, t0 + k * spacing + (p.ts - t0), p.linktype, bytes(d), len(d)))
+            ts = t0 + k * spacing + (p.ts - t0)
+            ns = p.ts_ns + round(k * spacing * 1e9)
+            out.append(RawPacket(frame, ts, p.linktype, bytes(d), len(d), 0, ns))
     return out
 
 

@@ -17,6 +17,10 @@
   const count = document.getElementById("pane-count");
   const empty = document.getElementById("pane-empty");
   const MAX_HEX = 65536;
+  const detailQuery = list.dataset.detailQuery || "";  /* the pane's filter: the detail page's prev/next stay in it */
+  function detail(id) {
+    return ss.detailUrl(list.dataset.detail, id) + (detailQuery ? "?" + detailQuery : "");
+  }
   let rows = [];
   let total = 0;
   let selected = -1;
@@ -184,7 +188,7 @@
 
   function linkLine(d) {
     const row = d.row;
-    const parts = [link(ss.detailUrl(list.dataset.detail, row.id), "whole stack \u2192", {"id": "pane-detail-link"})];
+    const parts = [link(detail(row.id), "whole stack \u2192", {"id": "pane-detail-link"})];
     const ack = d.ack;
     if (ack && ack.row !== null && ack.row !== undefined) {
       const ms = ack.latency_ms === null || ack.latency_ms === undefined ? "" : `, ${Number(ack.latency_ms).toFixed(3)} ms`;

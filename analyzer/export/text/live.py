@@ -30,6 +30,7 @@ from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMe
 from analyzer.model.session import AckRecord, EioPacketRecord, SioPacketRecord
 from analyzer.model.socketio import SioPacketType
 from analyzer.model.text import terminal_text
+from analyzer.model.times import ns_of, span_ms
 from analyzer.model.values import to_jsonable
 from analyzer.protocols.engineio import parse_engineio_query
 
@@ -151,7 +152,7 @@ class LivePrinter:
         if req is None:
             return
         status = f"{resp.status} {_clean(resp.reason, 40)}" if resp is not None else "no response"
-        ms = (resp.ts - req.ts) * 1000.0 if resp is not None else None
+        ms = span_ms(ns_of(req.ts, req.ts_ns), ns_of(resp.ts, resp.ts_ns)) if resp is not None else None
         took = f" in {ms:.3f} ms" if ms is not None else ""
         self._line(
             "http",
@@ -170,7 +171,11 @@ class LivePrinter:
         url = f"ws://{host}{request.target}"
         ext = header_value(response.headers, "sec-websocket-extensions") if response is not None else None
         status = response.status if response is not None else None
-        ms = (response.ts - request.ts) * 1000.0 if response is not None else None
+        ms = (
+            span_ms(ns_of(request.ts, request.ts_ns), ns_of(response.ts, response.ts_ns))
+            if response is not None
+            else None
+        )
         detail = f" -> {status}" + (f" in {ms:.3f} ms" if ms is not None else "")
         self._line(
             "ws_upgrade",
@@ -277,7 +282,11 @@ class LivePrinter:
         p = record.packet
         d = record.direction
         # from the ACK's first packet (its attachments may come later), as it was seen
-        latency = (record.ts - answers.request_ts) * 1000.0 if answers is not None else None
+        latency = (
+            span_ms(ns_of(answers.request_ts, answers.request_ns), ns_of(record.ts, record.ts_ns))
+            if answers is not None
+            else None
+        )
         data = to_jsonable(p.data) if p.binary_values else p.data
         if p.type in _EVENTS:
             args = data[1:] if isinstance(data, list) else []

@@ -77,6 +77,7 @@ def ws_section(c: Any) -> str:
     out.append(
         f"     messages c>s {n_msg['c2s']}, s>c {n_msg['s2c']}; frames "
         + ", ".join(f"{k} {v}" for k, v in sorted(ctrl.items()))
+        + (f" ({ws.frames_not_listed:,} not listed: --max-frame-records)" if ws.frames_not_listed else "")
         + "\n"
     )
     ch = ws.conversation.get("close_handshake", {})

@@ -7,6 +7,7 @@ from analyzer.model.common import Layer, Severity
 
 __all__ = [
     "CAPTURE_CORRUPT",
+    "CAPTURE_TIME_BACKWARDS",
     "CAPTURE_TRUNCATED",
     "IP_FRAGMENT",
     "IP_MALFORMED",
@@ -28,6 +29,15 @@ CAPTURE_CORRUPT = register(
     Layer.LINK,
     "a record of the capture file is malformed; reading stopped there",
     "pcap / pcapng record framing",
+)
+CAPTURE_TIME_BACKWARDS = register(
+    "capture.time-backwards",
+    Severity.WARN,
+    Layer.LINK,
+    "packets are timestamped earlier than the packet before them (one record per capture: the"
+    " count, the first and the longest step back); durations across them are not meaningful",
+    "pcap / pcapng record timestamps (draft-ietf-opsawg-pcapng §4.3): records are written in"
+    " capture order",
 )
 PACKET_SNAPLEN = register(
     "capture.snaplen-truncated",

@@ -19,6 +19,7 @@ __all__ = [
     "CONTROL_FRAME_TOO_LONG",
     "DATA_AFTER_CLOSE",
     "DEFLATE_ASSUMED",
+    "FRAME_RECORDS_CAPPED",
     "HANDSHAKE_BAD_DEFLATE",
     "HANDSHAKE_BAD_KEY",
     "HANDSHAKE_BAD_REQUEST",
@@ -147,6 +148,14 @@ INFLATE_BUDGET_EXCEEDED = register(
     _L,
     "inflated messages past the inflate budget of the connection or the capture (docs/bounds.md) had"
     " their data dropped (frames and lengths kept); one record per connection, at the first",
+    "socketscope bound (docs/bounds.md; house rule: bound everything the peer controls)",
+)
+FRAME_RECORDS_CAPPED = register(
+    "ws.frame-records-capped",
+    _W,
+    _L,
+    "frames past the bound on frame records of the connection or the capture (docs/bounds.md) were"
+    " decoded, counted and assembled into messages but not listed; one record per connection",
     "socketscope bound (docs/bounds.md; house rule: bound everything the peer controls)",
 )
 MESSAGE_TOO_BIG = register(
