@@ -163,10 +163,10 @@ def frame_times(path: str, frames: set[int]) -> dict[int, float]:
     last = max(frames)
     reader = open_capture(path)
     try:
-        for n, pkt in enumerate(reader, 1):
-            if n in frames:
-                out[n] = pkt.ts
-            if n >= last:
+        for pkt in reader:
+            if pkt.frame in frames:
+                out[pkt.frame] = pkt.ts
+            if pkt.frame >= last:
                 break
     finally:
         reader.close()
