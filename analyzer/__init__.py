@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from analyzer.compiled import select_build
 from analyzer.version import __version__
+
+select_build()  # before any compiled module is imported: SOCKETSCOPE_PURE, stale builds
 
 __all__ = ["Analysis", "Options", "__version__", "analyze_file", "analyze_packets", "iter_connections"]
 

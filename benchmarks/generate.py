@@ -4,6 +4,7 @@
     python benchmarks/generate.py --size-mb 500 -o benchmarks/out/big.pcap
     python benchmarks/generate.py --size-mb 60 -o benchmarks/out/base.pcap --scale 120,250,500
     python benchmarks/generate.py --from benchmarks/out/big.pcap --scale 60,120,250
+    python benchmarks/generate.py --profile state --size-mb 120 -o benchmarks/out/state.pcap
 
 Needs root (network namespaces, tc, tcpdump), iproute2, tcpdump, mergecap, and the python
 packages python-socketio, uvicorn, aiohttp and websockets.
@@ -252,6 +253,7 @@ def record(
     queue_kb: int,
     seed: int,
     pace: float,
+    profile: str = "mixed",
 ) -> dict[str, Any]:
     """Record real traffic into `out` until it holds about size_mb megabytes (10^6 bytes)."""
     if os.geteuid() != 0:
@@ -282,6 +284,7 @@ def record(
             "seed": seed,
             "pace": pace,
             "max_seconds": max_seconds,
+            "profile": profile,
             "tls": tls,
         },
         "network": {
@@ -352,6 +355,8 @@ def record(
             str(WS_PORT),
             "--raw-ws-port",
             str(RAW_WS_PORT),
+            "--profile",
+            profile,
             *tls_args,
         ]
         server = subprocess.Popen(
@@ -546,15 +551,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--max-seconds", type=float, default=300.0, help="recording time limit")
     p.add_argument("--sio-clients", type=int, default=30)
-    p.add_argument("--ws-clients", type=int, default=9)
+    p.add_argument("--ws-clients", type=int, help="default: 9 (mixed profile), 3 (state profile)")
     p.add_argument("--loopback-clients", type=int, default=1, help="0: no loopback part")
     p.add_argument("--rate-mbit", type=int, default=300, help="router token bucket rate")
     p.add_argument("--queue-kb", type=int, default=128, help="router queue: smaller means more drops")
     p.add_argument("--pace", type=float, default=0.05, help="pause between a client's actions (s, x random)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--profile",
+        choices=["mixed", "state"],
+        default="mixed",
+        help="traffic profile: mixed (the first benchmark) or state (python-socketio events with "
+        "nested JSON state skewed up to 64 KiB and 16 B-40 KiB binary attachments)",
+    )
     p.add_argument("--tls", action="store_true", help="the same traffic over TLS; the key log beside it")
     args = p.parse_args(argv)
     sizes = [float(s) for s in args.scale.split(",") if s.strip()]
+    if args.ws_clients is None:
+        args.ws_clients = 3 if args.profile == "state" else 9
     if args.source is not None:
         base = args.source
     else:
@@ -571,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             queue_kb=args.queue_kb,
             seed=args.seed,
             pace=args.pace,
+            profile=args.profile,
         )
         print(
             f"{args.output}: {meta['packets']:,} packets, {meta['bytes'] / 1e6:,.1f} MB, "

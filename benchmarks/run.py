@@ -416,6 +416,8 @@ def snapshot_code(work: Path) -> tuple[Path, str]:
             tmp = work / f".code-{fp}-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(ROOT / "analyzer", tmp / "analyzer", ignore=shutil.ignore_patterns("__pycache__"))
+            for lib in ROOT.glob("*__mypyc.*"):  # the compiled core's shared module (setup.py)
+                shutil.copy2(lib, tmp / lib.name)
             tmp.rename(dst)
         if code_fingerprint(dst) == fp:
             return dst, fp
@@ -843,6 +845,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--repeat", type=int, default=1, help="runs of socketscope and tshark per file; the fastest is kept"
     )
     p.add_argument(
+        "--side-by-side",
+        nargs="+",
+        metavar="PROFILE=FILE",
+        help="instead: every command beside tshark on the captures of both profiles, 3 interleaved "
+        "rounds (benchmarks/sidebyside.py), e.g. mixed=big.pcap state=state.pcap",
+    )
+    p.add_argument(
         "--tls",
         type=Path,
         metavar="TLS.pcap",
@@ -852,6 +861,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--keylog", type=Path, help="with --tls: the key log (default: TLS.keys beside it)")
     args = p.parse_args(argv)
     rep = args.repeat
+    if args.side_by_side:
+        import sidebyside
+
+        return sidebyside.main(args.side_by_side)
     if args.tls is not None:
         if args.capture is None:
             p.error("--tls needs the plaintext capture too")

@@ -87,6 +87,29 @@ def _size(rng: random.Random, small: int, large: int) -> int:
     return int(small * (large / small) ** rng.random())
 
 
+def _state(rng: random.Random, target: int) -> Any:
+    """Application state of about `target` bytes of JSON: a list of records, or a matrix."""
+    if rng.random() < 0.5:
+        n = max(1, target // 120)
+        return {
+            "rev": rng.randrange(1 << 20),
+            "rows": [
+                {
+                    "id": rng.randrange(1 << 31),
+                    "name": _text(rng, 2),
+                    "qty": rng.randint(0, 999),
+                    "px": round(rng.uniform(0, 1000), 3),
+                    "tags": rng.sample(WORDS, 3),
+                    "pos": {"x": rng.random(), "y": rng.random(), "ok": rng.random() < 0.5},
+                    "note": None,
+                }
+                for _ in range(n)
+            ],
+        }
+    side = max(1, int((target / 20) ** 0.5))
+    return {"shape": [side, side], "m": [[round(rng.random(), 6) for _ in range(side)] for _ in range(side)]}
+
+
 # ---------------------------------------------------------------- TLS
 
 
@@ -151,6 +174,12 @@ async def run_server(args: argparse.Namespace) -> None:
     @sio.event  # type: ignore[untyped-decorator]
     async def quote(sid: str, symbols: list[str]) -> None:
         await sio.emit("quotes", [{"s": s, "p": round(rng.uniform(1, 500), 2)} for s in symbols], to=sid)
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def state(sid: str, doc: Any, *rest: Any) -> Any:
+        if rng.random() < 0.3:  # state pushed back down (nested JSON, skewed size)
+            await sio.emit("state", _state(rng, _size(rng, 64, 65_536)), to=sid)
+        return {"rev": doc.get("rev") if isinstance(doc, dict) else None, "n": len(rest)}
 
     @sio.on("track", namespace="/live")  # type: ignore[untyped-decorator]
     async def track(sid: str, points: list[Any]) -> Any:
@@ -297,7 +326,10 @@ async def sio_client_loop(args: argparse.Namespace, idx: int, stop: Stop, stats:
             for _ in range(rng.randint(10, 150)):
                 if stop():
                     break
-                await _sio_action(client, rng, room, namespaces, transports)
+                if args.profile == "state":
+                    await _sio_state_action(client, rng, room)
+                else:
+                    await _sio_action(client, rng, room, namespaces, transports)
                 stats["sio_actions"] += 1
                 await asyncio.sleep(rng.random() * args.pace)
         except Exception:
@@ -309,6 +341,20 @@ async def sio_client_loop(args: argparse.Namespace, idx: int, stop: Stop, stats:
             if http is not None:
                 await http.close()
         await asyncio.sleep(rng.random() * 0.2)
+
+
+async def _sio_state_action(client: Any, rng: random.Random, room: str) -> None:
+    """The ``state`` profile: nested JSON up to 64 KiB, binary events with 16 B-40 KiB attachments."""
+    r = rng.random()
+    if r < 0.55:
+        await client.emit("state", _state(rng, _size(rng, 64, 65_536)))
+    elif r < 0.70:
+        await client.call("state", (_state(rng, _size(rng, 64, 16_384)), _text(rng, 3)), timeout=10)
+    elif r < 0.85:
+        blobs = [rng.randbytes(_size(rng, 16, 40_960)) for _ in range(rng.randint(1, 3))]
+        await client.emit("state", {"rev": rng.randrange(1000), "parts": blobs})
+    else:
+        await client.emit("chat", (room, _text(rng, rng.randint(1, 40))))
 
 
 async def _sio_action(
@@ -455,6 +501,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ws-clients", type=int, default=9)
     p.add_argument("--ws-mode", choices=["mixed", "raw"], default="mixed", help="raw: no compression")
     p.add_argument("--pace", type=float, default=0.05, help="mean pause between a client's actions x2 (s)")
+    p.add_argument(
+        "--profile",
+        choices=["mixed", "state"],
+        default="mixed",
+        help="state: Socket.IO events carry nested JSON state up to 64 KiB and binary attachments",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stop-file")
     p.add_argument("--max-seconds", type=float, default=300.0)

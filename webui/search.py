@@ -11,7 +11,8 @@ row's text (summary first, then the payload, headers, namespace), so that a capt
 messages does not make an index many times its size: the rows whose text is longer are listed in
 `cut`, and a search reads their whole text again unless the index already found them there. The
 index holds at most `TOTAL_CHARS` characters; the rows past it are listed in `unindexed` and read
-when searched. So the result is always the plain scan's; only its cost depends on the bounds. Searches the index cannot answer (under three characters, non-ASCII)
+when searched. So the result is always the plain scan's; only its cost depends on the bounds.
+Searches the index cannot answer (under three characters, non-ASCII)
 scan the rows as before (`Index._filter_ids`: 64 Ki characters of each field). The database is
 SQLite's private temporary file (deleted when it is closed); its size and the time it took are
 in `stats`.

@@ -154,6 +154,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     options = Options(
         decode_as=dict(args.decode_as),
         spill_records=True,
+        # the text summary reads session packets only for --events: else they are only counted
+        spill_session_packets=args.format == "json" or bool(getattr(args, "events", False)),
         keylog=keylog,
         inflate_budget_bytes=inflate_budget_bytes(args),
         max_frame_records=frame_records(args),

@@ -13,6 +13,7 @@ from typing import Any
 
 from analyzer.cli import analyze, batch, bench, crosscheck, export, live, query, serve
 from analyzer.cli.common import wrap
+from analyzer.compiled import build_name
 from analyzer.version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=MAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--version", action="version", version=f"socketscope {__version__}")
+    p.add_argument("--version", action="version", version=f"socketscope {__version__}, {build_name()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add, _ in COMMANDS.values():
         add(sub)

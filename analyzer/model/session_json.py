@@ -10,6 +10,7 @@ record. The records' `to_json()` / `to_dict()` (model/session.py) are these piec
 
 from __future__ import annotations
 
+import json
 import math
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,9 @@ def _value(v: Any, out: list[str], depth: int, hexes: dict[int, str]) -> None:
         raise _Fallback
 
 
+_strict_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def _encode(v: Any, depth: int, hexes: dict[int, str]) -> str:
     out: list[str] = []
     _value(v, out, depth, hexes)
@@ -119,6 +123,16 @@ def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, s
     The fallback does not trust `binary_values`: a default-parser number such as 1e999 decodes to
     Infinity (JSON.parse does the same), which only to_jsonable makes JSON ({"$float": "inf"})."""
     data = p.data
+    if not p.binary_values:
+        # decoded from JSON text: no bytes, str keys, nesting already cut at MAX_DEPTH; the C
+        # encoder writes it as _value would, in one pass (Infinity from 1e999 raises: fallback)
+        try:
+            if event and isinstance(data, list) and data:
+                parts = [_strict_dumps(x) for x in data]
+                return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
+            return "null", _strict_dumps(data)
+        except (ValueError, TypeError, RecursionError):
+            pass
     try:
         if event and isinstance(data, list) and data:
             parts = [_encode(x, 1, hexes) for x in data]

@@ -7,12 +7,23 @@ from __future__ import annotations
 import codecs
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Generic, Protocol, TypeVar, overload
 
 from analyzer.model.tempfile_fd import AppendFile
 
-__all__ = ["JsonRecord", "JsonSpill", "PieceSink", "RecordList", "copy_range", "dumps", "iter_elements"]
+__all__ = [
+    "JsonRecord",
+    "JsonSpill",
+    "NameTally",
+    "PieceSink",
+    "RecordList",
+    "TalliedSpill",
+    "copy_range",
+    "dumps",
+    "iter_elements",
+]
 
 IN_MEMORY = 256 << 10  # characters held before they go to the file (and the size of each write)
 _READ = 1 << 20
@@ -158,6 +169,21 @@ class JsonSpill:
 _SKIP = frozenset(", \t\r\n")
 
 
+NameTally = Counter[tuple[str, str | None]]
+
+
+class TalliedSpill(JsonSpill):
+    """A JsonSpill of Socket.IO packets that also counts their (namespace, event name) pairs as
+    they are written: the text summary lists those and reads no packet back (memory: one entry
+    per distinct pair, as the summary's own count had)."""
+
+    __slots__ = ("tally",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tally: NameTally = Counter()
+
+
 def iter_elements(pieces: Iterable[str]) -> Iterator[tuple[str, Any]]:
     """Split comma-separated JSON values arriving as text pieces (a JsonSpill's contents):
     each value's text and its decoded value, one at a time, so a long list is never whole
@@ -266,6 +292,11 @@ class RecordList(Generic[R]):
                 self._first = record
             self._last = record
         self._count += 1
+
+    @property
+    def backing(self) -> JsonSpill | None:
+        """The spill its JSON is in (a TalliedSpill also counts names), None in memory."""
+        return self._spill
 
     @property
     def in_memory(self) -> bool:

@@ -31,6 +31,10 @@ class Options:
     # files as JSON as they are decoded (JsonSpill) instead of being held as records; for sinks
     # that write as they go (memory follows open connections); not for a CollectingSink
     spill_records: bool = False
+    # with spill_records, False: no sink reads the packets of sessions (the text summary without
+    # --events), so they are not written at all; the Socket.IO packets are only counted by
+    # (namespace, event name) for the summary (model/spill.py TalliedSpill)
+    spill_session_packets: bool = True
     # TLS secrets (NSS key log: --keylog files, pcapng Decryption Secrets Blocks); held in memory
     # only, never printed (KeyLog's repr gives counts)
     keylog: KeyLog | None = None

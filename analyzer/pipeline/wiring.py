@@ -63,8 +63,9 @@ class Pipeline:
         self.sinks = sinks
         # streaming output: session payloads wait on disk while their sessions are open
         spill_payloads = bool(sinks) and self.options.spill_records
+        store = PayloadStore(spill_packets=self.options.spill_session_packets) if spill_payloads else None
         self.sessions: SessionBuilder = (
-            SessionBuilder(payloads=PayloadStore() if spill_payloads else None, observer=opts.observer)
+            SessionBuilder(payloads=store, observer=opts.observer)
             if self.options.session_tap is None
             else TapSessions(self.options.session_tap)
         )

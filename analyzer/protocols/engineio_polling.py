@@ -41,7 +41,7 @@ PayloadEvent = EioPacket | ParserAnomaly
 # --- polling payloads ---------------------------------------------------------------------------------
 _V3_HEADER = re.compile(rf"([0-9]{{1,{_MAX_V3_DIGITS}}}):")
 _V3_HEADER_PREFIX = re.compile(rf"[0-9]{{0,{_MAX_V3_DIGITS}}}\Z")
-_ESCAPED = re.compile("[\udc80-\udcff]")
+_ESCAPED = re.compile(f"[{chr(0xDC80)}-{chr(0xDCFF)}]")  # lone surrogates (mypyc takes no literal)
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _NOT_DIGIT_BYTES = bytes(range(10, 256))
 _DIGIT_BYTES_TO_ASCII = bytes.maketrans(bytes(range(10)), b"0123456789")

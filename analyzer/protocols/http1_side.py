@@ -70,6 +70,8 @@ def _preview(line: bytes) -> str:
 class HttpSide:
     """The parser state of one direction. Runs readers chosen by state from `_READERS`."""
 
+    __deletable__ = ("conn",)  # Http1Connection.release breaks the cycle (compiled: mypyc wants this)
+
     def __init__(self, conn: Http1Connection, direction: Direction) -> None:
         self.conn = conn
         self.direction = direction

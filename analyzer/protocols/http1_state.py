@@ -4,6 +4,7 @@ states, a request waiting for its response, and the message being read."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from analyzer.model.records import Headers
 from analyzer.protocols.http1_body import BodyCollector
@@ -15,17 +16,17 @@ class State:
     """Parser states. Plain string constants, not an Enum: the state is tested and looked up in
     _READERS several times per feed, and Enum attribute lookups and hashing cost more than that."""
 
-    HEAD = "head"  # waiting for a start line (empty lines before it are skipped)
-    BODY = "body"  # Content-Length body
-    UNTIL_CLOSE = "until-close"  # response body delimited by the end of the stream
-    CHUNK_SIZE = "chunk-size"  # RFC 9112 §7.1
-    CHUNK_DATA = "chunk-data"
-    CHUNK_END = "chunk-end"  # the CRLF after chunk data
-    TRAILER = "trailer"  # RFC 9112 §7.1.2
-    HOLD = "hold"  # client: after an upgrade/CONNECT request, until its response
-    RESYNC = "resync"  # skipping to the next line that starts a message
-    UPGRADED = "upgraded"  # no longer HTTP
-    DEAD = "dead"  # stream ended, or not HTTP/1 at all
+    HEAD: Final = "head"  # waiting for a start line (empty lines before it are skipped)
+    BODY: Final = "body"  # Content-Length body
+    UNTIL_CLOSE: Final = "until-close"  # response body delimited by the end of the stream
+    CHUNK_SIZE: Final = "chunk-size"  # RFC 9112 §7.1
+    CHUNK_DATA: Final = "chunk-data"
+    CHUNK_END: Final = "chunk-end"  # the CRLF after chunk data
+    TRAILER: Final = "trailer"  # RFC 9112 §7.1.2
+    HOLD: Final = "hold"  # client: after an upgrade/CONNECT request, until its response
+    RESYNC: Final = "resync"  # skipping to the next line that starts a message
+    UPGRADED: Final = "upgraded"  # no longer HTTP
+    DEAD: Final = "dead"  # stream ended, or not HTTP/1 at all
 
 
 @dataclass(slots=True, eq=False)

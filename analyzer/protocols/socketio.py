@@ -109,11 +109,36 @@ def _loads(text: str) -> tuple[bool, Any, bool]:
         return loads_bounded(text)
     except ValueError:
         return False, None, False
-    # counting brackets is a cheap C-speed bound on the depth; walk only when it could be deep
-    if text.count("[") + text.count("{") > MAX_DEPTH:
+    if _deeper_than(text, MAX_DEPTH):
         value, cut = map_tree(value, _keep)
         return True, value, cut
     return True, value, False
+
+
+# a JSON string (RFC 8259 §7): what the depth count skips; everything but brackets after that
+_JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]++")
+_ONE_KIND = str.maketrans("{}", "[]")
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether the valid JSON `text` nests containers more than `limit` levels deep, at C speed
+    (the decoded value is not walked: a tree of 64 KiB took ~10 ms to rebuild).
+
+    Counting brackets is a first bound. Past it, the brackets outside strings are kept, as one
+    kind (the text decoded, so they match), and each pass of `replace("[]", "")` removes exactly
+    the innermost containers (str.replace does not rescan what it wrote): the text empties after
+    as many passes as it nests levels."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    # no escape: every other '"' opens a string, and the text outside is every other piece
+    outside = _JSON_STRING.sub("", text) if "\\" in text else "".join(text.split('"')[0::2])
+    brackets = _NOT_BRACKET.sub("", outside).translate(_ONE_KIND)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = brackets.replace("[]", "")
+    return bool(brackets)
 
 
 # --- payload shapes (SIO v5 'Sending and receiving data'; socket.io-parser isPayloadValid) -------------

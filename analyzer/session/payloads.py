@@ -19,12 +19,17 @@ MIN_SIZE = 128  # smaller payloads stay in memory: a reference costs about as mu
 
 
 class PayloadStore:
-    """An append-only temporary file of payloads; `put` returns a reference for `get`."""
+    """An append-only temporary file of payloads; `put` returns a reference for `get`.
 
-    __slots__ = ("_buffer", "_file", "min_size")
+    `spill_packets` False: the sinks read no session packet (the text summary without --events),
+    so session/spill.py counts the Socket.IO packets by (namespace, event) and writes no JSON of
+    them (Options.spill_session_packets)."""
 
-    def __init__(self, min_size: int | None = None) -> None:
+    __slots__ = ("_buffer", "_file", "min_size", "spill_packets")
+
+    def __init__(self, min_size: int | None = None, *, spill_packets: bool = True) -> None:
         self.min_size = MIN_SIZE if min_size is None else min_size
+        self.spill_packets = spill_packets
         self._file = AppendFile()  # made at the first flush
         self._buffer = bytearray()  # what follows the file's bytes
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
 from analyzer.model.session_json import eio_packet_parts, sio_packet_parts
-from analyzer.model.spill import JsonSpill, RecordList
+from analyzer.model.spill import JsonSpill, RecordList, TalliedSpill
 from analyzer.session.payloads import PayloadStore
 
 __all__ = ["SessionSpill"]
@@ -34,7 +34,7 @@ class SessionSpill:
         self.records = records
         self.payloads = payloads
         self.eio = JsonSpill()
-        self.sio = JsonSpill()
+        self.sio = TalliedSpill()
         self._next = 0  # records[:_next] are written
         self._hexes: dict[int, str] = {}
         self._kept: OrderedDict[int, bytes] = OrderedDict()
@@ -42,6 +42,8 @@ class SessionSpill:
         self._sio_ends: list[SioPacketRecord] = []  # the first and the last Socket.IO packet
 
     def load(self, r: EioPacketRecord) -> str | bytes:
+        if not self.payloads.spill_packets:  # nothing is written: the payload is all it needs
+            return self._payload(r)
         records = self.records
         while self._next < len(records):
             rec = records[self._next]
@@ -53,7 +55,7 @@ class SessionSpill:
 
     def finish(self) -> None:
         """Write the Engine.IO packets after the last one the analysis read."""
-        for rec in self.records[self._next :]:
+        for rec in self.records[self._next :] if self.payloads.spill_packets else ():
             self._write(rec)
         self._next = len(self.records)
         self._hexes.clear()
@@ -75,10 +77,14 @@ class SessionSpill:
             ends[1] = r
         else:
             ends.append(r)
+        if not self.payloads.spill_packets:
+            self.sio.tally[r.packet.nsp, r.packet.event] += 1
+            return
         hexes = self._hexes
         before = len(hexes)
         self.sio.begin()
         sio_packet_parts(r, self.sio, hexes)
+        self.sio.tally[r.packet.nsp, r.packet.event] += 1
         if len(hexes) < before:  # it wrote attachments whose hex was kept: not needed again
             kept = self._kept
             for key in _bytes_ids(r.packet.data):  # not a scan of `kept`: it may hold millions

@@ -94,6 +94,7 @@ class DirectionStream:
         "top",
         "zero_window_probes",
     )
+    __deletable__ = ("sink",)  # the pipeline deletes it to break a cycle (compiled: mypyc wants this)
 
     def __init__(self, direction: Direction, sink: StreamSink) -> None:
         self.direction = direction

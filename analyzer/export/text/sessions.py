@@ -8,6 +8,7 @@ from typing import Any
 
 from analyzer.export.text.summary import EVENT_MARK_LAYERS, Marks, Span, fmt_clock, mark_line
 from analyzer.model.common import Anomaly
+from analyzer.model.spill import NameTally
 from analyzer.model.text import json_text, terminal_text
 
 __all__ = [
@@ -39,10 +40,10 @@ def _args(value: Any) -> str:
     return _safe(json_text(value, 201))
 
 
-def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, packets: Iterable[dict[str, Any]]) -> str:
+def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, tally: NameTally) -> str:
     """The lines of one session in the sessions section. `s` holds the session's fields but its
-    packets, `sio` the Socket.IO fields but its packets, which come one at a time in `packets`
-    (from memory or from the file they were written to)."""
+    packets, `sio` the Socket.IO fields but its packets, and `tally` counts its Socket.IO
+    packets by (namespace, event name), in the order each pair was first seen."""
     out = [
         f"  sid {_safe(s['sid'], 40)}  EIO{s['protocol']}"
         + (f" / Socket.IO v{sio['protocol']} ({sio['parser']} parser)" if sio else "")
@@ -67,10 +68,10 @@ def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, packets: Iter
     if sio:
         nsps: set[str] = set()
         names: Counter[str] = Counter()
-        for p in packets:
-            nsps.add(p["nsp"])
-            if p.get("event") is not None:
-                names[p["event"]] += 1
+        for (nsp, event), count in tally.items():
+            nsps.add(nsp)
+            if event is not None:
+                names[event] += count
         out.append(f"     namespaces {', '.join(_safe(n, 40) for n in sorted(nsps)) or '-'}\n")
         if names:
             out.append(

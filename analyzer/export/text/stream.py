@@ -14,6 +14,7 @@ replaces by the marks; a session's anomalies are known when it is handed over.
 from __future__ import annotations
 
 import codecs
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -34,6 +35,7 @@ from analyzer.export.text.tls import TLS_HEAD, tls_line
 from analyzer.export.text.websocket import NO_WS_MESSAGES, WS_MESSAGES_LEGEND, ws_message_lines, ws_section
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly
+from analyzer.model.spill import NameTally, TalliedSpill
 from analyzer.model.tempfile_fd import AppendFile
 from analyzer.query import Context, Filter, Subject, acks_of, connection_context
 
@@ -119,6 +121,21 @@ def _split_lines(texts: Iterable[str]) -> Iterator[str]:
         yield rest
 
 
+def _name_tally(s: Any) -> NameTally:
+    """A session's Socket.IO packets counted by (namespace, event name): kept while they were
+    spilled, else counted from the records (no packet is serialized or read back for it)."""
+    sio = s.socketio
+    if sio is None:
+        return Counter()
+    packets = sio.packets
+    spill = packets.backing
+    if isinstance(spill, TalliedSpill):
+        return spill.tally
+    if spill is not None:
+        return Counter((d["nsp"], d.get("event")) for d in sio_dicts(s))
+    return Counter((q.packet.nsp, q.packet.event) for q in packets)
+
+
 def _session_key(s: Any) -> tuple[int, int]:
     first = s.first_frame
     return (0, first) if first is not None else (1, 0)
@@ -181,7 +198,7 @@ class StreamingTextSummary:
         sio = s.socketio
         sio_fields = {**sio.head_dict(), **sio.tail_dict()} if sio is not None else None
 
-        self._sessions.add(key, [session_summary(head, sio_fields, sio_dicts(s))])
+        self._sessions.add(key, [session_summary(head, sio_fields, _name_tally(s))])
         if self.events and sio_fields:
             marks = EventMarks(s)  # the session's anomalies are known: no placeholders
             keep = None
