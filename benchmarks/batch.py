@@ -1,12 +1,14 @@
 """`socketscope batch` on N captures with 1 and 2 local workers, against `analyze --format json`.
 
-    python benchmarks/batch.py CAPTURE [--copies 20]
+    python benchmarks/batch.py CAPTURE [--copies 20] [--no-dask] [--root CHECKOUT]
 
 Copies CAPTURE N times (distinct capture ids), then times: `analyze --format json` on each copy
 in one process (the per-core baseline), the batch task (pipeline + Parquet) on each copy in one
 process (the same work without Dask), and `batch --workers 1` and `--workers 2` into fresh
 datasets (wall time, CPU of the whole process tree, and peak RSS of the largest worker as reported
 by psutil). Prints one JSON object. The machine may be shared: CPU seconds are the honest number.
+`--no-dask` measures only the first two (the per-core comparison); `--root` runs the code of another
+checkout (say main, for a before/after with the same script).
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ class contextlib_suppress:
         return True
 
 
-def _run(argv: list[str]) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def _run(argv: list[str], root: Path = ROOT) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=str(root))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -74,6 +76,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("capture")
     ap.add_argument("--copies", type=int, default=20)
+    ap.add_argument("--no-dask", action="store_true", help="only analyze --format json and the batch task")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code runs")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="socketscope-batch-bench-"))
     try:
@@ -103,9 +107,14 @@ def main() -> None:
         ]
         out: dict[str, Any] = {"captures": a.copies, "bytes": size, "cores": os.cpu_count()}
         for key, argv in (("analyze_json", analyze), ("batch_tasks_in_one_process", tasks)):
-            out[key] = _run(argv)
+            out[key] = _run(argv, a.root)
             print(key, out[key], file=sys.stderr, flush=True)
-        for n in (1, 2):
+        out["task_vs_analyze_cpu"] = round(
+            out["batch_tasks_in_one_process"]["cpu_s"] / max(out["analyze_json"]["cpu_s"], 1e-9), 2
+        )
+        modes = ["analyze_json", "batch_tasks_in_one_process"]
+        for n in () if a.no_dask else (1, 2):
+            modes.append(f"batch_{n}_workers")
             out[f"batch_{n}_workers"] = _run(
                 [
                     py,
@@ -118,12 +127,16 @@ def main() -> None:
                     "--workers",
                     str(n),
                     "-q",
-                ]
+                ],
+                a.root,
             )
             print(n, out[f"batch_{n}_workers"], file=sys.stderr, flush=True)
-        out["speedup_2_vs_1"] = round(out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2)
+        if not a.no_dask:
+            out["speedup_2_vs_1"] = round(
+                out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2
+            )
         mb = size / 1e6
-        for k in ("analyze_json", "batch_tasks_in_one_process", "batch_1_workers", "batch_2_workers"):
+        for k in modes:
             out[k]["mb_per_cpu_s"] = round(mb / max(out[k]["cpu_s"], 1e-9), 2)
         print(json.dumps(out, indent=1))
     finally:

@@ -17,6 +17,7 @@ __all__ = [
     "anomaly_row",
     "connection_row",
     "eio_row",
+    "http2_row",
     "http_rows",
     "json_text",
     "micros",
@@ -60,8 +61,11 @@ def payload(text_value: str | None, hex_value: str | None) -> bytes | None:
     return text_value.encode("utf-8", "surrogatepass")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder, not one a call
+
+
 def json_text(value: Any) -> str:
-    return text(json.dumps(value, ensure_ascii=False, separators=(",", ":"))) or "null"
+    return text(_JSON.encode(value)) or "null"
 
 
 def _headers(pairs: Iterable[Any] | None) -> list[dict[str, str | None]] | None:
@@ -106,6 +110,8 @@ def connection_row(d: dict[str, Any], n_frames: int | None, n_messages: int | No
         "ws_frames": n_frames,
         "ws_messages": n_messages,
         "tls": d.get("tls") is not None,
+        "http2": d.get("http2") is not None,
+        "ws_h2_stream_id": wshs.get("h2_stream_id"),  # RFC 8441: the extended CONNECT's stream
     }
 
 
@@ -137,6 +143,7 @@ def http_rows(d: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "response_body_length": rb.get("length"),
             "response_body_cut": rb.get("cut"),
             "latency_ms": (r_ts - q_ts) * 1000 if q_ts is not None and r_ts is not None else None,
+            "stream_id": q.get("stream_id", r.get("stream_id")),  # HTTP/2 (RFC 9113 §5.1.1)
         }
 
 
@@ -207,6 +214,41 @@ def tls_row(d: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _counts(m: dict[str, Any] | None) -> list[tuple[str | None, int]]:
+    return [(text(k), v) for k, v in (m or {}).items()]
+
+
+def http2_row(d: dict[str, Any]) -> dict[str, Any] | None:
+    """The connection's `http2` summary (absent unless it spoke HTTP/2, RFC 9113)."""
+    h = d.get("http2")
+    if h is None:
+        return None
+    frames = h.get("frames") or {}
+    settings = h.get("settings") or {}
+    return {
+        "frame": d["tcp"].get("first_frame"),
+        "ts": micros(d["tcp"].get("first_ts")),
+        "connection_id": d["id"],
+        "streams": h.get("streams"),
+        "frames_c2s": _counts(frames.get("c2s")),
+        "frames_s2c": _counts(frames.get("s2c")),
+        "settings_c2s": _counts(settings.get("c2s")),
+        "settings_s2c": _counts(settings.get("s2c")),
+        "enable_connect_protocol": h.get("enable_connect_protocol"),
+        "resets": _counts(h.get("resets")),
+        "goaway": [
+            {
+                "direction": g.get("direction"),
+                "frame": g.get("frame"),
+                "last_stream_id": g.get("last_stream_id"),
+                "error": text(g.get("error")),
+            }
+            for g in h.get("goaway") or ()
+        ],
+        "pushes": h.get("pushes"),
+    }
+
+
 def session_row(s: dict[str, Any], sio: dict[str, Any] | None, first_frame: int | None) -> dict[str, Any]:
     """`s`: the session's keys but its packets (EngineIOSession.head_dict and tail_dict)."""
     hb = s.get("heartbeat") or {}
@@ -250,7 +292,12 @@ def eio_row(sid: str, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _json_column(raw: str | None) -> str | None:
+    return None if raw is None or raw == "null" else text(raw)
+
+
 def sio_row(sid: str, p: dict[str, Any]) -> dict[str, Any]:
+    """`p`: the packet's JSON form with `args` and `data` as JSON text (rawjson.ObjectFeed)."""
     return {
         "frame": p["frame"],
         "ts": micros(p["ts"]),
@@ -262,8 +309,8 @@ def sio_row(sid: str, p: dict[str, Any]) -> dict[str, Any]:
         "nsp": text(p.get("nsp")),
         "ack_id": p.get("ack_id"),
         "event": text(p.get("event")),
-        "args": None if p.get("args") is None else json_text(p["args"]),
-        "data": None if p.get("data") is None else json_text(p["data"]),
+        "args": _json_column(p.get("args")),
+        "data": _json_column(p.get("data")),
         "attachments": p.get("attachments"),
         "packets": _frames(p.get("frames")),
     }
@@ -284,11 +331,12 @@ def ack_row(sid: str, a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def anomaly_row(a: dict[str, Any]) -> dict[str, Any]:
+def anomaly_row(a: dict[str, Any], ts: float | None) -> dict[str, Any]:
+    """`ts`: the time of the anomaly's first packet (anomalies carry none; task.py looks it up)."""
     frames = a.get("frames") or []
     return {
         "frame": frames[0] if frames else None,
-        "ts": None,
+        "ts": micros(ts),
         "code": a["code"],
         "severity": a.get("severity"),
         "layer": a.get("layer"),

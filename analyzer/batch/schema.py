@@ -12,10 +12,21 @@ import pyarrow as pa
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "TABLE_NAMES", "empty_table"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: HTTP/2 (http.stream_id, connections.http2/ws_h2_stream_id, table http2)
 
 _TS = pa.timestamp("us", tz="UTC")
 _FRAMES = pa.list_(pa.int64())
+_COUNTS = pa.map_(pa.string(), pa.int64())
+_GOAWAY = pa.list_(
+    pa.struct(
+        [
+            ("direction", pa.string()),
+            ("frame", pa.int64()),
+            ("last_stream_id", pa.int64()),
+            ("error", pa.string()),
+        ]
+    )
+)
 _HEADERS = pa.list_(pa.struct([("name", pa.string()), ("value", pa.string())]))
 
 
@@ -70,6 +81,8 @@ TABLES: dict[str, pa.Schema] = {
         ("ws_frames", pa.int64()),
         ("ws_messages", pa.int64()),
         ("tls", pa.bool_()),
+        ("http2", pa.bool_()),
+        ("ws_h2_stream_id", pa.int64()),
     ),
     "http": _common(
         ("connection_id", pa.int64()),
@@ -90,6 +103,7 @@ TABLES: dict[str, pa.Schema] = {
         ("response_body_length", pa.int64()),
         ("response_body_cut", pa.bool_()),
         ("latency_ms", pa.float64()),
+        ("stream_id", pa.int64()),
     ),
     "ws_frames": _common(
         ("connection_id", pa.int64()),
@@ -200,6 +214,18 @@ TABLES: dict[str, pa.Schema] = {
         ("certificate_subjects", pa.list_(pa.string())),
         ("alerts", pa.list_(pa.string())),
         ("not_decrypted", pa.string()),
+    ),
+    "http2": _common(
+        ("connection_id", pa.int64()),
+        ("streams", pa.int64()),
+        ("frames_c2s", _COUNTS),
+        ("frames_s2c", _COUNTS),
+        ("settings_c2s", _COUNTS),
+        ("settings_s2c", _COUNTS),
+        ("enable_connect_protocol", pa.bool_()),
+        ("resets", _COUNTS),
+        ("goaway", _GOAWAY),
+        ("pushes", pa.int64()),
     ),
 }
 

@@ -3,6 +3,7 @@ and a capture split into three shares by flow hash (sessions merged) gives the s
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from analyzer.batch.rows import text  # noqa: E402 - after the skip
 from analyzer.batch.task import TaskSpec, analyze_share, merge_sessions  # noqa: E402
+from analyzer.capture.pcapfile import open_capture  # noqa: E402
 from analyzer.pipeline import Options, analyze_file  # noqa: E402
 from analyzer.protocols.tls.keylog import KeyLog  # noqa: E402
 from tests.golden.outputs import ROOT, captures  # noqa: E402
@@ -33,6 +35,11 @@ def _bytes(t: str | None, h: str | None) -> bytes | None:
     if h is not None:
         return bytes.fromhex(h)
     return None if t is None else t.encode("utf-8", "surrogatepass")
+
+
+def _json(v: Any) -> str | None:
+    """A Socket.IO value as the dataset's JSON text: compact, not ASCII-escaped."""
+    return None if v is None else text(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
 
 
 def _read(staging: str) -> dict[str, list[dict[str, Any]]]:
@@ -54,7 +61,7 @@ def _micros(v: Any) -> int | None:
     return round(v.timestamp() * 1e6)
 
 
-def _expected(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+def _expected(doc: dict[str, Any], times: list[float]) -> dict[str, list[tuple[Any, ...]]]:
     """Each table's rows, made from the document with a mapping written here, independently."""
     e: dict[str, list[tuple[Any, ...]]] = {
         k: []
@@ -69,6 +76,7 @@ def _expected(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
             "sio_packets",
             "acks",
             "anomalies",
+            "http2",
         )
     }
     for c in doc["connections"]:
@@ -83,8 +91,24 @@ def _expected(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
                 c["server"]["port"],
                 c["app_protocol"],
                 tcp["end"],
+                "http2" in c,
+                ((c.get("websocket") or {}).get("handshake") or {}).get("h2_stream_id"),
             )
         )
+        if "http2" in c:
+            h = c["http2"]
+            e["http2"].append(
+                (
+                    c["id"],
+                    h["streams"],
+                    sorted(h["frames"]["c2s"].items()),
+                    sorted(h["settings"]["s2c"].items()),
+                    h["enable_connect_protocol"],
+                    sorted(h["resets"].items()),
+                    [(g["direction"], g["frame"], g["last_stream_id"], g["error"]) for g in h["goaway"]],
+                    h["pushes"],
+                )
+            )
         for i, x in enumerate(c["http"]):
             q, r = x["request"] or {}, x["response"] or {}
             e["http"].append(
@@ -93,6 +117,7 @@ def _expected(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
                     i,
                     text(q.get("method")),
                     text(q.get("target")),
+                    q["stream_id"] if "stream_id" in q else r.get("stream_id"),
                     r.get("status"),
                     _bytes(q["body"]["text"], q["body"]["hex"]) if q else None,
                     _bytes(r["body"]["text"], r["body"]["hex"]) if r else None,
@@ -136,15 +161,26 @@ def _expected(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
         sio = s.get("socketio") or {}
         for q in sio.get("packets", ()):
             e["sio_packets"].append(
-                (s["sid"], q["frame"], _us(q["ts"]), q["type"], text(q["nsp"]), text(q["event"]), q["ack_id"])
+                (
+                    s["sid"],
+                    q["frame"],
+                    _us(q["ts"]),
+                    q["type"],
+                    text(q["nsp"]),
+                    text(q["event"]),
+                    q["ack_id"],
+                    _json(q["args"]),
+                    _json(q["data"]),
+                )
             )
         for a in sio.get("acks", ()):
             e["acks"].append(
                 (s["sid"], text(a["nsp"]), a["ack_id"], text(a["event"]), a["latency_ms"], a["request_frame"])
             )
     for a in doc["anomalies"]:
+        ts = times[a["frames"][0] - 1] if a["frames"] else None
         e["anomalies"].append(
-            (a["code"], a["connection"], a["direction"], tuple(a["frames"]), text(a["message"]))
+            (a["code"], a["connection"], a["direction"], tuple(a["frames"]), text(a["message"]), _us(ts))
         )
     return e
 
@@ -161,8 +197,23 @@ def _actual(t: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[Any, ...
                 r["server_port"],
                 r["app_protocol"],
                 r["end"],
+                r["http2"],
+                r["ws_h2_stream_id"],
             )
             for r in t["connections"]
+        ],
+        "http2": [
+            (
+                r["connection_id"],
+                r["streams"],
+                sorted(r["frames_c2s"]),
+                sorted(r["settings_s2c"]),
+                r["enable_connect_protocol"],
+                sorted(r["resets"]),
+                [(g["direction"], g["frame"], g["last_stream_id"], g["error"]) for g in r["goaway"]],
+                r["pushes"],
+            )
+            for r in t["http2"]
         ],
         "http": [
             (
@@ -170,6 +221,7 @@ def _actual(t: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[Any, ...
                 r["exchange"],
                 r["method"],
                 r["target"],
+                r["stream_id"],
                 r["status"],
                 r["request_body"],
                 r["response_body"],
@@ -212,14 +264,31 @@ def _actual(t: dict[str, list[dict[str, Any]]]) -> dict[str, list[tuple[Any, ...
             for r in t["eio_packets"]
         ],
         "sio_packets": [
-            (r["sid"], r["frame"], _micros(r["ts"]), r["type"], r["nsp"], r["event"], r["ack_id"])
+            (
+                r["sid"],
+                r["frame"],
+                _micros(r["ts"]),
+                r["type"],
+                r["nsp"],
+                r["event"],
+                r["ack_id"],
+                r["args"],
+                r["data"],
+            )
             for r in t["sio_packets"]
         ],
         "acks": [
             (r["sid"], r["nsp"], r["ack_id"], r["event"], r["latency_ms"], r["frame"]) for r in t["acks"]
         ],
         "anomalies": [
-            (r["code"], r["connection_id"], r["direction"], tuple(r["frames"]), r["message"])
+            (
+                r["code"],
+                r["connection_id"],
+                r["direction"],
+                tuple(r["frames"]),
+                r["message"],
+                _micros(r["ts"]),
+            )
             for r in t["anomalies"]
         ],
     }
@@ -252,12 +321,19 @@ def test_rows_equal_document_and_split(capture: Path, tmp_path: Path) -> None:
         options.keylog.add_text(keys[0][0], keys[0][1])
     doc = analyze_file(str(path), options).to_dict()
     whole = _run(path, str(tmp_path / "one"), 1, keys)
-    expected, actual = _expected(doc), _actual(whole)
+    times = [p.ts for p in open_capture(str(path))]  # every packet's time, for the anomalies
+    expected, actual = _expected(doc, times), _actual(whole)
     for table, rows in expected.items():
         assert sorted(actual[table], key=_key) == sorted(rows, key=_key), table
     assert all(r["capture_id"] == "c0" for rows in whole.values() for r in rows)
     if keys:  # a capture with its key log: every TLS connection decrypted
         assert whole["tls"] and all(r["decrypted"] for r in whole["tls"])
+    if "h2" in capture.parts:  # the HTTP/2 captures: an http2 row and HTTP/2 exchanges with streams
+        assert whole["http2"] and any(r["stream_id"] is not None for r in whole["http"])
+    if "rfc8441" in capture.name:  # WebSocket over HTTP/2: the handshake's stream
+        assert any(r["ws_h2_stream_id"] is not None for r in whole["connections"])
+    if doc["anomalies"]:
+        assert all(r["ts"] is not None for r in whole["anomalies"] if r["frame"] is not None)
     split_tables = _run(path, str(tmp_path / "three"), 3, keys)
     if len(doc["connections"]) >= 4:  # the split did split: connections in at least two shares
         parts = (tmp_path / "three" / "connections").glob("*.parquet")
