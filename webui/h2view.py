@@ -35,7 +35,7 @@ _cache: weakref.WeakKeyDictionary[Index, dict[str, Any]] = weakref.WeakKeyDictio
 def _settings(d: dict[str, Any]) -> list[str]:
     out = []
     for k, v in d.items():
-        n = as_int(k) if not isinstance(k, int) else k
+        n = int(k) if isinstance(k, str) and k.isascii() and k.isdigit() and len(k) < 8 else as_int(k)
         name = SETTING_NAMES.get(n, f"0x{n:x}") if isinstance(n, int) else str(k)
         out.append(f"{name} = {as_int(v) if as_int(v) is not None else as_str(v)}")
     return out[:64]

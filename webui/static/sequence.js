@@ -59,7 +59,7 @@
                            : ss.svg("a", {href: ss.detailUrl(box.dataset.detail, it.id), "class": "seq-arrow layer-" + it.layer});
       if (it.mark) link.setAttribute("data-mark", it.mark); else link.setAttribute("data-row", it.id);
       link.appendChild(ss.svg("title", null,
-        (it.mark ? "packet " + it.frame : "#" + it.id) + " " + it.layer + " " + it.type + " (" + (it.direction || "?") + ")\n" + it.summary));
+        (it.mark ? "packet " + it.frame : "#" + it.id) + " " + it.layer + " " + it.type + " (" + (it.direction || "?") + ")\n" + (it.label || it.summary)));
       link.appendChild(ss.svg("text", {x: LEFT - 8, y: y + 4, "class": "seq-time", "text-anchor": "end"},
         "+" + Number(it.t).toFixed(6)));
       link.appendChild(ss.svg("line", {x1: c2s ? clientX : serverX, y1: y, x2: c2s ? serverX : clientX, y2: y,
