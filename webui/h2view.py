@@ -45,7 +45,19 @@ def _frames(d: dict[str, Any]) -> str:
     return ", ".join(f"{k} {as_int(v) or 0}" for k, v in sorted(d.items())[:32]) or "none"
 
 
-def _connection(ix: Index, cid: int, label: str, conn: dict[str, Any]) -> dict[str, Any]:
+def _h2_anomalies(ix: Index) -> dict[int, list[str]]:
+    """The `h2.*` anomalies by connection, read once (at most 200 shown per connection)."""
+    out: dict[int, list[str]] = {}
+    for a in ix.anomalies:
+        cid = a.get("connection")
+        if isinstance(cid, int) and str(a.get("code", "")).startswith("h2."):
+            shown = out.setdefault(cid, [])
+            if len(shown) < 200:
+                shown.append(f"{a.get('code')}: {as_str(a.get('message')) or ''}")
+    return out
+
+
+def _connection(cid: int, label: str, conn: dict[str, Any], anomalies: list[str]) -> dict[str, Any]:
     h2 = as_dict(conn, "http2")
     settings, frames = as_dict(h2, "settings"), as_dict(h2, "frames")
     ws = as_dict(conn, "websocket")
@@ -67,11 +79,7 @@ def _connection(ix: Index, cid: int, label: str, conn: dict[str, Any]) -> dict[s
         "goaway": goaway,
         "pushes": as_int(h2.get("pushes")) or 0,
         "websocket_stream": tunnel,
-        "anomalies": [
-            f"{a.get('code')}: {as_str(a.get('message')) or ''}"
-            for a in ix.anomalies
-            if a.get("connection") == cid and str(a.get("code", "")).startswith("h2.")
-        ][:200],
+        "anomalies": anomalies,
     }
 
 
@@ -84,13 +92,14 @@ def h2_summary(ix: Index) -> dict[str, Any]:
     conns: list[dict[str, Any]] = []
     http1 = 0
     scanned = 0
+    by_conn = _h2_anomalies(ix)
     for summary in ix.conn_summaries[:MAX_SCANNED]:
         scanned += 1
         if summary.id is None:
             continue
         doc = ix.connection(summary.id) or {}
         if isinstance(doc.get("http2"), dict):
-            conns.append(_connection(ix, summary.id, summary.label, doc))
+            conns.append(_connection(summary.id, summary.label, doc, by_conn.get(summary.id, [])))
         elif summary.http:
             http1 += 1
     out = {
@@ -142,12 +151,10 @@ def _label(rec: dict[str, Any], kind: str, tunnel: int | None) -> str | None:
     return f"stream {sid} {status} ({size_text(length)})"
 
 
-def _marks(ix: Index, cid: int, conn: dict[str, Any]) -> list[dict[str, Any]]:
+def _marks(ix: Index, cid: int, conn: dict[str, Any], resets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """RST_STREAM (from the `h2.stream-reset` anomalies) and GOAWAY frames of a connection."""
     out: list[dict[str, Any]] = []
-    for a in ix.anomalies:
-        if a.get("connection") != cid or a.get("code") != "h2.stream-reset":
-            continue
+    for a in resets[:MAX_MARKS]:
         frames = [f for f in as_list(a, "frames") if isinstance(f, int)]
         out.append(
             _mark(
@@ -209,7 +216,11 @@ def sequence_h2(
         label = _label(ix.record(row), str(it.get("type")), tunnel)
         if label is not None:
             it["label"] = label
-    marks = [m for cid, doc in h2conns.items() for m in _marks(ix, cid, doc)]
+    resets: dict[int, list[dict[str, Any]]] = {}
+    for a in ix.anomalies:  # RFC 9113 §6.4: each RST_STREAM the analyzer reported
+        if a.get("code") == "h2.stream-reset" and a.get("connection") in h2conns:
+            resets.setdefault(int(a["connection"]), []).append(a)
+    marks = [m for cid, doc in h2conns.items() for m in _marks(ix, cid, doc, resets.get(cid, []))]
     lo = items[0]["t"] if items and not first else float("-inf")
     hi = items[-1]["t"] if items and not last else float("inf")
     kept = [m for m in marks if lo <= m["t"] <= hi]
