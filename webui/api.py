@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from webui import figures, latencies
 from webui.detail import build_detail
+from webui.h2view import sequence_h2
 from webui.index import (
     LAYERS,
     Filters,
@@ -287,6 +288,9 @@ def sequence(cid: str) -> Response:
             d["t"] = round(r.ts - ix.t0, 6)
             items.append(d)
         total += 1
+    # HTTP/2: stream labels, RST_STREAM and GOAWAY marks (webui/h2view.py)
+    scope = conns if flt.session is not None else {flt.connection}
+    items = sequence_h2(ix, scope, items, offset == 0, offset + limit >= total)
     return jsonify(
         {
             "title": title,

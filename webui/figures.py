@@ -11,6 +11,7 @@ import math
 from typing import Any, NamedTuple
 
 from webui.docutil import message_text
+from webui.h2view import http_layer_name
 from webui.index import LAYERS, Index, Row, as_int, as_list
 from webui.plotstyle import LAYOUT_BASE, esc
 from webui.tlsview import osi_row
@@ -359,7 +360,7 @@ def osi_layers(ix: Index) -> list[dict[str, Any]]:
         {"layer": "TCP", "packets": tcp_packets, "bytes": _stat(ix, "tcp_header_bytes")},
         *([tls] if tls is not None else []),
         {
-            "layer": "HTTP",
+            "layer": http_layer_name(ix),  # HTTP/2 when it is (webui/h2view.py)
             "packets": packets["http"],
             "bytes": _stat(ix, "http_bytes", "http_header_bytes"),
         },

@@ -24,6 +24,7 @@ from webui import figures, latencies
 from webui.api import overview_data
 from webui.detail import build_detail
 from webui.docutil import message_text
+from webui.h2view import h2_summary
 from webui.index import (
     LAYER_NAMES,
     LAYERS,
@@ -212,6 +213,7 @@ def overview(cid: str) -> str | tuple[str, int]:
         tabs=TABS,
         data=overview_data(ix),
         tls=tls_summary(ix),
+        h2=h2_summary(ix),
         keys_added=keys_added(request.args),
         **overview_lists(ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
     )

@@ -54,15 +54,18 @@
       const y = TOP + ROW * i + 16;
       const c2s = it.direction !== "s2c";
       const colour = COLOURS[it.layer] || "#000";
-      const link = ss.svg("a", {href: ss.detailUrl(box.dataset.detail, it.id), "class": "seq-arrow layer-" + it.layer});
-      link.setAttribute("data-row", it.id);
+      /* an HTTP/2 RST_STREAM or GOAWAY mark (webui/h2view.py) is no row: no link, a dashed arrow */
+      const link = it.mark ? ss.svg("g", {"class": "seq-arrow seq-h2-mark layer-" + it.layer})
+                           : ss.svg("a", {href: ss.detailUrl(box.dataset.detail, it.id), "class": "seq-arrow layer-" + it.layer});
+      if (it.mark) link.setAttribute("data-mark", it.mark); else link.setAttribute("data-row", it.id);
       link.appendChild(ss.svg("title", null,
-        "#" + it.id + " " + it.layer + " " + it.type + " (" + (it.direction || "?") + ")\n" + it.summary));
+        (it.mark ? "packet " + it.frame : "#" + it.id) + " " + it.layer + " " + it.type + " (" + (it.direction || "?") + ")\n" + (it.label || it.summary)));
       link.appendChild(ss.svg("text", {x: LEFT - 8, y: y + 4, "class": "seq-time", "text-anchor": "end"},
         "+" + Number(it.t).toFixed(6)));
       link.appendChild(ss.svg("line", {x1: c2s ? clientX : serverX, y1: y, x2: c2s ? serverX : clientX, y2: y,
-        stroke: colour, "stroke-width": 1.6, "marker-end": "url(#arrow-" + it.layer + ")"}));
-      let label = it.summary;
+        stroke: colour, "stroke-width": 1.6, "marker-end": "url(#arrow-" + it.layer + ")",
+        "stroke-dasharray": it.mark ? "5 3" : "none"}));
+      let label = it.label || it.summary;  /* HTTP/2: "stream 3 GET /path", "stream 3 200 (1.2 kB)" */
       if (it.layer === "websocket") label = it.type + ": " + label;
       if (it.layer === "socketio" || it.layer === "engineio") label = (it.layer === "socketio" ? "SIO " : "EIO ") + label;
       if (it.connection !== null && data.session !== undefined) label = "[#" + it.connection + "] " + label;
