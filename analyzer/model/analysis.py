@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.common import Anomaly
-from analyzer.model.facts import Endpoint, ProcessInfo, ProxyFacts, TcpFacts
+from analyzer.model.facts import Endpoint, Http2Facts, LayerStats, ProcessInfo, ProxyFacts, TcpFacts
 from analyzer.model.records import HttpExchange
 from analyzer.model.session import EngineIOSession
 from analyzer.model.tls import TlsInfo
@@ -65,9 +65,7 @@ class ConnectionRecord:
     proxy: ProxyFacts | None = None  # a SOCKS or PROXY protocol handshake at its start
 
     tls: TlsInfo | None = None  # a TLS connection (ANALYSIS_JSON.md "TLS and HTTP/2")
-    http2: dict[str, Any] | None = (
-        None  # an HTTP/2 connection: streams, frames, settings (docs/analysis-json.md)
-    )
+    http2: Http2Facts | None = None  # an HTTP/2 connection: streams, frames, settings (docs/analysis-json.md)
 
     def to_dict(self, *, lists: bool = True) -> dict[str, Any]:
         """`lists=False`: the WebSocket's frames and messages as empty lists (WebSocketRecord.to_dict)."""
@@ -101,7 +99,7 @@ class Analysis:
     connections: list[ConnectionRecord] = field(default_factory=list)
     engineio_sessions: list[EngineIOSession] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
-    layer_stats: dict[str, Any] = field(default_factory=dict)
+    layer_stats: LayerStats = field(default_factory=lambda: LayerStats())
 
     def connection(self, cid: int) -> ConnectionRecord | None:
         for c in self.connections:

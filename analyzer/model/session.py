@@ -16,6 +16,7 @@ from typing import Any
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket
 from analyzer.model.jsontext import JsonText
+from analyzer.model.jsontypes import JsonValue
 from analyzer.model.session_json import eio_packet_parts, session_parts, sio_packet_parts, socketio_parts
 from analyzer.model.socketio import SioPacket
 from analyzer.model.spill import RecordList
@@ -151,7 +152,7 @@ class NamespaceRecord:
     state: str  # "connected" | "refused" | "disconnected" | "requested" | "unknown"
     sid: str | None = None  # the Socket.IO sid of the CONNECT reply (v5)
     connect_frame: int | None = None
-    error: Any = None  # the CONNECT_ERROR payload
+    error: JsonValue = None  # the CONNECT_ERROR payload (to_jsonable: bytes as {"$hex"})
 
     def to_dict(self) -> dict[str, Any]:
         return {

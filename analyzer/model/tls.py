@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer.model.facts import CertificateFacts
+
 __all__ = ["ALERT_NAMES", "KEYLOG_HINT", "TlsAlert", "TlsInfo", "alert_name", "version_name"]
 
 # what a connection that cannot be decrypted says (tls.no-key, the text summary)
@@ -114,7 +116,7 @@ class TlsInfo:
     early_data: str | None = None  # "offered" | "accepted"
     extended_master_secret: bool = False
     encrypt_then_mac: bool = False
-    certificates: list[dict[str, Any]] = field(default_factory=list)
+    certificates: list[CertificateFacts] = field(default_factory=list)
     certificate_count: int = 0
     alerts: list[TlsAlert] = field(default_factory=list)
     key_updates: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
