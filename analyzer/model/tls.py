@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.facts import CertificateFacts
+from analyzer.model.jsontypes import JsonObject
 
 __all__ = ["ALERT_NAMES", "KEYLOG_HINT", "TlsAlert", "TlsInfo", "alert_name", "version_name"]
 
@@ -83,7 +84,7 @@ class TlsAlert:
     end: int
     frame: int = 0  # the packet with the record's last byte, named by the pipeline
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "direction": self.direction,
             "frame": self.frame,
@@ -123,7 +124,7 @@ class TlsInfo:
     decrypt_failed: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
     not_decrypted: str | None = None  # why, when `decrypted` is False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:  # holds CertificateFacts
         return {
             "version": self.version,
             "cipher_suite": self.cipher_suite,
