@@ -13,6 +13,8 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from analyzer.model.times import NS_PER_S as NS
 
 __all__ = [
@@ -188,6 +190,7 @@ class CaptureError(Exception):
     """The file is not a capture at all (raised by open_capture only)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # subclassed outside the compiled modules
 class CaptureReader:
     """Iterate `RawPacket`s; afterwards `error` says what stopped the read early, if anything."""
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from json.encoder import encode_basestring
 from typing import Any, cast
 
+from mypy_extensions import mypyc_attr
+
 __all__ = [
     "JsonText",
     "boolean",
@@ -60,6 +62,7 @@ def loads_list(texts: Iterable[str]) -> list[Any]:
     return cast(list[Any], json.loads("[" + ",".join(texts) + "]"))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # subclassed outside the compiled modules
 class JsonText:
     """Base of the records with one serializer: `to_json()` writes their text, `to_dict()` is
     that text read back."""

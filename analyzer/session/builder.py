@@ -20,6 +20,8 @@ import json
 from collections import deque
 from collections.abc import Callable
 
+from mypy_extensions import mypyc_attr
+
 from analyzer.model.codes import engineio as codes
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.engineio import EioPacket, EioPacketType
@@ -64,6 +66,7 @@ def _error_body(body: bytes) -> tuple[int | None, str | None]:
     return None, None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # subclassed outside the compiled modules
 class SessionBuilder:
     """Collects Engine.IO material per session while the capture is read; analyses it in `finish()`."""
 
