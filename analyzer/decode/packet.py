@@ -18,6 +18,7 @@ from analyzer.capture.pcapfile import RawPacket
 from analyzer.decode.link import LINK_TYPES, walk
 from analyzer.decode.tunnel import TUNNEL_PROTOCOLS, UDP_TUNNEL_PORTS, decap
 from analyzer.decode.walk import DLT, ETHER, LLC, MALFORMED, NOT_TCP, UNDECODED, Walk, linktype_text
+from analyzer.model.facts import LayerStats
 
 __all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "URG", "DecodeStats", "PacketDecoder", "Segment", "ip_text"]
 
@@ -137,8 +138,8 @@ class DecodeStats:
     paths: dict[tuple[str, ...], int] = field(default_factory=dict)
     undecoded: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> LayerStats:
+        out: LayerStats = {
             "packets": self.packets,
             "bytes": self.bytes,
             "tcp_packets": self.tcp_packets,

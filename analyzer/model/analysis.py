@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.model.common import Anomaly
-from analyzer.model.facts import Endpoint, ProcessInfo, ProxyFacts, TcpFacts
+from analyzer.model.facts import Endpoint, Http2Facts, LayerStats, ProcessInfo, ProxyFacts, TcpFacts
+from analyzer.model.jsontypes import JsonObject
 from analyzer.model.records import HttpExchange
 from analyzer.model.session import EngineIOSession
 from analyzer.model.tls import TlsInfo
@@ -31,11 +32,11 @@ class CaptureInfo:
     error: str | None = None
     error_kind: str | None = None  # "truncated" | "corrupt" | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "path": self.path,
             "format": self.format,
-            "link_types": self.link_types,
+            "link_types": list(self.link_types),
             "packets": self.packets,
             "bytes": self.bytes,
             "first_ts": self.first_ts,
@@ -65,11 +66,9 @@ class ConnectionRecord:
     proxy: ProxyFacts | None = None  # a SOCKS or PROXY protocol handshake at its start
 
     tls: TlsInfo | None = None  # a TLS connection (ANALYSIS_JSON.md "TLS and HTTP/2")
-    http2: dict[str, Any] | None = (
-        None  # an HTTP/2 connection: streams, frames, settings (docs/analysis-json.md)
-    )
+    http2: Http2Facts | None = None  # an HTTP/2 connection: streams, frames, settings (docs/analysis-json.md)
 
-    def to_dict(self, *, lists: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, lists: bool = True) -> dict[str, Any]:  # holds fact TypedDicts
         """`lists=False`: the WebSocket's frames and messages as empty lists (WebSocketRecord.to_dict)."""
         out = {
             "id": self.id,
@@ -101,7 +100,7 @@ class Analysis:
     connections: list[ConnectionRecord] = field(default_factory=list)
     engineio_sessions: list[EngineIOSession] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
-    layer_stats: dict[str, Any] = field(default_factory=dict)
+    layer_stats: LayerStats = field(default_factory=lambda: LayerStats())
 
     def connection(self, cid: int) -> ConnectionRecord | None:
         for c in self.connections:
@@ -109,7 +108,7 @@ class Analysis:
                 return c
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:  # holds fact TypedDicts
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "socketscope", "version": __version__},

@@ -9,9 +9,15 @@ from __future__ import annotations
 from typing import NotRequired, TypedDict
 
 __all__ = [
+    "CertificateFacts",
     "CloseFacts",
     "CloseHandshake",
+    "EncapsulationCount",
     "Endpoint",
+    "H2GoAwayFacts",
+    "Http2Facts",
+    "LayerStats",
+    "NotDecodedCount",
     "PerDirection",
     "PingFacts",
     "PingRtt",
@@ -157,3 +163,76 @@ class WsConversationFacts(TypedDict):
     close_handshake: CloseHandshake
     pings: list[PingFacts]
     ping_rtt_ms: PingRtt
+
+
+class CertificateFacts(TypedDict):
+    """A certificate of the server's Certificate message (protocols/tls/certs.py); one that was
+    not read has `der_length` and `error` only."""
+
+    der_length: int
+    subject: NotRequired[str]
+    issuer: NotRequired[str]
+    not_before: NotRequired[str]
+    not_after: NotRequired[str]
+    serial: NotRequired[str]
+    san: NotRequired[list[str]]
+    error: NotRequired[str]
+
+
+class H2GoAwayFacts(TypedDict):
+    direction: str
+    frame: int
+    last_stream_id: int
+    error: str  # the error code's name (RFC 9113 §7)
+
+
+class Http2Facts(TypedDict):
+    """A connection's `http2` object (pipeline/h2_step.py: H2Step.finish)."""
+
+    streams: int
+    frames: dict[str, dict[str, int]]  # direction -> frame type -> count
+    settings: dict[str, dict[str, int]]  # direction -> setting identifier -> value
+    enable_connect_protocol: bool
+    resets: dict[str, int]  # RST_STREAM error name -> count
+    goaway: list[H2GoAwayFacts]
+    pushes: int
+
+
+class EncapsulationCount(TypedDict):
+    path: list[str]
+    tcp_packets: int
+
+
+class NotDecodedCount(TypedDict):
+    what: str
+    packets: int
+
+
+class LayerStats(TypedDict, total=False):
+    """The analysis' `layer_stats`: DecodeStats.to_dict() (decode/packet.py), the application
+    bytes of the connections and the tracker's counts (pipeline/wiring.py). Not total: an
+    Analysis made without a capture has none, and the optional ones appear only when not 0."""
+
+    packets: int
+    bytes: int
+    tcp_packets: int
+    non_ip: int
+    non_tcp: int
+    ip_fragments: int
+    malformed: int
+    unsupported_link: int
+    snaplen_truncated: int
+    ipv4: int
+    ipv6: int
+    link_header_bytes: int
+    ip_header_bytes: int
+    tcp_header_bytes: int
+    tcp_payload_bytes: int
+    encapsulations: list[EncapsulationCount]
+    not_decoded: list[NotDecodedCount]
+    http_bytes: int
+    websocket_header_bytes: int
+    websocket_payload_bytes: int
+    late_packets: int
+    stray_resets: int
+    evicted_connections: int

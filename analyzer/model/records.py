@@ -9,10 +9,10 @@ record can be followed down to its TCP segments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from analyzer.model.common import Direction
 from analyzer.model.jsontext import JsonText, boolean, int_list, opt_str
+from analyzer.model.jsontypes import JsonObject
 
 __all__ = [
     "BODY_PREVIEW",
@@ -39,7 +39,7 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
-def body_preview(body: bytes) -> dict[str, Any]:
+def body_preview(body: bytes) -> JsonObject:
     """A bounded, JSON-safe view of an HTTP body: text when it is UTF-8, hex otherwise."""
     cut = body[:BODY_PREVIEW]
     try:
@@ -62,8 +62,8 @@ class HttpRequest:
     stream_id: int | None = None  # HTTP/2: the stream of the exchange (None for HTTP/1.x)
     ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JsonObject:
+        out: JsonObject = {
             "frame": self.frame,
             "ts": self.ts,
             "method": self.method,
@@ -93,8 +93,8 @@ class HttpResponse:
     stream_id: int | None = None  # HTTP/2: the stream of the exchange (None for HTTP/1.x)
     ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JsonObject:
+        out: JsonObject = {
             "frame": self.frame,
             "ts": self.ts,
             "version": self.version,
@@ -120,7 +120,7 @@ class HttpExchange:
     # 100 Continue answering `Expect: 100-continue` (§10.1.1); 101 is final, never listed here
     interim: tuple[HttpResponse, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The exchange in the analysis document (ANALYSIS_JSON.md "HTTP exchange")."""
         return {
             "request": self.request.to_dict() if self.request else None,

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacket
 from analyzer.model.jsontext import JsonText
+from analyzer.model.jsontypes import JsonObject, JsonValue
 from analyzer.model.session_json import eio_packet_parts, session_parts, sio_packet_parts, socketio_parts
 from analyzer.model.socketio import SioPacket
 from analyzer.model.spill import RecordList
@@ -129,7 +129,7 @@ class AckRecord:
             return None
         return _span(self.request_ts, self.request_ns, self.response_ts, self.response_ns)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "nsp": self.nsp,
             "ack_id": self.ack_id,
@@ -151,9 +151,9 @@ class NamespaceRecord:
     state: str  # "connected" | "refused" | "disconnected" | "requested" | "unknown"
     sid: str | None = None  # the Socket.IO sid of the CONNECT reply (v5)
     connect_frame: int | None = None
-    error: Any = None  # the CONNECT_ERROR payload
+    error: JsonValue = None  # the CONNECT_ERROR payload (to_jsonable: bytes as {"$hex"})
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "nsp": self.nsp,
             "state": self.state,
@@ -180,11 +180,11 @@ class SocketIOSession(JsonText):
         socketio_parts(self, out, {})
         return "".join(out)
 
-    def head_dict(self) -> dict[str, Any]:
+    def head_dict(self) -> JsonObject:
         """The keys before "packets" (model/session_json.py writes the packets with templates)."""
         return {"protocol": self.protocol, "parser": self.parser}
 
-    def tail_dict(self) -> dict[str, Any]:
+    def tail_dict(self) -> JsonObject:
         """The keys after "packets"."""
         return {
             "acks": [a.to_dict() for a in self.acks],
@@ -209,7 +209,7 @@ class PollingRequest:
     error_code: int | None = None  # from a {"code": N, "message": ...} error body (engine.io server.ts)
     error_message: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "connection": self.connection,
             "method": self.method,
@@ -244,7 +244,7 @@ class WebSocketLeg:
     tcp_end_ts: float | None = None
     tcp_end_frame: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "connection": self.connection,
             "request_frame": self.request_frame,
@@ -296,7 +296,7 @@ class UpgradeAttempt:
             return None
         return _span(self.probe_ts, self.probe_ns, self.probe_reply_ts, self.probe_reply_ns)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "connection": self.connection,
             "outcome": self.outcome,
@@ -321,7 +321,7 @@ class HeartbeatPair:
     pong_ts: float
     rtt_ms: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "ping_frame": self.ping_frame,
             "ping_ts": self.ping_ts,
@@ -345,7 +345,7 @@ class HeartbeatStats:
     late_pongs: int = 0
     pairs: tuple[HeartbeatPair, ...] = ()  # the answered pings, in order: rtt_ms[i] is pairs[i]'s
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         rtt, gaps = self.rtt_ms, self.ping_gaps_ms
         return {
             "pinger": self.pinger.value,
@@ -371,7 +371,7 @@ class SessionEnd:
     frame: int | None = None
     connection: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "reason": self.reason,
             "direction": self.direction.value if self.direction else None,
@@ -433,7 +433,7 @@ class EngineIOSession(JsonText):
         session_parts(self, out)
         return "".join(out)
 
-    def head_dict(self) -> dict[str, Any]:
+    def head_dict(self) -> JsonObject:
         """The keys before "packets" (model/session_json.py writes the packets with templates)."""
         return {
             "sid": self.sid,
@@ -446,7 +446,7 @@ class EngineIOSession(JsonText):
             "max_payload": self.max_payload if self.protocol >= 4 else None,
         }
 
-    def tail_dict(self) -> dict[str, Any]:
+    def tail_dict(self) -> JsonObject:
         """The keys after "packets" and "socketio"."""
         done = next((u for u in self.upgrades if u.outcome == "upgraded"), None)
         return {

@@ -139,11 +139,11 @@ def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, s
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
         return "null", _encode(data, 0, hexes)
     except (_Fallback, RecursionError):
-        data = to_jsonable(data)
-        if event and isinstance(data, list) and data:
-            parts = [dumps(x) for x in data]
+        safe = to_jsonable(data)
+        if event and isinstance(safe, list) and safe:
+            parts = [dumps(x) for x in safe]
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
-        return "null", dumps(data)
+        return "null", dumps(safe)
 
 
 def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:

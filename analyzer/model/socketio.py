@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
+from analyzer.model.jsontypes import JsonValue, SioValue
 from analyzer.model.values import to_jsonable
 
 __all__ = ["SioPacket", "SioPacketType"]
@@ -33,7 +34,7 @@ class SioPacket:
     type: SioPacketType
     nsp: str = "/"
     ack_id: int | None = None
-    data: Any = None
+    data: SioValue = None
     has_data: bool = False
     attachments: int = 0  # declared by "<n>-" (BINARY_EVENT / BINARY_ACK)
     query: str | None = None  # "?a=b" after the namespace (SIO v4 clients), without the "?"
@@ -55,12 +56,14 @@ class SioPacket:
         return str(name)
 
     @property
-    def args(self) -> list[Any] | None:
+    def args(self) -> list[SioValue] | None:
         """The arguments after the event name (EVENT / BINARY_EVENT only)."""
         if self.type not in _EVENT_TYPES or not isinstance(self.data, list) or not self.data:
             return None
         return list(self.data[1:])
 
-    def json_data(self) -> Any:
+    def json_data(self) -> JsonValue:
         """`data` as JSON-safe values: bytes become {"$hex": "..."} at their place."""
-        return to_jsonable(self.data) if self.binary_values else self.data
+        if self.binary_values:
+            return to_jsonable(self.data)
+        return cast(JsonValue, self.data)  # no binary values: the default parser's JSON as it came

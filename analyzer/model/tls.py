@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer.model.facts import CertificateFacts
+from analyzer.model.jsontypes import JsonObject
+
 __all__ = ["ALERT_NAMES", "KEYLOG_HINT", "TlsAlert", "TlsInfo", "alert_name", "version_name"]
 
 # what a connection that cannot be decrypted says (tls.no-key, the text summary)
@@ -81,7 +84,7 @@ class TlsAlert:
     end: int
     frame: int = 0  # the packet with the record's last byte, named by the pipeline
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "direction": self.direction,
             "frame": self.frame,
@@ -114,14 +117,14 @@ class TlsInfo:
     early_data: str | None = None  # "offered" | "accepted"
     extended_master_secret: bool = False
     encrypt_then_mac: bool = False
-    certificates: list[dict[str, Any]] = field(default_factory=list)
+    certificates: list[CertificateFacts] = field(default_factory=list)
     certificate_count: int = 0
     alerts: list[TlsAlert] = field(default_factory=list)
     key_updates: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
     decrypt_failed: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
     not_decrypted: str | None = None  # why, when `decrypted` is False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:  # holds CertificateFacts
         return {
             "version": self.version,
             "cipher_suite": self.cipher_suite,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import msgpack
+
+from analyzer.model.jsontypes import JsonValue, SioValue
 
 __all__ = ["MAX_DEPTH", "TRUNCATED", "Visit", "map_tree", "to_jsonable"]
 
@@ -88,7 +90,7 @@ def _jsonable_leaf(node: Any) -> tuple[bool, Any]:
     return False, None
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: SioValue) -> JsonValue:
     """A copy of a decoded value that json.dumps writes as the analysis document wants.
 
     bytes -> {"$hex": "..."}; msgpack ext -> {"$ext": code, "$hex": ...}; msgpack timestamp ->
@@ -96,4 +98,4 @@ def to_jsonable(value: Any) -> Any:
     """
     if value is None or isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
         return value
-    return map_tree(value, _jsonable_leaf)[0]
+    return cast(JsonValue, map_tree(value, _jsonable_leaf)[0])

@@ -81,7 +81,7 @@ class WebSocketRecord:
     # summaries of records whose messages went to disk
     message_counts: dict[str, int] = field(default_factory=lambda: {"c2s": 0, "s2c": 0})
 
-    def to_dict(self, *, lists: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, lists: bool = True) -> dict[str, Any]:  # holds fact TypedDicts
         """`lists=False`: frames and messages as empty lists (a writer that copies them itself)."""
         out: dict[str, Any] = {
             "handshake": self.handshake,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from analyzer.model.codes.h2 import H2_GOAWAY_ERROR, H2_LIMIT, H2_STREAM_RESET
 from analyzer.model.common import Direction
+from analyzer.model.facts import H2GoAwayFacts, Http2Facts
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, header_value
 from analyzer.protocols.h2 import (
     H2Anomaly,
@@ -145,7 +146,7 @@ class H2Step:
         self.maps: dict[Direction, PieceMap] | None = None  # the tunnel's, once open
         self.pushes = 0
         self.resets: dict[str, int] = {}
-        self.goaway: list[dict[str, Any]] = []
+        self.goaway: list[H2GoAwayFacts] = []
         self._limited = False
         self.kept = 0  # body bytes kept on the connection
         self._over_kept = False
@@ -342,7 +343,7 @@ class H2Step:
         )
         self.host.add_exchange(ex, stream.tunnel)
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> Http2Facts:
         """The capture is over: open streams are listed; the connection's `http2` object."""
         for d in (_C2S, _S2C):
             self.end(d)

@@ -8,12 +8,12 @@ SessionBuilder (Engine.IO / Socket.IO) -> finished records, handed to the sinks 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from analyzer.capture.pcapfile import LINKTYPE_NAMES, RawPacket
 from analyzer.decode.packet import PacketDecoder, Segment
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.common import Anomaly
+from analyzer.model.facts import LayerStats
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EngineIOSession
 from analyzer.pipeline.clock import CaptureClock
@@ -244,14 +244,21 @@ class Pipeline:
         self.anomalies.sort(key=_anomaly_order)
         return Analysis(capture=self.capture, anomalies=self.anomalies, layer_stats=self.layer_stats())
 
-    def layer_stats(self) -> dict[str, Any]:
-        st: dict[str, Any] = dict(self.decoder.stats.to_dict())
-        st.update(self._app_bytes)
+    def layer_stats(self) -> LayerStats:
+        st = self.decoder.stats.to_dict()
+        app = self._app_bytes  # every record's layer_bytes has these keys, in this order
+        if "http_bytes" in app:
+            st["http_bytes"] = app["http_bytes"]
+        if "websocket_header_bytes" in app:
+            st["websocket_header_bytes"] = app["websocket_header_bytes"]
+        if "websocket_payload_bytes" in app:
+            st["websocket_payload_bytes"] = app["websocket_payload_bytes"]
         st["late_packets"] = self.tracker.late_packets
-        for key in ("stray_resets", "evicted"):  # only when not 0: bounds hit (docs/bounds.md)
-            n = getattr(self.tracker, key)
-            if n:
-                st["evicted_connections" if key == "evicted" else key] = n
+        # only when not 0: bounds hit (docs/bounds.md)
+        if self.tracker.stray_resets:
+            st["stray_resets"] = self.tracker.stray_resets
+        if self.tracker.evicted:
+            st["evicted_connections"] = self.tracker.evicted
         return st
 
 

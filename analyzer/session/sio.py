@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from heapq import heappop, heappush
 from itertools import count
-from typing import Any
 
 from analyzer.model.codes import socketio as codes
 from analyzer.model.common import Anomaly, Direction
 from analyzer.model.engineio import EioPacketType
+from analyzer.model.jsontypes import JsonValue
 from analyzer.model.registry import make_anomaly
 from analyzer.model.session import EioPacketRecord, NamespaceRecord, SioPacketRecord, SocketIOSession
 from analyzer.model.socketio import SioPacketType
@@ -36,7 +36,7 @@ _CONNECT_ERROR = SioPacketType.CONNECT_ERROR
 _DISCONNECT = SioPacketType.DISCONNECT
 
 
-def _refusal(error: Any) -> str:
+def _refusal(error: JsonValue) -> str:
     """A CONNECT_ERROR payload as text: v4 sends a string, v5 {"message": ..., "data": ...}
     (socket.io's `next(err)`: err.message and err.data); anything else as its JSON."""
     if isinstance(error, str):
@@ -58,7 +58,7 @@ class _Namespace:
     state: str = "unknown"
     sid: str | None = None
     connect_frame: int | None = None
-    error: Any = None
+    error: JsonValue = None
 
 
 class _Book:

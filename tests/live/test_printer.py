@@ -112,3 +112,39 @@ def test_text_lines_for_a_socketio_session() -> None:
     assert kinds[0] == "TCP"
     assert {"HTTP", "WS", "EIO", "SIO"} <= set(kinds)
     assert any("answers" in line and " ms " in line for line in text.splitlines())  # ack latency
+
+
+@pytest.mark.parametrize("cap", SIO, ids=lambda p: p.name)
+def test_live_socketio_packets_equal_the_final_analysis(cap: Path) -> None:
+    """The live view decodes Socket.IO as it arrives (session/live.py), the analysis once the
+    session is over, in capture order (session/sio.py): on these captures both give the same
+    packets, with the same data, in the same order, and the same acknowledgements
+    (docs/architecture.md "Live output" says when they may differ)."""
+    text, analysis = run(cap)
+    lines = [json.loads(line) for line in text.splitlines()]
+    live = [e for e in lines if e["type"] == "sio_packet"]
+    final = []
+    acks = {}
+    for s in analysis.engineio_sessions:
+        if s.socketio is None:
+            continue
+        final += [(s.sid, p) for p in s.socketio.packets.to_list()]
+        acks.update({(s.sid, a.nsp, a.ack_id, a.response_frame): a for a in s.socketio.acks})
+    keys = ("ts", "connection", "direction", "transport", "nsp", "ack_id", "event", "data")
+    assert live and [(e["session"], e["packet"], *(e[k] for k in keys)) for e in live] == [
+        (sid, p["type"], *(p[k] for k in keys)) for sid, p in final
+    ]
+    answered = 0
+    for e, (sid, p) in zip(live, final, strict=True):
+        ack = acks.get((sid, p["nsp"], p["ack_id"], p["frame"]))
+        if ack is None or p["type"] not in ("ACK", "BINARY_ACK"):
+            assert e["latency_ms"] is None
+            continue
+        answered += 1
+        assert ack.latency_ms is not None and e["latency_ms"] is not None
+        # live: as the ACK's first packet was seen; the analysis: to its last attachment
+        if p["attachments"]:
+            assert e["latency_ms"] <= ack.latency_ms
+        else:
+            assert e["latency_ms"] == round(ack.latency_ms, 6)
+    assert answered == sum(a.response_frame is not None for a in acks.values())

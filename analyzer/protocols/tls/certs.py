@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cryptography import x509
+
+from analyzer.model.facts import CertificateFacts
 
 __all__ = ["MAX_CERTIFICATE", "certificate_summary"]
 
@@ -23,10 +23,10 @@ def _san(cert: x509.Certificate) -> list[str]:
     return names[:MAX_NAMES]
 
 
-def certificate_summary(der: bytes) -> dict[str, Any]:
+def certificate_summary(der: bytes) -> CertificateFacts:
     """{"subject", "issuer", "san", "not_before", "not_after", "serial", "der_length"}; a
     certificate that does not parse gives {"der_length", "error"}."""
-    out: dict[str, Any] = {"der_length": len(der)}
+    out: CertificateFacts = {"der_length": len(der)}
     if len(der) > MAX_CERTIFICATE:
         out["error"] = f"not read: over {MAX_CERTIFICATE} bytes"
         return out
