@@ -113,6 +113,18 @@ def select_build() -> None:
         )
     if os.environ.get(PURE_ENV) or stale is not None:
         sys.meta_path.insert(0, _SourceOnly())
+    else:
+        _find_native_library()
+
+
+def _find_native_library() -> None:
+    """A build in place (`setup.py build_ext --inplace`, CI) leaves mypyc's shared library beside
+    the package, not inside it: the editable install maps only the packages, so a process started
+    elsewhere could not import it. Put that folder on the path (last) when the library is there."""
+    root = Path(__file__).resolve().parents[1]
+    on_path = {os.path.abspath(p or os.curdir) for p in sys.path}
+    if str(root) not in on_path and any(root.glob("*__mypyc.*")):
+        sys.path.append(str(root))
 
 
 def build_name() -> str:

@@ -41,6 +41,7 @@ def _text(driver: Any, css: str) -> str:
 def test_tls_card_upload_and_drill_down(driver: Any, served_tls: Served, name: str) -> None:
     from selenium.webdriver.common.by import By
 
+    console_errors(driver)  # drop what earlier tests left in the shared browser's log
     cid = served_tls.capture_id(capture(name).name)
     open_page(driver, f"{served_tls.url}/c/{cid}/")
     wait_plots(driver)

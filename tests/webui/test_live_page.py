@@ -73,12 +73,18 @@ class FakeCapture:
 
     def _deliver(self) -> None:
         if not self.endless:
-            for pkt in open_capture(str(SIO)):
-                if self.count is not None and self.stats.packets >= self.count:
-                    break
-                self.stats.packets += 1
-                self.stats.bytes += len(pkt.data)
-                self.on_packet(pkt)
+            packets = open_capture(str(SIO))
+            try:
+                for pkt in packets:
+                    if self.count is not None and self.stats.packets >= self.count:
+                        break
+                    self.stats.packets += 1
+                    self.stats.bytes += len(pkt.data)
+                    self.on_packet(pkt)
+            finally:  # a compiled generator is not closed when the loop is left: close its file now
+                close = getattr(packets, "close", None)
+                if close is not None:
+                    close()
             assert self.write is not None
             shutil.copyfile(SIO, self.write)
         self.delivered.set()
