@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from analyzer.batch.inputs import InputError, local_copy
 from analyzer.batch.sink import CONNECTION_TABLES, SESSION_TABLES, DatasetSink, TableFiles
+from analyzer.capture.frametimes import packet_times
 from analyzer.capture.pcapfile import CaptureError, open_capture
 from analyzer.pipeline import Options, run
 from analyzer.pipeline.split import SessionCall
@@ -85,7 +86,7 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
             tap = _Tap(calls) if calls is not None else None
             try:
                 summary = run(reader, _options(spec, tap), sink)
-                sink.write_anomalies(frame_times(path, sink.anomaly_frames()))
+                sink.write_anomalies(packet_times(path, sink.anomaly_frames()))
             except BaseException:
                 files.abort()
                 raise
@@ -154,27 +155,8 @@ def merge_sessions(spec: TaskSpec, results: list[dict[str, Any]]) -> dict[str, A
     return {"share": spec.shares, "sessions": sink.n_sessions, "anomalies": sink.n_anomalies}
 
 
-def frame_times(path: str, frames: set[int]) -> dict[int, float]:
-    """The time of each packet numbered in `frames` (1-based), from a second read of the capture
-    that stops after the last of them (anomalies carry packet numbers, the rows want times)."""
-    out: dict[int, float] = {}
-    if not frames:
-        return out
-    last = max(frames)
-    reader = open_capture(path)
-    try:
-        for pkt in reader:
-            if pkt.frame in frames:
-                out[pkt.frame] = pkt.ts
-            if pkt.frame >= last:
-                break
-    finally:
-        reader.close()
-    return out
-
-
 def _call_times(paths: list[str], frames: set[int]) -> dict[int, float]:
-    """As frame_times, from the session layer's input that the shares wrote (the packets the
+    """As packet_times, from the session layer's input that the shares wrote (the packets the
     session layer saw: those its anomalies name)."""
     out: dict[int, float] = {}
     for p in paths if frames else ():

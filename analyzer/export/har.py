@@ -19,12 +19,12 @@ analyzer/export/har_stream.py.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from analyzer.capture.pcapfile import open_capture
+from analyzer.capture.frametimes import packet_times
 from analyzer.export.jsonl import json_line
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.records import Headers, HttpExchange, HttpRequest, HttpResponse, header_value
@@ -56,25 +56,6 @@ def har_time(ts: float) -> str:
     except (OverflowError, OSError, ValueError):
         dt = datetime.fromtimestamp(0, tz=UTC)
     return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def packet_times(path: str, frames: Iterable[int]) -> dict[int, float]:
-    """Timestamps of some packets of a capture (a second, cheap pass over the file)."""
-    want = set(frames)
-    out: dict[int, float] = {}
-    if not want:
-        return out
-    last = max(want)
-    reader = open_capture(path)
-    try:
-        for pkt in reader:
-            if pkt.frame in want:
-                out[pkt.frame] = pkt.ts
-            if pkt.frame >= last:
-                break
-    finally:
-        reader.close()
-    return out
 
 
 # -- pieces of an entry --------------------------------------------------------------------------------
