@@ -32,6 +32,7 @@ COMPILED = (
     "analyzer.pipeline.fastloop",
     "analyzer.pipeline.connection",
     "analyzer.protocols.ws_decoder",
+    "analyzer.protocols.ws_resync",
     "analyzer.protocols.ws_frame",
     "analyzer.protocols.ws_message",
     "analyzer.protocols.http1",

@@ -29,11 +29,15 @@ LONG_CONFIRM = 6  # ... and to be preferred to a frame too long to confirm (see 
 
 
 @functools.lru_cache(maxsize=16)
-def _plausible(client: bool, allowed_rsv: int, deflate: bool) -> tuple[frozenset[int], re.Pattern[bytes]]:
-    """First bytes a sane header can start with, and a regex matching the first two bytes of one.
+def _plausible(
+    client: bool, allowed_rsv: int, deflate: bool, zeros: int
+) -> tuple[frozenset[int], re.Pattern[bytes]]:
+    """First bytes a sane header can start with, and a regex matching the start of one.
 
-    `search(buf, i)` finds the next candidate at or after i (no lookahead: a plain
-    two-byte pattern lets `re` skip on its first-byte set at C speed).
+    `search(buf, i)` finds the next candidate at or after i (no lookahead: a plain pattern lets
+    `re` skip on its first-byte set at C speed). A 64-bit length must also start with `zeros`
+    zero bytes (it is no larger than the sane bound), so that runs such as 82 7f 82 7f ... are
+    skipped by `re` and not judged one by one in Python.
     """
     first: set[int] = set()
     for b0 in range(256):
@@ -53,19 +57,22 @@ def _plausible(client: bool, allowed_rsv: int, deflate: bool) -> tuple[frozenset
     cont_first = sorted(b for b in first if b & 0x0F == 0)
     data_first = sorted(b for b in first if 0 < b & 0x0F < 8)
     ctrl_first = sorted(b for b in first if b & 0x0F >= 8)
-    any_second = list(range(mask, mask + 128))
-    cont_second = any_second[1:]  # no empty continuations (see header_at): zero runs are common
-    ctrl_second = any_second[:126]  # §5.5: control payload <= 125
+    short = list(range(mask, mask + 126))  # §5.2: a 7-bit length, 0..125
+    # ... or 126 (a 16-bit length follows) or 127 (a 64-bit one, its high bytes zero: <= sane)
+    longer = cls([mask + 126]) + b"|" + cls([mask + 127]) + re.escape(bytes(zeros))
+    cont_second = b"(?:" + cls(short[1:]) + b"|" + longer + b")"  # no empty continuations
+    data_second = b"(?:" + cls(short) + b"|" + longer + b")"
+    ctrl_second = cls(short)  # §5.5: control payload <= 125
     pattern = (
         b"(?:"
         + cls(cont_first)
-        + cls(cont_second)
+        + cont_second
         + b"|"
         + cls(data_first)
-        + cls(any_second)
+        + data_second
         + b"|"
         + cls(ctrl_first)
-        + cls(ctrl_second)
+        + ctrl_second
         + b")"
     )
     return frozenset(first), re.compile(pattern, re.DOTALL)
@@ -74,12 +81,14 @@ def _plausible(client: bool, allowed_rsv: int, deflate: bool) -> tuple[frozenset
 class HeaderJudge:
     """Plausible headers of one sender (see the module docstring)."""
 
-    __slots__ = ("cand", "client", "first_ok", "sane")
+    __slots__ = ("cand", "client", "first_ok", "sane", "tail")
 
     def __init__(self, client: bool, allowed_rsv: int, deflate: bool, sane: int) -> None:
         self.client = client
         self.sane = sane  # the largest payload length taken as plausible
-        self.first_ok, self.cand = _plausible(client, allowed_rsv, deflate)
+        zeros = max(0, 64 - sane.bit_length()) // 8  # high bytes of a 64-bit length <= sane
+        self.first_ok, self.cand = _plausible(client, allowed_rsv, deflate, zeros)
+        self.tail = 1 + zeros  # bytes at the end of a buffer that may start a header not matched yet
 
     def header_at(self, buf: bytearray, j: int) -> tuple[int, int] | int:
         """(header length, payload length) of a plausible header at j, or REJECT / WAIT."""
@@ -166,8 +175,8 @@ class HeaderJudge:
                     return tentative, tentative
                 if tentative >= 0:
                     return -1, tentative
-                # Nothing starts in buf[i:] (the last byte may still start a header).
-                return -1, len(buf) if final else max(i, len(buf) - 1)
+                # Nothing starts in buf[i:] (its last `tail` bytes may still start a header).
+                return -1, len(buf) if final else max(i, len(buf) - self.tail)
             j = m.start()
             verdict = self.judge(buf, j, final, RESYNC_CONFIRM if tentative < 0 else LONG_CONFIRM)
             if verdict == ACCEPT:
