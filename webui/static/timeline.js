@@ -19,7 +19,7 @@
   const LANE_PX = 26;
   // since the navigation started: this script runs once plotly.js is parsed and run
   const stats = window.ssTimeline = {
-    scriptStart: performance.now(), plotlyReady: null, framePaint: null, firstPaint: null, zooms: [], loads: 0, steps: [],
+    scriptStart: performance.now(), plotlyReady: null, framePaint: null, glReady: null, firstPaint: null, zooms: [], loads: 0, steps: [],
   };
   // asked for now: the server answers while plotly.js (the next deferred script) is parsed and run
   const firstAnswer = ss.getJSON(api);
@@ -77,6 +77,16 @@
     };
   }
 
+  // a trace with its first two points only (markers' sizes likewise)
+  function headOf(tr) {
+    const out = {...tr};
+    for (const k of ["x", "y", "text", "customdata"]) {
+      if (Array.isArray(tr[k])) out[k] = tr[k].slice(0, 2);
+    }
+    if (tr.marker && Array.isArray(tr.marker.size)) out.marker = {...tr.marker, size: tr.marker.size.slice(0, 2)};
+    return out;
+  }
+
   // the next task, after the browser had a chance to paint
   function nextTask() {
     return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
@@ -96,6 +106,11 @@
       const lay = layout(ans);
       await Plotly.react(div, [preview(ans)], lay, config);  // the frame: SVG only, short
       stats.framePaint = performance.now();
+      await nextTask();
+      // WebGL set-up (context, shaders, the markers' symbol SDFs) on two points per trace: its
+      // own task, so that the data's draw is a short one
+      await Plotly.react(div, [preview(ans), ...ans.traces.map(headOf)], lay, config);
+      stats.glReady = performance.now();
       await nextTask();
       const t = performance.now();
       await Plotly.react(div, [preview(ans), ...ans.traces], lay, config);  // the WebGL traces
