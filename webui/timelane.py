@@ -23,12 +23,13 @@ import numpy.typing as npt
 from webui.index import LAYERS, Index, as_int, as_list
 from webui.plotstyle import esc
 
-__all__ = ["MAX_LANES", "MAX_POINTS", "timeline_data"]
+__all__ = ["MAX_LANES", "MAX_POINTS", "density", "timeline_data"]
 
 MAX_POINTS = 4000  # points one answer holds at most (markers; the bands are apart)
 MAX_LANES = 60  # lanes of their own in one answer; the quieter ones share the last lane
 BINS = 400  # time bins of a binned answer (fewer when the points would be too many)
 BAND_BINS = 300  # resolution of the anomaly bands
+DENSITY_BINS = 300  # resolution of the range slider's preview (rows per time bin, whole capture)
 
 # (legend name, colour, offset in the lane) per category; the order is the legend's
 CATEGORIES = (
@@ -219,6 +220,7 @@ def timeline_data(
         "t0": lo_t,
         "t1": hi_t,
         "span": [0.0, float(cols.ts[-1]) if len(cols.ts) else 0.0],
+        "density": density(cols),
         "lanes": [esc(x) for x in labels],
         "traces": traces,
         "meta": {
@@ -230,6 +232,18 @@ def timeline_data(
             "quiet": quiet,
         },
     }
+
+
+def density(cols: Columns, bins: int = DENSITY_BINS) -> dict[str, list[float]]:
+    """Rows per time bin over the whole capture (bin centres, counts): the range slider's
+    preview, which plotly draws with a light SVG trace since it draws no WebGL trace there."""
+    if not len(cols.ts):
+        return {"x": [], "y": []}
+    end = max(float(cols.ts[-1]), 1e-9)
+    edges = np.linspace(0.0, end, bins + 1)
+    at = np.searchsorted(cols.ts, edges[1:-1], side="left")  # ts is sorted
+    counts = np.diff(np.concatenate(([0], at, [len(cols.ts)])))
+    return {"x": np.round((edges[:-1] + edges[1:]) / 2, 6).tolist(), "y": counts.astype(float).tolist()}
 
 
 def _trace(cat: int, d: int) -> dict[str, Any]:
