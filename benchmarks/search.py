@@ -25,9 +25,11 @@ SCANNED = ("hello", "chat")
 FILTERS = (
     'sio.event == "chat"',
     'sio.event == "chat" && ack.latency_ms > 20',
+    "ack.latency_ms > 20",
     "ws.opcode == 8",
     "ws.opcode == 1 && length > 1000",
     'payload contains "hello"',
+    'payload contains "hello" || payload contains "token"',
     'sio.event matches "^ch"',
     'tcp.retransmission && layer == "websocket"',
 )

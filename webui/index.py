@@ -365,6 +365,8 @@ class Index:
                 return
         lo = None if flt.t0 is None else self.t0 + flt.t0
         hi = None if flt.t1 is None else self.t0 + flt.t1
+        if matcher is not None and self.search is not None:
+            cand = self._payload_candidates(matcher, cand)
         needle = flt.text.casefold() if flt.text else None
         if needle and self.search is not None and self.search.answers(needle):
             cand, needle = self.search.narrow(self, needle, cand), None
@@ -391,6 +393,16 @@ class Index:
             if matcher is not None and not matcher(i):
                 continue
             yield i
+
+    def _payload_candidates(self, matcher: RowMatcher, cand: Iterable[int]) -> Iterable[int]:
+        """`cand` narrowed by the text index to the rows that may pass a `payload contains "x"`
+        test of the filter's top-level `&&` chain (webui/search.py, `narrows_payload`); the
+        filter itself then checks each of them exactly, so the rows kept are the scan's."""
+        search = self.search
+        for needle in matcher.flt.required_substrings("payload"):
+            if search is not None and search.narrows_payload(needle):
+                return search.narrow(self, needle.casefold(), cand)
+        return cand
 
     def _scans(self, needle: str) -> tuple[bytearray, bytearray] | None:
         """Which summaries and which records may contain `needle` (RecordStore.scan), for a

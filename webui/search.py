@@ -36,6 +36,7 @@ __all__ = ["ROW_CHARS", "TOTAL_CHARS", "SearchIndex", "fts5_trigram", "row_text"
 ROW_CHARS = 2048  # characters of a row's text that the indexed search looks into
 TOTAL_CHARS = 256 << 20  # characters of all rows in the index
 _BATCH = 2000
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def fts5_trigram() -> bool:
@@ -115,6 +116,15 @@ class SearchIndex:
             "build_s": round(time.monotonic() - started, 3),
         }
         return cls(db, array("q", sorted(unindexed)), array("q", sorted(cut_rows)), stats)
+
+    @classmethod
+    def narrows_payload(cls, needle: str) -> bool:
+        """Whether the index's rows holding `needle` (case folded) and the rows it re-reads
+        include every row whose filter field `payload` holds `needle` (`payload contains`, case
+        sensitive): a payload is the row's searched text (the Socket.IO data's JSON, the Engine.IO
+        or WebSocket text, the close reason, the HTTP body's text), or hex digits when binary,
+        which a needle with a character other than a hex digit is never in."""
+        return cls.answers(needle.casefold()) and not set(needle) <= _HEX_DIGITS
 
     @staticmethod
     def answers(needle: str) -> bool:

@@ -41,11 +41,18 @@ class FilterRunError(RuntimeError):
 
 
 class Test:
-    """What one test needs at run time (kept for messages and for listing the fields used)."""
+    """What one test needs at run time (kept for messages and for listing the fields used).
+    `op` and `value` are set for a `contains` test (`op == "contains"`, `value` the needle);
+    `required` when every record the filter keeps passes this test (a test of the top-level
+    `&&` chain, not under `!` or `||`): an index may then narrow the records before the filter
+    runs (webui/search.py)."""
 
     def __init__(self, field: Field, column: int) -> None:
         self.field = field
         self.column = column
+        self.op: str | None = None
+        self.value: Any = None
+        self.required = False
 
 
 class _Parser:
@@ -97,6 +104,9 @@ class _Parser:
             parts.append(self.and_(depth))
         if len(parts) == 1:
             return parts[0]
+        if depth == 0:  # an alternative: no test is required of every record kept
+            for t in self.tests:
+                t.required = False
         return lambda s: any(p(s) for p in parts)
 
     def and_(self, depth: int) -> Pred:
@@ -128,7 +138,10 @@ class _Parser:
             return inner
         if t.kind != "name":
             raise self.fail(t.column, f"expected a field name, found {self.shown(t)}")
-        return self.test()
+        at = len(self.tests)
+        pred = self.test()
+        self.tests[at].required = depth == 0  # a test of the top-level chain (or_ undoes it)
+        return pred
 
     def test(self) -> Pred:
         name = self.take()
@@ -203,6 +216,7 @@ class _Parser:
         get = f.value
         if op.text == "contains":
             needle = t.text
+            self.tests[-1].op, self.tests[-1].value = "contains", needle
             return lambda s: (x := get(s)) is not None and needle in x[:PAYLOAD_SCAN_CHARS]
         if len(t.text) > MAX_PATTERN_CHARS:
             raise self.fail(t.column, f"a pattern is at most {MAX_PATTERN_CHARS} characters")
