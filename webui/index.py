@@ -268,6 +268,14 @@ class Index:
             )
         return rec if isinstance(rec, dict) else {}
 
+    def record_raw(self, i: int) -> bytes | None:
+        """The stored JSON of row i's record (of an HTTP row, its whole exchange); None for a
+        TCP row or a row whose record is not in the store."""
+        found = self.container(self.table.src_of(i))
+        if found is None or not 0 <= found[1] < len(found[0]):
+            return None
+        return self.store.raw(found[0].first + found[1])
+
     def row(self, rid: int) -> Row | None:
         return self.rows[rid] if 0 <= rid < len(self.rows) else None
 
@@ -401,7 +409,7 @@ class Index:
         search = self.search
         for needle in matcher.flt.required_substrings("payload"):
             if search is not None and search.narrows_payload(needle):
-                return search.narrow(self, needle.casefold(), cand)
+                return search.payload_rows(self, needle, cand)
         return cand
 
     def _scans(self, needle: str) -> tuple[bytearray, bytearray] | None:

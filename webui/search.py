@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from heapq import merge
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +117,20 @@ class SearchIndex:
         }
         return cls(db, array("q", sorted(unindexed)), array("q", sorted(cut_rows)), stats)
 
+    def payload_rows(self, ix: Index, needle: str, cand: Iterable[int]) -> Iterator[int]:
+        """The rows of `cand` whose filter field `payload` may hold `needle` (`narrows_payload`):
+        the index's hits (case folded), and of the rows it holds cut or not at all, those whose
+        record's stored JSON holds the needle's bytes; for a needle with a character JSON escapes
+        in a string (a quote, a backslash), all of them. The filter checks each row exactly."""
+        key = needle.encode()
+        raw_safe = '"' not in needle and "\\" not in needle
+
+        def holds(i: int) -> bool:  # a payload is its record's text: JSON leaves these bytes as they are
+            raw = ix.record_raw(i)
+            return not raw_safe or raw is None or key in raw
+
+        return self.narrow(ix, needle.casefold(), cand, holds)
+
     @classmethod
     def narrows_payload(cls, needle: str) -> bool:
         """Whether the index's rows holding `needle` (case folded) and the rows it re-reads
@@ -142,13 +156,21 @@ class SearchIndex:
                 out.extend(r for (r,) in chunk)
         return out
 
-    def narrow(self, ix: Index, needle: str, cand: Iterable[int]) -> Iterator[int]:
+    def narrow(
+        self, ix: Index, needle: str, cand: Iterable[int], holds: Callable[[int], bool] | None = None
+    ) -> Iterator[int]:
         """The rows of `cand` (row order) whose text holds `needle`: the index's hits, and the
-        unindexed or cut rows that hold it when their whole text is read."""
+        unindexed or cut rows that hold it when their whole text is read (or for which `holds`,
+        given instead, is true)."""
         hits = self.hits(needle)
         seen = set(hits)
         reread = merge(self.unindexed, (i for i in self.cut if i not in seen))
-        found = merge(hits, (i for i in reread if needle in _full_text(ix, i).casefold()))
+        if holds is None:
+
+            def holds(i: int) -> bool:
+                return needle in _full_text(ix, i).casefold()
+
+        found = merge(hits, (i for i in reread if holds(i)))
         if isinstance(cand, range):
             lo, hi = cand.start, cand.stop
             return (i for i in found if lo <= i < hi)

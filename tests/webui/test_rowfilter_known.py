@@ -94,6 +94,9 @@ FILTERS = (
     'payload contains "abc"',  # hex digits only: the index cannot answer it (binary payloads)
     'payload contains "ab"',  # two characters: no trigram
     'payload contains "zzzz-not-there"',
+    'payload contains "line 01000"',  # past the 2048 characters a row has in the index
+    'payload contains "LINE 01000"',
+    'payload contains "01000: the quick" && !(payload contains "\\\\")',  # a backslash: no raw check
     'payload contains "\\"" && payload contains "message"',
     'payload contains "a" || payload contains "chat"',
     '!(payload contains "chat")',
