@@ -18,6 +18,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from heapq import merge
+from itertools import groupby
 from typing import Any
 
 from analyzer.query import compile_filter
@@ -403,14 +405,24 @@ class Index:
             yield i
 
     def _payload_candidates(self, matcher: RowMatcher, cand: Iterable[int]) -> Iterable[int]:
-        """`cand` narrowed by the text index to the rows that may pass a `payload contains "x"`
-        test of the filter's top-level `&&` chain (webui/search.py, `narrows_payload`); the
-        filter itself then checks each of them exactly, so the rows kept are the scan's."""
+        """`cand` narrowed by the text index to the rows that may pass the filter's `payload
+        contains "x"` tests, when each top-level alternative of the filter has one in its `&&`
+        chain (webui/search.py, `narrows_payload`; of several alternatives, the union); the filter
+        itself then checks each of them exactly, so the rows kept are the scan's."""
         search = self.search
-        for needle in matcher.flt.required_substrings("payload"):
-            if search is not None and search.narrows_payload(needle):
-                return search.payload_rows(self, needle, cand)
-        return cand
+        if search is None:
+            return cand
+        needles = []
+        for alt in matcher.flt.required_substrings("payload"):
+            usable = [n for n in alt if search.narrows_payload(n)]
+            if not usable:
+                return cand  # an alternative the index cannot narrow: every row is tested
+            needles.append(usable[0])
+        if len(needles) == 1:
+            return search.payload_rows(self, needles[0], cand)
+        cand = cand if isinstance(cand, range) else list(cand)  # read once per needle
+        merged = merge(*(search.payload_rows(self, n, cand) for n in needles))
+        return (i for i, _ in groupby(merged))  # in row order, each once
 
     def _scans(self, needle: str) -> tuple[bytearray, bytearray] | None:
         """Which summaries and which records may contain `needle` (RecordStore.scan), for a

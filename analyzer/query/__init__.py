@@ -58,11 +58,18 @@ class Filter:
     def __call__(self, subject: Subject) -> bool:
         return self._pred(subject)
 
-    def required_substrings(self, field: str) -> tuple[str, ...]:
-        """The needles of the `field contains "..."` tests every record the filter keeps passes
-        (tests of the top-level `&&` chain): `payload contains "x" && ...` gives ("x",)."""
+    def required_substrings(self, field: str) -> tuple[tuple[str, ...], ...]:
+        """Per top-level alternative (`a || b`: two), the needles of the `field contains "..."`
+        tests that every record it keeps passes (tests of its `&&` chain): `payload contains "x"
+        && ...` gives (("x",),), `payload contains "x" || layer == "tcp"` gives (("x",), ())."""
+        alts = 1 + max((t.alt for t in self._tests), default=0)
         return tuple(
-            t.value for t in self._tests if t.required and t.op == "contains" and t.field.name == field
+            tuple(
+                t.value
+                for t in self._tests
+                if t.alt == k and t.required and t.op == "contains" and t.field.name == field
+            )
+            for k in range(alts)
         )
 
     def applies_to(self, kind: str) -> bool:

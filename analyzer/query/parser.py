@@ -43,9 +43,10 @@ class FilterRunError(RuntimeError):
 class Test:
     """What one test needs at run time (kept for messages and for listing the fields used).
     `op` and `value` are set for a `contains` test (`op == "contains"`, `value` the needle);
-    `required` when every record the filter keeps passes this test (a test of the top-level
-    `&&` chain, not under `!` or `||`): an index may then narrow the records before the filter
-    runs (webui/search.py)."""
+    `required` when every record that one alternative of the filter keeps passes this test (a
+    test of a top-level `&&` chain, not under `!` or in parentheses), `alt` that alternative (the
+    top-level `||` splits the filter in alternatives 0, 1, ...): an index may then narrow the
+    records before the filter runs (webui/index.py)."""
 
     def __init__(self, field: Field, column: int) -> None:
         self.field = field
@@ -53,6 +54,7 @@ class Test:
         self.op: str | None = None
         self.value: Any = None
         self.required = False
+        self.alt = 0
 
 
 class _Parser:
@@ -61,6 +63,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.tests: list[Test] = []
+        self.alt = 0  # the top-level alternative being parsed
 
     # -- tokens --
     def peek(self) -> Token:
@@ -101,12 +104,10 @@ class _Parser:
         parts = [self.and_(depth)]
         while self.peek().kind == "op" and self.peek().text == "||":
             self.take()
+            self.alt += depth == 0
             parts.append(self.and_(depth))
         if len(parts) == 1:
             return parts[0]
-        if depth == 0:  # an alternative: no test is required of every record kept
-            for t in self.tests:
-                t.required = False
         return lambda s: any(p(s) for p in parts)
 
     def and_(self, depth: int) -> Pred:
@@ -140,7 +141,8 @@ class _Parser:
             raise self.fail(t.column, f"expected a field name, found {self.shown(t)}")
         at = len(self.tests)
         pred = self.test()
-        self.tests[at].required = depth == 0  # a test of the top-level chain (or_ undoes it)
+        self.tests[at].required = depth == 0  # a test of a top-level && chain
+        self.tests[at].alt = self.alt
         return pred
 
     def test(self) -> Pred:

@@ -68,7 +68,9 @@ def test_pane_row_shows_the_full_payload_bounded(driver: Any, served: Served) ->
     ) == len(text["payload"])
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", more)
     more.click()  # the side pane, with the whole message
-    wait_for(driver, lambda d: d.find_element("id", "pane-list").get_attribute("data-open") == str(text["id"]))
+    wait_for(
+        driver, lambda d: d.find_element("id", "pane-list").get_attribute("data-open") == str(text["id"])
+    )
     whole = driver.execute_script("return document.querySelector('#pane-body pre.payload').textContent")
     assert len(whole) == 70000 and whole.startswith(text["payload"])
     brow = f"#pane-table tr[data-row='{binary['id']}'] .payload-more"

@@ -99,6 +99,9 @@ FILTERS = (
     'payload contains "01000: the quick" && !(payload contains "\\\\")',  # a backslash: no raw check
     'payload contains "\\"" && payload contains "message"',
     'payload contains "a" || payload contains "chat"',
+    'payload contains "hello" || payload contains "line 01000" || payload contains "sid"',
+    'payload contains "chat" || payload contains "probe" && layer == "websocket"',
+    'payload contains "chat" || layer == "tcp"',
     '!(payload contains "chat")',
     "ack.latency_ms > 0.5",
     "ack.latency_ms <= 2 && ack.answered",
