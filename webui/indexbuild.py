@@ -418,24 +418,7 @@ class IndexBuilder:
         acks = acks_of(sess.get("socketio") if isinstance(sess.get("socketio"), dict) else None)
 
         def sio_row(pi: int, p: Any) -> None:
-            if not isinstance(p, dict):
-                return
-            self._row(
-                as_float(p.get("ts")),
-                "socketio",
-                as_str(p.get("type")) or "?",
-                as_str(p.get("direction")),
-                as_int(p.get("frame")),
-                record_packets(p),
-                as_int(p.get("connection")),
-                si,
-                as_str(p.get("nsp")),
-                as_str(p.get("event")),
-                sio_summary(p),
-                None,
-                ("sio", si, pi),
-                ack=_ack_cell(p, acks),
-            )
+            self._sio_row(si, pi, p, acks)
 
         sess["packets"] = self._stored(eio, eio_row)
         sio_obj = sess.get("socketio")
@@ -462,6 +445,27 @@ class IndexBuilder:
         )
         self._session_keys.append((key, si))
         self._first_ts.append(first[0])
+
+    def _sio_row(self, si: int, pi: int, p: Any, acks: dict[tuple[Any, Any, Any], Any]) -> None:
+        """The row of Socket.IO packet `pi` of session `si`, its ack looked up in `acks`."""
+        if not isinstance(p, dict):
+            return
+        self._row(
+            as_float(p.get("ts")),
+            "socketio",
+            as_str(p.get("type")) or "?",
+            as_str(p.get("direction")),
+            as_int(p.get("frame")),
+            record_packets(p),
+            as_int(p.get("connection")),
+            si,
+            as_str(p.get("nsp")),
+            as_str(p.get("event")),
+            sio_summary(p),
+            None,
+            ("sio", si, pi),
+            ack=_ack_cell(p, acks),
+        )
 
     def _stash_lists(self, d: dict[str, Any]) -> None:
         """Long lists of a summary (acks, polling requests, ...) go to the store too."""

@@ -69,6 +69,10 @@ class _Lazy(Mapping[Any, Any]):
 class RowMatcher:
     """`matcher(i)`: whether the filter keeps row i of the index's table."""
 
+    # False: ack.latency_ms and ack.answered are read from the record and its session's acks, as
+    # before the row table held them (benchmarks/search.py --ab measures what the columns save)
+    ack_columns = True
+
     def __init__(self, ix: Index, flt: Filter) -> None:
         self.ix = ix
         self.flt = flt
@@ -122,10 +126,10 @@ class RowMatcher:
             known["sio.event"] = t.events.get(t.event[i])
             known["sio.nsp"] = t.nsps.get(t.nsp[i])
             known["sio.type"] = t.kind_of(i)
-            state = t.ack[i]  # webui/indexbuild.py: what the filter's ack fields read of the record
-            ms = t.ack_ms[i]
-            known["ack.answered"] = None if state == ACK_NONE else state == ACK_ANSWERED
-            known["ack.latency_ms"] = None if ms != ms else ms  # NaN: no latency
+            if self.ack_columns:  # webui/indexbuild.py: what the ack fields read of the record
+                state, ms = t.ack[i], t.ack_ms[i]
+                known["ack.answered"] = None if state == ACK_NONE else state == ACK_ANSWERED
+                known["ack.latency_ms"] = None if ms != ms else ms  # NaN: no latency
         elif kind == "eio":
             known["eio.type"] = t.kind_of(i)
         elif kind in ("ws_msg", "ws_frame"):  # webui/indexbuild.py: the opcode's name, the length
