@@ -150,7 +150,7 @@ def _anomaly_columns(ix: Index, n_conn: int) -> tuple[FloatArray, IntArray, list
         frames = [f for f in as_list(a, "frames") if isinstance(f, int) and not isinstance(f, bool)]
         ts = ix.ts_of(frames[0]) if frames else None
         lane = -1
-        if a.get("layer") in ("engineio", "socketio"):
+        if frames and a.get("layer") in ("engineio", "socketio"):
             for r in ix.rows_for_frame(frames[0]):
                 if r.session is not None:
                     lane = n_conn + r.session

@@ -34,3 +34,16 @@ def test_preview_counts_every_row_of_the_whole_capture(real: FlaskClient) -> Non
     # a narrow window's answer still previews the whole capture
     narrow = _timeline(real, cid, t0=t - 0.001, t1=t + 0.001)
     assert narrow["density"] == d and narrow["meta"]["rows"] < whole["meta"]["rows"]
+
+
+def test_a_session_anomaly_without_a_packet_does_not_break_the_timeline() -> None:
+    """An Engine.IO / Socket.IO anomaly may name no packet (the synthetic document has one): it
+    is placed by its connection, or on the capture lane, and the answer is still made."""
+    from tests.webui.synthetic import synthetic_doc, synthetic_frame_ts
+    from webui.index import Index
+    from webui.timelane import timeline_data
+
+    doc = synthetic_doc()
+    assert any(a.get("layer") in ("engineio", "socketio") and not a.get("frames") for a in doc["anomalies"])
+    answer = timeline_data(Index(doc, synthetic_frame_ts()))
+    assert answer["meta"]["rows"] > 0
