@@ -124,7 +124,9 @@ def parse_engineio_query(target: str) -> EioQuery | None:
     known_path = path.rstrip("/").endswith(("/engine.io", "/socket.io"))
     if eio_raw is None and not (known_path and transport in ("polling", "websocket")):
         return None
-    eio = int(eio_raw) if eio_raw is not None and eio_raw.isascii() and eio_raw.isdigit() else None
+    # at most 7 digits: any real version, and far from int()'s digit limit (a ValueError)
+    digits = eio_raw is not None and len(eio_raw) <= 7 and eio_raw.isascii() and eio_raw.isdigit()
+    eio = int(eio_raw) if digits and eio_raw is not None else None
     if eio is not None and eio > 1_000_000:
         eio = None
     sid = first("sid")

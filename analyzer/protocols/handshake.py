@@ -31,7 +31,7 @@ __all__ = [
 
 # RFC 6455 §1.3, §4.2.2 item 5.4.
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_HTTP_VERSION = re.compile(r"(?:HTTP/)?(\d+)\.(\d+)", re.IGNORECASE)
+_HTTP_VERSION = re.compile(r"(?:HTTP/)?(\d{1,9})\.(\d{1,9})", re.IGNORECASE)  # int()-safe
 
 
 def _text_bytes(text: str) -> bytes:

@@ -642,3 +642,14 @@ def test_query_never_raises(target: str) -> None:
 def test_open_packet_never_raises(value: object) -> None:
     for version in (3, 4):
         parse_open_packet(EioPacket(T.OPEN, json.dumps(value)), version)
+
+
+def test_a_version_of_thousands_of_digits_is_no_version_and_no_error() -> None:
+    """#16 fuzz finding (seed 20261209): `EIO=` with 4400 digits made int() raise past Python's
+    digit limit, and the whole analysis ended in a traceback."""
+    from analyzer.protocols.engineio import parse_engineio_query
+
+    q = parse_engineio_query("/socket.io/?EIO=" + "4" * 4400 + "&transport=polling")
+    assert q is not None and q.eio is None and q.eio_raw == "4" * 4400
+    assert parse_engineio_query("/socket.io/?EIO=1000000&transport=polling").eio == 1_000_000
+    assert parse_engineio_query("/socket.io/?EIO=1000001&transport=polling").eio is None
