@@ -9,9 +9,9 @@ Scenarios (tcpdump on `lo` for the scenario's port, as captures/tls/make_tls_cap
   Upgrade, and h2 over TLS 1.3 (ALPN h2) with an RFC 8441 WebSocket tunnel (wsproto's frame layer,
   permessage-deflate) on the same connection;
 - node socket.io 4 on `http2.createSecureServer({allowHTTP1: true})` loaded by headless Chromium
-  with SSLKEYLOGFILE (node/sio_h2_server.js, node/browser/index.html): Engine.IO polling over h2,
-  then the WebSocket upgrade (Chromium opens it over HTTP/1.1: the server does not enable
-  RFC 8441, which engine.io could not serve);
+  with SSLKEYLOGFILE (node/sio_browser_server.js --cert, node/browser/index.html): Engine.IO
+  polling over h2, then the WebSocket upgrade (Chromium opens it over HTTP/1.1: the server does
+  not enable RFC 8441, which engine.io could not serve);
 - node's http2 server with `enableConnectProtocol` and Chromium's `new WebSocket()` (node/ws_h2_server.js):
   Chromium's own RFC 8441 extended CONNECT, served by the `ws` package on the h2 stream.
 
@@ -159,7 +159,7 @@ SCENARIOS = [
         "sio-chromium-h2", 8474,
         "headless Chromium and node socket.io 4 on http2.createSecureServer({allowHTTP1: true}):"
         " Engine.IO polling over h2, the WebSocket upgrade over HTTP/1.1 (TLS), events, acks, binary",
-        chromium_run("sio_h2_server.js", ""), libraries=(),
+        chromium_run("sio_browser_server.js", ""), libraries=(),
     ),
     Scenario(
         "ws-chromium-h2-rfc8441", 8475,
@@ -226,11 +226,12 @@ def write_readme() -> None:
 
 Recorded by `captures/h2/make_h2_captures.py` (as root, about a minute): hyper-h2 clients and
 servers (`h2_python.py`, with wsproto's frame layer for the RFC 8441 WebSocket), node's `http2`
-servers (`node/sio_h2_server.js`: socket.io 4 on `http2.createSecureServer({{allowHTTP1: true}})`;
-`node/ws_h2_server.js`: `enableConnectProtocol` and the `ws` package on the CONNECT stream) loaded by
-headless Chromium started with `SSLKEYLOGFILE`, on 127.0.0.1 with a throwaway self-signed
-certificate; tcpdump on `lo` for the port. `<name>.keys` is the key log (Chromium's, or Python's
-`SSLContext.keylog_filename`; committed on purpose). `<name>.expected.json` is what the applications'
+servers (`node/sio_browser_server.js --cert`: socket.io 4 on
+`http2.createSecureServer({{allowHTTP1: true}})`; `node/ws_h2_server.js`: `enableConnectProtocol`
+and the `ws` package on the CONNECT stream) loaded by headless Chromium started with
+`SSLKEYLOGFILE`, on 127.0.0.1 with a throwaway self-signed certificate; tcpdump on `lo` for the
+port. `<name>.keys` is the key log (Chromium's, or Python's `SSLContext.keylog_filename`; committed
+on purpose). `<name>.expected.json` is what the applications'
 own handlers saw: the h2 requests, bodies and resets each side logged, the WebSocket messages and
 close codes, the Socket.IO events and acks of the server (c2s) and the page (s2c).
 tests/h2/ checks socketscope against those records and against tshark (`-Y http2`: frames per type
