@@ -48,14 +48,6 @@ from make_tls_captures import Recorder, make_certificate  # noqa: E402
 NODE = HERE.parent / "node"
 
 
-class BigRecorder(Recorder):
-    """tcpdump with a 32 MiB buffer: Chromium's bursts on a loaded machine overflow the default."""
-
-    def __init__(self, port: int, path: Path) -> None:
-        super().__init__(port, path)
-        self.cmd[1:1] = ["-B", "32768"]
-
-
 @dataclass
 class Scenario:
     name: str
@@ -183,7 +175,8 @@ def _node_versions() -> dict[str, str]:
 def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
-    with BigRecorder(s.port, pcap):
+    # a 32 MiB buffer: Chromium's bursts on a loaded machine overflow tcpdump's default
+    with Recorder((s.port,), pcap, buffer_kib=32768):
         app = s.run(s, cert, key, keys)
     libraries = {n: version(n) for n in s.libraries} if s.libraries else _node_versions()
     expected = {

@@ -21,12 +21,10 @@ import hashlib
 import ipaddress
 import json
 import random
-import signal
 import ssl
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -34,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from loopback_recorder import Recorder  # noqa: E402
+
 HOST = "127.0.0.1"
 SSL_OP_NO_ENCRYPT_THEN_MAC = 1 << 19  # OpenSSL 3 ssl.h: SSL_OP_BIT(19)
 
@@ -479,48 +481,10 @@ SCENARIOS = [
 ]
 
 
-class Recorder:
-    """tcpdump on lo for one port, stopped with SIGINT."""
-
-    def __init__(self, port: int, path: Path, extra_ports: tuple[int, ...] = ()) -> None:
-        self.cmd = [
-            "tcpdump",
-            "-Z",
-            "root",
-            "-i",
-            "lo",
-            "-s",
-            "0",
-            "-U",
-            "--immediate-mode",
-            "-w",
-            str(path),
-            " or ".join(f"tcp port {p}" for p in (port, *extra_ports)),
-        ]
-        self.path = path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Recorder:
-        self.path.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert self.proc.stderr is not None
-        line = self.proc.stderr.readline().decode(errors="replace")
-        if "listening on" not in line:
-            raise RuntimeError(f"tcpdump did not start: {line}")
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc is not None
-        time.sleep(0.5)
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=10)
-
-
 def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
-    with Recorder(s.port, pcap, s.extra_ports):
+    with Recorder((s.port, *s.extra_ports), pcap):
         if s.node is not None:
             app = run_node(s.node, s.port, cert, key, keys)
         else:
