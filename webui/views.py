@@ -15,7 +15,7 @@ from webui.index import LAYER_NAMES, LAYERS, Filters, Index
 from webui.packets import seq_bases
 from webui.pages import Tab, capture_tab
 from webui.store import CaptureEntry
-from webui.web import analysis, entry_or_404, pager, paging
+from webui.web import pager, paging, ready_index
 
 __all__ = ["bp"]
 
@@ -23,19 +23,8 @@ bp = Blueprint("views", __name__, template_folder="templates")
 
 
 def ready_json(cid: str) -> tuple[CaptureEntry, Index]:
-    """The entry and its index for a JSON route: 202 with the progress while it is analysed,
-    422 when the file is not a capture."""
-    entry = entry_or_404(cid)
-    job, ix = analysis(entry, 30.0 if request.args.get("wait") else None)
-    if job is None:
-        abort(404, description="the capture file is gone")
-    if job.state == "error":
-        abort(422, description=job.error or "analysis failed")
-    if ix is None:
-        resp = jsonify({"status": job.status()})
-        resp.status_code = 202
-        abort(resp)
-    return entry, ix
+    """web.ready_index; `wait=` (any value) waits up to 30 s."""
+    return ready_index(cid, 30.0 if request.args.get("wait") else None)
 
 
 def _float(name: str) -> float | None:
