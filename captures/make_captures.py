@@ -62,39 +62,23 @@ class Scenario:
         return f"{self.name}.{'pcapng' if self.recorder == 'dumpcap' else 'pcap'}"
 
 
-def _py(script: str, *extra: str) -> Callable[[Scenario, Path], list[str]]:
+def _command(
+    program: Callable[[], str], script: Path, extra: tuple[str, ...]
+) -> Callable[[Scenario, Path], list[str]]:
+    """The command line of a scenario application: PROGRAM SCRIPT --host H --port N --out FILE EXTRA."""
+
     def build(s: Scenario, out: Path) -> list[str]:
-        return [
-            PY,
-            str(SCENARIO_DIR / script),
-            "--host",
-            s.host,
-            "--port",
-            str(s.port),
-            "--out",
-            str(out),
-            *extra,
-        ]
+        return [program(), str(script), "--host", s.host, "--port", str(s.port), "--out", str(out), *extra]
 
     return build
+
+
+def _py(script: str, *extra: str) -> Callable[[Scenario, Path], list[str]]:
+    return _command(lambda: PY, SCENARIO_DIR / script, extra)
 
 
 def _node(script: str, *extra: str) -> Callable[[Scenario, Path], list[str]]:
-    def build(s: Scenario, out: Path) -> list[str]:
-        node = shutil.which("node") or "node"
-        return [
-            node,
-            str(NODE_DIR / script),
-            "--host",
-            s.host,
-            "--port",
-            str(s.port),
-            "--out",
-            str(out),
-            *extra,
-        ]
-
-    return build
+    return _command(lambda: shutil.which("node") or "node", NODE_DIR / script, extra)
 
 
 SCENARIOS: list[Scenario] = [
