@@ -272,6 +272,16 @@ async def socketio_scenario(
 SOCKS_PORT_OFFSET = 100  # the proxy listens on the scenario's port + 100
 
 
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Copy src to dst until src ends, then close dst (one direction of a relay)."""
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    finally:
+        dst.close()
+
+
 async def socks5_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A tiny SOCKS5 proxy (RFC 1928): no authentication, CONNECT only, then a byte relay. The
     reply is sent before the relay starts, so the client's TLS follows the SOCKS bytes on the
@@ -290,16 +300,7 @@ async def socks5_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     up_reader, up_writer = await asyncio.open_connection(host, port)
     writer.write(b"\x05\x00\x00\x01" + ipaddress.IPv4Address(HOST).packed + port.to_bytes(2))  # §6
     await writer.drain()
-
-    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        finally:
-            dst.close()
-
-    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
 
 
 async def websockets_socks_scenario(
@@ -354,15 +355,6 @@ def proxy_v2_header(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
         + dst[1].to_bytes(2)
     )
     return PROXY_V2_SIGNATURE + b"\x21\x11" + len(body).to_bytes(2) + body
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    try:
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
-    finally:
-        dst.close()
 
 
 async def websockets_proxy_v2_scenario(
