@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.append(str(HERE.parent))  # captures/: loopback_recorder
+sys.path += [str(HERE.parent), str(HERE.parent / "scenarios")]  # loopback_recorder, _record
 
+from _record import message_entry, sio_recording_classes  # noqa: E402
 from loopback_recorder import Recorder  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -105,21 +106,6 @@ class Tls:
 
 
 # -- the applications ----------------------------------------------------------------------------
-def message_entry(direction: str, message: str | bytes) -> dict[str, Any]:
-    raw = message.encode("utf-8") if isinstance(message, str) else message
-    entry: dict[str, Any] = {
-        "direction": direction,
-        "opcode": "text" if isinstance(message, str) else "binary",
-        "length": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-    }
-    if len(raw) <= 4096:
-        entry["text" if isinstance(message, str) else "hex"] = (
-            message if isinstance(message, str) else raw.hex()
-        )
-    return entry
-
-
 BIG = random.Random(8446).randbytes(40_960)  # incompressible: three TLS records, a 64-bit WebSocket length
 
 
@@ -174,48 +160,12 @@ async def socketio_scenario(
     """python-socketio over aiohttp with TLS: polling, then the upgrade to WebSocket; events with
     acks both ways, a binary attachment each way, a namespace, Engine.IO pings."""
     import aiohttp
-    import socketio
     from aiohttp import web
 
     events: list[dict[str, Any]] = []
     acks: list[dict[str, Any]] = []
 
-    class Server(socketio.AsyncServer):  # type: ignore[misc]
-        async def _handle_event(
-            self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]
-        ) -> None:
-            events.append(
-                {
-                    "direction": "c2s",
-                    "nsp": namespace or "/",
-                    "event": data[0],
-                    "args": list(data[1:]),
-                    "ack_id": id,
-                }
-            )
-            await super()._handle_event(eio_sid, namespace, id, data)
-
-        async def _handle_ack(self, eio_sid: str, namespace: str | None, id: int, data: list[Any]) -> None:
-            acks.append({"direction": "c2s", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
-            await super()._handle_ack(eio_sid, namespace, id, data)
-
-    class Client(socketio.AsyncClient):  # type: ignore[misc]
-        async def _handle_event(self, namespace: str | None, id: int | None, data: list[Any]) -> None:
-            events.append(
-                {
-                    "direction": "s2c",
-                    "nsp": namespace or "/",
-                    "event": data[0],
-                    "args": list(data[1:]),
-                    "ack_id": id,
-                }
-            )
-            await super()._handle_event(namespace, id, data)
-
-        async def _handle_ack(self, namespace: str | None, id: int, data: list[Any]) -> None:
-            acks.append({"direction": "s2c", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
-            await super()._handle_ack(namespace, id, data)
-
+    Server, Client = sio_recording_classes(events, acks)
     sio = Server(async_mode="aiohttp", ping_interval=1, ping_timeout=5, namespaces=["/", "/admin"])
     state: dict[str, Any] = {}
 
