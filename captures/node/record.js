@@ -118,6 +118,28 @@ function delayUpgrades(httpServer, ms) {
   });
 }
 
+// The root namespace's handlers of the socket.io scenarios (sio_v2.js, sio_v4.js, sio_browser_server.js):
+// acks with values and with binary, fire-and-forget events, and on 'ready' a server event and two
+// server calls (one with binary attachments) before its ack. `call(socket, ...args)` emits with an
+// ack callback and resolves with the ack's arguments; `onResults(answer, blob)` gets both answers.
+function serveRootEvents(socket, call, onResults = () => {}) {
+  socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
+  socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.subarray(0, 4) }));
+  socket.on('note', () => {});
+  socket.on('nested', () => {});
+  socket.on('bye', () => {});
+  socket.on('ready', async (cb) => {
+    socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
+    const answer = await call(socket, 'question', 'what is 6*7?');
+    const blob = await call(socket, 'server_blob', {
+      blob: Buffer.from('deadbeef', 'hex'),
+      parts: [Buffer.from([0]), Buffer.from([1, 2])],
+    });
+    onResults(answer, blob);
+    cb('ready-ok');
+  });
+}
+
 module.exports = {
   parseArgs,
   jsonable,
@@ -131,4 +153,5 @@ module.exports = {
   once,
   sleep,
   delayUpgrades,
+  serveRootEvents,
 };

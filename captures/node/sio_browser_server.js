@@ -136,20 +136,7 @@ io.on('connection', (socket) => {
     log.disconnects.push({ side: 'server', nsp: '/', reason });
     setTimeout(finish, 300);
   });
-  socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
-  socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.slice(0, 4) }));
-  socket.on('note', () => {});
-  socket.on('nested', () => {});
-  socket.on('bye', () => {});
-  socket.on('ready', async (cb) => {
-    socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
-    await call(socket, 'question', 'what is 6*7?');
-    await call(socket, 'server_blob', {
-      blob: Buffer.from('deadbeef', 'hex'),
-      parts: [Buffer.from([0]), Buffer.from([1, 2])],
-    });
-    cb('ready-ok');
-  });
+  R.serveRootEvents(socket, call);
 });
 io.of('/chat').on('connection', (socket) => {
   log.connects.push({ direction: 'c2s', nsp: '/chat' });

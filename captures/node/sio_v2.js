@@ -36,20 +36,8 @@ function startServer() {
     state.serverEioSid = socket.conn.id;
     log.connects.push({ direction: 'c2s', nsp: '/', query: R.jsonable(socket.handshake.query) });
     socket.on('disconnect', onDisconnect(socket));
-    socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
-    socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.slice(0, 4) }));
-    socket.on('note', () => {});
-    socket.on('nested', () => {});
-    socket.on('bye', () => {});
-    socket.on('ready', async (cb) => {
-      socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
-      const answer = await call(socket, 'question', 'what is 6*7?');
-      const blob = await call(socket, 'server_blob', {
-        blob: Buffer.from('deadbeef', 'hex'),
-        parts: [Buffer.from([0]), Buffer.from([1, 2])],
-      });
+    R.serveRootEvents(socket, call, (answer, blob) => {
       state.serverCallResults = R.jsonable([answer, blob]);
-      cb('ready-ok');
     });
   });
 

@@ -41,20 +41,9 @@ function startServer() {
     state.serverEioSid = socket.conn.id;
     log.connects.push({ direction: 'c2s', nsp: '/', auth: R.jsonable(socket.handshake.auth) });
     socket.on('disconnect', onDisconnect(socket));
-    socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
-    socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.subarray(0, 4) }));
-    socket.on('note', () => {});
-    socket.on('nested', () => {});
-    socket.on('bye', () => {});
-    socket.on('ready', async (cb) => {
-      socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
-      const answer = await socket.timeout(5000).emitWithAck('question', 'what is 6*7?');
-      const blob = await socket.timeout(5000).emitWithAck('server_blob', {
-        blob: Buffer.from('deadbeef', 'hex'),
-        parts: [Buffer.from([0]), Buffer.from([1, 2])],
-      });
+    const call = (s, ...emitArgs) => s.timeout(5000).emitWithAck(...emitArgs);
+    R.serveRootEvents(socket, call, (answer, blob) => {
       state.serverCallResults = R.jsonable([answer, blob]);
-      cb('ready-ok');
     });
   });
 
