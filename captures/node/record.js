@@ -140,6 +140,43 @@ function serveRootEvents(socket, call, onResults = () => {}) {
   });
 }
 
+// The namespaces of the node scenarios' server (sio_v2.js, sio_v4.js): '/' (serveRootEvents),
+// '/chat' (a room broadcast) and '/admin', each connect and server-side disconnect logged;
+// `handshake(socket)` is what a connect entry records of the handshake ({ query } for socket.io 2,
+// { auth } for 4). state.serverEioSid and state.serverCallResults are filled in.
+function serveNamespaces(io, log, state, call, handshake) {
+  const onDisconnect = (socket) => (reason) =>
+    log.disconnects.push({ side: 'server', nsp: socket.nsp.name, reason });
+
+  io.on('connection', (socket) => {
+    state.serverEioSid = socket.conn.id;
+    log.connects.push({ direction: 'c2s', nsp: '/', ...handshake(socket) });
+    socket.on('disconnect', onDisconnect(socket));
+    serveRootEvents(socket, call, (answer, blob) => {
+      state.serverCallResults = jsonable([answer, blob]);
+    });
+  });
+
+  io.of('/chat').on('connection', (socket) => {
+    log.connects.push({ direction: 'c2s', nsp: '/chat', ...handshake(socket) });
+    socket.on('disconnect', onDisconnect(socket));
+    socket.join('lobby');
+    socket.on('msg', (text, cb) => {
+      io.of('/chat').to('lobby').emit('msg', { from: 'server', text }); // room broadcast
+      cb({ delivered: true });
+    });
+  });
+
+  io.of('/admin').on('connection', (socket) => {
+    log.connects.push({ direction: 'c2s', nsp: '/admin', ...handshake(socket) });
+    socket.on('disconnect', onDisconnect(socket));
+    socket.on('admin_cmd', (cmd, cb) => {
+      socket.emit('admin_notice', { cmd, by: 'server' });
+      cb({ ok: true, cmd });
+    });
+  });
+}
+
 module.exports = {
   parseArgs,
   jsonable,
@@ -153,5 +190,6 @@ module.exports = {
   once,
   sleep,
   delayUpgrades,
+  serveNamespaces,
   serveRootEvents,
 };

@@ -34,41 +34,12 @@ function startServer() {
     serveClient: false,
   });
 
-  const onDisconnect = (socket) => (reason) =>
-    log.disconnects.push({ side: 'server', nsp: socket.nsp.name, reason });
-
-  io.on('connection', (socket) => {
-    state.serverEioSid = socket.conn.id;
-    log.connects.push({ direction: 'c2s', nsp: '/', auth: R.jsonable(socket.handshake.auth) });
-    socket.on('disconnect', onDisconnect(socket));
-    const call = (s, ...emitArgs) => s.timeout(5000).emitWithAck(...emitArgs);
-    R.serveRootEvents(socket, call, (answer, blob) => {
-      state.serverCallResults = R.jsonable([answer, blob]);
-    });
-  });
-
-  io.of('/chat').on('connection', (socket) => {
-    log.connects.push({ direction: 'c2s', nsp: '/chat', auth: R.jsonable(socket.handshake.auth) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.join('lobby');
-    socket.on('msg', (text, cb) => {
-      io.of('/chat').to('lobby').emit('msg', { from: 'server', text }); // room broadcast
-      cb({ delivered: true });
-    });
-  });
-
   io.of('/admin').use((socket, next) => {
     if (socket.handshake.auth && socket.handshake.auth.role === 'admin') next();
     else next(new Error('admins only'));
   });
-  io.of('/admin').on('connection', (socket) => {
-    log.connects.push({ direction: 'c2s', nsp: '/admin', auth: R.jsonable(socket.handshake.auth) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.on('admin_cmd', (cmd, cb) => {
-      socket.emit('admin_notice', { cmd, by: 'server' });
-      cb({ ok: true, cmd });
-    });
-  });
+  const call = (s, ...emitArgs) => s.timeout(5000).emitWithAck(...emitArgs);
+  R.serveNamespaces(io, log, state, call, (socket) => ({ auth: R.jsonable(socket.handshake.auth) }));
 
   // CONNECT_ERROR with a message and data
   io.of('/private').use((socket, next) => {
