@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from loopback_recorder import Recorder
 
 __all__ = ["SCENARIOS", "Scenario", "main"]
 
@@ -61,39 +62,23 @@ class Scenario:
         return f"{self.name}.{'pcapng' if self.recorder == 'dumpcap' else 'pcap'}"
 
 
-def _py(script: str, *extra: str) -> Callable[[Scenario, Path], list[str]]:
+def _command(
+    program: Callable[[], str], script: Path, extra: tuple[str, ...]
+) -> Callable[[Scenario, Path], list[str]]:
+    """The command line of a scenario application: PROGRAM SCRIPT --host H --port N --out FILE EXTRA."""
+
     def build(s: Scenario, out: Path) -> list[str]:
-        return [
-            PY,
-            str(SCENARIO_DIR / script),
-            "--host",
-            s.host,
-            "--port",
-            str(s.port),
-            "--out",
-            str(out),
-            *extra,
-        ]
+        return [program(), str(script), "--host", s.host, "--port", str(s.port), "--out", str(out), *extra]
 
     return build
+
+
+def _py(script: str, *extra: str) -> Callable[[Scenario, Path], list[str]]:
+    return _command(lambda: PY, SCENARIO_DIR / script, extra)
 
 
 def _node(script: str, *extra: str) -> Callable[[Scenario, Path], list[str]]:
-    def build(s: Scenario, out: Path) -> list[str]:
-        node = shutil.which("node") or "node"
-        return [
-            node,
-            str(NODE_DIR / script),
-            "--host",
-            s.host,
-            "--port",
-            str(s.port),
-            "--out",
-            str(out),
-            *extra,
-        ]
-
-    return build
+    return _command(lambda: shutil.which("node") or "node", NODE_DIR / script, extra)
 
 
 SCENARIOS: list[Scenario] = [
@@ -205,66 +190,6 @@ def _tool_version(cmd: list[str]) -> str:
     return text[0] if text else "unknown"
 
 
-class Recorder:
-    """tcpdump / dumpcap on lo for one port, started before the applications, stopped with SIGINT."""
-
-    def __init__(self, scenario: Scenario, path: Path, log: Path) -> None:
-        self.path = path
-        self.log = log
-        ports = " or ".join(f"tcp port {p}" for p in (scenario.port, *scenario.extra_ports))
-        if scenario.recorder == "dumpcap":
-            self.cmd = ["dumpcap", "-i", "lo", "-s", "0", "-f", ports, "-w", str(path)]
-            self.ready_marker = "Capturing on"
-        else:
-            self.cmd = [
-                "tcpdump",
-                "-Z",
-                "root",
-                "-i",
-                "lo",
-                "-s",
-                "0",
-                "-U",
-                "--immediate-mode",
-                "-w",
-                str(path),
-                ports,
-            ]
-            self.ready_marker = "listening on"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.path.unlink(missing_ok=True)
-        self._log_fh = self.log.open("wb")
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self._log_fh)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.cmd[0]} exited early: {self.log.read_text(errors='replace')}")
-            if self.ready_marker in self.log.read_text(errors="replace") and self.path.exists():
-                time.sleep(0.5)  # let the capture settle before the first SYN
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.cmd[0]} did not start listening within 10 s")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        time.sleep(0.5)  # let the last FIN/ACK reach the capture
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._log_fh.close()
-        self.proc = None
-        if self.path.exists():
-            self.path.chmod(0o644)
-
-
 def _ensure_node_modules() -> None:
     if (NODE_DIR / "node_modules" / "socket.io").is_dir():
         return
@@ -365,7 +290,8 @@ def run_scenario(s: Scenario, date: str) -> dict[str, Any]:
     cap = HERE / s.capture_name
     with tempfile.TemporaryDirectory(prefix=f"capture-{s.name}-") as tmp:
         record_path = Path(tmp) / "record.json"
-        rec = Recorder(s, cap, Path(tmp) / "recorder.log")
+        ports = (s.port, *s.extra_ports)
+        rec = Recorder(ports, cap, tool=s.recorder, log=Path(tmp) / "recorder.log")
         cmd = s.command(s, record_path)
         rec.start()
         try:

@@ -27,13 +27,13 @@ from webui.recstore import LazyDocs, json_pieces
 from webui.rowfilter import anomalies_kept
 from webui.store import UploadError
 from webui.web import (
-    analysis,
     check_csrf,
     csrf_token,
     entry_or_404,
     load_packets,
     paging,
     parse_frames,
+    ready_index,
     store,
     upload_slot,
 )
@@ -47,18 +47,8 @@ MAX_SEQUENCE = 2000
 
 
 def _ready(cid: str) -> tuple[Any, Index]:
-    entry = entry_or_404(cid)
     wait = request.args.get("wait", "")
-    job, ix = analysis(entry, float(wait) if wait.isdigit() and len(wait) < 4 else None)
-    if job is None:
-        abort(404, description="the capture file is gone")
-    if job.state == "error":
-        abort(422, description=job.error or "analysis failed")
-    if ix is None:
-        resp = jsonify({"status": job.status()})
-        resp.status_code = 202
-        abort(resp)
-    return entry, ix
+    return ready_index(cid, float(wait) if wait.isdigit() and len(wait) < 4 else None)
 
 
 def _paged(items: Sequence[Any], total: int | None = None, **extra: Any) -> Response:

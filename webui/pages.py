@@ -3,7 +3,10 @@ packets, latency, anomalies. Templates autoescape; scripts are static files."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec
 
 from flask import (
     Blueprint,
@@ -98,6 +101,41 @@ def _capture_page(cid: str, tab: str) -> tuple[CaptureEntry, Index | None, str |
     if ix is None:
         return entry, None, _render("analyzing.html", entry=entry, tab=tab, tabs=TABS, status=job.status())
     return entry, ix, None
+
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True, slots=True)
+class Tab:
+    """A capture's page under one of the TABS, its capture analysed."""
+
+    entry: CaptureEntry
+    ix: Index
+    name: str
+
+    def render(self, template: str, **ctx: Any) -> str:
+        return _render(template, entry=self.entry, tab=self.name, tabs=TABS, **ctx)
+
+
+def capture_tab(
+    tab: str,
+) -> Callable[[Callable[Concatenate[Tab, P], str]], Callable[P, str | tuple[str, int]]]:
+    """A view of the capture `cid` under `tab`: it runs once the capture is analysed, the
+    progress or error page stands in for it before."""
+
+    def decorate(view: Callable[Concatenate[Tab, P], str]) -> Callable[P, str | tuple[str, int]]:
+        @wraps(view)
+        def page(*args: P.args, **kwargs: P.kwargs) -> str | tuple[str, int]:
+            entry, ix, other = _capture_page(str(kwargs["cid"]), tab)
+            if other is not None:
+                return other
+            assert ix is not None
+            return view(Tab(entry, ix, tab), *args, **kwargs)
+
+        return page
+
+    return decorate
 
 
 @bp.app_errorhandler(404)
@@ -201,46 +239,32 @@ def upload() -> WzResponse | tuple[str, int]:
 
 
 @bp.get("/c/<cid>/")
-def overview(cid: str) -> str | tuple[str, int]:
-    entry, ix, other = _capture_page(cid, "overview")
-    if other is not None:
-        return other
-    assert ix is not None
-    return _render(
+@capture_tab("overview")
+def overview(cap: Tab, cid: str) -> str:
+    return cap.render(
         "overview.html",
-        entry=entry,
-        tab="overview",
-        tabs=TABS,
-        data=overview_data(ix),
-        tls=tls_summary(ix),
-        h2=h2_summary(ix),
+        data=overview_data(cap.ix),
+        tls=tls_summary(cap.ix),
+        h2=h2_summary(cap.ix),
         keys_added=keys_added(request.args),
-        **overview_lists(ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
+        **overview_lists(cap.ix, request.args, lambda offsets: url_for("pages.overview", cid=cid, **offsets)),
     )
 
 
 @bp.get("/c/<cid>/timeline")
-def timeline(cid: str) -> str | tuple[str, int]:
-    entry, ix, other = _capture_page(cid, "timeline")
-    if other is not None:
-        return other
-    assert ix is not None
-    return _render(
+@capture_tab("timeline")
+def timeline(cap: Tab, cid: str) -> str:
+    return cap.render(
         "timeline.html",
-        entry=entry,
-        tab="timeline",
-        tabs=TABS,
-        points=len(ix.rows),
+        points=len(cap.ix.rows),
         max_points=int(current_app.config.get("TIMELINE_MAX_POINTS") or figures.MAX_POINTS),
     )
 
 
 @bp.get("/c/<cid>/sequence")
-def sequence(cid: str) -> str | tuple[str, int]:
-    entry, ix, other = _capture_page(cid, "sequence")
-    if other is not None:
-        return other
-    assert ix is not None
+@capture_tab("sequence")
+def sequence(cap: Tab, cid: str) -> str:
+    ix = cap.ix
     flt = Filters.from_args(request.args)
     # a drop-down of tens of thousands of entries helps nobody: the first MAX_LISTED of each,
     # and the one asked for (the overview and the messages table link to any of them)
@@ -260,11 +284,8 @@ def sequence(cid: str) -> str | tuple[str, int]:
         selected = ("session", 0)
     elif any(isinstance(c[1], int) for c in choices):
         selected = next((k, i) for k, i, _ in choices if k == "connection" and isinstance(i, int))
-    return _render(
+    return cap.render(
         "sequence.html",
-        entry=entry,
-        tab="sequence",
-        tabs=TABS,
         choices=choices,
         selected=selected,
         layers=LAYERS,
@@ -272,15 +293,12 @@ def sequence(cid: str) -> str | tuple[str, int]:
 
 
 @bp.get("/c/<cid>/messages")
-def messages(cid: str) -> str | tuple[str, int]:
-    entry, ix, other = _capture_page(cid, "messages")
-    if other is not None:
-        return other
-    assert ix is not None
+@capture_tab("messages")
+def messages(cap: Tab, cid: str) -> str:
     flt = Filters.from_args(request.args)
     offset, limit = paging(request.args, PAGE)
     try:
-        total, rows = ix.page(flt, offset, limit)
+        total, rows = cap.ix.page(flt, offset, limit)
         filter_error = None
     except (FilterError, FilterRunError) as exc:  # shown above the table, the filter kept in its box
         total, rows, filter_error = 0, [], exc
@@ -288,32 +306,27 @@ def messages(cid: str) -> str | tuple[str, int]:
     pg = pager(
         total, offset, limit, lambda o: url_for("pages.messages", cid=cid, **args, offset=o, limit=limit)
     )
-    return _render(
+    return cap.render(
         "messages.html",
-        entry=entry,
-        tab="messages",
-        tabs=TABS,
         rows=rows,
-        t0=ix.t0,
+        t0=cap.ix.t0,
         pg=pg,
         flt=flt,
         keep=_kept_args(flt, limit),
         filter_error=filter_error,
-        facets=ix.facets(),
+        facets=cap.ix.facets(),
         layers=LAYERS,
     )
 
 
 @bp.get("/c/<cid>/messages/<int:rid>")
-def message(cid: str, rid: int) -> str | tuple[str, int]:
-    entry, ix, other = _capture_page(cid, "messages")
-    if other is not None:
-        return other
-    assert ix is not None
+@capture_tab("messages")
+def message(cap: Tab, cid: str, rid: int) -> str:
+    ix = cap.ix
     row = ix.row(rid)
     if row is None:
         abort(404, description="no such message")
-    detail = build_detail(ix, row, lambda fr: load_packets(entry, fr, ix))
+    detail = build_detail(ix, row, lambda fr: load_packets(cap.entry, fr, ix))
     flt = Filters.from_args(request.args)
     _, limit = paging(request.args, PAGE)
     if flt.active:  # prev and next among the rows the table showed, and the page it showed
@@ -321,12 +334,9 @@ def message(cid: str, rid: int) -> str | tuple[str, int]:
     else:
         prev_id, next_id, pos = rid - 1 if rid > 0 else None, rid + 1 if rid + 1 < len(ix.rows) else None, rid
     keep = _kept_args(flt, limit)
-    return _render(
+    return cap.render(
         "message.html",
         title=f"Message #{rid}",
-        entry=entry,
-        tab="messages",
-        tabs=TABS,
         row=row,
         t=row.ts - ix.t0,
         detail=detail,
@@ -348,28 +358,22 @@ def _kept_args(flt: Filters, limit: int) -> dict[str, Any]:
 
 
 @bp.get("/c/<cid>/packets")
-def packets(cid: str) -> str | tuple[str, int]:
+@capture_tab("messages")
+def packets(cap: Tab, cid: str) -> str:
     """The packets named by `frames=` (each layer from the link up, with prev/next packet), or
     without it the list of every packet, a page at a time."""
-    entry, ix, other = _capture_page(cid, "messages")
-    if other is not None:
-        return other
-    assert ix is not None
 
     def load(frames: list[int]) -> list[dict[str, Any]]:
-        return load_packets(entry, frames, ix)
+        return load_packets(cap.entry, frames, cap.ix)
 
-    count = len(ix.frame_ts) or as_int(ix.capture.get("packets")) or 0
+    count = len(cap.ix.frame_ts) or as_int(cap.ix.capture.get("packets")) or 0
     if "frames" not in request.args:
         offset, limit = paging(request.args, LIST_PAGE)
         pkts = load(list(range(offset + 1, min(offset + limit, count) + 1)))
-        return _render(
+        return cap.render(
             "packets.html",
             title="Packets",
-            entry=entry,
-            tab="messages",
-            tabs=TABS,
-            rows=packet_rows(ix, pkts, seq_bases(ix, pkts, load)),
+            rows=packet_rows(cap.ix, pkts, seq_bases(cap.ix, pkts, load)),
             pg=pager(
                 count, offset, limit, lambda o: url_for("pages.packets", cid=cid, offset=o, limit=limit)
             ),
@@ -379,17 +383,14 @@ def packets(cid: str) -> str | tuple[str, int]:
         abort(400, description="Name the packets: ?frames=1,2,3 or ?frames=1-20")
     pkts = load(frames)
     lo, hi = frames[0], frames[-1]
-    return _render(
+    return cap.render(
         "packets.html",
         title=("Packet " if len(frames) == 1 else "Packets ")
         + ", ".join(map(str, frames[:5]))
         + (" …" if len(frames) > 5 else ""),
-        entry=entry,
-        tab="messages",
-        tabs=TABS,
         frames=frames,
-        sections=packet_sections(pkts, seq_bases(ix, pkts, load)),
-        carried={int(p["frame"]): ix.rows_for_frame(int(p["frame"])) for p in pkts},
+        sections=packet_sections(pkts, seq_bases(cap.ix, pkts, load)),
+        carried={int(p["frame"]): cap.ix.rows_for_frame(int(p["frame"])) for p in pkts},
         prev_frame=lo - 1 if lo > 1 else None,
         next_frame=hi + 1 if hi < count else None,
         list_url=url_for("pages.packets", cid=cid, offset=(lo - 1) // LIST_PAGE * LIST_PAGE),
@@ -397,17 +398,11 @@ def packets(cid: str) -> str | tuple[str, int]:
 
 
 @bp.get("/c/<cid>/latency")
-def latency(cid: str) -> str | tuple[str, int]:
-    entry, ix, other = _capture_page(cid, "latency")
-    if other is not None:
-        return other
-    assert ix is not None
-    tables = latencies.latency_tables(ix)
-    return _render(
+@capture_tab("latency")
+def latency(cap: Tab, cid: str) -> str:
+    tables = latencies.latency_tables(cap.ix)
+    return cap.render(
         "latency.html",
-        entry=entry,
-        tab="latency",
-        tabs=TABS,
         tables=tables,
         views=latency_views(tables),
         **latency_lists(tables, request.args, lambda offsets: url_for("pages.latency", cid=cid, **offsets)),
@@ -415,15 +410,12 @@ def latency(cid: str) -> str | tuple[str, int]:
 
 
 @bp.get("/c/<cid>/anomalies")
-def anomalies(cid: str) -> str | tuple[str, int]:
+@capture_tab("anomalies")
+def anomalies(cap: Tab, cid: str) -> str:
     from analyzer.model.registry import lookup
 
-    entry, ix, other = _capture_page(cid, "anomalies")
-    if other is not None:
-        return other
-    assert ix is not None
     severity = request.args.get("severity") or None
-    items = [a for a in ix.anomalies if severity is None or a.get("severity") == severity]
+    items = [a for a in cap.ix.anomalies if severity is None or a.get("severity") == severity]
     expr = request.args.get("filter") or None  # docs/filters.md: anomaly.* fields
     try:
         items, filter_error = anomalies_kept(items, expr), None
@@ -438,7 +430,7 @@ def anomalies(cid: str) -> str | tuple[str, int]:
         except KeyError:
             info = {"summary": "(code not in the registry)", "reference": ""}
         frames = [f for f in a.get("frames") or [] if isinstance(f, int)]
-        rows = ix.rows_for_frame(frames[0]) if frames else []
+        rows = cap.ix.rows_for_frame(frames[0]) if frames else []
         shown.append(
             {
                 "a": a,
@@ -450,13 +442,10 @@ def anomalies(cid: str) -> str | tuple[str, int]:
             }
         )
     counts: dict[str, int] = {}
-    for a in ix.anomalies:
+    for a in cap.ix.anomalies:
         counts[str(a.get("severity"))] = counts.get(str(a.get("severity")), 0) + 1
-    return _render(
+    return cap.render(
         "anomalies.html",
-        entry=entry,
-        tab="anomalies",
-        tabs=TABS,
         items=shown,
         pg=pager(
             len(items),

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, jsonify, request, url_for
 from werkzeug.wrappers import Response as WzResponse
 
 from webui import connview, handoff, pane, timelane
 from webui.index import LAYER_NAMES, LAYERS, Filters, Index
 from webui.packets import seq_bases
-from webui.pages import TABS
+from webui.pages import Tab, capture_tab
 from webui.store import CaptureEntry
-from webui.web import analysis, csrf_token, entry_or_404, pager, paging
+from webui.web import pager, paging, ready_index
 
 __all__ = ["bp"]
 
@@ -23,46 +23,8 @@ bp = Blueprint("views", __name__, template_folder="templates")
 
 
 def ready_json(cid: str) -> tuple[CaptureEntry, Index]:
-    """The entry and its index for a JSON route: 202 with the progress while it is analysed,
-    422 when the file is not a capture."""
-    entry = entry_or_404(cid)
-    job, ix = analysis(entry, 30.0 if request.args.get("wait") else None)
-    if job is None:
-        abort(404, description="the capture file is gone")
-    if job.state == "error":
-        abort(422, description=job.error or "analysis failed")
-    if ix is None:
-        resp = jsonify({"status": job.status()})
-        resp.status_code = 202
-        abort(resp)
-    return entry, ix
-
-
-def ready_page(cid: str, tab: str) -> tuple[CaptureEntry, Index | None, tuple[str, int] | None]:
-    """The entry and its index for a page, or the page to show instead (progress or error)."""
-    entry = entry_or_404(cid)
-    job, ix = analysis(entry)
-    if job is None:
-        abort(404, description="the capture file is gone")
-    if job.state == "error":
-        return (
-            entry,
-            None,
-            (render("error.html", title="Not a capture", entry=entry, tab=tab, message=job.error), 422),
-        )
-    if ix is None:
-        return entry, None, (render("analyzing.html", entry=entry, tab=tab, status=job.status()), 200)
-    return entry, ix, None
-
-
-def render(template: str, **ctx: Any) -> str:
-    from flask import current_app
-
-    ctx.setdefault("csrf_token", csrf_token())
-    ctx.setdefault("layer_names", LAYER_NAMES)
-    ctx.setdefault("tabs", TABS)
-    ctx.setdefault("plotly_guards", current_app.extensions.get("socketscope.plotly_guards", []))
-    return render_template(template, **ctx)
+    """web.ready_index; `wait=` (any value) waits up to 30 s."""
+    return ready_index(cid, 30.0 if request.args.get("wait") else None)
 
 
 def _float(name: str) -> float | None:
@@ -91,16 +53,13 @@ def _pane_query(ix: Index) -> tuple[Filters, tuple[str, ...], dict[str, str]]:
 
 
 @bp.get("/c/<cid>/pane")
-def pane_page(cid: str) -> str | tuple[str, int]:
-    entry, ix, other = ready_page(cid, "pane")
-    if other is not None or ix is None:
-        return other or ("", 500)
+@capture_tab("pane")
+def pane_page(cap: Tab, cid: str) -> str:
+    ix = cap.ix
     flt, layers, query = _pane_query(ix)
-    return render(
+    return cap.render(
         "pane.html",
         title="Messages pane",
-        entry=entry,
-        tab="pane",
         flt=flt,
         layers=layers,
         default_layers=pane.default_layers(ix),
@@ -147,14 +106,13 @@ CONN_PAGE = 100  # packets of a connection's list on one page
 
 
 @bp.get("/c/<cid>/connections/<int:conn>/packets")
-def conn_packets(cid: str, conn: int) -> str | tuple[str, int]:
+@capture_tab("messages")
+def conn_packets(cap: Tab, cid: str, conn: int) -> str:
     """A connection's packets as Wireshark lists them, a page at a time; `select=N` shows
     packet N's bytes with one layer (`layer=`) highlighted, and prev/next inside the connection."""
     from analyzer.pipeline.access import connection_packets
 
-    entry, ix, other = ready_page(cid, "messages")
-    if other is not None or ix is None:
-        return other or ("", 500)
+    entry, ix = cap.entry, cap.ix
     ends = connview.conn_ends(ix, conn)
     if ends is None:
         abort(404, description="no such connection")
@@ -169,11 +127,9 @@ def conn_packets(cid: str, conn: int) -> str | tuple[str, int]:
         known, offset, limit,
         lambda o: url_for("views.conn_packets", cid=cid, conn=conn, offset=o, limit=limit),
     )  # fmt: skip
-    return render(
+    return cap.render(
         "conn_packets.html",
         title=f"TCP #{conn} packets",
-        entry=entry,
-        tab="messages",
         conn=conn,
         label=ix.conn_summaries[ix.conn_pos[conn]].label,
         lines=lines,
@@ -221,13 +177,12 @@ def _selected(
 
 
 @bp.get("/c/<cid>/connections/<int:conn>/stream")
-def conn_stream(cid: str, conn: int) -> str | tuple[str, int]:
+@capture_tab("messages")
+def conn_stream(cap: Tab, cid: str, conn: int) -> str:
     """Follow stream: both directions of the connection as text (or hex), gaps marked."""
     from analyzer.pipeline.access import connection_stream
 
-    entry, ix, other = ready_page(cid, "messages")
-    if other is not None or ix is None:
-        return other or ("", 500)
+    entry, ix = cap.entry, cap.ix
     ends = connview.conn_ends(ix, conn)
     if ends is None:
         abort(404, description="no such connection")
@@ -237,11 +192,9 @@ def conn_stream(cid: str, conn: int) -> str | tuple[str, int]:
     except Exception:
         pieces, cut = [], False
     chunks = connview.follow_stream(pieces, hex_mode)
-    return render(
+    return cap.render(
         "stream.html",
         title=f"TCP #{conn} stream",
-        entry=entry,
-        tab="messages",
         conn=conn,
         label=ix.conn_summaries[ix.conn_pos[conn]].label,
         chunks=chunks,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, current_app, request
+from flask import abort, current_app, jsonify, request
 
 from webui.index import Index
 from webui.store import CaptureEntry, CaptureStore, Job
@@ -24,6 +24,7 @@ __all__ = [
     "pager",
     "paging",
     "parse_frames",
+    "ready_index",
     "store",
     "upload_slot",
 ]
@@ -49,6 +50,22 @@ def analysis(entry: CaptureEntry, wait: float | None = None) -> tuple[Job | None
     if wait is None:
         wait = float(current_app.config["ANALYSIS_WAIT"])
     return store().index(entry, wait)
+
+
+def ready_index(cid: str, wait: float | None = None) -> tuple[CaptureEntry, Index]:
+    """The entry and its index for a JSON route (waiting up to `wait` s, else ANALYSIS_WAIT):
+    202 with the progress while it is analysed, 422 when the file is not a capture."""
+    entry = entry_or_404(cid)
+    job, ix = analysis(entry, wait)
+    if job is None:
+        abort(404, description="the capture file is gone")
+    if job.state == "error":
+        abort(422, description=job.error or "analysis failed")
+    if ix is None:
+        resp = jsonify({"status": job.status()})
+        resp.status_code = 202
+        abort(resp)
+    return entry, ix
 
 
 def paging(args: Mapping[str, str], default: int = 100) -> tuple[int, int]:

@@ -131,19 +131,9 @@ class _Bar:
 
 
 def _keylog_texts(paths: list[str]) -> tuple[tuple[bytes, str], ...]:
-    from analyzer.cli.common import MAX_KEYLOG_BYTES
+    from analyzer.cli.common import read_keylog
 
-    out = []
-    for path in paths:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_KEYLOG_BYTES + 1)
-        except OSError as exc:
-            raise OutputError(f"cannot read the key log {path}: {exc.strerror or exc}") from None
-        if len(data) > MAX_KEYLOG_BYTES:
-            raise OutputError(f"the key log {path} is larger than {MAX_KEYLOG_BYTES >> 20} MiB")
-        out.append((data, path))
-    return tuple(out)
+    return tuple((read_keylog(path), path) for path in paths)
 
 
 def run_batch_command(args: argparse.Namespace) -> int:

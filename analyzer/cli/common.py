@@ -45,6 +45,7 @@ __all__ = [
     "output_problem",
     "parse_decode_as",
     "progress_bar",
+    "read_keylog",
     "same_file",
     "wrap",
 ]
@@ -108,6 +109,19 @@ def add_keylog_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def read_keylog(path: str) -> bytes:
+    """One --keylog file's bytes; OutputError, a sentence naming the file and never its content,
+    if it cannot be read or is larger than MAX_KEYLOG_BYTES."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_KEYLOG_BYTES + 1)
+    except OSError as exc:
+        raise OutputError(f"cannot read the key log {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_KEYLOG_BYTES:
+        raise OutputError(f"the key log {path} is larger than {MAX_KEYLOG_BYTES >> 20} MiB")
+    return data
+
+
 def load_keylogs(paths: list[str]) -> KeyLog | None:
     """The secrets of every --keylog file (None without any); OutputError, a sentence naming the
     file and never its content, if one cannot be read. Bad lines are kept for tls.keylog-bad-line."""
@@ -117,14 +131,7 @@ def load_keylogs(paths: list[str]) -> KeyLog | None:
 
     keys = KeyLog()
     for path in paths:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_KEYLOG_BYTES + 1)
-        except OSError as exc:
-            raise OutputError(f"cannot read the key log {path}: {exc.strerror or exc}") from None
-        if len(data) > MAX_KEYLOG_BYTES:
-            raise OutputError(f"the key log {path} is larger than {MAX_KEYLOG_BYTES >> 20} MiB")
-        keys.add_text(data, path)
+        keys.add_text(read_keylog(path), path)
     return keys
 
 
@@ -146,12 +153,7 @@ def merged_keylog_file(paths: list[str]) -> Iterator[str | None]:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), 0o600)
             for path in paths:
-                try:
-                    with open(path, "rb") as fh:
-                        data = fh.read(MAX_KEYLOG_BYTES + 1)
-                except OSError as exc:
-                    raise OutputError(f"cannot read the key log {path}: {exc.strerror or exc}") from None
-                out.write(data[:MAX_KEYLOG_BYTES])
+                out.write(read_keylog(path))
                 out.write(b"\n")
         yield name
     finally:
@@ -159,10 +161,14 @@ def merged_keylog_file(paths: list[str]) -> Iterator[str | None]:
             os.unlink(name)
 
 
-def _mebibytes(value: str) -> int:
+def _whole_number(value: str, unit: str = "") -> int:
     if value.isascii() and value.isdigit() and int(value) < 1 << 40:
         return int(value)
-    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of MiB (0 or more)")
+    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number{unit} (0 or more)")
+
+
+def _mebibytes(value: str) -> int:
+    return _whole_number(value, " of MiB")
 
 
 def add_inflate_budget_option(p: argparse.ArgumentParser) -> None:
@@ -178,9 +184,7 @@ def add_inflate_budget_option(p: argparse.ArgumentParser) -> None:
 
 
 def _count(value: str) -> int:
-    if value.isascii() and value.isdigit() and int(value) < 1 << 40:
-        return int(value)
-    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (0 or more)")
+    return _whole_number(value)
 
 
 def add_frame_records_option(p: argparse.ArgumentParser) -> None:

@@ -63,20 +63,8 @@ class HttpRequest:
     ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def to_dict(self) -> JsonObject:
-        out: JsonObject = {
-            "frame": self.frame,
-            "ts": self.ts,
-            "method": self.method,
-            "target": self.target,
-            "version": self.version,
-            "headers": [list(h) for h in self.headers],
-            "body": body_preview(self.body),
-            "body_truncated": self.body_truncated,
-            "frames": list(self.frames),
-        }
-        if self.stream_id is not None:  # additive: HTTP/1.x exchanges are unchanged
-            out["stream_id"] = self.stream_id
-        return out
+        start: JsonObject = {"method": self.method, "target": self.target, "version": self.version}
+        return message_dict(self, start)
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower
@@ -94,20 +82,22 @@ class HttpResponse:
     ts_ns: int | None = None  # `ts` in integer nanoseconds: durations are computed from it
 
     def to_dict(self) -> JsonObject:
-        out: JsonObject = {
-            "frame": self.frame,
-            "ts": self.ts,
-            "version": self.version,
-            "status": self.status,
-            "reason": self.reason,
-            "headers": [list(h) for h in self.headers],
-            "body": body_preview(self.body),
-            "body_truncated": self.body_truncated,
-            "frames": list(self.frames),
-        }
-        if self.stream_id is not None:  # additive: HTTP/1.x exchanges are unchanged
-            out["stream_id"] = self.stream_id
-        return out
+        start: JsonObject = {"version": self.version, "status": self.status, "reason": self.reason}
+        return message_dict(self, start)
+
+
+def message_dict(msg: HttpRequest | HttpResponse, start: JsonObject) -> JsonObject:
+    """A request or response in the analysis document: `frame`, `ts`, its start line's fields
+    (`start`), then what both kinds carry; `stream_id` only for HTTP/2."""
+    out: JsonObject = {"frame": msg.frame, "ts": msg.ts}
+    out.update(start)
+    out["headers"] = [list(h) for h in msg.headers]
+    out["body"] = body_preview(msg.body)
+    out["body_truncated"] = msg.body_truncated
+    out["frames"] = list(msg.frames)
+    if msg.stream_id is not None:  # additive: HTTP/1.x exchanges are unchanged
+        out["stream_id"] = msg.stream_id
+    return out
 
 
 @dataclass(slots=True)  # not frozen: built per frame/message, where frozen __init__ is 5x slower

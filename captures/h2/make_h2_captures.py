@@ -9,9 +9,9 @@ Scenarios (tcpdump on `lo` for the scenario's port, as captures/tls/make_tls_cap
   Upgrade, and h2 over TLS 1.3 (ALPN h2) with an RFC 8441 WebSocket tunnel (wsproto's frame layer,
   permessage-deflate) on the same connection;
 - node socket.io 4 on `http2.createSecureServer({allowHTTP1: true})` loaded by headless Chromium
-  with SSLKEYLOGFILE (node/sio_h2_server.js, node/browser/index.html): Engine.IO polling over h2,
-  then the WebSocket upgrade (Chromium opens it over HTTP/1.1: the server does not enable
-  RFC 8441, which engine.io could not serve);
+  with SSLKEYLOGFILE (node/sio_browser_server.js --cert, node/browser/index.html): Engine.IO
+  polling over h2, then the WebSocket upgrade (Chromium opens it over HTTP/1.1: the server does
+  not enable RFC 8441, which engine.io could not serve);
 - node's http2 server with `enableConnectProtocol` and Chromium's `new WebSocket()` (node/ws_h2_server.js):
   Chromium's own RFC 8441 extended CONNECT, served by the `ws` package on the h2 stream.
 
@@ -46,14 +46,6 @@ import h2_python  # noqa: E402
 from make_tls_captures import Recorder, make_certificate  # noqa: E402
 
 NODE = HERE.parent / "node"
-
-
-class BigRecorder(Recorder):
-    """tcpdump with a 32 MiB buffer: Chromium's bursts on a loaded machine overflow the default."""
-
-    def __init__(self, port: int, path: Path) -> None:
-        super().__init__(port, path)
-        self.cmd[1:1] = ["-B", "32768"]
 
 
 @dataclass
@@ -159,7 +151,7 @@ SCENARIOS = [
         "sio-chromium-h2", 8474,
         "headless Chromium and node socket.io 4 on http2.createSecureServer({allowHTTP1: true}):"
         " Engine.IO polling over h2, the WebSocket upgrade over HTTP/1.1 (TLS), events, acks, binary",
-        chromium_run("sio_h2_server.js", ""), libraries=(),
+        chromium_run("sio_browser_server.js", ""), libraries=(),
     ),
     Scenario(
         "ws-chromium-h2-rfc8441", 8475,
@@ -183,7 +175,8 @@ def _node_versions() -> dict[str, str]:
 def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
-    with BigRecorder(s.port, pcap):
+    # a 32 MiB buffer: Chromium's bursts on a loaded machine overflow tcpdump's default
+    with Recorder((s.port,), pcap, buffer_kib=32768):
         app = s.run(s, cert, key, keys)
     libraries = {n: version(n) for n in s.libraries} if s.libraries else _node_versions()
     expected = {
@@ -226,11 +219,12 @@ def write_readme() -> None:
 
 Recorded by `captures/h2/make_h2_captures.py` (as root, about a minute): hyper-h2 clients and
 servers (`h2_python.py`, with wsproto's frame layer for the RFC 8441 WebSocket), node's `http2`
-servers (`node/sio_h2_server.js`: socket.io 4 on `http2.createSecureServer({{allowHTTP1: true}})`;
-`node/ws_h2_server.js`: `enableConnectProtocol` and the `ws` package on the CONNECT stream) loaded by
-headless Chromium started with `SSLKEYLOGFILE`, on 127.0.0.1 with a throwaway self-signed
-certificate; tcpdump on `lo` for the port. `<name>.keys` is the key log (Chromium's, or Python's
-`SSLContext.keylog_filename`; committed on purpose). `<name>.expected.json` is what the applications'
+servers (`node/sio_browser_server.js --cert`: socket.io 4 on
+`http2.createSecureServer({{allowHTTP1: true}})`; `node/ws_h2_server.js`: `enableConnectProtocol`
+and the `ws` package on the CONNECT stream) loaded by headless Chromium started with
+`SSLKEYLOGFILE`, on 127.0.0.1 with a throwaway self-signed certificate; tcpdump on `lo` for the
+port. `<name>.keys` is the key log (Chromium's, or Python's `SSLContext.keylog_filename`; committed
+on purpose). `<name>.expected.json` is what the applications'
 own handlers saw: the h2 requests, bodies and resets each side logged, the WebSocket messages and
 close codes, the Socket.IO events and acks of the server (c2s) and the page (s2c).
 tests/h2/ checks socketscope against those records and against tshark (`-Y http2`: frames per type

@@ -121,7 +121,7 @@ def main() -> int:
     seen: list[dict[str, Any]] = []
     got: list[dict[str, Any]] = []
     listener = socket.create_server(("127.0.0.1", PORT))
-    with Recorder(PORT, pcap):
+    with Recorder((PORT,), pcap):
         thread = threading.Thread(target=serve, args=(listener, seen), daemon=True)
         thread.start()
         client(got)

@@ -118,6 +118,65 @@ function delayUpgrades(httpServer, ms) {
   });
 }
 
+// The root namespace's handlers of the socket.io scenarios (sio_v2.js, sio_v4.js, sio_browser_server.js):
+// acks with values and with binary, fire-and-forget events, and on 'ready' a server event and two
+// server calls (one with binary attachments) before its ack. `call(socket, ...args)` emits with an
+// ack callback and resolves with the ack's arguments; `onResults(answer, blob)` gets both answers.
+function serveRootEvents(socket, call, onResults = () => {}) {
+  socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
+  socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.subarray(0, 4) }));
+  socket.on('note', () => {});
+  socket.on('nested', () => {});
+  socket.on('bye', () => {});
+  socket.on('ready', async (cb) => {
+    socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
+    const answer = await call(socket, 'question', 'what is 6*7?');
+    const blob = await call(socket, 'server_blob', {
+      blob: Buffer.from('deadbeef', 'hex'),
+      parts: [Buffer.from([0]), Buffer.from([1, 2])],
+    });
+    onResults(answer, blob);
+    cb('ready-ok');
+  });
+}
+
+// The namespaces of the node scenarios' server (sio_v2.js, sio_v4.js): '/' (serveRootEvents),
+// '/chat' (a room broadcast) and '/admin', each connect and server-side disconnect logged;
+// `handshake(socket)` is what a connect entry records of the handshake ({ query } for socket.io 2,
+// { auth } for 4). state.serverEioSid and state.serverCallResults are filled in.
+function serveNamespaces(io, log, state, call, handshake) {
+  const onDisconnect = (socket) => (reason) =>
+    log.disconnects.push({ side: 'server', nsp: socket.nsp.name, reason });
+
+  io.on('connection', (socket) => {
+    state.serverEioSid = socket.conn.id;
+    log.connects.push({ direction: 'c2s', nsp: '/', ...handshake(socket) });
+    socket.on('disconnect', onDisconnect(socket));
+    serveRootEvents(socket, call, (answer, blob) => {
+      state.serverCallResults = jsonable([answer, blob]);
+    });
+  });
+
+  io.of('/chat').on('connection', (socket) => {
+    log.connects.push({ direction: 'c2s', nsp: '/chat', ...handshake(socket) });
+    socket.on('disconnect', onDisconnect(socket));
+    socket.join('lobby');
+    socket.on('msg', (text, cb) => {
+      io.of('/chat').to('lobby').emit('msg', { from: 'server', text }); // room broadcast
+      cb({ delivered: true });
+    });
+  });
+
+  io.of('/admin').on('connection', (socket) => {
+    log.connects.push({ direction: 'c2s', nsp: '/admin', ...handshake(socket) });
+    socket.on('disconnect', onDisconnect(socket));
+    socket.on('admin_cmd', (cmd, cb) => {
+      socket.emit('admin_notice', { cmd, by: 'server' });
+      cb({ ok: true, cmd });
+    });
+  });
+}
+
 module.exports = {
   parseArgs,
   jsonable,
@@ -131,4 +190,6 @@ module.exports = {
   once,
   sleep,
   delayUpgrades,
+  serveNamespaces,
+  serveRootEvents,
 };

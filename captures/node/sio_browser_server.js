@@ -4,16 +4,24 @@
 // browser/record.js at /record.js, and the socket.io-client browser bundle (socket.io 4: serveClient at
 // /socket.io/socket.io.min.js; socket.io 2: /socket.io-client-2.js, see below). It records what its
 // Socket.IO layer received (c2s), with timestamps, and writes the record when the root socket disconnects.
+// With --cert and --key it is the server side of scenario sio-chromium-h2 (captures/h2/make_h2_captures.py):
+// socket.io 4 (the same events, acks and binary attachments, the same page) on
+// http2.createSecureServer({allowHTTP1: true}) instead of http.createServer, so that Chromium's
+// Engine.IO polling runs over HTTP/2. RFC 8441 is not enabled: engine.io serves WebSocket upgrades of
+// HTTP/1.1 only, so Chromium opens its WebSocket over an HTTP/1.1 TLS connection.
 // Usage: node sio_browser_server.js --host 127.0.0.1 --port N --out server-record.json --version 4|2
+//        node sio_browser_server.js --host 127.0.0.1 --port N --out server-record.json --cert PEM --key PEM
 // Prints "listening" on stdout once it accepts connections.
 
 const fs = require('fs');
 const path = require('path');
 const http = require('http');
+const http2 = require('http2');
 const R = require('./record');
 
 const args = R.parseArgs(process.argv);
 const v2 = args.version === '2';
+if (v2 && args.cert) throw new Error('--cert (HTTP/2) goes with socket.io 4 only');
 const log = R.newLog();
 const state = {};
 const page = fs.readFileSync(path.join(__dirname, 'browser', v2 ? 'index_v2.html' : 'index.html'));
@@ -35,7 +43,7 @@ function hookServerSocket(proto, method) {
   };
 }
 
-const httpServer = http.createServer((req, res) => {
+function serve(req, res) {
   if (req.url === '/' || req.url.startsWith('/?')) {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end(page);
@@ -51,7 +59,16 @@ const httpServer = http.createServer((req, res) => {
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found');
   }
-});
+}
+
+// with a certificate: HTTP/2 over TLS with HTTP/1.1 beside it (ALPN h2 or http/1.1): the page and
+// Engine.IO polling ride h2; the WebSocket upgrade is an HTTP/1.1 request on its own TLS connection
+const httpServer = args.cert
+  ? http2.createSecureServer(
+      { allowHTTP1: true, cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) },
+      serve,
+    )
+  : http.createServer(serve);
 
 // emit with an ack callback, as a promise with a timeout (socket.io 2 has no emitWithAck)
 function call(socket, ...emitArgs) {
@@ -119,20 +136,7 @@ io.on('connection', (socket) => {
     log.disconnects.push({ side: 'server', nsp: '/', reason });
     setTimeout(finish, 300);
   });
-  socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
-  socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.slice(0, 4) }));
-  socket.on('note', () => {});
-  socket.on('nested', () => {});
-  socket.on('bye', () => {});
-  socket.on('ready', async (cb) => {
-    socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
-    await call(socket, 'question', 'what is 6*7?');
-    await call(socket, 'server_blob', {
-      blob: Buffer.from('deadbeef', 'hex'),
-      parts: [Buffer.from([0]), Buffer.from([1, 2])],
-    });
-    cb('ready-ok');
-  });
+  R.serveRootEvents(socket, call);
 });
 io.of('/chat').on('connection', (socket) => {
   log.connects.push({ direction: 'c2s', nsp: '/chat' });

@@ -29,48 +29,7 @@ function call(socket, ...emitArgs) {
 function startServer() {
   const httpServer = http.createServer();
   const io = sio2(httpServer, { pingInterval: 1000, pingTimeout: 5000, serveClient: false });
-  const onDisconnect = (socket) => (reason) =>
-    log.disconnects.push({ side: 'server', nsp: socket.nsp.name, reason });
-
-  io.on('connection', (socket) => {
-    state.serverEioSid = socket.conn.id;
-    log.connects.push({ direction: 'c2s', nsp: '/', query: R.jsonable(socket.handshake.query) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
-    socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.slice(0, 4) }));
-    socket.on('note', () => {});
-    socket.on('nested', () => {});
-    socket.on('bye', () => {});
-    socket.on('ready', async (cb) => {
-      socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
-      const answer = await call(socket, 'question', 'what is 6*7?');
-      const blob = await call(socket, 'server_blob', {
-        blob: Buffer.from('deadbeef', 'hex'),
-        parts: [Buffer.from([0]), Buffer.from([1, 2])],
-      });
-      state.serverCallResults = R.jsonable([answer, blob]);
-      cb('ready-ok');
-    });
-  });
-
-  io.of('/chat').on('connection', (socket) => {
-    log.connects.push({ direction: 'c2s', nsp: '/chat', query: R.jsonable(socket.handshake.query) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.join('lobby');
-    socket.on('msg', (text, cb) => {
-      io.of('/chat').to('lobby').emit('msg', { from: 'server', text });
-      cb({ delivered: true });
-    });
-  });
-
-  io.of('/admin').on('connection', (socket) => {
-    log.connects.push({ direction: 'c2s', nsp: '/admin', query: R.jsonable(socket.handshake.query) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.on('admin_cmd', (cmd, cb) => {
-      socket.emit('admin_notice', { cmd, by: 'server' });
-      cb({ ok: true, cmd });
-    });
-  });
+  R.serveNamespaces(io, log, state, call, (socket) => ({ query: R.jsonable(socket.handshake.query) }));
 
   // Socket.IO protocol 4: a refused namespace gets an ERROR packet (type 4) with the message
   io.of('/private').use((socket, next) => next(new Error('not authorized')));

@@ -34,52 +34,12 @@ function startServer() {
     serveClient: false,
   });
 
-  const onDisconnect = (socket) => (reason) =>
-    log.disconnects.push({ side: 'server', nsp: socket.nsp.name, reason });
-
-  io.on('connection', (socket) => {
-    state.serverEioSid = socket.conn.id;
-    log.connects.push({ direction: 'c2s', nsp: '/', auth: R.jsonable(socket.handshake.auth) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.on('chat', (text, meta, cb) => cb('ack:' + text, { n: meta.n + 1 }));
-    socket.on('upload', (name, data, cb) => cb({ name, size: data.length, head: data.subarray(0, 4) }));
-    socket.on('note', () => {});
-    socket.on('nested', () => {});
-    socket.on('bye', () => {});
-    socket.on('ready', async (cb) => {
-      socket.emit('news', { headline: 'server says hi', items: [1, 2.5, null, true] });
-      const answer = await socket.timeout(5000).emitWithAck('question', 'what is 6*7?');
-      const blob = await socket.timeout(5000).emitWithAck('server_blob', {
-        blob: Buffer.from('deadbeef', 'hex'),
-        parts: [Buffer.from([0]), Buffer.from([1, 2])],
-      });
-      state.serverCallResults = R.jsonable([answer, blob]);
-      cb('ready-ok');
-    });
-  });
-
-  io.of('/chat').on('connection', (socket) => {
-    log.connects.push({ direction: 'c2s', nsp: '/chat', auth: R.jsonable(socket.handshake.auth) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.join('lobby');
-    socket.on('msg', (text, cb) => {
-      io.of('/chat').to('lobby').emit('msg', { from: 'server', text }); // room broadcast
-      cb({ delivered: true });
-    });
-  });
-
   io.of('/admin').use((socket, next) => {
     if (socket.handshake.auth && socket.handshake.auth.role === 'admin') next();
     else next(new Error('admins only'));
   });
-  io.of('/admin').on('connection', (socket) => {
-    log.connects.push({ direction: 'c2s', nsp: '/admin', auth: R.jsonable(socket.handshake.auth) });
-    socket.on('disconnect', onDisconnect(socket));
-    socket.on('admin_cmd', (cmd, cb) => {
-      socket.emit('admin_notice', { cmd, by: 'server' });
-      cb({ ok: true, cmd });
-    });
-  });
+  const call = (s, ...emitArgs) => s.timeout(5000).emitWithAck(...emitArgs);
+  R.serveNamespaces(io, log, state, call, (socket) => ({ auth: R.jsonable(socket.handshake.auth) }));
 
   // CONNECT_ERROR with a message and data
   io.of('/private').use((socket, next) => {

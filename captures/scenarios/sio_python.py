@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aiohttp
 import socketio  # type: ignore[import-untyped]
 import uvicorn
-from _record import jsonable, parse_args, write_record
+from _record import jsonable, parse_args, sio_recording_classes, write_record
 
 VARIANTS = ["polling-upgrade", "websocket-only", "polling-only", "xss"]
 TRANSPORTS = {
@@ -53,45 +53,11 @@ class Log:
 LOG = Log()
 
 
-class RecordingServer(socketio.AsyncServer):  # type: ignore[misc]
-    async def _handle_event(
-        self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]
-    ) -> None:
-        LOG.events.append(
-            {
-                "direction": "c2s",
-                "nsp": namespace or "/",
-                "event": data[0],
-                "args": list(data[1:]),
-                "ack_id": id,
-            }
-        )
-        await super()._handle_event(eio_sid, namespace, id, data)
-
-    async def _handle_ack(self, eio_sid: str, namespace: str | None, id: int, data: list[Any]) -> None:
-        LOG.acks.append({"direction": "c2s", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
-        await super()._handle_ack(eio_sid, namespace, id, data)
+# each side records what its Socket.IO layer received
+RecordingServer, RecordingClient = sio_recording_classes(LOG.events, LOG.acks)
 
 
-class RecordingClient(socketio.AsyncClient):  # type: ignore[misc]
-    async def _handle_event(self, namespace: str | None, id: int | None, data: list[Any]) -> None:
-        LOG.events.append(
-            {
-                "direction": "s2c",
-                "nsp": namespace or "/",
-                "event": data[0],
-                "args": list(data[1:]),
-                "ack_id": id,
-            }
-        )
-        await super()._handle_event(namespace, id, data)
-
-    async def _handle_ack(self, namespace: str | None, id: int, data: list[Any]) -> None:
-        LOG.acks.append({"direction": "s2c", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
-        await super()._handle_ack(namespace, id, data)
-
-
-def make_server(variant: str, state: dict[str, Any]) -> RecordingServer:
+def make_server(variant: str, state: dict[str, Any]) -> Any:
     sio = RecordingServer(
         async_mode="asgi",
         ping_interval=1,  # Engine.IO heartbeats inside the capture
@@ -170,7 +136,7 @@ def make_server(variant: str, state: dict[str, Any]) -> RecordingServer:
     return sio
 
 
-def make_client(variant: str) -> RecordingClient:
+def make_client(variant: str) -> Any:
     client = RecordingClient(reconnection=False, request_timeout=5)
 
     if variant == "xss":

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _record import parse_args, write_record
+from _record import INLINE_LIMIT, message_entry, parse_args, write_record
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -32,24 +32,6 @@ BIG_BINARY = random.Random(6455).randbytes(100_000)
 BIG_TEXT = "".join(f"line {i:05d}: the quick brown fox jumps over the lazy dog\n" for i in range(1300))[
     :70_000
 ]
-INLINE_LIMIT = 4096
-
-
-def message_entry(direction: str, message: str | bytes) -> dict[str, Any]:
-    """One message as the receiving application saw it."""
-    raw = message.encode("utf-8") if isinstance(message, str) else message
-    entry: dict[str, Any] = {
-        "direction": direction,
-        "opcode": "text" if isinstance(message, str) else "binary",
-        "length": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-    }
-    if len(raw) <= INLINE_LIMIT:
-        if isinstance(message, str):
-            entry["text"] = message
-        else:
-            entry["hex"] = raw.hex()
-    return entry
 
 
 async def scenario(host: str, port: int) -> dict[str, Any]:

@@ -21,12 +21,10 @@ import hashlib
 import ipaddress
 import json
 import random
-import signal
 import ssl
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -34,6 +32,11 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path += [str(HERE.parent), str(HERE.parent / "scenarios")]  # loopback_recorder, _record
+
+from _record import message_entry, sio_recording_classes  # noqa: E402
+from loopback_recorder import Recorder  # noqa: E402
+
 HOST = "127.0.0.1"
 SSL_OP_NO_ENCRYPT_THEN_MAC = 1 << 19  # OpenSSL 3 ssl.h: SSL_OP_BIT(19)
 
@@ -103,21 +106,6 @@ class Tls:
 
 
 # -- the applications ----------------------------------------------------------------------------
-def message_entry(direction: str, message: str | bytes) -> dict[str, Any]:
-    raw = message.encode("utf-8") if isinstance(message, str) else message
-    entry: dict[str, Any] = {
-        "direction": direction,
-        "opcode": "text" if isinstance(message, str) else "binary",
-        "length": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-    }
-    if len(raw) <= 4096:
-        entry["text" if isinstance(message, str) else "hex"] = (
-            message if isinstance(message, str) else raw.hex()
-        )
-    return entry
-
-
 BIG = random.Random(8446).randbytes(40_960)  # incompressible: three TLS records, a 64-bit WebSocket length
 
 
@@ -172,48 +160,12 @@ async def socketio_scenario(
     """python-socketio over aiohttp with TLS: polling, then the upgrade to WebSocket; events with
     acks both ways, a binary attachment each way, a namespace, Engine.IO pings."""
     import aiohttp
-    import socketio
     from aiohttp import web
 
     events: list[dict[str, Any]] = []
     acks: list[dict[str, Any]] = []
 
-    class Server(socketio.AsyncServer):  # type: ignore[misc]
-        async def _handle_event(
-            self, eio_sid: str, namespace: str | None, id: int | None, data: list[Any]
-        ) -> None:
-            events.append(
-                {
-                    "direction": "c2s",
-                    "nsp": namespace or "/",
-                    "event": data[0],
-                    "args": list(data[1:]),
-                    "ack_id": id,
-                }
-            )
-            await super()._handle_event(eio_sid, namespace, id, data)
-
-        async def _handle_ack(self, eio_sid: str, namespace: str | None, id: int, data: list[Any]) -> None:
-            acks.append({"direction": "c2s", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
-            await super()._handle_ack(eio_sid, namespace, id, data)
-
-    class Client(socketio.AsyncClient):  # type: ignore[misc]
-        async def _handle_event(self, namespace: str | None, id: int | None, data: list[Any]) -> None:
-            events.append(
-                {
-                    "direction": "s2c",
-                    "nsp": namespace or "/",
-                    "event": data[0],
-                    "args": list(data[1:]),
-                    "ack_id": id,
-                }
-            )
-            await super()._handle_event(namespace, id, data)
-
-        async def _handle_ack(self, namespace: str | None, id: int, data: list[Any]) -> None:
-            acks.append({"direction": "s2c", "nsp": namespace or "/", "ack_id": id, "args": list(data)})
-            await super()._handle_ack(namespace, id, data)
-
+    Server, Client = sio_recording_classes(events, acks)
     sio = Server(async_mode="aiohttp", ping_interval=1, ping_timeout=5, namespaces=["/", "/admin"])
     state: dict[str, Any] = {}
 
@@ -270,6 +222,16 @@ async def socketio_scenario(
 SOCKS_PORT_OFFSET = 100  # the proxy listens on the scenario's port + 100
 
 
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    """Copy src to dst until src ends, then close dst (one direction of a relay)."""
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    finally:
+        dst.close()
+
+
 async def socks5_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A tiny SOCKS5 proxy (RFC 1928): no authentication, CONNECT only, then a byte relay. The
     reply is sent before the relay starts, so the client's TLS follows the SOCKS bytes on the
@@ -288,16 +250,7 @@ async def socks5_relay(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     up_reader, up_writer = await asyncio.open_connection(host, port)
     writer.write(b"\x05\x00\x00\x01" + ipaddress.IPv4Address(HOST).packed + port.to_bytes(2))  # §6
     await writer.drain()
-
-    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        finally:
-            dst.close()
-
-    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
 
 
 async def websockets_socks_scenario(
@@ -352,15 +305,6 @@ def proxy_v2_header(src: tuple[str, int], dst: tuple[str, int]) -> bytes:
         + dst[1].to_bytes(2)
     )
     return PROXY_V2_SIGNATURE + b"\x21\x11" + len(body).to_bytes(2) + body
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    try:
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
-    finally:
-        dst.close()
 
 
 async def websockets_proxy_v2_scenario(
@@ -479,48 +423,10 @@ SCENARIOS = [
 ]
 
 
-class Recorder:
-    """tcpdump on lo for one port, stopped with SIGINT."""
-
-    def __init__(self, port: int, path: Path, extra_ports: tuple[int, ...] = ()) -> None:
-        self.cmd = [
-            "tcpdump",
-            "-Z",
-            "root",
-            "-i",
-            "lo",
-            "-s",
-            "0",
-            "-U",
-            "--immediate-mode",
-            "-w",
-            str(path),
-            " or ".join(f"tcp port {p}" for p in (port, *extra_ports)),
-        ]
-        self.path = path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Recorder:
-        self.path.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert self.proc.stderr is not None
-        line = self.proc.stderr.readline().decode(errors="replace")
-        if "listening on" not in line:
-            raise RuntimeError(f"tcpdump did not start: {line}")
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc is not None
-        time.sleep(0.5)
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=10)
-
-
 def record(s: Scenario, cert: Path, key: Path) -> None:
     pcap, keys = HERE / f"{s.name}.pcap", HERE / f"{s.name}.keys"
     keys.unlink(missing_ok=True)
-    with Recorder(s.port, pcap, s.extra_ports):
+    with Recorder((s.port, *s.extra_ports), pcap):
         if s.node is not None:
             app = run_node(s.node, s.port, cert, key, keys)
         else:

@@ -430,6 +430,23 @@ def mutate_bytes(rng: random.Random, b: bytes, others: Callable[[], bytes]) -> b
     return b + b  # 13: the payload twice
 
 
+def payload_packets(pkts: list[Pkt]) -> list[int]:
+    """The packets whose TCP segment carries a payload."""
+    return [i for i, p in enumerate(pkts) if (lay := layers(p)) is not None and lay.end > lay.payload]
+
+
+def pick_packet(rng: random.Random, pkts: list[Pkt], payload: bool) -> tuple[int, Pkt, Layers] | None:
+    """A TCP packet chosen at random (one with a payload if `payload`), with its layers; None
+    when there is none."""
+    cands = payload_packets(pkts) if payload else [i for i, p in enumerate(pkts) if layers(p) is not None]
+    if not cands:
+        return None
+    i = rng.choice(cands)
+    lay = layers(pkts[i])
+    assert lay is not None
+    return i, pkts[i], lay
+
+
 class Mutator:
     def __init__(self, rng: random.Random, seeds: list[Capture]) -> None:
         self.rng = rng
@@ -445,14 +462,6 @@ class Mutator:
             if lay is not None and lay.end > lay.payload:
                 return p.data[lay.payload : lay.end]
         return b""
-
-    def _payload_packets(self, cap: Capture) -> list[int]:
-        out = []
-        for i, p in enumerate(cap.packets):
-            lay = layers(p)
-            if lay is not None and lay.end > lay.payload:
-                out.append(i)
-        return out
 
     def mutate(self, cap: Capture) -> tuple[Capture, list[str]]:
         rng = self.rng
@@ -479,7 +488,7 @@ class Mutator:
 
     def payload(self, cap: Capture) -> str:
         rng = self.rng
-        idx = self._payload_packets(cap)
+        idx = payload_packets(cap.packets)
         if not idx:
             return "payload:none"
         # early packets hold the handshakes: favour them a little
@@ -499,13 +508,10 @@ class Mutator:
 
     def tcp_header(self, cap: Capture) -> str:
         rng = self.rng
-        cands = [i for i, p in enumerate(cap.packets) if layers(p) is not None]
-        if not cands:
+        picked = pick_packet(rng, cap.packets, payload=False)
+        if picked is None:
             return "tcp:none"
-        i = rng.choice(cands)
-        p = cap.packets[i]
-        lay = layers(p)
-        assert lay is not None
+        i, p, lay = picked
         d = bytearray(p.data)
         t = lay.tcp
         what = rng.randrange(7)
@@ -541,13 +547,10 @@ class Mutator:
 
     def ip_header(self, cap: Capture) -> str:
         rng = self.rng
-        cands = [i for i, p in enumerate(cap.packets) if layers(p) is not None]
-        if not cands:
+        picked = pick_packet(rng, cap.packets, payload=False)
+        if picked is None:
             return "ip:none"
-        i = rng.choice(cands)
-        p = cap.packets[i]
-        lay = layers(p)
-        assert lay is not None
+        i, p, lay = picked
         d = bytearray(p.data)
         o = lay.ip
         what = rng.randrange(6)
@@ -646,13 +649,10 @@ class Mutator:
     def resegment(self, cap: Capture) -> str:
         """Split a payload over two packets, or change its segment boundaries."""
         rng = self.rng
-        idx = self._payload_packets(cap)
-        if not idx:
+        picked = pick_packet(rng, cap.packets, payload=True)
+        if picked is None:
             return "reseg:none"
-        i = rng.choice(idx)
-        p = cap.packets[i]
-        lay = layers(p)
-        assert lay is not None
+        i, p, lay = picked
         pay = p.data[lay.payload : lay.end]
         if len(pay) < 2:
             return "reseg:short"
@@ -810,12 +810,9 @@ def gen_giant(rng: random.Random, seeds: list[Capture]) -> tuple[Capture, Bounds
     capturing host): a WebSocket frame or an HTTP body far longer than a record usually is."""
     base = rng.choice(seeds)
     pkts = list(base.packets)
-    cands = [i for i, p in enumerate(pkts) if (lay := layers(p)) is not None and lay.end > lay.payload]
-    if cands:
-        i = rng.choice(cands)
-        p = pkts[i]
-        lay = layers(p)
-        assert lay is not None
+    picked = pick_packet(rng, pkts, payload=True)
+    if picked is not None:
+        i, p, lay = picked
         old = p.data[lay.payload : lay.end]
         n = rng.choice([70_000, 300_000, 1 << 20, 4 << 20])
         grown = old + rng.choice([b"\x00", b"a", b"\xff", b"\x82\x7f"]) * (n - len(old))

@@ -5,13 +5,12 @@ h2 streams; RFC 8441 WebSocket messages and close codes) comes out of socketscop
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any
 
 import pytest
 
 from analyzer.model.analysis import ConnectionRecord
 from tests.h2.common import analysis, capture, expected, names
+from tests.sio_record import canon, recorded_acks, recorded_events
 
 PYTHON = [n for n in names() if "python" in n]
 
@@ -129,10 +128,6 @@ def test_rfc8441_chromium_tunnel() -> None:
     assert not [a for a in analysis("ws-chromium-h2-rfc8441").anomalies if a.code.startswith("h2.")]
 
 
-def _canon(items: list[Any]) -> list[str]:
-    return sorted(json.dumps({k: v for k, v in i.items() if k != "ts"}, sort_keys=True) for i in items)
-
-
 def test_socketio_polling_over_h2() -> None:
     want = expected("sio-chromium-h2")
     a = analysis("sio-chromium-h2")
@@ -142,24 +137,10 @@ def test_socketio_polling_over_h2() -> None:
     polling = {p["connection"] for p in s["packets"] if p["transport"] == "polling"}
     assert polling and polling <= h2conns  # every poll rode an HTTP/2 stream
     pk = s["socketio"]["packets"]
-    events = [
-        {
-            "direction": p["direction"],
-            "nsp": p["nsp"],
-            "event": p["event"],
-            "args": p["args"],
-            "ack_id": p["ack_id"],
-        }
-        for p in pk
-        if p["type"] in ("EVENT", "BINARY_EVENT")
-    ]
-    acks = [
-        {"direction": p["direction"], "nsp": p["nsp"], "ack_id": p["ack_id"], "args": p["data"]}
-        for p in pk
-        if p["type"] in ("ACK", "BINARY_ACK")
-    ]
-    assert _canon(events) == _canon(want["server"]["events"] + want["browser"]["events"])
-    assert _canon(acks) == _canon(want["server"]["acks"] + want["browser"]["acks"])
+    events = recorded_events(pk)
+    acks = recorded_acks(pk)
+    assert canon(events) == canon(want["server"]["events"] + want["browser"]["events"])
+    assert canon(acks) == canon(want["server"]["acks"] + want["browser"]["acks"])
     polls = [
         x
         for c in _h2("sio-chromium-h2")

@@ -12,6 +12,7 @@ import pytest
 from analyzer import analyze_file
 from analyzer.cli import main
 from analyzer.pipeline import Options
+from tests.sio_record import canon, recorded_acks, recorded_events
 from tests.tls.common import analysis, capture, expected, keylog_path, keys, names
 
 WS = [n for n in names() if expected(n).get("websocket")]
@@ -49,34 +50,16 @@ def test_websocket_messages_equal_the_applications_record(name: str) -> None:
     assert [x for x in a.anomalies if x.severity.value in ("error", "warn")] == []
 
 
-def _canon(items: list[Any]) -> list[str]:
-    return sorted(json.dumps(i, sort_keys=True) for i in items)
-
-
 @pytest.mark.parametrize("name", SIO)
 def test_socketio_events_and_acks_equal_the_applications_record(name: str) -> None:
     want = expected(name)["socketio"]
     (s,) = [s.to_dict() for s in analysis(name).engineio_sessions if s.sid == want["sid"]]
     assert s["transport_path"] == want["transport_path"]
     pk = s["socketio"]["packets"]
-    events = [
-        {
-            "direction": p["direction"],
-            "nsp": p["nsp"],
-            "event": p["event"],
-            "args": p["args"],
-            "ack_id": p["ack_id"],
-        }
-        for p in pk
-        if p["type"] in ("EVENT", "BINARY_EVENT")
-    ]
-    assert _canon(events) == _canon(want["events"])
-    acks = [
-        {"direction": p["direction"], "nsp": p["nsp"], "ack_id": p["ack_id"], "args": p["data"]}
-        for p in pk
-        if p["type"] in ("ACK", "BINARY_ACK")
-    ]
-    assert _canon(acks) == _canon(want["acks"])
+    events = recorded_events(pk)
+    assert canon(events) == canon(want["events"])
+    acks = recorded_acks(pk)
+    assert canon(acks) == canon(want["acks"])
 
 
 @pytest.mark.parametrize("name", names())

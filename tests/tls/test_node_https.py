@@ -13,13 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.sio_record import canon, recorded_acks, recorded_events
 from tests.tls.common import analysis, capture, expected, keylog_path
 
 NAME = "sio-node-https"
-
-
-def _canon(items: list[Any]) -> list[str]:
-    return sorted(json.dumps(i, sort_keys=True) for i in items)
 
 
 def _session() -> dict[str, Any]:
@@ -45,24 +42,10 @@ def test_events_acks_and_attachments_equal_the_applications_record() -> None:
     s = _session()
     assert s["transport_path"] == want["transport_path"] == ["polling", "websocket"]
     pk = s["socketio"]["packets"]
-    events = [
-        {
-            "direction": p["direction"],
-            "nsp": p["nsp"],
-            "event": p["event"],
-            "args": p["args"],
-            "ack_id": p["ack_id"],
-        }
-        for p in pk
-        if p["type"] in ("EVENT", "BINARY_EVENT")
-    ]
-    assert _canon(events) == _canon(want["events"])
-    acks = [
-        {"direction": p["direction"], "nsp": p["nsp"], "ack_id": p["ack_id"], "args": p["data"]}
-        for p in pk
-        if p["type"] in ("ACK", "BINARY_ACK")
-    ]
-    assert _canon(acks) == _canon(want["acks"])
+    events = recorded_events(pk)
+    assert canon(events) == canon(want["events"])
+    acks = recorded_acks(pk)
+    assert canon(acks) == canon(want["acks"])
     binary = [p for p in pk if p["type"] in ("BINARY_EVENT", "BINARY_ACK")]
     assert len(binary) >= 3 and all(p["attachments"] >= 1 for p in binary)
     assert "$hex" in json.dumps([p["args"] or p["data"] for p in binary])
@@ -84,7 +67,7 @@ def test_connects_refusal_and_closes_equal_the_applications_record() -> None:
         for p in pk
         if p["type"] == "CONNECT_ERROR"
     ]
-    assert _canon(refused) == _canon(want["connect_errors"])
+    assert canon(refused) == canon(want["connect_errors"])
     client_closed = [d["nsp"] for d in want["disconnects"] if d["reason"] == "io client disconnect"]
     sent = [p["nsp"] for p in pk if p["type"] == "DISCONNECT" and p["direction"] == "c2s"]
     assert sorted(sent) == sorted(client_closed)

@@ -185,6 +185,19 @@ class KeyUpdate:
     request_update: int
 
 
+def _selected_alpn(data: bytes) -> str | None:
+    """RFC 7301 §3.1: the server's ALPN extension names the one protocol it selected."""
+    names = _alpn_list(data)
+    return names[0] if names else None
+
+
+def _presence_flags(hello: ClientHello | ServerHello) -> None:
+    """The extensions of a hello whose presence is what they say (their bodies are not read)."""
+    hello.psk = EXT_PSK in hello.extensions  # RFC 8446 §4.2.11 pre_shared_key
+    hello.etm = EXT_ETM in hello.extensions  # RFC 7366 §2 encrypt_then_mac
+    hello.ems = EXT_EMS in hello.extensions  # RFC 7627 §5.1 extended_master_secret
+
+
 def _client_hello(r: _Reader) -> ClientHello:
     """RFC 8446 §4.1.2, RFC 5246 §7.4.1.2."""
     ch = ClientHello(r.uint(2), r.take(32), r.vec(1), _u16s(r.vec(2)))
@@ -205,16 +218,10 @@ def _client_hello(r: _Reader) -> ClientHello:
             while shares.left():
                 ch.key_share_groups.append(shares.uint(2))
                 shares.vec(2)
-        elif etype == EXT_EARLY_DATA:
-            ch.early_data = True
-        elif etype == EXT_PSK:
-            ch.psk = True
         elif etype == EXT_TICKET:
             ch.session_ticket = data
-        elif etype == EXT_ETM:
-            ch.etm = True
-        elif etype == EXT_EMS:
-            ch.ems = True
+    ch.early_data = EXT_EARLY_DATA in ch.extensions  # RFC 8446 §4.2.10: an empty extension
+    _presence_flags(ch)
     return ch
 
 
@@ -228,18 +235,11 @@ def _server_hello(r: _Reader) -> ServerHello:
         if etype == EXT_VERSIONS:
             sh.selected_version = d.uint(2)
         elif etype == EXT_ALPN:
-            names = _alpn_list(data)
-            sh.alpn = names[0] if names else None
+            sh.alpn = _selected_alpn(data)
         elif etype == EXT_KEY_SHARE and len(data) >= 2:
             sh.key_share_group = d.uint(2)
-        elif etype == EXT_PSK:
-            sh.psk = True
-        elif etype == EXT_TICKET:
-            sh.session_ticket = True
-        elif etype == EXT_ETM:
-            sh.etm = True
-        elif etype == EXT_EMS:
-            sh.ems = True
+    sh.session_ticket = EXT_TICKET in sh.extensions  # RFC 5077 §3.2: empty, a ticket will follow
+    _presence_flags(sh)
     return sh
 
 
@@ -249,8 +249,7 @@ def _encrypted_extensions(r: _Reader) -> EncryptedExtensions:
     for etype, data in _extensions(r):
         ee.extensions.append(etype)
         if etype == EXT_ALPN:
-            names = _alpn_list(data)
-            ee.alpn = names[0] if names else None
+            ee.alpn = _selected_alpn(data)
         elif etype == EXT_EARLY_DATA:
             ee.early_data = True
     return ee

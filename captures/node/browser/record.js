@@ -64,3 +64,48 @@ function recRun(fn) {
     },
   );
 }
+
+// The page's steps, the same for socket.io-client 4 (index.html) and 2 (index_v2.html): handlers on
+// / and /chat, events with acks both ways (a binary one each way), fire-and-forget events, a wait
+// for the upgrade, Engine.IO heartbeats, and window.__finish for selenium. `call(socket, ms, ...args)`
+// emits with an ack callback and resolves with the ack's arguments (rejects after ms).
+async function recSioScenario(manager, root, call) {
+  const rec = window.__record;
+  const chat = manager.socket('/chat');
+  root.on('news', () => {});
+  root.on('question', (text, cb) => cb(42));
+  root.on('server_blob', (data, cb) => {
+    const blob = new Uint8Array(data.blob);
+    const out = new Uint8Array(2 + blob.length);
+    out.set([0xca, 0xfe]);
+    out.set(blob, 2);
+    cb(out.buffer); // binary ack c2s
+  });
+  chat.on('msg', () => {});
+  for (const s of [root, chat]) {
+    s.on('disconnect', (reason) => rec.disconnects.push({ side: 'client', nsp: s.nsp, reason }));
+  }
+  await Promise.all([recOnce(root, 'connect', 5000), recOnce(chat, 'connect', 5000)]);
+  rec.transport_at_first_emit = manager.engine.transport.name;
+  await call(root, 5000, 'chat', 'hello from chromium', { lang: 'en', n: 3 });
+  await call(root, 5000, 'upload', 'photo.bin', new Uint8Array([...Array(16).keys()]).buffer);
+  rec.transport_after_upload = manager.engine.transport.name;
+  if (manager.engine.transport.name !== 'websocket') await recOnce(manager.engine, 'upgrade', 5000);
+  root.emit('note', 'fire and forget ✓');
+  root.emit('nested', { a: [1, new Uint8Array([1, 2]), { b: new Uint8Array([3]).buffer }], s: 'x' });
+  await call(root, 10000, 'ready');
+  await call(chat, 5000, 'msg', 'hi chat room');
+  await new Promise((r) => setTimeout(r, 1500)); // Engine.IO heartbeats (pingInterval 1 s; EIO3: the client pings)
+  rec.eio_sid = manager.engine.id;
+  rec.transport = manager.engine.transport.name;
+  rec.namespaces = { '/': root.id, '/chat': chat.id };
+  rec.user_agent = navigator.userAgent;
+  window.__finish = () => {
+    root.emit('bye');
+    setTimeout(() => {
+      chat.disconnect();
+      root.disconnect();
+      document.title = 'closed';
+    }, 200);
+  };
+}
