@@ -16,7 +16,14 @@ from analyzer.pipeline.sink import CollectingSink, Sink
 from analyzer.pipeline.wiring import Pipeline
 from analyzer.protocols.tls.keylog import KeyLog
 
-__all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections", "run"]
+__all__ = [
+    "analyze_file",
+    "analyze_packets",
+    "analyze_reader",
+    "iter_connections",
+    "run",
+    "with_capture_secrets",
+]
 
 
 def run(
@@ -28,7 +35,7 @@ def run(
     """The one road: the pipeline over a reader, each finished record handed to every sink
     (pipeline/sink.py), then `finish(summary)` to each; the summary (no records) is returned.
     `progress(n)` is called every 16384 packets."""
-    options = _with_capture_secrets(options or Options(), reader)
+    options = with_capture_secrets(options or Options(), reader)
     info = CaptureInfo(path=reader.path, format=reader.format)
     with _fewer_gc_passes():
         pipe = Pipeline(info, options, *sinks)
@@ -43,7 +50,7 @@ def run(
     return summary
 
 
-def _with_capture_secrets(opts: Options, reader: CaptureReader) -> Options:
+def with_capture_secrets(opts: Options, reader: CaptureReader) -> Options:
     """The options with the TLS key logs of the capture's Decryption Secrets Blocks added
     (pcapng only; used without any option). The caller's key log is not changed."""
     if reader.format != "pcapng" or not os.path.isfile(reader.path):
