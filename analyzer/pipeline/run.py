@@ -20,6 +20,7 @@ __all__ = [
     "analyze_file",
     "analyze_packets",
     "analyze_reader",
+    "fewer_gc_passes",
     "iter_connections",
     "run",
     "with_capture_secrets",
@@ -37,7 +38,7 @@ def run(
     `progress(n)` is called every 16384 packets."""
     options = with_capture_secrets(options or Options(), reader)
     info = CaptureInfo(path=reader.path, format=reader.format)
-    with _fewer_gc_passes():
+    with fewer_gc_passes():
         pipe = Pipeline(info, options, *sinks)
         pipe.feed_all(reader, progress)
         if reader.error:
@@ -77,7 +78,7 @@ def analyze_reader(
 
 
 @contextmanager
-def _fewer_gc_passes() -> Iterator[None]:
+def fewer_gc_passes() -> Iterator[None]:
     """The pipeline allocates many short-lived objects and few cycles: the default generation-0
     threshold (700) makes the cyclic collector run thousands of times for nothing (measured:
     up to a fifth of the run time). Raised for the duration of an analysis, then restored."""

@@ -43,7 +43,7 @@ from analyzer.model.facts import LayerStats
 from analyzer.model.session import EngineIOSession
 from analyzer.model.spill import JsonSpill, RecordList
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.run import with_capture_secrets
+from analyzer.pipeline.run import fewer_gc_passes, with_capture_secrets
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
 from analyzer.pipeline.split import SessionCall
 from analyzer.pipeline.wiring import Pipeline, anomaly_order
@@ -64,6 +64,7 @@ __all__ = [
     "read_items",
     "run_jobs",
     "run_share",
+    "run_tapped",
 ]
 
 SMALL_CAPTURE_BYTES = 8 << 20  # below it `--jobs` runs one process: starting workers costs more
@@ -125,9 +126,10 @@ def _digest(key: bytes) -> bytes:
 class _Writer:
     """A share's items, pickled to its file in the order they are made."""
 
-    def __init__(self, out: IO[bytes], share: int) -> None:
+    def __init__(self, out: IO[bytes], share: int, records: bool = True) -> None:
         self.out = out
         self.share = share
+        self.records = records  # False: the connections' records go to other sinks (batch)
         self.pipe: _SharePipeline | None = None
         self.mark = 0  # anomalies of the pipeline already handed on with a connection
         self.of_connections: set[int] = set()  # id() of those anomalies
@@ -150,6 +152,8 @@ class _Writer:
         found = pipe.anomalies[self.mark :]  # what _on_close added for this connection
         self.mark = len(pipe.anomalies)
         self.of_connections.update(id(a) for a in found)
+        if not self.records:
+            return
         spilled = _detach(record)
         try:
             lists = [(n, c, f, la) for n, c, f, la, _ in spilled]
@@ -190,8 +194,8 @@ def _detach(record: ConnectionRecord) -> list[tuple[str, int, Any, Any, RecordLi
 class _SharePipeline(Pipeline):
     """The Pipeline of a share: it knows the moment (module docstring) of what it makes."""
 
-    def __init__(self, capture: CaptureInfo, options: Options, writer: _Writer) -> None:
-        super().__init__(capture, options, writer)
+    def __init__(self, capture: CaptureInfo, options: Options, writer: _Writer, *sinks: Sink) -> None:
+        super().__init__(capture, options, writer, *sinks)
         self.writer = writer
         self.now = 0  # the packet being read (END after the last)
         self.closes = 0
@@ -232,14 +236,15 @@ class ShareSpec:
         return f"ShareSpec({self.path!r}, share {self.share}/{self.shares})"
 
 
-def _share_options(spec: ShareSpec, reader: CaptureReader, writer: _Writer) -> Options:
+def _share_options(spec: ShareSpec) -> Options:
+    """The options of a share of `run_jobs`: its part, and the capture-wide budgets unbounded (what
+    it used is compared with them afterwards, `_exact`)."""
     opts = spec.options
     conn_inflate = opts.inflate_connection_budget_bytes
-    opts = dataclasses.replace(
-        with_capture_secrets(opts, reader),
+    return dataclasses.replace(
+        opts,
         flow_share=(spec.share, spec.shares),
         share_by_client=spec.by_client,
-        session_tap=writer.call,
         observer=None,
         inflate_budget_bytes=UNBOUNDED,
         inflate_connection_budget_bytes=(
@@ -247,37 +252,59 @@ def _share_options(spec: ShareSpec, reader: CaptureReader, writer: _Writer) -> O
         ),
         max_frame_records_capture=UNBOUNDED,
     )
-    if opts.keylog is not None:
+
+
+def run_tapped(
+    reader: CaptureReader,
+    options: Options,
+    share: int,
+    items: IO[bytes],
+    *sinks: Sink,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Analysis, Pipeline]:
+    """A run of a share (`options.flow_share` set): its items (module docstring) to `items`; the
+    connections' records there too without `sinks`, else to them (`socketscope batch`). The
+    summary (its anomalies: the capture's and those of this share's connections) and the pipeline
+    (what it used of the capture-wide budgets)."""
+    writer = _Writer(items, share, records=not sinks)
+    options = dataclasses.replace(with_capture_secrets(options, reader), session_tap=writer.call)
+    if options.keylog is not None and not isinstance(options.keylog, _TrackedKeys):
         keys = _TrackedKeys()
-        keys.merge(opts.keylog)
-        opts.keylog = keys
-    return opts
-
-
-def run_share(spec: ShareSpec, progress: Any) -> None:
-    """One share: its items to `spec.out`, what it used of the capture-wide bounds (and the
-    capture's summary) to `spec.out + ".summary"`. `progress`: a shared counter of packets read."""
-    reader = open_capture(spec.path)
-    with open(spec.out, "wb") as fh:
-        writer = _Writer(fh, spec.share)
-        options = _share_options(spec, reader, writer)
-        info = CaptureInfo(path=reader.path, format=reader.format)
-        pipe = _SharePipeline(info, options, writer)
+        keys.merge(options.keylog)
+        options.keylog = keys
+    info = CaptureInfo(path=reader.path, format=reader.format)
+    with fewer_gc_passes():
+        pipe = _SharePipeline(info, options, writer, *sinks)
         writer.pipe = pipe
-
-        def told(n: int) -> None:
-            progress.value = n
-
-        pipe.feed_all(pipe.packets(reader), told if progress is not None else None)
+        pipe.feed_all(pipe.packets(reader), progress)
         if reader.error:
             info.complete = False
             info.error = reader.error
             info.error_kind = reader.error_kind
         summary = pipe.finish()
-    keys = options.keylog
+    for sink in sinks:
+        sink.finish(summary)
+    if not sinks:  # the connections' anomalies went with their records
+        summary.anomalies = [a for a in summary.anomalies if id(a) not in writer.of_connections]
+    return summary, pipe
+
+
+def run_share(spec: ShareSpec, progress: Any) -> None:
+    """One share of `run_jobs`: its items to `spec.out`, what it used of the capture-wide bounds
+    (and the capture's summary) to `spec.out + ".summary"`. `progress`: a shared packet counter."""
+
+    def told(n: int) -> None:
+        progress.value = n
+
+    reader = open_capture(spec.path)
+    with open(spec.out, "wb") as fh:
+        summary, pipe = run_tapped(
+            reader, _share_options(spec), spec.share, fh, progress=told if progress else None
+        )
+    keys = pipe.options.keylog
     used = {
         "capture": summary.capture,
-        "anomalies": [a for a in summary.anomalies if id(a) not in writer.of_connections],
+        "anomalies": summary.anomalies,  # the capture's (the connections' went with their records)
         "layer_stats": summary.layer_stats,
         "inflated": pipe.inflate_budget.kept,
         "frames": pipe.frame_budget.limit - pipe.frame_budget.left,
@@ -521,8 +548,9 @@ def _merge(tmp: str, used: list[dict[str, Any]], options: Options, sinks: tuple[
     spill = bool(sinks) and options.spill_records  # as Pipeline: session payloads wait on disk
     store = PayloadStore(spill_packets=options.spill_session_packets) if spill else None
     replay = Replay(SessionBuilder(payloads=store), *sinks)
-    for item in merge_items(read_items(os.path.join(tmp, f"share-{k}")) for k in range(len(used))):
-        replay.item(item)
+    with fewer_gc_passes():
+        for item in merge_items(read_items(os.path.join(tmp, f"share-{k}")) for k in range(len(used))):
+            replay.item(item)
     first = used[0]
     anomalies = replay.finish(first["anomalies"])
     return Analysis(
