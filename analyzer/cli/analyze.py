@@ -136,7 +136,6 @@ def run_analyze(args: argparse.Namespace) -> int:
     from analyzer.capture.pcapfile import CaptureError, open_capture
     from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.text.stream import StreamingTextSummary
-    from analyzer.pipeline import Options
     from analyzer.pipeline.shards import JobsError
     from analyzer.query import FilterRunError
 
@@ -156,16 +155,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     except OutputError as exc:
         print(f"socketscope: analyze: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    # both outputs are made while the capture is read: memory follows open connections only
-    options = Options(
-        decode_as=dict(args.decode_as),
-        spill_records=True,
-        # the text summary reads session packets only for --events: else they are only counted
-        spill_session_packets=args.format == "json" or bool(getattr(args, "events", False)),
-        keylog=keylog,
-        inflate_budget_bytes=inflate_budget_bytes(args),
-        max_frame_records=frame_records(args),
-    )
+    options = _options(args, keylog)
     try:
         opener = open_capture
         if getattr(args, "engine", "builtin") == "tshark":
@@ -214,6 +204,21 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"socketscope: {args.capture}: {summary.capture.error}", file=sys.stderr)
         return EXIT_DAMAGED
     return EXIT_OK
+
+
+def _options(args: argparse.Namespace, keylog: Any) -> Any:
+    from analyzer.pipeline import Options
+
+    # both outputs are made while the capture is read: memory follows open connections only
+    return Options(
+        decode_as=dict(args.decode_as),
+        spill_records=True,
+        # the text summary reads session packets only for --events: else they are only counted
+        spill_session_packets=args.format == "json" or bool(getattr(args, "events", False)),
+        keylog=keylog,
+        inflate_budget_bytes=inflate_budget_bytes(args),
+        max_frame_records=frame_records(args),
+    )
 
 
 def _run(args: argparse.Namespace, reader: Any, options: Any, writer: Any, progress: Any) -> Any:
