@@ -455,7 +455,10 @@ def run_jobs(
     out by client address (None: when `clients_spread`)."""
     import multiprocessing
 
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process that may have threads
+    # no fork of this process (it may have threads). Each worker imports the pipeline (about 0.4 CPU
+    # s, in parallel); a forkserver would import it once, but its workers' CPU time is not counted
+    # in this process's children (wait4, the benchmarks' measure), so it would be hidden
+    ctx = multiprocessing.get_context("spawn")
     tmp = tempfile.mkdtemp(prefix="socketscope-jobs-")
     procs: list[Any] = []
     try:
