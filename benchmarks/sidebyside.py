@@ -45,8 +45,8 @@ COMMANDS: dict[str, list[str]] = {
     "export --format csv": ["export", "{cap}", "--format", "csv", "-o", "{out}-csv"],  # a folder
     "export --format jsonl": ["export", "{cap}", "--format", "jsonl", "-o", "{out}"],
 }
-# issue #19 item 5, `--jobs N`: the rows above run one process (as before the option existed, whose
-# default is every core); these run two, with the same output
+# issue #19 item 5, `--jobs N`: the rows above run one process (said explicitly, should the
+# default change); these run two, with the same output
 for _args in COMMANDS.values():
     if "--jobs" not in _args:
         _args += ["--jobs", "1"]

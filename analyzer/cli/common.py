@@ -340,9 +340,9 @@ def progress_bar(reader: Any, quiet: bool) -> Iterator[Progress | None]:
 
 
 def _jobs(value: str) -> int:
-    if value.isascii() and value.isdigit() and 0 < int(value) <= 1024:
+    if value.isascii() and value.isdigit() and int(value) <= 1024:
         return int(value)
-    raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 to 1024)")
+    raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (0 to 1024)")
 
 
 def add_jobs_option(p: argparse.ArgumentParser) -> None:
@@ -353,10 +353,11 @@ def add_jobs_option(p: argparse.ArgumentParser) -> None:
         type=_jobs,
         metavar="N",
         help="read the capture with N processes, its connections shared out by client address, the "
-        "output byte for byte that of one process (default: the cores this process may use; 1: one "
-        "process). A capture under 8 MB, a file that is not a regular file (a pipe, /dev/stdin) and "
-        "--engine tshark are read by one process, and so is a capture whose shares together pass a "
-        "capture-wide bound (docs/bounds.md): it is read again by one process",
+        "output byte for byte that of one process (default 1; 0: one per core this process may use). "
+        "A capture under 8 MB, a file that is not a regular file (a pipe, /dev/stdin) and --engine "
+        "tshark are read by one process, and so is a capture whose shares together pass a "
+        "capture-wide bound (docs/bounds.md): it is read again by one process. Measured on 2 cores it "
+        "is not faster yet (docs/benchmarks.md, issue #19)",
     )
 
 
@@ -365,7 +366,7 @@ def jobs_for(args: argparse.Namespace, path: str) -> int:
     from analyzer.pipeline.shards import SMALL_CAPTURE_BYTES, default_jobs
 
     n = getattr(args, "jobs", None)
-    n = default_jobs() if n is None else int(n)
+    n = 1 if n is None else int(n) or default_jobs()
     if n < 2 or getattr(args, "engine", "builtin") != "builtin":
         return 1
     try:
