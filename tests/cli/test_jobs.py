@@ -22,12 +22,19 @@ import pytest
 
 from analyzer.capture.pcapfile import open_capture
 from analyzer.cli import main
+from analyzer.cli.common import load_keylogs
 from analyzer.export.jsonstream import StreamingJsonWriter
 from analyzer.pipeline import Options, analyze_file, run, shards
 from tests.conftest import CAPTURES
 from tests.golden.outputs import ROOT, captures
 
-ALL = [str(ROOT / p) for p in captures()]
+# every bundled capture (captures/**: TLS and HTTP/2 ones with their key logs) and tests/corpus
+ALL = sorted({str(p) for p in (ROOT / "captures").rglob("*.pcap*")} | {str(ROOT / p) for p in captures()})
+
+
+def _keys(capture: str) -> tuple[str, ...]:
+    keys = Path(capture).with_suffix(".keys")
+    return ("--keylog", str(keys)) if keys.is_file() else ()
 LEGS = str(CAPTURES / "sio-chromium-browser.pcap")  # one client, one session: polling and WebSocket legs
 
 
@@ -65,10 +72,15 @@ def test_two_jobs_write_the_bytes_of_one(capture: str, output: str, tmp_path: Pa
     got = {}
     for jobs in ("1", "2"):
         out = tmp_path / jobs
-        code = _cli(cmd, capture, *opts, "-o", str(out), "--jobs", jobs, "-q")
+        code = _cli(cmd, capture, *opts, *_keys(capture), "-o", str(out), "--jobs", jobs, "-q")
         got[jobs] = (code, _tree(out))
     assert got["1"][1], "nothing written"
     assert got["2"] == got["1"]
+
+
+def _options(capture: str) -> Options:
+    keys = _keys(capture)
+    return Options(spill_records=True, keylog=load_keylogs([keys[1]]) if keys else None)
 
 
 def _json(capture: str, options: Options, jobs: int, by_client: bool | None = None) -> tuple[str, bool]:
@@ -91,9 +103,9 @@ def _one(capture: str, options: Options) -> str:
 def test_shares_by_client_address_and_three_jobs(capture: str) -> None:
     """The other ways of sharing out: by client address (the loopback captures have one client,
     so the CLI shares them out connection by connection), and three shares."""
-    expected = _one(capture, Options(spill_records=True))
-    assert _json(capture, Options(spill_records=True), 2, by_client=True) == (expected, True)
-    assert _json(capture, Options(spill_records=True), 3, by_client=False) == (expected, True)
+    expected = _one(capture, _options(capture))
+    assert _json(capture, _options(capture), 2, by_client=True) == (expected, True)
+    assert _json(capture, _options(capture), 3, by_client=False) == (expected, True)
 
 
 def _shares(capture: str, n: int, by_client: bool, tmp: Path) -> list[set[int]]:
@@ -185,3 +197,10 @@ def test_ctrl_c_ends_the_workers() -> None:
     assert not multiprocessing.active_children()
     left = {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("socketscope-jobs-")}
     assert not left
+
+
+def test_jobs_is_a_number_of_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["analyze", LEGS, "--jobs", "two"])
+    assert exit_.value.code == 2
+    assert "'two' is not a number of processes (0 to 1024)" in capsys.readouterr().err
