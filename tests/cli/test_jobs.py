@@ -35,6 +35,8 @@ ALL = sorted({str(p) for p in (ROOT / "captures").rglob("*.pcap*")} | {str(ROOT 
 def _keys(capture: str) -> tuple[str, ...]:
     keys = Path(capture).with_suffix(".keys")
     return ("--keylog", str(keys)) if keys.is_file() else ()
+
+
 LEGS = str(CAPTURES / "sio-chromium-browser.pcap")  # one client, one session: polling and WebSocket legs
 
 
