@@ -24,9 +24,11 @@ from analyzer.capture.pcapfile import open_capture
 from analyzer.cli import main
 from analyzer.cli.common import load_keylogs
 from analyzer.export.jsonstream import StreamingJsonWriter
-from analyzer.pipeline import Options, analyze_file, run, shards
+from analyzer.model.analysis import CaptureInfo
+from analyzer.pipeline import Options, Pipeline, analyze_file, run, shards
 from tests.conftest import CAPTURES
 from tests.golden.outputs import ROOT, captures
+from tests.pcapwriter import pcap_bytes
 
 # every bundled capture (captures/**: TLS and HTTP/2 ones with their key logs) and tests/corpus
 ALL = sorted({str(p) for p in (ROOT / "captures").rglob("*.pcap*")} | {str(ROOT / p) for p in captures()})
@@ -108,6 +110,74 @@ def test_shares_by_client_address_and_three_jobs(capture: str) -> None:
     expected = _one(capture, _options(capture))
     assert _json(capture, _options(capture), 2, by_client=True) == (expected, True)
     assert _json(capture, _options(capture), 3, by_client=False) == (expected, True)
+
+
+@pytest.mark.usefixtures("shared_out")
+@pytest.mark.parametrize("capture", ALL, ids=lambda p: os.path.relpath(p, ROOT))
+def test_looks_for_finished_sessions_come_at_one_run_moments(
+    capture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions that are over are handed on every FLUSH_EVERY packets (4096: more than most of
+    these captures have): every 5 packets here, so that the shares' looks are merged in between
+    their calls, and sessions leave early as in one run."""
+    monkeypatch.setattr(Pipeline, "FLUSH_EVERY", 5)
+    expected = _one(capture, _options(capture))
+    assert _json(capture, _options(capture), 2, by_client=False) == (expected, True)
+    for output in ("text", "jsonl"):
+        cmd, *opts = OUTPUTS[output]
+        got = [_cli_out(cmd, capture, *opts, *_keys(capture), "--jobs", jobs) for jobs in ("1", "2")]
+        assert got[0] == got[1]
+
+
+class _Early:
+    """Counts the sessions handed on before the end of the capture (by a look for finished ones)."""
+
+    def __init__(self) -> None:
+        self.early = 0
+
+    def connection(self, record: object) -> None:
+        pass
+
+    def session(self, record: object) -> None:
+        self.early += 1
+
+    def finish(self, summary: object) -> None:
+        pass
+
+
+def test_sessions_over_before_the_end_leave_at_one_run_moments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real captures one after the other, 300 s apart: the sessions of the first are quiet for more
+    than 120 s while the later ones run, so looks for finished sessions (every 5 packets) hand them
+    on before the end, and the first capture's sids, seen again at the end, make new sessions
+    (without those looks, or with them in the wrong place, they would not)."""
+    monkeypatch.setattr(Pipeline, "FLUSH_EVERY", 5)
+    packets: list[tuple[float, bytes]] = []
+    # the first capture comes again at the end: its sids are seen again after their sessions left
+    for i, name in enumerate(("sio-node-v4-default", "sio-chromium-browser", "sio-node-v4-default")):
+        pkts = list(open_capture(str(CAPTURES / f"{name}.pcap")))
+        base = 1_800_000_000 + 300 * i - pkts[0].ts
+        packets += [(p.ts + base, p.data) for p in pkts]
+    capture = tmp_path / "apart.pcap"
+    capture.write_bytes(pcap_bytes(packets))
+    path = str(capture)
+    early = _Early()
+    pipe = Pipeline(CaptureInfo(path=path, format="pcap"), Options(spill_records=True), early)
+    pipe.feed_all(open_capture(path))
+    assert early.early >= 2  # the sessions of the first two captures, before the end
+    pipe.finish()
+    expected = _one(path, Options(spill_records=True))
+    with _no_processes():
+        for by_client in (False, True):
+            assert _json(path, Options(spill_records=True), 2, by_client=by_client) == (expected, True)
+
+
+def _cli_out(*argv: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        _cli(*argv, "-o", str(out), "-q")
+        return out.read_text(encoding="utf-8")
 
 
 def _shares(capture: str, n: int, by_client: bool, tmp: Path) -> list[set[int]]:
