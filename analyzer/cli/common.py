@@ -379,12 +379,16 @@ def jobs_for(args: argparse.Namespace, path: str) -> int:
 
 
 def jobs_progress(bar: Progress | None, jobs: int) -> Callable[[int], None] | None:
-    """What the processes of --jobs report (the packets read by the first) on the progress bar."""
+    """What the processes of --jobs report on the progress bar: the packets this process's share
+    has read, then -1 while it waits for the other processes."""
     if bar is None:
         return None
 
     def told(packets: int) -> None:
-        bar.status(f"{packets:,} packets read ({jobs} processes)")
+        if packets < 0:
+            bar.status(f"waiting for the other {jobs - 1} processes")
+        else:
+            bar.status(f"{packets:,} packets read ({jobs} processes)")
 
     return told
 

@@ -289,18 +289,12 @@ def run_tapped(
     return summary, pipe
 
 
-def run_share(spec: ShareSpec, progress: Any) -> None:
+def run_share(spec: ShareSpec, progress: Callable[[int], None] | None = None) -> None:
     """One share of `run_jobs`: its items to `spec.out`, what it used of the capture-wide bounds
-    (and the capture's summary) to `spec.out + ".summary"`. `progress`: a shared packet counter."""
-
-    def told(n: int) -> None:
-        progress.value = n
-
+    (and the capture's summary) to `spec.out + ".summary"`."""
     reader = open_capture(spec.path)
     with open(spec.out, "wb") as fh:
-        summary, pipe = run_tapped(
-            reader, _share_options(spec), spec.share, fh, progress=told if progress else None
-        )
+        summary, pipe = run_tapped(reader, _share_options(spec), spec.share, fh, progress=progress)
     keys = pipe.options.keylog
     used = {
         "capture": summary.capture,
@@ -315,11 +309,11 @@ def run_share(spec: ShareSpec, progress: Any) -> None:
         pickle.dump(used, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _share_main(spec: ShareSpec, progress: Any) -> None:
+def _share_main(spec: ShareSpec) -> None:
     """A worker process: the parent ends it (Ctrl-C is the parent's to handle)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        run_share(spec, progress)
+        run_share(spec)
     except BaseException as exc:
         with open(spec.out + ".error", "w", encoding="utf-8") as fh:
             fh.write(f"{type(exc).__name__}: {exc}")
@@ -457,28 +451,28 @@ def run_jobs(
 
     # no fork of this process (it may have threads). Each worker imports the pipeline (about 0.4 CPU
     # s, in parallel); a forkserver would import it once, but its workers' CPU time is not counted
-    # in this process's children (wait4, the benchmarks' measure), so it would be hidden
+    # in this process's children (wait4, the benchmarks' measure), so it would be hidden. Share 0
+    # runs here, while the workers run the others: one interpreter fewer to start.
     ctx = multiprocessing.get_context("spawn")
     tmp = tempfile.mkdtemp(prefix="socketscope-jobs-")
     procs: list[Any] = []
     try:
-        counter = ctx.Value("q", 0) if progress is not None else None
         base = dataclasses.replace(options, observer=None, session_tap=None, flow_share=None)
         if by_client is None:
             by_client = clients_spread(path, jobs)
         specs = [
             ShareSpec(path, k, jobs, by_client, base, os.path.join(tmp, f"share-{k}")) for k in range(jobs)
         ]
+        for spec in specs[1:] if PROCESSES else ():
+            p = ctx.Process(target=_share_main, args=(spec,), daemon=True)
+            p.start()
+            procs.append(p)
+        used = [_in_process(specs[0], progress)]
         if PROCESSES:
-            for spec in specs:
-                told = counter if spec.share == 0 else None
-                p = ctx.Process(target=_share_main, args=(spec, told), daemon=True)
-                p.start()
-                procs.append(p)
-            _wait(procs, counter, progress)
-            used = _results(procs, tmp)
+            _wait(procs, progress)
+            used += _results(procs, specs[1:])
         else:
-            used = [_in_process(spec) for spec in specs]
+            used += [_in_process(spec, None) for spec in specs[1:]]
         if not _exact(used, options):
             return None
         summary = _merge(tmp, used, options, sinks)
@@ -493,9 +487,9 @@ def run_jobs(
     return summary
 
 
-def _in_process(spec: ShareSpec) -> dict[str, Any]:
+def _in_process(spec: ShareSpec, progress: Callable[[int], None] | None) -> dict[str, Any]:
     try:
-        run_share(spec, None)
+        run_share(spec, progress)
     except Exception as exc:
         why = f"{type(exc).__name__}: {exc}"
         raise JobsError(f"share {spec.share + 1} of {spec.shares} failed: {why}") from exc
@@ -504,29 +498,33 @@ def _in_process(spec: ShareSpec) -> dict[str, Any]:
     return used
 
 
-def _wait(procs: list[Any], counter: Any, progress: Callable[[int], None] | None) -> None:
-    while any(p.is_alive() for p in procs):
+def _wait(procs: list[Any], progress: Callable[[int], None] | None) -> None:
+    """Until every worker is done (or one failed: the others are ended by the caller); the
+    progress bar is told that this process's share is done (-1)."""
+    while True:
+        if progress is not None:
+            progress(-1)
+        if not any(p.is_alive() for p in procs):
+            return
         for p in procs:
             p.join(0.1)
             if p.exitcode not in (None, 0):
-                return  # one failed: the others are ended by the caller
-        if progress is not None and counter is not None:
-            progress(counter.value)
+                return
 
 
-def _results(procs: list[Any], tmp: str) -> list[dict[str, Any]]:
-    for k, p in enumerate(procs):
+def _results(procs: list[Any], specs: list[ShareSpec]) -> list[dict[str, Any]]:
+    for spec, p in zip(specs, procs, strict=True):
         if p.exitcode not in (None, 0):
             try:
-                with open(os.path.join(tmp, f"share-{k}.error"), encoding="utf-8") as fh:
+                with open(spec.out + ".error", encoding="utf-8") as fh:
                     why = fh.read(2000)
             except OSError:
                 code = p.exitcode
                 why = f"it ended with {f'signal {-code}' if code < 0 else f'exit code {code}'}"
-            raise JobsError(f"worker process {k + 1} of {len(procs)} failed: {why}")
+            raise JobsError(f"worker process for share {spec.share + 1} of {spec.shares} failed: {why}")
     out = []
-    for k in range(len(procs)):
-        with open(os.path.join(tmp, f"share-{k}.summary"), "rb") as fh:
+    for spec in specs:
+        with open(spec.out + ".summary", "rb") as fh:
             out.append(pickle.load(fh))
     return out
 
