@@ -22,6 +22,7 @@ __all__ = [
     "Context",
     "Field",
     "Subject",
+    "ack_entry",
 ]
 
 PAYLOAD_SCAN_CHARS = 1 << 16  # `payload` is the first 64 Ki characters of a record's payload
@@ -148,9 +149,14 @@ def _payload(s: Subject) -> str | None:
 
 
 def _ack(s: Subject) -> Mapping[str, Any] | None:
-    """The ack entry of an event that asked for one (its direction) or of the ACK answering it."""
-    r = s.r
-    acks = s.ctx.acks
+    return ack_entry(s.r, s.ctx.acks)
+
+
+def ack_entry(
+    r: Mapping[str, Any], acks: Mapping[tuple[Any, Any, Any], Mapping[str, Any]] | None
+) -> Mapping[str, Any] | None:
+    """The ack entry (`acks[]` of its session, keyed as `acks_of` keys them) of a Socket.IO
+    packet `r`: of the event that asked for one (its direction) or of the ACK answering it."""
     if acks is None or r.get("ack_id") is None:
         return None
     d = r.get("direction")
