@@ -96,8 +96,9 @@ def acks_of(sio: Mapping[str, Any] | None) -> dict[tuple[Any, Any, Any], Mapping
     acks = sio.get("acks") if sio is not None else None
     out: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
     for a in acks or ():
-        if isinstance(a, Mapping):
-            out[(a.get("nsp"), a.get("ack_id"), a.get("request_direction"))] = a
+        key = (a.get("nsp"), a.get("ack_id"), a.get("request_direction")) if isinstance(a, Mapping) else None
+        if key is not None and all(isinstance(v, str | int | None) for v in key):  # mangled: no key
+            out[key] = a
     return out
 
 

@@ -157,12 +157,13 @@ def ack_entry(
 ) -> Mapping[str, Any] | None:
     """The ack entry (`acks[]` of its session, keyed as `acks_of` keys them) of a Socket.IO
     packet `r`: of the event that asked for one (its direction) or of the ACK answering it."""
-    if acks is None or r.get("ack_id") is None:
-        return None
+    nsp, ack_id = r.get("nsp"), r.get("ack_id")
+    if acks is None or ack_id is None or not isinstance(nsp, str | None) or type(ack_id) is not int:
+        return None  # no ack, or a mangled record (a list is no key)
     d = r.get("direction")
     if r.get("type") in ("ACK", "BINARY_ACK"):
         d = "c2s" if d == "s2c" else "s2c"  # an ACK answers a request sent the other way
-    return acks.get((r.get("nsp"), r.get("ack_id"), d))
+    return acks.get((nsp, ack_id, d)) if isinstance(d, str | None) else None
 
 
 def _conn(s: Subject) -> Mapping[str, Any]:
