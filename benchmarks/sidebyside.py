@@ -45,6 +45,16 @@ COMMANDS: dict[str, list[str]] = {
     "export --format csv": ["export", "{cap}", "--format", "csv", "-o", "{out}-csv"],  # a folder
     "export --format jsonl": ["export", "{cap}", "--format", "jsonl", "-o", "{out}"],
 }
+# issue #19 item 5, `--jobs N`: the rows above run one process (said explicitly, should the
+# default change); these run two, with the same output
+for _args in COMMANDS.values():
+    if "--jobs" not in _args:
+        _args += ["--jobs", "1"]
+COMMANDS |= {
+    "analyze --jobs 2": ["analyze", "{cap}", "-o", "{out}", "--jobs", "2"],
+    "analyze --format json --jobs 2": ["analyze", "{cap}", "--format", "json", "-o", "{out}", "--jobs", "2"],
+    "export --format jsonl --jobs 2": ["export", "{cap}", "--format", "jsonl", "-o", "{out}", "--jobs", "2"],
+}
 
 
 def _tshark(cap: Path) -> list[str]:

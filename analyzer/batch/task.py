@@ -3,16 +3,14 @@
 `analyze_share(spec)` runs the pipeline over the capture with a DatasetSink writing into the
 capture's staging directory (part number = share); a split capture's shares also write the
 session layer's input (pipeline/split.py) to `calls-<k>.pickle`, and `merge_sessions` replays
-those of every share, merged by packet number, into one SessionBuilder whose sessions become
-the session tables (part number = shares). Results are small dicts for the client.
+those of every share, merged in the order one run makes them (pipeline/shards.py, the merge of
+`--jobs`), into one SessionBuilder whose sessions become the session tables (part number =
+shares). Results are small dicts for the client.
 """
 
 from __future__ import annotations
 
-import heapq
 import os
-import pickle
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -21,15 +19,13 @@ from analyzer.batch.sink import CONNECTION_TABLES, SESSION_TABLES, DatasetSink, 
 from analyzer.capture.frametimes import packet_times
 from analyzer.capture.pcapfile import CaptureError, open_capture
 from analyzer.pipeline import Options, run
-from analyzer.pipeline.split import SessionCall
+from analyzer.pipeline.shards import CALL, Replay, merge_items, read_items, run_tapped
 from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
 from analyzer.protocols.tls.keylog import KeyLog
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 
 __all__ = ["TaskSpec", "analyze_share", "merge_sessions"]
-
-FLUSH_EVERY = 4096  # as Pipeline.FLUSH_EVERY: a look for finished sessions every so many packets
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +43,7 @@ class TaskSpec:
         return f"TaskSpec({self.location!r}, share {self.share}/{self.shares})"
 
 
-def _options(spec: TaskSpec, tap: Any) -> Options:
+def _options(spec: TaskSpec) -> Options:
     keys = None
     if spec.keylogs:
         keys = KeyLog()
@@ -60,7 +56,6 @@ def _options(spec: TaskSpec, tap: Any) -> Options:
         keylog=keys,
         inflate_budget_bytes=spec.inflate_budget_bytes,
         flow_share=(spec.share, spec.shares) if split else None,
-        session_tap=tap if split else None,
     )
 
 
@@ -83,9 +78,11 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
             sink = DatasetSink(files, sessions=not split, global_anomalies=spec.share == 0)
             if calls_path is not None:
                 calls = open(calls_path, "wb")  # noqa: SIM115 - closed below
-            tap = _Tap(calls) if calls is not None else None
             try:
-                summary = run(reader, _options(spec, tap), sink)
+                if calls is not None:  # the session layer's input, in its moments (pipeline/shards.py)
+                    summary, _ = run_tapped(reader, _options(spec), spec.share, calls, sink)
+                else:
+                    summary = run(reader, _options(spec), sink)
                 sink.write_anomalies(packet_times(path, sink.anomaly_frames()))
             except BaseException:
                 files.abort()
@@ -109,44 +106,17 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
     }
 
 
-class _Tap:
-    def __init__(self, out: IO[bytes]) -> None:
-        self.out = out
-
-    def __call__(self, call: SessionCall) -> None:
-        pickle.dump(call, self.out, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _read_calls(path: str) -> Iterator[SessionCall]:
-    with open(path, "rb") as fh:
-        while True:
-            try:
-                call: SessionCall = pickle.load(fh)
-            except EOFError:
-                return
-            yield call
-
-
 def merge_sessions(spec: TaskSpec, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The sessions of a split capture: the session layer's input of every share, merged by
-    packet number (each share's own order kept), replayed into one SessionBuilder."""
+    """The sessions of a split capture: the session layer's input of every share, merged in the
+    order one run makes it (each share's own order kept), replayed into one SessionBuilder."""
     paths = [r["calls"] for r in sorted(results, key=lambda r: r["share"]) if r.get("calls")]
     files = TableFiles(spec.staging, spec.capture_id, spec.shares, (*SESSION_TABLES, "anomalies"))
     sink = DatasetSink(files)
-    builder = SessionBuilder(payloads=PayloadStore())
-    streams = [_read_calls(p) for p in paths]
-    mark = FLUSH_EVERY
+    replay = Replay(SessionBuilder(payloads=PayloadStore()), sink)
     try:
-        for name, args, frame, ts in heapq.merge(*streams, key=lambda c: c[2]):
-            while frame >= mark:  # the pipeline looks for finished sessions every FLUSH_EVERY packets
-                mark += FLUSH_EVERY
-                done, found = builder.flush(ts)
-                for s in done:
-                    _hand(sink, s)
-                sink.anomalies(found)
-            getattr(builder, name)(*args)
-        _, found = builder.finish(lambda s: _hand(sink, s))
-        sink.anomalies(found)
+        for item in merge_items(read_items(p) for p in paths):
+            replay.item(item)
+        sink.anomalies(replay.finish([]))
         sink.write_anomalies(_call_times(paths, sink.anomaly_frames()))
     except BaseException:
         files.abort()
@@ -160,14 +130,7 @@ def _call_times(paths: list[str], frames: set[int]) -> dict[int, float]:
     session layer saw: those its anomalies name)."""
     out: dict[int, float] = {}
     for p in paths if frames else ():
-        for _, _, frame, ts in _read_calls(p):
-            if frame in frames:
-                out[frame] = ts
+        for _, kind, call in read_items(p):
+            if kind == CALL and call[2] in frames:
+                out[call[2]] = call[3]
     return out
-
-
-def _hand(sink: DatasetSink, session: Any) -> None:
-    from analyzer.pipeline.sink import close_session_spills
-
-    sink.session(session)
-    close_session_spills(session)

@@ -10,6 +10,7 @@ from typing import IO, Any
 from analyzer.cli.common import (
     EXIT_CODES,
     EXIT_DAMAGED,
+    EXIT_DIFFERENCES,
     EXIT_NOT_CAPTURE,
     EXIT_OK,
     EXIT_USAGE,
@@ -18,10 +19,13 @@ from analyzer.cli.common import (
     add_engine_option,
     add_frame_records_option,
     add_inflate_budget_option,
+    add_jobs_option,
     add_keylog_option,
     add_quiet_option,
     frame_records,
     inflate_budget_bytes,
+    jobs_for,
+    jobs_progress,
     load_keylogs,
     open_output,
     progress_bar,
@@ -95,6 +99,7 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_frame_records_option(a)
     add_quiet_option(a)
     add_engine_option(a)
+    add_jobs_option(a)
     return a
 
 
@@ -131,7 +136,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from analyzer.capture.pcapfile import CaptureError, open_capture
     from analyzer.export.jsonstream import StreamingJsonWriter
     from analyzer.export.text.stream import StreamingTextSummary
-    from analyzer.pipeline import Options, run
+    from analyzer.pipeline.shards import JobsError
     from analyzer.query import FilterRunError
 
     text_only = [f"--{k}" for k in ("messages", "events", "anomalies", "filter") if getattr(args, k, None)]
@@ -150,16 +155,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     except OutputError as exc:
         print(f"socketscope: analyze: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    # both outputs are made while the capture is read: memory follows open connections only
-    options = Options(
-        decode_as=dict(args.decode_as),
-        spill_records=True,
-        # the text summary reads session packets only for --events: else they are only counted
-        spill_session_packets=args.format == "json" or bool(getattr(args, "events", False)),
-        keylog=keylog,
-        inflate_budget_bytes=inflate_budget_bytes(args),
-        max_frame_records=frame_records(args),
-    )
+    options = _options(args, keylog)
     try:
         opener = open_capture
         if getattr(args, "engine", "builtin") == "tshark":
@@ -192,9 +188,12 @@ def run_analyze(args: argparse.Namespace) -> int:
                 writer = StreamingTextSummary(
                     out, messages=args.messages, events=args.events, anomalies=args.anomalies, flt=flt
                 )
-            summary = run(reader, options, writer, progress=progress)
+            summary = _run(args, reader, options, writer, progress)
     except BrokenPipeError:
         return EXIT_OK
+    except JobsError as exc:
+        print(f"socketscope: analyze: {exc}", file=sys.stderr)
+        return EXIT_DIFFERENCES
     except FilterRunError as exc:
         print(f"socketscope analyze: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -205,3 +204,33 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"socketscope: {args.capture}: {summary.capture.error}", file=sys.stderr)
         return EXIT_DAMAGED
     return EXIT_OK
+
+
+def _options(args: argparse.Namespace, keylog: Any) -> Any:
+    from analyzer.pipeline import Options
+
+    # both outputs are made while the capture is read: memory follows open connections only
+    return Options(
+        decode_as=dict(args.decode_as),
+        spill_records=True,
+        # the text summary reads session packets only for --events: else they are only counted
+        spill_session_packets=args.format == "json" or bool(getattr(args, "events", False)),
+        keylog=keylog,
+        inflate_budget_bytes=inflate_budget_bytes(args),
+        max_frame_records=frame_records(args),
+    )
+
+
+def _run(args: argparse.Namespace, reader: Any, options: Any, writer: Any, progress: Any) -> Any:
+    """The pipeline over the capture into the writer: with --jobs, by several processes
+    (analyzer/pipeline/shards.py; one when they cannot give one run's output), else by this one."""
+    from analyzer.pipeline import run
+    from analyzer.pipeline.shards import run_jobs
+
+    jobs = jobs_for(args, args.capture)
+    if jobs > 1:
+        summary = run_jobs(args.capture, options, writer, jobs=jobs, progress=jobs_progress(progress, jobs))
+        if summary is not None:
+            reader.close()
+            return summary
+    return run(reader, options, writer, progress=progress)

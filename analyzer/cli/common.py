@@ -13,7 +13,7 @@ import errno
 import os
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,10 +35,13 @@ __all__ = [
     "add_engine_option",
     "add_frame_records_option",
     "add_inflate_budget_option",
+    "add_jobs_option",
     "add_keylog_option",
     "add_quiet_option",
     "frame_records",
     "inflate_budget_bytes",
+    "jobs_for",
+    "jobs_progress",
     "load_keylogs",
     "merged_keylog_file",
     "open_output",
@@ -63,7 +66,8 @@ exit codes:
   2  usage error (bad option or value, output not writable); argparse errors show the usage line
   3  the file is not a readable capture (one-line message)
   4  the capture is damaged (truncated or corrupt): everything up to the damage is
-     analyzed and written, and the damage is reported on stderr and as an anomaly"""
+     analyzed and written, and the damage is reported on stderr and as an anomaly
+  1  a worker process of --jobs failed (one line on stderr: what a crash of one process gives)"""
 
 
 def wrap(text: str) -> str:
@@ -337,6 +341,60 @@ def progress_bar(reader: Any, quiet: bool) -> Iterator[Progress | None]:
     finally:
         with contextlib.suppress(OSError, ValueError):
             bar.clear()
+
+
+def _jobs(value: str) -> int:
+    if value.isascii() and value.isdigit() and int(value) <= 1024:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (0 to 1024)")
+
+
+def add_jobs_option(p: argparse.ArgumentParser) -> None:
+    """`--jobs N` (analyzer/pipeline/shards.py); `args.jobs` is None when not given."""
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="read the capture with N processes, its connections shared out by client address, the "
+        "output byte for byte that of one process (default 1; 0: one per core this process may use). "
+        "A capture under 8 MB, a file that is not a regular file (a pipe, /dev/stdin) and --engine "
+        "tshark are read by one process, and so is a capture whose shares together pass a "
+        "capture-wide bound (docs/bounds.md): it is read again by one process. Measured on 2 cores it "
+        "is not faster yet (docs/benchmarks.md, issue #19)",
+    )
+
+
+def jobs_for(args: argparse.Namespace, path: str) -> int:
+    """The processes `--jobs` gives this capture: 1 where sharing out is not done (see its help)."""
+    from analyzer.pipeline.shards import SMALL_CAPTURE_BYTES, default_jobs
+
+    n = getattr(args, "jobs", None)
+    n = 1 if n is None else int(n) or default_jobs()
+    if n < 2 or getattr(args, "engine", "builtin") != "builtin":
+        return 1
+    try:
+        st = os.stat(path)
+    except OSError:
+        return 1
+    import stat
+
+    return n if stat.S_ISREG(st.st_mode) and st.st_size >= SMALL_CAPTURE_BYTES else 1
+
+
+def jobs_progress(bar: Progress | None, jobs: int) -> Callable[[int], None] | None:
+    """What the processes of --jobs report on the progress bar: the packets this process's share
+    has read, then -1 while it waits for the other processes."""
+    if bar is None:
+        return None
+
+    def told(packets: int) -> None:
+        if packets < 0:
+            bar.status(f"waiting for the other {jobs - 1} processes")
+        else:
+            bar.status(f"{packets:,} packets read ({jobs} processes)")
+
+    return told
 
 
 def add_engine_option(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from analyzer.cli.common import (
     EXIT_DAMAGED,
+    EXIT_DIFFERENCES,
     EXIT_NOT_CAPTURE,
     EXIT_OK,
     EXIT_USAGE,
@@ -17,10 +18,13 @@ from analyzer.cli.common import (
     add_decode_as_option,
     add_frame_records_option,
     add_inflate_budget_option,
+    add_jobs_option,
     add_keylog_option,
     add_quiet_option,
     frame_records,
     inflate_budget_bytes,
+    jobs_for,
+    jobs_progress,
     load_keylogs,
     output_problem,
     progress_bar,
@@ -58,7 +62,8 @@ exit codes:
   0  success
   2  usage error (bad option or value, output not writable)
   3  the file is not a readable capture
-  4  the capture is damaged (truncated or corrupt): everything up to the damage is exported"""
+  4  the capture is damaged (truncated or corrupt): everything up to the damage is exported
+  1  a worker process of --jobs failed (one line on stderr: what a crash of one process gives)"""
 
 
 def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -118,6 +123,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_inflate_budget_option(e)
     add_frame_records_option(e)
     add_quiet_option(e)
+    add_jobs_option(e)
     return e
 
 
@@ -189,23 +195,19 @@ def run_export(args: argparse.Namespace) -> int:
 def _export_streamed(args: argparse.Namespace, reader: Any, selection: Selection, decode_as: Any) -> int:
     """Every export is a sink, made while the capture is read (the selection is worked out as
     connections and sessions end: analyzer/export/select.py)."""
-    from analyzer.export.run import export_capture
+    from analyzer.pipeline.shards import JobsError
     from analyzer.query import FilterRunError
 
     sink: StreamedSelection | None = None
     try:
         with _sink(args, selection) as sink, progress_bar(reader, args.quiet) as progress:
-            export_capture(
-                reader,
-                sink,
-                decode_as=decode_as,
-                progress=progress,
-                keylog=args.keys,
-                inflate_budget_bytes=inflate_budget_bytes(args),
-                max_frame_records=frame_records(args),
-            )
+            _run(args, reader, sink, decode_as, progress)
     except BrokenPipeError:
         pass
+    except JobsError as exc:
+        reader.close()
+        print(f"socketscope: export: {exc}", file=sys.stderr)
+        return EXIT_DIFFERENCES
     except FilterRunError as exc:
         reader.close()
         print(f"socketscope: export: {exc}", file=sys.stderr)
@@ -258,3 +260,28 @@ def _warn_unknown(args: argparse.Namespace, ids: set[int], sids: set[str]) -> No
     for sid in args.sid:
         if sid not in sids:
             _err(args.capture, f"warning: no Engine.IO session {sid!r}")
+
+
+def _run(args: argparse.Namespace, reader: Any, sink: Any, decode_as: Any, progress: Any) -> None:
+    """The pipeline over the capture into the sink: with --jobs, by several processes
+    (analyzer/pipeline/shards.py; one when they cannot give one run's output), else by this one."""
+    from analyzer.export.run import export_capture, export_options
+    from analyzer.pipeline.shards import run_jobs
+
+    budget, frames = inflate_budget_bytes(args), frame_records(args)
+    jobs = jobs_for(args, args.capture)
+    if jobs > 1:
+        options = export_options(decode_as, args.keys, budget, frames)
+        told = jobs_progress(progress, jobs)
+        if run_jobs(args.capture, options, sink, jobs=jobs, progress=told) is not None:
+            reader.close()
+            return
+    export_capture(
+        reader,
+        sink,
+        decode_as=decode_as,
+        progress=progress,
+        keylog=args.keys,
+        inflate_budget_bytes=budget,
+        max_frame_records=frames,
+    )

@@ -54,6 +54,8 @@ class Options:
     # split a capture across runs (pipeline/split.py, `socketscope batch`): (k, n) decodes only the
     # connections whose flow hash is k modulo n (every connection is still tracked, ids unchanged)
     flow_share: tuple[int, int] | None = None
+    # with it, True: the share is chosen by the client's IP address (split.client_hash, `--jobs`)
+    share_by_client: bool = False
     # with it, the session layer's input goes to this callable (pipeline/split.SessionCall) instead
     # of being stitched into sessions: the caller merges the shares' calls into one SessionBuilder
     session_tap: Callable[[tuple[str, tuple[Any, ...], int, float]], None] | None = None

@@ -16,7 +16,15 @@ from analyzer.pipeline.sink import CollectingSink, Sink
 from analyzer.pipeline.wiring import Pipeline
 from analyzer.protocols.tls.keylog import KeyLog
 
-__all__ = ["analyze_file", "analyze_packets", "analyze_reader", "iter_connections", "run"]
+__all__ = [
+    "analyze_file",
+    "analyze_packets",
+    "analyze_reader",
+    "fewer_gc_passes",
+    "iter_connections",
+    "run",
+    "with_capture_secrets",
+]
 
 
 def run(
@@ -28,9 +36,9 @@ def run(
     """The one road: the pipeline over a reader, each finished record handed to every sink
     (pipeline/sink.py), then `finish(summary)` to each; the summary (no records) is returned.
     `progress(n)` is called every 16384 packets."""
-    options = _with_capture_secrets(options or Options(), reader)
+    options = with_capture_secrets(options or Options(), reader)
     info = CaptureInfo(path=reader.path, format=reader.format)
-    with _fewer_gc_passes():
+    with fewer_gc_passes():
         pipe = Pipeline(info, options, *sinks)
         pipe.feed_all(reader, progress)
         if reader.error:
@@ -43,7 +51,7 @@ def run(
     return summary
 
 
-def _with_capture_secrets(opts: Options, reader: CaptureReader) -> Options:
+def with_capture_secrets(opts: Options, reader: CaptureReader) -> Options:
     """The options with the TLS key logs of the capture's Decryption Secrets Blocks added
     (pcapng only; used without any option). The caller's key log is not changed."""
     if reader.format != "pcapng" or not os.path.isfile(reader.path):
@@ -70,7 +78,7 @@ def analyze_reader(
 
 
 @contextmanager
-def _fewer_gc_passes() -> Iterator[None]:
+def fewer_gc_passes() -> Iterator[None]:
     """The pipeline allocates many short-lived objects and few cycles: the default generation-0
     threshold (700) makes the cyclic collector run thousands of times for nothing (measured:
     up to a fifth of the run time). Raised for the duration of an analysis, then restored."""

@@ -25,7 +25,7 @@ from analyzer.model.session import EngineIOSession
 from analyzer.session.builder import SessionBuilder
 from analyzer.tcp.tracker import TcpConnection
 
-__all__ = ["SessionCall", "SkippedApp", "TapSessions", "flow_hash", "in_share"]
+__all__ = ["SessionCall", "SkippedApp", "TapSessions", "client_hash", "flow_hash", "in_share"]
 
 # (method of SessionBuilder, its arguments, packet number, time): what TapSessions hands the tap
 SessionCall = tuple[str, tuple[Any, ...], int, float]
@@ -38,9 +38,19 @@ def flow_hash(conn: TcpConnection) -> int:
     return zlib.crc32(a[0] + a[1].to_bytes(2, "big") + b[0] + b[1].to_bytes(2, "big"))
 
 
-def in_share(conn: TcpConnection, share: tuple[int, int]) -> bool:
+def client_hash(conn: TcpConnection) -> int:
+    """A hash of the client's IP address (`--jobs`: all the connections of one client, so the
+    polling and WebSocket legs of its Engine.IO sessions and its TLS resumptions, land in one
+    share). When the roles are not known yet (no SYN, no HTTP line: tcp/tracker.py) the client is
+    a guess that may be swapped later: then the hash of both endpoints (`flow_hash`)."""
+    if not conn.roles_known:
+        return flow_hash(conn)
+    return zlib.crc32(conn.client[0])
+
+
+def in_share(conn: TcpConnection, share: tuple[int, int], by_client: bool = False) -> bool:
     k, n = share
-    return flow_hash(conn) % n == k
+    return (client_hash(conn) if by_client else flow_hash(conn)) % n == k
 
 
 class SkippedApp:

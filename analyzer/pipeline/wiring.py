@@ -30,7 +30,7 @@ from analyzer.session.payloads import PayloadStore
 from analyzer.tcp import tracker as tcp_tracker
 from analyzer.tcp.tracker import ConnectionTracker, TcpConnection
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "anomaly_order"]
 
 
 class Pipeline:
@@ -81,7 +81,7 @@ class Pipeline:
     def _on_new(self, conn: TcpConnection) -> ConnectionApp | SkippedApp:
         """The connection's application layer, which is also the sink of its two streams."""
         share = self.options.flow_share
-        if share is not None and not in_share(conn, share):
+        if share is not None and not in_share(conn, share, self.options.share_by_client):
             conn.app = skipped = SkippedApp()  # another run of a split capture decodes it
             return skipped
         app = ConnectionApp(
@@ -241,7 +241,7 @@ class Pipeline:
             self.anomalies.append(make_anomaly(code, self.capture.error))
         _, session_anomalies = self.sessions.finish(self._hand_over)  # one session held at a time
         self.anomalies.extend(session_anomalies)
-        self.anomalies.sort(key=_anomaly_order)
+        self.anomalies.sort(key=anomaly_order)
         return Analysis(capture=self.capture, anomalies=self.anomalies, layer_stats=self.layer_stats())
 
     def layer_stats(self) -> LayerStats:
@@ -262,5 +262,5 @@ class Pipeline:
         return st
 
 
-def _anomaly_order(a: Anomaly) -> tuple[int, int, str]:
+def anomaly_order(a: Anomaly) -> tuple[int, int, str]:
     return (a.frames[0] if a.frames else 1 << 62, a.connection if a.connection is not None else -1, a.code)
