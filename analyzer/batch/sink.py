@@ -47,23 +47,27 @@ class TableFiles:
         self.part = part
         self.tables = tuple(tables)
         self.counts = dict.fromkeys(self.tables, 0)
-        self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in self.tables}
+        self._rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in self.tables}
         self._writers: dict[str, pq.ParquetWriter] = {}
         # each row dict -> its values in schema order (capture_id, the first column, is added per group)
         self._getters = {t: itemgetter(*TABLES[t].names[1:]) for t in self.tables}
 
     def add(self, table: str, row: dict[str, Any]) -> None:
+        self.add_values(table, self._getters[table](row))
+
+    def add_values(self, table: str, values: tuple[Any, ...]) -> None:
+        """A row as its values in the table's column order, without `capture_id`."""
         buf = self._rows[table]
-        buf.append(row)
+        buf.append(values)
         if len(buf) >= FLUSH_ROWS:
             self._flush(table)
 
     def _flush(self, table: str) -> None:
         buf = self._rows[table]
         schema = TABLES[table]
-        # a row group: the rows' values as one Python list per column (itemgetter and zip, in C),
-        # then one pa.array per column; several times faster than Table.from_pylist on dicts
-        columns = list(zip(*map(self._getters[table], buf), strict=True)) if buf else [()] * (len(schema) - 1)
+        # a row group: the rows' values as one Python list per column (zip, in C), then one
+        # pa.array per column; several times faster than Table.from_pylist on dicts
+        columns = list(zip(*buf, strict=True)) if buf else [()] * (len(schema) - 1)
         arrays = [pa.array([self.capture_id] * len(buf), type=pa.string())]
         arrays += [pa.array(col, type=f.type) for col, f in zip(columns, list(schema)[1:], strict=True)]
         batch = pa.Table.from_arrays(arrays, schema=schema)
@@ -125,7 +129,9 @@ class DatasetSink:
         if ws is not None:
             n_frames = len(ws.frames) + ws.frames_dropped
             n_messages = len(ws.messages)
-            frames, messages = ws.frames.values(), ws.messages.values()
+            # tapped lists: their rows were made as the records came (batch/tap.py)
+            frames = () if ws.frames.tapped_list else ws.frames.values()
+            messages = () if ws.messages.tapped_list else ws.messages.values()
         doc = record.to_dict(lists=False)
         self.n_connections += 1
         add("connections", rows.connection_row(doc, n_frames, n_messages))

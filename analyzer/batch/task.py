@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from analyzer.batch.inputs import InputError, local_copy
 from analyzer.batch.sink import CONNECTION_TABLES, SESSION_TABLES, DatasetSink, TableFiles
+from analyzer.batch.tap import RowTap
 from analyzer.capture.frametimes import packet_times
 from analyzer.capture.pcapfile import CaptureError, open_capture
 from analyzer.pipeline import Options, run
@@ -47,7 +48,7 @@ class TaskSpec:
         return f"TaskSpec({self.location!r}, share {self.share}/{self.shares})"
 
 
-def _options(spec: TaskSpec, tap: Any) -> Options:
+def _options(spec: TaskSpec, tap: Any, record_tap: RowTap | None = None) -> Options:
     keys = None
     if spec.keylogs:
         keys = KeyLog()
@@ -61,6 +62,7 @@ def _options(spec: TaskSpec, tap: Any) -> Options:
         inflate_budget_bytes=spec.inflate_budget_bytes,
         flow_share=(spec.share, spec.shares) if split else None,
         session_tap=tap if split else None,
+        record_tap=record_tap,
     )
 
 
@@ -85,7 +87,7 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
                 calls = open(calls_path, "wb")  # noqa: SIM115 - closed below
             tap = _Tap(calls) if calls is not None else None
             try:
-                summary = run(reader, _options(spec, tap), sink)
+                summary = run(reader, _options(spec, tap, RowTap(files)), sink)
                 sink.write_anomalies(packet_times(path, sink.anomaly_frames()))
             except BaseException:
                 files.abort()
