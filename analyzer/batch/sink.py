@@ -158,14 +158,16 @@ class DatasetSink:
         sio = record.socketio
         sio_info = {**sio.head_dict(), **sio.tail_dict()} if sio is not None else None
         add("sessions", rows.session_row(info, sio_info, record.first_frame))
-        for p in eio_dicts(record):
-            add("eio_packets", rows.eio_row(sid, p))
-        if sio is not None:
+        if not record.packets.tapped_list:  # else their rows were made as they came (batch/tap.py)
+            for p in eio_dicts(record):
+                add("eio_packets", rows.eio_row(sid, p))
+        if sio is not None and not sio.packets.tapped_list:
             # the packets' JSON read once, args and data kept as the JSON text the column wants
             # (not decoded into values and encoded again)
             feed = ObjectFeed(_JSON_KEYS, lambda q: add("sio_packets", rows.sio_row(sid, q)))
             sio.packets.write_to(feed)
             feed.close()
+        if sio is not None:
             for a in sio.acks:
                 add("acks", rows.ack_row(sid, a.to_dict()))
 

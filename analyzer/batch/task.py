@@ -87,7 +87,7 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
                 calls = open(calls_path, "wb")  # noqa: SIM115 - closed below
             tap = _Tap(calls) if calls is not None else None
             try:
-                summary = run(reader, _options(spec, tap, RowTap(files)), sink)
+                summary = run(reader, _options(spec, tap, RowTap(files, sessions=not split)), sink)
                 sink.write_anomalies(packet_times(path, sink.anomaly_frames()))
             except BaseException:
                 files.abort()

@@ -284,12 +284,16 @@ class RecordList(Generic[R]):
         return out
 
     @classmethod
-    def tapped(cls, tap: Callable[[R], None]) -> RecordList[R]:
+    def tapped(
+        cls, tap: Callable[[R], None], count: int = 0, first: R | None = None, last: R | None = None
+    ) -> RecordList[R]:
         """A list whose records go to `tap` as they are appended, and nowhere else: only their
         count and the first and the last record are kept, and there is no JSON to read
-        (`socketscope batch` makes its rows from the records themselves, batch/tap.py)."""
+        (`socketscope batch` makes its rows from the records themselves, batch/tap.py).
+        `count`, `first`, `last`: of records another writer already handed to a tap."""
         out: RecordList[R] = cls()
         out._tap = tap
+        out._count, out._first, out._last = count, first, last
         return out
 
     def append(self, record: R) -> None:

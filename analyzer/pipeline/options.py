@@ -10,6 +10,7 @@ from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.frame_cap import MAX_FRAME_RECORDS
 from analyzer.pipeline.observer import LiveObserver
 from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
+from analyzer.session.packettap import PacketTap
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["Options", "RecordTap", "websocket_record"]
 
 
-class RecordTap(Protocol):
-    """Takes each WebSocket frame and message record as it is decoded (Options.record_tap)."""
+class RecordTap(PacketTap, Protocol):
+    """Takes each WebSocket frame and message record as it is decoded, and each packet of a
+    session as it would be written (session/packettap.py), instead of their JSON (Options.record_tap)."""
 
     def ws_frame(self, connection: int, record: WsFrameRecord) -> None: ...
 
@@ -68,10 +70,11 @@ class Options:
     # with it, the session layer's input goes to this callable (pipeline/split.SessionCall) instead
     # of being stitched into sessions: the caller merges the shares' calls into one SessionBuilder
     session_tap: Callable[[tuple[str, tuple[Any, ...], int, float]], None] | None = None
-    # WebSocket frame and message records go to this tap as they are decoded, and are neither
-    # held nor spilled: their lists keep only a count (RecordList.tapped). For the one sink that
-    # wants the records themselves (`socketscope batch` makes its rows from them, batch/tap.py);
-    # the others read the lists' JSON, which a tapped list has not
+    # WebSocket frame and message records go to this tap as they are decoded, and the packets of
+    # sessions as they are analysed (with spill_records), and are neither held nor spilled: their
+    # lists keep only a count (RecordList.tapped). For the one sink that wants the records
+    # themselves (`socketscope batch` makes its rows from them, batch/tap.py); the others read
+    # the lists' JSON, which a tapped list has not
     record_tap: RecordTap | None = None
 
 
