@@ -168,8 +168,8 @@ def eio_values(sid: str, r: EioPacketRecord, data: str | bytes) -> tuple[object,
     """The `eio_packets` row of a packet (EIO_COLUMNS), `data` its payload, as rows.eio_row of
     its JSON (model/session_json.py eio_packet_parts: bytes as hex, empty text as null)."""
     binary = isinstance(data, bytes)
-    if binary:
-        payload: bytes | None = bytes(data)
+    if isinstance(data, bytes):
+        payload: bytes | None = data
     else:
         payload = data.encode("utf-8", "surrogatepass") if data else None
     return (
