@@ -4,8 +4,11 @@
 (analyzer/pipeline/sink.py): each connection and session becomes rows (batch/rows.py) as the
 pipeline hands it over; rows wait in memory by the thousand (`FLUSH_ROWS`) and then go to the
 table's Parquet file as one row group, so memory follows open connections, not the capture.
-Spilled frames, messages and packets (Options.spill_records) are read back one at a time; the
-Socket.IO packets' JSON goes through rawjson.ObjectFeed, which keeps `args`/`data` as text.
+The batch task's WebSocket frames and messages and its sessions' packets come as rows before
+the records reach this sink (batch/tap.py, Options.record_tap: their lists are tapped); lists
+written as JSON (the sessions of a split capture, merged by task.merge_sessions) are read back one
+record at a time, the Socket.IO packets' JSON through rawjson.ObjectFeed, which keeps
+`args`/`data` as text.
 """
 
 from __future__ import annotations
