@@ -68,8 +68,10 @@ def _run(argv: list[str], root: Path = ROOT, parallel: list[list[str]] | None = 
     load = _load()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
+    # cwd: `python -c` and `-m` put the working directory before PYTHONPATH on sys.path, so run
+    # there, or a --root run from another checkout would import that checkout's code
     procs = [
-        subprocess.Popen(x, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(x, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for x in [argv, *(parallel or [])]
     ]
     peak: dict[str, int] = {}
