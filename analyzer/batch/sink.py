@@ -31,6 +31,9 @@ from analyzer.model.session import EngineIOSession
 __all__ = ["CONNECTION_TABLES", "SESSION_TABLES", "DatasetSink", "TableFiles", "table_path"]
 
 FLUSH_ROWS = 4096
+# a table's rows also go out once their payloads (the size the caller gives) pass this: 4096 rows
+# of 1 MiB WebSocket messages would otherwise be held at once (the worker's 300 MB bound)
+FLUSH_BYTES = 8 << 20
 CONNECTION_TABLES = ("connections", "http", "ws_frames", "ws_messages", "tls", "http2")
 SESSION_TABLES = ("sessions", "eio_packets", "sio_packets", "acks")
 
@@ -51,6 +54,7 @@ class TableFiles:
         self.tables = tuple(tables)
         self.counts = dict.fromkeys(self.tables, 0)
         self._rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in self.tables}
+        self._held = dict.fromkeys(self.tables, 0)  # payload bytes in _rows, as add_values was told
         self._writers: dict[str, pq.ParquetWriter] = {}
         # each row dict -> its values in schema order (capture_id, the first column, is added per group)
         self._getters = {t: itemgetter(*TABLES[t].names[1:]) for t in self.tables}
@@ -58,11 +62,14 @@ class TableFiles:
     def add(self, table: str, row: dict[str, Any]) -> None:
         self.add_values(table, self._getters[table](row))
 
-    def add_values(self, table: str, values: tuple[Any, ...]) -> None:
-        """A row as its values in the table's column order, without `capture_id`."""
+    def add_values(self, table: str, values: tuple[Any, ...], size: int = 0) -> None:
+        """A row as its values in the table's column order, without `capture_id`; `size`: the
+        bytes of its payloads (rows are written once FLUSH_ROWS or FLUSH_BYTES are held)."""
         buf = self._rows[table]
         buf.append(values)
-        if len(buf) >= FLUSH_ROWS:
+        if size:
+            self._held[table] += size
+        if len(buf) >= FLUSH_ROWS or self._held[table] >= FLUSH_BYTES:
             self._flush(table)
 
     def _flush(self, table: str) -> None:
@@ -82,6 +89,7 @@ class TableFiles:
         writer.write_table(batch)
         self.counts[table] += len(buf)
         buf.clear()
+        self._held[table] = 0
 
     def close(self) -> None:
         for table in self.tables:

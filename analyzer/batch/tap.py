@@ -18,6 +18,7 @@ write theirs in parts anyway).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from analyzer.batch.rows import micros, text
 from analyzer.batch.sink import TableFiles
@@ -190,7 +191,7 @@ def _json_column(raw: str) -> str | None:
     return None if raw == "null" else text(raw)
 
 
-def sio_values(sid: str, r: SioPacketRecord) -> tuple[object, ...]:
+def sio_values(sid: str, r: SioPacketRecord) -> tuple[Any, ...]:
     """The `sio_packets` row of a packet (SIO_COLUMNS), as rows.sio_row of its JSON (args and
     data: the JSON text model/session_json.py writes)."""
     p = r.packet
@@ -222,16 +223,18 @@ class RowTap:
         self.add = files.add_values
         self.sessions = sessions
 
+    # each row's payload size goes with it: the rows held are bounded in bytes (sink.FLUSH_BYTES)
     def ws_frame(self, connection: int, record: WsFrameRecord) -> None:
-        self.add("ws_frames", ws_frame_values(connection, record))
+        self.add("ws_frames", ws_frame_values(connection, record), len(record.payload))
 
     def ws_message(self, record: WsMessageRecord) -> None:
-        self.add("ws_messages", ws_message_values(record))
+        self.add("ws_messages", ws_message_values(record), len(record.data))
 
     def eio_packet(self, sid: str, record: EioPacketRecord, data: str | bytes) -> None:
         if self.sessions:
-            self.add("eio_packets", eio_values(sid, record, data))
+            self.add("eio_packets", eio_values(sid, record, data), len(data))
 
     def sio_packet(self, sid: str, record: SioPacketRecord) -> None:
         if self.sessions:
-            self.add("sio_packets", sio_values(sid, record))
+            row = sio_values(sid, record)
+            self.add("sio_packets", row, len(row[10] or "") + len(row[11] or ""))  # args, data

@@ -143,3 +143,22 @@ class _NullSink:
 
     def finish(self, summary: Any) -> None:
         pass
+
+
+def test_rows_held_are_bounded_in_bytes(tmp_path: Path) -> None:
+    """20 rows of 1 MiB payloads go out in row groups of at most FLUSH_BYTES, not all at once."""
+    import pyarrow.parquet as pq
+
+    from analyzer.batch.sink import FLUSH_BYTES, TableFiles, table_path
+
+    files = TableFiles(str(tmp_path), "c", 0, ("ws_messages",))
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    for i in range(20):
+        row = (i, 1_000_000 * i, 1, "s2c", "binary", False, 1, len(payload), payload, False, [i])
+        files.add_values("ws_messages", row, len(payload))
+    files.close()
+    meta = pq.ParquetFile(table_path(str(tmp_path), "ws_messages", 0)).metadata
+    assert meta.num_rows == 20
+    assert meta.num_row_groups >= 20 * len(payload) // FLUSH_BYTES
+    table = pq.read_table(table_path(str(tmp_path), "ws_messages", 0))
+    assert table.column("payload").to_pylist() == [payload] * 20
