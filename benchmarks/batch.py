@@ -6,7 +6,10 @@ Copies CAPTURE N times (distinct capture ids), then times: `analyze --format jso
 in one process (the per-core baseline), the batch task (pipeline + Parquet) on each copy in one
 process (the same work without Dask), and `batch --workers 1` and `--workers 2` into fresh
 datasets (wall time, CPU of the whole process tree, and peak RSS of the largest worker as reported
-by psutil). Prints one JSON object. The machine may be shared: CPU seconds are the honest number.
+by psutil), and the same `analyze` runs as two processes at once, half the files each: the
+machine's own 2-process speed-up at that moment, against which the 2-worker speed-up is read. Each
+run records the load average before and after it. Prints one JSON object. The machine may be
+shared: CPU seconds are the honest number.
 `--no-dask` measures only the first two (the per-core comparison); `--root` runs the code of another
 checkout (say main, for a before/after with the same script).
 """
@@ -34,13 +37,20 @@ def _tree_rss(pid: int, peak: dict[str, int], stop: threading.Event) -> None:
 
     while not stop.is_set():
         try:
-            kids = psutil.Process(pid).children(recursive=True)
-            for k in kids:
+            proc = psutil.Process(pid)
+            peak["self"] = max(peak.get("self", 0), proc.memory_info().rss)
+            for k in proc.children(recursive=True):
                 with contextlib_suppress():
                     peak["worker"] = max(peak.get("worker", 0), k.memory_info().rss)
         except Exception:
             return
         time.sleep(0.2)
+
+
+def _load() -> float:
+    """The 1-minute load average (the machine may be shared: say how loaded it was)."""
+    with open("/proc/loadavg") as fh:
+        return float(fh.read().split()[0])
 
 
 class contextlib_suppress:
@@ -51,16 +61,25 @@ class contextlib_suppress:
         return True
 
 
-def _run(argv: list[str], root: Path = ROOT) -> dict[str, float]:
+def _run(argv: list[str], root: Path = ROOT, parallel: list[list[str]] | None = None) -> dict[str, float]:
+    """Run `argv` (and, at the same time, each of `parallel`): wall and CPU seconds of them all,
+    peak RSS of the process and of its largest child, the load average before and after."""
     env = dict(os.environ, PYTHONPATH=str(root))
+    load = _load()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # cwd: `python -c` and `-m` put the working directory before PYTHONPATH on sys.path, so run
+    # there, or a --root run from another checkout would import that checkout's code
+    procs = [
+        subprocess.Popen(x, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for x in [argv, *(parallel or [])]
+    ]
     peak: dict[str, int] = {}
     stop = threading.Event()
-    th = threading.Thread(target=_tree_rss, args=(p.pid, peak, stop), daemon=True)
+    th = threading.Thread(target=_tree_rss, args=(procs[0].pid, peak, stop), daemon=True)
     th.start()
-    p.wait()
+    for p in procs:
+        p.wait()
     stop.set()
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -68,7 +87,10 @@ def _run(argv: list[str], root: Path = ROOT) -> dict[str, float]:
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
+        "peak_rss_mb": round(peak.get("self", 0) / 1e6, 1),
         "peak_worker_rss_mb": round(peak.get("worker", 0) / 1e6, 1),
+        "load_before": load,
+        "load_after": _load(),
     }
 
 
@@ -89,13 +111,11 @@ def main() -> None:
         files = sorted(str(p) for p in src.iterdir())
         size = sum(os.path.getsize(f) for f in files)
         py = sys.executable
-        analyze = [
-            py,
-            "-c",
+        analyze_code = (
             "import sys\nfrom analyzer.cli import main\nfor f in sys.argv[1:]:\n"
-            "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])",
-            *files,
-        ]
+            "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])"
+        )
+        analyze = [py, "-c", analyze_code, *files]
         tasks = [
             py,
             "-c",
@@ -109,6 +129,14 @@ def main() -> None:
         for key, argv in (("analyze_json", analyze), ("batch_tasks_in_one_process", tasks)):
             out[key] = _run(argv, a.root)
             print(key, out[key], file=sys.stderr, flush=True)
+        if not a.no_dask:
+            # the machine's own 2-process ceiling: the same analyze runs as two processes at once,
+            # half the files each (what 2 workers could at best get from this machine right now)
+            half = len(files) // 2
+            out["analyze_json_2_processes"] = _run(
+                [py, "-c", analyze_code, *files[:half]], a.root, [[py, "-c", analyze_code, *files[half:]]]
+            )
+            print("analyze x2", out["analyze_json_2_processes"], file=sys.stderr, flush=True)
         out["task_vs_analyze_cpu"] = round(
             out["batch_tasks_in_one_process"]["cpu_s"] / max(out["analyze_json"]["cpu_s"], 1e-9), 2
         )
@@ -135,6 +163,10 @@ def main() -> None:
             out["speedup_2_vs_1"] = round(
                 out["batch_1_workers"]["wall_s"] / out["batch_2_workers"]["wall_s"], 2
             )
+            out["machine_2_process_speedup"] = round(
+                out["analyze_json"]["wall_s"] / out["analyze_json_2_processes"]["wall_s"], 2
+            )
+            modes.append("analyze_json_2_processes")
         mb = size / 1e6
         for k in modes:
             out[k]["mb_per_cpu_s"] = round(mb / max(out[k]["cpu_s"], 1e-9), 2)

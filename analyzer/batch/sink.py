@@ -4,8 +4,11 @@
 (analyzer/pipeline/sink.py): each connection and session becomes rows (batch/rows.py) as the
 pipeline hands it over; rows wait in memory by the thousand (`FLUSH_ROWS`) and then go to the
 table's Parquet file as one row group, so memory follows open connections, not the capture.
-Spilled frames, messages and packets (Options.spill_records) are read back one at a time; the
-Socket.IO packets' JSON goes through rawjson.ObjectFeed, which keeps `args`/`data` as text.
+The batch task's WebSocket frames and messages and its sessions' packets come as rows before
+the records reach this sink (batch/tap.py, Options.record_tap: their lists are tapped); lists
+written as JSON (the sessions of a split capture, merged by task.merge_sessions) are read back one
+record at a time, the Socket.IO packets' JSON through rawjson.ObjectFeed, which keeps
+`args`/`data` as text.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from analyzer.model.session import EngineIOSession
 __all__ = ["CONNECTION_TABLES", "SESSION_TABLES", "DatasetSink", "TableFiles", "table_path"]
 
 FLUSH_ROWS = 4096
+# a table's rows also go out once their payloads (the size the caller gives) pass this: 4096 rows
+# of 1 MiB WebSocket messages would otherwise be held at once (the worker's 300 MB bound)
+FLUSH_BYTES = 8 << 20
 CONNECTION_TABLES = ("connections", "http", "ws_frames", "ws_messages", "tls", "http2")
 SESSION_TABLES = ("sessions", "eio_packets", "sio_packets", "acks")
 
@@ -47,23 +53,31 @@ class TableFiles:
         self.part = part
         self.tables = tuple(tables)
         self.counts = dict.fromkeys(self.tables, 0)
-        self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in self.tables}
+        self._rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in self.tables}
+        self._held = dict.fromkeys(self.tables, 0)  # payload bytes in _rows, as add_values was told
         self._writers: dict[str, pq.ParquetWriter] = {}
         # each row dict -> its values in schema order (capture_id, the first column, is added per group)
         self._getters = {t: itemgetter(*TABLES[t].names[1:]) for t in self.tables}
 
     def add(self, table: str, row: dict[str, Any]) -> None:
+        self.add_values(table, self._getters[table](row))
+
+    def add_values(self, table: str, values: tuple[Any, ...], size: int = 0) -> None:
+        """A row as its values in the table's column order, without `capture_id`; `size`: the
+        bytes of its payloads (rows are written once FLUSH_ROWS or FLUSH_BYTES are held)."""
         buf = self._rows[table]
-        buf.append(row)
-        if len(buf) >= FLUSH_ROWS:
+        buf.append(values)
+        if size:
+            self._held[table] += size
+        if len(buf) >= FLUSH_ROWS or self._held[table] >= FLUSH_BYTES:
             self._flush(table)
 
     def _flush(self, table: str) -> None:
         buf = self._rows[table]
         schema = TABLES[table]
-        # a row group: the rows' values as one Python list per column (itemgetter and zip, in C),
-        # then one pa.array per column; several times faster than Table.from_pylist on dicts
-        columns = list(zip(*map(self._getters[table], buf), strict=True)) if buf else [()] * (len(schema) - 1)
+        # a row group: the rows' values as one Python list per column (zip, in C), then one
+        # pa.array per column; several times faster than Table.from_pylist on dicts
+        columns = list(zip(*buf, strict=True)) if buf else [()] * (len(schema) - 1)
         arrays = [pa.array([self.capture_id] * len(buf), type=pa.string())]
         arrays += [pa.array(col, type=f.type) for col, f in zip(columns, list(schema)[1:], strict=True)]
         batch = pa.Table.from_arrays(arrays, schema=schema)
@@ -75,6 +89,7 @@ class TableFiles:
         writer.write_table(batch)
         self.counts[table] += len(buf)
         buf.clear()
+        self._held[table] = 0
 
     def close(self) -> None:
         for table in self.tables:
@@ -125,7 +140,9 @@ class DatasetSink:
         if ws is not None:
             n_frames = len(ws.frames) + ws.frames_dropped
             n_messages = len(ws.messages)
-            frames, messages = ws.frames.values(), ws.messages.values()
+            # tapped lists: their rows were made as the records came (batch/tap.py)
+            frames = () if ws.frames.tapped_list else ws.frames.values()
+            messages = () if ws.messages.tapped_list else ws.messages.values()
         doc = record.to_dict(lists=False)
         self.n_connections += 1
         add("connections", rows.connection_row(doc, n_frames, n_messages))
@@ -152,14 +169,16 @@ class DatasetSink:
         sio = record.socketio
         sio_info = {**sio.head_dict(), **sio.tail_dict()} if sio is not None else None
         add("sessions", rows.session_row(info, sio_info, record.first_frame))
-        for p in eio_dicts(record):
-            add("eio_packets", rows.eio_row(sid, p))
-        if sio is not None:
+        if not record.packets.tapped_list:  # else their rows were made as they came (batch/tap.py)
+            for p in eio_dicts(record):
+                add("eio_packets", rows.eio_row(sid, p))
+        if sio is not None and not sio.packets.tapped_list:
             # the packets' JSON read once, args and data kept as the JSON text the column wants
             # (not decoded into values and encoded again)
             feed = ObjectFeed(_JSON_KEYS, lambda q: add("sio_packets", rows.sio_row(sid, q)))
             sio.packets.write_to(feed)
             feed.close()
+        if sio is not None:
             for a in sio.acks:
                 add("acks", rows.ack_row(sid, a.to_dict()))
 

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from analyzer.batch.inputs import InputError, local_copy
 from analyzer.batch.sink import CONNECTION_TABLES, SESSION_TABLES, DatasetSink, TableFiles
+from analyzer.batch.tap import RowTap
 from analyzer.capture.frametimes import packet_times
 from analyzer.capture.pcapfile import CaptureError, open_capture
 from analyzer.pipeline import Options, run
@@ -43,7 +44,7 @@ class TaskSpec:
         return f"TaskSpec({self.location!r}, share {self.share}/{self.shares})"
 
 
-def _options(spec: TaskSpec) -> Options:
+def _options(spec: TaskSpec, record_tap: RowTap | None = None) -> Options:
     keys = None
     if spec.keylogs:
         keys = KeyLog()
@@ -56,6 +57,7 @@ def _options(spec: TaskSpec) -> Options:
         keylog=keys,
         inflate_budget_bytes=spec.inflate_budget_bytes,
         flow_share=(spec.share, spec.shares) if split else None,
+        record_tap=record_tap,
     )
 
 
@@ -79,10 +81,11 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
             if calls_path is not None:
                 calls = open(calls_path, "wb")  # noqa: SIM115 - closed below
             try:
+                options = _options(spec, RowTap(files, sessions=not split))
                 if calls is not None:  # the session layer's input, in its moments (pipeline/shards.py)
-                    summary, _ = run_tapped(reader, _options(spec), spec.share, calls, sink)
+                    summary, _ = run_tapped(reader, options, spec.share, calls, sink)
                 else:
-                    summary = run(reader, _options(spec), sink)
+                    summary = run(reader, options, sink)
                 sink.write_anomalies(packet_times(path, sink.anomaly_frames()))
             except BaseException:
                 files.abort()

@@ -23,7 +23,14 @@ from analyzer.model.values import MAX_DEPTH, to_jsonable
 if TYPE_CHECKING:  # model/session.py imports this module: the records are only annotations here
     from analyzer.model.session import EioPacketRecord, EngineIOSession, SioPacketRecord, SocketIOSession
 
-__all__ = ["PieceSink", "eio_packet_parts", "session_parts", "sio_packet_parts", "socketio_parts"]
+__all__ = [
+    "PieceSink",
+    "eio_packet_parts",
+    "session_parts",
+    "sio_args_data",
+    "sio_packet_parts",
+    "socketio_parts",
+]
 
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
 
@@ -144,6 +151,12 @@ def _data_json(p: SioPacket, event: bool, hexes: dict[int, str]) -> tuple[str, s
             parts = [dumps(x) for x in safe]
             return "[" + ",".join(parts[1:]) + "]", "[" + ",".join(parts) + "]"
         return "null", dumps(safe)
+
+
+def sio_args_data(p: SioPacket) -> tuple[str, str]:
+    """The JSON text of a Socket.IO packet's "args" and "data", as sio_packet_parts writes them
+    (`socketscope batch` keeps them as text columns)."""
+    return _data_json(p, p.type in _EVENT_TYPES, {})
 
 
 def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:

@@ -262,11 +262,12 @@ class RecordList(Generic[R]):
     disk). The JSON is the same either way: each record's `to_json()`.
     """
 
-    __slots__ = ("_count", "_first", "_items", "_last", "_spill")
+    __slots__ = ("_count", "_first", "_items", "_last", "_spill", "_tap")
 
     def __init__(self, items: Iterable[R] = (), *, spill: bool = False) -> None:
         self._items: list[R] = []
         self._spill: JsonSpill | None = JsonSpill() if spill else None
+        self._tap: Callable[[R], None] | None = None
         self._count = 0
         self._first: R | None = None
         self._last: R | None = None
@@ -282,10 +283,30 @@ class RecordList(Generic[R]):
         out._first, out._last = first, last
         return out
 
+    @classmethod
+    def tapped(
+        cls, tap: Callable[[R], None], count: int = 0, first: R | None = None, last: R | None = None
+    ) -> RecordList[R]:
+        """A list whose records go to `tap` as they are appended, and nowhere else: only their
+        count and the first and the last record are kept, and there is no JSON to read
+        (`socketscope batch` makes its rows from the records themselves, batch/tap.py).
+        `count`, `first`, `last`: of records another writer already handed to a tap."""
+        out: RecordList[R] = cls()
+        out._tap = tap
+        out._count, out._first, out._last = count, first, last
+        return out
+
     def append(self, record: R) -> None:
         spill = self._spill
         if spill is None:
-            self._items.append(record)
+            tap = self._tap
+            if tap is None:
+                self._items.append(record)
+            else:
+                tap(record)
+                if self._first is None:
+                    self._first = record
+                self._last = record
         else:
             spill.add_json(record.to_json())
             if self._first is None:
@@ -300,16 +321,21 @@ class RecordList(Generic[R]):
 
     @property
     def in_memory(self) -> bool:
-        """Whether the records themselves are held (else only their JSON)."""
-        return self._spill is None
+        """Whether the records themselves are held (else only their JSON, or nothing: tapped)."""
+        return self._spill is None and self._tap is None
+
+    @property
+    def tapped_list(self) -> bool:
+        """Whether the records went to a tap (`tapped`): nothing of them can be read here."""
+        return self._tap is not None
 
     @property
     def first(self) -> R | None:
-        return self._first if self._spill is not None else (self._items[0] if self._items else None)
+        return self._items[0] if self._items else self._first
 
     @property
     def last(self) -> R | None:
-        return self._last if self._spill is not None else (self._items[-1] if self._items else None)
+        return self._items[-1] if self._items else self._last
 
     def __len__(self) -> int:
         return self._count
@@ -320,7 +346,12 @@ class RecordList(Generic[R]):
     def _records(self) -> list[R]:
         if self._spill is not None:
             raise ValueError("these records were written to disk as JSON: read them with values()")
+        self._no_tap()
         return self._items
+
+    def _no_tap(self) -> None:
+        if self._tap is not None:
+            raise ValueError("these records went to a tap as they came: they are not kept")
 
     def __iter__(self) -> Iterator[R]:
         return iter(self._records())
@@ -337,42 +368,47 @@ class RecordList(Generic[R]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RecordList):
             return NotImplemented
-        if self._spill is not None or other._spill is not None:
+        if not (self.in_memory and other.in_memory):
             return self is other
         return self._items == other._items
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        where = "in memory" if self._spill is None else "as JSON"
+        where = "in memory" if self.in_memory else "as JSON" if self._tap is None else "tapped"
         return f"RecordList({self._count} records {where})"
 
     def texts(self) -> Iterator[str]:
         """Each record's JSON text."""
+        self._no_tap()
         if self._spill is None:
             return (r.to_json() for r in self._items)
         return (text for text, _ in iter_elements(self._spill.pieces()))
 
     def values(self) -> Iterator[Any]:
         """Each record as a dict (its JSON read back), one at a time."""
+        self._no_tap()
         if self._spill is None:
             return (json.loads(r.to_json()) for r in self._items)
         return (value for _, value in iter_elements(self._spill.pieces()))
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """(JSON text, dict) of each record."""
+        self._no_tap()
         if self._spill is None:
             return ((t, json.loads(t)) for t in map(_to_json, self._items))
         return iter_elements(self._spill.pieces())
 
     def to_list(self) -> list[Any]:
         """Every record as a dict, in one list."""
+        self._no_tap()
         if self._spill is None:
             return list(json.loads("[" + ",".join(r.to_json() for r in self._items) + "]"))
         return self._spill.load()
 
     def copy_to(self, out: IO[str]) -> None:
         """The records' JSON, comma-separated, without brackets, to a text output."""
+        self._no_tap()
         if self._spill is None:
             for i, r in enumerate(self._items):
                 out.write(("," if i else "") + r.to_json())
@@ -383,6 +419,7 @@ class RecordList(Generic[R]):
         """The records' JSON, comma-separated, as pieces; `write(record, out)` writes one record
         held in memory (default: its to_json()). JSON on disk is copied file to file into a
         JsonSpill."""
+        self._no_tap()
         spill = self._spill
         if spill is None:
             for i, r in enumerate(self._items):

@@ -19,11 +19,11 @@ from analyzer.model.codes.websocket import STREAM_GAP as WS_STREAM_GAP
 from analyzer.model.common import Anomaly, Direction, ParserAnomaly
 from analyzer.model.records import HttpExchange, HttpRequest, HttpResponse, WsMessageRecord, header_value
 from analyzer.model.registry import make_anomaly
-from analyzer.model.spill import RecordList
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.frame_cap import FrameRecords
 from analyzer.pipeline.h2_host import H2Tunnels
 from analyzer.pipeline.h2_step import H2Step, PieceMap, h2c_settings
+from analyzer.pipeline.options import websocket_record
 from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
 from analyzer.protocols.deflate import InflateBudget
@@ -403,10 +403,7 @@ class ConnectionApp(H2Tunnels):
         self, hs: HandshakeResult | None, resync: bool, at: dict[Direction, int] | None = None
     ) -> None:
         self.mode = "websocket"
-        spill = self.options.spill_records
-        self.ws = WebSocketRecord(
-            handshake=None, frames=RecordList(spill=spill), messages=RecordList(spill=spill)
-        )
+        self.ws = websocket_record(self.options, self.conn.id)
         self.conversation = WsConversation()
         self._resync = resync
         if resync:

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from analyzer.model.spill import RecordList
+from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.frame_cap import MAX_FRAME_RECORDS
 from analyzer.pipeline.observer import LiveObserver
 from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
+from analyzer.session.packettap import PacketTap
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from analyzer.model.records import WsMessageRecord
     from analyzer.protocols.tls.keylog import KeyLog
 
-__all__ = ["Options"]
+__all__ = ["Options", "RecordTap", "websocket_record"]
+
+
+class RecordTap(PacketTap, Protocol):
+    """Takes each WebSocket frame and message record as it is decoded, and each packet of a
+    session as it would be written (session/packettap.py), instead of their JSON (Options.record_tap)."""
+
+    def ws_frame(self, connection: int, record: WsFrameRecord) -> None: ...
+
+    def ws_message(self, record: WsMessageRecord) -> None: ...
 
 
 @dataclass(slots=True)
@@ -59,3 +72,25 @@ class Options:
     # with it, the session layer's input goes to this callable (pipeline/split.SessionCall) instead
     # of being stitched into sessions: the caller merges the shares' calls into one SessionBuilder
     session_tap: Callable[[tuple[str, tuple[Any, ...], int, float]], None] | None = None
+    # WebSocket frame and message records go to this tap as they are decoded, and the packets of
+    # sessions as they are analysed (with spill_records), and are neither held nor spilled: their
+    # lists keep only a count (RecordList.tapped). For the one sink that wants the records
+    # themselves (`socketscope batch` makes its rows from them, batch/tap.py); the others read
+    # the lists' JSON, which a tapped list has not
+    record_tap: RecordTap | None = None
+
+
+def websocket_record(options: Options, connection: int) -> WebSocketRecord:
+    """A connection's WebSocket record with its frame and message lists as `options` wants them:
+    held, spilled as JSON, or handed to the record tap (one WebSocket a connection: later RFC 8441
+    tunnels are exchanges only, so a tap never sees records the document leaves out)."""
+    tap = options.record_tap
+    if tap is None:
+        spill = options.spill_records
+        frames: RecordList[WsFrameRecord] = RecordList(spill=spill)
+        return WebSocketRecord(handshake=None, frames=frames, messages=RecordList(spill=spill))
+    return WebSocketRecord(
+        handshake=None,
+        frames=RecordList.tapped(lambda r: tap.ws_frame(connection, r)),
+        messages=RecordList.tapped(tap.ws_message),
+    )

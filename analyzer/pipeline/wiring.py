@@ -63,7 +63,11 @@ class Pipeline:
         self.sinks = sinks
         # streaming output: session payloads wait on disk while their sessions are open
         spill_payloads = bool(sinks) and self.options.spill_records
-        store = PayloadStore(spill_packets=self.options.spill_session_packets) if spill_payloads else None
+        store = (
+            PayloadStore(spill_packets=opts.spill_session_packets, tap=opts.record_tap)
+            if spill_payloads
+            else None
+        )
         self.sessions: SessionBuilder = (
             SessionBuilder(payloads=store, observer=opts.observer)
             if self.options.session_tap is None

@@ -180,7 +180,7 @@ def _socketio(
 ) -> tuple[SocketIOSession | None, SessionSpill | None]:
     """The Socket.IO view. Streaming (a payload store): the analysis reads the payloads one at a
     time and the session's packets go to disk as JSON meanwhile, so it is never held whole."""
-    spill = SessionSpill(recs, store) if store is not None else None
+    spill = SessionSpill(recs, store, s.sid) if store is not None else None
     socketio, problems_s = analyze_socketio(
         recs,
         s.version,

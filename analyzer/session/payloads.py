@@ -10,7 +10,12 @@ open sessions, not the bytes they carried.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from analyzer.model.tempfile_fd import AppendFile
+
+if TYPE_CHECKING:
+    from analyzer.session.packettap import PacketTap
 
 __all__ = ["PayloadStore"]
 
@@ -23,13 +28,17 @@ class PayloadStore:
 
     `spill_packets` False: the sinks read no session packet (the text summary without --events),
     so session/spill.py counts the Socket.IO packets by (namespace, event) and writes no JSON of
-    them (Options.spill_session_packets)."""
+    them (Options.spill_session_packets). `tap`: the packets go to it instead of their JSON
+    (Options.record_tap)."""
 
-    __slots__ = ("_buffer", "_file", "min_size", "spill_packets")
+    __slots__ = ("_buffer", "_file", "min_size", "spill_packets", "tap")
 
-    def __init__(self, min_size: int | None = None, *, spill_packets: bool = True) -> None:
+    def __init__(
+        self, min_size: int | None = None, *, spill_packets: bool = True, tap: PacketTap | None = None
+    ) -> None:
         self.min_size = MIN_SIZE if min_size is None else min_size
         self.spill_packets = spill_packets
+        self.tap = tap
         self._file = AppendFile()  # made at the first flush
         self._buffer = bytearray()  # what follows the file's bytes
 

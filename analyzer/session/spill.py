@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
 from analyzer.model.session_json import eio_packet_parts, sio_packet_parts
 from analyzer.model.spill import JsonSpill, RecordList, TalliedSpill
 from analyzer.session.payloads import PayloadStore
+
+if TYPE_CHECKING:
+    from analyzer.session.packettap import PacketTap
 
 __all__ = ["SessionSpill"]
 
@@ -26,13 +29,19 @@ class SessionSpill:
     Socket.IO packets go to `sio` through `add_sio`. A binary packet's hex is kept (with the
     bytes, so that their id stays theirs) until the Socket.IO attachment it is writes it again,
     within a budget of HEX_BUDGET characters.
+
+    With a tap (`payloads.tap`, Options.record_tap) the packets go to the tap in the same order,
+    and no JSON is written: the lists keep their count only (RecordList.tapped).
     """
 
     HEX_BUDGET = 4 << 20
 
-    def __init__(self, records: Sequence[EioPacketRecord], payloads: PayloadStore) -> None:
+    def __init__(self, records: Sequence[EioPacketRecord], payloads: PayloadStore, sid: str = "") -> None:
         self.records = records
         self.payloads = payloads
+        self.sid = sid
+        self.tap: PacketTap | None = payloads.tap if payloads.spill_packets else None
+        self._n_sio = 0
         self.eio = JsonSpill()
         self.sio = TalliedSpill()
         self._next = 0  # records[:_next] are written
@@ -64,12 +73,18 @@ class SessionSpill:
     def eio_list(self) -> RecordList[EioPacketRecord]:
         """The Engine.IO packets as the session's record list (after `finish`)."""
         records = self.records
-        return RecordList.written(self.eio, records[0] if records else None, records[-1] if records else None)
+        first, last = (records[0], records[-1]) if records else (None, None)
+        if self.tap is not None:
+            return RecordList.tapped(_untapped, len(records), first, last)
+        return RecordList.written(self.eio, first, last)
 
     def sio_list(self) -> RecordList[SioPacketRecord]:
         """The Socket.IO packets `add_sio` wrote, as a record list."""
         ends = self._sio_ends
-        return RecordList.written(self.sio, ends[0] if ends else None, ends[-1] if ends else None)
+        first, last = (ends[0], ends[-1]) if ends else (None, None)
+        if self.tap is not None:
+            return RecordList.tapped(_untapped, self._n_sio, first, last)
+        return RecordList.written(self.sio, first, last)
 
     def add_sio(self, r: SioPacketRecord) -> None:
         ends = self._sio_ends
@@ -79,6 +94,11 @@ class SessionSpill:
             ends.append(r)
         if not self.payloads.spill_packets:
             self.sio.tally[r.packet.nsp, r.packet.event] += 1
+            return
+        if self.tap is not None:
+            self._n_sio += 1
+            self.sio.tally[r.packet.nsp, r.packet.event] += 1
+            self.tap.sio_packet(self.sid, r)
             return
         hexes = self._hexes
         before = len(hexes)
@@ -96,6 +116,9 @@ class SessionSpill:
 
     def _write(self, r: EioPacketRecord) -> str | bytes:
         data = self._payload(r)
+        if self.tap is not None:
+            self.tap.eio_packet(self.sid, r, data)
+            return data
         self.eio.begin()
         eio_packet_parts(r, self.eio, self._hexes, data)
         if isinstance(data, bytes) and id(data) in self._hexes:
@@ -106,6 +129,10 @@ class SessionSpill:
                 self._kept_chars -= 2 * len(old)
                 self._hexes.pop(key, None)
         return data
+
+
+def _untapped(record: object) -> None:
+    raise ValueError("a session's packets are not appended to after it was written")
 
 
 def _bytes_ids(value: Any) -> Iterator[int]:
