@@ -260,13 +260,18 @@ class RecordList(Generic[R]):
     the last record stay as records (a session's first and last times). `RecordList.written`
     takes a JsonSpill another writer filled (a session's packets, with payloads read back from
     disk). The JSON is the same either way: each record's `to_json()`.
+
+    `RecordList(spill=True, counted=True)`: no output reads the records (the text summary
+    without `--messages`): they are counted, first and last kept, and not serialized at all;
+    reading their JSON raises ValueError (`kept` says which).
     """
 
-    __slots__ = ("_count", "_first", "_items", "_last", "_spill")
+    __slots__ = ("_count", "_counted", "_first", "_items", "_last", "_spill")
 
-    def __init__(self, items: Iterable[R] = (), *, spill: bool = False) -> None:
+    def __init__(self, items: Iterable[R] = (), *, spill: bool = False, counted: bool = False) -> None:
         self._items: list[R] = []
-        self._spill: JsonSpill | None = JsonSpill() if spill else None
+        self._spill: JsonSpill | None = JsonSpill() if spill and not counted else None
+        self._counted = counted
         self._count = 0
         self._first: R | None = None
         self._last: R | None = None
@@ -284,14 +289,21 @@ class RecordList(Generic[R]):
 
     def append(self, record: R) -> None:
         spill = self._spill
-        if spill is None:
-            self._items.append(record)
-        else:
+        if spill is not None:
             spill.add_json(record.to_json())
-            if self._first is None:
-                self._first = record
-            self._last = record
+        elif not self._counted:
+            self._items.append(record)
+            self._count += 1
+            return
+        if self._first is None:
+            self._first = record
+        self._last = record
         self._count += 1
+
+    @property
+    def kept(self) -> bool:
+        """Whether the records can be read back (False: counted only, `counted=True`)."""
+        return not self._counted
 
     @property
     def backing(self) -> JsonSpill | None:
@@ -300,16 +312,16 @@ class RecordList(Generic[R]):
 
     @property
     def in_memory(self) -> bool:
-        """Whether the records themselves are held (else only their JSON)."""
-        return self._spill is None
+        """Whether the records themselves are held (else only their JSON, or nothing: `kept`)."""
+        return self._spill is None and not self._counted
 
     @property
     def first(self) -> R | None:
-        return self._first if self._spill is not None else (self._items[0] if self._items else None)
+        return self._first if not self.in_memory else (self._items[0] if self._items else None)
 
     @property
     def last(self) -> R | None:
-        return self._last if self._spill is not None else (self._items[-1] if self._items else None)
+        return self._last if not self.in_memory else (self._items[-1] if self._items else None)
 
     def __len__(self) -> int:
         return self._count
@@ -320,7 +332,12 @@ class RecordList(Generic[R]):
     def _records(self) -> list[R]:
         if self._spill is not None:
             raise ValueError("these records were written to disk as JSON: read them with values()")
+        self._check_kept()
         return self._items
+
+    def _check_kept(self) -> None:
+        if self._counted:
+            raise ValueError("these records were counted, not kept (RecordList(counted=True))")
 
     def __iter__(self) -> Iterator[R]:
         return iter(self._records())
@@ -337,42 +354,47 @@ class RecordList(Generic[R]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RecordList):
             return NotImplemented
-        if self._spill is not None or other._spill is not None:
+        if not (self.in_memory and other.in_memory):
             return self is other
         return self._items == other._items
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        where = "in memory" if self._spill is None else "as JSON"
+        where = "in memory" if self.in_memory else ("counted" if self._counted else "as JSON")
         return f"RecordList({self._count} records {where})"
 
     def texts(self) -> Iterator[str]:
         """Each record's JSON text."""
+        self._check_kept()
         if self._spill is None:
             return (r.to_json() for r in self._items)
         return (text for text, _ in iter_elements(self._spill.pieces()))
 
     def values(self) -> Iterator[Any]:
         """Each record as a dict (its JSON read back), one at a time."""
+        self._check_kept()
         if self._spill is None:
             return (json.loads(r.to_json()) for r in self._items)
         return (value for _, value in iter_elements(self._spill.pieces()))
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """(JSON text, dict) of each record."""
+        self._check_kept()
         if self._spill is None:
             return ((t, json.loads(t)) for t in map(_to_json, self._items))
         return iter_elements(self._spill.pieces())
 
     def to_list(self) -> list[Any]:
         """Every record as a dict, in one list."""
+        self._check_kept()
         if self._spill is None:
             return list(json.loads("[" + ",".join(r.to_json() for r in self._items) + "]"))
         return self._spill.load()
 
     def copy_to(self, out: IO[str]) -> None:
         """The records' JSON, comma-separated, without brackets, to a text output."""
+        self._check_kept()
         if self._spill is None:
             for i, r in enumerate(self._items):
                 out.write(("," if i else "") + r.to_json())
@@ -383,6 +405,7 @@ class RecordList(Generic[R]):
         """The records' JSON, comma-separated, as pieces; `write(record, out)` writes one record
         held in memory (default: its to_json()). JSON on disk is copied file to file into a
         JsonSpill."""
+        self._check_kept()
         spill = self._spill
         if spill is None:
             for i, r in enumerate(self._items):

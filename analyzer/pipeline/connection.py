@@ -405,8 +405,11 @@ class ConnectionApp(H2Tunnels):
     ) -> None:
         self.mode = "websocket"
         spill = self.options.spill_records
+        counted = spill and not self.options.spill_ws_records  # no sink reads them: not serialized
         self.ws = WebSocketRecord(
-            handshake=None, frames=RecordList(spill=spill), messages=RecordList(spill=spill)
+            handshake=None,
+            frames=RecordList(spill=spill, counted=counted),
+            messages=RecordList(spill=spill, counted=counted),
         )
         self.conversation = WsConversation()
         self._resync = resync

@@ -35,6 +35,10 @@ class Options:
     # --events), so they are not written at all; the Socket.IO packets are only counted by
     # (namespace, event name) for the summary (model/spill.py TalliedSpill)
     spill_session_packets: bool = True
+    # with spill_records, False: no sink reads the WebSocket frames and messages (the text summary
+    # without --messages), so their records are counted, not serialized (RecordList(counted=True));
+    # also set when every sink says so (`reads_ws_records = False`, pipeline/sink.py)
+    spill_ws_records: bool = True
     # TLS secrets (NSS key log: --keylog files, pcapng Decryption Secrets Blocks); held in memory
     # only, never printed (KeyLog's repr gives counts)
     keylog: KeyLog | None = None
