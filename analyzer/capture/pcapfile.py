@@ -266,6 +266,11 @@ class CaptureReader:
         if self._start is not None:
             fh.seek(self._start.offset)
             frame, pos = self._start.frame, self._start.offset
+        # the header's fields as native ints (mypyc unboxes them once; struct gives Any)
+        sec: int
+        frac: int
+        caplen: int
+        origlen: int
         while True:
             n = len(buf)
             # every complete record in the buffer, its header unpacked once
