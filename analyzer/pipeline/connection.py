@@ -47,6 +47,7 @@ _LENGTH_FORM = {"7-bit": "7-bit", "16-bit": "16-bit", "64-bit": "64-bit"}
 _OPNAME = {1: "text", 2: "binary"}
 _MAX_INTERIM = 16  # 1xx responses listed per exchange (a peer may send any number)
 _MAX_HELD = 4096  # WebSocket events held for ordering (see _ws_route) before they go out anyway
+MAX_CONN_ANOMALIES = 10000  # anomalies kept per connection (docs/bounds.md); the rest are dropped
 _OPCODE_NAMES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 
 
@@ -109,16 +110,14 @@ class ConnectionApp(H2Tunnels):
 
     def _where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
         """The packet with the byte before `end`, its time, and every packet of [start, end)."""
-        last = max(end - 1, start)
         if self.tls is not None:  # offsets of the plaintext, mapped through the TLS records
             pm = self.tls.offsets[d]
+            last = max(end - 1, start)
             return pm.frame_at(last), pm.ts_at(last), pm.frames_between(start, max(end, start + 1))
         if self.proxy is not None:  # the parsers count from the end of the proxy handshake
             start += self.proxy.taken[d]
             end += self.proxy.taken[d]
-            last = max(end - 1, start)
-        om = self._stream(d).offsets
-        return om.frame_at(last), om.ts_at(last), om.frames_between(start, max(end, start + 1))
+        return self._stream(d).offsets.where(start, end)
 
     def _ns(self, d: Direction, start: int, end: int) -> int:
         """`_where`'s time in integer nanoseconds."""
@@ -142,7 +141,7 @@ class ConnectionApp(H2Tunnels):
         return self._stream(d).next - (self.proxy.taken[d] if self.proxy is not None else 0)
 
     def _anomaly(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
-        if len(self.anomalies) < 10000:
+        if len(self.anomalies) < MAX_CONN_ANOMALIES:
             self.anomalies.append(make_anomaly(code, message, self.conn.id, d, frames))
             if self.observer is not None:
                 self.observer.on_anomaly(self.anomalies[-1])
@@ -537,6 +536,8 @@ class ConnectionApp(H2Tunnels):
                     self.observer.on_ws_message(msg)
                 self.sessions.on_ws_message(msg)
             elif isinstance(ev, ParserAnomaly):
+                if len(self.anomalies) >= MAX_CONN_ANOMALIES:
+                    continue  # not kept (see _anomaly): spare the offset lookup
                 if gap_frame and ev.code == WS_STREAM_GAP:
                     frame = gap_frame  # the packet where the gap was found (see on_gap)
                 else:

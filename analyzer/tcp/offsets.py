@@ -18,7 +18,7 @@ _Q_MAX = (1 << 63) - 1  # an array("q") item; a capture's times span far less (2
 
 
 class OffsetMap:
-    __slots__ = ("_base", "_frames", "_ns", "_ns0", "_starts", "_ts")
+    __slots__ = ("_base", "_frames", "_hint", "_ns", "_ns0", "_starts", "_ts")
 
     def __init__(self) -> None:
         self._starts = array("q")
@@ -27,6 +27,7 @@ class OffsetMap:
         self._ns = array("q")  # nanoseconds after _ns0 (a pcapng if_tsoffset can make times huge)
         self._ns0 = 0  # the first entry's time (entries are never all discarded)
         self._base = 0  # entries before this index were discarded
+        self._hint = -1  # the entry of the last `where` (many small frames share one segment)
 
     def add(self, offset: int, frame: int, ts: float, ts_ns: int) -> None:
         if not self._starts:
@@ -71,10 +72,29 @@ class OffsetMap:
             seen[f] = None
         return tuple(seen)
 
+    def where(self, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
+        """`frame_at` and `ts_at` of the byte before `end`, and `frames_between` [start, end) (at
+        least one byte), in one lookup: when the range lies in one segment (the common case: a
+        segment carries many frames) the previous answer's entry is checked before searching."""
+        starts = self._starts
+        n = len(starts)
+        if n == 0:
+            return 0, 0.0, ()
+        last = max(end - 1, start)
+        i = self._hint
+        if not (0 <= i < n and starts[i] <= start and (i + 1 == n or starts[i + 1] > last)):
+            i = self._index(start)
+            if starts[i] > start or (i + 1 < n and starts[i + 1] <= last):  # before or across
+                return self.frame_at(last), self.ts_at(last), self.frames_between(start, last + 1)
+            self._hint = i
+        frame = self._frames[i]
+        return frame, self._ts[i], (frame,)
+
     def discard_before(self, offset: int) -> None:
         """Forget entries wholly below `offset` (keeps the one containing it)."""
         i = self._index(offset)
         if i > 4096:
+            self._hint = -1
             del self._starts[:i]
             del self._frames[:i]
             del self._ts[:i]
