@@ -8,6 +8,10 @@ object per layer. Here the same state changes are made inline: the decoder's cou
 capture summary, the tracker's per-direction counters and lingering, then the stream. Every
 other packet goes through `Pipeline.feed` unchanged. tests/tcp/test_fastpath.py checks that the
 analysis is the same with and without this loop on every capture at hand.
+
+The TCP header's fields are read by indexing the packet's bytes, which the compiled build does on
+native ints (a struct tuple would be `Any`); the sequence and acknowledgment numbers only when
+they are used (`_u32`).
 """
 
 from __future__ import annotations
@@ -78,12 +82,8 @@ def feed_fast(
                 total = (data[16] << 8) | data[17]
                 end = 14 + total if total else n  # total 0: TSO on the capturing host
                 if (not total or total >= 40) and end <= n:
-                    # RFC 9293 §3.1 header fields as native ints (mypyc unboxes bytes indexing; a
-                    # struct tuple is Any): ports, data offset, flags; seq and ack only when used
-                    sport = (data[34] << 8) | data[35]
-                    dport = (data[36] << 8) | data[37]
-                    flags = data[47]
-                    thl = (data[46] >> 4) * 4
+                    sport, dport = (data[34] << 8) | data[35], (data[36] << 8) | data[37]  # RFC 9293 §3.1
+                    flags, thl = data[47], (data[46] >> 4) * 4
                     if not flags & _SYN_FIN_RST and thl >= 20 and 34 + thl <= end:
                         # ConnectionTracker.handle: expire before the lookup (expire's first test inlined)
                         if linger and (
