@@ -50,12 +50,14 @@ DEFAULT_UPLOAD_SLOTS = 2  # uploads read at the same time (each up to MAX_CONTEN
 
 
 def plotly_js_path() -> str:
-    """plotly.js as the pages load it: the strict bundle beside this module (webui/plotlyjs/: its
-    WebGL traces need no `'unsafe-eval'`, which the CSP does not allow), else the plotly
-    package's own plotly.min.js."""
-    strict = os.path.join(os.path.dirname(__file__), "plotlyjs", "plotly-strict.min.js")
-    if os.path.exists(strict):
-        return strict
+    """plotly.js as the pages load it: the partial strict bundle beside this module
+    (webui/plotlyjs/plotly-custom.min.js, built by scripts/build_plotly_bundle.sh with only the
+    trace types the pages draw; its WebGL traces need no `'unsafe-eval'`, which the CSP does not
+    allow), else the plotly package's own plotly.min.js."""
+    here = os.path.join(os.path.dirname(__file__), "plotlyjs")
+    for name in ("plotly-custom.min.js", "plotly-strict.min.js"):
+        if os.path.exists(os.path.join(here, name)):
+            return os.path.join(here, name)
     import plotly
 
     return os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")

@@ -18,6 +18,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from heapq import merge
+from itertools import groupby
 from typing import Any
 
 from analyzer.query import compile_filter
@@ -268,6 +270,14 @@ class Index:
             )
         return rec if isinstance(rec, dict) else {}
 
+    def record_raw(self, i: int) -> bytes | None:
+        """The stored JSON of row i's record (of an HTTP row, its whole exchange); None for a
+        TCP row or a row whose record is not in the store."""
+        found = self.container(self.table.src_of(i))
+        if found is None or not 0 <= found[1] < len(found[0]):
+            return None
+        return self.store.raw(found[0].first + found[1])
+
     def row(self, rid: int) -> Row | None:
         return self.rows[rid] if 0 <= rid < len(self.rows) else None
 
@@ -365,6 +375,8 @@ class Index:
                 return
         lo = None if flt.t0 is None else self.t0 + flt.t0
         hi = None if flt.t1 is None else self.t0 + flt.t1
+        if matcher is not None and self.search is not None:
+            cand = self._payload_candidates(matcher, cand)
         needle = flt.text.casefold() if flt.text else None
         if needle and self.search is not None and self.search.answers(needle):
             cand, needle = self.search.narrow(self, needle, cand), None
@@ -391,6 +403,26 @@ class Index:
             if matcher is not None and not matcher(i):
                 continue
             yield i
+
+    def _payload_candidates(self, matcher: RowMatcher, cand: Iterable[int]) -> Iterable[int]:
+        """`cand` narrowed by the text index to the rows that may pass the filter's `payload
+        contains "x"` tests, when each top-level alternative of the filter has one in its `&&`
+        chain (webui/search.py, `narrows_payload`; of several alternatives, the union); the filter
+        itself then checks each of them exactly, so the rows kept are the scan's."""
+        search = self.search
+        if search is None:
+            return cand
+        needles = []
+        for alt in matcher.flt.required_substrings("payload"):
+            usable = [n for n in alt if search.narrows_payload(n)]
+            if not usable:
+                return cand  # an alternative the index cannot narrow: every row is tested
+            needles.append(usable[0])
+        if len(needles) == 1:
+            return search.payload_rows(self, needles[0], cand)
+        cand = cand if isinstance(cand, range) else list(cand)  # read once per needle
+        merged = merge(*(search.payload_rows(self, n, cand) for n in needles))
+        return (i for i, _ in groupby(merged))  # in row order, each once
 
     def _scans(self, needle: str) -> tuple[bytearray, bytearray] | None:
         """Which summaries and which records may contain `needle` (RecordStore.scan), for a

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from analyzer.model.spill import dumps
+from analyzer.query import ack_entry, acks_of
 from webui.docutil import (
     WS_OPCODE_NAMES,
     as_dict,
@@ -33,7 +34,7 @@ from webui.docutil import (
     ws_message_summary,
 )
 from webui.recstore import LazyDocs, RecordStore, StoredList, dumps_with_stored
-from webui.rowtable import RowTable
+from webui.rowtable import ACK_ANSWERED, ACK_ASKED, NO_ACK, RowTable
 
 if TYPE_CHECKING:
     from analyzer.model.analysis import ConnectionRecord
@@ -116,6 +117,21 @@ def _frame_key(sess: dict[str, Any]) -> int:
     return best
 
 
+def _ack_cell(p: dict[str, Any], acks: dict[tuple[Any, Any, Any], Any]) -> tuple[int, float]:
+    """A Socket.IO packet's ack as the row table keeps it (RowTable.ack, ack_ms): whether it has an
+    ack id, whether its ack entry has a latency, and the latency (NaN when it is not a number), as
+    the filter's ack.answered and ack.latency_ms read them from the record (analyzer/query/fields.py)."""
+    if p.get("ack_id") is None:
+        return NO_ACK
+    a = ack_entry(p, acks)
+    ms = a.get("latency_ms") if a is not None else None
+    if ms is None:
+        return (ACK_ASKED, float("nan"))
+    if type(ms) is float or (type(ms) is int and abs(ms) < 1 << 53):  # exact as a float
+        return (ACK_ANSWERED, float(ms))
+    return (ACK_ANSWERED, float("nan"))
+
+
 class IndexBuilder:
     def __init__(self, frame_ts: Sequence[float] | None = None) -> None:
         self.frame_ts: Sequence[float] = frame_ts if frame_ts is not None else array("d")
@@ -151,9 +167,9 @@ class IndexBuilder:
             n += 1
         return StoredList(store, first, n)
 
-    def _row(self, ts: float | None, layer: str, *fields: Any) -> None:
+    def _row(self, ts: float | None, layer: str, *fields: Any, ack: tuple[int, float] = NO_ACK) -> None:
         """The fields of RowTable.add after its time and layer."""
-        self.table.add(self._t0 if ts is None else ts, layer, *fields)
+        self.table.add(self._t0 if ts is None else ts, layer, *fields, ack=ack)
 
     def _start(self) -> None:
         """Streaming: rows without a time of their own are put at the first packet."""
@@ -399,24 +415,10 @@ class IndexBuilder:
                 ("eio", si, pi),
             )
 
+        acks = acks_of(sess.get("socketio") if isinstance(sess.get("socketio"), dict) else None)
+
         def sio_row(pi: int, p: Any) -> None:
-            if not isinstance(p, dict):
-                return
-            self._row(
-                as_float(p.get("ts")),
-                "socketio",
-                as_str(p.get("type")) or "?",
-                as_str(p.get("direction")),
-                as_int(p.get("frame")),
-                record_packets(p),
-                as_int(p.get("connection")),
-                si,
-                as_str(p.get("nsp")),
-                as_str(p.get("event")),
-                sio_summary(p),
-                None,
-                ("sio", si, pi),
-            )
+            self._sio_row(si, pi, p, acks)
 
         sess["packets"] = self._stored(eio, eio_row)
         sio_obj = sess.get("socketio")
@@ -443,6 +445,27 @@ class IndexBuilder:
         )
         self._session_keys.append((key, si))
         self._first_ts.append(first[0])
+
+    def _sio_row(self, si: int, pi: int, p: Any, acks: dict[tuple[Any, Any, Any], Any]) -> None:
+        """The row of Socket.IO packet `pi` of session `si`, its ack looked up in `acks`."""
+        if not isinstance(p, dict):
+            return
+        self._row(
+            as_float(p.get("ts")),
+            "socketio",
+            as_str(p.get("type")) or "?",
+            as_str(p.get("direction")),
+            as_int(p.get("frame")),
+            record_packets(p),
+            as_int(p.get("connection")),
+            si,
+            as_str(p.get("nsp")),
+            as_str(p.get("event")),
+            sio_summary(p),
+            None,
+            ("sio", si, pi),
+            ack=_ack_cell(p, acks),
+        )
 
     def _stash_lists(self, d: dict[str, Any]) -> None:
         """Long lists of a summary (acks, polling requests, ...) go to the store too."""

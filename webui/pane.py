@@ -3,8 +3,12 @@ layers: by default the Socket.IO packets (events, acks, connects...), or the Web
 and control frames where there is no Socket.IO; TCP, HTTP and Engine.IO rows when asked for.
 
 Each row: direction (an arrow, up for client -> server), time since the first packet and since
-the row before it in the list, length, the event or the opcode, and the payload text the index
-keeps (the side pane shows the whole record: webui/static/pane.js reads the detail API)."""
+the row before it in the list, length, the event or the opcode, and the full payload (the
+Socket.IO data as JSON, the Engine.IO or WebSocket text, binary as hex, the HTTP body; the row's
+summary where there is none), one line that the browser cuts with an ellipsis. What is sent of a
+payload is bounded: its first `PAYLOAD_BYTES` bytes of UTF-8 (of a binary payload, the hex of its
+first PAYLOAD_BYTES / 2 bytes) and how many bytes are left out, which the row shows as a link to
+the side pane and the detail page (webui/static/pane.js reads the detail API for the whole record)."""
 
 from __future__ import annotations
 
@@ -14,11 +18,21 @@ from typing import Any
 import numpy as np
 
 from analyzer.query import FilterError, compile_filter
+from webui.docutil import as_dict, as_str, json_text
 from webui.index import LAYERS, WS_OPCODE_NAMES, Filters, Index, Row
 
-__all__ = ["PANE_PAGE", "default_layers", "filter_problem", "pane_page", "parse_layers"]
+__all__ = [
+    "PANE_PAGE",
+    "PAYLOAD_BYTES",
+    "default_layers",
+    "filter_problem",
+    "pane_page",
+    "parse_layers",
+    "row_payload",
+]
 
 PANE_PAGE = 200  # rows the pane loads at a time (more as it scrolls or the keys go past the end)
+PAYLOAD_BYTES = 4096  # of a row's payload sent to the browser (docs/bounds.md); the rest: a link
 
 _OPCODES = {name: code for code, name in WS_OPCODE_NAMES.items()}
 _ARROWS = {"c2s": "\u2191", "s2c": "\u2193"}  # DevTools: up = sent by the client, down = received
@@ -78,6 +92,41 @@ def _label(row: Row) -> str:
     return row.kind
 
 
+def _payload_of(ix: Index, r: Row) -> tuple[str | None, bool]:
+    """A row's payload as text, and whether it is the hex of binary data; None: it has none."""
+    if r.layer == "tcp":
+        return None, False
+    rec = ix.record(r)
+    if r.layer == "socketio":
+        data = rec.get("data")
+        return (json_text(data) if data is not None else None), False
+    if r.layer == "http":
+        rec = as_dict(rec, "body")
+    text = as_str(rec.get("text") if r.layer != "engineio" else rec.get("data"))
+    if text is None and r.layer == "websocket":
+        text = as_str(rec.get("close_reason")) or None
+    if text is not None:
+        return text, False
+    hexed = as_str(rec.get("data_hex")) or as_str(rec.get("payload_hex")) or as_str(rec.get("hex"))
+    return hexed, hexed is not None
+
+
+def row_payload(ix: Index, r: Row) -> dict[str, Any]:
+    """What the pane's row shows of the payload: `payload` (at most PAYLOAD_BYTES bytes of UTF-8),
+    `payload_more` (bytes of the payload left out: of the data, for binary) and `binary`."""
+    text, binary = _payload_of(ix, r)
+    if text is None:
+        text = r.summary
+    more = 0
+    if len(text) > PAYLOAD_BYTES // 4:  # else it is at most PAYLOAD_BYTES bytes whatever it holds
+        raw = text.encode("utf-8", "replace")
+        if len(raw) > PAYLOAD_BYTES:
+            keep = PAYLOAD_BYTES if not binary else PAYLOAD_BYTES - PAYLOAD_BYTES % 2
+            text = raw[:keep].decode("utf-8", "ignore")  # a character cut in two is left out
+            more = (len(raw) - keep) // 2 if binary else len(raw) - len(text.encode("utf-8", "replace"))
+    return {"payload": text, "payload_more": more, "binary": binary}
+
+
 def pane_page(ix: Index, flt: Filters, layers: Sequence[str], offset: int, limit: int) -> dict[str, Any]:
     """One page of the pane's rows, with the total and the time of the row before the page
     (for the first row's delta)."""
@@ -104,7 +153,7 @@ def pane_page(ix: Index, flt: Filters, layers: Sequence[str], offset: int, limit
                     "type": r.kind,
                     "label": _label(r),
                     "length": r.length,
-                    "payload": r.summary,
+                    **row_payload(ix, r),
                     "connection": r.connection,
                     "session": r.session,
                     "frame": r.frame,

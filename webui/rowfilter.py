@@ -1,10 +1,11 @@
 """A filter of the language of docs/filters.md (analyzer.query) applied to the rows of an Index.
 
 Each row is a `Subject` whose cheap fields (layer, direction, packet, connection, Socket.IO event
-and namespace, packet types, the WebSocket opcode, a WebSocket message's or control frame's
-length) come from the row columns; the record behind the row, the connection that carried it and
-its session's acks are read from the RecordStore only when a field of the filter needs them, so
-`sio.event == "chat"` or `ws.opcode == 8` never reads a record. What the tcp.* fields read of a
+and namespace, packet types, a Socket.IO packet's ack latency and whether it was answered, the
+WebSocket opcode, a WebSocket message's or control frame's length) come from the row columns;
+the record behind the row and the connection that carried it are read from the RecordStore only
+when a field of the filter needs them, so `sio.event == "chat"`, `ack.latency_ms > 200` or
+`ws.opcode == 8` never reads a record. What the tcp.* fields read of a
 connection (its ends and `tcp` object, not its messages) is kept for the whole run of a filter:
 rows of thousands of connections interleave in time.
 """
@@ -17,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.query import Context, Filter, Subject, acks_of, compile_filter
 from webui.docutil import WS_OPCODE_NAMES, as_dict
+from webui.rowtable import ACK_ANSWERED, ACK_NONE
 
 if TYPE_CHECKING:
     from webui.index import Index
 
-__all__ = ["RowMatcher", "anomalies_kept"]
+__all__ = ["RowMatcher", "anomalies_kept", "row_subject_kind"]
 
 _KINDS = {
     "tcp": ("tcp", None),
@@ -34,6 +36,12 @@ _KINDS = {
 }
 _CACHED = 1024  # sessions whose acks stay decoded while a filter runs
 _OPCODE = {name: code for code, name in WS_OPCODE_NAMES.items()}  # a row's kind -> ws.opcode
+
+
+def row_subject_kind(src_kind: str) -> tuple[str, str | None]:
+    """The filter's record kind (analyzer.query KINDS) of a row's source kind, and for an HTTP row
+    which half of the exchange it is."""
+    return _KINDS[src_kind]
 
 
 class _Lazy(Mapping[Any, Any]):
@@ -60,6 +68,10 @@ class _Lazy(Mapping[Any, Any]):
 
 class RowMatcher:
     """`matcher(i)`: whether the filter keeps row i of the index's table."""
+
+    # False: ack.latency_ms and ack.answered are read from the record and its session's acks, as
+    # before the row table held them (benchmarks/search.py --ab measures what the columns save)
+    ack_columns = True
 
     def __init__(self, ix: Index, flt: Filter) -> None:
         self.ix = ix
@@ -114,6 +126,10 @@ class RowMatcher:
             known["sio.event"] = t.events.get(t.event[i])
             known["sio.nsp"] = t.nsps.get(t.nsp[i])
             known["sio.type"] = t.kind_of(i)
+            if self.ack_columns:  # webui/indexbuild.py: what the ack fields read of the record
+                state, ms = t.ack[i], t.ack_ms[i]
+                known["ack.answered"] = None if state == ACK_NONE else state == ACK_ANSWERED
+                known["ack.latency_ms"] = None if ms != ms else ms  # NaN: no latency
         elif kind == "eio":
             known["eio.type"] = t.kind_of(i)
         elif kind in ("ws_msg", "ws_frame"):  # webui/indexbuild.py: the opcode's name, the length

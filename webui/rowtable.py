@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, overload
 
 from webui.recstore import RecordStore
 
-__all__ = ["LAYERS", "SRC_KINDS", "Row", "RowTable"]
+__all__ = ["ACK_ANSWERED", "ACK_ASKED", "ACK_NONE", "LAYERS", "NO_ACK", "SRC_KINDS", "Row", "RowTable"]
 
 # Bottom to top, as the filters and the toggles show them.
 LAYERS = ("tcp", "http", "websocket", "engineio", "socketio")
@@ -23,6 +23,9 @@ _DIR_NO = {d: i for i, d in enumerate(_DIRS)}
 SRC_KINDS = ("tcp", "http_req", "http_resp", "ws_msg", "ws_frame", "eio", "sio")
 _SRC_NO = {k: i for i, k in enumerate(SRC_KINDS)}
 _CONN_SOURCES = frozenset(range(5))  # tcp .. ws_frame: the container is a connection
+# A Socket.IO row's ack (the filter's ack.answered and ack.latency_ms, webui/rowfilter.py):
+ACK_NONE, ACK_ASKED, ACK_ANSWERED = 0, 1, 2  # no ack id; asked, not answered; answered
+NO_ACK = (ACK_NONE, float("nan"))  # (state, latency in ms: NaN when it has none)
 
 
 class Row(NamedTuple):
@@ -108,6 +111,8 @@ class RowTable(Sequence[Row]):
         self.nsp = array("i")
         self.event = array("i")
         self.length = array("q")
+        self.ack = bytearray()  # ACK_NONE, ACK_ASKED, ACK_ANSWERED
+        self.ack_ms = array("d")  # the ack's latency, NaN when none
         self.src_kind = bytearray()
         self.src_a = array("i")
         self.src_b = array("i")
@@ -135,6 +140,8 @@ class RowTable(Sequence[Row]):
         summary: str,
         length: int | None,
         src: tuple[str, int, int],
+        *,
+        ack: tuple[int, float] = NO_ACK,
     ) -> None:
         self.ts.append(ts)
         self.layer.append(_LAYER_NO[layer])
@@ -146,6 +153,8 @@ class RowTable(Sequence[Row]):
         self.nsp.append(self.nsps.no(nsp))
         self.event.append(self.events.no(event))
         self.length.append(_opt(length))
+        self.ack.append(ack[0])
+        self.ack_ms.append(ack[1])
         self.src_kind.append(_SRC_NO[src[0]])
         self.src_a.append(src[1])
         self.src_b.append(src[2])
@@ -184,13 +193,14 @@ class RowTable(Sequence[Row]):
             "nsp",
             "event",
             "length",
+            "ack_ms",
             "src_a",
             "src_b",
             "summary_no",
         ):
             col = getattr(self, name)
             setattr(self, name, array(col.typecode, map(col.__getitem__, order)))
-        for name in ("layer", "direction", "src_kind"):
+        for name in ("layer", "direction", "src_kind", "ack"):
             col = getattr(self, name)
             setattr(self, name, bytearray(map(col.__getitem__, order)))
         starts, pk = self.pk_start, self.pk

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from heapq import merge
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ __all__ = ["ROW_CHARS", "TOTAL_CHARS", "SearchIndex", "fts5_trigram", "row_text"
 ROW_CHARS = 2048  # characters of a row's text that the indexed search looks into
 TOTAL_CHARS = 256 << 20  # characters of all rows in the index
 _BATCH = 2000
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def fts5_trigram() -> bool:
@@ -116,6 +117,29 @@ class SearchIndex:
         }
         return cls(db, array("q", sorted(unindexed)), array("q", sorted(cut_rows)), stats)
 
+    def payload_rows(self, ix: Index, needle: str, cand: Iterable[int]) -> Iterator[int]:
+        """The rows of `cand` whose filter field `payload` may hold `needle` (`narrows_payload`):
+        the index's hits (case folded), and of the rows it holds cut or not at all, those whose
+        record's stored JSON holds the needle's bytes; for a needle with a character JSON escapes
+        in a string (a quote, a backslash), all of them. The filter checks each row exactly."""
+        key = needle.encode()
+        raw_safe = '"' not in needle and "\\" not in needle
+
+        def holds(i: int) -> bool:  # a payload is its record's text: JSON leaves these bytes as they are
+            raw = ix.record_raw(i)
+            return not raw_safe or raw is None or key in raw
+
+        return self.narrow(ix, needle.casefold(), cand, holds)
+
+    @classmethod
+    def narrows_payload(cls, needle: str) -> bool:
+        """Whether the index's rows holding `needle` (case folded) and the rows it re-reads
+        include every row whose filter field `payload` holds `needle` (`payload contains`, case
+        sensitive): a payload is the row's searched text (the Socket.IO data's JSON, the Engine.IO
+        or WebSocket text, the close reason, the HTTP body's text), or hex digits when binary,
+        which a needle with a character other than a hex digit is never in."""
+        return cls.answers(needle.casefold()) and not set(needle) <= _HEX_DIGITS
+
     @staticmethod
     def answers(needle: str) -> bool:
         """Whether the index answers a (case-folded) search: three characters or more (a trigram),
@@ -132,13 +156,21 @@ class SearchIndex:
                 out.extend(r for (r,) in chunk)
         return out
 
-    def narrow(self, ix: Index, needle: str, cand: Iterable[int]) -> Iterator[int]:
+    def narrow(
+        self, ix: Index, needle: str, cand: Iterable[int], holds: Callable[[int], bool] | None = None
+    ) -> Iterator[int]:
         """The rows of `cand` (row order) whose text holds `needle`: the index's hits, and the
-        unindexed or cut rows that hold it when their whole text is read."""
+        unindexed or cut rows that hold it when their whole text is read (or for which `holds`,
+        given instead, is true)."""
         hits = self.hits(needle)
         seen = set(hits)
         reread = merge(self.unindexed, (i for i in self.cut if i not in seen))
-        found = merge(hits, (i for i in reread if needle in _full_text(ix, i).casefold()))
+        if holds is None:
+
+            def holds(i: int) -> bool:
+                return needle in _full_text(ix, i).casefold()
+
+        found = merge(hits, (i for i in reread if holds(i)))
         if isinstance(cand, range):
             lo, hi = cand.start, cand.stop
             return (i for i in found if lo <= i < hi)

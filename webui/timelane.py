@@ -8,7 +8,9 @@ that is binned (a point per lane, category, direction and time bin, sized by its
 zooms into the bin); lanes are the connections and Engine.IO sessions with rows in the window,
 the busiest `max_lanes` of them, the others sharing one lane. Anomalies are an overlay band per
 lane (one line trace per severity, a segment per stretch of time with anomalies), not a marker
-each. Captured text is escaped (plotstyle.esc) before it goes into a hover label.
+each; the anomalies of no connection or session (capture.*, tcp.table-full, link and IP ones) are
+on a "capture" lane at the top, those without a packet across the whole window. Captured text is
+escaped (plotstyle.esc) before it goes into a hover label.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import numpy.typing as npt
 from webui.index import LAYERS, Index, as_int, as_list
 from webui.plotstyle import esc
 
-__all__ = ["MAX_LANES", "MAX_POINTS", "timeline_data"]
+__all__ = ["CAPTURE_LANE", "MAX_LANES", "MAX_POINTS", "density", "timeline_data"]
 
 MAX_POINTS = 4000  # points one answer holds at most (markers; the bands are apart)
 MAX_LANES = 60  # lanes of their own in one answer; the quieter ones share the last lane
 BINS = 400  # time bins of a binned answer (fewer when the points would be too many)
 BAND_BINS = 300  # resolution of the anomaly bands
+DENSITY_BINS = 300  # resolution of the range slider's preview (rows per time bin, whole capture)
+CAPTURE_LANE = "capture"  # the top lane's label: anomalies of no connection or session
 
 # (legend name, colour, offset in the lane) per category; the order is the legend's
 CATEGORIES = (
@@ -58,9 +62,10 @@ class Columns:
     lane: IntArray
     cat: IntArray
     direction: IntArray
-    anomaly_ts: FloatArray
-    anomaly_lane: IntArray
+    anomaly_ts: FloatArray  # NaN: no packet (an anomaly of the capture as a whole)
+    anomaly_lane: IntArray  # -1: the capture lane
     anomaly_sev: list[str]
+    anomaly_code: list[str]
     lane_keys: IntArray  # every lane with rows, and its first and last row's time and count
     lane_first: FloatArray
     lane_last: FloatArray
@@ -104,12 +109,23 @@ def _make_columns(ix: Index) -> Columns:
         if len(t)
         else np.zeros(0, np.int64)
     )
-    a_ts, a_lane, a_sev = _anomaly_columns(ix, n_conn)
+    a_ts, a_lane, a_sev, a_code = _anomaly_columns(ix, n_conn)
     keys, first, counts = np.unique(lane, return_index=True, return_counts=True)
     _, last_rev = np.unique(lane[::-1], return_index=True)
     last = len(lane) - 1 - last_rev
     return Columns(
-        ts, lane, cat, direction, a_ts, a_lane, a_sev, keys, ts[first], ts[last], counts.astype(np.int64)
+        ts,
+        lane,
+        cat,
+        direction,
+        a_ts,
+        a_lane,
+        a_sev,
+        a_code,
+        keys,
+        ts[first],
+        ts[last],
+        counts.astype(np.int64),
     )
 
 
@@ -121,18 +137,18 @@ def _open_lanes(cols: Columns, lo_t: float, hi_t: float, max_lanes: int) -> IntA
     return np.sort(keys[np.argsort(-counts, kind="stable")[:max_lanes]])
 
 
-def _anomaly_columns(ix: Index, n_conn: int) -> tuple[FloatArray, IntArray, list[str]]:
-    """Time, lane and severity of each anomaly with a packet: an Engine.IO or Socket.IO
-    anomaly on its session's lane (the session of a record at its first packet), any other on
-    its connection's; -1 when it has neither."""
+def _anomaly_columns(ix: Index, n_conn: int) -> tuple[FloatArray, IntArray, list[str], list[str]]:
+    """Time, lane, severity and code of each anomaly: an Engine.IO or Socket.IO anomaly on its
+    session's lane (the session of a record at its first packet), any other on its connection's;
+    -1 (the capture lane) when it has neither. An anomaly without a packet has no time (NaN): one
+    of the capture lane is shown across the window, one of a connection or session is left out."""
     times: list[float] = []
     lanes: list[int] = []
     sevs: list[str] = []
+    codes: list[str] = []
     for a in ix.anomalies:
         frames = [f for f in as_list(a, "frames") if isinstance(f, int) and not isinstance(f, bool)]
         ts = ix.ts_of(frames[0]) if frames else None
-        if ts is None:
-            continue
         lane = -1
         if a.get("layer") in ("engineio", "socketio"):
             for r in ix.rows_for_frame(frames[0]):
@@ -142,10 +158,13 @@ def _anomaly_columns(ix: Index, n_conn: int) -> tuple[FloatArray, IntArray, list
         if lane < 0:
             pos = ix.conn_pos.get(as_int(a.get("connection")))
             lane = pos if pos is not None else -1
-        times.append(ts - ix.t0)
+        if ts is None and lane >= 0:
+            continue
+        times.append(np.nan if ts is None else ts - ix.t0)
         lanes.append(lane)
         sevs.append(str(a.get("severity")))
-    return np.array(times, dtype=np.float64), np.array(lanes, dtype=np.int64), sevs
+        codes.append(str(a.get("code")))
+    return np.array(times, dtype=np.float64), np.array(lanes, dtype=np.int64), sevs, codes
 
 
 def _lane_label(ix: Index, key: int) -> str:
@@ -198,19 +217,21 @@ def timeline_data(
     if quiet:
         shown = [int(k) for k in _open_lanes(cols, lo_t, hi_t, max_lanes)]
         pos = {k: i for i, k in enumerate(shown)}
-    labels = [_lane_label(ix, k) for k in shown]
+    top = 1 if (cols.anomaly_lane < 0).any() else 0  # the capture lane, on row 0
+    labels = [CAPTURE_LANE] * top + [_lane_label(ix, k) for k in shown]
     if others:
         labels.append(f"{others:,} other lanes")
-    other_row = len(shown)
+    pos = {k: row + top for k, row in pos.items()}
+    other_row = len(shown) + top
     lut_keys = np.array(shown, dtype=np.int64)
     row_of = np.full(len(lane), other_row if others else -1, dtype=np.int64)
     if len(lut_keys):
         at = np.searchsorted(lut_keys, lane).clip(0, len(lut_keys) - 1)
         hit = lut_keys[at] == lane
-        row_of = np.where(hit, at, row_of)
+        row_of = np.where(hit, at + top, row_of)
     n = hi - lo
     binned = n > max_points
-    traces = _bands(cols, lo_t, hi_t, pos, other_row if others else None)  # under the markers
+    traces = _bands(cols, lo_t, hi_t, pos, other_row if others else None, 0 if top else None)  # under
     if binned:
         traces += _binned_traces(cols, lo, hi, row_of, lo_t, hi_t, max_points)
     else:
@@ -219,6 +240,7 @@ def timeline_data(
         "t0": lo_t,
         "t1": hi_t,
         "span": [0.0, float(cols.ts[-1]) if len(cols.ts) else 0.0],
+        "density": density(cols),
         "lanes": [esc(x) for x in labels],
         "traces": traces,
         "meta": {
@@ -230,6 +252,18 @@ def timeline_data(
             "quiet": quiet,
         },
     }
+
+
+def density(cols: Columns, bins: int = DENSITY_BINS) -> dict[str, list[float]]:
+    """Rows per time bin over the whole capture (bin centres, counts): the range slider's
+    preview, which plotly draws with a light SVG trace since it draws no WebGL trace there."""
+    if not len(cols.ts):
+        return {"x": [], "y": []}
+    end = max(float(cols.ts[-1]), 1e-9)
+    edges = np.linspace(0.0, end, bins + 1)
+    at = np.searchsorted(cols.ts, edges[1:-1], side="left")  # ts is sorted
+    counts = np.diff(np.concatenate(([0], at, [len(cols.ts)])))
+    return {"x": np.round((edges[:-1] + edges[1:]) / 2, 6).tolist(), "y": counts.astype(float).tolist()}
 
 
 def _trace(cat: int, d: int) -> dict[str, Any]:
@@ -314,23 +348,27 @@ def _binned_traces(
 
 
 def _bands(
-    cols: Columns, lo_t: float, hi_t: float, pos: dict[int, int], other_row: int | None
+    cols: Columns, lo_t: float, hi_t: float, pos: dict[int, int], other_row: int | None, top: int | None
 ) -> list[dict[str, Any]]:
     """Per severity, one line trace: a thick segment over each lane where it has anomalies,
-    one per stretch of time bins (BAND_BINS across the window) that holds some."""
-    inside = (cols.anomaly_ts >= lo_t) & (cols.anomaly_ts <= hi_t)
+    one per stretch of time bins (BAND_BINS across the window) that holds some. The anomalies of
+    no lane are on row `top` (the capture lane; None: not shown), those without a packet as one
+    segment across the window."""
+    timeless = np.isnan(cols.anomaly_ts) & (cols.anomaly_lane < 0)
+    inside = ((cols.anomaly_ts >= lo_t) & (cols.anomaly_ts <= hi_t)) | timeless
     if not inside.any():
         return []
     width = max(hi_t - lo_t, 1e-9) / BAND_BINS
-    found: dict[str, dict[int, dict[int, int]]] = {}
+    found: dict[str, dict[int, dict[int, list[str]]]] = {}
     for k in np.flatnonzero(inside).tolist():
         key = int(cols.anomaly_lane[k])
-        row = pos.get(key, other_row) if key >= 0 else other_row
+        row = pos.get(key, other_row) if key >= 0 else top
         if row is None:
             continue
-        b = min(int((cols.anomaly_ts[k] - lo_t) / width), BAND_BINS - 1)
-        per = found.setdefault(cols.anomaly_sev[k], {}).setdefault(row, {})
-        per[b] = per.get(b, 0) + 1
+        b = -1 if timeless[k] else min(int((cols.anomaly_ts[k] - lo_t) / width), BAND_BINS - 1)
+        found.setdefault(cols.anomaly_sev[k], {}).setdefault(row, {}).setdefault(b, []).append(
+            cols.anomaly_code[k]
+        )
     out = []
     for sev in ("chat", "note", "warn", "error"):
         rows = found.get(sev)
@@ -340,10 +378,10 @@ def _bands(
         ys: list[float | None] = []
         texts: list[str | None] = []
         for row, bins in sorted(rows.items()):
-            for b, c in sorted(bins.items()):
-                a = lo_t + b * width
-                label = f"{c} {sev} anomal{'y' if c == 1 else 'ies'}<br>t = {a:.3f} .. {a + width:.3f} s"
-                xs += [round(a, 6), round(a + width, 6), None]
+            for b, codes in sorted(bins.items()):
+                label = _band_label(sev, codes, row == top, None if b < 0 else lo_t + b * width, width)
+                a, z = (lo_t, hi_t) if b < 0 else (lo_t + b * width, lo_t + (b + 1) * width)
+                xs += [round(a, 6), round(z, 6), None]
                 ys += [row, row, None]
                 texts += [label, label, None]
         out.append(
@@ -361,3 +399,15 @@ def _bands(
             }
         )
     return out
+
+
+def _band_label(sev: str, codes: list[str], capture: bool, at: float | None, width: float) -> str:
+    """A band segment's hover text: how many anomalies, when, and on the capture lane which codes."""
+    c = len(codes)
+    text = f"{c} {sev} anomal{'y' if c == 1 else 'ies'}"
+    if capture:
+        names = sorted(set(codes))
+        more = " \u2026" if len(names) > 6 else ""
+        text += f" of the capture: {esc(', '.join(names[:6]))}{more}"
+    when = "no packet (the capture as a whole)" if at is None else f"t = {at:.3f} .. {at + width:.3f} s"
+    return f"{text}<br>{when}"

@@ -38,6 +38,7 @@ class H2Tunnels:
         _ws_ended: set[Direction]
 
         def _where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]: ...
+        def _ns(self, d: Direction, start: int, end: int) -> int: ...
         def _anomaly(
             self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()
         ) -> None: ...
@@ -48,6 +49,9 @@ class H2Tunnels:
 
     def where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]:
         return self._where(d, start, end)
+
+    def ns(self, d: Direction, start: int, end: int) -> int:
+        return self._ns(d, start, end)
 
     def report(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None:
         self._anomaly(code, message, d, frames)

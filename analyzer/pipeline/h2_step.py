@@ -90,6 +90,7 @@ class H2Host(Protocol):
     inflate_budget: InflateBudget | None
 
     def where(self, d: Direction, start: int, end: int) -> tuple[int, float, tuple[int, ...]]: ...
+    def ns(self, d: Direction, start: int, end: int) -> int: ...  # `where`'s time in nanoseconds
     def report(self, code: str, message: str, d: Direction | None, frames: tuple[int, ...] = ()) -> None: ...
     def add_exchange(self, ex: HttpExchange, tunnel: bool) -> None: ...
     def open_tunnel(self, hs: HandshakeResult, maps: dict[Direction, PieceMap], req: HttpRequest,
@@ -215,8 +216,11 @@ class H2Step:
         if 100 <= status < 200 and stream.resp is None:  # RFC 9113 §8.1: interim responses
             if len(stream.interim) < 16:
                 frame, ts, frames = self.host.where(_S2C, ev.start, ev.end)
+                ns = self.host.ns(_S2C, ev.start, ev.end)
                 stream.interim.append(
-                    HttpResponse(frame, ts, "HTTP/2", status, "", fields, b"", False, frames, ev.stream_id)
+                    HttpResponse(
+                        frame, ts, "HTTP/2", status, "", fields, b"", False, frames, ev.stream_id, ns
+                    )
                 )
             return
         if stream.resp is None:
@@ -319,8 +323,9 @@ class H2Step:
             or (field(msg.fields, ":authority") if method == "CONNECT" else "")
             or ""
         )
+        ns = self.host.ns(_C2S, msg.start, msg.end)
         return HttpRequest(
-            frame, ts, method, target, "HTTP/2", msg.fields, body, cut or not msg.ended, frames, sid
+            frame, ts, method, target, "HTTP/2", msg.fields, body, cut or not msg.ended, frames, sid, ns
         )
 
     def _response(self, sid: int, msg: _Msg) -> HttpResponse:
@@ -328,7 +333,10 @@ class H2Step:
         body, cut, issues = msg.body.finish()
         for code, message in issues:
             self._report(code, message, _S2C, msg.start)
-        return HttpResponse(frame, ts, "HTTP/2", _status(msg.fields), "", msg.fields, body, cut, frames, sid)
+        ns = self.host.ns(_S2C, msg.start, msg.end)
+        return HttpResponse(
+            frame, ts, "HTTP/2", _status(msg.fields), "", msg.fields, body, cut, frames, sid, ns
+        )
 
     def _complete(self, sid: int) -> None:
         stream = self.streams.pop(sid, None)

@@ -13,7 +13,16 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from analyzer.query.fields import FIELDS, KIND_NAMES, KINDS, PAYLOAD_SCAN_CHARS, Context, Field, Subject
+from analyzer.query.fields import (
+    FIELDS,
+    KIND_NAMES,
+    KINDS,
+    PAYLOAD_SCAN_CHARS,
+    Context,
+    Field,
+    Subject,
+    ack_entry,
+)
 from analyzer.query.lexer import MAX_FILTER_CHARS, FilterError
 from analyzer.query.parser import MAX_PATTERN_CHARS, REGEX_TIMEOUT_S, FilterRunError, parse
 
@@ -31,6 +40,7 @@ __all__ = [
     "FilterError",
     "FilterRunError",
     "Subject",
+    "ack_entry",
     "acks_of",
     "compile_filter",
     "connection_context",
@@ -43,9 +53,24 @@ class Filter:
         self.text = text
         self._pred, tests = parse(text)
         self.fields = tuple(dict.fromkeys(t.field.name for t in tests))
+        self._tests = tests
 
     def __call__(self, subject: Subject) -> bool:
         return self._pred(subject)
+
+    def required_substrings(self, field: str) -> tuple[tuple[str, ...], ...]:
+        """Per top-level alternative (`a || b`: two), the needles of the `field contains "..."`
+        tests that every record it keeps passes (tests of its `&&` chain): `payload contains "x"
+        && ...` gives (("x",),), `payload contains "x" || layer == "tcp"` gives (("x",), ())."""
+        alts = 1 + max((t.alt for t in self._tests), default=0)
+        return tuple(
+            tuple(
+                t.value
+                for t in self._tests
+                if t.alt == k and t.required and t.op == "contains" and t.field.name == field
+            )
+            for k in range(alts)
+        )
 
     def applies_to(self, kind: str) -> bool:
         """Whether a field of the filter applies to records of `kind` (when none does, a record of
@@ -71,8 +96,9 @@ def acks_of(sio: Mapping[str, Any] | None) -> dict[tuple[Any, Any, Any], Mapping
     acks = sio.get("acks") if sio is not None else None
     out: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
     for a in acks or ():
-        if isinstance(a, Mapping):
-            out[(a.get("nsp"), a.get("ack_id"), a.get("request_direction"))] = a
+        key = (a.get("nsp"), a.get("ack_id"), a.get("request_direction")) if isinstance(a, Mapping) else None
+        if key is not None and all(isinstance(v, str | int | None) for v in key):  # mangled: no key
+            out[key] = a
     return out
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "Context",
     "Field",
     "Subject",
+    "ack_entry",
 ]
 
 PAYLOAD_SCAN_CHARS = 1 << 16  # `payload` is the first 64 Ki characters of a record's payload
@@ -148,15 +149,21 @@ def _payload(s: Subject) -> str | None:
 
 
 def _ack(s: Subject) -> Mapping[str, Any] | None:
-    """The ack entry of an event that asked for one (its direction) or of the ACK answering it."""
-    r = s.r
-    acks = s.ctx.acks
-    if acks is None or r.get("ack_id") is None:
-        return None
+    return ack_entry(s.r, s.ctx.acks)
+
+
+def ack_entry(
+    r: Mapping[str, Any], acks: Mapping[tuple[Any, Any, Any], Mapping[str, Any]] | None
+) -> Mapping[str, Any] | None:
+    """The ack entry (`acks[]` of its session, keyed as `acks_of` keys them) of a Socket.IO
+    packet `r`: of the event that asked for one (its direction) or of the ACK answering it."""
+    nsp, ack_id = r.get("nsp"), r.get("ack_id")
+    if acks is None or ack_id is None or not isinstance(nsp, str | None) or type(ack_id) is not int:
+        return None  # no ack, or a mangled record (a list is no key)
     d = r.get("direction")
     if r.get("type") in ("ACK", "BINARY_ACK"):
         d = "c2s" if d == "s2c" else "s2c"  # an ACK answers a request sent the other way
-    return acks.get((r.get("nsp"), r.get("ack_id"), d))
+    return acks.get((nsp, ack_id, d)) if isinstance(d, str | None) else None
 
 
 def _conn(s: Subject) -> Mapping[str, Any]:

@@ -41,11 +41,20 @@ class FilterRunError(RuntimeError):
 
 
 class Test:
-    """What one test needs at run time (kept for messages and for listing the fields used)."""
+    """What one test needs at run time (kept for messages and for listing the fields used).
+    `op` and `value` are set for a `contains` test (`op == "contains"`, `value` the needle);
+    `required` when every record that one alternative of the filter keeps passes this test (a
+    test of a top-level `&&` chain, not under `!` or in parentheses), `alt` that alternative (the
+    top-level `||` splits the filter in alternatives 0, 1, ...): an index may then narrow the
+    records before the filter runs (webui/index.py)."""
 
     def __init__(self, field: Field, column: int) -> None:
         self.field = field
         self.column = column
+        self.op: str | None = None
+        self.value: Any = None
+        self.required = False
+        self.alt = 0
 
 
 class _Parser:
@@ -54,6 +63,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.tests: list[Test] = []
+        self.alt = 0  # the top-level alternative being parsed
 
     # -- tokens --
     def peek(self) -> Token:
@@ -94,6 +104,7 @@ class _Parser:
         parts = [self.and_(depth)]
         while self.peek().kind == "op" and self.peek().text == "||":
             self.take()
+            self.alt += depth == 0
             parts.append(self.and_(depth))
         if len(parts) == 1:
             return parts[0]
@@ -128,7 +139,11 @@ class _Parser:
             return inner
         if t.kind != "name":
             raise self.fail(t.column, f"expected a field name, found {self.shown(t)}")
-        return self.test()
+        at = len(self.tests)
+        pred = self.test()
+        self.tests[at].required = depth == 0  # a test of a top-level && chain
+        self.tests[at].alt = self.alt
+        return pred
 
     def test(self) -> Pred:
         name = self.take()
@@ -203,6 +218,7 @@ class _Parser:
         get = f.value
         if op.text == "contains":
             needle = t.text
+            self.tests[-1].op, self.tests[-1].value = "contains", needle
             return lambda s: (x := get(s)) is not None and needle in x[:PAYLOAD_SCAN_CHARS]
         if len(t.text) > MAX_PATTERN_CHARS:
             raise self.fail(t.column, f"a pattern is at most {MAX_PATTERN_CHARS} characters")

@@ -68,8 +68,12 @@ def test_timeline_has_traces_and_a_click_opens_the_detail(driver: Any, served: S
     _wait_plots(driver)
     names = driver.execute_script("return document.getElementById('timeline').data.map((t) => t.name)")
     assert any(n.startswith("Socket.IO") for n in names) and any(n.startswith("WebSocket") for n in names)
-    types = driver.execute_script("return document.getElementById('timeline').data.map((t) => t.type)")
-    assert set(types) == {"scattergl"}  # WebGL: the points are drawn on a canvas
+    types = driver.execute_script(
+        "return document.getElementById('timeline').data.map((t) => [t.type, t.yaxis || 'y'])"
+    )
+    # WebGL: the points are drawn on a canvas; the one SVG trace is the range slider's preview
+    assert {t for t, ax in types if ax == "y"} == {"scattergl"}
+    assert [t for t, ax in types if ax != "y"] == ["scatter"]
     points = driver.execute_script(
         "return document.getElementById('timeline').data.filter((t) => t.mode === 'markers')"
         ".reduce((n, t) => n + t.x.length, 0)"

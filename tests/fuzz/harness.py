@@ -852,12 +852,9 @@ def _tunnel(rng: random.Random) -> Callable[[bytes], bytes | None]:
         "ipip": lambda eth, ip: ethernet(ipv4(*outer, ip, proto=4)),
         "mpls": lambda eth, ip: ETH_DST + ETH_SRC + b"\x88\x47" + struct.pack("!I", 16 << 12 | 256 | 64) + ip,
         "qinq": lambda eth, ip: ETH_DST + ETH_SRC + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00" + ip,
-        "pppoe": lambda eth, ip: ETH_DST
-        + ETH_SRC
-        + b"\x88\x64"
-        + struct.pack("!BBHH", 0x11, 0, 1, len(ip) + 2)
-        + b"\x00\x21"
-        + ip,
+        "pppoe": lambda eth, ip: (
+            ETH_DST + ETH_SRC + b"\x88\x64" + struct.pack("!BBHH", 0x11, 0, 1, len(ip) + 2) + b"\x00\x21" + ip
+        ),
     }
     kind = rng.choice(sorted(kinds))
     wrap = kinds[kind]
@@ -943,18 +940,32 @@ class Hang(BaseException):  # the alarm: not an error of the code under test, so
     pass
 
 
+WALL_FACTOR = 10  # the wall-clock backstop, in units of the CPU limit (a wait burns no CPU)
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    def fire(signum: int, frame: Any) -> None:
-        raise Hang(f"more than {seconds} s")
+    """At most `seconds` of this process's CPU time (user + system, ITIMER_PROF), so that the
+    limit means the same on an idle machine and on one shared with other work; and at most
+    WALL_FACTOR times as long by the clock, for a hang that waits instead of computing."""
 
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    def fire_cpu(signum: int, frame: Any) -> None:
+        raise Hang(f"more than {seconds} s of CPU time")
+
+    def fire_wall(signum: int, frame: Any) -> None:
+        raise Hang(f"more than {seconds * WALL_FACTOR} s by the clock")
+
+    old_prof = signal.signal(signal.SIGPROF, fire_cpu)
+    old_alrm = signal.signal(signal.SIGALRM, fire_wall)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR)
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.signal(signal.SIGPROF, old_prof)
+        signal.signal(signal.SIGALRM, old_alrm)
 
 
 class Finding(Exception):
@@ -1398,7 +1409,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "socketscope-fuzz")
     ap.add_argument("--seeds", type=Path, nargs="*", help="seed captures (default: captures/ and the corpus)")
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds one input may take")
+    ap.add_argument(
+        "--timeout", type=float, default=10.0, help="CPU seconds one input may take (10x that by the clock)"
+    )
     ap.add_argument("--exporters-every", type=int, default=25, help="run the exporters on every Nth input")
     ap.add_argument("--memory-mb", type=int, default=3072, help="address-space limit (MemoryError beyond)")
     ap.add_argument("--replay", type=Path, nargs="+", help="re-run saved inputs instead of fuzzing")

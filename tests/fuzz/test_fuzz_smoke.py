@@ -69,3 +69,19 @@ def test_long_lists_are_schema_checked_by_sample() -> None:
     assert ws["frames"] == frames[:SCHEMA_SAMPLE] + frames[-SCHEMA_SAMPLE:]
     assert ws["messages"] == frames[:10] and sampled(doc)["n"] == 1
     assert len(doc["connections"][0]["websocket"]["frames"]) == n  # the document itself is kept whole
+
+
+def test_the_time_limit_counts_cpu_time_with_a_wall_clock_backstop() -> None:
+    """The per-input limit is CPU time, so a run on a loaded machine is not a false Hang; an
+    input that waits without computing is still caught by the clock, at 10x the limit."""
+    import time
+
+    from tests.fuzz.harness import Hang, time_limit
+
+    start = time.monotonic()
+    with pytest.raises(Hang, match="CPU time"), time_limit(0.2):
+        while True:
+            pass
+    with pytest.raises(Hang, match="by the clock"), time_limit(0.02):
+        time.sleep(5)
+    assert time.monotonic() - start < 4

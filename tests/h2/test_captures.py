@@ -169,3 +169,27 @@ def test_socketio_polling_over_h2() -> None:
     assert len(polls) >= 4 and all(
         x.request.version == "HTTP/2" and x.request.stream_id for x in polls if x.request
     )
+
+
+@pytest.mark.parametrize("name", names())
+def test_http2_records_carry_integer_nanosecond_times(name: str) -> None:
+    """#16 item 19: durations are computed from integer nanoseconds; HTTP/2 requests, responses
+    and interim responses carry them as HTTP/1.x ones do (the Engine.IO polling packets on h2
+    streams take their times from these records)."""
+    records = [
+        r
+        for c in _h2(name)
+        for x in c.http
+        for r in (x.request, x.response, *x.interim)
+        if r is not None and r.version == "HTTP/2"
+    ]
+    assert records
+    for r in records:
+        assert r.ts_ns is not None and abs(r.ts_ns / 1e9 - r.ts) < 1e-5
+    polling = [
+        p
+        for s in analysis(name).engineio_sessions
+        for p in s.packets
+        if p.transport == "polling"
+    ]
+    assert all(p.ts_ns is not None for p in polling)

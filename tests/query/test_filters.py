@@ -185,3 +185,20 @@ def test_docs_list_every_field() -> None:
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "filters.md").read_text(encoding="utf-8")
     assert fields_table() in docs, "docs/filters.md: paste `python -m analyzer.query.docs`"
+
+
+def test_required_substrings_are_those_every_kept_record_passes() -> None:
+    """What an index may narrow by (webui/index.py): the `contains` tests of each top-level
+    alternative's `&&` chain, none under a negation or in parentheses."""
+    from analyzer.query import compile_filter
+
+    def req(text: str) -> tuple[tuple[str, ...], ...]:
+        return compile_filter(text).required_substrings("payload")
+
+    assert req('payload contains "abc"') == (("abc",),)
+    assert req('layer == "tcp" && payload contains "x" && payload contains "y"') == (("x", "y"),)
+    assert req('payload contains "a" || sio.event == "b" && payload contains "c"') == (("a",), ("c",))
+    assert req('payload contains "a" || layer == "tcp"') == (("a",), ())
+    assert req('!(payload contains "abc")') == ((),)
+    assert req('not payload contains "abc" && sio.nsp contains "abc"') == ((),)
+    assert req('(payload contains "a" || payload contains "b") && layer == "tcp"') == ((),)

@@ -54,3 +54,94 @@ def test_opcode_filter_reads_no_record(real_app: Flask) -> None:
     kept = [s for s in subjects if m.flt(s)]
     ws = [s for s in subjects if s.kind in ("ws_msg", "ws_frame")]
     assert kept and ws and all(s.rec is None for s in ws)  # answered from the row columns
+
+
+ACK_NAMES = ("sio-node-v4-default.pcap", "sio-python-polling-upgrade.pcap", "sio-node-v4-msgpack.pcap")
+
+
+@pytest.mark.parametrize("name", ACK_NAMES)
+def test_ack_fields_are_the_records(real_app: Flask, name: str) -> None:
+    """ack.latency_ms and ack.answered from the row table's ack columns equal what the record and
+    its session's acks give (analyzer/query/fields.py), on every Socket.IO row."""
+    from analyzer.query import acks_of
+    from webui.docutil import as_dict
+
+    ix = _index(real_app, name)
+    m = RowMatcher(ix, compile_filter("ack.latency_ms > 0"))
+    t = ix.table
+    answered = 0
+    for i in range(len(t)):
+        fast = m.subject(i)
+        if fast.kind != "sio":
+            continue
+        src = t.src_of(i)
+        acks = acks_of(as_dict(ix.sessions[src[1]], "socketio"))
+        slow = Subject("sio", rec=ix.record_at(src), ctx=Context(acks=acks))
+        assert fast.known is not None and "ack.latency_ms" in fast.known
+        for f in ("ack.latency_ms", "ack.answered"):
+            assert FIELDS[f].value(fast) == FIELDS[f].value(slow), (name, i, f)
+        answered += FIELDS["ack.answered"].value(fast) is True
+        assert fast.rec is None  # no record read
+    if name != "sio-python-polling-upgrade.pcap":
+        assert answered > 0, name
+
+
+FILTERS = (
+    'payload contains "hello"',
+    'payload contains "Hello"',
+    'payload contains "probe" && layer == "websocket"',
+    'payload contains "sid"',
+    'payload contains "abc"',  # hex digits only: the index cannot answer it (binary payloads)
+    'payload contains "ab"',  # two characters: no trigram
+    'payload contains "zzzz-not-there"',
+    'payload contains "line 01000"',  # past the 2048 characters a row has in the index
+    'payload contains "LINE 01000"',
+    'payload contains "01000: the quick" && !(payload contains "\\\\")',  # a backslash: no raw check
+    'payload contains "\\"" && payload contains "message"',
+    'payload contains "a" || payload contains "chat"',
+    'payload contains "hello" || payload contains "line 01000" || payload contains "sid"',
+    'payload contains "chat" || payload contains "probe" && layer == "websocket"',
+    'payload contains "chat" || layer == "tcp"',
+    '!(payload contains "chat")',
+    "ack.latency_ms > 0.5",
+    "ack.latency_ms <= 2 && ack.answered",
+    "!ack.answered",
+    'sio.type == "ACK" && ack.latency_ms >= 0',
+)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CAPTURES.glob("*.pcap*")))
+def test_indexed_filter_keeps_what_the_scan_keeps(real_app: Flask, name: str) -> None:
+    """With the text index narrowing `payload contains` and the ack columns answering the ack
+    fields, every filter keeps exactly the rows the plain scan (every record read, no index) keeps."""
+    from webui.index import Filters
+
+    ix = _index(real_app, name)
+    assert ix.search is not None
+    for expr in FILTERS:
+        fast = [r.id for r in ix.filter(Filters(expr=expr))]
+        slow = [i for i in range(len(ix.table)) if _scan_keeps(ix, expr, i)]
+        assert fast == slow, (name, expr)
+
+
+def _scan_keeps(ix: Any, expr: str, i: int) -> bool:
+    """The filter on row i with every field read from the record (no row column, no index)."""
+    from analyzer.query import acks_of
+    from webui.docutil import as_dict
+    from webui.rowfilter import row_subject_kind
+
+    t = ix.table
+    src = t.src_of(i)
+    kind, side = row_subject_kind(src[0])
+    rec: Any = ix.record_at(src)
+    if kind in ("sio", "eio"):
+        ctx = Context(acks=acks_of(as_dict(ix.sessions[src[1]], "socketio")))
+    else:
+        conn = ix.connections[src[1]]
+        ctx = Context(connection=conn)
+        if kind == "tcp":
+            rec = conn
+        elif kind == "http":
+            found = ix.container(src)
+            rec = found[0][found[1]] if found is not None else {}
+    return compile_filter(expr)(Subject(kind, rec=rec, ctx=ctx, side=side))

@@ -1,5 +1,5 @@
 /* The messages pane: rows as DevTools lists WebSocket messages (arrows, time, delta, length,
-   event or opcode, payload), a page at a time; a selected row opens the side pane (JSON tree or
+   event or opcode, the full payload on one line), a page at a time; a selected row opens the side pane (JSON tree or
    hex + ASCII, binary attachments in place, links to the ack, the Engine.IO packet, the frames
    and the packets). Keys: up/down select, Enter opens the side pane, Esc closes it. Captured text
    goes into the DOM with textContent only (ss.el). */
@@ -38,9 +38,25 @@
     tr.append(ss.el("td", {"class": "num"}, r.delta === null ? "" : fmt(r.delta * 1000, 3)));
     tr.append(ss.el("td", {"class": "num"}, r.length === null ? "" : r.length));
     tr.append(ss.el("td", {"class": "label", "title": r.label}, r.label));
-    tr.append(ss.el("td", {"class": "payload", "title": r.payload}, r.payload));
+    tr.append(payloadCell(r, k));
     tr.addEventListener("click", () => { select(k); open(); });
     return tr;
+  }
+
+  /* The whole payload on one line (CSS cuts it with an ellipsis; the title holds it too), as the
+     server sends it: its first 4 KiB, then a link to the side pane and the detail page for the
+     bytes left out (webui/pane.py, PAYLOAD_BYTES). */
+  function payloadCell(r, k) {
+    const td = ss.el("td", {"class": "payload" + (r.binary ? " binary" : ""), "title": r.payload});
+    const line = ss.el("div", {"class": "payload-line"});
+    line.append(ss.el("span", {"class": "payload-text"}, r.payload));
+    if (r.payload_more > 0) {
+      const a = link(detail(r.id), `\u2026 ${Number(r.payload_more).toLocaleString()} more bytes`, {"class": "payload-more", "title": "the whole payload"});
+      a.addEventListener("click", (ev) => { ev.preventDefault(); ev.stopPropagation(); select(k); open(); });
+      line.append(a);
+    }
+    td.append(line);
+    return td;
   }
 
   async function loadMore() {

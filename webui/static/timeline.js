@@ -2,10 +2,14 @@
    or pan asks the server again for that window (/api/captures/<id>/timeline?t0=&t1=), which
    answers with its lanes and at most a few thousand points (binned when the window holds more
    rows), so zooming never leaves an empty screen. The time axis sits on top of a plot sized to
-   the window, the range slider below it; anomalies are shaded bands on their lanes.
+   the window, the range slider below it with a preview (rows per time bin of the whole capture,
+   a light SVG trace: plotly draws no WebGL trace in a range slider); anomalies are shaded bands
+   on their lanes.
+   The main thread is kept free in short tasks where it can be: this script runs before
+   plotly.js (both deferred) and asks for the first answer at once, so the server works while
+   plotly.js is parsed; the first answer paints the frame (axes, lanes' labels, range slider)
+   first and the WebGL traces in a later task.
    Timings (Performance API marks) are kept in window.ssTimeline for the browser test. */
-"use strict";
-
 (function () {
   const div = document.getElementById("timeline");
   if (!div) return;
@@ -14,7 +18,18 @@
   const config = {responsive: true, displaylogo: false, displayModeBar: "hover", scrollZoom: true};
   const LANE_PX = 26;
   // since the navigation started: this script runs once plotly.js is parsed and run
-  const stats = window.ssTimeline = {scriptStart: performance.now(), firstPaint: null, zooms: [], loads: 0, steps: []};
+  const stats = window.ssTimeline = {
+    scriptStart: performance.now(), plotlyReady: null, framePaint: null, glReady: null, firstPaint: null, zooms: [], loads: 0, steps: [],
+  };
+  // asked for now: the server answers while plotly.js (the next deferred script) is parsed and run
+  const firstAnswer = ss.getJSON(api);
+  firstAnswer.catch(() => null);  // handled where it is awaited
+  const plotlyLoaded = new Promise((resolve) => {
+    if (window.Plotly) resolve();
+    // deferred scripts run before DOMContentLoaded (readyState is "interactive" already)
+    document.addEventListener("DOMContentLoaded", () => resolve(), {once: true});
+    window.addEventListener("load", () => resolve(), {once: true});
+  });
   let span = null;       // [0, duration] of the whole capture
   let shown = null;      // the window the plot shows now
   let pending = null;    // the window asked for while a load runs
@@ -47,7 +62,74 @@
         tickmode: "array", tickvals: ans.lanes.map((_, i) => i), ticktext: ans.lanes,
         range: [Math.min(n, fit) - 0.5, -0.5], zeroline: false, automargin: true, fixedrange: false,
       },
+      // the preview's axis: a hairline at the foot of the plot, the full height of the slider
+      yaxis2: {domain: [0, 0.0005], visible: false, fixedrange: true, rangemode: "tozero"},
     };
+  }
+
+  // The range slider's preview: rows per time bin of the whole capture, on yaxis2.
+  function preview(ans) {
+    const d = ans.density || {x: [], y: []};
+    return {
+      type: "scatter", mode: "lines", x: d.x, y: d.y, yaxis: "y2", name: "rows per time bin",
+      line: {color: "#7a8599", width: 1, shape: "hvh"}, fill: "tozeroy", fillcolor: "rgba(122,133,153,0.35)",
+      hoverinfo: "skip", showlegend: false,
+    };
+  }
+
+  // a trace with its first two points only (markers' sizes likewise)
+  function headOf(tr) {
+    const out = {...tr};
+    for (const k of ["x", "y", "text", "customdata"]) {
+      if (Array.isArray(tr[k])) out[k] = tr[k].slice(0, 2);
+    }
+    if (tr.marker && Array.isArray(tr.marker.size)) out.marker = {...tr.marker, size: tr.marker.size.slice(0, 2)};
+    return out;
+  }
+
+  // the next task, after the browser had a chance to paint
+  function nextTask() {
+    return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  }
+
+  async function firstLoad() {
+    loading = true;
+    const started = performance.now();
+    try {
+      const ans = await firstAnswer;
+      const fetched = performance.now();
+      await plotlyLoaded;
+      stats.plotlyReady = performance.now();
+      if (!window.Plotly) throw new Error("plotly.js did not load");
+      span = ans.span;
+      shown = [ans.t0, ans.t1];
+      const lay = layout(ans);
+      await Plotly.react(div, [preview(ans)], lay, config);  // the frame: SVG only, short
+      stats.framePaint = performance.now();
+      await nextTask();
+      // WebGL set-up (context, shaders, the markers' symbol SDFs) on two points per trace: its
+      // own task, so that the data's draw is a short one
+      await Plotly.react(div, [preview(ans), ...ans.traces.map(headOf)], lay, config);
+      stats.glReady = performance.now();
+      await nextTask();
+      const t = performance.now();
+      await Plotly.react(div, [preview(ans), ...ans.traces], lay, config);  // the WebGL traces
+      stats.steps.push({fetch: fetched - started, draw: performance.now() - t});
+      stats.loads += 1;
+      stats.firstPaint = performance.now();  // since the navigation started
+      shownAnswer(ans);
+    } catch (err) {
+      ss.showError(div, err);
+      loading = false;
+      return false;
+    }
+    loading = false;
+    if (pending) {
+      const next = pending;
+      pending = null;
+      await load(next);
+    }
+    return true;
   }
 
   async function load(range) {
@@ -59,25 +141,12 @@
       const fetched = performance.now();
       span = ans.span;
       shown = [ans.t0, ans.t1];
-      await Plotly.react(div, ans.traces, layout(ans), config);
+      await Plotly.react(div, [preview(ans), ...ans.traces], layout(ans), config);
       const took = performance.now() - started;
       stats.steps.push({fetch: fetched - started, draw: performance.now() - fetched});
       stats.loads += 1;
-      if (stats.firstPaint === null) {
-        stats.firstPaint = performance.now();  // since the navigation started
-      } else {
-        stats.zooms.push(took);
-      }
-      div.setAttribute("data-ready", "1");
-      div.setAttribute("data-binned", ans.meta.binned ? "1" : "0");
-      div.setAttribute("data-points", ans.meta.points);
-      div.setAttribute("data-rows", ans.meta.rows);
-      div.setAttribute("data-lanes", ans.lanes.join("\n"));
-      div.setAttribute("data-window", shown.join(","));
-      status.textContent = ans.meta.rows
-        ? `${ans.meta.rows.toLocaleString()} records in ${ans.meta.lanes_active.toLocaleString()} lanes between ${ans.t0.toFixed(3)} s and ${ans.t1.toFixed(3)} s${ans.meta.binned ? " (binned)" : ""}.`
-        : (ans.lanes.length ? "No record in this window: the connections and sessions open across it are shown; zoom out or pan for records."
-          : "Nothing in this window: zoom out.");
+      stats.zooms.push(took);
+      shownAnswer(ans);
     } catch (err) {
       ss.showError(div, err);
     } finally {
@@ -88,6 +157,19 @@
       pending = null;
       await load(next);
     }
+  }
+
+  function shownAnswer(ans) {
+    div.setAttribute("data-ready", "1");
+    div.setAttribute("data-binned", ans.meta.binned ? "1" : "0");
+    div.setAttribute("data-points", ans.meta.points);
+    div.setAttribute("data-rows", ans.meta.rows);
+    div.setAttribute("data-lanes", ans.lanes.join("\n"));
+    div.setAttribute("data-window", shown.join(","));
+    status.textContent = ans.meta.rows
+      ? `${ans.meta.rows.toLocaleString()} records in ${ans.meta.lanes_active.toLocaleString()} lanes between ${ans.t0.toFixed(3)} s and ${ans.t1.toFixed(3)} s${ans.meta.binned ? " (binned)" : ""}.`
+      : (ans.lanes.length ? "No record in this window: the connections and sessions open across it are shown; zoom out or pan for records."
+        : "Nothing in this window: zoom out.");
   }
 
   function ask(range) {
@@ -112,7 +194,8 @@
     timer = setTimeout(() => ask(range), 120);  // a drag of the slider: only where it stops
   }
 
-  load(null).then(() => {
+  firstLoad().then((ok) => {
+    if (!ok) return;
     div.on("plotly_click", (ev) => {
       const pt = ev && ev.points && ev.points[0];
       const c = pt && pt.customdata;
