@@ -77,7 +77,9 @@ def _run(name: str, cmd: list[str], cap: Path, out: Path | None, timeout: float)
     )
     if m.returncode != 0 or m.timed_out:
         raise SystemExit(f"sidebyside: {' '.join(cmd)} failed (exit {m.returncode})")
-    return {"wall": m.wall_s, "cpu": m.cpu_s, "rss_mb": (m.tree_peak_kb or m.maxrss_kb or 0) / 1024}
+    rss = (m.tree_peak_kb or m.maxrss_kb or 0) / 1024
+    # the 1-minute load average when it ended: the machine may be shared
+    return {"wall": m.wall_s, "cpu": m.cpu_s, "rss_mb": rss, "load": os.getloadavg()[0]}
 
 
 def side_by_side(
@@ -122,7 +124,13 @@ def render(results: dict[str, dict[str, list[dict[str, Any]]]], captures: dict[s
             ratio_w = f"{tw / w:.2f}x" if name != "tshark" and w else "-"
             ratio_c = f"{tc / c:.2f}x" if name != "tshark" and c else "-"
             lines.append(f"| {name} | {w:.2f} | {c:.2f} | {rss:.0f} | {ratio_w} | {ratio_c} |")
-        lines.append("")
+        loads = sorted(float(r.get("load", 0.0)) for rows in per.values() for r in rows)
+        lines += [
+            "",
+            f"Load average (1 min) after each command: {loads[0]:.1f} to {loads[-1]:.1f}, "
+            f"median {statistics.median(loads):.1f} (2 cores).",
+            "",
+        ]
     return "\n".join(lines)
 
 

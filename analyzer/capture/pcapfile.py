@@ -266,6 +266,7 @@ class CaptureReader:
         if self._start is not None:
             fh.seek(self._start.offset)
             frame, pos = self._start.frame, self._start.offset
+        sec = frac = caplen = origlen = 0  # ints, which mypyc unboxes (struct's tuple is Any)
         while True:
             n = len(buf)
             # every complete record in the buffer, its header unpacked once

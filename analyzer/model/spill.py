@@ -248,6 +248,10 @@ class PieceSink(Protocol):
 R = TypeVar("R", bound=JsonRecord)
 
 
+def _drop(record: object) -> None:
+    """The tap of a counted list (`RecordList(counted=True)`): the record is not kept."""
+
+
 class RecordList(Generic[R]):
     """The list of a record (WebSocket frames and messages, Engine.IO and Socket.IO packets),
     one API wherever it lives: `append`, `len`, and reading it as JSON (`copy_to`, `write_to`,
@@ -260,14 +264,18 @@ class RecordList(Generic[R]):
     the last record stay as records (a session's first and last times). `RecordList.written`
     takes a JsonSpill another writer filled (a session's packets, with payloads read back from
     disk). The JSON is the same either way: each record's `to_json()`.
+
+    `RecordList(spill=True, counted=True)`: no output reads the records (the text summary
+    without `--messages`): they are counted, first and last kept, and not serialized at all;
+    reading their JSON raises ValueError (`kept` says which).
     """
 
     __slots__ = ("_count", "_first", "_items", "_last", "_spill", "_tap")
 
-    def __init__(self, items: Iterable[R] = (), *, spill: bool = False) -> None:
+    def __init__(self, items: Iterable[R] = (), *, spill: bool = False, counted: bool = False) -> None:
         self._items: list[R] = []
-        self._spill: JsonSpill | None = JsonSpill() if spill else None
-        self._tap: Callable[[R], None] | None = None
+        self._spill: JsonSpill | None = JsonSpill() if spill and not counted else None
+        self._tap: Callable[[R], None] | None = _drop if counted else None
         self._count = 0
         self._first: R | None = None
         self._last: R | None = None
@@ -298,20 +306,18 @@ class RecordList(Generic[R]):
 
     def append(self, record: R) -> None:
         spill = self._spill
-        if spill is None:
+        if spill is not None:
+            spill.add_json(record.to_json())
+        else:
             tap = self._tap
             if tap is None:
                 self._items.append(record)
-            else:
-                tap(record)
-                if self._first is None:
-                    self._first = record
-                self._last = record
-        else:
-            spill.add_json(record.to_json())
-            if self._first is None:
-                self._first = record
-            self._last = record
+                self._count += 1
+                return
+            tap(record)  # counted (`_drop`) or handed to a tap: not kept
+        if self._first is None:
+            self._first = record
+        self._last = record
         self._count += 1
 
     @property
@@ -321,13 +327,19 @@ class RecordList(Generic[R]):
 
     @property
     def in_memory(self) -> bool:
-        """Whether the records themselves are held (else only their JSON, or nothing: tapped)."""
+        """Whether the records themselves are held (else only their JSON, or nothing: counted or
+        tapped)."""
         return self._spill is None and self._tap is None
+
+    @property
+    def kept(self) -> bool:
+        """Whether the records can be read back (False: counted only, or handed to a tap)."""
+        return self._tap is None
 
     @property
     def tapped_list(self) -> bool:
         """Whether the records went to a tap (`tapped`): nothing of them can be read here."""
-        return self._tap is not None
+        return self._tap is not None and self._tap is not _drop
 
     @property
     def first(self) -> R | None:
@@ -351,7 +363,7 @@ class RecordList(Generic[R]):
 
     def _no_tap(self) -> None:
         if self._tap is not None:
-            raise ValueError("these records went to a tap as they came: they are not kept")
+            raise ValueError("these records were counted (or went to a tap as they came): not kept")
 
     def __iter__(self) -> Iterator[R]:
         return iter(self._records())
@@ -375,7 +387,7 @@ class RecordList(Generic[R]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        where = "in memory" if self.in_memory else "as JSON" if self._tap is None else "tapped"
+        where = "in memory" if self.in_memory else "as JSON" if self._tap is None else "not kept"
         return f"RecordList({self._count} records {where})"
 
     def texts(self) -> Iterator[str]:

@@ -8,11 +8,14 @@ object per layer. Here the same state changes are made inline: the decoder's cou
 capture summary, the tracker's per-direction counters and lingering, then the stream. Every
 other packet goes through `Pipeline.feed` unchanged. tests/tcp/test_fastpath.py checks that the
 analysis is the same with and without this loop on every capture at hand.
+
+The TCP header's fields are read by indexing the packet's bytes, which the compiled build does on
+native ints (a struct tuple would be `Any`); the sequence and acknowledgment numbers only when
+they are used (`_u32`).
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -41,7 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["feed_fast"]
 
-_TCP = struct.Struct("!HHIIBBH").unpack_from  # ports, seq, ack, offset/reserved, flags, window
 _IPV4_ETH = b"\x08\x00"
 _SYN_FIN_RST = 0x07  # RFC 9293 §3.1 control bits that change the connection's state
 _ACK = 0x10
@@ -80,8 +82,8 @@ def feed_fast(
                 total = (data[16] << 8) | data[17]
                 end = 14 + total if total else n  # total 0: TSO on the capturing host
                 if (not total or total >= 40) and end <= n:
-                    sport, dport, seq, ack, doff, flags, _window = _TCP(data, 34)
-                    thl = (doff >> 4) * 4
+                    sport, dport = (data[34] << 8) | data[35], (data[36] << 8) | data[37]  # RFC 9293 §3.1
+                    flags, thl = data[47], (data[46] >> 4) * 4
                     if not flags & _SYN_FIN_RST and thl >= 20 and 34 + thl <= end:
                         # ConnectionTracker.handle: expire before the lookup (expire's first test inlined)
                         if linger and (
@@ -118,9 +120,9 @@ def feed_fast(
             if flags & _ACK:  # ConnectionTracker._segment: a hole the peer acknowledged is lost
                 other = conn.s2c if c2s else conn.c2s
                 if other.ooo:
-                    other.acked(ack, frame, ts)
+                    other.acked(_u32(data, 42), frame, ts)
             if payload:  # ConnectionTracker.handle / _segment: the stream
-                (conn.c2s if c2s else conn.s2c).segment(seq, payload, False, frame, ts, ts_ns, 0)
+                (conn.c2s if c2s else conn.s2c).segment(_u32(data, 38), payload, False, frame, ts, ts_ns, 0)
             if not conn.lingering and (conn.rst_frame is not None or (conn.c2s.ended and conn.s2c.ended)):
                 conn.lingering = True
                 linger.append(conn)
@@ -129,6 +131,11 @@ def feed_fast(
     finally:
         clock.last_ns = last_ns
         _add_counts(pipe, n_pkts, n_bytes, n_tcp, n_payload, n_hdr)
+
+
+def _u32(data: bytes, at: int) -> int:
+    """The 32-bit big-endian number at `at` (sequence and acknowledgment numbers, RFC 9293 §3.1)."""
+    return (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3]
 
 
 def _state(pipe: Pipeline) -> _Locals:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from analyzer.model.records import WsMessageRecord
 from analyzer.model.spill import RecordList
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.frame_cap import MAX_FRAME_RECORDS
@@ -48,6 +49,10 @@ class Options:
     # --events), so they are not written at all; the Socket.IO packets are only counted by
     # (namespace, event name) for the summary (model/spill.py TalliedSpill)
     spill_session_packets: bool = True
+    # with spill_records, False: no sink reads the WebSocket frames and messages (the text summary
+    # without --messages), so their records are counted, not serialized (RecordList(counted=True));
+    # also set when every sink says so (`reads_ws_records = False`, pipeline/sink.py)
+    spill_ws_records: bool = True
     # TLS secrets (NSS key log: --keylog files, pcapng Decryption Secrets Blocks); held in memory
     # only, never printed (KeyLog's repr gives counts)
     keylog: KeyLog | None = None
@@ -87,8 +92,11 @@ def websocket_record(options: Options, connection: int) -> WebSocketRecord:
     tap = options.record_tap
     if tap is None:
         spill = options.spill_records
-        frames: RecordList[WsFrameRecord] = RecordList(spill=spill)
-        return WebSocketRecord(handshake=None, frames=frames, messages=RecordList(spill=spill))
+        counted = spill and not options.spill_ws_records  # no sink reads them: not serialized
+        frames: RecordList[WsFrameRecord] = RecordList(spill=spill, counted=counted)
+        return WebSocketRecord(
+            handshake=None, frames=frames, messages=RecordList(spill=spill, counted=counted)
+        )
     return WebSocketRecord(
         handshake=None,
         frames=RecordList.tapped(lambda r: tap.ws_frame(connection, r)),

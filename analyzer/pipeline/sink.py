@@ -15,6 +15,10 @@ A record is the sinks' to read, not to change: with several sinks each is handed
 record, and its spill files (`Options.spill_records`: WebSocket frames and messages, session
 packets, in unnamed temporary files) are closed by the pipeline once every sink has had it.
 So a sink reads what it needs in `connection`/`session`, not later, and closes nothing of it.
+
+A sink that never reads WebSocket frames and messages says so with `reads_ws_records = False`
+(the text summary without `--messages`): when no sink of a run reads them, their records are
+counted, not serialized (`Options.spill_ws_records`). A sink without the attribute reads them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "Sink",
     "close_connection_spills",
     "close_session_spills",
+    "reads_ws_records",
     "session_order",
 ]
 
@@ -41,6 +46,11 @@ class Sink(Protocol):
     def session(self, record: EngineIOSession) -> None: ...
 
     def finish(self, summary: Analysis) -> None: ...
+
+
+def reads_ws_records(sink: Sink) -> bool:
+    """Whether `sink` reads the WebSocket frames and messages of the records it is handed."""
+    return bool(getattr(sink, "reads_ws_records", True))
 
 
 def session_order(sessions: Iterable[EngineIOSession]) -> list[EngineIOSession]:

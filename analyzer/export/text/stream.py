@@ -174,6 +174,11 @@ class StreamingTextSummary:
         self._tls = _Blocks()
         self._h2 = _Blocks()
 
+    @property
+    def reads_ws_records(self) -> bool:
+        """Only `--messages` reads WebSocket messages (pipeline/sink.py): else they are counted."""
+        return self.messages
+
     def connection(self, rec: ConnectionRecord) -> None:
         self._rows.append((rec.id, connection_row(rec)))
         line = tls_line(rec)

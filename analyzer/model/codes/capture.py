@@ -36,8 +36,7 @@ CAPTURE_TIME_BACKWARDS = register(
     Layer.LINK,
     "packets are timestamped earlier than the packet before them (one record per capture: the"
     " count, the first and the longest step back); durations across them are not meaningful",
-    "pcap / pcapng record timestamps (draft-ietf-opsawg-pcapng §4.3): records are written in"
-    " capture order",
+    "pcap / pcapng record timestamps (draft-ietf-opsawg-pcapng §4.3): records are written in capture order",
 )
 PACKET_SNAPLEN = register(
     "capture.snaplen-truncated",
