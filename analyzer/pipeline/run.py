@@ -22,6 +22,7 @@ __all__ = [
     "analyze_reader",
     "fewer_gc_passes",
     "iter_connections",
+    "note_reader_error",
     "run",
     "with_capture_secrets",
 ]
@@ -41,14 +42,19 @@ def run(
     with fewer_gc_passes():
         pipe = Pipeline(info, options, *sinks)
         pipe.feed_all(reader, progress)
-        if reader.error:
-            info.complete = False
-            info.error = reader.error
-            info.error_kind = reader.error_kind
+        note_reader_error(info, reader)
         summary = pipe.finish()
     for sink in sinks:
         sink.finish(summary)
     return summary
+
+
+def note_reader_error(info: CaptureInfo, reader: CaptureReader) -> None:
+    """A capture the reader could not read to its end is incomplete, with the reader's reason."""
+    if reader.error:
+        info.complete = False
+        info.error = reader.error
+        info.error_kind = reader.error_kind
 
 
 def with_capture_secrets(opts: Options, reader: CaptureReader) -> Options:

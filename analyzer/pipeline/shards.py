@@ -43,7 +43,7 @@ from analyzer.model.facts import LayerStats
 from analyzer.model.session import EngineIOSession
 from analyzer.model.spill import JsonSpill, RecordList
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.run import fewer_gc_passes, with_capture_secrets
+from analyzer.pipeline.run import fewer_gc_passes, note_reader_error, with_capture_secrets
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
 from analyzer.pipeline.split import SessionCall
 from analyzer.pipeline.wiring import Pipeline, anomaly_order
@@ -277,10 +277,7 @@ def run_tapped(
         pipe = _SharePipeline(info, options, writer, *sinks)
         writer.pipe = pipe
         pipe.feed_all(pipe.packets(reader), progress)
-        if reader.error:
-            info.complete = False
-            info.error = reader.error
-            info.error_kind = reader.error_kind
+        note_reader_error(info, reader)
         summary = pipe.finish()
     for sink in sinks:
         sink.finish(summary)
