@@ -387,7 +387,12 @@ class RecordList(Generic[R]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        where = "in memory" if self.in_memory else "as JSON" if self._tap is None else "not kept"
+        where = (
+            "in memory" if self.in_memory
+            else "as JSON" if self._tap is None
+            else "counted" if self._tap is _drop
+            else "tapped"
+        )  # fmt: skip
         return f"RecordList({self._count} records {where})"
 
     def texts(self) -> Iterator[str]:
