@@ -54,6 +54,17 @@ def corpus_id(p: Path) -> str:
 
 
 @pytest.fixture(scope="session")
+def packet_count(path: Path | str) -> int:
+    """How many packets a capture file holds, as socketscope's reader reads them."""
+    from analyzer.capture.pcapfile import open_capture
+
+    reader = open_capture(str(path))
+    try:
+        return sum(1 for _ in reader)
+    finally:
+        reader.close()
+
+
 def tshark() -> str:
     path = shutil.which("tshark")
     if path is None:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser.conftest import Served, open_page, wait_for
 from tests.browser.test_views import _downloaded, _downloads, _open_row, _pane, _rows
+from tests.conftest import packet_count
 
 NODE = "sio-node-v4-default.pcap"  # polling and WebSocket, acks, binary events
 EVENTS = 'sio.type == "EVENT"'
@@ -44,16 +45,6 @@ def _type_filter(driver: Any, text: str) -> None:
 
 def _ws_messages(har: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for e in har["log"]["entries"] for m in e.get("_webSocketMessages", [])]
-
-
-def _packets(path: Path) -> int:
-    from analyzer.capture.pcapfile import open_capture
-
-    reader = open_capture(str(path))
-    try:
-        return sum(1 for _ in reader)
-    finally:
-        reader.close()
 
 
 @pytest.mark.parametrize("fmt", ["har", "jsonl", "csv", "pcapng"])
@@ -88,7 +79,7 @@ def test_messages_page_downloads_what_the_filter_keeps(
         kept = _get(served, f"/c/{cid}/download?format=jsonl&filter={quote(flt)}").decode("utf-8")
         frames = {f for x in kept.splitlines() for f in json.loads(x)["packets"]}
         (tmp_path / "whole.pcapng").write_bytes(whole)
-        assert frames and _packets(path) == len(frames) < _packets(tmp_path / "whole.pcapng")
+        assert frames and packet_count(path) == len(frames) < packet_count(tmp_path / "whole.pcapng")
 
 
 def test_pane_filter_box_lists_and_downloads_what_it_keeps(

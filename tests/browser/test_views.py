@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Served, console_errors, open_page, wait_for, wait_plots
+from tests.conftest import packet_count
 
 pytestmark = pytest.mark.browser
 
@@ -266,7 +267,6 @@ def _downloaded(folder: Path, suffix: str) -> Path:
 
 @pytest.mark.parametrize("fmt", ["har", "jsonl", "csv", "pcapng"])
 def test_downloads_are_what_the_view_shows(driver: Any, served: Served, tmp_path: Path, fmt: str) -> None:
-    from analyzer.pipeline.access import open_capture
 
     cid = served.capture_id(REAL)
     with served.app.test_client() as c:
@@ -287,9 +287,7 @@ def test_downloads_are_what_the_view_shows(driver: Any, served: Served, tmp_path
         table = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
         assert table and {r["connection"] for r in table} == {str(conn["id"])}
     else:
-        reader = open_capture(str(path))
-        n = sum(1 for _ in reader)
-        reader.close()
+        n = packet_count(path)
         tcp = conn["tcp"]["packets"]
         assert n == tcp["c2s"] + tcp["s2c"]
 

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analyzer.capture.pcapfile import open_capture
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, packet_count
 
 NODE = CAPTURES / "sio-node-v4-default.pcap"  # polling and WebSocket, acks, binary events
 UPGRADE = CAPTURES / "sio-python-polling-upgrade.pcap"
@@ -93,14 +92,6 @@ def test_har_keeps_the_matching_exchanges_and_messages(tmp_path: Path) -> None:
     assert {e["request"]["method"] for e in gets} == {"GET"}
 
 
-def _packets(path: Path) -> int:
-    reader = open_capture(str(path))
-    try:
-        return sum(1 for _ in reader)
-    finally:
-        reader.close()
-
-
 def test_pcapng_slice_holds_the_packets_of_the_kept_records(tmp_path: Path) -> None:
     flt = 'sio.type == "EVENT"'
     export(NODE, "pcap", tmp_path / "all.pcapng")
@@ -109,11 +100,11 @@ def test_pcapng_slice_holds_the_packets_of_the_kept_records(tmp_path: Path) -> N
     lines = [json.loads(x) for x in (tmp_path / "some.jsonl").read_text(encoding="utf-8").splitlines()]
     frames = {f for line in lines for f in line["packets"]}
     assert lines and {x["type"] for x in lines} == {"EVENT"}
-    assert _packets(tmp_path / "some.pcapng") == len(frames) < _packets(tmp_path / "all.pcapng")
+    assert packet_count(tmp_path / "some.pcapng") == len(frames) < packet_count(tmp_path / "all.pcapng")
     export(NODE, "pcap", tmp_path / "fin.pcapng", "--filter", 'tcp.end == "fin"')  # whole connections
     export(NODE, "csv", tmp_path / "tables")
     fins = [r for r in rows(tmp_path / "tables", "connections") if r["end"] == "fin"]
-    assert fins and _packets(tmp_path / "fin.pcapng") == sum(
+    assert fins and packet_count(tmp_path / "fin.pcapng") == sum(
         int(r["packets_c2s"]) + int(r["packets_s2c"]) for r in fins
     )
 
