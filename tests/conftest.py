@@ -53,7 +53,6 @@ def corpus_id(p: Path) -> str:
     return str(p.relative_to(CORPUS))
 
 
-@pytest.fixture(scope="session")
 def packet_count(path: Path | str) -> int:
     """How many packets a capture file holds, as socketscope's reader reads them."""
     from analyzer.capture.pcapfile import open_capture
@@ -65,6 +64,7 @@ def packet_count(path: Path | str) -> int:
         reader.close()
 
 
+@pytest.fixture(scope="session")
 def tshark() -> str:
     path = shutil.which("tshark")
     if path is None:
