@@ -78,10 +78,8 @@ def test_the_time_limit_counts_cpu_time_with_a_wall_clock_backstop() -> None:
 
     from tests.fuzz.harness import Hang, time_limit
 
-    start = time.monotonic()
     with pytest.raises(Hang, match="CPU time"), time_limit(0.2):
         while True:
             pass
     with pytest.raises(Hang, match="by the clock"), time_limit(0.02):
-        time.sleep(5)
-    assert time.monotonic() - start < 4
+        time.sleep(5)  # burns no CPU: only the wall-clock backstop ends it
