@@ -24,7 +24,6 @@ from analyzer.pipeline.frame_cap import FrameRecordBudget, FrameRecords
 from analyzer.pipeline.options import Options
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills, reads_ws_records
 from analyzer.pipeline.split import SkippedApp, TapSessions, in_share
-from analyzer.pipeline.tls_step import keylog_anomalies
 from analyzer.protocols.deflate import InflateBudget
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
@@ -242,7 +241,10 @@ class Pipeline:
                     f"{st.unsupported_link:,} packets of link types socketscope does not decode ({kinds})",
                 )
             )
-        self.anomalies.extend(keylog_anomalies(self.options.keylog))
+        if self.options.keylog is not None:  # tls_step loads cryptography: not for every run
+            from analyzer.pipeline.tls_step import keylog_anomalies
+
+            self.anomalies.extend(keylog_anomalies(self.options.keylog))
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
             self.anomalies.append(make_anomaly(code, self.capture.error))
