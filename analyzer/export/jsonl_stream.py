@@ -17,7 +17,7 @@ import heapq
 from collections.abc import Iterator
 from typing import IO
 
-from analyzer.export.jsonl import LAYERS, eio_record, json_line, sio_record, ws_record
+from analyzer.export.jsonl import LAYERS, eio_record, json_line, sio_line, ws_record
 from analyzer.export.select import Selection, StreamedSelection
 from analyzer.export.streamsel import LineSpill, Spots
 from analyzer.model.analysis import Analysis, ConnectionRecord
@@ -81,10 +81,10 @@ class JsonlSink(StreamedSelection):
                     continue
                 eio_lines.append(d["frame"], self._lines.add(json_line(eio_record(record.sid, d))))
         if self._wants("socketio"):
-            for d in self.sio_packets(record):
+            for d, args, data in self.sio_entries(record, decoded=flt is not None):  # a filter reads args
                 if flt is not None and not flt(Subject("sio", d, ctx)):
                     continue
-                sio_lines.append(d["frame"], self._lines.add(json_line(sio_record(record.sid, d))))
+                sio_lines.append(d["frame"], self._lines.add(sio_line(record.sid, d, args, data)))
 
     def finish(self, summary: Analysis) -> None:
         """Write the kept lines."""
