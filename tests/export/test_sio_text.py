@@ -30,14 +30,17 @@ _LEAF = (
     | _TEXT
 )
 _VALUE = st.recursive(
-    _LEAF, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4), max_leaves=20
+    _LEAF,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
 )
 _TYPES = [SioPacketType.EVENT, SioPacketType.ACK, SioPacketType.CONNECT, SioPacketType.DISCONNECT]
 
 
 def _record(ptype: SioPacketType, data: Any, i: int) -> SioPacketRecord:
     p = SioPacket(ptype, "/ns", i if i % 2 else None, data, data is not None)
-    return SioPacketRecord(Direction.C2S if i % 3 else Direction.S2C, 1.5 + i, 10 + i, "websocket", 2, p, (10 + i,))
+    direction = Direction.C2S if i % 3 else Direction.S2C
+    return SioPacketRecord(direction, 1.5 + i, 10 + i, "websocket", 2, p, (10 + i,))
 
 
 def _compare(records: list[SioPacketRecord]) -> TalliedSpill:
