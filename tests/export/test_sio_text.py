@@ -19,7 +19,7 @@ from analyzer.model.session_json import SIO_DATA_KEY, sio_packet_fields, sio_pac
 from analyzer.model.socketio import SioPacket, SioPacketType
 from analyzer.model.spill import TalliedSpill
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30) | st.sampled_from(
     ['say "hi"', "back\\slash", "nul\x00\x1f", "\x85\u2028\u2029", "é✓😀", "</script>", ""]
 )
 _LEAF = (
@@ -58,7 +58,8 @@ def _compare(records: list[SioPacketRecord]) -> TalliedSpill:
         assert sio_line("s1", fields, args, data) == json_line(sio_record("s1", d))
         assert sio_row("s1", fields, args, data) == sio_row("s1", d)
     texts = [(sio_packet_fields(h, t), a, x) for h, a, x, t in entries]
-    session, sio = {"sid": "s1"}, {"acks": []}
+    session: dict[str, Any] = {"sid": "s1"}
+    sio: dict[str, Any] = {"acks": []}
     assert list(session_event_lines(session, sio, texts)) == list(session_event_lines(session, sio, decoded))
     return spill
 
