@@ -50,6 +50,8 @@ class CsvSink(StreamedSelection):
     """`<table>.csv` for every table into `directory` (created if needed); `counts` is the rows
     per table, once finished. Free-text cells are defused for spreadsheets unless `raw`."""
 
+    reads_ws_frames = False  # WebSocket messages only: the frames are counted (pipeline/sink.py)
+
     def __init__(
         self, directory: str, selection: Selection | None = None, raw: bool = False, flt: Filter | None = None
     ) -> None:

@@ -33,6 +33,8 @@ class JsonlSink(StreamedSelection):
     """The records of one layer (`layer`, or None: decided at the end) to `out`, one JSON text a
     line; `written` is how many, `layer` the layer, once finished."""
 
+    reads_ws_frames = False  # WebSocket messages only: the frames are counted (pipeline/sink.py)
+
     def __init__(
         self,
         out: IO[str],

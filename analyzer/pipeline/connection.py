@@ -165,7 +165,6 @@ class ConnectionApp(H2Tunnels):
         if self.tls is None and self.mode == "undecided" and looks_like_tls(data, d is Direction.C2S):
             self._open()
             from analyzer.pipeline.tls_step import TlsStep  # cryptography: only for TLS
-
             self.tls = TlsStep(self.conn, self.options.keylog, self._data, self._gap, self._anomaly)
         if self.tls is not None:
             self.tls.data(d, data)
@@ -203,7 +202,6 @@ class ConnectionApp(H2Tunnels):
             if alpn == "h2" or looks_like_h2(d is Direction.C2S, data):
                 self.mode, self.h2_active = "http2", True  # RFC 9113 §3.2-§3.4: ALPN h2, or prior knowledge
                 from analyzer.pipeline.h2_step import H2Step  # hpack: only for HTTP/2
-
                 self.h2 = H2Step(self, at={d: offset, d.other: self._next(d.other)})
                 self.h2.data(d, data)
                 return
@@ -351,7 +349,6 @@ class ConnectionApp(H2Tunnels):
             # RFC 7540 §3.2: HTTP/2 after the 101; the request is stream 1, answered there
             req = self._requests.get(head.request_index) or self._request_record(req_head, req_head.end)
             from analyzer.pipeline.h2_step import H2Step, h2c_settings  # hpack: only for HTTP/2
-
             self.h2 = H2Step(self, at={}, upgrade=req, upgrade_settings=h2c_settings(req_head.headers))
             return
         if req_head is None or not is_websocket_upgrade(req_head.headers):

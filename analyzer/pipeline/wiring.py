@@ -22,7 +22,13 @@ from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.frame_cap import FrameRecordBudget, FrameRecords
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills, reads_ws_records
+from analyzer.pipeline.sink import (
+    Sink,
+    close_connection_spills,
+    close_session_spills,
+    reads_ws_frames,
+    reads_ws_records,
+)
 from analyzer.pipeline.split import SkippedApp, TapSessions, in_share
 from analyzer.protocols.deflate import InflateBudget
 from analyzer.session.builder import SessionBuilder
@@ -44,6 +50,8 @@ class Pipeline:
         self.options = options or Options()
         if sinks and self.options.spill_ws_records and not any(reads_ws_records(s) for s in sinks):
             self.options = replace(self.options, spill_ws_records=False)  # the caller's stays as it was
+        if sinks and self.options.spill_ws_frames and not any(reads_ws_frames(s) for s in sinks):
+            self.options = replace(self.options, spill_ws_frames=False)
         self.capture = capture
         self.decoder = PacketDecoder()
         self.clock = CaptureClock()
