@@ -52,9 +52,12 @@ class JsonlSink(StreamedSelection):
         self._lines = LineSpill()
         self._ws: dict[int, Spots] = {}  # connection -> its messages' lines
         self.flt = flt
+        # without a layer asked for: "socketio" once a selected session has Socket.IO, which
+        # decides the layer finish() takes; the other layers' lines are not made from then on
+        self._settled: str | None = layer
 
     def _wants(self, layer: str) -> bool:
-        return self.layer is None or self.layer == layer
+        return self._settled is None or self._settled == layer
 
     def connection(self, record: ConnectionRecord) -> None:
         self.see_connection(record.id)
@@ -76,6 +79,8 @@ class JsonlSink(StreamedSelection):
         seen.kept = [eio_lines, sio_lines]
         if not seen.selected:
             return
+        if seen.socketio:
+            self._settled = self._settled or "socketio"
         flt, ctx = self.flt, session_context(record)
         if self._wants("engineio"):
             for d in self.eio_packets(record):
