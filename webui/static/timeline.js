@@ -121,7 +121,7 @@
   // (getContext returns a canvas's context). The attributes are those plotly asks for.
   function makeContexts(el) {
     for (const c of el.querySelectorAll("canvas.gl-canvas")) {
-      if (c.classList.contains("gl-canvas-pickLayer")) continue;  // parcoords only
+      if (c.classList.contains("gl-canvas-pick")) continue;  // parcoords only
       c.getContext("webgl", {antialias: true, preserveDrawingBuffer: true});
     }
   }
