@@ -38,6 +38,7 @@ CATEGORIES = ",".join(
         "toplevel",
     )
 )
+LOADED = "return !!(window.ssTimeline && window.ssTimeline.loads)"
 # the parts of a task this report names (trace event names of Chromium 120-ish)
 PARTS = {
     "v8.callFunction": "js",
@@ -112,7 +113,7 @@ def trace_once(url: str) -> dict[str, Any]:
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LONGTASKS})
         driver.get(url)
-        wait_for(driver, lambda d: d.execute_script("return !!(window.ssTimeline && window.ssTimeline.loads)"))
+        wait_for(driver, lambda d: d.execute_script(LOADED))
         time.sleep(0.5)
         long = driver.execute_script("return window.__longtasks") or []
         marks = driver.execute_script("return window.ssTimeline")
