@@ -140,6 +140,21 @@ class JsonSpill:
         self._flush()
         copy_range(f.fd, 0, f.size, out)
 
+    def save(self, dst: AppendFile) -> int:
+        """Append the records' text (comma-separated, encoded as the file holds it) to `dst`, copied
+        by the kernel (`--jobs`: a list handed to another process); the number of bytes."""
+        self._flush()
+        if self._file.fd < 0:
+            return 0
+        before = dst.size
+        dst.append_file(self._file)
+        return dst.size - before
+
+    def restore(self, fd: int, offset: int, length: int, count: int) -> None:
+        """An empty spill takes `count` records whose text another `save` put at `offset` of `fd`."""
+        self._file.append_range(fd, offset, length)
+        self.count = count
+
     def pieces(self) -> Iterator[str]:
         """The records as text, comma-separated, in blocks (for copying into another spill)."""
         f = self._file

@@ -33,27 +33,32 @@ class AppendFile:
 
     def append_file(self, src: AppendFile) -> None:
         """Append the bytes of another AppendFile, copied by the kernel (copy_file_range(2))."""
-        if src.size == 0:
+        if src.size:
+            self.append_range(src.fd, 0, src.size)
+
+    def append_range(self, fd: int, offset: int, length: int) -> None:
+        """Append `length` bytes at `offset` of the file `fd`, copied by the kernel
+        (copy_file_range(2)) where the file system can, else read and written here."""
+        if length <= 0:
             return
         if self.fd < 0:
             self.write(b"")
-        offset = 0
+        done = 0
         try:
-            while offset < src.size:
-                done = os.copy_file_range(src.fd, self.fd, src.size - offset, offset)
-                if done == 0:
+            while done < length:
+                n = os.copy_file_range(fd, self.fd, length - done, offset + done)
+                if n == 0:
                     break
-                offset += done
+                done += n
         except OSError:
             pass  # not every file system copies: the rest goes through Python
-        while offset < src.size:
-            block = src.pread(min(1 << 20, src.size - offset), offset)
+        self.size += done
+        while done < length:
+            block = os.pread(fd, min(1 << 20, length - done), offset + done)
             if not block:
                 break
             self.write(block)
-            offset += len(block)
-            self.size -= len(block)  # counted once below
-        self.size += src.size
+            done += len(block)
 
     def pread(self, length: int, offset: int) -> bytes:
         return os.pread(self.fd, length, offset)

@@ -2,8 +2,9 @@
 
 A record is pickled without the lists whose JSON is on disk (`RecordList.backing`: WebSocket
 frames and messages, Engine.IO and Socket.IO packets of streaming output); each such list's JSON
-follows the record in blocks of text, and is read back into a new spill (memory: one block at a
-time). Lists without a backing (records in memory, or only counted) go with the record.
+is appended to the share's *blob* file and copied from there into a new spill in the parent, by
+the kernel both times (copy_file_range(2): the text is not decoded, pickled or encoded again).
+Lists without a backing (records in memory, or only counted) go with the record.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import IO, Any
 from analyzer.model.analysis import ConnectionRecord
 from analyzer.model.session import EioPacketRecord, EngineIOSession, SioPacketRecord
 from analyzer.model.spill import JsonSpill, RecordList, TalliedSpill
+from analyzer.model.tempfile_fd import AppendFile
 
 __all__ = ["dump_connection", "dump_session", "load_lists"]
 
-# (count, first, last, tally of a TalliedSpill or None) of each list sent after the record
-Head = tuple[int, Any, Any, Counter[Any] | None]
+# (count, first, last, tally of a TalliedSpill or None, offset in the blob, length) of each list
+Head = tuple[int, Any, Any, Counter[Any] | None, int, int]
 
 
 def _by_fields(record: Any) -> tuple[type, tuple[Any, ...]]:
@@ -38,30 +40,24 @@ def _dump(obj: object, out: IO[bytes]) -> None:
     pickle.dump(obj, out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _head(lst: RecordList[Any]) -> Head:
+def _head(lst: RecordList[Any], blob: AppendFile) -> Head:
     spill = lst.backing
-    return (len(lst), lst.first, lst.last, spill.tally if isinstance(spill, TalliedSpill) else None)
-
-
-def _pieces(lists: list[RecordList[Any]], out: IO[bytes]) -> None:
-    for lst in lists:
-        backing = lst.backing
-        assert backing is not None
-        for piece in backing.pieces():  # the list's JSON text, in blocks, then None
-            if piece:
-                _dump(piece, out)
-        _dump(None, out)
+    assert spill is not None
+    offset = blob.size
+    length = spill.save(blob)
+    tally = spill.tally if isinstance(spill, TalliedSpill) else None
+    return (len(lst), lst.first, lst.last, tally, offset, length)
 
 
 def dump_connection(
-    item: tuple[Any, int], found: list[Any], record: ConnectionRecord, out: IO[bytes]
+    item: tuple[Any, int], found: list[Any], record: ConnectionRecord, out: IO[bytes], blob: AppendFile
 ) -> None:
-    """The item `(*item, (record, found, heads))`, then the JSON of the record's lists that are on
-    disk (`heads` says which); the record is left as it was."""
+    """The item `(*item, (record, found, heads))`; the JSON of the record's lists that are on disk
+    to `blob` (`heads` says which, and where); the record is left as it was."""
     ws = record.websocket
     names = [n for n in ("frames", "messages") if ws is not None and getattr(ws, n).backing is not None]
     lists: list[RecordList[Any]] = [getattr(ws, n) for n in names]
-    heads = [(n, *_head(lst)) for n, lst in zip(names, lists, strict=True)]
+    heads = [(n, *_head(lst, blob)) for n, lst in zip(names, lists, strict=True)]
     try:
         for n in names:
             setattr(ws, n, RecordList())
@@ -69,49 +65,40 @@ def dump_connection(
     finally:
         for n, lst in zip(names, lists, strict=True):
             setattr(ws, n, lst)
-    _pieces(lists, out)
 
 
-def dump_session(item: tuple[Any, int], record: EngineIOSession, out: IO[bytes]) -> None:
+def dump_session(item: tuple[Any, int], record: EngineIOSession, out: IO[bytes], blob: AppendFile) -> None:
     """The item `(*item, (record, heads))` and its lists, as `dump_connection` (a session's
     Engine.IO and Socket.IO packets)."""
     sio = record.socketio
-    lists: list[RecordList[Any]] = []
     heads: list[tuple[Any, ...]] = []
     bare = record
     if record.packets.backing is not None:
-        lists.append(record.packets)
-        heads.append(("packets", *_head(record.packets)))
+        heads.append(("packets", *_head(record.packets, blob)))
         bare = dataclasses.replace(bare, packets=RecordList())
     if sio is not None and sio.packets.backing is not None:
-        lists.append(sio.packets)
-        heads.append(("socketio", *_head(sio.packets)))
+        heads.append(("socketio", *_head(sio.packets, blob)))
         bare = dataclasses.replace(bare, socketio=dataclasses.replace(sio, packets=RecordList()))
     _dump((*item, (bare, heads)), out)
-    _pieces(lists, out)
 
 
-def _load_list(fh: IO[bytes], head: tuple[Any, ...]) -> RecordList[Any]:
-    _, count, first, last, tally = head
+def _load_list(blob: int, head: tuple[Any, ...]) -> RecordList[Any]:
+    _, count, first, last, tally, offset, length = head
     spill: JsonSpill
     if tally is not None:
         spill = TalliedSpill()
         spill.tally = tally
     else:
         spill = JsonSpill()
-    if count:
-        spill.begin()  # one record whose text is all of the list's: then its count
-    while (piece := pickle.load(fh)) is not None:
-        spill.append(piece)
-    spill.count = count
+    spill.restore(blob, offset, length, count)
     return RecordList.written(spill, first, last)
 
 
-def load_lists(fh: IO[bytes], record: Any, heads: list[tuple[Any, ...]]) -> Any:
-    """The record with the lists that follow it in `fh` (a connection's are set on it; a session,
-    frozen, is a new record)."""
+def load_lists(blob: int, record: Any, heads: list[tuple[Any, ...]]) -> Any:
+    """The record with its lists, from the share's blob (file descriptor `blob`): a connection's
+    are set on it; a session, frozen, is a new record."""
     for head in heads:
-        lst = _load_list(fh, head)
+        lst = _load_list(blob, head)
         name = head[0]
         if isinstance(record, ConnectionRecord):
             setattr(record.websocket, name, lst)

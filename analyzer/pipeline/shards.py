@@ -130,22 +130,26 @@ def _share_main(spec: ShareSpec) -> None:
 
 
 def read_items(path: str) -> Iterator[Item]:
-    """A share's items, in its order; the spilled lists of a record are read back into new spill
-    files (memory: one block at a time; pipeline/handover.py)."""
-    with open(path, "rb") as fh:
-        while True:
-            try:
-                item: Item = pickle.load(fh)
-            except EOFError:
-                return
-            moment, kind, value = item
-            if kind == CONNECTION:
-                record, found, heads = value
-                item = (moment, kind, (load_lists(fh, record, heads), found, heads))
-            elif kind == SESSION:
-                record, heads = value
-                item = (moment, kind, (load_lists(fh, record, heads), heads))
-            yield item
+    """A share's items, in its order; the spilled lists of a record are copied from the share's
+    blob (`path + ".blob"`) into new spill files (pipeline/handover.py)."""
+    blob = -1
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                try:
+                    item: Item = pickle.load(fh)
+                except EOFError:
+                    return
+                moment, kind, value = item
+                if kind in (CONNECTION, SESSION) and value[-1]:  # lists in the blob
+                    if blob < 0:
+                        blob = os.open(path + ".blob", os.O_RDONLY)
+                    record, *rest = value
+                    item = (moment, kind, (load_lists(blob, record, value[-1]), *rest))
+                yield item
+    finally:
+        if blob >= 0:
+            os.close(blob)
 
 
 def merge_items(streams: Iterable[Iterator[Item]]) -> Iterator[Item]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
@@ -13,6 +14,7 @@ from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.session import EngineIOSession
+from analyzer.model.tempfile_fd import AppendFile
 from analyzer.pipeline.groups import FlowKey
 from analyzer.pipeline.handover import dump_connection, dump_session
 from analyzer.pipeline.options import Options
@@ -97,8 +99,11 @@ class _LocalSessions(SessionBuilder):
 class _Writer:
     """A share's items, pickled to its file in the order they are made."""
 
-    def __init__(self, out: IO[bytes], share: int, records: bool = True) -> None:
+    def __init__(
+        self, out: IO[bytes], share: int, records: bool = True, blob: AppendFile | None = None
+    ) -> None:
         self.out = out
+        self.blob = blob if blob is not None else AppendFile()  # the records' spilled lists
         self.share = share
         self.records = records  # False: the connections' records go to other sinks (batch)
         self.pipe: _SharePipeline | None = None
@@ -133,7 +138,7 @@ class _Writer:
         self.mark = len(pipe.anomalies)
         self.of_items.update(id(a) for a in found)
         if self.records:
-            dump_connection((pipe.moment(), CONNECTION), found, record, self.out)
+            dump_connection((pipe.moment(), CONNECTION), found, record, self.out, self.blob)
 
     def session(self, record: EngineIOSession) -> None:
         pipe = self.pipe
@@ -146,7 +151,7 @@ class _Writer:
             self.first_frames.add(frame)
             order = (frame << _SEQ_BITS) | min(seq, (1 << _SEQ_BITS) - 1)
             moment = (END, 3, order) if sessions.finishing else (pipe.now, 2, order)
-            dump_session((moment, SESSION), record, self.out)
+            dump_session((moment, SESSION), record, self.out, self.blob)
         close_session_spills(record)  # (with the session layer's input tapped: not called)
 
     def finish(self, summary: Analysis) -> None:
@@ -243,13 +248,15 @@ def run_tapped(
     *sinks: Sink,
     progress: Callable[[int], None] | None = None,
     local: bool = False,
+    blob: AppendFile | None = None,
 ) -> tuple[Analysis, Pipeline]:
     """A run of a share (`options.flow_share` set): its items (module docstring) to `items`; the
     connections' records there too without `sinks`, else to them (`socketscope batch`). The
     summary (its anomalies: the capture's and those of this share's connections) and the pipeline
     (what it used of the capture-wide budgets). `local`: local sessions (the session layer runs
-    here and its records and anomalies are items), else its input is tapped."""
-    writer = _Writer(items, share, records=not sinks)
+    here and its records and anomalies are items), else its input is tapped. `blob`: where the
+    records' spilled lists go (pipeline/handover.py)."""
+    writer = _Writer(items, share, records=not sinks, blob=blob)
     options = with_capture_secrets(options, reader)
     if not local:
         options = dataclasses.replace(options, session_tap=writer.call)
@@ -277,10 +284,15 @@ def run_share(spec: ShareSpec, progress: Callable[[int], None] | None = None) ->
     """One share of `run_jobs`: its items to `spec.out`, what it used of the capture-wide bounds
     (and the capture's summary) to `spec.out + ".summary"`."""
     reader = open_capture(spec.path)
-    with open(spec.out, "wb") as fh:
-        summary, pipe = run_tapped(
-            reader, _share_options(spec), spec.share, fh, progress=progress, local=spec.local
-        )
+    blob = AppendFile()
+    blob.fd = os.open(spec.out + ".blob", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with open(spec.out, "wb") as fh:
+            summary, pipe = run_tapped(
+                reader, _share_options(spec), spec.share, fh, progress=progress, local=spec.local, blob=blob
+            )
+    finally:
+        blob.close()
     keys = pipe.options.keylog
     sessions = pipe.sessions
     writer = pipe.sinks[0]
