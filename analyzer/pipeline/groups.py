@@ -30,6 +30,9 @@ FlowKey = tuple[Endpoint, Endpoint]  # the two endpoints, sorted (the client may
 # base64url-like tokens (engine.io: 20 characters; python-engineio: 20 to 32)
 _SID = re.compile(rb'(?:[?&]sid=|"sid":")([A-Za-z0-9_.~+/=-]{1,64})')
 _PACKET_COST = 200  # what a packet costs a share on top of its bytes, in bytes (measured: roughly)
+# flows (each direction) and sids remembered: past either the capture is shared out connection by
+# connection, as without any sid (memory stays bounded whatever the capture holds: ~40 MB)
+MAX_FLOWS = 200_000
 
 
 def flow_key(a: Endpoint, b: Endpoint) -> FlowKey:
@@ -63,7 +66,7 @@ def share_groups(path: str, jobs: int, first_packets: int = 20_000) -> tuple[dic
     """Each connection's process (0 to jobs-1); whether any sid was seen (without one, the groups
     say nothing about sessions: the caller shares connections out the old way); whether the
     first packets show clients enough (4 per process) to share connections out by client address
-    instead (its TLS resumptions stay in one process, too)."""
+    instead (its TLS resumptions stay in one process, too). Past MAX_FLOWS flows: no groups."""
     # per direction: Ethernet II + IPv4 without options + TCP (RFC 791 §3.1) by the 12 bytes of
     # addresses and ports, the rest by their decoded endpoints
     sizes: dict[bytes | FlowKey, int] = {}
@@ -94,9 +97,14 @@ def share_groups(path: str, jobs: int, first_packets: int = 20_000) -> tuple[dic
                 key = flow_key((seg.src, seg.sport), (seg.dst, seg.dport))
                 if seg.flags & 0x12 == 0x02 and pkt.frame <= first_packets:
                     clients.add(seg.src)
-            sizes[key] = sizes.get(key, 0) + len(data) + _PACKET_COST
+            size = sizes.get(key)
+            if size is None and len(sizes) >= MAX_FLOWS:
+                return {}, False, len(clients) >= 4 * jobs
+            sizes[key] = (size or 0) + len(data) + _PACKET_COST
             if b"sid" in data:
                 for m in _SID.finditer(data):
+                    if len(union.parent) >= 2 * MAX_FLOWS:
+                        return {}, False, len(clients) >= 4 * jobs
                     found = True
                     union.join(key, m.group(1))
     finally:

@@ -27,6 +27,7 @@ from analyzer.cli.common import load_keylogs
 from analyzer.export.jsonstream import StreamingJsonWriter
 from analyzer.model.analysis import CaptureInfo, ConnectionRecord
 from analyzer.pipeline import Options, Pipeline, analyze_file, run, shards
+from analyzer.pipeline import groups as groups_module
 from analyzer.pipeline.groups import FlowKey, flow_key, share_groups
 from tests.conftest import CAPTURES
 from tests.golden.outputs import ROOT, captures
@@ -251,6 +252,17 @@ def test_a_session_in_two_shares_is_one_process(monkeypatch: pytest.MonkeyPatch)
     expected = _one(LEGS, Options(spill_records=True))
     with _no_processes():
         assert _json(LEGS, Options(spill_records=True), 2) == (expected, False)
+
+
+def test_the_quick_read_keeps_a_bounded_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_FLOWS flows (a hostile capture may hold millions) the quick read gives up its
+    groups, and the capture is shared out connection by connection, the same bytes out."""
+    assert share_groups(LEGS, 2)[1]
+    monkeypatch.setattr(groups_module, "MAX_FLOWS", 2)
+    assert share_groups(LEGS, 2) == ({}, False, False)
+    expected = _one(LEGS, Options(spill_records=True))
+    with _no_processes():
+        assert _json(LEGS, Options(spill_records=True), 2) == (expected, True)
 
 
 def _cli_out(*argv: str) -> str:
