@@ -16,8 +16,10 @@ import multiprocessing
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -334,6 +336,27 @@ def test_worker_processes_give_the_bytes_of_one() -> None:
         capture, Options(spill_records=True), StreamingJsonWriter(out), jobs=2, progress=seen.append
     )
     assert summary is not None and out.getvalue() == expected
+    assert not multiprocessing.active_children()
+
+
+def test_spawned_workers_when_there_is_another_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process with another thread is not forked (a fork copies no thread, and whatever lock
+    one held): its workers are spawned, and give the same bytes."""
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    started: list[str] = []
+    real = multiprocessing.get_context
+
+    def context(method: str | None = None) -> Any:
+        started.append(str(method))
+        return real(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", context)
+    capture = str(CAPTURES / "sio-node-v4-default.pcap")
+    expected = _one(capture, Options(spill_records=True))
+    out = io.StringIO()
+    summary = shards.run_jobs(capture, Options(spill_records=True), StreamingJsonWriter(out), jobs=2)
+    assert summary is not None and out.getvalue() == expected
+    assert started == ["spawn"]
     assert not multiprocessing.active_children()
 
 
