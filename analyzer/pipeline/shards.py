@@ -3,8 +3,8 @@
 Each share (pipeline/split.py) is a run of the whole pipeline over the whole file that decodes
 the application layer of its connections only (`Options.flow_share`). What a share makes is
 written, in the order it is made, to a file of *items*: a connection's record (with its
-anomalies, and its spilled frames and messages copied after it), and, for the session layer,
-either
+anomalies; its spilled frames and messages go to the share's blob file, pipeline/handover.py),
+and, for the session layer, either
 
 - (*local sessions*: the connections of each Engine.IO session are in one share, by client
   address or by the sids of pipeline/groups.py) each finished session's record and the session
