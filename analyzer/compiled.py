@@ -30,6 +30,7 @@ COMPILED = (
     "analyzer.tcp.reassembly",
     "analyzer.tcp.tracker",
     "analyzer.pipeline.fastloop",
+    "analyzer.pipeline.groups",
     "analyzer.pipeline.connection",
     "analyzer.protocols.ws_decoder",
     "analyzer.protocols.ws_resync",

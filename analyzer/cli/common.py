@@ -356,12 +356,13 @@ def add_jobs_option(p: argparse.ArgumentParser) -> None:
         "--jobs",
         type=_jobs,
         metavar="N",
-        help="read the capture with N processes, its connections shared out by client address, the "
-        "output byte for byte that of one process (default 1; 0: one per core this process may use). "
-        "A capture under 8 MB, a file that is not a regular file (a pipe, /dev/stdin) and --engine "
-        "tshark are read by one process, and so is a capture whose shares together pass a "
-        "capture-wide bound (docs/bounds.md): it is read again by one process. Measured on 2 cores it "
-        "is not faster yet (docs/benchmarks.md, issue #19)",
+        help="read the capture with N processes, its connections shared out by Engine.IO session (or "
+        "by client address), the output byte for byte that of one process (default 1; 0: one per core "
+        "this process may use). A capture under 8 MB, a file that is not a regular file (a pipe, "
+        "/dev/stdin) and --engine tshark are read by one process, and so is a capture whose shares "
+        "together pass a capture-wide bound (docs/bounds.md) or meet one session in two shares: it is "
+        "read again by one process. Each process still reads every packet (docs/benchmarks.md, "
+        "issue #19)",
     )
 
 

@@ -139,7 +139,24 @@ class JsonSpill:
             out.write(self._chunk())
             return
         self._flush()
-        copy_range(f.fd, 0, f.size, out)
+        copy_range(f.fd, f.base, f.size, out)
+
+    def save(self, dst: AppendFile) -> int:
+        """Append the records' text (comma-separated, encoded as the file holds it) to `dst`, copied
+        by the kernel (`--jobs`: a list handed to another process); the number of bytes."""
+        self._flush()
+        if self._file.fd < 0:
+            return 0
+        before = dst.size
+        dst.append_file(self._file)
+        return dst.size - before
+
+    def restore(self, fd: int, offset: int, length: int, count: int) -> None:
+        """An empty spill takes `count` records whose text another `save` put at `offset` of `fd`
+        (read there, not copied: the spill is not appended to afterwards)."""
+        self._file.close()
+        self._file = AppendFile.view(fd, offset, length)
+        self.count = count
 
     def pieces(self) -> Iterator[str]:
         """The records as text, comma-separated, in blocks (for copying into another spill)."""

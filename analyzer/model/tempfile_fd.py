@@ -17,11 +17,22 @@ def unnamed_temporary_fd() -> int:
 
 
 class AppendFile:
-    __slots__ = ("fd", "size")
+    __slots__ = ("base", "fd", "size")
 
     def __init__(self) -> None:
         self.fd = -1
         self.size = 0  # bytes written
+        self.base = 0  # where its bytes start in the file (a view: `AppendFile.view`)
+
+    @classmethod
+    def view(cls, fd: int, offset: int, length: int) -> AppendFile:
+        """The `length` bytes at `offset` of the file `fd` (another process's, `--jobs`), to read
+        only: a duplicate descriptor, closed with the view."""
+        out = cls()
+        out.fd = os.dup(fd) if length > 0 else -1
+        out.base = offset
+        out.size = max(0, length)
+        return out
 
     def write(self, data: bytes | bytearray) -> None:
         if self.fd < 0:
@@ -33,30 +44,35 @@ class AppendFile:
 
     def append_file(self, src: AppendFile) -> None:
         """Append the bytes of another AppendFile, copied by the kernel (copy_file_range(2))."""
-        if src.size == 0:
+        if src.size:
+            self.append_range(src.fd, src.base, src.size)
+
+    def append_range(self, fd: int, offset: int, length: int) -> None:
+        """Append `length` bytes at `offset` of the file `fd`, copied by the kernel
+        (copy_file_range(2)) where the file system can, else read and written here."""
+        if length <= 0:
             return
         if self.fd < 0:
             self.write(b"")
-        offset = 0
+        done = 0
         try:
-            while offset < src.size:
-                done = os.copy_file_range(src.fd, self.fd, src.size - offset, offset)
-                if done == 0:
+            while done < length:
+                n = os.copy_file_range(fd, self.fd, length - done, offset + done)
+                if n == 0:
                     break
-                offset += done
+                done += n
         except OSError:
             pass  # not every file system copies: the rest goes through Python
-        while offset < src.size:
-            block = src.pread(min(1 << 20, src.size - offset), offset)
+        self.size += done
+        while done < length:
+            block = os.pread(fd, min(1 << 20, length - done), offset + done)
             if not block:
                 break
             self.write(block)
-            offset += len(block)
-            self.size -= len(block)  # counted once below
-        self.size += src.size
+            done += len(block)
 
     def pread(self, length: int, offset: int) -> bytes:
-        return os.pread(self.fd, length, offset)
+        return os.pread(self.fd, length, self.base + offset)
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -78,6 +78,9 @@ class Options:
     flow_share: tuple[int, int] | None = None
     # with it, True: the share is chosen by the client's IP address (split.client_hash, `--jobs`)
     share_by_client: bool = False
+    # with it, each connection's share by its two endpoints (pipeline/groups.py `share_groups`,
+    # `--jobs`: the connections of one Engine.IO session together); the others by flow hash
+    share_groups: dict[tuple[tuple[bytes, int], tuple[bytes, int]], int] | None = None
     # with it, the session layer's input goes to this callable (pipeline/split.SessionCall) instead
     # of being stitched into sessions: the caller merges the shares' calls into one SessionBuilder
     session_tap: Callable[[tuple[str, tuple[Any, ...], int, float]], None] | None = None

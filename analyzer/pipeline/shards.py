@@ -1,14 +1,25 @@
 """One capture, several processes (`--jobs N`), one output: the same bytes as one run.
 
 Each share (pipeline/split.py) is a run of the whole pipeline over the whole file that decodes
-the application layer of its connections only (`Options.flow_share`) and hands the session
-layer's input to a tap instead of stitching sessions (`Options.session_tap`). What a share makes
-is written, in the order it is made, to a file of *items*: a connection's record (with its
-anomalies, and its spilled frames and messages copied after it), a call into the session layer,
-and (share 0) each look for finished sessions. Every item carries a *moment* that every share
-counts alike, because every share reads every packet and tracks every connection:
+the application layer of its connections only (`Options.flow_share`). What a share makes is
+written, in the order it is made, to a file of *items*: a connection's record (with its
+anomalies; its spilled frames and messages go to the share's blob file, pipeline/handover.py),
+and, for the session layer, either
+
+- (*local sessions*: the connections of each Engine.IO session are in one share, by client
+  address or by the sids of pipeline/groups.py) each finished session's record and the session
+  layer's anomalies: the share stitches and analyses its sessions itself; or
+- (connection by connection) each call into the session layer (`Options.session_tap`) and
+  (share 0) each look for finished sessions: the parent stitches the sessions.
+
+Every item carries a *moment* that every share counts alike, because every share reads every
+packet and tracks every connection:
 
     (packet being read, 0 inside a connection's close / 1 else / 2 a look for sessions, closes so far)
+
+(a session handed on by a look: (packet, 2, its order key); the session layer's anomalies of a
+look: (packet, 2, -1); at the end, the sessions still open: (END, 3, order key), then their
+anomalies (END, 4, 0), which the parent puts after the capture's, as one run's Pipeline.finish.)
 
 Inside one packet the tracker closes connections (expiry, port reuse, a full table) before it
 hands the packet's bytes on, and the look for finished sessions comes after both. Merged by
@@ -20,41 +31,59 @@ Capture-wide bounds are shared by connections of different shares: the inflate b
 frame records' budget (docs/bounds.md), and TLS 1.2 resumption (one connection remembers a
 master secret another recalls). A share runs them unbounded and reports what it used; when the
 shares together went past a bound, or a resumption crossed shares, the merged output could
-differ from one run's, so `run_jobs` returns None and the caller runs one process instead.
+differ from one run's, so `run_jobs` returns None and the caller runs one process instead. With
+local sessions the same goes for the session layer's own state (session/builder.py): a session
+key or sid met in two shares, more sessions than its bound, two sessions of different shares
+with the same first packet (their order), two anomalies without a connection in different shares
+with the same place in the sorted list (theirs).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import heapq
 import os
 import pickle
 import shutil
 import signal
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
-from analyzer.capture.pcapfile import CaptureReader, RawPacket, open_capture
-from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
+from analyzer.model.analysis import Analysis
 from analyzer.model.common import Anomaly
 from analyzer.model.facts import LayerStats
 from analyzer.model.session import EngineIOSession
-from analyzer.model.spill import JsonSpill, RecordList
+from analyzer.pipeline.groups import share_groups
+from analyzer.pipeline.handover import load_lists
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.run import fewer_gc_passes, note_reader_error, with_capture_secrets
-from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills
-from analyzer.pipeline.split import SessionCall
-from analyzer.pipeline.wiring import Pipeline, anomaly_order
-from analyzer.protocols.tls.keylog import KeyLog
+from analyzer.pipeline.run import fewer_gc_passes
+from analyzer.pipeline.share import (
+    ANOMALIES,
+    CALL,
+    CONNECTION,
+    END,
+    FLUSH,
+    SESSION,
+    Item,
+    ShareSpec,
+    run_share,
+    run_tapped,
+)
+from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills, reads_ws_records
+from analyzer.pipeline.wiring import anomaly_order
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 
 __all__ = [
+    "ANOMALIES",
     "CALL",
     "CONNECTION",
+    "END",
     "FLUSH",
+    "SESSION",
     "SMALL_CAPTURE_BYTES",
     "JobsError",
     "Replay",
@@ -71,13 +100,6 @@ SMALL_CAPTURE_BYTES = 8 << 20  # below it `--jobs` runs one process: starting wo
 # False: the shares run one after the other in this process, through the same code (the tests of
 # every capture, which would otherwise spend their time starting processes)
 PROCESSES = True
-UNBOUNDED = 1 << 60  # a share's capture-wide budgets (checked against the real ones afterwards)
-END = 1 << 62  # the moment of what happens after the last packet (closes at the end of the file)
-_CHUNK = 1 << 20
-
-CALL, CONNECTION, FLUSH = 0, 1, 2  # item kinds
-Moment = tuple[int, int, int]
-Item = tuple[Moment, int, Any]
 
 
 class JobsError(Exception):
@@ -90,220 +112,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# a share, in its worker process
-
-
-class _TrackedKeys(KeyLog):
-    """A KeyLog that remembers which TLS sessions a share stored and which it looked for in vain
-    (digests only: `run_jobs` compares them across shares; secrets never leave the process)."""
-
-    __slots__ = ("missed", "stored")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stored: set[bytes] = set()
-        self.missed: set[bytes] = set()
-
-    def remember_session(self, session_key: bytes, master: bytes) -> None:
-        if session_key:
-            self.stored.add(_digest(session_key))
-        super().remember_session(session_key, master)
-
-    def recall_session(self, session_key: bytes) -> bytes | None:
-        found = super().recall_session(session_key)
-        if found is None and session_key:
-            self.missed.add(_digest(session_key))
-        return found
-
-
-def _digest(key: bytes) -> bytes:
-    return hashlib.blake2b(key, digest_size=16).digest()
-
-
-class _Writer:
-    """A share's items, pickled to its file in the order they are made."""
-
-    def __init__(self, out: IO[bytes], share: int, records: bool = True) -> None:
-        self.out = out
-        self.share = share
-        self.records = records  # False: the connections' records go to other sinks (batch)
-        self.pipe: _SharePipeline | None = None
-        self.mark = 0  # anomalies of the pipeline already handed on with a connection
-        self.of_connections: set[int] = set()  # id() of those anomalies
-        self.app_bytes: dict[str, int] = {}
-
-    def _dump(self, item: Item) -> None:
-        pickle.dump(item, self.out, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def call(self, call: SessionCall) -> None:
-        assert self.pipe is not None
-        self._dump((self.pipe.moment(), CALL, call))
-
-    def flush(self, now_ts: float) -> None:
-        if self.share == 0 and self.pipe is not None:  # every share looks at the same packets
-            self._dump(((self.pipe.now, 2, 0), FLUSH, now_ts))
-
-    def connection(self, record: ConnectionRecord) -> None:
-        pipe = self.pipe
-        assert pipe is not None
-        found = pipe.anomalies[self.mark :]  # what _on_close added for this connection
-        self.mark = len(pipe.anomalies)
-        self.of_connections.update(id(a) for a in found)
-        if not self.records:
-            return
-        spilled = _detach(record)
-        try:
-            lists = [(n, c, f, la) for n, c, f, la, _ in spilled]
-            self._dump((pipe.moment(), CONNECTION, (record, found, lists)))
-        finally:
-            for name, _, _, _, lst in spilled:
-                setattr(record.websocket, name, lst)
-        for *_, lst in spilled:
-            backing = lst.backing
-            assert backing is not None
-            for piece in backing.pieces():  # the list's JSON text, in blocks, then None
-                if piece:
-                    pickle.dump(piece, self.out, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(None, self.out)
-
-    def session(self, record: EngineIOSession) -> None:  # the tap takes the sessions' input
-        close_session_spills(record)
-
-    def finish(self, summary: Analysis) -> None:
-        pass
-
-
-def _detach(record: ConnectionRecord) -> list[tuple[str, int, Any, Any, RecordList[Any]]]:
-    """The record's lists that are written to disk, replaced by empty ones for pickling (the
-    caller puts them back): (attribute, count, first, last, list)."""
-    ws = record.websocket
-    out: list[tuple[str, int, Any, Any, RecordList[Any]]] = []
-    if ws is None:
-        return out
-    for name in ("frames", "messages"):
-        lst: RecordList[Any] = getattr(ws, name)
-        if not lst.in_memory:
-            out.append((name, len(lst), lst.first, lst.last, lst))
-            setattr(ws, name, RecordList())
-    return out
-
-
-class _SharePipeline(Pipeline):
-    """The Pipeline of a share: it knows the moment (module docstring) of what it makes."""
-
-    def __init__(self, capture: CaptureInfo, options: Options, writer: _Writer, *sinks: Sink) -> None:
-        super().__init__(capture, options, writer, *sinks)
-        self.writer = writer
-        self.now = 0  # the packet being read (END after the last)
-        self.closes = 0
-        self.closing = False
-
-    def moment(self) -> Moment:
-        return (self.now, 0 if self.closing else 1, self.closes)
-
-    def _on_close(self, conn: Any) -> None:
-        self.closes += 1
-        self.closing = True
-        try:
-            super()._on_close(conn)
-        finally:
-            self.closing = False
-
-    def flush_sessions(self, now_ts: float) -> None:
-        self.writer.flush(now_ts)
-        super().flush_sessions(now_ts)
-
-    def packets(self, reader: Iterable[RawPacket]) -> Iterator[RawPacket]:
-        for pkt in reader:
-            self.now = pkt.frame
-            yield pkt
-        self.now = END
-
-
-@dataclasses.dataclass(frozen=True)
-class ShareSpec:
-    path: str
-    share: int
-    shares: int
-    by_client: bool
-    options: Options  # without observer or tap
-    out: str  # items; `out + ".summary"`: what the share used; `out + ".error"`: why it failed
-
-    def __repr__(self) -> str:  # the options' key log stays out of any message
-        return f"ShareSpec({self.path!r}, share {self.share}/{self.shares})"
-
-
-def _share_options(spec: ShareSpec) -> Options:
-    """The options of a share of `run_jobs`: its part, and the capture-wide budgets unbounded (what
-    it used is compared with them afterwards, `_exact`)."""
-    opts = spec.options
-    conn_inflate = opts.inflate_connection_budget_bytes
-    return dataclasses.replace(
-        opts,
-        flow_share=(spec.share, spec.shares),
-        share_by_client=spec.by_client,
-        observer=None,
-        inflate_budget_bytes=UNBOUNDED,
-        inflate_connection_budget_bytes=(
-            opts.inflate_budget_bytes // 16 if conn_inflate is None else conn_inflate
-        ),
-        max_frame_records_capture=UNBOUNDED,
-    )
-
-
-def run_tapped(
-    reader: CaptureReader,
-    options: Options,
-    share: int,
-    items: IO[bytes],
-    *sinks: Sink,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[Analysis, Pipeline]:
-    """A run of a share (`options.flow_share` set): its items (module docstring) to `items`; the
-    connections' records there too without `sinks`, else to them (`socketscope batch`). The
-    summary (its anomalies: the capture's and those of this share's connections) and the pipeline
-    (what it used of the capture-wide budgets)."""
-    writer = _Writer(items, share, records=not sinks)
-    options = dataclasses.replace(with_capture_secrets(options, reader), session_tap=writer.call)
-    if options.keylog is not None and not isinstance(options.keylog, _TrackedKeys):
-        keys = _TrackedKeys()
-        keys.merge(options.keylog)
-        options.keylog = keys
-    info = CaptureInfo(path=reader.path, format=reader.format)
-    with fewer_gc_passes():
-        pipe = _SharePipeline(info, options, writer, *sinks)
-        writer.pipe = pipe
-        pipe.feed_all(pipe.packets(reader), progress)
-        note_reader_error(info, reader)
-        summary = pipe.finish()
-    for sink in sinks:
-        sink.finish(summary)
-    if not sinks:  # the connections' anomalies went with their records
-        summary.anomalies = [a for a in summary.anomalies if id(a) not in writer.of_connections]
-    return summary, pipe
-
-
-def run_share(spec: ShareSpec, progress: Callable[[int], None] | None = None) -> None:
-    """One share of `run_jobs`: its items to `spec.out`, what it used of the capture-wide bounds
-    (and the capture's summary) to `spec.out + ".summary"`."""
-    reader = open_capture(spec.path)
-    with open(spec.out, "wb") as fh:
-        summary, pipe = run_tapped(reader, _share_options(spec), spec.share, fh, progress=progress)
-    keys = pipe.options.keylog
-    used = {
-        "capture": summary.capture,
-        "anomalies": summary.anomalies,  # the capture's (the connections' went with their records)
-        "layer_stats": summary.layer_stats,
-        "inflated": pipe.inflate_budget.kept,
-        "frames": pipe.frame_budget.limit - pipe.frame_budget.left,
-        "stored": keys.stored if isinstance(keys, _TrackedKeys) else set(),
-        "missed": keys.missed if isinstance(keys, _TrackedKeys) else set(),
-    }
-    with open(spec.out + ".summary", "wb") as fh:
-        pickle.dump(used, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _share_main(spec: ShareSpec) -> None:
@@ -322,25 +130,26 @@ def _share_main(spec: ShareSpec) -> None:
 
 
 def read_items(path: str) -> Iterator[Item]:
-    """A share's items, in its order; a connection's spilled lists are read back into new spill
-    files (memory: one block at a time)."""
-    with open(path, "rb") as fh:
-        while True:
-            try:
-                item: Item = pickle.load(fh)
-            except EOFError:
-                return
-            if item[1] == CONNECTION:
-                record, _, lists = item[2]
-                for name, count, first, last in lists:
-                    spill = JsonSpill()
-                    if count:
-                        spill.begin()  # one record whose text is all of the list's: then its count
-                    while (piece := pickle.load(fh)) is not None:
-                        spill.append(piece)
-                    spill.count = count
-                    setattr(record.websocket, name, RecordList.written(spill, first, last))
-            yield item
+    """A share's items, in its order; the spilled lists of a record are copied from the share's
+    blob (`path + ".blob"`) into new spill files (pipeline/handover.py)."""
+    blob = -1
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                try:
+                    item: Item = pickle.load(fh)
+                except EOFError:
+                    return
+                moment, kind, value = item
+                if kind in (CONNECTION, SESSION) and value[-1]:  # lists in the blob
+                    if blob < 0:
+                        blob = os.open(path + ".blob", os.O_RDONLY)
+                    record, *rest = value
+                    item = (moment, kind, (load_lists(blob, record, value[-1]), *rest))
+                yield item
+    finally:
+        if blob >= 0:
+            os.close(blob)
 
 
 def merge_items(streams: Iterable[Iterator[Item]]) -> Iterator[Item]:
@@ -357,10 +166,11 @@ class Replay:
         self.builder = builder
         self.sinks = sinks
         self.anomalies: list[Anomaly] = []
+        self.at_end: list[Anomaly] = []  # the session layer's anomalies found at its finish
         self.app_bytes: dict[str, int] = {}
 
     def item(self, item: Item) -> None:
-        _, kind, value = item
+        moment, kind, value = item
         if kind == CALL:
             name, args, _, _ = value
             getattr(self.builder, name)(*args)
@@ -369,6 +179,10 @@ class Replay:
             self.anomalies.extend(found)
             for s in sessions:
                 self.hand_session(s)
+        elif kind == SESSION:
+            self.hand_session(value[0])
+        elif kind == ANOMALIES:  # the session layer's (local sessions); at the end after the capture's
+            (self.at_end if moment[0] == END else self.anomalies).extend(value)
         else:
             record, found, _ = value
             self.anomalies.extend(found)
@@ -387,6 +201,7 @@ class Replay:
         """After the last item: the anomalies of the capture (one run's Pipeline.finish adds them
         after closing every connection), then the sessions still open; sorted as one run's."""
         self.anomalies.extend(capture_anomalies)
+        self.anomalies.extend(self.at_end)
         _, found = self.builder.finish(self.hand_session)
         self.anomalies.extend(found)
         self.anomalies.sort(key=anomaly_order)
@@ -411,26 +226,6 @@ def _layer_stats(first: LayerStats, app: dict[str, int]) -> LayerStats:
 # the processes
 
 
-def clients_spread(path: str, jobs: int, packets: int = 20_000) -> bool:
-    """Whether the capture's first packets show clients enough (4 per process) to share the
-    connections out by client address; else (e.g. one client, as on loopback) by connection."""
-    from analyzer.decode.packet import ACK, SYN, PacketDecoder
-
-    clients: set[bytes] = set()
-    decoder = PacketDecoder()
-    reader = open_capture(path)
-    try:
-        for i, pkt in enumerate(reader):
-            if i >= packets or len(clients) >= 4 * jobs:
-                break
-            seg = decoder.decode(pkt)
-            if seg is not None and seg.flags & (SYN | ACK) == SYN:  # the client's SYN (RFC 9293 §3.5)
-                clients.add(seg.src)
-    finally:
-        reader.close()
-    return len(clients) >= 4 * jobs
-
-
 def run_jobs(
     path: str,
     options: Options,
@@ -442,24 +237,38 @@ def run_jobs(
     """`run` over the capture at `path` with `jobs` worker processes: the same calls of the
     sinks, the same summary. None (nothing handed to the sinks) when the shares went past a
     capture-wide bound (module docstring): the caller runs one process. JobsError if a worker
-    failed; on any exception (Ctrl-C too) the workers are ended. `by_client`: share connections
-    out by client address (None: when `clients_spread`)."""
+    failed; on any exception (Ctrl-C too) the workers are ended. `by_client`: True, share
+    connections out by client address; False, connection by connection (the session layer then
+    runs in this process); None, as pipeline/groups.py finds best: by client address when the
+    capture has clients enough, else by the sids it finds (both with local sessions), else
+    connection by connection."""
     import multiprocessing
 
-    # no fork of this process (it may have threads). Each worker imports the pipeline (about 0.4 CPU
-    # s, in parallel); a forkserver would import it once, but its workers' CPU time is not counted
-    # in this process's children (wait4, the benchmarks' measure), so it would be hidden. Share 0
-    # runs here, while the workers run the others: one interpreter fewer to start.
-    ctx = multiprocessing.get_context("spawn")
+    # Workers are forked when this process has no other thread (a fork copies the imported
+    # pipeline: no interpreter to start); else spawned (each imports the pipeline, about 0.4 CPU s).
+    # Either way they are this process's children, so their CPU time counts in its children's
+    # (wait4, the benchmarks' measure), which a forkserver's would not. Share 0 runs here.
+    fork = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    ctx: Any = multiprocessing.get_context("fork" if fork else "spawn")
     tmp = tempfile.mkdtemp(prefix="socketscope-jobs-")
     procs: list[Any] = []
     try:
         base = dataclasses.replace(options, observer=None, session_tap=None, flow_share=None)
+        if sinks and base.spill_ws_records and not any(reads_ws_records(s) for s in sinks):
+            base = dataclasses.replace(base, spill_ws_records=False)  # as Pipeline: only counted
+        groups = None
+        local = by_client is not False
         if by_client is None:
-            by_client = clients_spread(path, jobs)
+            groups, local, by_client = share_groups(path, jobs)
+            if by_client:
+                groups, local = None, True
         specs = [
-            ShareSpec(path, k, jobs, by_client, base, os.path.join(tmp, f"share-{k}")) for k in range(jobs)
+            ShareSpec(path, k, jobs, by_client, base, os.path.join(tmp, f"share-{k}"), groups, local)
+            for k in range(jobs)
         ]
+        if fork:  # what this process has buffered is written once, by it
+            sys.stdout.flush()
+            sys.stderr.flush()
         for spec in specs[1:] if PROCESSES else ():
             p = ctx.Process(target=_share_main, args=(spec,), daemon=True)
             p.start()
@@ -539,6 +348,21 @@ def _exact(used: list[dict[str, Any]], options: Options) -> bool:
         for j, v in enumerate(used):
             if i != j and (u["stored"] & v["stored"] or u["missed"] & v["stored"]):
                 return False
+    return _sessions_exact(used)
+
+
+def _sessions_exact(used: list[dict[str, Any]]) -> bool:
+    """Local sessions (module docstring): each session key met in one share only, the sessions'
+    bound not passed by all together, the order of sessions and anomalies decided across shares by
+    their packets alone."""
+    if any(u["created"] for u in used) and sum(u["created"] for u in used) > used[0]["max_sessions"]:
+        return False
+    for name in ("keys_met", "first_frames", "loose"):
+        seen: set[Any] = set()
+        for u in used:
+            if seen & u[name]:
+                return False
+            seen |= u[name]
     return True
 
 

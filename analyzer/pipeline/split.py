@@ -48,8 +48,18 @@ def client_hash(conn: TcpConnection) -> int:
     return zlib.crc32(conn.client[0])
 
 
-def in_share(conn: TcpConnection, share: tuple[int, int], by_client: bool = False) -> bool:
+def in_share(
+    conn: TcpConnection,
+    share: tuple[int, int],
+    by_client: bool = False,
+    groups: dict[tuple[tuple[bytes, int], tuple[bytes, int]], int] | None = None,
+) -> bool:
     k, n = share
+    if groups is not None:
+        a, b = conn.client, conn.server
+        found = groups.get((a, b) if a <= b else (b, a))
+        if found is not None:
+            return found == k
     return (client_hash(conn) if by_client else flow_hash(conn)) % n == k
 
 

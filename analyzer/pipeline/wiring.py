@@ -95,7 +95,9 @@ class Pipeline:
     def _on_new(self, conn: TcpConnection) -> ConnectionApp | SkippedApp:
         """The connection's application layer, which is also the sink of its two streams."""
         share = self.options.flow_share
-        if share is not None and not in_share(conn, share, self.options.share_by_client):
+        if share is not None and not in_share(
+            conn, share, self.options.share_by_client, self.options.share_groups
+        ):
             conn.app = skipped = SkippedApp()  # another run of a split capture decodes it
             return skipped
         app = ConnectionApp(

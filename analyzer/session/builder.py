@@ -98,6 +98,11 @@ class SessionBuilder:
         self._capped = False
         self._finished = False
         self._ended_conns: set[int] = set()
+        # `--jobs` (pipeline/shards.py), when set: every session key and sid met, and the order key
+        # of each session handed out, in order; the parent compares them across processes
+        self.keys_met: set[str] | None = None
+        self.handed: list[tuple[int, int]] | None = None
+        self.created = 0
 
     # -- input -----------------------------------------------------------------------------------------
     def on_http_exchange(self, ex: HttpExchange) -> None:
@@ -250,6 +255,8 @@ class SessionBuilder:
         if len(keep) != len(self._all):
             self._all = keep
         done.sort(key=lambda item: item[0])
+        if self.handed is not None:
+            self.handed.extend(k for k, _ in done)
         return [r for _, r in done], found
 
     @staticmethod
@@ -421,6 +428,8 @@ class SessionBuilder:
     def _session(
         self, key: str, query: EioQuery, conn: int, frame: int, *, sid: str | None = None
     ) -> SessionState | None:
+        if self.keys_met is not None:
+            self.keys_met.add(key)
         session = self._sessions.get(key)
         if session is None:
             if len(self._all) >= self.max_sessions:
@@ -430,12 +439,15 @@ class SessionBuilder:
                     self._anomalies.append(make_anomaly(codes.LIMIT_EXCEEDED, msg, conn, None, (frame,)))
                 return None
             session = SessionState(key, key if sid is None else sid, query.version, query.path)
+            self.created += 1
             self._sessions[key] = session
             self._all.append(session)
         self._touch(session, conn, frame)
         return session
 
     def _rename(self, session: SessionState, sid: str) -> None:
+        if self.keys_met is not None:
+            self.keys_met.add(sid)
         session.sid = sid
         if sid not in self._sessions:
             del self._sessions[session.key]
@@ -536,6 +548,8 @@ class SessionBuilder:
             anomalies.extend(found)
             if result is None:
                 continue
+            if self.handed is not None:
+                self.handed.append(min(s.conns.values()) if s.conns else (0, 0))
             if emit is not None:
                 emit(result)
             else:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import multiprocessing
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,8 +27,10 @@ from analyzer.capture.pcapfile import open_capture
 from analyzer.cli import main
 from analyzer.cli.common import load_keylogs
 from analyzer.export.jsonstream import StreamingJsonWriter
-from analyzer.model.analysis import CaptureInfo
+from analyzer.model.analysis import CaptureInfo, ConnectionRecord
 from analyzer.pipeline import Options, Pipeline, analyze_file, run, shards
+from analyzer.pipeline import groups as groups_module
+from analyzer.pipeline.groups import FlowKey, flow_key, share_groups
 from tests.conftest import CAPTURES
 from tests.golden.outputs import ROOT, captures
 from tests.pcapwriter import pcap_bytes
@@ -169,8 +174,97 @@ def test_sessions_over_before_the_end_leave_at_one_run_moments(
     pipe.finish()
     expected = _one(path, Options(spill_records=True))
     with _no_processes():
-        for by_client in (False, True):
+        for by_client in (False, True, None):  # None: grouped by sids, two shares (local sessions)
             assert _json(path, Options(spill_records=True), 2, by_client=by_client) == (expected, True)
+    assert len(set(share_groups(path, 2)[0].values())) == 2
+
+
+# real captures of Socket.IO sessions (different server ports, so no two connections share a
+# 4-tuple), played at the same time: their sessions interleave
+TOGETHER = (
+    "sio-node-v4-default",
+    "sio-chromium-browser",
+    "sio-python-polling-upgrade",
+    "sio-node-v4-msgpack",
+)
+
+
+def _together(tmp_path: Path) -> str:
+    packets: list[tuple[float, bytes]] = []
+    for i, name in enumerate(TOGETHER):
+        pkts = list(open_capture(str(CAPTURES / f"{name}.pcap")))
+        base = 1_800_000_000 + 0.003 * i - pkts[0].ts
+        packets += [(p.ts + base, p.data) for p in pkts]
+    packets.sort(key=lambda p: p[0])
+    capture = tmp_path / "together.pcap"
+    capture.write_bytes(pcap_bytes(packets))
+    return str(capture)
+
+
+@pytest.mark.usefixtures("shared_out")
+@pytest.mark.parametrize("flush_every", [4096, 5])
+def test_local_sessions_of_several_shares_merge_as_one_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flush_every: int
+) -> None:
+    """Sessions grouped by their sids (pipeline/groups.py): each session's connections in one
+    share, the sessions spread over the shares, stitched and analysed there (local sessions), and
+    handed on in one run's order, at the end or (every 5 packets) by the looks for finished ones."""
+    monkeypatch.setattr(Pipeline, "FLUSH_EVERY", flush_every)
+    path = _together(tmp_path)
+    analysis = analyze_file(path)
+    by_id = {c.id: c for c in analysis.connections}
+    assert len(analysis.engineio_sessions) == len(TOGETHER)
+    for jobs in (2, 3):
+        groups, found, spread = share_groups(path, jobs)
+        assert found and not spread
+        by_session = [{groups[_flow(by_id[c])] for c in s.connections} for s in analysis.engineio_sessions]
+        assert all(len(shares) == 1 for shares in by_session)  # each session in one share
+        assert len(set.union(*by_session)) == jobs  # and every share has sessions
+        expected = _one(path, Options(spill_records=True))
+        assert _json(path, Options(spill_records=True), jobs) == (expected, True)
+    for output in OUTPUTS:
+        cmd, *opts = OUTPUTS[output]
+        got = []
+        for jobs in ("1", "2"):
+            out = tmp_path / f"{output}-{flush_every}-{jobs}"
+            got.append((_cli(cmd, path, *opts, "-o", str(out), "--jobs", jobs, "-q"), _tree(out)))
+        assert got[0][1] and got[0] == got[1]
+
+
+def _flow(c: ConnectionRecord) -> FlowKey:
+    """What pipeline/groups.py calls the connection."""
+    a = (ipaddress.ip_address(c.client["ip"]).packed, c.client["port"])
+    b = (ipaddress.ip_address(c.server["ip"]).packed, c.server["port"])
+    return flow_key(a, b)
+
+
+def test_a_session_in_two_shares_is_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the groups' guess is wrong (here: the polling and WebSocket legs of one session put in
+    different shares on purpose), the shares meet the same sid: run_jobs says so (None) and the
+    caller reads with one process."""
+    analysis = analyze_file(LEGS)
+    legs = analysis.engineio_sessions[0].connections
+    by_id = {c.id: c for c in analysis.connections}
+
+    def split(path: str, jobs: int) -> tuple[dict[FlowKey, int], bool, bool]:
+        out = {_flow(by_id[cid]): k % jobs for k, cid in enumerate(legs)}
+        return out, True, False
+
+    monkeypatch.setattr(shards, "share_groups", split)
+    expected = _one(LEGS, Options(spill_records=True))
+    with _no_processes():
+        assert _json(LEGS, Options(spill_records=True), 2) == (expected, False)
+
+
+def test_the_quick_read_keeps_a_bounded_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_FLOWS flows (a hostile capture may hold millions) the quick read gives up its
+    groups, and the capture is shared out connection by connection, the same bytes out."""
+    assert share_groups(LEGS, 2)[1]
+    monkeypatch.setattr(groups_module, "MAX_FLOWS", 2)
+    assert share_groups(LEGS, 2) == ({}, False, False)
+    expected = _one(LEGS, Options(spill_records=True))
+    with _no_processes():
+        assert _json(LEGS, Options(spill_records=True), 2) == (expected, True)
 
 
 def _cli_out(*argv: str) -> str:
@@ -242,6 +336,27 @@ def test_worker_processes_give_the_bytes_of_one() -> None:
         capture, Options(spill_records=True), StreamingJsonWriter(out), jobs=2, progress=seen.append
     )
     assert summary is not None and out.getvalue() == expected
+    assert not multiprocessing.active_children()
+
+
+def test_spawned_workers_when_there_is_another_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process with another thread is not forked (a fork copies no thread, and whatever lock
+    one held): its workers are spawned, and give the same bytes."""
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    started: list[str] = []
+    real = multiprocessing.get_context
+
+    def context(method: str | None = None) -> Any:
+        started.append(str(method))
+        return real(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", context)
+    capture = str(CAPTURES / "sio-node-v4-default.pcap")
+    expected = _one(capture, Options(spill_records=True))
+    out = io.StringIO()
+    summary = shards.run_jobs(capture, Options(spill_records=True), StreamingJsonWriter(out), jobs=2)
+    assert summary is not None and out.getvalue() == expected
+    assert started == ["spawn"]
     assert not multiprocessing.active_children()
 
 
