@@ -231,6 +231,17 @@ class TalliedSpill(JsonSpill):
                 self._lengths = None
 
     @property
+    def part_lengths(self) -> array[int] | None:
+        """The pieces' lengths, four a packet (None: not every packet was written in parts)."""
+        return self._lengths
+
+    def restore_parts(self, tally: NameTally, lengths: array[int] | None) -> None:
+        """After `restore` (`--jobs`: packets written in another process), their tally and the
+        pieces' lengths that process kept, so that `parts()` works here as it did there."""
+        self.tally = tally
+        self._lengths = lengths
+
+    @property
     def has_parts(self) -> bool:
         """Whether `parts()` can split every packet written (else read their JSON)."""
         return self._lengths is not None and len(self._lengths) == 4 * self.count

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 import pickle
+from array import array
 from collections import Counter
 from typing import IO, Any
 
@@ -22,8 +23,10 @@ from analyzer.model.tempfile_fd import AppendFile
 
 __all__ = ["dump_connection", "dump_session", "load_lists"]
 
-# (count, first, last, tally of a TalliedSpill or None, offset in the blob, length) of each list
-Head = tuple[int, Any, Any, Counter[Any] | None, int, int]
+# (count, first, last, (tally, piece lengths) of a TalliedSpill or None, offset in the blob,
+# length) of each list
+Tallied = tuple[Counter[Any], "array[int] | None"]
+Head = tuple[int, Any, Any, Tallied | None, int, int]
 
 
 def _by_fields(record: Any) -> tuple[type, tuple[Any, ...]]:
@@ -45,8 +48,9 @@ def _head(lst: RecordList[Any], blob: AppendFile) -> Head:
     assert spill is not None
     offset = blob.size
     length = spill.save(blob)
-    tally = spill.tally if isinstance(spill, TalliedSpill) else None
-    return (len(lst), lst.first, lst.last, tally, offset, length)
+    # the pieces' lengths go too: the parent's exports then copy the arguments' text (`parts()`)
+    tallied = (spill.tally, spill.part_lengths) if isinstance(spill, TalliedSpill) else None
+    return (len(lst), lst.first, lst.last, tallied, offset, length)
 
 
 def dump_connection(
@@ -83,14 +87,11 @@ def dump_session(item: tuple[Any, int], record: EngineIOSession, out: IO[bytes],
 
 
 def _load_list(blob: int, head: tuple[Any, ...]) -> RecordList[Any]:
-    _, count, first, last, tally, offset, length = head
-    spill: JsonSpill
-    if tally is not None:
-        spill = TalliedSpill()
-        spill.tally = tally
-    else:
-        spill = JsonSpill()
+    _, count, first, last, tallied, offset, length = head
+    spill = JsonSpill() if tallied is None else TalliedSpill()
     spill.restore(blob, offset, length, count)
+    if isinstance(spill, TalliedSpill) and tallied is not None:
+        spill.restore_parts(*tallied)
     return RecordList.written(spill, first, last)
 
 
