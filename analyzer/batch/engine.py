@@ -8,6 +8,11 @@ Engine.IO sessions. A task that raises is retried (`retries`), and a worker that
 tasks run again elsewhere (Dask); a capture whose tasks still fail is written to `captures`
 with its error, and the batch goes on. Each capture is committed (dataset.py) by the client when
 all its tasks are done, so nothing is written twice and nothing half.
+
+The client reads no capture it does not have to: share 0 of each task hashes the capture it
+analyzes, and the client hashes only those the dataset holds at the same size (changed or not,
+only the hash can tell), while the workers already run the others. The embedded cluster runs with
+EMBEDDED_CONFIG (what Dask does by default that costs a batch CPU: docs/dataset.md).
 """
 
 from __future__ import annotations
