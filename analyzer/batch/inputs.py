@@ -87,18 +87,22 @@ def content_hash(location: str) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def _size(location: str) -> int:
-    """Bytes at `location` without reading them; OSError, InputError when it cannot be read."""
+def _source(location: str) -> Source:
+    """The capture at `location` with its size, read from the file system without reading the
+    capture (hashed here only when its file system cannot say its size); OSError, InputError."""
     if not is_url(location):
         with open(location, "rb") as fh:  # readable, as a task will need it
-            return os.fstat(fh.fileno()).st_size
+            return Source(location, os.fstat(fh.fileno()).st_size)
     import fsspec
 
     try:
         fs, path = fsspec.core.url_to_fs(location)
-        return int(fs.size(path))
+        size = fs.size(path)
     except (ValueError, ImportError) as exc:
         raise InputError(f"{location}: {exc}") from None
+    if size is None:  # say, an HTTP server that gives no length
+        return Source(location, *content_hash(location))
+    return Source(location, int(size))
 
 
 def _url_matches(pattern: str) -> list[str]:
@@ -149,11 +153,9 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Source], list[str]]:
     sources = []
     for location in found:
         try:
-            size = _size(location)
+            sources.append(_source(location))
         except (OSError, InputError) as exc:
             problems.append(f"{location}: cannot read: {getattr(exc, 'strerror', None) or exc}")
-            continue
-        sources.append(Source(location, size))
     return sources, problems
 
 
