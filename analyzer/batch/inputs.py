@@ -121,9 +121,9 @@ def _url_matches(pattern: str) -> list[str]:
 def expand_inputs(inputs: list[str]) -> tuple[list[Source], list[str]]:
     """The captures the inputs name, each once, in a stable order, with their sizes (not their
     hashes: nothing is read yet); and one sentence per input or file that could not be used (a
-    missing path, an unreadable file). A directory gives the files
-    whose names end in .pcap, .pcapng or .cap (optionally .gz or .zst), recursively; a file
-    named directly is taken whatever its name (it is judged when it is read)."""
+    missing path, an unreadable file). A directory gives the files whose names end in .pcap,
+    .pcapng or .cap (optionally .gz or .zst), recursively; a file named directly is taken
+    whatever its name (it is judged when it is read)."""
     found: dict[str, None] = {}
     problems: list[str] = []
     for item in inputs:
