@@ -7,6 +7,7 @@ them down the OSI stack.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,9 @@ class Links:
 
     def __init__(self, ix: Index) -> None:
         self.ix = ix
-        self._sio: dict[int, list[list[int]]] = {}  # per session: Engine.IO rows of each Socket.IO packet
+        # per session, the Engine.IO rows of each Socket.IO packet, compact (the messages pane asks
+        # for every session it lists): packet p's rows are rows[starts[p]:starts[p + 1]]
+        self._sio: dict[int, tuple[array[int], array[int]]] = {}
 
     def sio_eio_rows(self, row: Row) -> list[Row]:
         """The Engine.IO packets that carried a Socket.IO packet (the text packet, then its attachments)."""
@@ -37,10 +40,15 @@ class Links:
         si, pi = row.src[1], row.src[2]
         links = self._sio.get(si)
         if links is None:
-            links = self._link_session(si)
-            self._sio[si] = links
-        idx = links[pi] if pi < len(links) else []
-        return [self.ix.rows[i] for i in idx]
+            per_packet = self._link_session(si)
+            starts = array("q", [0])
+            for got in per_packet:
+                starts.append(starts[-1] + len(got))
+            links = self._sio[si] = (starts, array("q", (i for got in per_packet for i in got)))
+        starts, rows = links
+        if pi + 1 >= len(starts):
+            return []
+        return [self.ix.rows[i] for i in rows[starts[pi] : starts[pi + 1]]]
 
     def _link_session(self, si: int) -> list[list[int]]:
         """Pair Socket.IO packets with Engine.IO "message" packets, per direction, in order.

@@ -3,7 +3,8 @@ layers: by default the Socket.IO packets (events, acks, connects...), or the Web
 and control frames where there is no Socket.IO; TCP, HTTP and Engine.IO rows when asked for.
 
 Each row: direction (an arrow, up for client -> server), time since the first packet and since
-the row before it in the list, length, the event or the opcode, and the full payload (the
+the row before it in the list, length (a Socket.IO packet's: of the Engine.IO packets that
+carried it), the event or the opcode, and the full payload (the
 Socket.IO data as JSON, the Engine.IO or WebSocket text, binary as hex, the HTTP body; the row's
 summary where there is none), one line that the browser cuts with an ellipsis. What is sent of a
 payload is bounded: its first `PAYLOAD_BYTES` bytes of UTF-8 (of a binary payload, the hex of its
@@ -28,6 +29,7 @@ __all__ = [
     "filter_problem",
     "pane_page",
     "parse_layers",
+    "row_length",
     "row_payload",
 ]
 
@@ -92,6 +94,18 @@ def _label(row: Row) -> str:
     return row.kind
 
 
+def row_length(ix: Index, r: Row) -> int | None:
+    """A row's length: its own (bytes of a WebSocket payload or HTTP body, characters of an
+    Engine.IO packet's data); a Socket.IO row's, which the analysis does not record, is that of
+    the Engine.IO packets that carried it (Socket.IO v5 "Packet encoding": the packet as encoded
+    in one Engine.IO message, then one binary message per attachment), summed; None when none
+    was found."""
+    if r.layer != "socketio" or r.length is not None:
+        return r.length
+    carried = [x.length for x in ix.sio_eio_rows(r) if x.length is not None]
+    return sum(carried) if carried else None
+
+
 def _payload_of(ix: Index, r: Row) -> tuple[str | None, bool]:
     """A row's payload as text, and whether it is the hex of binary data; None: it has none."""
     if r.layer == "tcp":
@@ -152,7 +166,7 @@ def pane_page(ix: Index, flt: Filters, layers: Sequence[str], offset: int, limit
                     "layer": r.layer,
                     "type": r.kind,
                     "label": _label(r),
-                    "length": r.length,
+                    "length": row_length(ix, r),
                     **row_payload(ix, r),
                     "connection": r.connection,
                     "session": r.session,

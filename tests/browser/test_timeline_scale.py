@@ -1,6 +1,7 @@
 """The timeline at any size, in headless Chromium: the first paint, zooms and a pan, timed with
 the browser's Performance API (marks kept by static/timeline.js, a PerformanceObserver of
-`longtask` entries installed before the page's scripts). The test asserts behaviour only (the
+`longtask` entries installed before the page's scripts; what a long task is made of:
+tests/browser/trace_timeline.py, a Chrome trace). The test asserts behaviour only (the
 window's lanes change on zoom, no zoom leaves an empty plot); the times are recorded, not
 asserted (house rule), printed and written to $SOCKETSCOPE_UI_TIMINGS when it names a file.
 
@@ -68,6 +69,11 @@ return {
   preview: Array.from(div.querySelectorAll('.rangeslider-rangeplot path.js-fill'))
     .map((p) => (p.getAttribute('d') || '').length),
 };
+"""
+
+GL_RATIO = """
+const c = document.querySelector('#timeline canvas.gl-canvas-context');
+return [c.width / c.clientWidth, window.devicePixelRatio];
 """
 
 
@@ -145,6 +151,10 @@ def _measure(s: Served, cid: str, mid: float) -> dict[str, Any]:
         first: dict[str, Any] = driver.execute_script(STATE)
         assert first["rows"] > 0 and first["points"] > 0 and first["lanes"] and first["canvases"]
         assert first["preview"] and max(first["preview"]) > 20, first["preview"]  # the slider's preview
+        # the WebGL canvases at the screen's pixel ratio (plotly's default, 2, is 4 times the pixels
+        # that Chromium's CPU renderer fills and reads back at each draw on a ratio-1 screen)
+        ratio, dpr = driver.execute_script(GL_RATIO)
+        assert abs(ratio - min(2.0, max(1.0, dpr))) < 0.01, (ratio, dpr)
         t0, t1 = first["window"]
         span = t1 - t0
         windows = [
@@ -175,11 +185,14 @@ def _measure(s: Served, cid: str, mid: float) -> dict[str, Any]:
             "frame_paint_ms": round(float(marks["framePaint"]), 1),
             "first_paint_ms": round(float(first["first_paint"]), 1),
             "plotly_ready_ms": round(float(marks["plotlyReady"]), 1),
+            # the first load's steps, each its own task (static/timeline.js, firstLoad)
+            "first_load_steps_ms": {k: marks.get(k) for k in ("frame", "contexts", "warm", "glSetup")},
             "fetch_draw_ms": [[round(x["fetch"], 1), round(x["draw"], 1)] for x in marks["steps"]],
             "zoom_ms": zooms,
             "rows_per_zoom": [st["rows"] for st in states[1:]],
             "lanes_per_zoom": [len(st["lanes"]) for st in states[1:]],
             "longtasks_over_200ms": [round(d, 1) for _, d in long if d > 200],
+            "longtasks_over_200ms_at_ms": [round(t) for t, d in long if d > 200],
             "longest_task_ms": round(max((d for _, d in long), default=0.0), 1),
         }
     finally:

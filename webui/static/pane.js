@@ -36,7 +36,7 @@
     tr.append(arrow);
     tr.append(ss.el("td", {"class": "num"}, fmt(r.t, 6)));
     tr.append(ss.el("td", {"class": "num"}, r.delta === null ? "" : fmt(r.delta * 1000, 3)));
-    tr.append(ss.el("td", {"class": "num"}, r.length === null ? "" : r.length));
+    tr.append(ss.el("td", {"class": "num len"}, r.length === null ? "" : r.length));
     tr.append(ss.el("td", {"class": "label", "title": r.label}, r.label));
     tr.append(payloadCell(r, k));
     tr.addEventListener("click", () => { select(k); open(); });

@@ -5,21 +5,28 @@
    the window, the range slider below it with a preview (rows per time bin of the whole capture,
    a light SVG trace: plotly draws no WebGL trace in a range slider); anomalies are shaded bands
    on their lanes.
-   The main thread is kept free in short tasks where it can be: this script runs before
-   plotly.js (both deferred) and asks for the first answer at once, so the server works while
-   plotly.js is parsed; the first answer paints the frame (axes, lanes' labels, range slider)
-   first and the WebGL traces in a later task.
+   The main thread is kept free in short tasks (issue #18: none over 200 ms): this script runs
+   before plotly.js (both deferred) and asks for the first answer at once, so the server works
+   while plotly.js is parsed; the first answer is drawn in steps, each its own task (firstLoad):
+   the frame (axes, lanes' labels, range slider), the WebGL contexts, a warm-up of the WebGL
+   code on a hidden plot, regl's set-up, the points. docs/benchmarks.md has the trace that
+   shows why (the GPU process's work waited for in one task, then plotly's and regl's JS).
    Timings (Performance API marks) are kept in window.ssTimeline for the browser test. */
 (function () {
   const div = document.getElementById("timeline");
   if (!div) return;
   const api = div.dataset.api;
   const status = document.getElementById("timeline-status");
-  const config = {responsive: true, displaylogo: false, displayModeBar: "hover", scrollZoom: true};
+  // plotGlPixelRatio: the WebGL canvases at the screen's pixel ratio, not plotly's default of 2
+  // (4 times the pixels on a common screen, which a CPU renderer fills and reads back at every draw)
+  const config = {
+    responsive: true, displaylogo: false, displayModeBar: "hover", scrollZoom: true,
+    plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1)),
+  };
   const LANE_PX = 26;
   // since the navigation started: this script runs once plotly.js is parsed and run
   const stats = window.ssTimeline = {
-    scriptStart: performance.now(), plotlyReady: null, framePaint: null, glReady: null, firstPaint: null, zooms: [], loads: 0, steps: [],
+    scriptStart: performance.now(), plotlyReady: null, framePaint: null, glReady: null, firstPaint: null, zooms: [], loads: 0, steps: [], frame: [], contexts: [], warm: [], glSetup: [],
   };
   // asked for now: the server answers while plotly.js (the next deferred script) is parsed and run
   const firstAnswer = ss.getJSON(api);
@@ -92,6 +99,71 @@
     return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
   }
 
+  // The kinds of WebGL trace an answer holds: markers of each symbol, lines.
+  function glKinds(traces) {
+    const kinds = new Map();
+    for (const tr of traces) {
+      const key = tr.mode === "lines" ? "lines" : "markers " + ((tr.marker && tr.marker.symbol) || "circle");
+      if (!kinds.has(key)) kinds.set(key, tr);
+    }
+    return [...kinds.values()];
+  }
+
+  // A WebGL trace with no point, hidden: with it plotly makes its WebGL canvases (empty, no
+  // context yet) while it draws the SVG frame, and keeps them through answers with no trace.
+  const GL_PLACEHOLDER = {
+    type: "scattergl", mode: "markers", name: "(WebGL canvases)", x: [], y: [], visible: "legendonly", showlegend: false,
+    hoverinfo: "skip",
+  };
+
+  // The WebGL contexts of plotly's canvases in el, made in a task of their own: getContext
+  // waits for the GPU process (a synchronous call); plotly's regl then finds them made
+  // (getContext returns a canvas's context). The attributes are those plotly asks for.
+  function makeContexts(el) {
+    for (const c of el.querySelectorAll("canvas.gl-canvas")) {
+      if (c.classList.contains("gl-canvas-pick")) continue;  // parcoords only
+      c.getContext("webgl", {antialias: true, preserveDrawingBuffer: true});
+    }
+  }
+
+  // The one-off JavaScript set-up of WebGL traces, on a hidden 40 px plot, one more kind of trace
+  // per task: V8 compiles plotly's and regl's code for WebGL, plotly computes each marker
+  // symbol's distance field once for the page, the GPU process caches the shader programs. The
+  // real plot's own set-up is then short.
+  async function warmUp(ans) {
+    const kinds = glKinds(ans.traces);
+    if (!kinds.length) return;
+    const ghost = document.createElement("div");
+    ghost.setAttribute("aria-hidden", "true");
+    Object.assign(ghost.style, {position: "absolute", left: "-10000px", top: "0", width: "40px", height: "40px"});
+    document.body.appendChild(ghost);
+    const lay = {
+      width: 40, height: 40, margin: {l: 0, r: 0, t: 0, b: 0}, showlegend: false,
+      xaxis: {visible: false}, yaxis: {visible: false},
+    };
+    const cfg = {staticPlot: true, plotGlPixelRatio: config.plotGlPixelRatio};
+    const shown = [GL_PLACEHOLDER];
+    try {
+      await step("warm", () => Plotly.react(ghost, shown.slice(), lay, cfg));
+      await step("warm", () => makeContexts(ghost));
+      for (const tr of kinds) {
+        shown.push({...headOf(tr), hoverinfo: "skip"});
+        await step("warm", () => Plotly.react(ghost, shown.slice(), lay, cfg));
+      }
+    } finally {
+      Plotly.purge(ghost);
+      ghost.remove();
+    }
+  }
+
+  // one step of the first load, timed into stats[name], then the next task
+  async function step(name, fn) {
+    const t = performance.now();
+    await fn();
+    stats[name].push(Math.round(performance.now() - t));
+    await nextTask();
+  }
+
   async function firstLoad() {
     loading = true;
     const started = performance.now();
@@ -101,19 +173,24 @@
       await plotlyLoaded;
       stats.plotlyReady = performance.now();
       if (!window.Plotly) throw new Error("plotly.js did not load");
+      await nextTask();  // plotly.js ran in the task that ends here: the frame in the next one
       span = ans.span;
       shown = [ans.t0, ans.t1];
       const lay = layout(ans);
-      await Plotly.react(div, [preview(ans)], lay, config);  // the frame: SVG only, short
-      stats.framePaint = performance.now();
-      await nextTask();
-      // WebGL set-up (context, shaders, the markers' symbol SDFs) on two points per trace: its
-      // own task, so that the data's draw is a short one
-      await Plotly.react(div, [preview(ans), ...ans.traces.map(headOf)], lay, config);
+      const points = [preview(ans), GL_PLACEHOLDER, ...ans.traces];
+      // The first answer in short tasks: the frame (axis, lanes' labels, range slider: SVG, and
+      // plotly's WebGL canvases, empty); the canvases' WebGL contexts; the warm-up on a hidden
+      // plot; the real traces with two points each (regl's set-up); the points.
+      await step("frame", async () => {
+        await Plotly.react(div, [preview(ans), GL_PLACEHOLDER], lay, config);
+        stats.framePaint = performance.now();
+      });
+      await step("contexts", () => makeContexts(div));
+      await warmUp(ans);
+      await step("glSetup", () => Plotly.react(div, [preview(ans), GL_PLACEHOLDER, ...ans.traces.map(headOf)], lay, config));
       stats.glReady = performance.now();
-      await nextTask();
       const t = performance.now();
-      await Plotly.react(div, [preview(ans), ...ans.traces], lay, config);  // the WebGL traces
+      await Plotly.react(div, points, lay, config);  // the WebGL traces
       stats.steps.push({fetch: fetched - started, draw: performance.now() - t});
       stats.loads += 1;
       stats.firstPaint = performance.now();  // since the navigation started
@@ -141,7 +218,7 @@
       const fetched = performance.now();
       span = ans.span;
       shown = [ans.t0, ans.t1];
-      await Plotly.react(div, [preview(ans), ...ans.traces], layout(ans), config);
+      await Plotly.react(div, [preview(ans), GL_PLACEHOLDER, ...ans.traces], layout(ans), config);
       const took = performance.now() - started;
       stats.steps.push({fetch: fetched - started, draw: performance.now() - fetched});
       stats.loads += 1;
