@@ -58,6 +58,8 @@ COMPILED = (
     "analyzer.model.spill",
     "analyzer.export.jsonstream",
     "analyzer.export.csv_stream",
+    "analyzer.export.csvout",  # a CSV cell per value of every row (exports, docs/benchmarks.md #19 step 3)
+    "analyzer.export.jsonl",
     "analyzer.export.jsonl_stream",
 )
 _COMPILED = frozenset(COMPILED)

@@ -50,6 +50,8 @@ class CsvSink(StreamedSelection):
     """`<table>.csv` for every table into `directory` (created if needed); `counts` is the rows
     per table, once finished. Free-text cells are defused for spreadsheets unless `raw`."""
 
+    reads_ws_frames = False  # WebSocket messages only: the frames are counted (pipeline/sink.py)
+
     def __init__(
         self, directory: str, selection: Selection | None = None, raw: bool = False, flt: Filter | None = None
     ) -> None:
@@ -129,10 +131,11 @@ class CsvSink(StreamedSelection):
                 eio_spots.append(0, self._put("engineio_packets", eio_row(sid, d)))
         frames: set[int] = set()
         kept: set[int] = set()
-        for d in self.sio_packets(record, frames):
+        # a filter may read the arguments: decoded then; else their JSON text as it is
+        for d, args, data in self.sio_entries(record, frames, decoded=keep is not None):
             if keep is None or keep.sio(d, ctx):
                 kept.add(d["frame"])
-                sio_spots.append(0, self._put("socketio_packets", sio_row(sid, d)))
+                sio_spots.append(0, self._put("socketio_packets", sio_row(sid, d, args, data)))
         for a in self.acks(record, frames if keep is None else frames & kept):
             ack_spots.append(0, self._put("acks", ack_row(sid, a)))
 

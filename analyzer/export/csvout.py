@@ -235,6 +235,11 @@ def ws_row(cid: int, sid: str | None, d: dict[str, Any]) -> Row:
     ]
 
 
+def _text(json_text: str) -> str | None:
+    """A JSON text as _json writes the value it encodes."""
+    return None if json_text == "null" else json_text
+
+
 def _placed(sid: str, d: dict[str, Any]) -> Row:
     """The first cells of a session's packet: where and when it travelled."""
     return [sid, d["connection"], d["transport"], d["direction"], d["ts"], d["frame"]]
@@ -254,8 +259,10 @@ def eio_row(sid: str, d: dict[str, Any]) -> Row:
     ]
 
 
-def sio_row(sid: str, d: dict[str, Any]) -> Row:
-    """A Socket.IO packet, as in the analysis document."""
+def sio_row(sid: str, d: dict[str, Any], args: str | None = None, data: str | None = None) -> Row:
+    """A Socket.IO packet, as in the analysis document. `args` and `data`, when given, are the
+    JSON text of those fields as the document has them (streamsel.sio_entries): the cells are
+    that text, not decoded and encoded again (the same text: jsonl.sio_line says why)."""
     return [
         *_placed(sid, d),
         d["frames"] or [d["frame"]],
@@ -263,8 +270,8 @@ def sio_row(sid: str, d: dict[str, Any]) -> Row:
         d["nsp"],
         d["ack_id"],
         d["event"],
-        _json(d["args"]),
-        _json(d["data"]),
+        _json(d["args"]) if args is None else _text(args),
+        _json(d["data"]) if data is None else _text(data),
         d["attachments"],
         d.get("complete", True),
     ]

@@ -59,6 +59,8 @@ class HarSink(StreamedSelection):
     """The HAR document to `out`; `written` is its number of entries, once finished. The timings
     read the packet times of `capture` (default: the summary's capture path) again at the end."""
 
+    reads_ws_frames = False  # WebSocket messages only: the frames are counted (pipeline/sink.py)
+
     def __init__(
         self,
         out: IO[str],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["LAYERS", "eio_record", "json_line", "safe_text", "sio_record", "ws_record"]
+__all__ = ["LAYERS", "eio_record", "json_line", "safe_text", "sio_line", "sio_record", "ws_record"]
 
 LAYERS = ("websocket", "engineio", "socketio")
 
@@ -39,10 +39,32 @@ def json_line(record: dict[str, Any]) -> str:
     line readers such as `str.splitlines()` break lines there. They can only occur inside
     strings, where the escape means the same character.
     """
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return _line(_dumps(record))
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _line(text: str) -> str:
     if not text.isascii():
         text = safe_text(text).translate(_LINE_BREAKS)
     return text + "\n"
+
+
+def sio_line(sid: str, d: dict[str, Any], args: str | None = None, data: str | None = None) -> str:
+    """`json_line(sio_record(sid, d))`; `args` and `data`, when given, are the JSON text of those
+    two fields as the document has them (streamsel.sio_entries: `d` lacks them then), written as
+    they are instead of being decoded and encoded again. The document writes them as json.dumps
+    does, and the text has no lone surrogate (TalliedSpill keeps no parts then): same line."""
+    if args is None or data is None:
+        return json_line(sio_record(sid, d))
+    rec = sio_record(sid, {**d, "args": None, "data": None})
+    keys = list(rec)
+    at = keys.index("args")
+    head = _dumps({k: rec[k] for k in keys[:at]})
+    tail = _dumps({k: rec[k] for k in keys[at + 2 :]})
+    return _line(head[:-1] + ',"args":' + args + ',"data":' + data + "," + tail[1:])
 
 
 def ws_record(sid: str | None, cid: int, m: dict[str, Any]) -> dict[str, Any]:

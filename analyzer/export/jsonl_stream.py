@@ -17,7 +17,7 @@ import heapq
 from collections.abc import Iterator
 from typing import IO
 
-from analyzer.export.jsonl import LAYERS, eio_record, json_line, sio_record, ws_record
+from analyzer.export.jsonl import LAYERS, eio_record, json_line, sio_line, ws_record
 from analyzer.export.select import Selection, StreamedSelection
 from analyzer.export.streamsel import LineSpill, Spots
 from analyzer.model.analysis import Analysis, ConnectionRecord
@@ -32,6 +32,8 @@ _WS_HEAD = '{"layer":"websocket",'  # a WebSocket line as stored: the rest after
 class JsonlSink(StreamedSelection):
     """The records of one layer (`layer`, or None: decided at the end) to `out`, one JSON text a
     line; `written` is how many, `layer` the layer, once finished."""
+
+    reads_ws_frames = False  # WebSocket messages only: the frames are counted (pipeline/sink.py)
 
     def __init__(
         self,
@@ -50,9 +52,12 @@ class JsonlSink(StreamedSelection):
         self._lines = LineSpill()
         self._ws: dict[int, Spots] = {}  # connection -> its messages' lines
         self.flt = flt
+        # without a layer asked for: "socketio" once a selected session has Socket.IO, which
+        # decides the layer finish() takes; the other layers' lines are not made from then on
+        self._settled: str | None = layer
 
     def _wants(self, layer: str) -> bool:
-        return self.layer is None or self.layer == layer
+        return self._settled is None or self._settled == layer
 
     def connection(self, record: ConnectionRecord) -> None:
         self.see_connection(record.id)
@@ -74,6 +79,8 @@ class JsonlSink(StreamedSelection):
         seen.kept = [eio_lines, sio_lines]
         if not seen.selected:
             return
+        if seen.socketio:
+            self._settled = self._settled or "socketio"
         flt, ctx = self.flt, session_context(record)
         if self._wants("engineio"):
             for d in self.eio_packets(record):
@@ -81,10 +88,10 @@ class JsonlSink(StreamedSelection):
                     continue
                 eio_lines.append(d["frame"], self._lines.add(json_line(eio_record(record.sid, d))))
         if self._wants("socketio"):
-            for d in self.sio_packets(record):
+            for d, args, data in self.sio_entries(record, decoded=flt is not None):  # a filter reads args
                 if flt is not None and not flt(Subject("sio", d, ctx)):
                     continue
-                sio_lines.append(d["frame"], self._lines.add(json_line(sio_record(record.sid, d))))
+                sio_lines.append(d["frame"], self._lines.add(sio_line(record.sid, d, args, data)))
 
     def finish(self, summary: Analysis) -> None:
         """Write the kept lines."""

@@ -79,6 +79,8 @@ class PcapSliceSink(StreamedSelection):
     """The packets of the selected connections to `out`, read again from `capture` (default: the
     summary's capture path) at the end; `result` says what was written, once finished."""
 
+    reads_ws_frames = False  # WebSocket messages only: the frames are counted (pipeline/sink.py)
+
     def __init__(
         self,
         out: IO[bytes],

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.export.streamsel import eio_dicts, sio_dicts
+from analyzer.export.streamsel import SioEntry, eio_dicts, sio_dicts, sio_entries
 from analyzer.model.analysis import Analysis, ConnectionRecord
 from analyzer.model.common import Anomaly
 from analyzer.model.session import AckRecord, EngineIOSession
@@ -151,17 +151,25 @@ class StreamedSelection:
     def sio_packets(self, s: EngineIOSession, frames: set[int] | None = None) -> Iterator[dict[str, Any]]:
         """Its Socket.IO packets; with --namespace/--event, those that match and the ACKs that answer
         them. `frames` gets the packet numbers of all its packets on the selected connections."""
+        return (d for d, _, _ in self.sio_entries(s, frames, decoded=True))
+
+    def sio_entries(
+        self, s: EngineIOSession, frames: set[int] | None = None, decoded: bool = False
+    ) -> Iterator[SioEntry]:
+        """The same packets as (fields, args, data) (streamsel.sio_entries: "args" and "data" as
+        JSON text unless `decoded`)."""
         sel = self.selection
         keep = sel.connections
         answers = self.answer_keys(s)
-        for d in sio_dicts(s):
+        for entry in sio_entries(s, decoded):
+            d = entry[0]
             if keep and d["connection"] not in keep:
                 continue
             if frames is not None:
                 frames.add(d["frame"])
             answer = d["type"] in _ACKS and (d["nsp"], d["ack_id"], d["direction"]) in answers
             if not sel.packet_level or self.matches(d) or answer:
-                yield d
+                yield entry
 
     def acks(self, s: EngineIOSession, frames: set[int]) -> Iterator[AckRecord]:
         """Its ACK pairs of the namespaces and events asked for, whose request is one of `frames`."""

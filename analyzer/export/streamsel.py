@@ -10,14 +10,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from analyzer.model.session import EngineIOSession
+from analyzer.model.session_json import sio_packet_fields
+from analyzer.model.spill import TalliedSpill
 from analyzer.model.tempfile_fd import AppendFile
 
 __all__ = [
     "LineSpill",
+    "SioEntry",
     "Spots",
     "eio_dicts",
     "sio_dicts",
+    "sio_entries",
 ]
+
+# a Socket.IO packet: its fields, and the JSON text of "args" and "data" (None: they are in the dict)
+SioEntry = tuple[dict[str, Any], str | None, str | None]
 
 _WRITE = 256 << 10
 
@@ -89,3 +96,17 @@ def sio_dicts(s: EngineIOSession) -> Iterator[dict[str, Any]]:
     """Its Socket.IO packets the same way (none without Socket.IO)."""
     sio = s.socketio
     return iter(()) if sio is None else sio.packets.values()
+
+
+def sio_entries(s: EngineIOSession, decoded: bool = False) -> Iterator[SioEntry]:
+    """Its Socket.IO packets as (fields, args, data). When its spill kept each packet's pieces
+    (TalliedSpill.parts) and `decoded` is not asked for: the fields but "args" and "data" in a
+    dict, and those two as the document's JSON text, not decoded (the outputs write that text as
+    it is). Otherwise the whole packet as a dict (as sio_dicts), and None, None."""
+    sio = s.socketio
+    if sio is None:
+        return iter(())
+    spill = sio.packets.backing
+    if not decoded and isinstance(spill, TalliedSpill) and spill.has_parts:
+        return ((sio_packet_fields(h, t), a, d) for h, a, d, t in spill.parts())
+    return ((d, None, None) for d in sio.packets.values())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from analyzer.model.common import Direction
 from analyzer.model.socketio import SioPacket, SioPacketType
@@ -24,15 +24,21 @@ if TYPE_CHECKING:  # model/session.py imports this module: the records are only 
     from analyzer.model.session import EioPacketRecord, EngineIOSession, SioPacketRecord, SocketIOSession
 
 __all__ = [
+    "SIO_ARGS_KEY",
+    "SIO_DATA_KEY",
     "PieceSink",
     "eio_packet_parts",
     "session_parts",
     "sio_args_data",
+    "sio_packet_fields",
     "sio_packet_parts",
+    "sio_packet_pieces",
     "socketio_parts",
 ]
 
 _EVENT_TYPES = (SioPacketType.EVENT, SioPacketType.BINARY_EVENT)
+SIO_ARGS_KEY = ',"args":'  # a Socket.IO packet's JSON: head, SIO_ARGS_KEY, args, SIO_DATA_KEY, data, tail
+SIO_DATA_KEY = ',"data":'
 
 
 _SIO_NAMES = tuple('"' + t.name + '"' for t in SioPacketType)
@@ -159,11 +165,14 @@ def sio_args_data(p: SioPacket) -> tuple[str, str]:
     return _data_json(p, p.type in _EVENT_TYPES, {})
 
 
-def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:
-    """A Socket.IO packet (`socketio.packets[]`)."""
+def sio_packet_pieces(r: SioPacketRecord, hexes: dict[int, str]) -> tuple[str, str, str, str]:
+    """A Socket.IO packet's JSON text in four pieces: the fields before "args" (up to and with
+    `,"args":`), the JSON of "args", of "data" (SIO_DATA_KEY between the two), and the fields
+    after. A spill that keeps the pieces' lengths (model/spill.py TalliedSpill) gives "args" and
+    "data" back as text, so that an output writes them again without decoding them."""
     p = r.packet
     args, data = _data_json(p, p.type in _EVENT_TYPES, hexes)
-    out.append(
+    head = (
         _where(r.direction, r.ts, r.frame, r.transport, r.connection)
         + ',"type":'
         + _SIO_NAMES[p.type]
@@ -173,12 +182,9 @@ def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) 
         + (str(p.ack_id) if type(p.ack_id) is int else dumps(p.ack_id))
         + ',"event":'
         + ("null" if p.event is None else encode_basestring(p.event))
-        + ',"args":'
+        + SIO_ARGS_KEY
     )
-    out.append(args)
-    out.append(',"data":')
-    out.append(data)
-    out.append(
+    tail = (
         ',"attachments":'
         + str(p.attachments)
         + ',"frames":['
@@ -188,6 +194,23 @@ def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) 
         + ("" if r.complete else ',"complete":false')
         + "}"
     )
+    return head, args, data, tail
+
+
+def sio_packet_parts(r: SioPacketRecord, out: PieceSink, hexes: dict[int, str]) -> None:
+    """A Socket.IO packet (`socketio.packets[]`)."""
+    head, args, data, tail = sio_packet_pieces(r, hexes)
+    out.append(head)
+    out.append(args)
+    out.append(SIO_DATA_KEY)
+    out.append(data)
+    out.append(tail)
+
+
+def sio_packet_fields(head: str, tail: str) -> dict[str, Any]:
+    """The fields of a Socket.IO packet but "args" and "data", from the first and last pieces of
+    its JSON text (sio_packet_pieces): a few short values decoded, the arguments not at all."""
+    return cast(dict[str, Any], json.loads(head[: -len(SIO_ARGS_KEY)] + tail))
 
 
 def socketio_parts(sio: SocketIOSession, out: PieceSink, hexes: dict[int, str]) -> None:

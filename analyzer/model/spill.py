@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Generic, Protocol, TypeVar, overload
@@ -175,13 +176,94 @@ NameTally = Counter[tuple[str, str | None]]
 class TalliedSpill(JsonSpill):
     """A JsonSpill of Socket.IO packets that also counts their (namespace, event name) pairs as
     they are written: the text summary lists those and reads no packet back (memory: one entry
-    per distinct pair, as the summary's own count had)."""
+    per distinct pair, as the summary's own count had).
 
-    __slots__ = ("tally",)
+    A packet written with `add_parts` (its JSON in four pieces, model/session_json.py
+    sio_packet_pieces) has the pieces' lengths kept, 16 bytes a packet, so that `parts()` gives
+    each packet's pieces back as text without decoding them: the exports write "args" and "data"
+    as the document has them instead of reading them back and encoding them again. Text that
+    the file would not keep as it is (a lone surrogate, which it writes as its escape) or any
+    record written another way leaves no lengths (`has_parts` False): read the JSON then."""
+
+    __slots__ = ("_lengths", "tally")
 
     def __init__(self) -> None:
         super().__init__()
         self.tally: NameTally = Counter()
+        self._lengths: array[int] | None = array("I")
+
+    def add_json(self, text: str) -> None:
+        self._lengths = None
+        super().add_json(text)
+
+    def begin(self) -> None:
+        self._lengths = None
+        super().begin()
+
+    def add_parts(self, head: str, args: str, data: str, tail: str) -> None:
+        """A packet as the four pieces of sio_packet_pieces (SIO_DATA_KEY goes between args and data)."""
+        lengths = self._lengths
+        JsonSpill.begin(self)
+        for piece in (head, args, _DATA_KEY, data, tail):
+            self.append(piece)
+        if lengths is not None:
+            sizes = (len(head), len(args), len(data), len(tail))
+            if max(sizes) < _MAX_PART and _as_is(head) and _as_is(args) and _as_is(data) and _as_is(tail):
+                lengths.extend(sizes)
+            else:
+                self._lengths = None
+
+    @property
+    def has_parts(self) -> bool:
+        """Whether `parts()` can split every packet written (else read their JSON)."""
+        return self._lengths is not None and len(self._lengths) == 4 * self.count
+
+    def parts(self) -> Iterator[tuple[str, str, str, str]]:
+        """Each packet's (head, args, data, tail) text, one at a time, nothing decoded."""
+        lengths = self._lengths
+        if lengths is None or len(lengths) != 4 * self.count:
+            raise ValueError("these packets were not all written in parts: read their JSON")
+        blocks = self.pieces()
+        buf, pos = "", 0
+        gap = len(_DATA_KEY)
+        for i in range(0, len(lengths), 4):
+            h, a, d, t = lengths[i], lengths[i + 1], lengths[i + 2], lengths[i + 3]
+            start = pos + (1 if i else 0)  # the comma between two records
+            end = start + h + a + gap + d + t
+            if end > len(buf):
+                buf, pos, start, end = _refill(buf, pos, start, end, blocks)
+            at = start + h
+            yield buf[start:at], buf[at : at + a], buf[at + a + gap : end - t], buf[end - t : end]
+            pos = end
+
+
+_DATA_KEY = ',"data":'  # session_json.SIO_DATA_KEY (that module imports this one)
+_MAX_PART = 1 << 32
+
+
+def _as_is(text: str) -> bool:
+    """Whether `text` reads back from the spill's file as it was written (no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refill(buf: str, pos: int, start: int, end: int, blocks: Iterator[str]) -> tuple[str, int, int, int]:
+    """`buf` from `pos` on, with blocks added until it holds `end - pos` characters; the offsets
+    moved with it."""
+    parts = [buf[pos:]]
+    have = len(buf) - pos
+    while have < end - pos:
+        block = next(blocks, None)
+        if block is None:
+            raise ValueError("a spill shorter than its packets' lengths")
+        parts.append(block)
+        have += len(block)
+    return "".join(parts), 0, start - pos, end - pos
 
 
 def iter_elements(pieces: Iterable[str]) -> Iterator[tuple[str, Any]]:

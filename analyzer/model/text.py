@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["json_text", "terminal_text"]
+__all__ = ["cut_text", "json_text", "terminal_text"]
 
 
 def terminal_text(text: str, limit: int, escape_whitespace: bool = True) -> str:
@@ -32,6 +32,12 @@ def json_text(value: object, limit: int = 80) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
     except (ValueError, RecursionError):  # a cycle, or nested past the interpreter's depth
         text = "(a value too deeply nested to show)"
+    return cut_text(text, limit)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters ending in an ellipsis (json_text's cut, for a value whose
+    JSON text is already at hand)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

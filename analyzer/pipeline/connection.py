@@ -22,12 +22,10 @@ from analyzer.model.registry import make_anomaly
 from analyzer.model.websocket import WebSocketRecord, WsFrameRecord
 from analyzer.pipeline.frame_cap import FrameRecords
 from analyzer.pipeline.h2_host import H2Tunnels
-from analyzer.pipeline.h2_step import H2Step, PieceMap, h2c_settings
 from analyzer.pipeline.options import websocket_record
-from analyzer.pipeline.tls_step import TlsStep
 from analyzer.protocols import http1
 from analyzer.protocols.deflate import InflateBudget
-from analyzer.protocols.h2 import looks_like_h2
+from analyzer.protocols.h2.frames import looks_like_h2
 from analyzer.protocols.handshake import HandshakeResult, check_handshake, is_websocket_upgrade
 from analyzer.protocols.proxy import ProxyHandshake, detect
 from analyzer.protocols.tls.detect import looks_like_tls
@@ -36,6 +34,10 @@ from analyzer.protocols.ws_conversation import WsConversation
 from analyzer.session.builder import SessionBuilder
 from analyzer.tcp.reassembly import DirectionStream
 from analyzer.tcp.tracker import looks_like_http_request, looks_like_http_response
+
+if TYPE_CHECKING:  # imported where a connection first needs them: most captures have no TLS or HTTP/2
+    from analyzer.pipeline.h2_step import H2Step, PieceMap
+    from analyzer.pipeline.tls_step import TlsStep
 
 if TYPE_CHECKING:
     from analyzer.pipeline.options import Options
@@ -162,6 +164,7 @@ class ConnectionApp(H2Tunnels):
                 return
         if self.tls is None and self.mode == "undecided" and looks_like_tls(data, d is Direction.C2S):
             self._open()
+            from analyzer.pipeline.tls_step import TlsStep  # cryptography: only for TLS
             self.tls = TlsStep(self.conn, self.options.keylog, self._data, self._gap, self._anomaly)
         if self.tls is not None:
             self.tls.data(d, data)
@@ -198,6 +201,7 @@ class ConnectionApp(H2Tunnels):
             alpn = self.tls.session.info.alpn if self.tls is not None else None
             if alpn == "h2" or looks_like_h2(d is Direction.C2S, data):
                 self.mode, self.h2_active = "http2", True  # RFC 9113 §3.2-§3.4: ALPN h2, or prior knowledge
+                from analyzer.pipeline.h2_step import H2Step  # hpack: only for HTTP/2
                 self.h2 = H2Step(self, at={d: offset, d.other: self._next(d.other)})
                 self.h2.data(d, data)
                 return
@@ -344,6 +348,7 @@ class ConnectionApp(H2Tunnels):
         if req_head is not None and "h2c" in (header_value(head.headers, "upgrade") or "").lower():
             # RFC 7540 §3.2: HTTP/2 after the 101; the request is stream 1, answered there
             req = self._requests.get(head.request_index) or self._request_record(req_head, req_head.end)
+            from analyzer.pipeline.h2_step import H2Step, h2c_settings  # hpack: only for HTTP/2
             self.h2 = H2Step(self, at={}, upgrade=req, upgrade_settings=h2c_settings(req_head.headers))
             return
         if req_head is None or not is_websocket_upgrade(req_head.headers):

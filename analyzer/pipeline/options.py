@@ -53,6 +53,10 @@ class Options:
     # without --messages), so their records are counted, not serialized (RecordList(counted=True));
     # also set when every sink says so (`reads_ws_records = False`, pipeline/sink.py)
     spill_ws_records: bool = True
+    # with spill_records, False: no sink reads the WebSocket frames (CSV, JSON Lines, HAR and
+    # pcapng exports read messages only), so the frames are counted, not serialized; set when
+    # every sink says so (`reads_ws_frames = False`, pipeline/sink.py)
+    spill_ws_frames: bool = True
     # TLS secrets (NSS key log: --keylog files, pcapng Decryption Secrets Blocks); held in memory
     # only, never printed (KeyLog's repr gives counts)
     keylog: KeyLog | None = None
@@ -93,7 +97,8 @@ def websocket_record(options: Options, connection: int) -> WebSocketRecord:
     if tap is None:
         spill = options.spill_records
         counted = spill and not options.spill_ws_records  # no sink reads them: not serialized
-        frames: RecordList[WsFrameRecord] = RecordList(spill=spill, counted=counted)
+        no_frames = counted or (spill and not options.spill_ws_frames)
+        frames: RecordList[WsFrameRecord] = RecordList(spill=spill, counted=no_frames)
         return WebSocketRecord(
             handshake=None, frames=frames, messages=RecordList(spill=spill, counted=counted)
         )

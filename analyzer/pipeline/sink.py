@@ -19,6 +19,8 @@ So a sink reads what it needs in `connection`/`session`, not later, and closes n
 A sink that never reads WebSocket frames and messages says so with `reads_ws_records = False`
 (the text summary without `--messages`): when no sink of a run reads them, their records are
 counted, not serialized (`Options.spill_ws_records`). A sink without the attribute reads them.
+Likewise `reads_ws_frames = False` for the frames alone (the exports: they read messages), which
+a sink reads by default when it reads the records (`Options.spill_ws_frames`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "Sink",
     "close_connection_spills",
     "close_session_spills",
+    "reads_ws_frames",
     "reads_ws_records",
     "session_order",
 ]
@@ -51,6 +54,11 @@ class Sink(Protocol):
 def reads_ws_records(sink: Sink) -> bool:
     """Whether `sink` reads the WebSocket frames and messages of the records it is handed."""
     return bool(getattr(sink, "reads_ws_records", True))
+
+
+def reads_ws_frames(sink: Sink) -> bool:
+    """Whether `sink` reads the WebSocket frames (not only the messages) of the records."""
+    return reads_ws_records(sink) and bool(getattr(sink, "reads_ws_frames", True))
 
 
 def session_order(sessions: Iterable[EngineIOSession]) -> list[EngineIOSession]:

@@ -22,9 +22,14 @@ from analyzer.pipeline.connection import ConnectionApp
 from analyzer.pipeline.fastloop import feed_fast
 from analyzer.pipeline.frame_cap import FrameRecordBudget, FrameRecords
 from analyzer.pipeline.options import Options
-from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills, reads_ws_records
+from analyzer.pipeline.sink import (
+    Sink,
+    close_connection_spills,
+    close_session_spills,
+    reads_ws_frames,
+    reads_ws_records,
+)
 from analyzer.pipeline.split import SkippedApp, TapSessions, in_share
-from analyzer.pipeline.tls_step import keylog_anomalies
 from analyzer.protocols.deflate import InflateBudget
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
@@ -45,6 +50,8 @@ class Pipeline:
         self.options = options or Options()
         if sinks and self.options.spill_ws_records and not any(reads_ws_records(s) for s in sinks):
             self.options = replace(self.options, spill_ws_records=False)  # the caller's stays as it was
+        if sinks and self.options.spill_ws_frames and not any(reads_ws_frames(s) for s in sinks):
+            self.options = replace(self.options, spill_ws_frames=False)
         self.capture = capture
         self.decoder = PacketDecoder()
         self.clock = CaptureClock()
@@ -242,7 +249,10 @@ class Pipeline:
                     f"{st.unsupported_link:,} packets of link types socketscope does not decode ({kinds})",
                 )
             )
-        self.anomalies.extend(keylog_anomalies(self.options.keylog))
+        if self.options.keylog is not None:  # tls_step loads cryptography: not for every run
+            from analyzer.pipeline.tls_step import keylog_anomalies
+
+            self.anomalies.extend(keylog_anomalies(self.options.keylog))
         if self.capture.error:
             code = "capture.truncated" if self.capture.error_kind == "truncated" else "capture.corrupt"
             self.anomalies.append(make_anomaly(code, self.capture.error))

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from analyzer.model.session import EioPacketRecord, SioPacketRecord
-from analyzer.model.session_json import eio_packet_parts, sio_packet_parts
+from analyzer.model.session_json import eio_packet_parts, sio_packet_pieces
 from analyzer.model.spill import JsonSpill, RecordList, TalliedSpill
 from analyzer.session.payloads import PayloadStore
 
@@ -102,8 +102,8 @@ class SessionSpill:
             return
         hexes = self._hexes
         before = len(hexes)
-        self.sio.begin()
-        sio_packet_parts(r, self.sio, hexes)
+        head, args, data, tail = sio_packet_pieces(r, hexes)
+        self.sio.add_parts(head, args, data, tail)
         self.sio.tally[r.packet.nsp, r.packet.event] += 1
         if len(hexes) < before:  # it wrote attachments whose hex was kept: not needed again
             kept = self._kept

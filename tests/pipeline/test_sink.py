@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from analyzer.capture.pcapfile import open_capture
+from analyzer.export.csv_stream import CsvSink
 from analyzer.export.jsonstream import StreamingJsonWriter
 from analyzer.export.text.stream import StreamingTextSummary
 from analyzer.model.analysis import Analysis, CaptureInfo, ConnectionRecord
@@ -146,3 +147,28 @@ def test_websocket_records_counted_when_no_sink_reads_them() -> None:
         run(open_capture(str(NODE)), Options(spill_records=True), counting, other)
         assert {x[:2] for x in counting.lists} == {(True, True)}
         assert sorted(x[2:] for x in counting.lists) == sorted(expected)
+
+
+class MessagesOnly(Counting):
+    """A sink that reads WebSocket messages, not frames (as every export but the document)."""
+
+    reads_ws_records = True
+    reads_ws_frames = False
+
+
+def test_websocket_frames_counted_when_sinks_read_only_messages(tmp_path: Path) -> None:
+    """Sinks that read messages only: the frames are counted (same count), the messages kept; the
+    CSV export is such a sink, and a sink that reads frames makes the run keep them."""
+    whole = analyze_file(str(NODE))
+    ws = [c.websocket for c in whole.connections if c.websocket is not None]
+    expected = sorted((len(w.frames), len(w.messages)) for w in ws)
+    assert expected and any(n for _, n in expected)
+    options = Options(spill_records=True)
+    alone = MessagesOnly()
+    run(open_capture(str(NODE)), options, alone, CsvSink(str(tmp_path / "csv")))
+    assert options.spill_ws_frames  # the caller's options are not changed
+    assert {x[:2] for x in alone.lists} == {(False, True)}
+    assert sorted(x[2:] for x in alone.lists) == expected
+    both = MessagesOnly()
+    run(open_capture(str(NODE)), Options(spill_records=True), both, Recorder())
+    assert {x[:2] for x in both.lists} == {(True, True)}

@@ -9,7 +9,7 @@ from typing import Any
 from analyzer.export.text.summary import EVENT_MARK_LAYERS, Marks, Span, fmt_clock, mark_line
 from analyzer.model.common import Anomaly
 from analyzer.model.spill import NameTally
-from analyzer.model.text import json_text, terminal_text
+from analyzer.model.text import cut_text, json_text, terminal_text
 
 __all__ = [
     "NO_SIO_SESSIONS",
@@ -35,9 +35,10 @@ def _safe(text: str, limit: int = 200) -> str:
     return terminal_text(text, limit, escape_whitespace=False)
 
 
-def _args(value: Any) -> str:
-    """A decoded payload as its JSON text (the first 200 characters: json_text cuts it first)."""
-    return _safe(json_text(value, 201))
+def _args(value: Any, text: str | None = None) -> str:
+    """A decoded payload as its JSON text (the first 200 characters: json_text cuts it first), or
+    that text when it is given (the document's, which json_text would write again)."""
+    return _safe(json_text(value, 201) if text is None else cut_text(text, 201))
 
 
 def session_summary(s: dict[str, Any], sio: dict[str, Any] | None, tally: NameTally) -> str:
@@ -112,16 +113,18 @@ class EventMarks:
 def session_event_lines(
     s: dict[str, Any],
     sio: dict[str, Any],
-    packets: Iterable[dict[str, Any]],
+    packets: Iterable[tuple[dict[str, Any], str | None, str | None]],
     marks: EventMarks | None = None,
     keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterator[str]:
     """The `--events` log of one session (Socket.IO packets with their ack latency); nothing for
-    a session without Socket.IO packets. `marks` gives the lines that follow a packet: its anomalies;
-    `keep` (a filter) the packets listed."""
+    a session without Socket.IO packets. `packets`: (fields, args, data) as streamsel.sio_entries
+    gives them ("args" and "data" as JSON text, or None: in the fields). `marks` gives the lines
+    that follow a packet: its anomalies; `keep` (a filter, of packets whose fields are whole) the
+    packets listed."""
     head = f"  session {_safe(s['sid'], 40)}\n"
     acks = {(x["nsp"], x["ack_id"], x["request_direction"]): x for x in sio.get("acks", [])}
-    for index, p in enumerate(packets):
+    for index, (p, args, data) in enumerate(packets):
         if keep is not None and not keep(p):
             continue
         if head:
@@ -131,13 +134,15 @@ def session_event_lines(
         t = p["type"]
         line = f"    {fmt_clock(p['ts'])}  #{p['frame']:<6} {arrow} {_safe(p['nsp'], 30):8} "
         if t in ("EVENT", "BINARY_EVENT"):
-            line += f"{_safe(p['event'] or '', 40)} {_args(p['args'])}"
+            line += f"{_safe(p['event'] or '', 40)} {_args(p.get('args'), args)}"
             if p.get("ack_id") is not None:
                 ack = acks.get((p["nsp"], p["ack_id"], p["direction"]))
                 lat = ack.get("latency_ms") if ack else None
                 line += f"  [ack {p['ack_id']}: " + (f"{lat:.2f} ms]" if lat is not None else "unanswered]")
         elif t in ("ACK", "BINARY_ACK"):
-            line += f"ack {p['ack_id']} {_args(p.get('data'))}"
+            line += f"ack {p['ack_id']} {_args(p.get('data'), data)}"
+        elif data is not None:
+            line += f"{t} {_args(None, data) if data != 'null' else ''}"
         else:
             line += f"{t} {_args(p.get('data')) if p.get('data') is not None else ''}"
         yield line.rstrip() + "\n"

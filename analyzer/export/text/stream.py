@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from analyzer.export.streamsel import sio_dicts
+from analyzer.export.streamsel import sio_dicts, sio_entries
 from analyzer.export.text.h2 import H2_HEAD, h2_lines
 from analyzer.export.text.sessions import NO_SIO_SESSIONS, EventMarks, session_event_lines, session_summary
 from analyzer.export.text.summary import (
@@ -210,7 +210,8 @@ class StreamingTextSummary:
             if self.flt is not None:
                 flt, ctx = self.flt, Context(sid=s.sid, acks=acks_of(sio_fields))
                 keep = lambda p: flt(Subject("sio", p, ctx))  # noqa: E731
-            self._session_events.add(key, session_event_lines(head, sio_fields, sio_dicts(s), marks, keep))
+            packets = sio_entries(s, decoded=keep is not None)  # a filter may read the arguments
+            self._session_events.add(key, session_event_lines(head, sio_fields, packets, marks, keep))
         self._sids.update(session_sids(s))
 
     def finish(self, a: Analysis) -> None:
