@@ -8,8 +8,10 @@ process (the same work without Dask), and `batch --workers 1` and `--workers 2` 
 datasets (wall time, CPU of the whole process tree, and peak RSS of the largest worker as reported
 by psutil), and the same `analyze` runs as two processes at once, half the files each: the
 machine's own 2-process speed-up at that moment, against which the 2-worker speed-up is read. Each
-run records the load average before and after it. Prints one JSON object. The machine may be
-shared: CPU seconds are the honest number.
+run records the load average before and after it. `engine_overhead` is what each batch run costs
+beyond its tasks: CPU seconds of its process tree minus those of the tasks in one process, and wall
+seconds minus the tasks' wall time divided by the workers. Prints one JSON object. The machine may
+be shared: CPU seconds are the honest number.
 `--no-dask` measures only the first two (the per-core comparison); `--root` runs the code of another
 checkout (say main, for a before/after with the same script).
 """
@@ -167,6 +169,17 @@ def main() -> None:
                 out["analyze_json"]["wall_s"] / out["analyze_json_2_processes"]["wall_s"], 2
             )
             modes.append("analyze_json_2_processes")
+            # the engine's own cost: each batch run against the same tasks in one process (CPU of the
+            # whole process tree; wall time against the tasks' time shared by the n workers)
+            tasks = out["batch_tasks_in_one_process"]
+            out["engine_overhead"] = {
+                f"{n}_workers": {
+                    "cpu_s": round(out[f"batch_{n}_workers"]["cpu_s"] - tasks["cpu_s"], 2),
+                    "wall_s": round(out[f"batch_{n}_workers"]["wall_s"] - tasks["wall_s"] / n, 2),
+                }
+                for n in (1, 2)
+            }
+            print("engine overhead", out["engine_overhead"], file=sys.stderr, flush=True)
         mb = size / 1e6
         for k in modes:
             out[k]["mb_per_cpu_s"] = round(mb / max(out[k]["cpu_s"], 1e-9), 2)

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_MATERIALIZED",
     "InputError",
     "Source",
+    "content_hash",
     "expand_inputs",
     "is_url",
     "local_copy",
@@ -39,11 +40,13 @@ class InputError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One capture to analyze: where it is (a local path or a URL), its size and content hash."""
+    """One capture to analyze: where it is (a local path or a URL), its size, and its content hash
+    once known (`expand_inputs` does not read the captures: the engine hashes those the dataset
+    already holds at the same size, and a task hashes the capture it analyzes)."""
 
     location: str
     size: int
-    sha256: str
+    sha256: str | None = None
 
 
 def is_url(text: str) -> bool:
@@ -73,7 +76,8 @@ def _open_any(location: str) -> IO[bytes]:
     return open(location, "rb")
 
 
-def _hash(location: str) -> tuple[int, str]:
+def content_hash(location: str) -> tuple[int, str]:
+    """Size and SHA-256 of the bytes at `location` (compressed if it is). OSError, InputError."""
     h = hashlib.sha256()
     size = 0
     with _open_any(location) as fh:
@@ -81,6 +85,24 @@ def _hash(location: str) -> tuple[int, str]:
             h.update(chunk)
             size += len(chunk)
     return size, h.hexdigest()
+
+
+def _source(location: str) -> Source:
+    """The capture at `location` with its size, read from the file system without reading the
+    capture (hashed here only when its file system cannot say its size); OSError, InputError."""
+    if not is_url(location):
+        with open(location, "rb") as fh:  # readable, as a task will need it
+            return Source(location, os.fstat(fh.fileno()).st_size)
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(location)
+        size = fs.size(path)
+    except (ValueError, ImportError) as exc:
+        raise InputError(f"{location}: {exc}") from None
+    if size is None:  # say, an HTTP server that gives no length
+        return Source(location, *content_hash(location))
+    return Source(location, int(size))
 
 
 def _url_matches(pattern: str) -> list[str]:
@@ -97,10 +119,11 @@ def _url_matches(pattern: str) -> list[str]:
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[Source], list[str]]:
-    """The captures the inputs name, each once, in a stable order; and one sentence per input or
-    file that could not be used (a missing path, an unreadable file). A directory gives the files
-    whose names end in .pcap, .pcapng or .cap (optionally .gz or .zst), recursively; a file
-    named directly is taken whatever its name (it is judged when it is read)."""
+    """The captures the inputs name, each once, in a stable order, with their sizes (not their
+    hashes: nothing is read yet); and one sentence per input or file that could not be used (a
+    missing path, an unreadable file). A directory gives the files whose names end in .pcap,
+    .pcapng or .cap (optionally .gz or .zst), recursively; a file named directly is taken
+    whatever its name (it is judged when it is read)."""
     found: dict[str, None] = {}
     problems: list[str] = []
     for item in inputs:
@@ -130,11 +153,9 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Source], list[str]]:
     sources = []
     for location in found:
         try:
-            size, digest = _hash(location)
+            sources.append(_source(location))
         except (OSError, InputError) as exc:
             problems.append(f"{location}: cannot read: {getattr(exc, 'strerror', None) or exc}")
-            continue
-        sources.append(Source(location, size, digest))
     return sources, problems
 
 

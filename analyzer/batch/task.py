@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from analyzer.batch.inputs import InputError, local_copy
+from analyzer.batch.inputs import InputError, content_hash, local_copy
 from analyzer.batch.sink import CONNECTION_TABLES, SESSION_TABLES, DatasetSink, TableFiles
 from analyzer.batch.tap import RowTap
 from analyzer.capture.frametimes import packet_times
@@ -64,8 +64,15 @@ def _options(spec: TaskSpec, record_tap: RowTap | None = None) -> Options:
 def analyze_share(spec: TaskSpec) -> dict[str, Any]:
     """Analyze the capture (or its share). A file that is not a capture, or cannot be read, is a
     result with `error` (not an exception: retrying would not help); anything else raises, and the
-    engine retries the task."""
+    engine retries the task. Share 0 also gives the size and SHA-256 of the bytes it read (the
+    client does not read the captures it sends: the hashing runs on the workers, in parallel)."""
     split = spec.shares > 1
+    digest: dict[str, Any] = {}
+    if spec.share == 0:
+        try:
+            digest["size"], digest["sha256"] = content_hash(spec.location)
+        except (OSError, InputError) as exc:
+            return {"share": 0, "error": f"cannot read: {getattr(exc, 'strerror', None) or exc}"}
     tables = (*CONNECTION_TABLES, "anomalies", *(() if split else SESSION_TABLES))
     os.makedirs(spec.staging, exist_ok=True)
     calls_path = os.path.join(spec.staging, f"calls-{spec.share}.pickle") if split else None
@@ -75,7 +82,7 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
             try:
                 reader = open_capture(path)
             except CaptureError as exc:
-                return {"share": spec.share, "error": f"not a readable capture: {exc}"}
+                return {**digest, "share": spec.share, "error": f"not a readable capture: {exc}"}
             files = TableFiles(spec.staging, spec.capture_id, spec.share, tables)
             sink = DatasetSink(files, sessions=not split, global_anomalies=spec.share == 0)
             if calls_path is not None:
@@ -92,13 +99,14 @@ def analyze_share(spec: TaskSpec) -> dict[str, Any]:
                 raise
             files.close()
     except InputError as exc:
-        return {"share": spec.share, "error": str(exc)}
+        return {**digest, "share": spec.share, "error": str(exc)}
     finally:
         if calls is not None:
             calls.close()
     info = summary.capture.to_dict()
     info["path"] = spec.location
     return {
+        **digest,
         "share": spec.share,
         "error": None,
         "capture": info,

@@ -4,6 +4,7 @@ cluster, incremental re-runs, bad inputs and a full disk."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import pytest
 pytest.importorskip("distributed")
 pq = pytest.importorskip("pyarrow.parquet")
 
-from analyzer.batch.engine import run_batch  # noqa: E402
+from analyzer.batch.engine import open_client, run_batch  # noqa: E402
 from analyzer.batch.inputs import expand_inputs  # noqa: E402
 from analyzer.batch.query import run_query  # noqa: E402
 from tests.golden.outputs import ROOT  # noqa: E402
@@ -192,6 +193,22 @@ def test_incremental_rerun_adds_nothing(
     changed = run_batch(expand_inputs([str(src)])[0], str(ds), scheduler=cluster[0])
     assert (changed.added, changed.unchanged) == (1, 3)
     assert len(list(ds.glob("capture_id=*"))) == 4
+    # changed content of the same size (and the same mtime): only its hash tells; the client
+    # hashes the captures held at the same size
+    target = src / BUNDLED[1].name
+    stat = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF  # the last byte of the last packet's data
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert target.stat().st_size == stat.st_size
+    same_size = run_batch(expand_inputs([str(src)])[0], str(ds), scheduler=cluster[0])
+    assert (same_size.added, same_size.unchanged) == (1, 3)
+    # the hash each task read (the captures row) is the file's SHA-256
+    rows = run_query(str(ds), "SELECT source, size, sha256 FROM captures")[1]
+    assert sorted(rows) == sorted(
+        (str(p), p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for p in src.iterdir()
+    )
 
 
 def test_split_on_the_cluster_equals_one_task(
@@ -307,3 +324,22 @@ def test_default_local_cluster(tmp_path: Path) -> None:
     assert run_query(str(ds), "SELECT count(*) FROM captures WHERE error IS NULL")[1][0][0] == 4
     q = _cli("query", str(ds), "SELECT count(*) AS n FROM captures", "--format", "json")
     assert q.returncode == 0 and '"n": 4' in q.stdout
+
+
+def _worker_settings() -> tuple[str | None, bool]:
+    import dask
+
+    profile = dask.config.get("distributed.worker.profile.enabled")
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), bool(profile)
+
+
+def test_embedded_cluster_is_quiet() -> None:
+    """The default local cluster's workers run without the nanny's MALLOC_TRIM_THRESHOLD_ and the
+    statistical profiler (engine.EMBEDDED_CONFIG: their CPU cost, docs/dataset.md)."""
+    client, cluster = open_client(None, 1)
+    try:
+        settings = list(client.run(_worker_settings).values())
+    finally:
+        client.close()
+        cluster.close()
+    assert settings == [(os.environ.get("MALLOC_TRIM_THRESHOLD_"), False)]

@@ -41,6 +41,7 @@ def test_directories_globs_and_missing(tmp_path: Path) -> None:
     assert sorted(Path(s.location).name for s in sources) == ["x.pcap", "y.pcapng.zst"]  # each once
     assert len(problems) == 1 and "nothing-*.pcap" in problems[0]
     assert all(s.size == CAPTURE.stat().st_size for s in sources)
+    assert all(s.sha256 is None for s in sources)  # not read: the tasks hash what they read
 
 
 def test_compressed_captures_give_the_same_rows(tmp_path: Path) -> None:
