@@ -356,13 +356,13 @@ def add_jobs_option(p: argparse.ArgumentParser) -> None:
         "--jobs",
         type=_jobs,
         metavar="N",
-        help="read the capture with N processes, its connections shared out by Engine.IO session (or "
-        "by client address), the output byte for byte that of one process (default 1; 0: one per core "
-        "this process may use). A capture under 8 MB, a file that is not a regular file (a pipe, "
-        "/dev/stdin) and --engine tshark are read by one process, and so is a capture whose shares "
-        "together pass a capture-wide bound (docs/bounds.md) or meet one session in two shares: it is "
-        "read again by one process. Each process still reads every packet (docs/benchmarks.md, "
-        "issue #19)",
+        help="read the capture with N processes, its connections shared out by Engine.IO session "
+        "(or by client address), the output byte for byte that of one process (default and 0: one "
+        "per core this process may use; 1: one process). A capture under 8 MB, a file that is not a "
+        "regular file (a pipe, /dev/stdin) and --engine tshark are read by one process, and so is a "
+        "capture whose shares together pass a capture-wide bound (docs/bounds.md) or meet one "
+        "session in two shares: it is read again by one process. Each process still reads every "
+        "packet (docs/benchmarks.md, issue #19)",
     )
 
 
@@ -371,7 +371,7 @@ def jobs_for(args: argparse.Namespace, path: str) -> int:
     from analyzer.pipeline.shards import SMALL_CAPTURE_BYTES, default_jobs
 
     n = getattr(args, "jobs", None)
-    n = 1 if n is None else int(n) or default_jobs()
+    n = default_jobs() if n is None else int(n) or default_jobs()
     if n < 2 or getattr(args, "engine", "builtin") != "builtin":
         return 1
     try:

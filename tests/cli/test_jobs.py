@@ -393,3 +393,25 @@ def test_jobs_is_a_number_of_processes(capsys: pytest.CaptureFixture[str]) -> No
         main(["analyze", LEGS, "--jobs", "two"])
     assert exit_.value.code == 2
     assert "'two' is not a number of processes (0 to 1024)" in capsys.readouterr().err
+
+
+def test_the_default_is_one_process_a_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #19 item 5: `--jobs` defaults to the cores (a capture of 8 MB or more; a smaller one,
+    a pipe and `-j 1` are one process)."""
+    import argparse
+
+    from analyzer.cli.common import jobs_for
+    from analyzer.pipeline import shards
+
+    monkeypatch.setattr(shards, "default_jobs", lambda: 6)
+    big = tmp_path / "big.pcap"
+    with big.open("wb") as f:
+        f.truncate(shards.SMALL_CAPTURE_BYTES)
+    small = tmp_path / "small.pcap"
+    small.write_bytes(b"\0" * 100)
+    assert jobs_for(argparse.Namespace(jobs=None), str(big)) == 6
+    assert jobs_for(argparse.Namespace(jobs=0), str(big)) == 6
+    assert jobs_for(argparse.Namespace(jobs=1), str(big)) == 1
+    assert jobs_for(argparse.Namespace(jobs=3), str(big)) == 3
+    assert jobs_for(argparse.Namespace(jobs=None), str(small)) == 1
+    assert jobs_for(argparse.Namespace(jobs=None, engine="tshark"), str(big)) == 1
