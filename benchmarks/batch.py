@@ -115,7 +115,7 @@ def main() -> None:
         py = sys.executable
         analyze_code = (
             "import sys\nfrom analyzer.cli import main\nfor f in sys.argv[1:]:\n"
-            "    main(['analyze', f, '--format', 'json', '-o', '/dev/null'])"
+            "    main(['analyze', f, '--format', 'json', '-o', '/dev/null', '--jobs', '1'])"
         )
         analyze = [py, "-c", analyze_code, *files]
         tasks = [
