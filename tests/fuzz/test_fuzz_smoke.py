@@ -58,7 +58,6 @@ def test_each_generator_hits_its_bound(name: str, code: str | None, tmp_path: Pa
     assert bounds.check_output and (code is None or code in checker.features), sorted(checker.features)
 
 
-
 def test_long_lists_are_schema_checked_by_sample() -> None:
     """100000 frame records once took the harness's schema check a minute (a false Hang, found by
     the fuzzer): it validates the first and last SCHEMA_SAMPLE items of each long list."""

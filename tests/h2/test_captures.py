@@ -167,10 +167,5 @@ def test_http2_records_carry_integer_nanosecond_times(name: str) -> None:
     assert records
     for r in records:
         assert r.ts_ns is not None and abs(r.ts_ns / 1e9 - r.ts) < 1e-5
-    polling = [
-        p
-        for s in analysis(name).engineio_sessions
-        for p in s.packets
-        if p.transport == "polling"
-    ]
+    polling = [p for s in analysis(name).engineio_sessions for p in s.packets if p.transport == "polling"]
     assert all(p.ts_ns is not None for p in polling)
