@@ -88,7 +88,8 @@ def test_live_capture_in_the_browser(driver: Any, served_live: Served) -> None:
     acks = [r for r in rows if r[4] == "ACK"]
     assert len(acks) == 3 and all(float(r[6]) >= 0 for r in acks)  # the latency column
     assert _rows(driver, "tcp_open") >= 1 and _rows(driver, "ws_upgrade") == 1
-    assert int(driver.find_element("id", "st-packets").text.replace(",", "")) > 10
+    # the status line is polled apart from the rows' event stream: it may come a poll later
+    wait_for(driver, lambda d: int(d.find_element("id", "st-packets").text.replace(",", "")) > 10, 10)
     wait_for(driver, lambda d: d.find_element("id", "live-timeline").get_attribute("data-ready") == "1")
     points = driver.execute_script(
         "return document.getElementById('live-timeline').data.reduce((n, t) => n + t.x.length, 0);"

@@ -48,25 +48,13 @@
     return Math.min(room, Math.max(380, 170 + LANE_PX * lanes));
   }
 
-  // The lanes' labels' width, measured once here: with the y axis' automargin plotly draws
-  // the whole plot twice (once to measure the labels, once with the margin they need).
-  const FONT = {family: "system-ui, sans-serif", size: 12};
-  let measure = null;
-  function labelsWidth(labels) {
-    measure = measure || document.createElement("canvas").getContext("2d");
-    measure.font = FONT.size + "px " + FONT.family;
-    let w = 0;
-    for (const t of labels) w = Math.max(w, measure.measureText(String(t)).width);
-    return Math.ceil(w);
-  }
-
   function layout(ans) {
     const n = Math.max(ans.lanes.length, 1);
     const height = plotHeight(n);
     const fit = Math.max(3, Math.floor((height - 170) / LANE_PX));
     return {
-      margin: {l: 20 + labelsWidth(ans.lanes), r: 20, t: 110, b: 30},
-      font: FONT,
+      margin: {l: 20, r: 20, t: 110, b: 30},
+      font: {family: "system-ui, sans-serif", size: 12},
       paper_bgcolor: "#ffffff", plot_bgcolor: "#fafafa",
       hoverlabel: {align: "left"}, hovermode: "closest",
       height: height,
@@ -79,7 +67,7 @@
       },
       yaxis: {
         tickmode: "array", tickvals: ans.lanes.map((_, i) => i), ticktext: ans.lanes,
-        range: [Math.min(n, fit) - 0.5, -0.5], zeroline: false, automargin: false, fixedrange: false,
+        range: [Math.min(n, fit) - 0.5, -0.5], zeroline: false, automargin: true, fixedrange: false,
       },
       // the preview's axis: a hairline at the foot of the plot, the full height of the slider
       yaxis2: {domain: [0, 0.0005], visible: false, fixedrange: true, rangemode: "tozero"},
