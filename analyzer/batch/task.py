@@ -20,7 +20,8 @@ from analyzer.batch.tap import RowTap
 from analyzer.capture.frametimes import packet_times
 from analyzer.capture.pcapfile import CaptureError, open_capture
 from analyzer.pipeline import Options, run
-from analyzer.pipeline.shards import CALL, Replay, merge_items, read_items, run_tapped
+from analyzer.pipeline.shards import Replay, merge_items, read_items
+from analyzer.pipeline.share import CALL, run_tapped
 from analyzer.protocols.deflate import INFLATE_CAPTURE_BUDGET
 from analyzer.protocols.tls.keylog import KeyLog
 from analyzer.session.builder import SessionBuilder

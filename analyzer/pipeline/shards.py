@@ -70,30 +70,20 @@ from analyzer.pipeline.share import (
     Item,
     ShareSpec,
     run_share,
-    run_tapped,
 )
 from analyzer.pipeline.sink import Sink, close_connection_spills, close_session_spills, reads_ws_records
 from analyzer.pipeline.wiring import anomaly_order
 from analyzer.session.builder import SessionBuilder
 from analyzer.session.payloads import PayloadStore
 
-__all__ = [
-    "ANOMALIES",
-    "CALL",
-    "CONNECTION",
-    "END",
-    "FLUSH",
-    "SESSION",
+__all__ = [  # a share's own side (ShareSpec, run_share, the item kinds) is pipeline/share.py's
     "SMALL_CAPTURE_BYTES",
     "JobsError",
     "Replay",
-    "ShareSpec",
     "default_jobs",
     "merge_items",
     "read_items",
     "run_jobs",
-    "run_share",
-    "run_tapped",
 ]
 
 SMALL_CAPTURE_BYTES = 8 << 20  # below it `--jobs` runs one process: starting workers costs more

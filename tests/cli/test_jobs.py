@@ -28,7 +28,7 @@ from analyzer.cli import main
 from analyzer.cli.common import load_keylogs
 from analyzer.export.jsonstream import StreamingJsonWriter
 from analyzer.model.analysis import CaptureInfo, ConnectionRecord
-from analyzer.pipeline import Options, Pipeline, analyze_file, run, shards
+from analyzer.pipeline import Options, Pipeline, analyze_file, run, shards, share
 from analyzer.pipeline import groups as groups_module
 from analyzer.pipeline.groups import FlowKey, flow_key, share_groups
 from tests.conftest import CAPTURES
@@ -278,10 +278,10 @@ def _shares(capture: str, n: int, by_client: bool, tmp: Path) -> list[set[int]]:
     """The connection ids each of the n shares made a record of."""
     out = []
     for k in range(n):
-        spec = shards.ShareSpec(capture, k, n, by_client, Options(spill_records=True), str(tmp / f"s{k}"))
-        shards.run_share(spec, None)
+        spec = share.ShareSpec(capture, k, n, by_client, Options(spill_records=True), str(tmp / f"s{k}"))
+        share.run_share(spec, None)
         items = shards.read_items(spec.out)
-        out.append({item[2][0].id for item in items if item[1] == shards.CONNECTION})
+        out.append({item[2][0].id for item in items if item[1] == share.CONNECTION})
     return out
 
 
